@@ -1,0 +1,171 @@
+/// Turns source bytes into tokens. Never fails: a malformed token becomes a
+/// diagnostic and lexing continues after it.
+public struct Lexer {
+    let file: SourceFile
+    var pos = 0
+    public private(set) var diagnostics = Diagnostics()
+
+    public init(file: SourceFile) { self.file = file }
+
+    public static func tokenize(_ file: SourceFile) -> (tokens: [Token], diagnostics: Diagnostics) {
+        var lexer = Lexer(file: file)
+        var tokens: [Token] = []
+        while true {
+            let t = lexer.next()
+            tokens.append(t)
+            if t.kind == .eof { break }
+        }
+        return (tokens, lexer.diagnostics)
+    }
+
+    private var bytes: [UInt8] { file.bytes }
+
+    private func peek(_ k: Int = 0) -> UInt8? {
+        pos + k < bytes.count ? bytes[pos + k] : nil
+    }
+
+    private static func isIdentStart(_ b: UInt8) -> Bool {
+        (b >= 97 && b <= 122) || (b >= 65 && b <= 90) || b == 95
+    }
+    private static func isIdentContinue(_ b: UInt8) -> Bool { isIdentStart(b) || isDigit(b) }
+    private static func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
+
+    public mutating func next() -> Token {
+        // Skip spaces, tabs, carriage returns and comments.
+        while let b = peek() {
+            if b == 32 || b == 9 || b == 13 { pos += 1; continue }
+            if b == UInt8(ascii: "#") {
+                while let c = peek(), c != 10 { pos += 1 }
+                continue
+            }
+            break
+        }
+        let start = pos
+        guard let b = peek() else { return Token(.eof, .point(bytes.count)) }
+        if b == 10 {
+            pos += 1
+            return Token(.newline, SourceRange(start, pos))
+        }
+        if Lexer.isIdentStart(b) {
+            while let c = peek(), Lexer.isIdentContinue(c) { pos += 1 }
+            let text = String(decoding: bytes[start..<pos], as: UTF8.self)
+            if let kw = Keyword(rawValue: text) { return Token(.keyword(kw), SourceRange(start, pos)) }
+            return Token(.identifier(text), SourceRange(start, pos))
+        }
+        if Lexer.isDigit(b) || (b == UInt8(ascii: ".") && peek(1).map(Lexer.isDigit) == true) {
+            return number(start)
+        }
+        if b == UInt8(ascii: "\"") { return string(start) }
+        // Punctuation: longest match first.
+        let three: [(String, Punct)] = [("..<", .halfOpenRange)]
+        let two: [(String, Punct)] = [("<=", .lessEqual), (">=", .greaterEqual), ("==", .equal),
+                                      ("!=", .notEqual), ("&&", .and), ("||", .or)]
+        for (text, p) in three where matches(text) {
+            pos += 3
+            return Token(.punct(p), SourceRange(start, pos))
+        }
+        for (text, p) in two where matches(text) {
+            pos += 2
+            return Token(.punct(p), SourceRange(start, pos))
+        }
+        if let p = Punct(rawValue: String(UnicodeScalar(b))), p != .halfOpenRange {
+            pos += 1
+            return Token(.punct(p), SourceRange(start, pos))
+        }
+        // An unexpected character: report it whole (a multi-byte UTF-8 sequence is one character).
+        pos += 1
+        while let c = peek(), c & 0xC0 == 0x80 { pos += 1 }
+        let shown = String(decoding: bytes[start..<pos], as: UTF8.self)
+        let what: String
+        if b < 32 || b == 127 {
+            what = "control character U+\(String(b, radix: 16, uppercase: true).leftPad(4))"
+        } else if shown.unicodeScalars.count == 1, let s = shown.unicodeScalars.first, s.value > 127 {
+            what = "character '\(shown)' (U+\(String(s.value, radix: 16, uppercase: true).leftPad(4)))"
+        } else {
+            what = "character '\(shown)'"
+        }
+        diagnostics.error("lex-unexpected-character", "unexpected \(what)", at: SourceRange(start, pos))
+        return next()
+    }
+
+    private func matches(_ text: String) -> Bool {
+        for (i, c) in text.utf8.enumerated() where peek(i) != c { return false }
+        return true
+    }
+
+    private mutating func number(_ start: Int) -> Token {
+        var isFloat = false
+        while let c = peek(), Lexer.isDigit(c) || c == UInt8(ascii: "_") { pos += 1 }
+        // A fraction only when a digit follows the dot, so that `0..<3` lexes as 0, ..<, 3.
+        if peek() == UInt8(ascii: "."), let d = peek(1), Lexer.isDigit(d) {
+            isFloat = true
+            pos += 1
+            while let c = peek(), Lexer.isDigit(c) || c == UInt8(ascii: "_") { pos += 1 }
+        }
+        if let e = peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+            var k = 1
+            if let s = peek(1), s == UInt8(ascii: "+") || s == UInt8(ascii: "-") { k = 2 }
+            if let d = peek(k), Lexer.isDigit(d) {
+                isFloat = true
+                pos += k
+                while let c = peek(), Lexer.isDigit(c) { pos += 1 }
+            } else {
+                pos += k
+                let range = SourceRange(start, pos)
+                diagnostics.error("lex-bad-number",
+                                  "malformed number '\(file.text(in: range))': the exponent has no digits",
+                                  at: range)
+                return Token(.float(0), range)
+            }
+        }
+        // Letters glued to a number (`3x`, `5px`) are a typo, not two tokens.
+        if let c = peek(), Lexer.isIdentStart(c) {
+            while let c = peek(), Lexer.isIdentContinue(c) { pos += 1 }
+            let range = SourceRange(start, pos)
+            diagnostics.error("lex-bad-number",
+                              "malformed number '\(file.text(in: range))': letters directly after digits",
+                              at: range)
+            return Token(.integer(0), range)
+        }
+        let range = SourceRange(start, pos)
+        let text = String(file.text(in: range).filter { $0 != "_" })
+        if isFloat {
+            return Token(.float(Double(text) ?? 0), range)
+        }
+        if let v = Int(text) { return Token(.integer(v), range) }
+        diagnostics.error("lex-bad-number", "integer literal '\(text)' does not fit in 64 bits", at: range)
+        return Token(.integer(0), range)
+    }
+
+    private mutating func string(_ start: Int) -> Token {
+        pos += 1
+        var value: [UInt8] = []
+        while let c = peek() {
+            if c == 10 { break }
+            pos += 1
+            if c == UInt8(ascii: "\"") { return Token(.string(String(decoding: value, as: UTF8.self)), SourceRange(start, pos)) }
+            if c == UInt8(ascii: "\\"), let e = peek() {
+                pos += 1
+                switch e {
+                case UInt8(ascii: "n"): value.append(10)
+                case UInt8(ascii: "t"): value.append(9)
+                case UInt8(ascii: "\\"), UInt8(ascii: "\""): value.append(e)
+                default:
+                    diagnostics.error("lex-bad-escape", "unknown escape sequence '\\\(String(UnicodeScalar(e)))' in string",
+                                      at: SourceRange(pos - 2, pos))
+                }
+                continue
+            }
+            value.append(c)
+        }
+        diagnostics.error("lex-unterminated-string", "unterminated string literal", at: SourceRange(start, start + 1),
+                          notes: [DiagnosticNote("a string must close with '\"' on the same line")])
+        return Token(.string(String(decoding: value, as: UTF8.self)), SourceRange(start, pos))
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int, with c: Character = "0") -> String {
+        count >= n ? self : String(repeating: c, count: n - count) + self
+    }
+}

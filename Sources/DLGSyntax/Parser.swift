@@ -1,0 +1,522 @@
+/// A recursive-descent parser with error recovery: a syntax error is
+/// reported, the parser skips to the end of the statement, and parsing goes on,
+/// so that one run reports every independent error in a file.
+public struct Parser {
+    let file: SourceFile
+    var tokens: [Token]
+    var index = 0
+    /// Inside (), [] newlines are not significant.
+    var bracketDepth = 0
+    var lastEnd = 0
+    public private(set) var diagnostics: Diagnostics
+
+    public init(file: SourceFile) {
+        self.file = file
+        let (tokens, diags) = Lexer.tokenize(file)
+        self.tokens = tokens
+        self.diagnostics = diags
+    }
+
+    /// Lex and parse a file; the unit is returned even when there are errors.
+    public static func parse(_ file: SourceFile) -> (unit: SourceUnit, diagnostics: Diagnostics) {
+        var p = Parser(file: file)
+        let unit = p.parseUnit()
+        return (unit, p.diagnostics)
+    }
+
+    // MARK: Token access
+
+    private var current: Token {
+        var i = index
+        if bracketDepth > 0 {
+            while tokens[i].kind == .newline { i += 1 }
+        }
+        return tokens[i]
+    }
+
+    /// The kind of the token `k` positions ahead (newlines skipped inside brackets).
+    private func peekKind(_ k: Int) -> TokenKind {
+        var i = index, n = 0
+        while true {
+            if bracketDepth > 0 { while tokens[i].kind == .newline { i += 1 } }
+            if n == k || tokens[i].kind == .eof { return tokens[i].kind }
+            i += 1
+            n += 1
+        }
+    }
+
+    @discardableResult
+    private mutating func advance() -> Token {
+        if bracketDepth > 0 { while tokens[index].kind == .newline { index += 1 } }
+        let t = tokens[index]
+        if t.kind != .eof { index += 1 }
+        lastEnd = t.range.end
+        return t
+    }
+
+    private func at(_ p: Punct) -> Bool { current.kind == .punct(p) }
+    private func at(_ k: Keyword) -> Bool { current.kind == .keyword(k) }
+
+    private mutating func skipNewlines() {
+        while tokens[index].kind == .newline { index += 1 }
+    }
+
+    /// Skips newlines if, after them, the next token is one of `kinds`.
+    private mutating func skipNewlines(before kinds: [TokenKind]) {
+        var i = index
+        while tokens[i].kind == .newline { i += 1 }
+        if kinds.contains(tokens[i].kind) { index = i }
+    }
+
+    struct SyntaxError: Error {}
+
+    /// The place to report a missing token: right after the previous one when
+    /// the current token starts a new line, otherwise the current token.
+    private func missingTokenRange() -> SourceRange {
+        let t = tokens[index]
+        if t.kind == .newline || t.kind == .eof || (index > 0 && tokens[index - 1].kind == .newline && bracketDepth == 0) {
+            return .point(lastEnd)
+        }
+        return current.range
+    }
+
+    private mutating func expect(_ p: Punct, _ context: String, openedAt: SourceRange? = nil) throws(SyntaxError) -> Token {
+        if at(p) { return advance() }
+        var notes: [DiagnosticNote] = []
+        if let o = openedAt { notes.append(DiagnosticNote("to match this '\(file.text(in: o))'", at: o)) }
+        diagnostics.error("syntax-expected", "expected '\(p.rawValue)' \(context), found \(current.kind)",
+                          at: missingTokenRange(), notes: notes)
+        throw SyntaxError()
+    }
+
+    private mutating func expectIdentifier(_ context: String) throws(SyntaxError) -> Identifier {
+        if case .identifier(let name) = current.kind {
+            let t = advance()
+            return Identifier(name, t.range)
+        }
+        if case .keyword(let k) = current.kind {
+            diagnostics.error("syntax-keyword-as-name", "'\(k.rawValue)' is a keyword and cannot be used as \(context)",
+                              at: current.range)
+            throw SyntaxError()
+        }
+        diagnostics.error("syntax-expected", "expected \(context), found \(current.kind)", at: missingTokenRange())
+        throw SyntaxError()
+    }
+
+    /// Skip to the end of the current statement (a newline at bracket depth
+    /// zero, a ';'), stopping before a '}' that closes the enclosing body.
+    private mutating func synchronize() {
+        bracketDepth = 0
+        var depth = 0
+        while true {
+            let k = tokens[index].kind
+            switch k {
+            case .eof: return
+            case .newline where depth == 0: index += 1; return
+            case .punct(.semicolon) where depth == 0: index += 1; return
+            case .punct(.lbrace): depth += 1
+            case .punct(.rbrace):
+                if depth == 0 { return }
+                depth -= 1
+            default: break
+            }
+            index += 1
+        }
+    }
+
+    // MARK: Declarations
+
+    public mutating func parseUnit() -> SourceUnit {
+        var decls: [Declaration] = []
+        while true {
+            skipNewlines()
+            if current.kind == .eof { break }
+            do throws(SyntaxError) {
+                switch current.kind {
+                case .keyword(.model): decls.append(.model(try parseModel()))
+                case .keyword(.block): decls.append(.block(try parseBlock()))
+                case .keyword(.train): decls.append(.train(try parseTrain()))
+                default:
+                    diagnostics.error("syntax-top-level",
+                                      "expected 'model', 'block' or 'train' at top level, found \(current.kind)",
+                                      at: current.range)
+                    throw SyntaxError()
+                }
+            } catch {
+                skipToTopLevel()
+            }
+        }
+        return SourceUnit(file: file, declarations: decls)
+    }
+
+    /// After an error outside any body: skip to the next line that starts a declaration.
+    private mutating func skipToTopLevel() {
+        bracketDepth = 0
+        var depth = 0
+        while current.kind != .eof {
+            let t = advance()
+            if t.kind == .punct(.lbrace) { depth += 1 }
+            if t.kind == .punct(.rbrace) {
+                depth -= 1
+                if depth <= 0 { return }
+            }
+            if t.kind == .newline, depth <= 0 {
+                if case .keyword(let k) = current.kind, [.model, .block, .train].contains(k) { return }
+            }
+        }
+    }
+
+    private mutating func parseModel() throws(SyntaxError) -> ModelDecl {
+        let start = advance().range
+        let name = try expectIdentifier("a model name after 'model'")
+        let body = try parseBody("to begin the body of model '\(name.name)'")
+        return ModelDecl(name: name, body: body, range: start.union(.point(lastEnd)))
+    }
+
+    private mutating func parseBlock() throws(SyntaxError) -> BlockDecl {
+        let start = advance().range
+        let name = try expectIdentifier("a block name after 'block'")
+        let open = try expect(.lparen, "after the block name").range
+        bracketDepth += 1
+        var params: [BlockParameter] = []
+        while !at(.rparen) {
+            let p = try expectIdentifier("a parameter name")
+            var def: Expr?
+            if at(.assign) {
+                advance()
+                def = try parseExpr()
+            }
+            params.append(BlockParameter(name: p, defaultValue: def))
+            if at(.comma) { advance(); continue }
+            if !at(.rparen) { _ = try expect(.rparen, "to close the parameter list", openedAt: open) }
+        }
+        bracketDepth -= 1
+        advance()
+        let body = try parseBody("to begin the body of block '\(name.name)'")
+        return BlockDecl(name: name, parameters: params, body: body, range: start.union(.point(lastEnd)))
+    }
+
+    private mutating func parseTrain() throws(SyntaxError) -> TrainDecl {
+        let start = advance().range
+        let model = try expectIdentifier("the name of the model to train after 'train'")
+        let open = try expect(.lbrace, "to begin the train settings").range
+        var settings: [TrainSetting] = []
+        while true {
+            skipNewlines()
+            if at(.rbrace) { advance(); break }
+            if current.kind == .eof {
+                diagnostics.error("syntax-expected", "expected '}' to close train block, found end of file",
+                                  at: .point(lastEnd), notes: [DiagnosticNote("to match this '{'", at: open)])
+                throw SyntaxError()
+            }
+            do throws(SyntaxError) {
+                let key = try expectIdentifier("a setting name")
+                _ = try expect(.assign, "after setting name '\(key.name)'")
+                let value = try parseExpr()
+                settings.append(TrainSetting(key: key, value: value))
+                try expectStatementEnd()
+            } catch {
+                synchronize()
+            }
+        }
+        return TrainDecl(model: model, settings: settings, range: start.union(.point(lastEnd)))
+    }
+
+    private mutating func parseBody(_ context: String) throws(SyntaxError) -> [Statement] {
+        let open = try expect(.lbrace, context).range
+        var body: [Statement] = []
+        while true {
+            skipNewlines()
+            if at(.rbrace) { advance(); return body }
+            if current.kind == .eof {
+                diagnostics.error("syntax-expected", "expected '}' to close the body, found end of file",
+                                  at: .point(lastEnd), notes: [DiagnosticNote("to match this '{'", at: open)])
+                throw SyntaxError()
+            }
+            do throws(SyntaxError) {
+                body.append(try parseStatement())
+                try expectStatementEnd()
+            } catch {
+                synchronize()
+            }
+        }
+    }
+
+    private mutating func expectStatementEnd() throws(SyntaxError) {
+        switch tokens[index].kind {
+        case .newline, .eof, .punct(.rbrace): return
+        case .punct(.semicolon): index += 1
+        default:
+            diagnostics.error("syntax-expected",
+                              "expected end of line after the statement, found \(current.kind)", at: current.range)
+            throw SyntaxError()
+        }
+    }
+
+    // MARK: Statements
+
+    private mutating func parseStatement() throws(SyntaxError) -> Statement {
+        let start = current.range
+        switch current.kind {
+        case .keyword(.input):
+            advance()
+            let name = try expectIdentifier("an input name after 'input'")
+            _ = try expect(.colon, "after the input name, then a type such as f32[B, 784]")
+            let type = try parseType()
+            return Statement(.input(name, type), start.union(.point(lastEnd)))
+        case .keyword(.param):
+            advance()
+            let name = try expectIdentifier("a parameter name after 'param'")
+            _ = try expect(.colon, "after the parameter name, then a type such as f32[784, 10]")
+            let type = try parseType()
+            var initializer: Expr?
+            if at(.assign) {
+                advance()
+                initializer = try parseExpr()
+            }
+            return Statement(.param(name, type, initializer), start.union(.point(lastEnd)))
+        case .keyword(.output):
+            advance()
+            let name = try expectIdentifier("an output name after 'output'")
+            var value: Expr?
+            if at(.assign) {
+                advance()
+                value = try parseExpr()
+            }
+            return Statement(.output(name, value), start.union(.point(lastEnd)))
+        case .keyword(.minimize):
+            advance()
+            return Statement(.minimize(try parseExpr()), start.union(.point(lastEnd)))
+        case .keyword(.return):
+            advance()
+            return Statement(.return(try parseExpr()), start.union(.point(lastEnd)))
+        case .keyword(.for):
+            advance()
+            let v = try expectIdentifier("a loop variable after 'for'")
+            if !at(.in) {
+                diagnostics.error("syntax-expected", "expected 'in' after the loop variable, found \(current.kind)",
+                                  at: missingTokenRange())
+                throw SyntaxError()
+            }
+            advance()
+            let lo = try parseExpr()
+            _ = try expect(.halfOpenRange, "in the loop range (for i in 0..<n)")
+            let hi = try parseExpr()
+            let body = try parseBody("to begin the loop body")
+            return Statement(.forLoop(v, lo, hi, body), start.union(.point(lastEnd)))
+        case .keyword(.if):
+            advance()
+            let cond = try parseExpr()
+            if at(.then) {
+                diagnostics.error("syntax-if-expression-statement",
+                                  "an 'if … then … else …' expression must be assigned to a name",
+                                  at: start, notes: [DiagnosticNote("write 'name = if … then … else …', or use 'if cond { … }' for statements")])
+                throw SyntaxError()
+            }
+            let thenBody = try parseBody("to begin the body of 'if'")
+            var elseBody: [Statement]?
+            skipNewlines(before: [.keyword(.else)])
+            if at(.else) {
+                advance()
+                if at(.if) {
+                    let nested = try parseStatement()
+                    elseBody = [nested]
+                } else {
+                    elseBody = try parseBody("to begin the body of 'else'")
+                }
+            }
+            return Statement(.ifStatement(cond, thenBody, elseBody), start.union(.point(lastEnd)))
+        case .identifier(let name):
+            if peekKind(1) == .punct(.assign) {
+                let id = Identifier(name, advance().range)
+                advance()
+                let value = try parseExpr()
+                return Statement(.assign(id, value), start.union(.point(lastEnd)))
+            }
+            let e = try parseExpr()
+            diagnostics.error("syntax-unused-expression",
+                              "expression result is unused; assign it to a name, or mark it with 'output' or 'minimize'",
+                              at: e.range)
+            throw SyntaxError()
+        default:
+            diagnostics.error("syntax-expected-statement", "expected a statement, found \(current.kind)",
+                              at: current.range)
+            throw SyntaxError()
+        }
+    }
+
+    private mutating func parseType() throws(SyntaxError) -> TypeExpr {
+        let dtype = try expectIdentifier("a dtype (f32, f64 or i32)")
+        if !at(.lbracket) {
+            // A bare dtype is a scalar.
+            return TypeExpr(dtype: dtype, dims: [], range: dtype.range)
+        }
+        let open = advance().range
+        bracketDepth += 1
+        defer { bracketDepth -= 1 }
+        if at(.star), peekKind(1) == .punct(.rbracket) {
+            advance()
+            let close = advance().range
+            return TypeExpr(dtype: dtype, dims: nil, range: dtype.range.union(close))
+        }
+        var dims: [Expr] = []
+        while !at(.rbracket) {
+            dims.append(try parseExpr())
+            if at(.comma) { advance(); continue }
+            if !at(.rbracket) { _ = try expect(.rbracket, "to close the shape", openedAt: open) }
+        }
+        let close = advance().range
+        return TypeExpr(dtype: dtype, dims: dims, range: dtype.range.union(close))
+    }
+
+    // MARK: Expressions
+
+    mutating func parseExpr() throws(SyntaxError) -> Expr {
+        if at(.if) {
+            let start = advance().range
+            let cond = try parseExpr()
+            skipNewlines(before: [.keyword(.then)])
+            if !at(.then) {
+                diagnostics.error("syntax-expected", "expected 'then' after the condition, found \(current.kind)",
+                                  at: missingTokenRange())
+                throw SyntaxError()
+            }
+            advance()
+            let a = try parseExpr()
+            skipNewlines(before: [.keyword(.else)])
+            if !at(.else) {
+                diagnostics.error("syntax-expected",
+                                  "expected 'else' in 'if … then … else …', found \(current.kind)",
+                                  at: missingTokenRange(),
+                                  notes: [DiagnosticNote("an 'if' expression needs both branches")])
+                throw SyntaxError()
+            }
+            advance()
+            let b = try parseExpr()
+            return Expr(.conditional(cond, a, b), start.union(b.range))
+        }
+        return try parseBinary(0)
+    }
+
+    private func binaryOperator(_ k: TokenKind) -> BinaryOperator? {
+        guard case .punct(let p) = k else { return nil }
+        return BinaryOperator(rawValue: p.rawValue)
+    }
+
+    private mutating func parseBinary(_ minPrecedence: Int) throws(SyntaxError) -> Expr {
+        var lhs = try parseUnary()
+        while let op = binaryOperator(current.kind), op.precedence > minPrecedence {
+            advance()
+            skipNewlines()
+            let rhs = try parseBinary(op.precedence)
+            lhs = Expr(.binary(op, lhs, rhs), lhs.range.union(rhs.range))
+        }
+        return lhs
+    }
+
+    private mutating func parseUnary() throws(SyntaxError) -> Expr {
+        if at(.minus) || at(.not) {
+            let t = advance()
+            let operand = try parseUnary()
+            let op: UnaryOperator = t.kind == .punct(.minus) ? .negate : .not
+            // Fold a minus into a numeric literal so that `-1` is one literal.
+            if op == .negate {
+                if case .integer(let v) = operand.kind { return Expr(.integer(-v), t.range.union(operand.range)) }
+                if case .float(let v) = operand.kind { return Expr(.float(-v), t.range.union(operand.range)) }
+            }
+            return Expr(.unary(op, operand), t.range.union(operand.range))
+        }
+        return try parsePostfix()
+    }
+
+    private mutating func parsePostfix() throws(SyntaxError) -> Expr {
+        var e = try parsePrimary()
+        while true {
+            // An index must follow on the same line (outside brackets), so that
+            // a list literal on the next line is never read as an index.
+            if tokens[index].kind == .punct(.lbracket) || (bracketDepth > 0 && at(.lbracket)) {
+                let open = advance().range
+                bracketDepth += 1
+                let i = try parseExpr()
+                let close = try expect(.rbracket, "to close the index", openedAt: open)
+                bracketDepth -= 1
+                e = Expr(.index(e, i), e.range.union(close.range))
+                continue
+            }
+            return e
+        }
+    }
+
+    private mutating func parsePrimary() throws(SyntaxError) -> Expr {
+        let t = current
+        switch t.kind {
+        case .integer(let v): advance(); return Expr(.integer(v), t.range)
+        case .float(let v): advance(); return Expr(.float(v), t.range)
+        case .string(let s): advance(); return Expr(.string(s), t.range)
+        case .keyword(.true): advance(); return Expr(.bool(true), t.range)
+        case .keyword(.false): advance(); return Expr(.bool(false), t.range)
+        case .keyword(.if): return try parseExpr()
+        case .identifier(let name):
+            advance()
+            if tokens[index].kind == .punct(.lparen) || (bracketDepth > 0 && at(.lparen)) {
+                return try parseCall(Identifier(name, t.range))
+            }
+            return Expr(.name(name), t.range)
+        case .punct(.lparen):
+            advance()
+            bracketDepth += 1
+            let e = try parseExpr()
+            let close = try expect(.rparen, "to close the parenthesized expression", openedAt: t.range)
+            bracketDepth -= 1
+            return Expr(e.kind, t.range.union(close.range))
+        case .punct(.lbracket):
+            advance()
+            bracketDepth += 1
+            var items: [Expr] = []
+            while !at(.rbracket) {
+                items.append(try parseExpr())
+                if at(.comma) { advance(); continue }
+                if !at(.rbracket) { _ = try expect(.rbracket, "to close the list", openedAt: t.range) }
+            }
+            let close = advance()
+            bracketDepth -= 1
+            return Expr(.list(items), t.range.union(close.range))
+        default:
+            diagnostics.error("syntax-expected-expression", "expected an expression, found \(t.kind)",
+                              at: missingTokenRange())
+            throw SyntaxError()
+        }
+    }
+
+    private mutating func parseCall(_ callee: Identifier) throws(SyntaxError) -> Expr {
+        let open = advance().range
+        bracketDepth += 1
+        var args: [Argument] = []
+        var sawLabel = false
+        while !at(.rparen) {
+            var label: Identifier?
+            if case .identifier(let name) = current.kind, peekKind(1) == .punct(.colon) {
+                label = Identifier(name, advance().range)
+                advance()
+                sawLabel = true
+            } else if sawLabel {
+                let e = try parseExpr()
+                diagnostics.error("syntax-positional-after-named",
+                                  "positional argument after a named argument in call to '\(callee.name)'",
+                                  at: e.range)
+                args.append(Argument(label: nil, value: e))
+                if at(.comma) { advance() }
+                continue
+            }
+            let value = try parseExpr()
+            args.append(Argument(label: label, value: value))
+            if at(.comma) { advance(); continue }
+            if !at(.rparen) {
+                _ = try expect(.rparen, "to close the argument list of '\(callee.name)'", openedAt: open)
+            }
+        }
+        let close = advance()
+        bracketDepth -= 1
+        return Expr(.call(callee, args), callee.range.union(close.range))
+    }
+}

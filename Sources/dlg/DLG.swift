@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct DLG: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlg",
+        abstract: "A compiler and runtime for neural networks described in .dlg files.",
+        version: "0.1.0",
+        subcommands: []
+    )
+}
