@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
+import Foundation
 
 // One module per pipeline stage; dependencies point one way:
 // Syntax → Graph → Compiler → Runtime → Train → dlg, with Kernels and Data
@@ -39,7 +40,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "DLGSyntaxTests", dependencies: ["DLGSyntax"]),
-        /*.testTarget(
+        .testTarget(
             name: "DLGCompilerTests",
             dependencies: ["DLGSyntax", "DLGGraph", "DLGCompiler"],
             resources: [.copy("Snapshots")]
@@ -48,7 +49,13 @@ let package = Package(
         .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGCompiler", "DLGRuntime", "DLGKernels"]),
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
         .testTarget(name: "DLGTrainTests", dependencies: ["DLGTrain", "DLGData"]),
-        .testTarget(name: "dlgTests", dependencies: ["dlg"]),*/
+        .testTarget(name: "dlgTests", dependencies: ["dlg"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// While the project grows, a test target is declared only once its folder exists.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+package.targets = package.targets.filter {
+    $0.type != .test || FileManager.default.fileExists(atPath: packageRoot + "/Tests/" + $0.name)
+}
