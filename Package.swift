@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "DLGCompiler", dependencies: ["DLGSyntax", "DLGGraph"]),
         .target(name: "DLGKernels", dependencies: ["CBLAS"]),
         .target(name: "DLGRuntime", dependencies: ["DLGGraph", "DLGCompiler", "DLGKernels"]),
-        .target(name: "DLGData", dependencies: ["CZlib"]),
+        .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
         .target(name: "DLGTrain", dependencies: ["DLGCompiler", "DLGRuntime", "DLGData"]),
         .executableTarget(
             name: "dlg",
