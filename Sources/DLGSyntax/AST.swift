@@ -28,7 +28,7 @@ public enum BinaryOperator: String, Sendable, CaseIterable {
     }
 }
 
-public struct Argument: Sendable, Hashable {
+public struct CallArgument: Sendable, Hashable {
     public var label: Identifier?
     public var value: Expr
     public var range: SourceRange { label.map { $0.range.union(value.range) } ?? value.range }
@@ -46,8 +46,9 @@ public indirect enum ExprKind: Sendable, Hashable {
     case name(String)
     case list([Expr])
     case unary(UnaryOperator, Expr)
-    case binary(BinaryOperator, Expr, Expr)
-    case call(Identifier, [Argument])
+    /// The operator's own range is kept: errors about the operation point at it.
+    case binary(BinaryOperator, Expr, Expr, operatorRange: SourceRange)
+    case call(Identifier, [CallArgument])
     case index(Expr, Expr)
     case conditional(Expr, Expr, Expr)
     /// Produced by the parser where an expression was expected but could not

@@ -50,8 +50,11 @@ public struct Diagnostics: Sendable {
     public init() {}
 
     public mutating func append(_ d: Diagnostic) {
-        // The same problem reported twice at the same place helps nobody.
-        if all.contains(d) { return }
+        // The same problem reported twice at the same place helps nobody (a
+        // block called from several places reports an error in its body once).
+        if all.contains(where: { $0.severity == d.severity && $0.message == d.message && $0.range == d.range }) {
+            return
+        }
         all.append(d)
     }
     public mutating func append(contentsOf ds: [Diagnostic]) { ds.forEach { append($0) } }

@@ -406,10 +406,10 @@ public struct Parser {
     private mutating func parseBinary(_ minPrecedence: Int) throws(SyntaxError) -> Expr {
         var lhs = try parseUnary()
         while let op = binaryOperator(current.kind), op.precedence > minPrecedence {
-            advance()
+            let opRange = advance().range
             skipNewlines()
             let rhs = try parseBinary(op.precedence)
-            lhs = Expr(.binary(op, lhs, rhs), lhs.range.union(rhs.range))
+            lhs = Expr(.binary(op, lhs, rhs, operatorRange: opRange), lhs.range.union(rhs.range))
         }
         return lhs
     }
@@ -491,7 +491,7 @@ public struct Parser {
     private mutating func parseCall(_ callee: Identifier) throws(SyntaxError) -> Expr {
         let open = advance().range
         bracketDepth += 1
-        var args: [Argument] = []
+        var args: [CallArgument] = []
         var sawLabel = false
         while !at(.rparen) {
             var label: Identifier?
@@ -504,12 +504,12 @@ public struct Parser {
                 diagnostics.error("syntax-positional-after-named",
                                   "positional argument after a named argument in call to '\(callee.name)'",
                                   at: e.range)
-                args.append(Argument(label: nil, value: e))
+                args.append(CallArgument(label: nil, value: e))
                 if at(.comma) { advance() }
                 continue
             }
             let value = try parseExpr()
-            args.append(Argument(label: label, value: value))
+            args.append(CallArgument(label: label, value: value))
             if at(.comma) { advance(); continue }
             if !at(.rparen) {
                 _ = try expect(.rparen, "to close the argument list of '\(callee.name)'", openedAt: open)

@@ -1,0 +1,188 @@
+import DLGGraph
+import DLGSyntax
+
+enum BuiltinRole: Sendable {
+    /// A primitive operation; no summary row.
+    case op
+    /// A layer; `parameters` when it creates its own.
+    case layer(parameters: Bool)
+    case activation
+    case loss
+    /// A compile-time query such as channels(x).
+    case query
+
+    var makesRow: Bool {
+        switch self {
+        case .layer, .activation, .loss: return true
+        case .op, .query: return false
+        }
+    }
+    var createsParameters: Bool { if case .layer(true) = self { true } else { false } }
+    var noun: String {
+        switch self {
+        case .op, .query: return "function"
+        case .layer: return "layer"
+        case .activation: return "activation"
+        case .loss: return "loss"
+        }
+    }
+    var isCallableLayerOrOp: Bool { true }
+}
+
+struct Builtin: Sendable {
+    var name: String
+    var role: BuiltinRole
+    var params: [ParamSpec]
+    var run: @Sendable (Elaborator, BoundCall) -> Value
+}
+
+extension Elaborator {
+    func call(_ callee: Identifier, _ args: [CallArgument], range: SourceRange) -> Value {
+        if let block = blocks[callee.name] {
+            return callBlock(block, callee: callee, args, range: range)
+        }
+        guard let b = Builtins.table[callee.name] else {
+            var notes: [DiagnosticNote] = []
+            let candidates = Array(Builtins.table.keys) + Array(blocks.keys)
+            if let s = suggestion(for: callee.name, among: candidates) {
+                notes.append(DiagnosticNote("did you mean '\(s)'?"))
+            }
+            if Elaborator.initializerWords[callee.name] != nil || ["uniform", "normal", "constant"].contains(callee.name) {
+                notes.append(DiagnosticNote("'\(callee.name)' is an initializer; it can only appear after '=' in a param or as init:"))
+            }
+            if scope.bindings[callee.name] != nil {
+                diagnostics.error("not-callable", "'\(callee.name)' is a value, not a function", at: callee.range)
+            } else {
+                diagnostics.error("unknown-function", "unknown function '\(callee.name)'", at: callee.range, notes: notes)
+            }
+            // Still evaluate the arguments so that errors inside them are reported.
+            for a in args { _ = evaluate(a.value) }
+            return .poison
+        }
+        guard let bound = bind(callee, args, to: b.params, range: range, what: callee.name) else { return .poison }
+        return b.run(self, bound)
+    }
+
+    // MARK: Blocks
+
+    func callBlock(_ block: BlockDecl, callee: Identifier, _ args: [CallArgument], range: SourceRange) -> Value {
+        usedBlocks.insert(block.name.name)
+        if let i = callStack.firstIndex(where: { $0.name == block.name.name }) {
+            let cycle = callStack[i...].map(\.name) + [block.name.name]
+            diagnostics.error("recursive-block",
+                              "block '\(block.name.name)' calls itself recursively: " + cycle.joined(separator: " → "),
+                              at: callee.range,
+                              notes: [DiagnosticNote("blocks are expanded while compiling, so recursion would never end; use a for loop")]
+                                  + callStackNotes())
+            return .poison
+        }
+        // Arguments are evaluated in the caller's scope.
+        var values: [String: Value] = [:]
+        var ok = true
+        var positional = 0
+        let n = block.parameters.count
+        for a in args {
+            let v = evaluate(a.value)
+            if let label = a.label {
+                guard block.parameters.contains(where: { $0.name.name == label.name }) else {
+                    let s = suggestion(for: label.name, among: block.parameters.map(\.name.name))
+                    diagnostics.error("unknown-argument",
+                                      "block '\(block.name.name)' has no parameter '\(label.name)'" + (s.map { "; did you mean '\($0)'?" } ?? ""),
+                                      at: label.range, notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
+                    ok = false
+                    continue
+                }
+                if values[label.name] != nil {
+                    diagnostics.error("duplicate-argument", "argument '\(label.name)' is given twice", at: label.range)
+                    ok = false
+                }
+                values[label.name] = v
+            } else {
+                guard positional < n else {
+                    positional += 1
+                    continue
+                }
+                values[block.parameters[positional].name.name] = v
+                positional += 1
+            }
+        }
+        if positional > n {
+            diagnostics.error("block-arity",
+                              "block '\(block.name.name)' takes \(n) argument\(n == 1 ? "" : "s") but \(positional) were given",
+                              at: callee.range, notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
+            ok = false
+        }
+        let missing = block.parameters.filter { values[$0.name.name] == nil && $0.defaultValue == nil }
+        if !missing.isEmpty {
+            let names = missing.map { "'\($0.name.name)'" }.joined(separator: ", ")
+            diagnostics.error("block-arity",
+                              "block '\(block.name.name)' takes \(n) argument\(n == 1 ? "" : "s") but \(positional) were given; missing \(names)",
+                              at: callee.range, notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
+            ok = false
+        }
+        guard ok else { return .poison }
+        if values.values.contains(where: \.isPoison) { return .poison }
+
+        // A fresh scope named `<block>.<k>` inside the caller's.
+        let k = scope.blockCounters[block.name.name, default: 0]
+        scope.blockCounters[block.name.name] = k + 1
+        let caller = scope
+        let name = caller.qualified("\(block.name.name).\(k)")
+        let inner = Scope(path: name, blockName: block.name.name)
+        let firstNode = graph.nodes.count
+        // Defaults are evaluated in the block's scope, after the given arguments.
+        for p in block.parameters {
+            if let v = values[p.name.name] { inner.bindings[p.name.name] = Binding(value: v, loc: p.name.range) }
+        }
+        let savedNaming = naming, savedLabel = currentLabel
+        scope = inner
+        callStack.append((block.name.name, callee.range))
+        for p in block.parameters where values[p.name.name] == nil {
+            inner.bindings[p.name.name] = Binding(value: evaluate(p.defaultValue!), loc: p.name.range)
+        }
+        execute(block.body)
+        callStack.removeLast()
+        scope = caller
+        naming = savedNaming
+        currentLabel = savedLabel
+
+        guard let result = inner.returned else {
+            diagnostics.error("block-without-return", "block '\(block.name.name)' ends without 'return'",
+                              at: block.name.range, notes: [DiagnosticNote("called here", at: callee.range)])
+            return .poison
+        }
+        let params = (firstNode..<graph.nodes.count).filter { graph[$0].op == .param }
+        var output: ValueID? = nil
+        if case .tensor(let t) = result { output = t }
+        // A block call is a row named like a layer (its parameters already carry the block's path).
+        scope.usedNames.insert(name)
+        scope.layers.append(LayerRecord(name: name, kind: block.name.name, output: output, params: params,
+                                        loc: range, children: inner.layers))
+        return result
+    }
+
+    /// Records a built-in layer call as a summary row.
+    func record(_ name: String, kind: String, output: Value, params: [ValueID], at range: SourceRange) {
+        var out: ValueID? = nil
+        if case .tensor(let t) = output { out = t }
+        scope.layers.append(LayerRecord(name: name, kind: kind, output: out, params: params, loc: range))
+    }
+
+    /// Runs `body` with nodes labelled after the layer.
+    func withLabel<T>(_ label: String, _ body: () -> T) -> T {
+        let saved = currentLabel
+        currentLabel = label
+        defer { currentLabel = saved }
+        return body()
+    }
+
+    /// Creates a layer's parameter `<layer>.<suffix>`.
+    func makeParam(_ layer: String, _ suffix: String, dtype: DType, shape: [Int], initializer: Initializer,
+                   trainable: Bool = true, fanIn: Int, fanOut: Int, at range: SourceRange) -> ValueID {
+        let name = "\(layer).\(suffix)"
+        let id = graph.addParam(name, TensorType(dtype, shape), initializer: initializer, trainable: trainable,
+                                fanIn: fanIn, fanOut: fanOut, loc: range)
+        if trainable, suffix == "weight" { warnIfSymmetric(initializer, dims: shape, name: name, at: range) }
+        return id
+    }
+}

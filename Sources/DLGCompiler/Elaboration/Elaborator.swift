@@ -1,0 +1,606 @@
+import DLGGraph
+import DLGSyntax
+
+public struct ElaborationOptions: Sendable {
+    /// Dropout active, batchnorm on batch statistics with running-average updates.
+    public var training: Bool
+    /// Symbol sizes substituted where inputs are declared (`--bind B=64`).
+    public var bindings: [String: Int]
+    public init(training: Bool = true, bindings: [String: Int] = [:]) {
+        self.training = training
+        self.bindings = bindings
+    }
+}
+
+/// Expands a model — blocks, loops, conditionals, layer calls — into a graph of
+/// primitive ops, inferring every value's type as it goes. Errors are
+/// collected; elaboration continues past them (a failed value becomes
+/// `poison`, whose uses stay silent), so one run reports every independent error.
+public final class Elaborator {
+    let unit: SourceUnit
+    let options: ElaborationOptions
+    var graph: Graph
+    var diagnostics = Diagnostics()
+    var blocks: [String: BlockDecl] = [:]
+    var usedBlocks: Set<String> = []
+    /// Blocks being elaborated, innermost last, with their call sites.
+    var callStack: [(name: String, call: SourceRange)] = []
+    var scope: Scope
+    var naming = StatementNaming()
+    /// Label given to nodes created now (the layer or binding being computed).
+    var currentLabel: String?
+    var dropoutStreams = 0
+    var constants: [ConstantKey: ValueID] = [:]
+    var sawMinimize = false
+
+    struct ConstantKey: Hashable {
+        var value: TensorLiteral
+        var dtype: DType
+    }
+
+    init(unit: SourceUnit, model: ModelDecl, options: ElaborationOptions) {
+        self.unit = unit
+        self.options = options
+        self.graph = Graph(name: model.name.name, source: unit.file, training: options.training)
+        self.graph.bindings = options.bindings
+        self.scope = Scope(path: "", blockName: nil)
+    }
+
+    /// Elaborates one model of a parsed unit.
+    public static func elaborate(_ unit: SourceUnit, model: ModelDecl,
+                                 options: ElaborationOptions = ElaborationOptions()) -> (Graph, Diagnostics) {
+        let e = Elaborator(unit: unit, model: model, options: options)
+        e.collectBlocks()
+        e.run(model)
+        return (e.graph, e.diagnostics)
+    }
+
+    // MARK: Blocks
+
+    func collectBlocks() {
+        for b in unit.blocks {
+            if let previous = blocks[b.name.name] {
+                diagnostics.error("duplicate-block", "block '\(b.name.name)' is defined twice", at: b.name.range,
+                                  notes: [DiagnosticNote("first defined here", at: previous.name.range)])
+                continue
+            }
+            if let builtin = Builtins.table[b.name.name] {
+                diagnostics.error("block-shadows-builtin",
+                                  "block '\(b.name.name)' would hide the built-in \(builtin.role.noun) '\(b.name.name)'; choose another name",
+                                  at: b.name.range)
+                continue
+            }
+            var seen: [String: SourceRange] = [:]
+            for p in b.parameters {
+                if let first = seen[p.name.name] {
+                    diagnostics.error("duplicate-parameter", "parameter '\(p.name.name)' appears twice in block '\(b.name.name)'",
+                                      at: p.name.range, notes: [DiagnosticNote("first declared here", at: first)])
+                }
+                seen[p.name.name] = p.name.range
+            }
+            blocks[b.name.name] = b
+        }
+    }
+
+    // MARK: Model
+
+    func run(_ model: ModelDecl) {
+        execute(model.body)
+        graph.layers = scope.layers
+        if graph.outputs.isEmpty, graph.loss == nil, !diagnostics.hasErrors {
+            diagnostics.warning("no-output", "model '\(model.name.name)' has no output and nothing to minimize",
+                                at: model.name.range,
+                                notes: [DiagnosticNote("mark a value with 'output name = …' or add 'minimize loss'")])
+        }
+    }
+
+    func execute(_ body: [Statement]) {
+        for s in body {
+            if scope.returned != nil {
+                diagnostics.warning("unreachable", "statement after 'return' is never run", at: s.range)
+                return
+            }
+            execute(s)
+        }
+    }
+
+    func execute(_ s: Statement) {
+        switch s.kind {
+        case .input(let name, let type):
+            guard !scope.isBlock else {
+                diagnostics.error("input-in-block", "'input' is only allowed in a model body; pass tensors to a block as arguments",
+                                  at: s.range)
+                return
+            }
+            guard let t = evaluateType(type, allowSymbols: true) else { return }
+            guard checkRedefinition(name) else { return }
+            let bound = t.substituting(options.bindings)
+            let id = graph.addInput(name.name, bound, loc: name.range)
+            scope.bindings[name.name] = Binding(value: .tensor(id), loc: name.range)
+        case .param(let name, let type, let initExpr):
+            guard let t = evaluateType(type, allowSymbols: false) else { return }
+            guard checkRedefinition(name) else { return }
+            let fullName = scope.qualified(name.name)
+            let dims = t.shape.knownDims ?? []
+            let (fanIn, fanOut) = defaultFans(dims)
+            var initializer: Initializer = dims.count >= 2 ? .uniformFanIn : .zeros
+            if let initExpr {
+                guard let i = evaluateInitializer(initExpr, shape: dims, what: "parameter '\(name.name)'") else {
+                    scope.bindings[name.name] = Binding(value: .poison, loc: name.range)
+                    return
+                }
+                initializer = i
+            }
+            let id = graph.addParam(fullName, t, initializer: initializer, trainable: true, fanIn: fanIn,
+                                    fanOut: fanOut, loc: name.range)
+            scope.bindings[name.name] = Binding(value: .tensor(id), loc: name.range)
+            scope.layers.append(LayerRecord(name: fullName, kind: "param", output: id, params: [id], loc: name.range))
+            warnIfSymmetric(initializer, dims: dims, name: fullName, at: initExpr?.range ?? name.range)
+        case .assign(let name, let expr):
+            let v = evaluateStatementExpression(expr, binding: name.name)
+            if builtinOrBlockName(name.name) {
+                diagnostics.warning("shadows-function", "'\(name.name)' hides the function of the same name in the rest of this body",
+                                    at: name.range)
+            }
+            scope.bindings[name.name] = Binding(value: v, loc: name.range)
+            labelResult(v, name.name)
+        case .output(let name, let expr):
+            guard !scope.isBlock else {
+                diagnostics.error("output-in-block", "'output' is only allowed in a model body; a block gives its result with 'return'",
+                                  at: s.range)
+                return
+            }
+            let v: Value
+            if let expr {
+                v = evaluateStatementExpression(expr, binding: name.name)
+                scope.bindings[name.name] = Binding(value: v, loc: name.range)
+            } else {
+                guard let b = lookup(name) else { return }
+                v = b
+            }
+            if graph.outputs.contains(where: { $0.name == name.name }) {
+                diagnostics.error("duplicate-output", "output '\(name.name)' is declared twice", at: name.range)
+                return
+            }
+            guard let t = tensorValue(v, at: expr?.range ?? name.range, what: "an output") else { return }
+            labelResult(v, name.name)
+            graph.outputs.append(GraphOutput(name: name.name, value: t, loc: name.range))
+        case .minimize(let expr):
+            guard !scope.isBlock else {
+                diagnostics.error("minimize-in-block", "'minimize' is only allowed in a model body", at: s.range)
+                return
+            }
+            if sawMinimize {
+                diagnostics.error("duplicate-minimize", "a model minimizes one value; add the terms into one loss instead",
+                                  at: s.range)
+                return
+            }
+            sawMinimize = true
+            let v = evaluateStatementExpression(expr, binding: nil)
+            guard let t = tensorValue(v, at: expr.range, what: "the value to minimize") else { return }
+            let type = graph[t].type
+            guard type.shape.dims == [] else {
+                diagnostics.error("minimize-not-scalar",
+                                  "minimize needs a scalar, but this is \(type)",
+                                  at: expr.range,
+                                  notes: [DiagnosticNote("reduce it with mean(…) or sum(…), or use a loss such as mse(yhat, y)")])
+                return
+            }
+            graph.loss = t
+            graph.lossLoc = expr.range
+        case .return(let expr):
+            guard scope.isBlock else {
+                diagnostics.error("return-in-model", "'return' is only allowed in a block; a model marks results with 'output'",
+                                  at: s.range)
+                return
+            }
+            scope.returned = evaluateStatementExpression(expr, binding: nil)
+        case .forLoop(let variable, let lo, let hi, let body):
+            guard let a = compileTimeInt(lo, what: "the loop's lower bound"),
+                  let b = compileTimeInt(hi, what: "the loop's upper bound") else {
+                return
+            }
+            let saved = scope.bindings[variable.name]
+            if a < b {
+                for i in a..<b {
+                    scope.bindings[variable.name] = Binding(value: .int(i), loc: variable.range)
+                    execute(body)
+                    if scope.returned != nil { break }
+                }
+            }
+            if let saved { scope.bindings[variable.name] = saved } else { scope.bindings[variable.name] = nil }
+        case .ifStatement(let cond, let thenBody, let elseBody):
+            guard let c = compileTimeBool(cond, what: "an 'if' condition") else { return }
+            if c { execute(thenBody) } else if let elseBody { execute(elseBody) }
+        }
+    }
+
+    /// Inputs and parameters can't be declared twice in one scope.
+    func checkRedefinition(_ name: Identifier) -> Bool {
+        if let previous = scope.bindings[name.name] {
+            diagnostics.error("redefinition", "'\(name.name)' is already defined", at: name.range,
+                              notes: [DiagnosticNote("previous definition here", at: previous.loc)])
+            return false
+        }
+        return true
+    }
+
+    func builtinOrBlockName(_ name: String) -> Bool {
+        blocks[name] != nil || Builtins.table[name]?.role.isCallableLayerOrOp == true
+    }
+
+    /// Readers of the IR see which binding a value computes.
+    func labelResult(_ v: Value, _ name: String) {
+        if case .tensor(let t) = v, graph[t].op != .input, graph[t].op != .param, graph[t].label == nil {
+            graph[t].label = scope.qualified(name)
+        }
+    }
+
+    func evaluateStatementExpression(_ expr: Expr, binding: String?) -> Value {
+        let saved = naming
+        naming = StatementNaming(binding: binding)
+        countCalls(expr)
+        let savedLabel = currentLabel
+        currentLabel = binding.map { scope.qualified($0) }
+        defer {
+            naming = saved
+            currentLabel = savedLabel
+        }
+        return evaluate(expr)
+    }
+
+    /// Counts the calls that make summary rows and parameters, for naming.
+    func countCalls(_ e: Expr) {
+        switch e.kind {
+        case .call(let callee, let args):
+            if blocks[callee.name] != nil {
+                naming.rowCalls += 1
+            } else if let b = Builtins.table[callee.name] {
+                if b.role.makesRow { naming.rowCalls += 1 }
+                if b.role.createsParameters { naming.paramCalls += 1 }
+            }
+            for a in args { countCalls(a.value) }
+        case .list(let items): items.forEach(countCalls)
+        case .unary(_, let x): countCalls(x)
+        case .binary(_, let a, let b, _): countCalls(a); countCalls(b)
+        case .index(let a, let b): countCalls(a); countCalls(b)
+        case .conditional(let c, let a, let b): countCalls(c); countCalls(a); countCalls(b)
+        default: break
+        }
+    }
+
+    /// The name of a layer created by the current statement.
+    func layerName(kind: String, createsParameters: Bool, explicit: String? = nil) -> String {
+        if let explicit { return scope.qualified(scope.unique(explicit)) }
+        let base: String
+        if let b = naming.binding {
+            if naming.rowCalls == 1 || (createsParameters && naming.paramCalls == 1) {
+                base = b
+            } else {
+                base = "\(b).\(kind)"
+            }
+        } else {
+            base = kind
+        }
+        return scope.qualified(scope.unique(base))
+    }
+
+    // MARK: Types
+
+    func evaluateType(_ t: TypeExpr, allowSymbols: Bool) -> TensorType? {
+        guard let dtype = DType(rawValue: t.dtype.name) else {
+            let s = suggestion(for: t.dtype.name, among: DType.allCases.map(\.rawValue))
+            diagnostics.error("unknown-dtype", "unknown dtype '\(t.dtype.name)'" + (s.map { "; did you mean '\($0)'?" } ?? ""),
+                              at: t.dtype.range, notes: [DiagnosticNote("dtypes are f32, f64 and i32")])
+            return nil
+        }
+        guard let dimExprs = t.dims else { return TensorType(dtype, .unknownRank) }
+        var dims: [Dim] = []
+        var ok = true
+        for d in dimExprs {
+            if case .name(let n) = d.kind, scope.bindings[n] == nil {
+                guard allowSymbols else {
+                    diagnostics.error("param-symbolic-shape",
+                                      "a parameter's shape must be known; '\(n)' is not a compile-time integer",
+                                      at: d.range)
+                    ok = false
+                    continue
+                }
+                dims.append(.symbol(n))
+                continue
+            }
+            switch evaluate(d) {
+            case .int(let v) where v > 0: dims.append(.known(v))
+            case .int(let v):
+                diagnostics.error("bad-dimension", "a dimension must be positive, got \(v)", at: d.range)
+                ok = false
+            case .symbol(let s) where allowSymbols: dims.append(.symbol(s))
+            case .poison: ok = false
+            case let v:
+                diagnostics.error("bad-dimension", "a dimension must be an integer or a symbol such as B, got \(describe(v))",
+                                  at: d.range)
+                ok = false
+            }
+        }
+        return ok ? TensorType(dtype, Shape(dims)) : nil
+    }
+
+    // MARK: Compile-time values
+
+    func compileTimeInt(_ e: Expr, what: String) -> Int? {
+        switch evaluate(e) {
+        case .int(let i): return i
+        case .poison: return nil
+        case let v:
+            diagnostics.error("not-compile-time-integer", "\(what) must be a compile-time integer, got \(describe(v))",
+                              at: e.range,
+                              notes: notesForNonInteger(v))
+            return nil
+        }
+    }
+
+    func notesForNonInteger(_ v: Value) -> [DiagnosticNote] {
+        switch v {
+        case .tensor: return [DiagnosticNote("tensors are only known when the model runs; use an integer, a block argument or a shape query such as channels(x)")]
+        case .symbol(let s): return [DiagnosticNote("\(s) is a symbolic size; bind it with --bind \(s)=N")]
+        case .float: return [DiagnosticNote("write an integer without a fractional part")]
+        default: return []
+        }
+    }
+
+    func compileTimeBool(_ e: Expr, what: String) -> Bool? {
+        switch evaluate(e) {
+        case .bool(let b): return b
+        case .poison: return nil
+        case let v:
+            diagnostics.error("not-compile-time-bool", "\(what) must be a compile-time boolean, got \(describe(v))",
+                              at: e.range,
+                              notes: [DiagnosticNote("conditions compare integers known while compiling, e.g. 'if stride != 1 then … else …'")])
+            return nil
+        }
+    }
+
+    func lookup(_ id: Identifier) -> Value? {
+        if let b = scope.bindings[id.name] { return b.value }
+        reportUnknownName(id.name, at: id.range)
+        return nil
+    }
+
+    func reportUnknownName(_ name: String, at range: SourceRange) {
+        if Builtins.table[name] != nil || blocks[name] != nil {
+            diagnostics.error("function-as-value", "'\(name)' is a function; call it, as in \(name)(x)", at: range)
+            return
+        }
+        var notes: [DiagnosticNote] = []
+        let candidates = Array(scope.bindings.keys)
+        if let s = suggestion(for: name, among: candidates) {
+            notes.append(DiagnosticNote("did you mean '\(s)'?", at: scope.bindings[s]?.loc))
+        }
+        if scope.isBlock {
+            notes.append(DiagnosticNote("a block sees only its parameters and its own bindings"))
+        }
+        diagnostics.error("unknown-name", "unknown name '\(name)'", at: range, notes: notes)
+    }
+
+    // MARK: Expressions
+
+    func evaluate(_ e: Expr) -> Value {
+        switch e.kind {
+        case .integer(let i): return .int(i)
+        case .float(let f): return .float(f)
+        case .string(let s): return .string(s)
+        case .bool(let b): return .bool(b)
+        case .error: return .poison
+        case .name(let n):
+            guard let v = lookup(Identifier(n, e.range)) else { return .poison }
+            return v
+        case .list(let items): return .list(items.map(evaluate))
+        case .unary(let op, let x):
+            let v = evaluate(x)
+            switch (op, v) {
+            case (_, .poison): return .poison
+            case (.negate, .int(let i)): return .int(-i)
+            case (.negate, .float(let f)): return .float(-f)
+            case (.negate, .tensor(let t)): return emit(.neg, [t], at: e.range, what: "'-'")
+            case (.not, .bool(let b)): return .bool(!b)
+            default:
+                diagnostics.error("bad-operand", "'\(op.rawValue)' cannot be applied to \(describe(v))", at: e.range)
+                return .poison
+            }
+        case .binary(let op, let a, let b, let opRange):
+            // && and || evaluate their right side only when needed.
+            if op == .and || op == .or {
+                guard let x = compileTimeBool(a, what: "the left side of '\(op.rawValue)'") else { return .poison }
+                if op == .and, !x { return .bool(false) }
+                if op == .or, x { return .bool(true) }
+                guard let y = compileTimeBool(b, what: "the right side of '\(op.rawValue)'") else { return .poison }
+                return .bool(y)
+            }
+            return binary(op, evaluate(a), evaluate(b), opRange: opRange, range: e.range)
+        case .call(let callee, let args):
+            return call(callee, args, range: e.range)
+        case .index(let base, let index):
+            let b = evaluate(base)
+            let i = evaluate(index)
+            if b.isPoison || i.isPoison { return .poison }
+            guard case .list(let items) = b else {
+                if case .tensor = b {
+                    diagnostics.error("tensor-index", "indexing a tensor is not supported; use slice(x, axis: …, start: …, end: …)",
+                                      at: e.range)
+                } else {
+                    diagnostics.error("bad-index", "\(describe(b)) cannot be indexed", at: base.range)
+                }
+                return .poison
+            }
+            guard case .int(let k) = i else {
+                diagnostics.error("bad-index", "an index must be an integer, got \(describe(i))", at: index.range)
+                return .poison
+            }
+            let n = k < 0 ? k + items.count : k
+            guard n >= 0, n < items.count else {
+                diagnostics.error("index-out-of-range", "index \(k) is out of range for a list of \(items.count)",
+                                  at: index.range)
+                return .poison
+            }
+            return items[n]
+        case .conditional(let cond, let a, let b):
+            guard let c = compileTimeBool(cond, what: "the condition of 'if … then … else …'") else { return .poison }
+            return evaluate(c ? a : b)
+        }
+    }
+
+    func binary(_ op: BinaryOperator, _ x: Value, _ y: Value, opRange: SourceRange, range: SourceRange) -> Value {
+        if x.isPoison || y.isPoison { return .poison }
+        // Compile-time arithmetic and comparison.
+        if let r = foldNumbers(op, x, y, at: opRange) { return r }
+        let tensorOp: Op?
+        switch op {
+        case .add: tensorOp = .add
+        case .subtract: tensorOp = .sub
+        case .multiply: tensorOp = .mul
+        case .divide: tensorOp = .div
+        case .matmul: tensorOp = .matmul
+        default: tensorOp = nil
+        }
+        let involvesTensor: Bool = {
+            if case .tensor = x { return true }
+            if case .tensor = y { return true }
+            return false
+        }()
+        guard let tensorOp, involvesTensor else {
+            diagnostics.error("bad-operand", "'\(op.rawValue)' cannot be applied to \(describe(x)) and \(describe(y))",
+                              at: opRange)
+            return .poison
+        }
+        if tensorOp == .matmul {
+            guard case .tensor(let a) = x, case .tensor(let b) = y else {
+                diagnostics.error("bad-operand", "'@' multiplies two tensors, got \(describe(x)) and \(describe(y))",
+                                  at: opRange)
+                return .poison
+            }
+            return emit(.matmul, [a, b], at: opRange, what: "'@'")
+        }
+        let dtype: DType = {
+            if case .tensor(let t) = x { return graph[t].type.dtype }
+            if case .tensor(let t) = y { return graph[t].type.dtype }
+            return .f32
+        }()
+        guard let a = tensorOperand(x, dtype: dtype, at: range), let b = tensorOperand(y, dtype: dtype, at: range) else {
+            return .poison
+        }
+        return emit(tensorOp, [a, b], at: opRange, what: "'\(op.rawValue)'")
+    }
+
+    func foldNumbers(_ op: BinaryOperator, _ x: Value, _ y: Value, at range: SourceRange) -> Value? {
+        func num(_ v: Value) -> Double? {
+            switch v {
+            case .int(let i): return Double(i)
+            case .float(let f): return f
+            default: return nil
+            }
+        }
+        // Symbolic sizes compare by name.
+        if case .symbol(let s) = x, op == .equal || op == .notEqual {
+            let same: Bool = { if case .symbol(let t) = y { return s == t } else { return false } }()
+            return .bool(op == .equal ? same : !same)
+        }
+        guard let a = num(x), let b = num(y) else { return nil }
+        let bothInt: Bool = { if case .int = x, case .int = y { return true } else { return false } }()
+        switch op {
+        case .add: return bothInt ? .int(Int(a) + Int(b)) : .float(a + b)
+        case .subtract: return bothInt ? .int(Int(a) - Int(b)) : .float(a - b)
+        case .multiply: return bothInt ? .int(Int(a) * Int(b)) : .float(a * b)
+        case .divide:
+            if b == 0 {
+                diagnostics.error("division-by-zero", "division by zero", at: range)
+                return .poison
+            }
+            if bothInt, Int(a) % Int(b) == 0 { return .int(Int(a) / Int(b)) }
+            return .float(a / b)
+        case .modulo:
+            guard bothInt else {
+                diagnostics.error("bad-operand", "'%' needs integers", at: range)
+                return .poison
+            }
+            if b == 0 {
+                diagnostics.error("division-by-zero", "division by zero", at: range)
+                return .poison
+            }
+            return .int(Int(a) % Int(b))
+        case .less: return .bool(a < b)
+        case .greater: return .bool(a > b)
+        case .lessEqual: return .bool(a <= b)
+        case .greaterEqual: return .bool(a >= b)
+        case .equal: return .bool(a == b)
+        case .notEqual: return .bool(a != b)
+        case .matmul, .and, .or: return nil
+        }
+    }
+
+    // MARK: Graph construction
+
+    /// Adds an op; a shape-rule failure becomes a located error and poison.
+    func emit(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes(), at range: SourceRange,
+              what: String? = nil) -> Value {
+        do {
+            let id = try graph.add(op, inputs, attrs, loc: range, label: currentLabel, what: what)
+            return .tensor(id)
+        } catch {
+            diagnostics.error(error.id, error.message, at: range,
+                              notes: error.notes.map { DiagnosticNote($0) } + callStackNotes())
+            return .poison
+        }
+    }
+
+    /// Like `emit`, for internal steps whose operands are already known to be valid.
+    func emitID(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes(), at range: SourceRange,
+                what: String? = nil) -> ValueID? {
+        if case .tensor(let t) = emit(op, inputs, attrs, at: range, what: what) { return t }
+        return nil
+    }
+
+    /// Where an error inside a block came from.
+    func callStackNotes() -> [DiagnosticNote] {
+        callStack.reversed().map { DiagnosticNote("in block '\($0.name)' called here", at: $0.call) }
+    }
+
+    func constant(_ value: TensorLiteral, dtype: DType, at range: SourceRange) -> ValueID {
+        let key = ConstantKey(value: value, dtype: dtype)
+        if let c = constants[key] { return c }
+        let id = graph.addConstant(value, dtype: dtype, loc: range)
+        constants[key] = id
+        return id
+    }
+
+    func scalar(_ v: Double, like t: ValueID, at range: SourceRange) -> ValueID {
+        constant(.scalar(v), dtype: graph[t].type.dtype, at: range)
+    }
+
+    /// A tensor operand from a tensor, a number or a literal list.
+    func tensorOperand(_ v: Value, dtype: DType, at range: SourceRange) -> ValueID? {
+        switch v {
+        case .tensor(let t): return t
+        case .int, .float, .list:
+            switch tensorLiteral(from: v) {
+            case .success(let lit): return constant(lit, dtype: dtype, at: range)
+            case .failure(let e):
+                diagnostics.error("bad-literal", e.message, at: range)
+                return nil
+            }
+        case .poison: return nil
+        default:
+            diagnostics.error("expected-tensor", "expected a tensor, got \(describe(v))", at: range)
+            return nil
+        }
+    }
+
+    func tensorValue(_ v: Value, at range: SourceRange, what: String) -> ValueID? {
+        switch v {
+        case .tensor(let t): return t
+        case .poison: return nil
+        default:
+            diagnostics.error("expected-tensor", "\(what) must be a tensor, got \(describe(v))", at: range)
+            return nil
+        }
+    }
+}

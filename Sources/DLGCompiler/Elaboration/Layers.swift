@@ -1,0 +1,596 @@
+import DLGGraph
+import DLGSyntax
+
+/// Layers: calls that expand to several primitives and usually create parameters.
+enum Layers {
+    static let x = ParamSpec.required("x", .tensor)
+    static let name = ParamSpec.optional("name", .any)
+    static let activationWords = ["none", "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu",
+                                  "elu", "selu", "gelu", "swish", "softplus", "softsign", "hardlim", "hardlims", "satlin",
+                                  "satlins"]
+    static let activation = ParamSpec.optional("activation", .word(activationWords), .word("none"))
+    static let weightInit = ParamSpec.optional("init", .initializer, .initializer(.uniformFanIn))
+    static let bias = ParamSpec.optional("bias", .bool, .bool(true))
+    static let biasInit = ParamSpec.optional("bias_init", .initializer, .initializer(.uniformFanIn))
+    static let roundWords = ParamSpec.optional("round", .word(["floor", "ceil", "exact"]), .word("floor"))
+
+    static let convParams: [ParamSpec] = [
+        .optional("stride", .pair, .ints([1, 1])),
+        .optional("pad", .padding, .padding(.valid)),
+        .optional("pad_mode", .word(["zero", "constant", "replicate", "reflect"]), .word("zero")),
+        .optional("pad_value", .float, .float(0)),
+        .optional("dilation", .pair, .ints([1, 1])),
+        bias, weightInit, biasInit, activation, roundWords, name,
+    ]
+
+    static let all: [Builtin] = [
+        Builtin(name: "dense", role: .layer(parameters: true),
+                params: [x, .required("units", .int), bias, weightInit, biasInit, activation, name]) { e, c in
+            e.dense(c)
+        },
+        Builtin(name: "conv2d", role: .layer(parameters: true),
+                params: [x, .required("filters", .any), .optional("kernel", .pair, nil, positional: true),
+                         .optional("groups", .int, .int(1))] + convParams) { e, c in
+            e.conv2dLayer(c, kind: "conv2d")
+        },
+        Builtin(name: "depthwise_conv2d", role: .layer(parameters: true),
+                params: [x, .required("kernel", .pair), .optional("multiplier", .int, .int(1))] + convParams) { e, c in
+            e.conv2dLayer(c, kind: "depthwise_conv2d")
+        },
+        Builtin(name: "separable_conv2d", role: .layer(parameters: true),
+                params: [x, .required("filters", .int), .required("kernel", .pair), .optional("multiplier", .int, .int(1))]
+                    + convParams) { e, c in
+            e.separableConv2d(c)
+        },
+        pool("maxpool", kind: "max"),
+        pool("avgpool", kind: "avg"),
+        pool("minpool", kind: "min"),
+        globalPool("global_avgpool", .reduce_mean),
+        globalPool("global_maxpool", .reduce_max),
+        Builtin(name: "flatten", role: .layer(parameters: false), params: [x, name]) { e, c in
+            let layer = e.layerName(kind: "flatten", createsParameters: false, explicit: e.explicitName(c))
+            let out = e.withLabel(layer) { e.flatten(c.tensor("x")!, at: c.range) }
+            e.record(layer, kind: "flatten", output: out, params: [], at: c.range)
+            return out
+        },
+        Builtin(name: "batchnorm", role: .layer(parameters: true),
+                params: [x, .optional("eps", .float, .float(1e-5)), .optional("momentum", .float, .float(0.1)), name]) { e, c in
+            e.batchnorm(c)
+        },
+        Builtin(name: "dropout", role: .layer(parameters: false),
+                params: [x, .optional("rate", .float, .float(0.5), positional: true), name]) { e, c in
+            e.dropout(c)
+        },
+        Builtin(name: "prelu", role: .layer(parameters: true),
+                params: [x, .optional("init", .initializer, .initializer(.constant(0.25))), name]) { e, c in
+            e.prelu(c)
+        },
+    ]
+
+    static func pool(_ fn: String, kind: String) -> Builtin {
+        var params: [ParamSpec] = [x, .optional("kernel", .pair, .ints([2, 2]), positional: true),
+                                   .optional("stride", .pair, nil), .optional("pad", .padding, .padding(.valid)), roundWords]
+        if kind == "avg" { params.append(.optional("count_include_pad", .bool, .bool(true))) }
+        params.append(name)
+        return Builtin(name: fn, role: .layer(parameters: false), params: params) { e, c in e.pool(c, kind: kind, fn: fn) }
+    }
+
+    static func globalPool(_ fn: String, _ op: Op) -> Builtin {
+        Builtin(name: fn, role: .layer(parameters: false), params: [x, name]) { e, c in
+            let layer = e.layerName(kind: fn, createsParameters: false, explicit: e.explicitName(c))
+            let t = c.tensor("x")!
+            let out: Value = e.withLabel(layer) {
+                guard let r = e.graph[t].type.rank, r == 4 else {
+                    e.diagnostics.error("shape-error", "\(fn) needs an NCHW tensor of rank 4, got \(e.graph[t].type)",
+                                        at: c.range)
+                    return .poison
+                }
+                return e.emit(op, [t], ["axes": .ints([2, 3])], at: c.range, what: fn)
+            }
+            e.record(layer, kind: fn, output: out, params: [], at: c.range)
+            return out
+        }
+    }
+}
+
+extension Elaborator {
+    func explicitName(_ c: BoundCall) -> String? {
+        guard let v = c.value("name") ?? c.args["name"].flatMap({ if case .value(let v) = $0.arg { v } else { nil } }) else {
+            return nil
+        }
+        if case .string(let s) = v, !s.isEmpty, !s.contains(" ") { return s }
+        diagnostics.error("bad-argument", "name must be a string without spaces, as in name: \"conv1\"", at: c.range(of: "name"))
+        return nil
+    }
+
+    /// Height and width of an NCHW tensor, when both are known.
+    func spatialSize(_ x: ValueID) -> (Int, Int)? {
+        guard let d = graph[x].type.dims, d.count == 4, let h = d[2].value, let w = d[3].value else { return nil }
+        return (h, w)
+    }
+
+    /// Applies the `activation:` of a layer.
+    func applyActivation(_ v: Value, _ word: String, at range: SourceRange) -> Value {
+        guard case .tensor(let t) = v else { return v }
+        switch word {
+        case "none", "linear": return v
+        case "softmax", "log_softmax":
+            return emit(word == "softmax" ? .softmax : .log_softmax, [t], ["axis": .int(-1)], at: range, what: word)
+        case "leaky_relu": return emit(.leaky_relu, [t], ["alpha": .float(0.01)], at: range, what: word)
+        case "elu": return emit(.elu, [t], ["alpha": .float(1)], at: range, what: word)
+        default: return emit(Op(rawValue: word)!, [t], at: range, what: word)
+        }
+    }
+
+    func dense(_ c: BoundCall) -> Value {
+        let layer = layerName(kind: "dense", createsParameters: true, explicit: explicitName(c))
+        let x = c.tensor("x")!
+        let type = graph[x].type
+        let units = c.int("units")!
+        guard units > 0 else {
+            diagnostics.error("bad-argument", "dense needs a positive number of units, got \(units)", at: c.range(of: "units"))
+            return .poison
+        }
+        guard type.dtype.isFloat else {
+            diagnostics.error("dtype-mismatch", "dense 'layer' expects floating-point input, got \(type)", at: c.range)
+            return .poison
+        }
+        guard let dims = type.dims, dims.count >= 2 else {
+            let what = type.dims == nil ? "a tensor of unknown rank" : "\(type)"
+            diagnostics.error(type.dims == nil ? "unknown-rank" : "shape-error",
+                              "dense '\(layer)' needs input of rank ≥ 2 ([batch, features]), got \(what)", at: c.range,
+                              notes: type.rank == 4 ? [DiagnosticNote("flatten image features first: dense(flatten(x), \(units))")] : [])
+            return .poison
+        }
+        guard case .known(let fanIn) = dims[dims.count - 1] else {
+            diagnostics.error("shape-error", "dense '\(layer)' needs a known feature count, got \(type)", at: c.range)
+            return .poison
+        }
+        if type.rank! > 2, type.rank! == 4 {
+            diagnostics.warning("dense-on-images", "dense '\(layer)' on \(type) acts on the last axis only",
+                                at: c.range, notes: [DiagnosticNote("to connect every pixel, use dense(flatten(x), \(units))")])
+        }
+        let winit = c.initializer("init")!, binit = c.initializer("bias_init")!
+        guard checkInitializer(winit, shape: [fanIn, units], what: "init of dense '\(layer)'", at: c.range(of: "init")) else {
+            return .poison
+        }
+        var params: [ValueID] = []
+        let out: Value = withLabel(layer) {
+            let w = makeParam(layer, "weight", dtype: type.dtype, shape: [fanIn, units], initializer: winit,
+                              fanIn: fanIn, fanOut: units, at: c.range)
+            params.append(w)
+            guard var y = emitID(.matmul, [x, w], at: c.range, what: "dense '\(layer)'") else { return .poison }
+            if c.bool("bias")! {
+                guard checkInitializer(binit, shape: [units], what: "bias_init of dense '\(layer)'", at: c.range(of: "bias_init")) else {
+                    return .poison
+                }
+                let b = makeParam(layer, "bias", dtype: type.dtype, shape: [units], initializer: binit, fanIn: fanIn,
+                                  fanOut: units, at: c.range)
+                params.append(b)
+                guard let yb = emitID(.bias_add, [y, b], ["axis": .int(dims.count - 1)], at: c.range, what: "dense '\(layer)'") else {
+                    return .poison
+                }
+                y = yb
+            }
+            return applyActivation(.tensor(y), c.word("activation")!, at: c.range)
+        }
+        record(layer, kind: "dense", output: out, params: params, at: c.range)
+        return out
+    }
+
+    /// Resolves `pad:` to [top, bottom, left, right] for an input of size h×w.
+    func resolvePadding(_ p: Padding, h: Int, w: Int, kernel: [Int], stride: [Int], dilation: [Int]) -> [Int] {
+        switch p {
+        case .valid: return [0, 0, 0, 0]
+        case .explicit(let v): return v
+        case .same:
+            // out = ⌈n / s⌉; the extra row or column goes after (bottom/right), as TensorFlow does.
+            func total(_ n: Int, _ k: Int, _ s: Int, _ d: Int) -> Int {
+                let out = (n + s - 1) / s
+                return max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+            }
+            let th = total(h, kernel[0], stride[0], dilation[0]), tw = total(w, kernel[1], stride[1], dilation[1])
+            return [th / 2, th - th / 2, tw / 2, tw - tw / 2]
+        }
+    }
+
+    /// The shared part of conv2d, depthwise and separable layers. Returns the
+    /// output and the parameters created, or nil after reporting an error.
+    func convolve(_ c: BoundCall, layer: String, x: ValueID, filters: Int, kernel: [Int], groups: Int, bias: Bool,
+                  weightInit: Initializer, activation: String) -> (ValueID, [ValueID])? {
+        let type = graph[x].type
+        guard let dims = type.dims, dims.count == 4 else {
+            let found = type.dims == nil ? "a tensor of unknown rank" : "\(type)"
+            diagnostics.error(type.dims == nil ? "unknown-rank" : "shape-error",
+                              "conv2d '\(layer)' needs an NCHW input of rank 4, got \(found)", at: c.range,
+                              notes: type.rank == 2 ? [DiagnosticNote("reshape a flat input to images first, e.g. reshape(x, [B, 1, 28, 28])")] : [])
+            return nil
+        }
+        guard filters > 0 else {
+            diagnostics.error("bad-argument", "conv2d '\(layer)' needs a positive number of filters, got \(filters)",
+                              at: c.range(of: "filters"))
+            return nil
+        }
+        guard case .known(let channels) = dims[1] else {
+            diagnostics.error("shape-error", "conv2d '\(layer)' needs a known channel count, got \(type)", at: c.range)
+            return nil
+        }
+        guard groups >= 1, channels % groups == 0, filters % groups == 0 else {
+            diagnostics.error("conv-channel-mismatch",
+                              "conv2d '\(layer)': groups \(groups) must divide both the input channels \(channels) and the filters \(filters)",
+                              at: c.range(of: "groups"))
+            return nil
+        }
+        let stride = c.ints("stride")!, dilation = c.ints("dilation")!
+        var input = x
+        var pads = [0, 0, 0, 0]
+        let padding = c.padding("pad")!
+        if padding != .valid {
+            guard case .known(let h) = dims[2], case .known(let w) = dims[3] else {
+                diagnostics.error("shape-error", "conv2d '\(layer)' needs known spatial sizes to pad, got \(type)", at: c.range,
+                                  notes: [DiagnosticNote("bind them with --bind")])
+                return nil
+            }
+            pads = resolvePadding(padding, h: h, w: w, kernel: kernel, stride: stride, dilation: dilation)
+        }
+        let mode = c.word("pad_mode")!
+        if mode != "zero", pads != [0, 0, 0, 0] {
+            guard case .tensor(let p)? = spatialPad(x, pads, mode: mode, value: c.float("pad_value")!, at: c.range) else {
+                return nil
+            }
+            input = p
+            pads = [0, 0, 0, 0]
+        }
+        let wshape = [filters, channels / groups, kernel[0], kernel[1]]
+        guard checkInitializer(weightInit, shape: wshape, what: "init of conv2d '\(layer)'", at: c.range(of: "init")) else {
+            return nil
+        }
+        let fanIn = channels / groups * kernel[0] * kernel[1], fanOut = filters / groups * kernel[0] * kernel[1]
+        let w = makeParam(layer, "weight", dtype: type.dtype, shape: wshape, initializer: weightInit, fanIn: fanIn,
+                          fanOut: fanOut, at: c.range)
+        var params = [w]
+        var attrs: Attributes = ["stride": .ints(stride), "pad": .ints(pads), "dilation": .ints(dilation),
+                                 "groups": .int(groups)]
+        let round = c.word("round") ?? "floor"
+        if round != "floor" { attrs["round"] = .string(round) }
+        guard var y = emitID(.conv2d, [input, w], attrs, at: c.range, what: "conv2d '\(layer)'") else { return nil }
+        warnDroppedInput(y, input: input, kernel: kernel, stride: stride, pads: pads, dilation: dilation,
+                         layer: "conv2d '\(layer)'", at: c.range)
+        if bias {
+            let binit = c.initializer("bias_init")!
+            guard checkInitializer(binit, shape: [filters], what: "bias_init of conv2d '\(layer)'", at: c.range(of: "bias_init")) else {
+                return nil
+            }
+            let b = makeParam(layer, "bias", dtype: type.dtype, shape: [filters], initializer: binit, fanIn: fanIn,
+                              fanOut: fanOut, at: c.range)
+            params.append(b)
+            guard let yb = emitID(.bias_add, [y, b], ["axis": .int(1)], at: c.range, what: "conv2d '\(layer)'") else { return nil }
+            y = yb
+        }
+        guard case .tensor(let out) = applyActivation(.tensor(y), activation, at: c.range) else { return nil }
+        return (out, params)
+    }
+
+    /// Floor rounding can leave input rows or columns that no window covers; say so.
+    func warnDroppedInput(_ y: ValueID, input: ValueID, kernel: [Int], stride: [Int], pads: [Int], dilation: [Int],
+                          layer: String, at range: SourceRange) {
+        guard let ind = graph[input].type.shape.knownDims, ind.count == 4,
+              let outd = graph[y].type.shape.knownDims else { return }
+        for (axis, name) in [(0, "rows"), (1, "columns")] {
+            let n = ind[2 + axis]
+            let covered = (outd[2 + axis] - 1) * stride[axis] + dilation[axis] * (kernel[axis] - 1) + 1
+            let unused = n + pads[2 * axis] + pads[2 * axis + 1] - covered
+            let dropped = unused - pads[2 * axis + 1]
+            if dropped > 0 {
+                diagnostics.warning("dropped-input",
+                                    "\(layer): the last \(dropped) input \(dropped == 1 ? String(name.dropLast()) : name) of \(n) fall outside every window (stride \(stride[axis]), kernel \(kernel[axis])) and are ignored",
+                                    at: range, notes: [DiagnosticNote("pad: same keeps every input position")])
+            }
+        }
+    }
+
+    func conv2dLayer(_ c: BoundCall, kind: String) -> Value {
+        let x = c.tensor("x")!
+        // conv2d(x, W) with a filter tensor is the primitive: no parameters are created.
+        if kind == "conv2d", case .tensor(let w)? = c.value("filters") {
+            return conv2dPrimitive(c, x: x, w: w)
+        }
+        let layer = layerName(kind: kind, createsParameters: true, explicit: explicitName(c))
+        let channels = graph[x].type.dims.flatMap { $0.count > 1 ? $0[1].value : nil }
+        var filters = 0, groups = 1
+        let kernel: [Int]
+        if kind == "depthwise_conv2d" {
+            guard let ch = channels else {
+                diagnostics.error("shape-error", "depthwise_conv2d '\(layer)' needs an NCHW input with known channels, got \(graph[x].type)",
+                                  at: c.range)
+                return .poison
+            }
+            let m = c.int("multiplier")!
+            guard m >= 1 else {
+                diagnostics.error("bad-argument", "multiplier must be at least 1, got \(m)", at: c.range(of: "multiplier"))
+                return .poison
+            }
+            filters = ch * m
+            groups = ch
+            kernel = c.ints("kernel")!
+        } else {
+            guard case .int(let f)? = c.value("filters") else {
+                let v = c.value("filters") ?? .poison
+                if !v.isPoison {
+                    diagnostics.error("bad-argument", "argument 'filters' of conv2d must be an integer (or a filter tensor), got \(describe(v))",
+                                      at: c.range(of: "filters"))
+                }
+                return .poison
+            }
+            guard let k = c.ints("kernel") else {
+                diagnostics.error("missing-argument", "conv2d needs argument 'kernel' (\(ArgKind.pair.expectation))",
+                                  at: c.calleeRange)
+                return .poison
+            }
+            filters = f
+            kernel = k
+            groups = c.int("groups")!
+        }
+        var params: [ValueID] = []
+        let out: Value = withLabel(layer) {
+            guard let (y, p) = convolve(c, layer: layer, x: x, filters: filters, kernel: kernel, groups: groups,
+                                        bias: c.bool("bias")!, weightInit: c.initializer("init")!,
+                                        activation: c.word("activation")!) else { return .poison }
+            params = p
+            return .tensor(y)
+        }
+        record(layer, kind: kind, output: out, params: params, at: c.range)
+        return out
+    }
+
+    /// conv2d(x, W, stride:, pad:, …) with an explicit filter tensor.
+    func conv2dPrimitive(_ c: BoundCall, x: ValueID, w: ValueID) -> Value {
+        let wt = graph[w].type
+        guard let wd = wt.shape.knownDims, wd.count == 4 else {
+            diagnostics.error("shape-error", "conv2d's filter must be a tensor [F, C, kh, kw] of known shape, got \(wt)",
+                              at: c.range(of: "filters"))
+            return .poison
+        }
+        if c.has("kernel"), c.ints("kernel")! != [wd[2], wd[3]] {
+            diagnostics.error("bad-argument", "kernel \(c.ints("kernel")!) does not match the filter \(wt)", at: c.range(of: "kernel"))
+            return .poison
+        }
+        let stride = c.ints("stride")!, dilation = c.ints("dilation")!
+        var pads = [0, 0, 0, 0]
+        var input = x
+        let padding = c.padding("pad")!
+        if padding != .valid {
+            guard let (h, w) = spatialSize(x) else {
+                diagnostics.error("shape-error", "conv2d needs an NCHW input of known height and width to pad, got \(graph[x].type)",
+                                  at: c.range)
+                return .poison
+            }
+            pads = resolvePadding(padding, h: h, w: w, kernel: [wd[2], wd[3]], stride: stride, dilation: dilation)
+        }
+        let mode = c.word("pad_mode")!
+        if mode != "zero", pads != [0, 0, 0, 0] {
+            guard case .tensor(let p)? = spatialPad(x, pads, mode: mode, value: c.float("pad_value")!, at: c.range) else {
+                return .poison
+            }
+            input = p
+            pads = [0, 0, 0, 0]
+        }
+        var attrs: Attributes = ["stride": .ints(stride), "pad": .ints(pads), "dilation": .ints(dilation),
+                                 "groups": .int(c.int("groups")!)]
+        if let r = c.word("round"), r != "floor" { attrs["round"] = .string(r) }
+        let y = emit(.conv2d, [input, w], attrs, at: c.range, what: "conv2d")
+        return applyActivation(y, c.word("activation")!, at: c.range)
+    }
+
+    func separableConv2d(_ c: BoundCall) -> Value {
+        let layer = layerName(kind: "separable_conv2d", createsParameters: true, explicit: explicitName(c))
+        let x = c.tensor("x")!
+        guard let ch = graph[x].type.dims.flatMap({ $0.count == 4 ? $0[1].value : nil }) else {
+            diagnostics.error("shape-error", "separable_conv2d '\(layer)' needs an NCHW input with known channels, got \(graph[x].type)",
+                              at: c.range)
+            return .poison
+        }
+        let m = c.int("multiplier")!
+        var params: [ValueID] = []
+        let out: Value = withLabel(layer) {
+            // Depthwise: one k×k filter per input channel (× multiplier), no bias.
+            guard let (d, p1) = convolve(c, layer: "\(layer).depthwise", x: x, filters: ch * m, kernel: c.ints("kernel")!,
+                                         groups: ch, bias: false, weightInit: c.initializer("init")!, activation: "none") else {
+                return .poison
+            }
+            // Pointwise: a 1×1 convolution mixing channels, with bias and activation.
+            let pointwise = BoundCall(name: c.name, range: c.range, calleeRange: c.calleeRange, args: c.args.merging([
+                "stride": (.ints([1, 1]), c.range), "pad": (.padding(.valid), c.range), "dilation": (.ints([1, 1]), c.range),
+            ]) { _, new in new })
+            guard let (y, p2) = convolve(pointwise, layer: "\(layer).pointwise", x: d, filters: c.int("filters")!,
+                                         kernel: [1, 1], groups: 1, bias: c.bool("bias")!,
+                                         weightInit: c.initializer("init")!, activation: c.word("activation")!) else {
+                return .poison
+            }
+            params = p1 + p2
+            return .tensor(y)
+        }
+        record(layer, kind: "separable_conv2d", output: out, params: params, at: c.range)
+        return out
+    }
+
+    func pool(_ c: BoundCall, kind: String, fn: String) -> Value {
+        let layer = layerName(kind: fn, createsParameters: false, explicit: explicitName(c))
+        let x = c.tensor("x")!
+        let kernel = c.ints("kernel")!
+        let stride = c.ints("stride") ?? kernel
+        let out: Value = withLabel(layer) {
+            var pads = [0, 0, 0, 0]
+            let padding = c.padding("pad")!
+            if padding != .valid {
+                guard let (h, w) = spatialSize(x) else {
+                    diagnostics.error("shape-error", "\(fn) '\(layer)' needs an NCHW input of known height and width to pad, got \(graph[x].type)",
+                                      at: c.range)
+                    return .poison
+                }
+                pads = resolvePadding(padding, h: h, w: w, kernel: kernel, stride: stride, dilation: [1, 1])
+            }
+            var attrs: Attributes = ["kind": .string(kind), "kernel": .ints(kernel), "stride": .ints(stride),
+                                     "pad": .ints(pads)]
+            let round = c.word("round")!
+            if round != "floor" { attrs["round"] = .string(round) }
+            if kind == "avg", c.bool("count_include_pad") == false { attrs["count_include_pad"] = .bool(false) }
+            let y = emit(.pool2d, [x], attrs, at: c.range, what: "\(fn) '\(layer)'")
+            if case .tensor(let t) = y, round == "floor" {
+                warnDroppedInput(t, input: x, kernel: kernel, stride: stride, pads: pads, dilation: [1, 1],
+                                 layer: "\(fn) '\(layer)'", at: c.range)
+            }
+            return y
+        }
+        record(layer, kind: fn, output: out, params: [], at: c.range)
+        return out
+    }
+
+    func flatten(_ x: ValueID, at range: SourceRange) -> Value {
+        let type = graph[x].type
+        guard let dims = type.dims else {
+            diagnostics.error("unknown-rank", "flatten needs a known rank, but \(type) has unknown rank", at: range,
+                              notes: [DiagnosticNote("declare the input with a full shape such as f32[B, 1, 28, 28]")])
+            return .poison
+        }
+        guard dims.count >= 2 else {
+            diagnostics.error("shape-error", "flatten keeps axis 0 (the batch) and needs rank ≥ 2, got \(type)", at: range)
+            return .poison
+        }
+        let (k, syms) = symbolicProduct(Array(dims[1...]))
+        let rest: Dim
+        if syms.isEmpty {
+            rest = .known(k)
+        } else if syms.count == 1, k == 1 {
+            rest = .symbol(syms[0])
+        } else {
+            diagnostics.error("shape-error", "flatten of \(type): the flattened size depends on \(syms.joined(separator: ", ")); bind it with --bind",
+                              at: range)
+            return .poison
+        }
+        return emit(.reshape, [x], ["shape": .shape(Shape([dims[0], rest]))], at: range, what: "flatten")
+    }
+
+    /// Batch normalization over every axis but 1 (the channels or features).
+    func batchnorm(_ c: BoundCall) -> Value {
+        let layer = layerName(kind: "batchnorm", createsParameters: true, explicit: explicitName(c))
+        let x = c.tensor("x")!
+        let type = graph[x].type
+        guard let dims = type.dims, dims.count >= 2 else {
+            diagnostics.error(type.dims == nil ? "unknown-rank" : "shape-error",
+                              "batchnorm '\(layer)' needs a tensor of rank ≥ 2 with features or channels on axis 1, got \(type)",
+                              at: c.range)
+            return .poison
+        }
+        guard case .known(let ch) = dims[1], type.dtype.isFloat else {
+            diagnostics.error("shape-error", "batchnorm '\(layer)' needs a known, floating-point axis 1, got \(type)", at: c.range)
+            return .poison
+        }
+        let eps = c.float("eps")!, momentum = c.float("momentum")!
+        guard eps > 0, momentum >= 0, momentum <= 1 else {
+            diagnostics.error("bad-argument", "batchnorm needs eps > 0 and momentum in [0, 1]", at: c.range)
+            return .poison
+        }
+        let r = dims.count
+        let axes = [0] + Array(2..<r)
+        // γ and β broadcast along axis 1: [C] → [C, 1, 1] for NCHW.
+        let bshape = Shape([.known(ch)] + Array(repeating: Dim.known(1), count: r - 2))
+        var params: [ValueID] = []
+        let out: Value = withLabel(layer) {
+            let gamma = makeParam(layer, "gamma", dtype: type.dtype, shape: [ch], initializer: .ones, fanIn: ch, fanOut: ch, at: c.range)
+            let beta = makeParam(layer, "beta", dtype: type.dtype, shape: [ch], initializer: .zeros, fanIn: ch, fanOut: ch, at: c.range)
+            let rmean = makeParam(layer, "running_mean", dtype: type.dtype, shape: [ch], initializer: .zeros, trainable: false,
+                                  fanIn: ch, fanOut: ch, at: c.range)
+            let rvar = makeParam(layer, "running_var", dtype: type.dtype, shape: [ch], initializer: .ones, trainable: false,
+                                 fanIn: ch, fanOut: ch, at: c.range)
+            params = [gamma, beta, rmean, rvar]
+            let what = "batchnorm '\(layer)'"
+            let rg = c.range
+            func op(_ o: Op, _ i: [ValueID], _ a: Attributes = Attributes()) -> ValueID? { emitID(o, i, a, at: rg, what: what) }
+            let epsC = scalar(eps, like: x, at: rg)
+            let normalized: ValueID?
+            if graph.training {
+                // Batch statistics: mean and (biased) variance over the batch and spatial axes.
+                guard let mean = op(.reduce_mean, [x], ["axes": .ints(axes), "keepdims": .bool(true)]),
+                      let centered = op(.sub, [x, mean]),
+                      let sq = op(.square, [centered]),
+                      let variance = op(.reduce_mean, [sq], ["axes": .ints(axes), "keepdims": .bool(true)]),
+                      let ve = op(.add, [variance, epsC]),
+                      let inv = op(.rsqrt, [ve]),
+                      let xhat = op(.mul, [centered, inv]) else { return .poison }
+                normalized = xhat
+                // Running averages: r ← (1 − m)·r + m·batch.
+                let keep = scalar(1 - momentum, like: x, at: rg), m = scalar(momentum, like: x, at: rg)
+                for (running, batch) in [(rmean, mean), (rvar, variance)] {
+                    guard let flat = op(.reshape, [batch], ["shape": .shape(Shape([.known(ch)]))]),
+                          let a = op(.mul, [running, keep]), let b = op(.mul, [flat, m]),
+                          let updated = op(.add, [a, b]) else { return .poison }
+                    graph.updates.append(StateUpdate(target: running, value: updated))
+                }
+            } else {
+                guard let mean = op(.reshape, [rmean], ["shape": .shape(bshape)]),
+                      let variance = op(.reshape, [rvar], ["shape": .shape(bshape)]),
+                      let centered = op(.sub, [x, mean]),
+                      let ve = op(.add, [variance, epsC]),
+                      let inv = op(.rsqrt, [ve]),
+                      let xhat = op(.mul, [centered, inv]) else { return .poison }
+                normalized = xhat
+            }
+            guard let xhat = normalized,
+                  let g = op(.reshape, [gamma], ["shape": .shape(bshape)]),
+                  let scaled = op(.mul, [xhat, g]) else { return .poison }
+            return emit(.bias_add, [scaled, beta], ["axis": .int(1)], at: rg, what: what)
+        }
+        record(layer, kind: "batchnorm", output: out, params: params, at: c.range)
+        return out
+    }
+
+    func dropout(_ c: BoundCall) -> Value {
+        let layer = layerName(kind: "dropout", createsParameters: false, explicit: explicitName(c))
+        let x = c.tensor("x")!
+        let rate = c.float("rate")!
+        guard rate >= 0, rate < 1 else {
+            diagnostics.error("bad-argument", "dropout rate must be in [0, 1), got \(formatNumber(rate))", at: c.range(of: "rate"))
+            return .poison
+        }
+        let out: Value = withLabel(layer) {
+            // Inverted dropout: scaled at training time, the identity at inference.
+            guard graph.training, rate > 0 else { return .tensor(x) }
+            let stream = dropoutStreams
+            dropoutStreams += 1
+            guard let mask = emitID(.dropout_mask, [x], ["rate": .float(rate), "stream": .int(stream)], at: c.range,
+                                    what: "dropout '\(layer)'") else { return .poison }
+            return emit(.mul, [x, mask], at: c.range, what: "dropout '\(layer)'")
+        }
+        record(layer, kind: "dropout", output: out, params: [], at: c.range)
+        return out
+    }
+
+    /// prelu(x) = relu(x) − α·relu(−x) with one learned α per channel (axis 1).
+    func prelu(_ c: BoundCall) -> Value {
+        let layer = layerName(kind: "prelu", createsParameters: true, explicit: explicitName(c))
+        let x = c.tensor("x")!
+        let type = graph[x].type
+        guard let dims = type.dims, dims.count >= 2, case .known(let ch) = dims[1] else {
+            diagnostics.error("shape-error", "prelu '\(layer)' needs a tensor of rank ≥ 2 with a known axis 1, got \(type)", at: c.range)
+            return .poison
+        }
+        let ainit = c.initializer("init")!
+        guard checkInitializer(ainit, shape: [ch], what: "init of prelu '\(layer)'", at: c.range(of: "init")) else { return .poison }
+        var params: [ValueID] = []
+        let out: Value = withLabel(layer) {
+            let alpha = makeParam(layer, "alpha", dtype: type.dtype, shape: [ch], initializer: ainit, fanIn: ch, fanOut: ch, at: c.range)
+            params = [alpha]
+            let what = "prelu '\(layer)'"
+            let bshape = Shape([.known(ch)] + Array(repeating: Dim.known(1), count: dims.count - 2))
+            guard let pos = emitID(.relu, [x], at: c.range, what: what),
+                  let negx = emitID(.neg, [x], at: c.range, what: what),
+                  let neg = emitID(.relu, [negx], at: c.range, what: what),
+                  let a = emitID(.reshape, [alpha], ["shape": .shape(bshape)], at: c.range, what: what),
+                  let scaled = emitID(.mul, [neg, a], at: c.range, what: what) else { return .poison }
+            return emit(.sub, [pos, scaled], at: c.range, what: what)
+        }
+        record(layer, kind: "prelu", output: out, params: params, at: c.range)
+        return out
+    }
+}

@@ -1,0 +1,18 @@
+import DLGGraph
+import DLGSyntax
+
+/// A graph-to-graph transformation with a name. `run` reports whether it changed the graph.
+public protocol GraphPass: Sendable {
+    var name: String { get }
+    /// One line for `--help` and Docs/passes.md.
+    var summary: String { get }
+    func run(_ graph: inout Graph, _ context: inout PassContext) -> Bool
+}
+
+/// What passes share while a pipeline runs.
+public struct PassContext: Sendable {
+    public var diagnostics = Diagnostics()
+    /// Run the verifier after every pass.
+    public var verify: Bool
+    public init(verify: Bool = false) { self.verify = verify }
+}

@@ -1,0 +1,44 @@
+import DLGGraph
+import DLGSyntax
+
+/// Re-derives every value's type from its op's shape rule, in order, after
+/// substituting the bound symbols (`--bind B=64`) into inputs and shape
+/// attributes. After this pass every type is as concrete as the bindings allow,
+/// and any inconsistency introduced by an earlier transformation is an error
+/// at the value's source location.
+public struct ShapeInference: GraphPass {
+    public var name: String { "shape-inference" }
+    public var summary: String { "re-derive every type from the op rules, with bound symbols substituted" }
+    public init() {}
+
+    public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
+        var changed = false
+        let b = g.bindings
+        for i in g.nodes.indices {
+            var n = g.nodes[i]
+            if !b.isEmpty {
+                for e in n.attrs.entries {
+                    if case .shape(let s) = e.value {
+                        let t = s.substituting(b)
+                        if t != s { n.attrs[e.name] = .shape(t) }
+                    }
+                }
+            }
+            let ctxShape = ShapeContext(op: n.op, inputs: n.inputs.map { g.nodes[$0].type }, attrs: n.attrs,
+                                        what: n.label.map { "\(n.op.rawValue) '\($0)'" })
+            do {
+                let t = try n.decl.inferType(ctxShape)
+                if t != n.type || n.attrs != g.nodes[i].attrs {
+                    changed = true
+                    n.type = t
+                }
+                g.nodes[i] = n
+            } catch {
+                ctx.diagnostics.error(error.id, error.message, at: n.loc ?? .point(0),
+                                      notes: error.notes.map { DiagnosticNote($0) })
+                return changed
+            }
+        }
+        return changed
+    }
+}

@@ -1,0 +1,151 @@
+import DLGSyntax
+
+extension Graph {
+    /// How a value is written in dumps: `%image`, `%c1.weight`, `%12`.
+    public func ref(_ v: ValueID) -> String {
+        if let n = nodes[v].name { return "%\(n)" }
+        return "%\(v)"
+    }
+
+    /// Shape with bindings applied.
+    public func boundType(_ v: ValueID) -> TensorType { nodes[v].type.substituting(bindings) }
+}
+
+/// Options for the text form of a graph.
+public struct PrintOptions: Sendable {
+    /// The pipeline stage shown in the header.
+    public var stage: String
+    /// Per-value bytes and FLOPs (after shape inference).
+    public var showCosts: Bool
+    public init(stage: String, showCosts: Bool = false) {
+        self.stage = stage
+        self.showCosts = showCosts
+    }
+}
+
+/// Prints one line per value: SSA name, op, operands, attributes, type and source location.
+public enum TextPrinter {
+    public static func print(_ g: Graph, options: PrintOptions) -> String {
+        var lines: [String] = []
+        let mode = g.training ? "training" : "inference"
+        var header = "graph \(g.name) — stage \(options.stage), \(mode)"
+        if !g.bindings.isEmpty {
+            header += ", " + g.bindings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+        }
+        lines.append("# " + header)
+        var rows: [(String, String, String)] = []
+        for n in g.nodes {
+            var lhs = "\(g.ref(n.id)) = \(n.op.rawValue)"
+            if !n.inputs.isEmpty { lhs += "(" + n.inputs.map { g.ref($0) }.joined(separator: ", ") + ")" }
+            let attrs = printableAttributes(n)
+            if !attrs.isEmpty { lhs += " {" + attrs + "}" }
+            lhs += " : \(g.boundType(n.id))"
+            var notes: [String] = []
+            if let label = n.label { notes.append(label) }
+            if let o = n.origin { notes.append("∂ of \(g.ref(o.forward)) by \(o.rule)") }
+            if options.showCosts {
+                let t = g.boundType(n.id)
+                if let b = t.byteCount { notes.append(byteString(b)) }
+                if let f = g.flops(of: n.id), f > 0 { notes.append("\(groupDigits(f)) FLOPs") }
+            }
+            rows.append((lhs, notes.joined(separator: "  "), g.location(n.loc) ?? ""))
+        }
+        let width = min(rows.map { $0.0.count }.max() ?? 0, 100)
+        let lwidth = rows.map { $0.2.count }.max() ?? 0
+        for (lhs, note, loc) in rows {
+            var line = "  " + lhs
+            if !note.isEmpty || !loc.isEmpty {
+                line += String(repeating: " ", count: max(1, width - lhs.count + 2)) + "# " + loc
+                if !note.isEmpty { line += String(repeating: " ", count: max(0, lwidth - loc.count)) + "  " + note }
+            }
+            lines.append(line)
+        }
+        for o in g.outputs { lines.append("  output \(o.name) = \(g.ref(o.value))") }
+        if let l = g.loss { lines.append("  minimize \(g.ref(l))") }
+        for u in g.updates { lines.append("  update \(g.ref(u.target)) ← \(g.ref(u.value))") }
+        lines.append(contentsOf: footer(g))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Attributes worth reading (the types of sources are already on the line).
+    static func printableAttributes(_ n: Node) -> String {
+        n.attrs.entries.filter { e in
+            switch n.op {
+            case .input: return false
+            case .param: return e.name != "dtype" && e.name != "shape"
+            case .constant: return e.name == "value"
+            default: return true
+            }
+        }.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
+    }
+
+    public static func footer(_ g: Graph) -> [String] {
+        let ops = g.nodes.filter { !$0.decl.isSource }.count
+        let (t, nt) = g.parameterCounts
+        var lines = ["# \(ops) ops, \(g.params.count) parameter tensors, \(g.inputs.count) inputs",
+                     "# parameters: \(groupDigits(t + nt)) (trainable \(groupDigits(t)), non-trainable \(groupDigits(nt)))"]
+        if let f = g.totalFlops() { lines.append("# FLOPs: \(groupDigits(f))" + (g.hasUnboundSymbols ? " per sample" : "")) }
+        return lines
+    }
+}
+
+/// 61706 → "61,706".
+public func groupDigits(_ n: Int) -> String {
+    let s = String(abs(n))
+    var out = ""
+    for (i, c) in s.enumerated() {
+        if i > 0, (s.count - i) % 3 == 0 { out += "," }
+        out.append(c)
+    }
+    return n < 0 ? "-" + out : out
+}
+
+/// 1536 → "1.5 KiB".
+public func byteString(_ n: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n), i = 0
+    while v >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
+    if i == 0 { return "\(n) B" }
+    let r = (v * 10).rounded() / 10
+    return (r == r.rounded() ? String(Int(r)) : String(r)) + " " + units[i]
+}
+
+extension Graph {
+    /// Symbols with no binding remain.
+    public var hasUnboundSymbols: Bool {
+        nodes.contains { n in n.type.shape.symbols.contains { bindings[$0] == nil } }
+    }
+
+    /// Concrete dims for costing: bound symbols substituted, the rest taken as 1 (per sample).
+    public func costDims(_ v: ValueID) -> [Int]? {
+        guard let dims = nodes[v].type.shape.dims else { return nil }
+        return dims.map { d in
+            switch d {
+            case .known(let k): return k
+            case .symbol(let s): return bindings[s] ?? 1
+            }
+        }
+    }
+
+    public func flops(of v: ValueID) -> Int? {
+        let n = nodes[v]
+        if n.decl.isSource { return 0 }
+        guard let out = costDims(v) else { return nil }
+        var ins: [[Int]] = []
+        for i in n.inputs {
+            guard let d = costDims(i) else { return nil }
+            ins.append(d)
+        }
+        return n.decl.flops(FlopContext(inputs: ins, output: out, attrs: n.attrs))
+    }
+
+    /// Sum of FLOPs of every op; nil if a rank is unknown.
+    public func totalFlops() -> Int? {
+        var total = 0
+        for n in nodes {
+            guard let f = flops(of: n.id) else { return nil }
+            total += f
+        }
+        return total
+    }
+}

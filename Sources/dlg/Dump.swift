@@ -1,0 +1,45 @@
+import ArgumentParser
+import DLGCompiler
+import DLGGraph
+import DLGSyntax
+
+extension Stage: ExpressibleByArgument {}
+
+struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the IR of a model at a stage of the pipeline, as text, JSON or Graphviz.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, dot }
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(help: "The pipeline stage: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var stage: Stage = .shapes
+
+    @Option(help: "Output form: text, json or dot.")
+    var format: Format = .text
+
+    @Flag(help: "Run the IR verifier after every pass.")
+    var verify = false
+
+    func run() throws {
+        if stage == .parsed {
+            let file = try loadSource(options.file)
+            let (unit, diags) = Parser.parse(file)
+            report(diags, in: file)
+            if diags.hasErrors { throw ExitCode.failure }
+            print(ASTPrinter.print(unit), terminator: "")
+            return
+        }
+        var (file, graph) = try compileOrExit(options)
+        var context = PassContext(verify: verify)
+        _ = Pipeline.run(&graph, upTo: stage, context: &context)
+        report(context.diagnostics, in: file)
+        if context.diagnostics.hasErrors { throw ExitCode.failure }
+        switch format {
+        case .text: print(TextPrinter.print(graph, options: PrintOptions(stage: stage.rawValue, showCosts: stage != .elaborated)), terminator: "")
+        case .json: print(JSONPrinter.json(graph, stage: stage.rawValue).serialized(pretty: true))
+        case .dot: print(DotPrinter.dot(graph, stage: stage.rawValue), terminator: "")
+        }
+    }
+}
