@@ -1,0 +1,40 @@
+# dlg — build, test and demo entry points. `make test` and `make demo` work on
+# a fresh Debian machine with Swift: they install OpenBLAS and zlib headers
+# with apt when missing.
+
+SWIFT ?= swift
+DLG_DEBUG := .build/debug/dlg
+DLG_RELEASE := .build/release/dlg
+
+.PHONY: all deps build release test demo check-graphs bench clean
+
+all: build
+
+# System libraries found through pkg-config: openblas and zlib.
+deps:
+	@if ! pkg-config --exists openblas zlib 2>/dev/null; then \
+		echo "installing libopenblas-dev zlib1g-dev pkg-config"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libopenblas-dev zlib1g-dev pkg-config >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel
+
+# Compile every example model.
+check-graphs: build
+	$(DLG_DEBUG) check Graphs/*.dlg
+
+demo: release
+	$(DLG_RELEASE) check Graphs/*.dlg
+	$(DLG_RELEASE) summary Graphs/lenet5.dlg
+
+clean:
+	rm -rf .build
