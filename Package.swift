@@ -10,6 +10,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dlg", targets: ["dlg"]),
+        .library(name: "DLGSyntax", targets: ["DLGSyntax"]),
+        .library(name: "DLGGraph", targets: ["DLGGraph"]),
+        .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
+        .library(name: "DLGKernels", targets: ["DLGKernels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
