@@ -80,6 +80,8 @@ public struct Graph: Sendable {
     public var loss: ValueID?
     public var lossLoc: SourceRange?
     public var updates: [StateUpdate] = []
+    /// After autodiff: the gradient of the loss for each differentiated value (parameters, and inputs when asked).
+    public var gradients: [ValueID: ValueID] = [:]
     /// Symbol sizes fixed by `--bind` (or a run's batch size).
     public var bindings: [String: Int] = [:]
     public var source: SourceFile?

@@ -3,7 +3,7 @@ import DLGSyntax
 
 /// The stages `dlg dump --stage` can show, in pipeline order.
 public enum Stage: String, CaseIterable, Sendable {
-    case parsed, elaborated, shapes
+    case parsed, elaborated, shapes, grad
 }
 
 /// The pipeline: one ordered list of passes. Each stage after `elaborated`
@@ -11,6 +11,7 @@ public enum Stage: String, CaseIterable, Sendable {
 public enum Pipeline {
     public static let passes: [(stage: Stage, pass: any GraphPass)] = [
         (.shapes, ShapeInference()),
+        (.grad, Autodiff()),
     ]
 
     /// Runs the passes up to `stage`, verifying after each when asked.
