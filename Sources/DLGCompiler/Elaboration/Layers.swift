@@ -276,7 +276,8 @@ extension Elaborator {
                           layer: String, at range: SourceRange) {
         guard let ind = graph[input].type.shape.knownDims, ind.count == 4,
               let outd = graph[y].type.shape.knownDims else { return }
-        for (axis, name) in [(0, "rows"), (1, "columns")] {
+        // A window smaller than the stride subsamples by design (1×1, stride 2 in ResNet): no warning.
+        for (axis, name) in [(0, "rows"), (1, "columns")] where dilation[axis] * (kernel[axis] - 1) + 1 >= stride[axis] {
             let n = ind[2 + axis]
             let covered = (outd[2 + axis] - 1) * stride[axis] + dilation[axis] * (kernel[axis] - 1) + 1
             let unused = n + pads[2 * axis] + pads[2 * axis + 1] - covered
