@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "DLGGraph", dependencies: ["DLGSyntax"]),
         .target(name: "DLGCompiler", dependencies: ["DLGSyntax", "DLGGraph"]),
         .target(name: "DLGKernels", dependencies: ["CBLAS"]),
-        .target(name: "DLGRuntime", dependencies: ["DLGGraph", "DLGCompiler", "DLGKernels"]),
+        .target(name: "DLGRuntime", dependencies: ["DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
         .target(name: "DLGTrain", dependencies: ["DLGCompiler", "DLGRuntime", "DLGData"]),
         .executableTarget(
