@@ -154,64 +154,158 @@ public enum Pool2D {
 
     /// Max or min pooling of one plane, window by window (see `extremum`).
     /// Not inlined: as its own function its loops keep their bounds and
-    /// pointers in registers.
+    /// pointers in registers. `isMax` is turned into a constant of each
+    /// copy of the loops: tested inside the window scan, it costs 5×.
     @inlinable @inline(never)
     static func extremumPlane<T: KernelScalar>(_ g: Pool2DGeometry, input x: UnsafePointer<T>,
                                                output y: UnsafeMutablePointer<T>,
                                                indices: UnsafeMutablePointer<Int32>?, isMax: Bool) {
+        if isMax {
+            extremumPlaneLoops(g, input: x, output: y, indices: indices, isMax: true)
+        } else {
+            extremumPlaneLoops(g, input: x, output: y, indices: indices, isMax: false)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func extremumPlaneLoops<T: KernelScalar>(_ g: Pool2DGeometry, input x: UnsafePointer<T>,
+                                                    output y: UnsafeMutablePointer<T>,
+                                                    indices: UnsafeMutablePointer<Int32>?, isMax: Bool) {
         let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
         let (sh, sw, pt, pl) = (g.strideH, g.strideW, g.padTop, g.padLeft)
+        let unrolled = (g.kh == 2 && g.kw == 2) || (g.kh == 3 && g.kw == 3)
         for oy in 0 ..< oh {
             let y0 = oy * sh - pt
             let rows = Swift.max(y0, 0) ..< Swift.min(y0 + g.kh, h)
+            // Windows that lie inside the input horizontally, when the row also does.
+            let inner = unrolled && rows.count == g.kh
+                ? Conv2D.validRange(offset: -pl, stride: sw, inSize: w - g.kw + 1, outSize: ow) : 0 ..< 0
             for ox in 0 ..< ow {
                 let x0 = ox * sw - pl
-                let columns = Swift.max(x0, 0) ..< Swift.min(x0 + g.kw, w)
-                let (best, at) = extremum(x, width: w, rows: rows, columns: columns, isMax: isMax)
+                let (best, at): (T, Int)
+                if inner.contains(ox) {
+                    (best, at) = g.kh == 2 ? extremum2x2(x, width: w, y0: y0, x0: x0, isMax: isMax)
+                                           : extremum3x3(x, width: w, y0: y0, x0: x0, isMax: isMax)
+                } else {
+                    let columns = Swift.max(x0, 0) ..< Swift.min(x0 + g.kw, w)
+                    (best, at) = extremum(x, width: w, rows: rows, columns: columns, isMax: isMax)
+                }
                 y[oy * ow + ox] = best
                 indices?[oy * ow + ox] = Int32(truncatingIfNeeded: at)
             }
         }
     }
 
-    /// Average pooling of one plane, row by row: sums of the window's input
-    /// cells accumulated into the output row, then divided per window.
+    /// One step of a window scan: take `v` (at flat index `cell`) when it is
+    /// strictly better than the best so far.
+    @inlinable @inline(__always)
+    static func scanStep<T: KernelScalar>(_ v: T, _ cell: Int, _ best: inout T, _ at: inout Int, isMax: Bool) {
+        let take = isMax ? v > best : v < best
+        best = take ? v : best
+        at = take ? cell : at
+    }
+
+    /// `extremum` of the 2×2 window at (y0, x0), inside the plane, unrolled:
+    /// without an inner loop the selects stay branch-free (a select chain
+    /// carried around a loop is turned into branches by the x86 backend).
+    /// A NaN anywhere (detected through the sum) falls back to `extremum`.
+    @inlinable @inline(__always)
+    static func extremum2x2<T: KernelScalar>(_ plane: UnsafePointer<T>, width w: Int, y0: Int, x0: Int,
+                                             isMax: Bool) -> (T, Int) {
+        let c = y0 * w + x0
+        let p = plane + c
+        let (a, b, d, e) = (p[0], p[1], p[w], p[w + 1])
+        let sum = a + b + d + e
+        if sum != sum {
+            return extremum(plane, width: w, rows: y0 ..< y0 + 2, columns: x0 ..< x0 + 2, isMax: isMax)
+        }
+        var best = a, at = c
+        scanStep(b, c + 1, &best, &at, isMax: isMax)
+        scanStep(d, c + w, &best, &at, isMax: isMax)
+        scanStep(e, c + w + 1, &best, &at, isMax: isMax)
+        return (best, at)
+    }
+
+    /// `extremum` of the 3×3 window at (y0, x0), inside the plane, unrolled
+    /// as `extremum2x2`.
+    @inlinable @inline(__always)
+    static func extremum3x3<T: KernelScalar>(_ plane: UnsafePointer<T>, width w: Int, y0: Int, x0: Int,
+                                             isMax: Bool) -> (T, Int) {
+        let c = y0 * w + x0
+        let p0 = plane + c, p1 = p0 + w, p2 = p1 + w
+        let (a0, a1, a2) = (p0[0], p0[1], p0[2])
+        let (b0, b1, b2) = (p1[0], p1[1], p1[2])
+        let (d0, d1, d2) = (p2[0], p2[1], p2[2])
+        let sum = a0 + a1 + a2 + b0 + b1 + b2 + d0 + d1 + d2
+        if sum != sum {
+            return extremum(plane, width: w, rows: y0 ..< y0 + 3, columns: x0 ..< x0 + 3, isMax: isMax)
+        }
+        var best = a0, at = c
+        scanStep(a1, c + 1, &best, &at, isMax: isMax)
+        scanStep(a2, c + 2, &best, &at, isMax: isMax)
+        scanStep(b0, c + w, &best, &at, isMax: isMax)
+        scanStep(b1, c + w + 1, &best, &at, isMax: isMax)
+        scanStep(b2, c + w + 2, &best, &at, isMax: isMax)
+        scanStep(d0, c + 2 * w, &best, &at, isMax: isMax)
+        scanStep(d1, c + 2 * w + 1, &best, &at, isMax: isMax)
+        scanStep(d2, c + 2 * w + 2, &best, &at, isMax: isMax)
+        return (best, at)
+    }
+
+    /// Average pooling of one plane, window by window: the sum of the
+    /// window's input cells in row-major order divided by the cell count.
     @inlinable @inline(never)
     static func averagePlane<T: KernelScalar>(_ g: Pool2DGeometry, countIncludePad: Bool, input x: UnsafePointer<T>,
                                               output y: UnsafeMutablePointer<T>) {
+        if countIncludePad {
+            averagePlaneLoops(g, countIncludePad: true, input: x, output: y)
+        } else {
+            averagePlaneLoops(g, countIncludePad: false, input: x, output: y)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func averagePlaneLoops<T: KernelScalar>(_ g: Pool2DGeometry, countIncludePad: Bool, input x: UnsafePointer<T>,
+                                                   output y: UnsafeMutablePointer<T>) {
         let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
         let (sh, sw, pt, pl) = (g.strideH, g.strideW, g.padTop, g.padLeft)
+        let unrolled = (g.kh == 2 && g.kw == 2) || (g.kh == 3 && g.kw == 3)
+        let full = T(g.kh * g.kw)
         for oy in 0 ..< oh {
             let y0 = oy * sh - pt
-            let ylo = Swift.max(y0, 0), yhi = Swift.min(y0 + g.kh, h)
-            let out = y + oy * ow
-            out.update(repeating: 0, count: ow)
-            for iy in ylo ..< yhi {
-                let row = x + iy * w
-                for kx in 0 ..< g.kw {
-                    let offset = kx - pl
-                    let columns = Conv2D.validRange(offset: offset, stride: sw, inSize: w, outSize: ow)
-                    if sw == 1 {
-                        Conv2D.addRow(out + columns.lowerBound, row + (columns.lowerBound + offset), count: columns.count)
-                    } else {
-                        for ox in columns { out[ox] += row[ox * sw + offset] }
-                    }
-                }
-            }
-            let rows = windowCells(start: y0, kernel: g.kh, size: h, padEnd: g.padBottom, countIncludePad: countIncludePad)
+            let rows = Swift.max(y0, 0) ..< Swift.min(y0 + g.kh, h)
+            let rowCells = windowCells(start: y0, kernel: g.kh, size: h, padEnd: g.padBottom, countIncludePad: countIncludePad)
+            let inner = unrolled && rows.count == g.kh
+                ? Conv2D.validRange(offset: -pl, stride: sw, inSize: w - g.kw + 1, outSize: ow) : 0 ..< 0
             for ox in 0 ..< ow {
-                let cols = windowCells(start: ox * sw - pl, kernel: g.kw, size: w, padEnd: g.padRight,
-                                       countIncludePad: countIncludePad)
-                out[ox] /= T(rows * cols)
+                let x0 = ox * sw - pl
+                if inner.contains(ox) {
+                    // A window inside the input: kh·kw cells whatever the padding convention.
+                    let p = x + y0 * w + x0
+                    let sum = g.kh == 2
+                        ? p[0] + p[1] + p[w] + p[w + 1]
+                        : p[0] + p[1] + p[2] + p[w] + p[w + 1] + p[w + 2] + p[2 * w] + p[2 * w + 1] + p[2 * w + 2]
+                    y[oy * ow + ox] = sum / full
+                    continue
+                }
+                let columns = Swift.max(x0, 0) ..< Swift.min(x0 + g.kw, w)
+                var sum: T = 0
+                for iy in rows {
+                    let row = x + iy * w
+                    for ix in columns { sum += row[ix] }
+                }
+                let cells = rowCells * windowCells(start: x0, kernel: g.kw, size: w, padEnd: g.padRight,
+                                                   countIncludePad: countIncludePad)
+                y[oy * ow + ox] = sum / T(cells)
             }
         }
     }
 
     /// The first extreme value of a window in row-major order and its flat
-    /// index `iy·w + ix`; the first NaN if the window holds one. The running
-    /// best value and index live in registers and are updated by selects
-    /// (maxss/minss and cmov), so random data costs no branch mispredictions;
-    /// only a NaN takes a (predictable) branch.
+    /// index `iy·w + ix`; the first NaN if the window holds one. Callers pass
+    /// `isMax` as a constant. In this loop the x86 backend turns the index
+    /// select into a branch, which random data mispredicts; the unrolled
+    /// 2×2 and 3×3 versions avoid that for windows inside the input.
     @inlinable @inline(__always)
     static func extremum<T: KernelScalar>(_ plane: UnsafePointer<T>, width w: Int, rows: Range<Int>, columns: Range<Int>,
                                           isMax: Bool) -> (T, Int) {
@@ -296,20 +390,42 @@ public enum Pool2D {
         }
     }
 
+    /// Recomputes each window's winner of one plane (as the forward does)
+    /// and routes the window's gradient to it.
     @inlinable @inline(never)
     static func extremumBackwardPlane<T: KernelScalar>(_ g: Pool2DGeometry, input x: UnsafePointer<T>,
                                                        gradOutput dy: UnsafePointer<T>, gradInput dx: UnsafeMutablePointer<T>,
                                                        isMax: Bool, accumulate: Bool) {
+        if !accumulate { dx.update(repeating: 0, count: g.inputPlane) }
+        if isMax {
+            extremumBackwardLoops(g, input: x, gradOutput: dy, gradInput: dx, isMax: true)
+        } else {
+            extremumBackwardLoops(g, input: x, gradOutput: dy, gradInput: dx, isMax: false)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func extremumBackwardLoops<T: KernelScalar>(_ g: Pool2DGeometry, input x: UnsafePointer<T>,
+                                                       gradOutput dy: UnsafePointer<T>, gradInput dx: UnsafeMutablePointer<T>,
+                                                       isMax: Bool) {
         let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
         let (sh, sw, pt, pl) = (g.strideH, g.strideW, g.padTop, g.padLeft)
-        if !accumulate { dx.update(repeating: 0, count: h * w) }
+        let unrolled = (g.kh == 2 && g.kw == 2) || (g.kh == 3 && g.kw == 3)
         for oy in 0 ..< oh {
             let y0 = oy * sh - pt
             let rows = Swift.max(y0, 0) ..< Swift.min(y0 + g.kh, h)
+            let inner = unrolled && rows.count == g.kh
+                ? Conv2D.validRange(offset: -pl, stride: sw, inSize: w - g.kw + 1, outSize: ow) : 0 ..< 0
             for ox in 0 ..< ow {
                 let x0 = ox * sw - pl
-                let columns = Swift.max(x0, 0) ..< Swift.min(x0 + g.kw, w)
-                let at = extremum(x, width: w, rows: rows, columns: columns, isMax: isMax).1
+                let at: Int
+                if inner.contains(ox) {
+                    at = g.kh == 2 ? extremum2x2(x, width: w, y0: y0, x0: x0, isMax: isMax).1
+                                   : extremum3x3(x, width: w, y0: y0, x0: x0, isMax: isMax).1
+                } else {
+                    let columns = Swift.max(x0, 0) ..< Swift.min(x0 + g.kw, w)
+                    at = extremum(x, width: w, rows: rows, columns: columns, isMax: isMax).1
+                }
                 dx[at] += dy[oy * ow + ox]
             }
         }
@@ -335,15 +451,39 @@ public enum Pool2D {
     static func averageBackwardPlane<T: KernelScalar>(_ g: Pool2DGeometry, countIncludePad: Bool,
                                                       gradOutput dy: UnsafePointer<T>, gradInput dx: UnsafeMutablePointer<T>,
                                                       accumulate: Bool) {
+        if !accumulate { dx.update(repeating: 0, count: g.inputPlane) }
+        if countIncludePad {
+            averageBackwardLoops(g, countIncludePad: true, gradOutput: dy, gradInput: dx)
+        } else {
+            averageBackwardLoops(g, countIncludePad: false, gradOutput: dy, gradInput: dx)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func averageBackwardLoops<T: KernelScalar>(_ g: Pool2DGeometry, countIncludePad: Bool,
+                                                      gradOutput dy: UnsafePointer<T>, gradInput dx: UnsafeMutablePointer<T>) {
         let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
         let (sh, sw, pt, pl) = (g.strideH, g.strideW, g.padTop, g.padLeft)
-        if !accumulate { dx.update(repeating: 0, count: h * w) }
+        let unrolled = (g.kh == 2 && g.kw == 2) || (g.kh == 3 && g.kw == 3)
+        let full = T(g.kh * g.kw)
         for oy in 0 ..< oh {
             let y0 = oy * sh - pt
             let ylo = Swift.max(y0, 0), yhi = Swift.min(y0 + g.kh, h)
             let rows = windowCells(start: y0, kernel: g.kh, size: h, padEnd: g.padBottom, countIncludePad: countIncludePad)
+            let inner = unrolled && yhi - ylo == g.kh
+                ? Conv2D.validRange(offset: -pl, stride: sw, inSize: w - g.kw + 1, outSize: ow) : 0 ..< 0
             for ox in 0 ..< ow {
                 let x0 = ox * sw - pl
+                if inner.contains(ox) {
+                    let share = dy[oy * ow + ox] / full
+                    let p = dx + y0 * w + x0
+                    p[0] += share; p[1] += share; p[w] += share; p[w + 1] += share
+                    if g.kh == 3 {
+                        p[2] += share; p[w + 2] += share
+                        p[2 * w] += share; p[2 * w + 1] += share; p[2 * w + 2] += share
+                    }
+                    continue
+                }
                 let xlo = Swift.max(x0, 0), xhi = Swift.min(x0 + g.kw, w)
                 let cols = windowCells(start: x0, kernel: g.kw, size: w, padEnd: g.padRight, countIncludePad: countIncludePad)
                 let share = dy[oy * ow + ox] / T(rows * cols)
@@ -356,6 +496,14 @@ public enum Pool2D {
     }
 
     // MARK: Global pooling
+
+    /// `extremum` over a whole plane of `count` cells, with `isMax` made a
+    /// constant of each loop copy.
+    @inlinable @inline(never)
+    static func planeExtremum<T: KernelScalar>(_ x: UnsafePointer<T>, count: Int, isMax: Bool) -> (T, Int) {
+        isMax ? extremum(x, width: count, rows: 0 ..< 1, columns: 0 ..< count, isMax: true)
+              : extremum(x, width: count, rows: 0 ..< 1, columns: 0 ..< count, isMax: false)
+    }
 
     /// Global pooling over each plane: input `[planes, planeSize]` (for NCHW,
     /// planes = n·c and planeSize = h·w), output `[planes]` (that is
@@ -376,8 +524,7 @@ public enum Pool2D {
                 case .average:
                     output[u] = Conv2D.sumRow(x, count: planeSize) / T(planeSize)
                 case .max, .min:
-                    let (best, at) = extremum(x, width: planeSize, rows: 0 ..< 1, columns: 0 ..< planeSize,
-                                              isMax: kind == .max)
+                    let (best, at) = planeExtremum(x, count: planeSize, isMax: kind == .max)
                     output[u] = best
                     indices?[u] = Int32(truncatingIfNeeded: at)
                 }
@@ -425,8 +572,7 @@ public enum Pool2D {
                     }
                 case .max, .min:
                     if !accumulate { dx.update(repeating: 0, count: planeSize) }
-                    let at = extremum(input + u * planeSize, width: planeSize, rows: 0 ..< 1, columns: 0 ..< planeSize,
-                                      isMax: kind == .max).1
+                    let at = planeExtremum(input + u * planeSize, count: planeSize, isMax: kind == .max).1
                     dx[at] += gradOutput[u]
                 }
             }
