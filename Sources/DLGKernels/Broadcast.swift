@@ -237,27 +237,20 @@ enum BroadcastKernels {
         case .general:
             let dims = plan.dims
             let n = dims[dims.count - 1]
+            // After collapsing, each operand's innermost stride is 1 (it varies
+            // along that axis) or 0 (it is broadcast there), never both 0.
             let sa = plan.lhsStrides[dims.count - 1], sb = plan.rhsStrides[dims.count - 1]
             var o = out
             StridedLoops.forEachRun(dims, plan.lhsStrides, plan.rhsStrides) { oa, ob in
                 let pa = a + oa, pb = b + ob
                 if sa == 1 && sb == 1 {
                     SIMDMath.map2(pa, pb, o, n, f)
-                } else if sa == 1 && sb == 0 {
+                } else if sb == 0 {
                     let s = SIMD16<T>(repeating: pb[0])
                     SIMDMath.map(pa, o, n) { f($0, s) }
-                } else if sa == 0 && sb == 1 {
+                } else {
                     let s = SIMD16<T>(repeating: pa[0])
                     SIMDMath.map(pb, o, n) { f(s, $0) }
-                } else {
-                    var j = 0
-                    while j < n {
-                        let w = Swift.min(16, n - j)
-                        let va = SIMDMath.gather(pa + j * sa, stride: sa, w, fill: 0)
-                        let vb = SIMDMath.gather(pb + j * sb, stride: sb, w, fill: 0)
-                        SIMDMath.storePartial(f(va, vb), o + j, w)
-                        j += w
-                    }
                 }
                 o += n
             }

@@ -44,14 +44,6 @@ public enum SIMDMath {
         for j in 0..<n { p[j] = v[j] }
     }
 
-    /// Loads 16 elements spaced `stride` apart.
-    @inlinable @inline(__always)
-    static func gather<T: SIMDScalar>(_ p: UnsafePointer<T>, stride: Int, _ n: Int, fill: T) -> SIMD16<T> {
-        var v = SIMD16<T>(repeating: fill)
-        for j in 0..<n { v[j] = p[j * stride] }
-        return v
-    }
-
     // MARK: Loops
 
     /// y[i] = f(x[i]) over `count` elements, 16 at a time; the tail goes through

@@ -63,12 +63,14 @@ enum ReductionReference {
 @Suite struct ReductionTests {
     /// Last axis, leading axis, NCHW batch-norm axes [0, 2, 3], a middle axis
     /// long enough for the pairwise recursion (20 > 8 rows), separated axis
-    /// groups (several steps), no axes, all axes, size-1 axes.
+    /// groups (two and three steps, so intermediates alternate between both
+    /// scratch buffers), no axes, all axes, size-1 axes.
     static let cases: [([Int], [Int])] = [
         ([7], [0]), ([1], [0]), ([3, 17], [1]), ([33, 5], [0]), ([2, 3, 5, 7], [0, 2, 3]),
         ([4, 5, 6], [0, 2]), ([3, 4, 5, 6], [1, 3]), ([2, 3, 4], []), ([5, 1, 7], [1]),
         ([2, 3, 4], [0, 1, 2]), ([17, 33], [0, 1]), ([9, 20, 3], [1]), ([100, 3], [0]),
         ([2, 33, 17], [-1]), ([130, 2], [1]), ([3, 300], [1]),
+        ([2, 3, 4, 5, 3], [0, 2, 4]), ([3, 2, 5, 2, 4, 3], [1, 3, 5]),
     ]
 
     @Test func planShapes() throws {

@@ -107,6 +107,17 @@ enum SoftmaxReference {
             }
             EWSupport.expectClose([col[0], col[2]], small, rtol: 1e-6, "strided, large positive")
             EWSupport.expectClose([col[1], col[3]], small, rtol: 1e-6, "strided, large negative")
+            // A spread of 200 within one softmax: e^200 overflows Float, e^−200
+            // underflows it; the shifted form gives [0, 1] (log: [−200, 0]).
+            let wide: [Double] = isLog ? [-200, 0] : [0, 1]
+            let row = EWSupport.run([0, 200], Float.self, outCount: 2) { xp, yp in
+                if isLog { logSoftmax(xp, yp, outer: 1, n: 2, inner: 1) } else { softmax(xp, yp, outer: 1, n: 2, inner: 1) }
+            }
+            #expect(row == wide)
+            let cols = EWSupport.run([0, 200, 200, 0], Float.self, outCount: 4) { xp, yp in
+                if isLog { logSoftmax(xp, yp, outer: 1, n: 2, inner: 2) } else { softmax(xp, yp, outer: 1, n: 2, inner: 2) }
+            }
+            #expect([cols[0], cols[2]] == wide && [cols[3], cols[1]] == wide)
         }
     }
 
