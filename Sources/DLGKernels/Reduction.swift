@@ -211,16 +211,14 @@ public func reduce<T: KernelScalar>(_ op: ReduceOp, _ plan: ReductionPlan, _ x: 
         y.update(from: x, count: plan.outputCount)
         return
     }
-    // Reduce the rightmost reduced block at each step; intermediates ping-pong
-    // between two scratch buffers sized for the first (largest) intermediate.
-    var scratchA: UnsafeMutablePointer<T>? = nil
-    var scratchB: UnsafeMutablePointer<T>? = nil
-    defer {
-        scratchA?.deallocate()
-        scratchB?.deallocate()
-    }
+    // Reduce the rightmost reduced block at each step. Intermediates live in
+    // one scratch buffer, sized for the first (largest) one; later steps run
+    // in place there, which is safe because output element o of a step is
+    // written at or before the first input element of o it reads, and after
+    // every input element of outputs before o.
+    var scratch: UnsafeMutablePointer<T>? = nil
+    defer { scratch?.deallocate() }
     var src = x
-    var useA = true
     while let j = reduced.lastIndex(of: true) {
         let outer = StridedLoops.product(blocks[..<j])
         let m = blocks[j]
@@ -232,18 +230,12 @@ public func reduce<T: KernelScalar>(_ op: ReduceOp, _ plan: ReductionPlan, _ x: 
             blocks.remove(at: j)
             reduced.remove(at: j)
         }
-        let last = !reduced.contains(true)
         let dst: UnsafeMutablePointer<T>
-        if last {
+        if !reduced.contains(true) {
             dst = y
         } else {
-            let size = outer * inner
-            if scratchA == nil {
-                scratchA = .allocate(capacity: size)
-                scratchB = .allocate(capacity: size)
-            }
-            dst = useA ? scratchA! : scratchB!
-            useA.toggle()
+            if scratch == nil { scratch = .allocate(capacity: outer * inner) }
+            dst = scratch!
         }
         if inner == 1 {
             ReductionKernels.reduceRows(op, src, rows: outer, m: m, dst)
