@@ -180,3 +180,21 @@ extension Arity: CustomStringConvertible {
         }
     }
 }
+
+extension Graph {
+    /// The same graph computing in another float type: every f32 value
+    /// becomes `dtype` (inputs, parameters, constants and ops), for gradient
+    /// checks in double precision. Types are re-derived by the shape rules.
+    public func promotingFloats(to dtype: DType) throws(ShapeError) -> Graph {
+        var g = self
+        for i in g.nodes.indices {
+            var n = g.nodes[i]
+            if n.attrs.dtype("dtype") == .f32 { n.attrs["dtype"] = .dtype(dtype) }
+            if n.type.dtype == .f32 { n.type.dtype = dtype }
+            let ctx = ShapeContext(op: n.op, inputs: n.inputs.map { g.nodes[$0].type }, attrs: n.attrs)
+            n.type = try n.decl.inferType(ctx)
+            g.nodes[i] = n
+        }
+        return g
+    }
+}

@@ -159,6 +159,28 @@ public final class Executor: @unchecked Sendable {
 
     public func values(_ b: Buffer) -> [Double] { readDoubles(arenaPointer(b), dtype: b.dtype, count: b.count) }
 
+    /// One element of a buffer (arena or state), as a Double.
+    public func element(_ b: Buffer, _ i: Int) -> Double {
+        let p = arenaPointer(b)
+        switch b.dtype {
+        case .f32: return Double(p.assumingMemoryBound(to: Float.self)[i])
+        case .f64: return p.assumingMemoryBound(to: Double.self)[i]
+        case .i32: return Double(p.assumingMemoryBound(to: Int32.self)[i])
+        }
+    }
+
+    public func setElement(_ b: Buffer, _ i: Int, _ v: Double) {
+        let p = arenaPointer(b)
+        switch b.dtype {
+        case .f32: p.assumingMemoryBound(to: Float.self)[i] = Float(v)
+        case .f64: p.assumingMemoryBound(to: Double.self)[i] = v
+        case .i32: p.assumingMemoryBound(to: Int32.self)[i] = Int32(clamping: Int(v))
+        }
+    }
+
+    /// Writes values into any buffer of the program (inputs in particular).
+    public func setValues(_ b: Buffer, _ v: [Double]) { writeDoubles(v, to: arenaPointer(b), dtype: b.dtype) }
+
     public var loss: Double? {
         program.loss.map { readDoubles(arenaPointer($0), dtype: $0.dtype, count: 1)[0] }
     }

@@ -74,13 +74,15 @@ public enum Lowering {
             updates.append((s, buffers[u.value]!))
         }
         var gradients: [(Int, Buffer)] = []
+        var inputGradients: [(Int, Buffer)] = []
         for (p, d) in g.gradients.sorted(by: { $0.key < $1.key }) {
             if let s = slotOf[p] { gradients.append((s, buffers[d]!)) }
+            if let i = inputs.firstIndex(where: { $0.value == p }) { inputGradients.append((i, buffers[d]!)) }
         }
         return Program(name: g.name, floatType: floatType, training: g.training, arenaBytes: arena, stateBytes: state,
                        state: slots, inputs: inputs,
                        outputs: g.outputs.map { IOSlot(name: $0.name, buffer: buffers[$0.value]!, value: $0.value) },
                        loss: g.loss.map { buffers[$0]! }, constants: constants, instructions: instructions,
-                       updates: updates, gradients: gradients, valueBytes: total)
+                       updates: updates, gradients: gradients, inputGradients: inputGradients, valueBytes: total)
     }
 }

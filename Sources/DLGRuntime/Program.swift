@@ -75,6 +75,8 @@ public struct Program: Sendable {
     public var updates: [(target: Int, source: Buffer)]
     /// Gradient buffers by state slot (training programs without an optimizer, gradient checks).
     public var gradients: [(slot: Int, buffer: Buffer)]
+    /// Gradient buffers by input index (gradient checks).
+    public var inputGradients: [(input: Int, buffer: Buffer)]
     /// Bytes of each value's buffer, for memory reports: the no-reuse total.
     public var valueBytes: Int
 
