@@ -10,6 +10,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dlg", targets: ["dlg"]),
+        // The front end as libraries, for the fuzz package in Fuzz/ (and other tools).
+        .library(name: "DLGSyntax", targets: ["DLGSyntax"]),
+        .library(name: "DLGGraph", targets: ["DLGGraph"]),
+        .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
