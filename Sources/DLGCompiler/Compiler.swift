@@ -33,12 +33,15 @@ public enum Frontend {
         var usedBlocks: Set<String> = []
         for m in unit.models {
             let e = Elaborator(unit: unit, model: m, options: options)
+            e.afterSyntaxErrors = parseDiags.hasErrors
             e.collectBlocks()
             e.run(m)
             diags.append(contentsOf: e.diagnostics.all)
             usedBlocks.formUnion(e.usedBlocks)
         }
-        for b in unit.blocks where !usedBlocks.contains(b.name.name) {
+        // After a syntax error, statements are missing: an unused block or a
+        // model without output may only look so.
+        for b in unit.blocks where !usedBlocks.contains(b.name.name) && !parseDiags.hasErrors {
             diags.warning("unused-block", "block '\(b.name.name)' is never used, so its body is not checked", at: b.name.range)
         }
         checkTrainBlocks(unit, &diags)
@@ -65,7 +68,7 @@ public enum Frontend {
             }
         }
         guard let model else { return CompileResult(file: file, unit: unit, graph: nil, diagnostics: diags) }
-        let (graph, elabDiags) = Elaborator.elaborate(unit, model: model, options: options)
+        let (graph, elabDiags) = Elaborator.elaborate(unit, model: model, options: options, afterSyntaxErrors: parseDiags.hasErrors)
         diags.append(contentsOf: elabDiags.all)
         checkTrainBlocks(unit, &diags)
         return CompileResult(file: file, unit: unit, graph: graph, diagnostics: diags)

@@ -42,6 +42,31 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible {
         return out
     }
     public var elementCount: Int? { knownDims.map { $0.reduce(1, *) } }
+
+    /// The largest size of one dimension, and of a whole tensor, that the
+    /// compiler accepts: 2³¹ − 1. (8 GiB of f32; with every tensor below it,
+    /// sizes, byte counts and FLOP counts stay far from 64-bit overflow.)
+    public static let maxDimension = Int(Int32.max)
+    public static let maxElements = Int(Int32.max)
+
+    /// The product of the known dimensions (symbols count as 1), or nil when
+    /// it exceeds `maxElements` (it is computed without overflowing).
+    public var knownElementCountWithinLimit: Int? {
+        var n = 1
+        for d in dims ?? [] {
+            guard case .known(let v) = d else { continue }
+            guard v >= 0, v <= Shape.maxDimension else { return nil }
+            n *= v
+            if n > Shape.maxElements { return nil }
+        }
+        return n
+    }
+
+    /// The product of the known dimensions as a floating-point number, for
+    /// messages about sizes too large to count in an Int.
+    public var approximateKnownElementCount: Double {
+        (dims ?? []).reduce(1.0) { if case .known(let v) = $1 { $0 * Double(v) } else { $0 } }
+    }
     public var symbols: [String] {
         (dims ?? []).compactMap { if case .symbol(let s) = $0 { s } else { nil } }
     }

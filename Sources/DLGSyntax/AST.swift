@@ -57,11 +57,29 @@ public indirect enum ExprKind: Sendable, Hashable {
 }
 
 public struct Expr: Sendable, Hashable {
-    public var kind: ExprKind
+    public var kind: ExprKind { didSet { depth = Expr.depth(of: kind) } }
     public var range: SourceRange
+    /// The height of the tree: 1 for a leaf, one more than the deepest operand
+    /// otherwise. The parser bounds it, so that the recursive walks of later
+    /// stages cannot exhaust the stack.
+    public private(set) var depth: Int
+
     public init(_ kind: ExprKind, _ range: SourceRange) {
         self.kind = kind
         self.range = range
+        self.depth = Expr.depth(of: kind)
+    }
+
+    static func depth(of kind: ExprKind) -> Int {
+        switch kind {
+        case .integer, .float, .string, .bool, .name, .error: return 1
+        case .list(let items): return 1 + (items.map(\.depth).max() ?? 0)
+        case .unary(_, let x): return 1 + x.depth
+        case .binary(_, let a, let b, _): return 1 + max(a.depth, b.depth)
+        case .call(_, let args): return 1 + (args.map(\.value.depth).max() ?? 0)
+        case .index(let a, let b): return 1 + max(a.depth, b.depth)
+        case .conditional(let c, let a, let b): return 1 + max(c.depth, a.depth, b.depth)
+        }
     }
 }
 

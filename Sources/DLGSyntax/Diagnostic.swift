@@ -47,14 +47,19 @@ public struct Diagnostic: Sendable, Hashable {
 /// An ordered collection of diagnostics for one source file.
 public struct Diagnostics: Sendable {
     public private(set) var all: [Diagnostic] = []
+    /// What makes two diagnostics the same report.
+    private struct Key: Hashable, Sendable {
+        var severity: Severity
+        var message: String
+        var range: SourceRange
+    }
+    private var seen: Set<Key> = []
     public init() {}
 
     public mutating func append(_ d: Diagnostic) {
         // The same problem reported twice at the same place helps nobody (a
         // block called from several places reports an error in its body once).
-        if all.contains(where: { $0.severity == d.severity && $0.message == d.message && $0.range == d.range }) {
-            return
-        }
+        guard seen.insert(Key(severity: d.severity, message: d.message, range: d.range)).inserted else { return }
         all.append(d)
     }
     public mutating func append(contentsOf ds: [Diagnostic]) { ds.forEach { append($0) } }

@@ -56,36 +56,73 @@ public struct Lexer {
             return number(start)
         }
         if b == UInt8(ascii: "\"") { return string(start) }
-        // Punctuation: longest match first.
+        if let p = punctuation() {
+            return Token(.punct(p), SourceRange(start, pos))
+        }
+        // Unexpected characters: a run of them is one error and one invalid
+        // token (a multi-byte UTF-8 sequence is one character).
+        var characters: [String] = []
+        var first = ""
+        while let c = peek(), characters.isEmpty || startsUnexpectedCharacter(c) {
+            let s = pos
+            pos += 1
+            while let d = peek(), d & 0xC0 == 0x80 { pos += 1 }
+            let shown = String(decoding: bytes[s..<pos], as: UTF8.self)
+            if characters.isEmpty { first = describeCharacter(c, shown) }
+            characters.append(shown)
+        }
+        let range = SourceRange(start, pos)
+        if characters.count == 1 {
+            diagnostics.error("lex-unexpected-character", "unexpected \(first)", at: range)
+        } else {
+            let printable = characters.allSatisfy { $0.unicodeScalars.allSatisfy { $0.value >= 32 && $0.value != 127 } }
+            let shown = characters.count <= 16 ? characters.joined() : characters.prefix(16).joined() + "…"
+            let what = printable && characters.count <= 16 ? "characters '\(shown)'"
+                : printable ? "characters '\(shown)' (\(characters.count) of them)"
+                : "\(characters.count) characters, starting with \(first)"
+            diagnostics.error("lex-unexpected-character", "unexpected \(what)", at: range)
+        }
+        return Token(.invalid, range)
+    }
+
+    /// The punctuation at the current position, longest match first; advances past it.
+    private mutating func punctuation() -> Punct? {
         let three: [(String, Punct)] = [("..<", .halfOpenRange)]
         let two: [(String, Punct)] = [("<=", .lessEqual), (">=", .greaterEqual), ("==", .equal),
                                       ("!=", .notEqual), ("&&", .and), ("||", .or)]
         for (text, p) in three where matches(text) {
             pos += 3
-            return Token(.punct(p), SourceRange(start, pos))
+            return p
         }
         for (text, p) in two where matches(text) {
             pos += 2
-            return Token(.punct(p), SourceRange(start, pos))
+            return p
         }
-        if let p = Punct(rawValue: String(UnicodeScalar(b))), p != .halfOpenRange {
+        if let b = peek(), let p = Punct(rawValue: String(UnicodeScalar(b))), p != .halfOpenRange {
             pos += 1
-            return Token(.punct(p), SourceRange(start, pos))
+            return p
         }
-        // An unexpected character: report it whole (a multi-byte UTF-8 sequence is one character).
-        pos += 1
-        while let c = peek(), c & 0xC0 == 0x80 { pos += 1 }
-        let shown = String(decoding: bytes[start..<pos], as: UTF8.self)
-        let what: String
+        return nil
+    }
+
+    /// Whether the byte at the current position starts a character no token can begin with.
+    private func startsUnexpectedCharacter(_ b: UInt8) -> Bool {
+        if b == 32 || b == 9 || b == 13 || b == 10 || b == UInt8(ascii: "#") || b == UInt8(ascii: "\"") { return false }
+        if Lexer.isIdentStart(b) || Lexer.isDigit(b) { return false }
+        if b == UInt8(ascii: "."), peek(1).map(Lexer.isDigit) == true { return false }
+        if b < 128, let p = Punct(rawValue: String(UnicodeScalar(b))), p != .halfOpenRange { return false }
+        for text in ["<=", ">=", "==", "!=", "&&", "||"] where matches(text) { return false }
+        return true
+    }
+
+    private func describeCharacter(_ b: UInt8, _ shown: String) -> String {
         if b < 32 || b == 127 {
-            what = "control character U+\(String(b, radix: 16, uppercase: true).leftPad(4))"
-        } else if shown.unicodeScalars.count == 1, let s = shown.unicodeScalars.first, s.value > 127 {
-            what = "character '\(shown)' (U+\(String(s.value, radix: 16, uppercase: true).leftPad(4)))"
-        } else {
-            what = "character '\(shown)'"
+            return "control character U+\(String(b, radix: 16, uppercase: true).leftPad(4))"
         }
-        diagnostics.error("lex-unexpected-character", "unexpected \(what)", at: SourceRange(start, pos))
-        return next()
+        if shown.unicodeScalars.count == 1, let s = shown.unicodeScalars.first, s.value > 127 {
+            return "character '\(shown)' (U+\(String(s.value, radix: 16, uppercase: true).leftPad(4)))"
+        }
+        return "character '\(shown)'"
     }
 
     private func matches(_ text: String) -> Bool {
@@ -115,7 +152,7 @@ public struct Lexer {
                 diagnostics.error("lex-bad-number",
                                   "malformed number '\(file.text(in: range))': the exponent has no digits",
                                   at: range)
-                return Token(.float(0), range)
+                return Token(.invalid, range)
             }
         }
         // Letters glued to a number (`3x`, `5px`) are a typo, not two tokens.
@@ -125,16 +162,20 @@ public struct Lexer {
             diagnostics.error("lex-bad-number",
                               "malformed number '\(file.text(in: range))': letters directly after digits",
                               at: range)
-            return Token(.integer(0), range)
+            return Token(.invalid, range)
         }
         let range = SourceRange(start, pos)
         let text = String(file.text(in: range).filter { $0 != "_" })
         if isFloat {
-            return Token(.float(Double(text) ?? 0), range)
+            if let v = Double(text), v.isFinite { return Token(.float(v), range) }
+            diagnostics.error("lex-bad-number", "number '\(file.text(in: range))' is too large for a 64-bit float (at most about 1.8e308)",
+                              at: range)
+            return Token(.invalid, range)
         }
         if let v = Int(text) { return Token(.integer(v), range) }
-        diagnostics.error("lex-bad-number", "integer literal '\(text)' does not fit in 64 bits", at: range)
-        return Token(.integer(0), range)
+        diagnostics.error("lex-bad-number", "integer '\(file.text(in: range))' does not fit in 64 bits (at most 9223372036854775807)",
+                          at: range)
+        return Token(.invalid, range)
     }
 
     private mutating func string(_ start: Int) -> Token {
@@ -160,7 +201,7 @@ public struct Lexer {
         }
         diagnostics.error("lex-unterminated-string", "unterminated string literal", at: SourceRange(start, start + 1),
                           notes: [DiagnosticNote("a string must close with '\"' on the same line")])
-        return Token(.string(String(decoding: value, as: UTF8.self)), SourceRange(start, pos))
+        return Token(.invalid, SourceRange(start, pos))
     }
 }
 

@@ -8,7 +8,25 @@ public struct Parser {
     /// Inside (), [] newlines are not significant.
     var bracketDepth = 0
     var lastEnd = 0
+    /// How many expressions and bodies the parser is inside (bounded by `maxDepth`).
+    var nesting = 0
+    /// The index of a top-level keyword (`model`, `block`, `train`) that ended
+    /// an unclosed body; the missing '}' is reported once, by the innermost body.
+    var unclosedBodyEndedAt: Int?
+    /// Index of the first token of the statement being parsed, and of the last
+    /// invalid token read: a syntax error in a statement that holds an invalid
+    /// token follows from the lexical error and is not reported.
+    var statementStart = 0
+    var lastInvalidToken = -1
+    /// The name a statement declares, once read: if the rest of the statement
+    /// fails to parse, the name is still defined (as an error value), so that
+    /// its uses are not reported as unknown.
+    var declaredName: Identifier?
     public private(set) var diagnostics: Diagnostics
+
+    /// The deepest nesting of brackets, calls, operators and bodies the parser
+    /// accepts; deeper input is an error, not a stack overflow.
+    public static let maxDepth = 256
 
     public init(file: SourceFile) {
         self.file = file
@@ -70,6 +88,36 @@ public struct Parser {
 
     struct SyntaxError: Error {}
 
+    /// Reports a syntax error about the current token, unless that token is
+    /// one the lexer already reported as invalid.
+    private mutating func syntaxError(_ id: String, _ message: String, at range: SourceRange,
+                                      notes: [DiagnosticNote] = []) {
+        if current.kind == .invalid || lastInvalidToken >= statementStart { return }
+        diagnostics.error(id, message, at: range, notes: notes)
+    }
+
+    /// Enters one level of nesting; deeper than `maxDepth` is an error.
+    private mutating func enter(_ range: SourceRange) throws(SyntaxError) {
+        nesting += 1
+        if nesting > Parser.maxDepth {
+            nesting -= 1
+            diagnostics.error("syntax-too-deep",
+                              "nesting is too deep: more than \(Parser.maxDepth) levels of brackets, calls, operators or bodies",
+                              at: range, notes: [DiagnosticNote("split the expression with intermediate names")])
+            throw SyntaxError()
+        }
+    }
+
+    /// An expression tree deeper than `maxDepth` (a long chain of operators) is an error.
+    private mutating func checkDepth(_ e: Expr, at range: SourceRange) throws(SyntaxError) {
+        if e.depth > Parser.maxDepth {
+            diagnostics.error("syntax-too-deep",
+                              "expression is too deep: more than \(Parser.maxDepth) nested operations",
+                              at: range, notes: [DiagnosticNote("split the expression with intermediate names")])
+            throw SyntaxError()
+        }
+    }
+
     /// The place to report a missing token: right after the previous one when
     /// the current token starts a new line, otherwise the current token.
     private func missingTokenRange() -> SourceRange {
@@ -84,8 +132,8 @@ public struct Parser {
         if at(p) { return advance() }
         var notes: [DiagnosticNote] = []
         if let o = openedAt { notes.append(DiagnosticNote("to match this '\(file.text(in: o))'", at: o)) }
-        diagnostics.error("syntax-expected", "expected '\(p.rawValue)' \(context), found \(current.kind)",
-                          at: missingTokenRange(), notes: notes)
+        syntaxError("syntax-expected", "expected '\(p.rawValue)' \(context), found \(current.kind)",
+                    at: missingTokenRange(), notes: notes)
         throw SyntaxError()
     }
 
@@ -95,11 +143,13 @@ public struct Parser {
             return Identifier(name, t.range)
         }
         if case .keyword(let k) = current.kind {
-            diagnostics.error("syntax-keyword-as-name", "'\(k.rawValue)' is a keyword and cannot be used as \(context)",
+            // "an input name after 'input'" → "an input name"
+            let noun = context.firstRange(of: " after '").map { String(context[..<$0.lowerBound]) } ?? context
+            diagnostics.error("syntax-keyword-as-name", "'\(k.rawValue)' is a keyword and cannot be used as \(noun)",
                               at: current.range)
             throw SyntaxError()
         }
-        diagnostics.error("syntax-expected", "expected \(context), found \(current.kind)", at: missingTokenRange())
+        syntaxError("syntax-expected", "expected \(context), found \(current.kind)", at: missingTokenRange())
         throw SyntaxError()
     }
 
@@ -131,15 +181,16 @@ public struct Parser {
         while true {
             skipNewlines()
             if current.kind == .eof { break }
+            statementStart = index
             do throws(SyntaxError) {
                 switch current.kind {
                 case .keyword(.model): decls.append(.model(try parseModel()))
                 case .keyword(.block): decls.append(.block(try parseBlock()))
                 case .keyword(.train): decls.append(.train(try parseTrain()))
                 default:
-                    diagnostics.error("syntax-top-level",
-                                      "expected 'model', 'block' or 'train' at top level, found \(current.kind)",
-                                      at: current.range)
+                    syntaxError("syntax-top-level",
+                                "expected 'model', 'block' or 'train' at top level, found \(current.kind)",
+                                at: current.range)
                     throw SyntaxError()
                 }
             } catch {
@@ -169,7 +220,7 @@ public struct Parser {
     private mutating func parseModel() throws(SyntaxError) -> ModelDecl {
         let start = advance().range
         let name = try expectIdentifier("a model name after 'model'")
-        let body = try parseBody("to begin the body of model '\(name.name)'")
+        let body = try parseBody("model '\(name.name)'")
         return ModelDecl(name: name, body: body, range: start.union(.point(lastEnd)))
     }
 
@@ -192,7 +243,7 @@ public struct Parser {
         }
         bracketDepth -= 1
         advance()
-        let body = try parseBody("to begin the body of block '\(name.name)'")
+        let body = try parseBody("block '\(name.name)'")
         return BlockDecl(name: name, parameters: params, body: body, range: start.union(.point(lastEnd)))
     }
 
@@ -205,10 +256,16 @@ public struct Parser {
             skipNewlines()
             if at(.rbrace) { advance(); break }
             if current.kind == .eof {
-                diagnostics.error("syntax-expected", "expected '}' to close train block, found end of file",
+                diagnostics.error("syntax-expected", "expected '}' to close the train block of '\(model.name)', found end of file",
                                   at: .point(lastEnd), notes: [DiagnosticNote("to match this '{'", at: open)])
                 throw SyntaxError()
             }
+            if atDeclarationStart() {
+                diagnostics.error("syntax-expected", "expected '}' to close the train block of '\(model.name)' before \(current.kind)",
+                                  at: .point(endOfPreviousToken()), notes: [DiagnosticNote("to match this '{'", at: open)])
+                break
+            }
+            statementStart = index
             do throws(SyntaxError) {
                 let key = try expectIdentifier("a setting name")
                 _ = try expect(.assign, "after setting name '\(key.name)'")
@@ -222,33 +279,69 @@ public struct Parser {
         return TrainDecl(model: model, settings: settings, range: start.union(.point(lastEnd)))
     }
 
-    private mutating func parseBody(_ context: String) throws(SyntaxError) -> [Statement] {
-        let open = try expect(.lbrace, context).range
+    /// Whether the current token begins a top-level declaration.
+    private func atDeclarationStart() -> Bool {
+        if case .keyword(let k) = current.kind, k == .model || k == .block || k == .train { return true }
+        return false
+    }
+
+    /// Where the token before the current one (newlines skipped) ends.
+    private func endOfPreviousToken() -> Int {
+        var i = index - 1
+        while i >= 0, tokens[i].kind == .newline { i -= 1 }
+        return i >= 0 ? tokens[i].range.end : 0
+    }
+
+    /// `{ statements }`; `what` names the owner in messages ("model 'm'", "the loop").
+    private mutating func parseBody(_ what: String) throws(SyntaxError) -> [Statement] {
+        let open = try expect(.lbrace, "to begin the body of \(what)")
+        try enter(open.range)
+        defer { nesting -= 1 }
         var body: [Statement] = []
         while true {
             skipNewlines()
             if at(.rbrace) { advance(); return body }
             if current.kind == .eof {
-                diagnostics.error("syntax-expected", "expected '}' to close the body, found end of file",
-                                  at: .point(lastEnd), notes: [DiagnosticNote("to match this '{'", at: open)])
+                diagnostics.error("syntax-expected", "expected '}' to close the body of \(what), found end of file",
+                                  at: .point(lastEnd), notes: [DiagnosticNote("to match this '{'", at: open.range)])
                 throw SyntaxError()
             }
+            // A declaration keyword inside a body: the body's '}' is missing.
+            // Report it once (in the innermost body) and let the declaration parse.
+            if atDeclarationStart() {
+                if unclosedBodyEndedAt != index {
+                    unclosedBodyEndedAt = index
+                    diagnostics.error("syntax-expected",
+                                      "expected '}' to close the body of \(what) before \(current.kind)",
+                                      at: .point(endOfPreviousToken()),
+                                      notes: [DiagnosticNote("to match this '{'", at: open.range)])
+                }
+                return body
+            }
+            statementStart = index
+            declaredName = nil
             do throws(SyntaxError) {
                 body.append(try parseStatement())
                 try expectStatementEnd()
             } catch {
+                if let name = declaredName {
+                    body.append(Statement(.assign(name, Expr(.error, name.range)), name.range))
+                }
                 synchronize()
             }
         }
     }
 
     private mutating func expectStatementEnd() throws(SyntaxError) {
+        // A body inside the statement ended at a declaration keyword (its '}'
+        // is missing, and was reported): the statement ends there too.
+        if unclosedBodyEndedAt == index { return }
         switch tokens[index].kind {
         case .newline, .eof, .punct(.rbrace): return
         case .punct(.semicolon): index += 1
         default:
-            diagnostics.error("syntax-expected",
-                              "expected end of line after the statement, found \(current.kind)", at: current.range)
+            syntaxError("syntax-expected",
+                        "expected end of line after the statement, found \(current.kind)", at: current.range)
             throw SyntaxError()
         }
     }
@@ -261,12 +354,14 @@ public struct Parser {
         case .keyword(.input):
             advance()
             let name = try expectIdentifier("an input name after 'input'")
+            declaredName = name
             _ = try expect(.colon, "after the input name, then a type such as f32[B, 784]")
             let type = try parseType()
             return Statement(.input(name, type), start.union(.point(lastEnd)))
         case .keyword(.param):
             advance()
             let name = try expectIdentifier("a parameter name after 'param'")
+            declaredName = name
             _ = try expect(.colon, "after the parameter name, then a type such as f32[784, 10]")
             let type = try parseType()
             var initializer: Expr?
@@ -278,6 +373,7 @@ public struct Parser {
         case .keyword(.output):
             advance()
             let name = try expectIdentifier("an output name after 'output'")
+            declaredName = name
             var value: Expr?
             if at(.assign) {
                 advance()
@@ -294,15 +390,15 @@ public struct Parser {
             advance()
             let v = try expectIdentifier("a loop variable after 'for'")
             if !at(.in) {
-                diagnostics.error("syntax-expected", "expected 'in' after the loop variable, found \(current.kind)",
-                                  at: missingTokenRange())
+                syntaxError("syntax-expected", "expected 'in' after the loop variable, found \(current.kind)",
+                            at: missingTokenRange())
                 throw SyntaxError()
             }
             advance()
             let lo = try parseExpr()
             _ = try expect(.halfOpenRange, "in the loop range (for i in 0..<n)")
             let hi = try parseExpr()
-            let body = try parseBody("to begin the loop body")
+            let body = try parseBody("the loop")
             return Statement(.forLoop(v, lo, hi, body), start.union(.point(lastEnd)))
         case .keyword(.if):
             advance()
@@ -313,22 +409,25 @@ public struct Parser {
                                   at: start, notes: [DiagnosticNote("write 'name = if … then … else …', or use 'if cond { … }' for statements")])
                 throw SyntaxError()
             }
-            let thenBody = try parseBody("to begin the body of 'if'")
+            let thenBody = try parseBody("'if'")
             var elseBody: [Statement]?
             skipNewlines(before: [.keyword(.else)])
             if at(.else) {
                 advance()
                 if at(.if) {
+                    try enter(current.range)
+                    defer { nesting -= 1 }
                     let nested = try parseStatement()
                     elseBody = [nested]
                 } else {
-                    elseBody = try parseBody("to begin the body of 'else'")
+                    elseBody = try parseBody("'else'")
                 }
             }
             return Statement(.ifStatement(cond, thenBody, elseBody), start.union(.point(lastEnd)))
         case .identifier(let name):
             if peekKind(1) == .punct(.assign) {
                 let id = Identifier(name, advance().range)
+                declaredName = id
                 advance()
                 let value = try parseExpr()
                 return Statement(.assign(id, value), start.union(.point(lastEnd)))
@@ -339,8 +438,8 @@ public struct Parser {
                               at: e.range)
             throw SyntaxError()
         default:
-            diagnostics.error("syntax-expected-statement", "expected a statement, found \(current.kind)",
-                              at: current.range)
+            syntaxError("syntax-expected-statement", "expected a statement, found \(current.kind)",
+                        at: current.range)
             throw SyntaxError()
         }
     }
@@ -373,27 +472,31 @@ public struct Parser {
 
     mutating func parseExpr() throws(SyntaxError) -> Expr {
         if at(.if) {
+            try enter(current.range)
+            defer { nesting -= 1 }
             let start = advance().range
             let cond = try parseExpr()
             skipNewlines(before: [.keyword(.then)])
             if !at(.then) {
-                diagnostics.error("syntax-expected", "expected 'then' after the condition, found \(current.kind)",
-                                  at: missingTokenRange())
+                syntaxError("syntax-expected", "expected 'then' after the condition, found \(current.kind)",
+                            at: missingTokenRange())
                 throw SyntaxError()
             }
             advance()
             let a = try parseExpr()
             skipNewlines(before: [.keyword(.else)])
             if !at(.else) {
-                diagnostics.error("syntax-expected",
-                                  "expected 'else' in 'if … then … else …', found \(current.kind)",
-                                  at: missingTokenRange(),
-                                  notes: [DiagnosticNote("an 'if' expression needs both branches")])
+                syntaxError("syntax-expected",
+                            "expected 'else' in 'if … then … else …', found \(current.kind)",
+                            at: missingTokenRange(),
+                            notes: [DiagnosticNote("an 'if' expression needs both branches")])
                 throw SyntaxError()
             }
             advance()
             let b = try parseExpr()
-            return Expr(.conditional(cond, a, b), start.union(b.range))
+            let e = Expr(.conditional(cond, a, b), start.union(b.range))
+            try checkDepth(e, at: start)
+            return e
         }
         return try parseBinary(0)
     }
@@ -410,12 +513,15 @@ public struct Parser {
             skipNewlines()
             let rhs = try parseBinary(op.precedence)
             lhs = Expr(.binary(op, lhs, rhs, operatorRange: opRange), lhs.range.union(rhs.range))
+            try checkDepth(lhs, at: opRange)
         }
         return lhs
     }
 
     private mutating func parseUnary() throws(SyntaxError) -> Expr {
         if at(.minus) || at(.not) {
+            try enter(current.range)
+            defer { nesting -= 1 }
             let t = advance()
             let operand = try parseUnary()
             let op: UnaryOperator = t.kind == .punct(.minus) ? .negate : .not
@@ -435,12 +541,15 @@ public struct Parser {
             // An index must follow on the same line (outside brackets), so that
             // a list literal on the next line is never read as an index.
             if tokens[index].kind == .punct(.lbracket) || (bracketDepth > 0 && at(.lbracket)) {
+                try enter(current.range)
+                defer { nesting -= 1 }
                 let open = advance().range
                 bracketDepth += 1
                 let i = try parseExpr()
                 let close = try expect(.rbracket, "to close the index", openedAt: open)
                 bracketDepth -= 1
                 e = Expr(.index(e, i), e.range.union(close.range))
+                try checkDepth(e, at: open)
                 continue
             }
             return e
@@ -456,6 +565,11 @@ public struct Parser {
         case .keyword(.true): advance(); return Expr(.bool(true), t.range)
         case .keyword(.false): advance(); return Expr(.bool(false), t.range)
         case .keyword(.if): return try parseExpr()
+        case .invalid:
+            // Already reported by the lexer.
+            lastInvalidToken = index
+            advance()
+            return Expr(.error, t.range)
         case .identifier(let name):
             advance()
             if tokens[index].kind == .punct(.lparen) || (bracketDepth > 0 && at(.lparen)) {
@@ -463,6 +577,8 @@ public struct Parser {
             }
             return Expr(.name(name), t.range)
         case .punct(.lparen):
+            try enter(t.range)
+            defer { nesting -= 1 }
             advance()
             bracketDepth += 1
             let e = try parseExpr()
@@ -470,6 +586,8 @@ public struct Parser {
             bracketDepth -= 1
             return Expr(e.kind, t.range.union(close.range))
         case .punct(.lbracket):
+            try enter(t.range)
+            defer { nesting -= 1 }
             advance()
             bracketDepth += 1
             var items: [Expr] = []
@@ -482,13 +600,15 @@ public struct Parser {
             bracketDepth -= 1
             return Expr(.list(items), t.range.union(close.range))
         default:
-            diagnostics.error("syntax-expected-expression", "expected an expression, found \(t.kind)",
-                              at: missingTokenRange())
+            syntaxError("syntax-expected-expression", "expected an expression, found \(t.kind)",
+                        at: missingTokenRange())
             throw SyntaxError()
         }
     }
 
     private mutating func parseCall(_ callee: Identifier) throws(SyntaxError) -> Expr {
+        try enter(current.range)
+        defer { nesting -= 1 }
         let open = advance().range
         bracketDepth += 1
         var args: [CallArgument] = []

@@ -7,6 +7,10 @@ public enum TokenKind: Hashable, Sendable {
     case punct(Punct)
     case newline
     case eof
+    /// Text the lexer could not read (unexpected characters, a malformed or
+    /// out-of-range number). The lexer has reported it; the parser reads it as
+    /// an expression that is already in error and reports nothing more about it.
+    case invalid
 }
 
 public enum Keyword: String, CaseIterable, Sendable {
@@ -43,6 +47,7 @@ extension TokenKind: CustomStringConvertible {
         case .punct(let p): return "'\(p.rawValue)'"
         case .newline: return "end of line"
         case .eof: return "end of file"
+        case .invalid: return "invalid token"
         }
     }
 }

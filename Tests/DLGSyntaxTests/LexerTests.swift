@@ -27,13 +27,28 @@ private func kinds(_ text: String) -> [TokenKind] {
         ])
     }
 
-    @Test func unexpectedCharacterIsReportedAndSkipped() {
+    @Test func unexpectedCharacterIsReportedAsAnInvalidToken() {
         let file = SourceFile(path: "t.dlg", text: "a $ b")
         let (tokens, diags) = Lexer.tokenize(file)
-        #expect(tokens.map(\.kind) == [.identifier("a"), .identifier("b"), .eof])
+        #expect(tokens.map(\.kind) == [.identifier("a"), .invalid, .identifier("b"), .eof])
         #expect(diags.all.count == 1)
         #expect(diags.all[0].message == "unexpected character '$'")
         #expect(file.lineColumn(of: diags.all[0].range.start) == (1, 3))
+    }
+
+    @Test func longRunOfUnexpectedCharactersIsOneToken() {
+        // 100,000 '$' in a row: one token, one error, and no recursion per character.
+        let file = SourceFile(path: "t.dlg", text: "a " + String(repeating: "$", count: 100_000) + " b")
+        let (tokens, diags) = Lexer.tokenize(file)
+        #expect(tokens.map(\.kind) == [.identifier("a"), .invalid, .identifier("b"), .eof])
+        #expect(tokens[1].range == SourceRange(2, 100_002))
+        #expect(diags.all.map(\.message) == ["unexpected characters '$$$$$$$$$$$$$$$$…' (100000 of them)"])
+    }
+
+    @Test func malformedNumbersAreInvalidTokens() {
+        let (tokens, diags) = Lexer.tokenize(SourceFile(path: "t.dlg", text: "3x 1e 99999999999999999999 1e400 7"))
+        #expect(tokens.map(\.kind) == [.invalid, .invalid, .invalid, .invalid, .integer(7), .eof])
+        #expect(diags.all.count == 4)
     }
 
     @Test func lineTable() {

@@ -131,6 +131,7 @@ extension Elaborator {
     func bind(_ callee: Identifier, _ args: [CallArgument], to params: [ParamSpec], range: SourceRange,
               what: String) -> BoundCall? {
         var ok = true
+        var unknownLabel = false
         var assigned: [String: CallArgument] = [:]
         var order: [(ParamSpec, CallArgument)] = []
         let positional = params.filter(\.positional)
@@ -147,6 +148,7 @@ extension Elaborator {
                     diagnostics.error("unknown-argument", "\(what) has no argument '\(label.name)'", at: label.range,
                                       notes: notes)
                     ok = false
+                    unknownLabel = true
                     continue
                 }
                 if assigned[p.name] != nil {
@@ -177,7 +179,8 @@ extension Elaborator {
                 order.append((p, a))
             }
         }
-        for p in params where p.required && assigned[p.name] == nil {
+        // A misspelt argument name usually is the missing argument: one error is enough.
+        for p in params where p.required && assigned[p.name] == nil && !unknownLabel {
             diagnostics.error("missing-argument", "\(what) needs argument '\(p.name)' (\(p.kind.expectation))",
                               at: callee.range)
             ok = false
@@ -207,6 +210,8 @@ extension Elaborator {
             }
             return nil
         }
+        // An expression the parser could not read was reported already.
+        if case .error = e.kind { return nil }
         switch kind {
         case .word(let choices):
             var word: String?
@@ -224,7 +229,13 @@ extension Elaborator {
         case .dtype:
             if case .name(let n) = e.kind, let d = DType(rawValue: n) { return .dtype(d) }
             if case .string(let n) = e.kind, let d = DType(rawValue: n) { return .dtype(d) }
-            diagnostics.error("bad-argument", "argument '\(name)' of \(what) must be \(kind.expectation)", at: e.range)
+            let given: String
+            switch e.kind {
+            case .name(let n): given = "'\(n)'"
+            case .string(let n): given = "\"\(n)\""
+            default: given = "this"
+            }
+            diagnostics.error("bad-argument", "argument '\(name)' of \(what) must be \(kind.expectation); \(given) is not", at: e.range)
             return nil
         case .initializer:
             return evaluateInitializer(e, shape: nil, what: "argument '\(name)' of \(what)").map { .initializer($0) }
@@ -235,9 +246,12 @@ extension Elaborator {
             if case .string(let n) = e.kind, n == "same" || n == "valid" { return .padding(n == "same" ? .same : .valid) }
             let v = evaluate(e)
             switch v {
-            case .int(let p) where p >= 0: return .padding(.explicit([p, p, p, p]))
+            case .int(let p) where p >= 0:
+                guard checkSizeArgument(p, "argument '\(name)' of \(what):", at: e.range) else { return nil }
+                return .padding(.explicit([p, p, p, p]))
             case .list(let items):
                 let ints = items.compactMap { if case .int(let i) = $0, i >= 0 { i } else { nil } }
+                for i in ints where !checkSizeArgument(i, "argument '\(name)' of \(what):", at: e.range) { return nil }
                 if ints.count == items.count, ints.count == 2 {
                     return .padding(.explicit([ints[0], ints[0], ints[1], ints[1]]))
                 }
@@ -259,10 +273,13 @@ extension Elaborator {
         case (.float, .int(let i)): return .float(Double(i))
         case (.float, .float(let f)): return .float(f)
         case (.bool, .bool(let b)): return .bool(b)
-        case (.pair, .int(let i)) where i > 0: return .ints([i, i])
+        case (.pair, .int(let i)) where i > 0:
+            guard checkSizeArgument(i, "argument '\(name)' of \(what):", at: e.range) else { return nil }
+            return .ints([i, i])
         case (.pair, .list(let items)):
             let ints = items.compactMap { if case .int(let i) = $0, i > 0 { i } else { nil } }
             guard ints.count == 2, items.count == 2 else { return mismatch(v) }
+            for i in ints where !checkSizeArgument(i, "argument '\(name)' of \(what):", at: e.range) { return nil }
             return .ints(ints)
         case (.axes, .int(let i)): return .ints([i])
         case (.axes, .list(let items)):
@@ -274,7 +291,9 @@ extension Elaborator {
             for item in items {
                 switch item {
                 case .int(-1): entries.append(.infer)
-                case .int(let i) where i > 0: entries.append(.size(i))
+                case .int(let i) where i > 0:
+                    guard checkSizeArgument(i, "argument '\(name)' of \(what): size", at: e.range) else { return nil }
+                    entries.append(.size(i))
                 case .symbol(let s): entries.append(.symbol(s))
                 default: return mismatch(v)
                 }

@@ -21,6 +21,7 @@ enum Builtins {
     static func activation(_ name: String, _ op: Op, extra: [ParamSpec] = [],
                            attrs: @escaping @Sendable (BoundCall) -> Attributes = { _ in Attributes() }) -> Builtin {
         Builtin(name: name, role: .activation, params: [x] + extra) { e, c in
+            if let axis = c.int("axis"), !e.checkAxes([axis], of: c.tensor("x")!, c, argument: "axis") { return .poison }
             let layer = e.layerName(kind: name, createsParameters: false)
             let out = e.withLabel(layer) { e.emit(op, [c.tensor("x")!], attrs(c), at: c.range, what: name) }
             e.record(layer, kind: name, output: out, params: [], at: c.range)
@@ -131,6 +132,7 @@ enum Builtins {
                 e.diagnostics.error("bad-argument", "\(name) reduces a tensor, got \(e.describe(xv))", at: c.range(of: "x"))
                 return .poison
             }
+            guard e.checkAxes(c.ints("axis") ?? [], of: t, c, argument: "axis") else { return .poison }
             var attrs: Attributes = ["axes": .ints(c.ints("axis") ?? [])]
             if c.bool("keepdims") == true { attrs["keepdims"] = .bool(true) }
             return e.emit(op, [t], attrs, at: c.range, what: name)
@@ -201,6 +203,7 @@ enum Builtins {
                 }
                 ids.append(t)
             }
+            if let first = ids.first, !e.checkAxes([c.int("axis")!], of: first, c, argument: "axis") { return .poison }
             return e.emit(.concat, ids, ["axis": .int(c.int("axis")!)], at: c.range, what: "concat")
         },
         Builtin(name: "slice", role: .op,
@@ -296,6 +299,18 @@ extension Elaborator {
         return emit(op, [x, y], at: c.range, what: c.name)
     }
 
+    /// Axes must exist in the tensor (negative ones count from the end).
+    func checkAxes(_ axes: [Int], of t: ValueID, _ c: BoundCall, argument: String) -> Bool {
+        let type = graph[t].type
+        guard let r = type.rank else { return true }
+        for a in axes where a < -r || a >= r {
+            let valid = r == 0 ? "a scalar has no axes" : "it has \(r) ax\(r == 1 ? "is" : "es"): 0…\(r - 1), or −\(r)…−1 from the end"
+            diagnostics.error("bad-axis", "\(c.name): axis \(a) is out of range for \(type); \(valid)", at: c.range(of: argument))
+            return false
+        }
+        return true
+    }
+
     /// A shape list with symbols and no −1.
     func concreteShape(_ entries: [ShapeEntry], at range: SourceRange) -> Shape? {
         var dims: [Dim] = []
@@ -313,6 +328,13 @@ extension Elaborator {
 
     func reshape(_ t: ValueID, _ entries: [ShapeEntry], at range: SourceRange, what: String) -> Value {
         let type = graph[t].type
+        let target = Shape(entries.map { if case .size(let v) = $0 { Dim.known(v) } else { Dim.known(1) } })
+        guard target.knownElementCountWithinLimit != nil else {
+            diagnostics.error("tensor-too-large",
+                              "\(what): the target shape would hold \(describeElementCount(target)) elements; a tensor holds at most \(groupDigits(Shape.maxElements))",
+                              at: range)
+            return .poison
+        }
         var dims: [Dim] = entries.map {
             switch $0 {
             case .size(let v): return .known(v)
@@ -353,6 +375,11 @@ extension Elaborator {
 
     func slice(_ t: ValueID, axis: Int, start: Int, end: Int, step: Int, call c: BoundCall) -> Value {
         let type = graph[t].type
+        guard step >= 1 else {
+            diagnostics.error("bad-argument", "slice: step must be at least 1, got \(step)", at: c.range(of: "step"))
+            return .poison
+        }
+        guard checkSizeArgument(step, "slice: step", at: c.range(of: "step")) else { return .poison }
         guard let dims = type.dims else {
             diagnostics.error("unknown-rank", "slice: \(type) has unknown rank", at: c.range)
             return .poison

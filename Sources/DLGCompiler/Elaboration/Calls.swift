@@ -67,6 +67,15 @@ extension Elaborator {
 
     func callBlock(_ block: BlockDecl, callee: Identifier, _ args: [CallArgument], range: SourceRange) -> Value {
         usedBlocks.insert(block.name.name)
+        if aborted { return .poison }
+        if callStack.count >= ElaborationLimits.maxCallDepth {
+            aborted = true
+            diagnostics.error("elaboration-limit",
+                              "block calls are nested too deeply: more than \(ElaborationLimits.maxCallDepth) blocks call each other",
+                              at: callee.range,
+                              notes: callStack.first.map { [DiagnosticNote("the chain of calls starts here, with '\($0.name)'", at: $0.call)] } ?? [])
+            return .poison
+        }
         if let i = callStack.firstIndex(where: { $0.name == block.name.name }) {
             let cycle = callStack[i...].map(\.name) + [block.name.name]
             diagnostics.error("recursive-block",
@@ -79,8 +88,12 @@ extension Elaborator {
         // Arguments are evaluated in the caller's scope.
         var values: [String: Value] = [:]
         var ok = true
+        var unknownLabel = false
         var positional = 0
+        var firstExtra: SourceRange?
         let n = block.parameters.count
+        let required = block.parameters.filter { $0.defaultValue == nil }.count
+        let takes = required == n ? "\(n) argument\(n == 1 ? "" : "s")" : "\(required) to \(n) arguments"
         for a in args {
             let v = evaluate(a.value)
             if let label = a.label {
@@ -90,6 +103,7 @@ extension Elaborator {
                                       "block '\(block.name.name)' has no parameter '\(label.name)'" + (s.map { "; did you mean '\($0)'?" } ?? ""),
                                       at: label.range, notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
                     ok = false
+                    unknownLabel = true
                     continue
                 }
                 if values[label.name] != nil {
@@ -99,6 +113,7 @@ extension Elaborator {
                 values[label.name] = v
             } else {
                 guard positional < n else {
+                    if firstExtra == nil { firstExtra = a.range }
                     positional += 1
                     continue
                 }
@@ -106,17 +121,19 @@ extension Elaborator {
                 positional += 1
             }
         }
+        let given = args.count
         if positional > n {
             diagnostics.error("block-arity",
-                              "block '\(block.name.name)' takes \(n) argument\(n == 1 ? "" : "s") but \(positional) were given",
-                              at: callee.range, notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
+                              "block '\(block.name.name)' takes \(takes) but \(given) \(given == 1 ? "was" : "were") given",
+                              at: firstExtra ?? callee.range,
+                              notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
             ok = false
         }
         let missing = block.parameters.filter { values[$0.name.name] == nil && $0.defaultValue == nil }
-        if !missing.isEmpty {
+        if !missing.isEmpty, !unknownLabel {
             let names = missing.map { "'\($0.name.name)'" }.joined(separator: ", ")
             diagnostics.error("block-arity",
-                              "block '\(block.name.name)' takes \(n) argument\(n == 1 ? "" : "s") but \(positional) were given; missing \(names)",
+                              "block '\(block.name.name)' takes \(takes) but \(given) \(given == 1 ? "was" : "were") given; missing \(names)",
                               at: callee.range, notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
             ok = false
         }

@@ -32,6 +32,14 @@ public final class Elaborator {
     var dropoutStreams = 0
     var constants: [ConstantKey: ValueID] = [:]
     var sawMinimize = false
+    /// The file had syntax errors, so statements may be missing: no warnings
+    /// about what seems absent.
+    var afterSyntaxErrors = false
+    /// Work done so far (see `ElaborationLimits.maxSteps`), and whether the
+    /// budget ran out, which stops the elaboration.
+    var steps = 0
+    var aborted = false
+    var evaluationDepth = 0
 
     struct ConstantKey: Hashable {
         var value: TensorLiteral
@@ -48,8 +56,10 @@ public final class Elaborator {
 
     /// Elaborates one model of a parsed unit.
     public static func elaborate(_ unit: SourceUnit, model: ModelDecl,
-                                 options: ElaborationOptions = ElaborationOptions()) -> (Graph, Diagnostics) {
+                                 options: ElaborationOptions = ElaborationOptions(),
+                                 afterSyntaxErrors: Bool = false) -> (Graph, Diagnostics) {
         let e = Elaborator(unit: unit, model: model, options: options)
+        e.afterSyntaxErrors = afterSyntaxErrors
         e.collectBlocks()
         e.run(model)
         return (e.graph, e.diagnostics)
@@ -87,7 +97,7 @@ public final class Elaborator {
     func run(_ model: ModelDecl) {
         execute(model.body)
         graph.layers = scope.layers
-        if graph.outputs.isEmpty, graph.loss == nil, !diagnostics.hasErrors {
+        if graph.outputs.isEmpty, graph.loss == nil, !diagnostics.hasErrors, !afterSyntaxErrors {
             diagnostics.warning("no-output", "model '\(model.name.name)' has no output and nothing to minimize",
                                 at: model.name.range,
                                 notes: [DiagnosticNote("mark a value with 'output name = …' or add 'minimize loss'")])
@@ -96,6 +106,7 @@ public final class Elaborator {
 
     func execute(_ body: [Statement]) {
         for s in body {
+            if aborted { return }
             if scope.returned != nil {
                 diagnostics.warning("unreachable", "statement after 'return' is never run", at: s.range)
                 return
@@ -105,6 +116,7 @@ public final class Elaborator {
     }
 
     func execute(_ s: Statement) {
+        guard step(at: s.range) else { return }
         switch s.kind {
         case .input(let name, let type):
             guard !scope.isBlock else {
@@ -112,13 +124,30 @@ public final class Elaborator {
                                   at: s.range)
                 return
             }
-            guard let t = evaluateType(type, allowSymbols: true) else { return }
+            guard let t = evaluateType(type, allowSymbols: true) else {
+                bindPoisonIfNew(name)
+                return
+            }
             guard checkRedefinition(name) else { return }
             let bound = t.substituting(options.bindings)
+            guard bound == t || checkElementCount(bound, "input '\(name.name)' with the bound sizes", at: name.range) else {
+                bindPoisonIfNew(name)
+                return
+            }
             let id = graph.addInput(name.name, bound, loc: name.range)
             scope.bindings[name.name] = Binding(value: .tensor(id), loc: name.range)
+            // The symbolic sizes of the shape become names too (B in `reshape(x, [B, 784])`),
+            // with their bound value when `--bind` gives one.
+            for d in type.dims ?? [] {
+                guard case .name(let sym) = d.kind, scope.bindings[sym] == nil, t.shape.symbols.contains(sym) else { continue }
+                let value: Value = options.bindings[sym].map { .int($0) } ?? .symbol(sym)
+                scope.bindings[sym] = Binding(value: value, loc: d.range)
+            }
         case .param(let name, let type, let initExpr):
-            guard let t = evaluateType(type, allowSymbols: false) else { return }
+            guard let t = evaluateType(type, allowSymbols: false) else {
+                bindPoisonIfNew(name)
+                return
+            }
             guard checkRedefinition(name) else { return }
             let fullName = scope.qualified(name.name)
             let dims = t.shape.knownDims ?? []
@@ -200,6 +229,15 @@ public final class Elaborator {
                   let b = compileTimeInt(hi, what: "the loop's upper bound") else {
                 return
             }
+            let (count, overflow) = b.subtractingReportingOverflow(a)
+            if overflow || count > ElaborationLimits.maxLoopIterations {
+                diagnostics.error("loop-too-long",
+                                  "the loop \(a)..<\(b) would run \(overflow ? "more than 2⁶³" : groupDigits(count)) times; a loop runs at most \(groupDigits(ElaborationLimits.maxLoopIterations)) times",
+                                  at: lo.range.union(hi.range),
+                                  notes: [DiagnosticNote("loops are unrolled while compiling: every iteration adds its layers to the graph")]
+                                      + callStackNotes())
+                return
+            }
             let saved = scope.bindings[variable.name]
             if a < b {
                 for i in a..<b {
@@ -215,9 +253,16 @@ public final class Elaborator {
         }
     }
 
-    /// Inputs and parameters can't be declared twice in one scope.
+    /// A declaration that failed still defines its name, so that its uses stay silent.
+    func bindPoisonIfNew(_ name: Identifier) {
+        if scope.bindings[name.name] == nil { scope.bindings[name.name] = Binding(value: .poison, loc: name.range) }
+    }
+
+    /// Inputs and parameters can't be declared twice in one scope (a symbolic
+    /// size such as B may be declared as a name, though).
     func checkRedefinition(_ name: Identifier) -> Bool {
         if let previous = scope.bindings[name.name] {
+            if case .symbol = previous.value { return true }
             diagnostics.error("redefinition", "'\(name.name)' is already defined", at: name.range,
                               notes: [DiagnosticNote("previous definition here", at: previous.loc)])
             return false
@@ -310,11 +355,21 @@ public final class Elaborator {
                 continue
             }
             switch evaluate(d) {
-            case .int(let v) where v > 0: dims.append(.known(v))
+            case .int(let v) where v > 0:
+                guard checkSizeArgument(v, "dimension", at: d.range) else {
+                    ok = false
+                    continue
+                }
+                dims.append(.known(v))
             case .int(let v):
                 diagnostics.error("bad-dimension", "a dimension must be positive, got \(v)", at: d.range)
                 ok = false
             case .symbol(let s) where allowSymbols: dims.append(.symbol(s))
+            case .symbol(let s):
+                diagnostics.error("param-symbolic-shape",
+                                  "a parameter's shape must be known, but \(s) is a symbolic size",
+                                  at: d.range, notes: [DiagnosticNote("bind it with --bind \(s)=N, or use a layer such as dense, which sizes its parameters from its input")])
+                ok = false
             case .poison: ok = false
             case let v:
                 diagnostics.error("bad-dimension", "a dimension must be an integer or a symbol such as B, got \(describe(v))",
@@ -322,7 +377,10 @@ public final class Elaborator {
                 ok = false
             }
         }
-        return ok ? TensorType(dtype, Shape(dims)) : nil
+        guard ok else { return nil }
+        let type = TensorType(dtype, Shape(dims))
+        guard checkElementCount(type, "the type", at: t.range) else { return nil }
+        return type
     }
 
     // MARK: Compile-time values
@@ -385,6 +443,16 @@ public final class Elaborator {
     // MARK: Expressions
 
     func evaluate(_ e: Expr) -> Value {
+        if aborted { return .poison }
+        evaluationDepth += 1
+        defer { evaluationDepth -= 1 }
+        if evaluationDepth > ElaborationLimits.maxEvaluationDepth {
+            aborted = true
+            diagnostics.error("elaboration-limit",
+                              "expressions and block calls are nested too deeply: more than \(groupDigits(ElaborationLimits.maxEvaluationDepth)) levels",
+                              at: e.range, notes: callStackNotes())
+            return .poison
+        }
         switch e.kind {
         case .integer(let i): return .int(i)
         case .float(let f): return .float(f)
@@ -399,7 +467,12 @@ public final class Elaborator {
             let v = evaluate(x)
             switch (op, v) {
             case (_, .poison): return .poison
-            case (.negate, .int(let i)): return .int(-i)
+            case (.negate, .int(let i)):
+                guard i != Int.min else {
+                    diagnostics.error("integer-overflow", "integer overflow: -(\(i)) does not fit in 64 bits", at: e.range)
+                    return .poison
+                }
+                return .int(-i)
             case (.negate, .float(let f)): return .float(-f)
             case (.negate, .tensor(let t)): return emit(.neg, [t], at: e.range, what: "'-'")
             case (.not, .bool(let b)): return .bool(!b)
@@ -504,29 +577,54 @@ public final class Elaborator {
             let same: Bool = { if case .symbol(let t) = y { return s == t } else { return false } }()
             return .bool(op == .equal ? same : !same)
         }
+        if case .int(let a) = x, case .int(let b) = y { return foldIntegers(op, a, b, at: range) }
         guard let a = num(x), let b = num(y) else { return nil }
-        let bothInt: Bool = { if case .int = x, case .int = y { return true } else { return false } }()
         switch op {
-        case .add: return bothInt ? .int(Int(a) + Int(b)) : .float(a + b)
-        case .subtract: return bothInt ? .int(Int(a) - Int(b)) : .float(a - b)
-        case .multiply: return bothInt ? .int(Int(a) * Int(b)) : .float(a * b)
+        case .add: return .float(a + b)
+        case .subtract: return .float(a - b)
+        case .multiply: return .float(a * b)
         case .divide:
             if b == 0 {
                 diagnostics.error("division-by-zero", "division by zero", at: range)
                 return .poison
             }
-            if bothInt, Int(a) % Int(b) == 0 { return .int(Int(a) / Int(b)) }
             return .float(a / b)
         case .modulo:
-            guard bothInt else {
-                diagnostics.error("bad-operand", "'%' needs integers", at: range)
+            diagnostics.error("bad-operand", "'%' needs integers, got \(describe(x)) and \(describe(y))", at: range)
+            return .poison
+        case .less: return .bool(a < b)
+        case .greater: return .bool(a > b)
+        case .lessEqual: return .bool(a <= b)
+        case .greaterEqual: return .bool(a >= b)
+        case .equal: return .bool(a == b)
+        case .notEqual: return .bool(a != b)
+        case .matmul, .and, .or: return nil
+        }
+    }
+
+    /// Compile-time integer arithmetic, exact; overflow is an error.
+    func foldIntegers(_ op: BinaryOperator, _ a: Int, _ b: Int, at range: SourceRange) -> Value? {
+        func checked(_ r: (partialValue: Int, overflow: Bool)) -> Value {
+            if r.overflow {
+                diagnostics.error("integer-overflow", "integer overflow: \(a) \(op.rawValue) \(b) does not fit in 64 bits", at: range)
                 return .poison
             }
+            return .int(r.partialValue)
+        }
+        switch op {
+        case .add: return checked(a.addingReportingOverflow(b))
+        case .subtract: return checked(a.subtractingReportingOverflow(b))
+        case .multiply: return checked(a.multipliedReportingOverflow(by: b))
+        case .divide, .modulo:
             if b == 0 {
                 diagnostics.error("division-by-zero", "division by zero", at: range)
                 return .poison
             }
-            return .int(Int(a) % Int(b))
+            let r = a.remainderReportingOverflow(dividingBy: b)
+            if op == .modulo { return checked(r) }
+            // An exact quotient stays an integer; otherwise the result is a number.
+            if r.overflow || r.partialValue == 0 { return checked(a.dividedReportingOverflow(by: b)) }
+            return .float(Double(a) / Double(b))
         case .less: return .bool(a < b)
         case .greater: return .bool(a > b)
         case .lessEqual: return .bool(a <= b)
@@ -542,8 +640,15 @@ public final class Elaborator {
     /// Adds an op; a shape-rule failure becomes a located error and poison.
     func emit(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes(), at range: SourceRange,
               what: String? = nil) -> Value {
+        guard step(at: range) else { return .poison }
         do {
             let id = try graph.add(op, inputs, attrs, loc: range, label: currentLabel, what: what)
+            let type = graph[id].type
+            if type.shape.knownElementCountWithinLimit == nil {
+                graph.nodes.removeLast()
+                _ = checkElementCount(type, "\(what ?? op.rawValue): the result", at: range)
+                return .poison
+            }
             return .tensor(id)
         } catch {
             diagnostics.error(error.id, error.message, at: range,

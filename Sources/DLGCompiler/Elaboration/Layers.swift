@@ -146,6 +146,10 @@ extension Elaborator {
             diagnostics.error("shape-error", "dense '\(layer)' needs a known feature count, got \(type)", at: c.range)
             return .poison
         }
+        guard checkSizeArgument(units, "dense '\(layer)': units", at: c.range(of: "units")),
+              checkElementCount(TensorType(type.dtype, [fanIn, units]), "the weight of dense '\(layer)'", at: c.range) else {
+            return .poison
+        }
         if type.rank! > 2, type.rank! == 4 {
             diagnostics.warning("dense-on-images", "dense '\(layer)' on \(type) acts on the last axis only",
                                 at: c.range, notes: [DiagnosticNote("to connect every pixel, use dense(flatten(x), \(units))")])
@@ -242,6 +246,10 @@ extension Elaborator {
             pads = [0, 0, 0, 0]
         }
         let wshape = [filters, channels / groups, kernel[0], kernel[1]]
+        guard checkSizeArgument(filters, "conv2d '\(layer)': filters", at: c.range(of: "filters")),
+              checkElementCount(TensorType(type.dtype, wshape), "the filter of conv2d '\(layer)'", at: c.range) else {
+            return nil
+        }
         guard checkInitializer(weightInit, shape: wshape, what: "init of conv2d '\(layer)'", at: c.range(of: "init")) else {
             return nil
         }
@@ -274,17 +282,21 @@ extension Elaborator {
     /// Floor rounding can leave input rows or columns that no window covers; say so.
     func warnDroppedInput(_ y: ValueID, input: ValueID, kernel: [Int], stride: [Int], pads: [Int], dilation: [Int],
                           layer: String, at range: SourceRange) {
-        guard let ind = graph[input].type.shape.knownDims, ind.count == 4,
-              let outd = graph[y].type.shape.knownDims else { return }
-        // A window smaller than the stride subsamples by design (1×1, stride 2 in ResNet): no warning.
-        for (axis, name) in [(0, "rows"), (1, "columns")] where dilation[axis] * (kernel[axis] - 1) + 1 >= stride[axis] {
-            let n = ind[2 + axis]
-            let covered = (outd[2 + axis] - 1) * stride[axis] + dilation[axis] * (kernel[axis] - 1) + 1
+        // Only the spatial sizes matter; the batch may be symbolic.
+        guard let ind = graph[input].type.dims, ind.count == 4, let outd = graph[y].type.dims, outd.count == 4 else { return }
+        for (axis, name) in [(0, "rows"), (1, "columns")] {
+            guard let n = ind[2 + axis].value, let o = outd[2 + axis].value else { continue }
+            // With a stride beyond the window, positions between windows are skipped
+            // on purpose (a strided 1×1 projection subsamples); only tiling windows
+            // make dropped trailing rows a surprise.
+            if stride[axis] > dilation[axis] * (kernel[axis] - 1) + 1 { continue }
+            let covered = (o - 1) * stride[axis] + dilation[axis] * (kernel[axis] - 1) + 1
             let unused = n + pads[2 * axis] + pads[2 * axis + 1] - covered
             let dropped = unused - pads[2 * axis + 1]
             if dropped > 0 {
+                let what = dropped == 1 ? "input \(name.dropLast()) of \(n) falls" : "\(dropped) input \(name) of \(n) fall"
                 diagnostics.warning("dropped-input",
-                                    "\(layer): the last \(dropped) input \(dropped == 1 ? String(name.dropLast()) : name) of \(n) fall outside every window (stride \(stride[axis]), kernel \(kernel[axis])) and are ignored",
+                                    "\(layer): the last \(what) outside every window (stride \(stride[axis]), kernel \(kernel[axis])) and \(dropped == 1 ? "is" : "are") ignored",
                                     at: range, notes: [DiagnosticNote("pad: same keeps every input position")])
             }
         }
@@ -309,6 +321,9 @@ extension Elaborator {
             let m = c.int("multiplier")!
             guard m >= 1 else {
                 diagnostics.error("bad-argument", "multiplier must be at least 1, got \(m)", at: c.range(of: "multiplier"))
+                return .poison
+            }
+            guard checkSizeArgument(m, "depthwise_conv2d '\(layer)': multiplier", at: c.range(of: "multiplier")) else {
                 return .poison
             }
             filters = ch * m
@@ -392,6 +407,13 @@ extension Elaborator {
             return .poison
         }
         let m = c.int("multiplier")!
+        guard m >= 1 else {
+            diagnostics.error("bad-argument", "multiplier must be at least 1, got \(m)", at: c.range(of: "multiplier"))
+            return .poison
+        }
+        guard checkSizeArgument(m, "separable_conv2d '\(layer)': multiplier", at: c.range(of: "multiplier")) else {
+            return .poison
+        }
         var params: [ValueID] = []
         let out: Value = withLabel(layer) {
             // Depthwise: one k×k filter per input channel (× multiplier), no bias.
@@ -420,6 +442,12 @@ extension Elaborator {
         let x = c.tensor("x")!
         let kernel = c.ints("kernel")!
         let stride = c.ints("stride") ?? kernel
+        guard kernel[0] * kernel[1] <= Shape.maxElements else {
+            diagnostics.error("size-too-large",
+                              "\(fn) '\(layer)': a \(kernel[0])×\(kernel[1]) window has \(groupDigits(kernel[0] * kernel[1])) cells; at most \(groupDigits(Shape.maxElements))",
+                              at: c.range(of: "kernel"))
+            return .poison
+        }
         let out: Value = withLabel(layer) {
             var pads = [0, 0, 0, 0]
             let padding = c.padding("pad")!

@@ -14,6 +14,9 @@ final class Scope {
     let path: String
     let blockName: String?
     var usedNames: Set<String> = []
+    /// The next suffix to try for a base name, so that naming the n-th layer
+    /// of a kind stays O(1).
+    var nextSuffix: [String: Int] = [:]
     var blockCounters: [String: Int] = [:]
     var layers: [LayerRecord] = []
     var returned: Value?
@@ -28,11 +31,12 @@ final class Scope {
     /// `base`, or `base_1`, `base_2`, … if already taken in this scope.
     func unique(_ base: String) -> String {
         var name = base
-        var k = 1
+        var k = nextSuffix[base] ?? 1
         while usedNames.contains(name) {
             name = "\(base)_\(k)"
             k += 1
         }
+        nextSuffix[base] = k
         usedNames.insert(name)
         return name
     }
@@ -50,19 +54,26 @@ struct StatementNaming {
     var paramCalls = 0
 }
 
-/// Levenshtein distance, for "did you mean" suggestions.
+/// Edit distance for "did you mean" suggestions: insertions, deletions,
+/// substitutions and transpositions of two adjacent characters ('imgae' is
+/// one edit from 'image'), each costing 1 (the optimal-string-alignment form
+/// of the Damerau–Levenshtein distance).
 func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a), b = Array(b)
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
+    var before = Array(repeating: 0, count: b.count + 1)
     var prev = Array(0...b.count)
     var cur = Array(repeating: 0, count: b.count + 1)
     for i in 1...a.count {
         cur[0] = i
         for j in 1...b.count {
             cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                cur[j] = min(cur[j], before[j - 2] + 1)
+            }
         }
-        swap(&prev, &cur)
+        (before, prev, cur) = (prev, cur, before)
     }
     return prev[b.count]
 }
@@ -72,7 +83,8 @@ func suggestion(for name: String, among candidates: some Sequence<String>) -> St
     var best: (String, Int)?
     for c in candidates where c != name {
         let d = editDistance(name.lowercased(), c.lowercased())
-        let limit = max(1, min(3, name.count / 3))
+        // One-letter names are all one edit apart: suggesting among them is noise.
+        let limit = name.count < 2 ? 0 : max(1, min(3, name.count / 3))
         if d <= limit, best == nil || d < best!.1 || (d == best!.1 && c < best!.0) { best = (c, d) }
     }
     return best?.0

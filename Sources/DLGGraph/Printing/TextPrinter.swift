@@ -140,12 +140,14 @@ extension Graph {
         return n.decl.flops(FlopContext(inputs: ins, output: out, attrs: n.attrs))
     }
 
-    /// Sum of FLOPs of every op; nil if a rank is unknown.
+    /// Sum of FLOPs of every op; nil if a rank is unknown or the sum does not fit in 64 bits.
     public func totalFlops() -> Int? {
         var total = 0
         for n in nodes {
             guard let f = flops(of: n.id) else { return nil }
-            total += f
+            let (sum, overflow) = total.addingReportingOverflow(f)
+            if overflow { return nil }
+            total = sum
         }
         return total
     }

@@ -1,0 +1,26 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// A libFuzzer target for the dlg front end (lexer, parser, elaborator, shape
+// inference and the IR printers). Build and run it with Fuzz/run.sh; see
+// Docs/fuzzing.md. The package is separate from the main one so that the
+// fuzzer's build flags never touch a normal build.
+let package = Package(
+    name: "dlg-fuzz",
+    dependencies: [
+        .package(name: "dlg", path: ".."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "FuzzFrontend",
+            dependencies: [
+                .product(name: "DLGSyntax", package: "dlg"),
+                .product(name: "DLGGraph", package: "dlg"),
+                .product(name: "DLGCompiler", package: "dlg"),
+            ],
+            // libFuzzer supplies `main`; this file only defines LLVMFuzzerTestOneInput.
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,61 @@
+import DLGGraph
+import DLGSyntax
+
+/// Bounds that keep elaboration finite and every size representable. A
+/// program beyond one of them gets an error that names the bound; the
+/// compiler never hangs, exhausts the stack or overflows an integer on it.
+public enum ElaborationLimits {
+    /// Iterations of one `for` loop.
+    public static let maxLoopIterations = 100_000
+    /// Statements executed plus graph values created, over the whole model.
+    /// (ResNet-50 takes about 3,000.)
+    public static let maxSteps = 300_000
+    /// Block calls inside block calls.
+    public static let maxCallDepth = 64
+    /// Nested expression evaluations, block bodies included.
+    public static let maxEvaluationDepth = 1_000
+}
+
+extension Elaborator {
+    /// Counts one step of elaboration. When the budget is spent, reports it
+    /// once and stops the elaboration (every later step returns false).
+    func step(at range: SourceRange) -> Bool {
+        if aborted { return false }
+        steps += 1
+        if steps > ElaborationLimits.maxSteps {
+            aborted = true
+            diagnostics.error("elaboration-limit",
+                              "the model is too large to elaborate: more than \(groupDigits(ElaborationLimits.maxSteps)) statements run and operations created",
+                              at: range,
+                              notes: [DiagnosticNote("a loop bound or a number of repetitions is probably larger than intended")]
+                                  + callStackNotes())
+            return false
+        }
+        return true
+    }
+
+    /// "125,000,000,000,000", or "about 1e+22" beyond 64 bits.
+    func describeElementCount(_ shape: Shape) -> String {
+        let n = shape.approximateKnownElementCount
+        if n < 9e18 { return groupDigits(Int(n)) }
+        return "about " + formatNumber(n)
+    }
+
+    /// Checks that a tensor of this shape stays within `Shape.maxElements`.
+    /// `what` names it ("input 'x'", "the weight of dense 'h'").
+    func checkElementCount(_ type: TensorType, _ what: String, at range: SourceRange) -> Bool {
+        if type.shape.knownElementCountWithinLimit != nil { return true }
+        diagnostics.error("tensor-too-large",
+                          "\(what) \(type) would hold \(describeElementCount(type.shape)) elements; a tensor holds at most \(groupDigits(Shape.maxElements))",
+                          at: range, notes: callStackNotes())
+        return false
+    }
+
+    /// Checks a size given as an argument (kernel, stride, padding, units, …).
+    func checkSizeArgument(_ v: Int, _ what: String, at range: SourceRange) -> Bool {
+        if v <= Shape.maxDimension { return true }
+        diagnostics.error("size-too-large", "\(what) \(groupDigits(v)) is too large; a size is at most \(groupDigits(Shape.maxDimension))",
+                          at: range)
+        return false
+    }
+}

@@ -1,0 +1,155 @@
+import Testing
+
+/// Calls with a wrong, unknown, missing or surplus argument, to built-ins and
+/// to blocks. The error points at the argument (or, when one is missing, at
+/// the function's name).
+@Suite struct ArgumentDiagnosticTests {
+    @Test func unknownArgumentName() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = dense(x, 4, ①activaton: relu)     #! ① error: dense has no argument 'activaton'
+            }
+            """)
+    }
+
+    @Test func missingRequiredArgument() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = ①dense(x)          #! ① error: dense needs argument 'units' (an integer)
+            }
+            """)
+    }
+
+    @Test func fractionalWhereAnIntegerIsNeeded() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = dense(x, ①2.5)     #! ① error: argument 'units' of dense must be an integer, got number 2.5
+            }
+            """)
+    }
+
+    @Test func stringWhereAnIntegerIsNeeded() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = dense(x, units: ①"ten")     #! ① error: argument 'units' of dense must be an integer, got string "ten"
+            }
+            """)
+    }
+
+    @Test func integerWhereABooleanIsNeeded() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = dense(x, 4, bias: ①1)     #! ① error: argument 'bias' of dense must be true or false, got integer 1
+            }
+            """)
+    }
+
+    @Test func argumentGivenTwice() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = dense(x, 4, ①units: 5)     #! ① error: argument 'units' is given twice
+            }
+            """)
+    }
+
+    @Test func tooManyPositionalArguments() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = relu(x, ①x)        #! ① error: relu takes 1 positional argument but 2 were given
+            }
+            """)
+    }
+
+    @Test func wordOutOfItsSet() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 1, 8, 8]
+                output y = maxpool(x, kernel: 2, round: ①nearest)     #! ① error: argument 'round' of maxpool must be one of floor, ceil, exact; 'nearest' is not
+            }
+            """)
+    }
+
+    @Test func negativePadding() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 1, 8, 8]
+                output y = conv2d(x, filters: 2, kernel: 3, pad: ①-1)     #! ① error: argument 'pad' of conv2d must be same, valid, an integer, [h, w] or [top, bottom, left, right], got integer -1
+            }
+            """)
+    }
+
+    @Test func kernelOfZero() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 1, 8, 8]
+                output y = conv2d(x, filters: 2, kernel: ①[3, 0])     #! ① error: argument 'kernel' of conv2d must be a positive integer or a pair [h, w], got list of 2
+            }
+            """)
+    }
+
+    @Test func unknownDTypeWord() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = cast(x, dtype: ①f16)     #! ① error: argument 'dtype' of cast must be a dtype (f32, f64 or i32); 'f16' is not
+            }
+            """)
+    }
+
+    @Test func blockCalledWithTooFewArguments() {
+        assertDiagnostics("""
+            block add(a, b) {
+                return a + b
+            }
+            model m {
+                input x: f32[B, 3]
+                output y = ①add(x)            #! ① error: block 'add' takes 2 arguments but 1 was given; missing 'b'
+            }
+            """)
+    }
+
+    @Test func blockCalledWithTooManyArguments() {
+        // The error points at the first argument beyond the parameter list.
+        assertDiagnostics("""
+            block add(a, b) {
+                return a + b
+            }
+            model m {
+                input x: f32[B, 3]
+                output y = add(x, x, ①x, x)      #! ① error: block 'add' takes 2 arguments but 4 were given
+            }
+            """)
+    }
+
+    @Test func blockWithDefaultsCalledWithTooFewArguments() {
+        assertDiagnostics("""
+            block layer(x, width, act = 1) {
+                return dense(x, width)
+            }
+            model m {
+                input x: f32[B, 3]
+                output y = ①layer(x)            #! ① error: block 'layer' takes 2 to 3 arguments but 1 was given; missing 'width'
+            }
+            """)
+    }
+
+    @Test func blockCalledWithUnknownParameterName() {
+        // The misspelt name is the missing one: that is not reported a second time.
+        assertDiagnostics("""
+            block layer(x, width) {
+                return dense(x, width)
+            }
+            model m {
+                input x: f32[B, 3]
+                output y = layer(x, ①widht: 4)      #! ① error: block 'layer' has no parameter 'widht'; did you mean 'width'?
+            }
+            """)
+    }
+}

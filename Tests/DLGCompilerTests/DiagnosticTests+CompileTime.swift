@@ -1,0 +1,203 @@
+import Testing
+
+/// What must be known while compiling: block expansion that never ends, loop
+/// bounds, conditions, integer arithmetic, and the limits that keep
+/// elaboration finite and sizes representable.
+@Suite struct CompileTimeDiagnosticTests {
+    // MARK: recursion
+
+    @Test func directRecursion() {
+        assertDiagnostics("""
+            block deeper(x, n) {
+                return ①deeper(relu(x), n - 1)      #! ① error: block 'deeper' calls itself recursively: deeper → deeper
+            }
+            model m {
+                input x: f32[B, 3]
+                output y = deeper(x, 3)
+            }
+            """)
+    }
+
+    @Test func indirectRecursionThroughThreeBlocks() {
+        // Reported once, at the call that closes the cycle; the note chain shows the way there.
+        assertDiagnostics("""
+            block a(x) { return b(x) }
+            block b(x) { return c(x) }
+            block c(x) { return ①a(x) }      #! ① error: block 'a' calls itself recursively: a → b → c → a
+            model m {
+                input x: f32[B, 3]
+                output y = a(x)
+            }
+            """)
+    }
+
+    // MARK: loop bounds
+
+    @Test func loopBoundIsATensor() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                for i in 0..<①x { x = relu(x) }     #! ① error: the loop's upper bound must be a compile-time integer, got tensor f32[B,3]
+                output y = x
+            }
+            """)
+    }
+
+    @Test func loopBoundIsAFloat() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                for i in 0..<①2.5 { x = relu(x) }     #! ① error: the loop's upper bound must be a compile-time integer, got number 2.5
+                output y = x
+            }
+            """)
+    }
+
+    @Test func loopBoundIsASymbolicSize() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                for i in 0..<①B { x = relu(x) }     #! ① error: the loop's upper bound must be a compile-time integer, got symbolic size B
+                output y = x
+            }
+            """)
+    }
+
+    @Test func loopBoundFromAShapeQueryIsASymbolicSize() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                n = shape(x)[0]
+                for i in ①n..<4 { x = relu(x) }     #! ① error: the loop's lower bound must be a compile-time integer, got symbolic size B
+                output y = x
+            }
+            """)
+    }
+
+    @Test func boundSymbolIsACompileTimeInteger() {
+        // With --bind B=2 the loop runs twice.
+        assertClean("""
+            model m {
+                input x: f32[B, 3]
+                for i in 0..<B { x = relu(x) }
+                output y = x
+            }
+            """, bindings: ["B": 2])
+    }
+
+    @Test func loopBoundFromAShapeQueryOnAKnownAxis() {
+        assertClean("""
+            model m {
+                input x: f32[B, 3]
+                for i in 0..<shape(x)[1] { x = relu(x) }
+                output y = x
+            }
+            """)
+    }
+
+    @Test func loopThatWouldRunTooOften() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                for i in ①0..<1000000000000 { x = relu(x) }     #! ① error: the loop 0..<1000000000000 would run 1,000,000,000,000 times; a loop runs at most 100,000 times
+                output y = x
+            }
+            """)
+    }
+
+    @Test func nestedLoopsBeyondTheElaborationBudget() {
+        // 1,000 × 1,000 relu statements: each runs one statement and creates one
+        // value, so the budget of 300,000 steps runs out at about the 150,000th,
+        // when the next statement starts; elaboration stops there.
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                for i in 0..<1000 { for j in 0..<1000 { ①x = relu(x) } }     #! ① error: the model is too large to elaborate: more than 300,000 statements run and operations created
+                output y = x
+            }
+            """)
+    }
+
+    // MARK: conditions and arithmetic
+
+    @Test func conditionIsNotABoolean() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                y = if ①3 then x else relu(x)     #! ① error: the condition of 'if … then … else …' must be a compile-time boolean, got integer 3
+                output z = y
+            }
+            """)
+    }
+
+    @Test func integerOverflow() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                n = 9223372036854775807 ①+ 1      #! ① error: integer overflow: 9223372036854775807 + 1 does not fit in 64 bits
+                output y = dense(x, n)
+            }
+            """)
+    }
+
+    @Test func divisionByZero() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = dense(x, 8 ①/ (2 - 2))      #! ① error: division by zero
+            }
+            """)
+    }
+
+    @Test func integerDivisionStaysExact() {
+        // 12 / 4 = 3 is an integer; 12 / 5 = 2.4 is not, and units must be one.
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                h = dense(x, 12 / 4)
+                output y = dense(h, ①12 / 5)      #! ① error: argument 'units' of dense must be an integer, got number 2.4
+            }
+            """)
+    }
+
+    // MARK: sizes
+
+    @Test func dimensionTooLarge() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, ①99999999999, ②99999999999]      #! ① error: dimension 99,999,999,999 is too large; a size is at most 2,147,483,647 #! ② error: dimension 99,999,999,999 is too large; a size is at most 2,147,483,647
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func tensorWithTooManyElements() {
+        // 50,000³ = 1.25·10¹⁴ elements.
+        assertDiagnostics("""
+            model m {
+                input x: ①f32[50000, 50000, 50000]      #! ① error: the type f32[50000,50000,50000] would hold 125,000,000,000,000 elements; a tensor holds at most 2,147,483,647
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func layerWeightWithTooManyElements() {
+        // 8 × 999,999,999 = 7,999,999,992 weights.
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 8]
+                output y = ①dense(x, 999999999)      #! ① error: the weight of dense 'y' f32[8,999999999] would hold 7,999,999,992 elements; a tensor holds at most 2,147,483,647
+            }
+            """)
+    }
+
+    @Test func resultWithTooManyElements() {
+        // [B, 65536] × 65536 classes per element: 65,536² = 4,294,967,296 per sample.
+        assertDiagnostics("""
+            model m {
+                input label: i32[B, 65536]
+                output y = ①one_hot(label, classes: 65536)      #! ① error: one_hot: the result f32[B,65536,65536] would hold 4,294,967,296 elements; a tensor holds at most 2,147,483,647
+            }
+            """)
+    }
+}

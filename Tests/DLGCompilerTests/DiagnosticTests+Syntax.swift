@@ -1,0 +1,209 @@
+import Testing
+
+/// Syntax errors: each is reported where the missing or unexpected token is,
+/// the parser skips to the end of the statement and goes on, and nothing that
+/// follows from the skipped statement is reported.
+@Suite struct SyntaxDiagnosticTests {
+    @Test func missingCloseParenAtEndOfLine() {
+        // The ')' is missing where the line ends, right after 'x'; h is still defined.
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                h = relu(x①                 #! ① error: expected ')' to close the argument list of 'relu', found 'output'
+                output y = relu(h)
+            }
+            """)
+    }
+
+    @Test func missingCloseBracketInShape() {
+        // x is declared (as an error), so its use is not reported as unknown.
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3 ①4]        #! ① error: expected ']' to close the shape, found integer 4
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func missingCloseBraceAtEndOfFile() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = relu(x)①          #! ① error: expected '}' to close the body of model 'm', found end of file
+            """)
+    }
+
+    @Test func missingCloseBraceBeforeNextModel() {
+        // Reported once, where model 'a' should have ended; model 'b' is still checked.
+        assertDiagnostics("""
+            model a {
+                input x: f32[B, 3]
+                output y = relu(x)①          #! ① error: expected '}' to close the body of model 'a' before 'model'
+
+            model b {
+                input x: f32[B, 3]
+                output y = relu(②z)          #! ② error: unknown name 'z'
+            }
+            """)
+    }
+
+    @Test func missingCloseBraceOfLoopBeforeNextModel() {
+        // Only the innermost open body is reported, not the model around it.
+        assertDiagnostics("""
+            model a {
+                input x: f32[B, 3]
+                for i in 0..<2 {
+                    x = relu(x)①             #! ① error: expected '}' to close the body of the loop before 'model'
+            model b {
+                input x: f32[B, 3]
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func strayTokenAfterStatement() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                h = dense(x, 4)①)            #! ① error: expected end of line after the statement, found ')'
+                output y = relu(h)
+            }
+            """)
+    }
+
+    @Test func keywordUsedAsOutputName() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output ①for = relu(x)       #! ① error: 'for' is a keyword and cannot be used as an output name
+            }
+            """)
+    }
+
+    @Test func keywordUsedAsInputName() {
+        // The input is not declared, so 'in' is not looked up later either.
+        assertDiagnostics("""
+            model m {
+                input ①in: f32[B, 3]        #! ① error: 'in' is a keyword and cannot be used as an input name
+                input x: f32[B, 3]
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func keywordUsedAsBlockParameter() {
+        assertDiagnostics("""
+            block twice(x, ①then) {         #! ① error: 'then' is a keyword and cannot be used as a parameter name
+                return x + x
+            }
+            model m {
+                input x: f32[B, 3]
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func positionalArgumentAfterNamed() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = dense(units: 4, ①x)       #! ① error: positional argument after a named argument in call to 'dense'
+            }
+            """)
+    }
+
+    @Test func missingExpressionAfterEquals() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                h =①                         #! ① error: expected an expression, found end of line
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func missingElseInConditionalExpression() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                h = if 1 > 0 then relu(x)①   #! ① error: expected 'else' in 'if … then … else …', found end of line
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func loopWithoutIn() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                for i ①0..<3 { x = relu(x) }     #! ① error: expected 'in' after the loop variable, found integer 0
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func expressionWhoseResultIsUnused() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                ①relu(x)                      #! ① error: expression result is unused; assign it to a name, or mark it with 'output' or 'minimize'
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func statementAtTopLevel() {
+        assertDiagnostics("""
+            ①x = 3                            #! ① error: expected 'model', 'block' or 'train' at top level, found identifier 'x'
+            model m {
+                input x: f32[B, 3]
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func missingBraceAfterModelName() {
+        assertDiagnostics("""
+            model m ①(                        #! ① error: expected '{' to begin the body of model 'm', found '('
+            }
+            model n {
+                input x: f32[B, 3]
+                output y = relu(x)
+            }
+            """)
+    }
+
+    @Test func nestingDeeperThanTheLimit() {
+        // The model body is one level; 256 parentheses inside it make 257.
+        let open = String(repeating: "(", count: 255)
+        let close = String(repeating: ")", count: 256)
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = \(open)①(x\(close)     #! ① error: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies
+            }
+            """)
+    }
+
+    @Test func nestingAtTheLimitIsAccepted() {
+        // The model body and 255 parentheses: 256 levels.
+        let open = String(repeating: "(", count: 255), close = String(repeating: ")", count: 255)
+        assertClean("""
+            model m {
+                input x: f32[B, 3]
+                output y = \(open)x\(close)
+            }
+            """)
+    }
+
+    @Test func operatorChainDeeperThanTheLimit() {
+        // x + x + … is a left-leaning tree; the 256th '+' makes it 257 levels deep.
+        let terms = String(repeating: " + x", count: 255)
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = x\(terms) ①+ x + x      #! ① error: expression is too deep: more than 256 nested operations
+            }
+            """)
+    }
+}
