@@ -156,4 +156,54 @@ import Testing
                     "the example at Docs/\(document):\(line) does not compile cleanly:\n\(DiagnosticsFormatter().format(diags.sorted, in: file))")
         }
     }
+
+    /// The naming examples of Docs/language.md, "Naming of layers and parameters".
+    @Test func namingExamplesHold() throws {
+        let source = """
+            block inner(x, units) {
+                return relu(dense(x, units))
+            }
+            block outer(x, width) {
+                for i in 0..<2 { x = inner(x, width) }
+                return x
+            }
+            model naming {
+                input image: f32[B, 3, 32, 32]
+                input v: f32[B, 8]
+                h = dense(dense(v, 10), 5)
+                a = relu(batchnorm(conv2d(image, filters: 64, kernel: 1, bias: false)))
+                x = relu(conv2d(image, filters: 8, kernel: 3, pad: same))
+                x = relu(conv2d(x, filters: 8, kernel: 3, pad: same))
+                y = dense(flatten(x), 10, name: "head")
+                o = outer(v, 8)
+                output z = dense(o, 2, name: "head")
+                minimize mean(z)
+            }
+            """
+        let result = Frontend.compile(SourceFile(path: "naming.dlg", text: source))
+        #expect(!result.hasErrors)
+        let g = try #require(result.graph)
+        var rows: [String] = []
+        func walk(_ records: [LayerRecord]) {
+            for r in records {
+                rows.append(r.name)
+                walk(r.children)
+            }
+        }
+        walk(g.layers)
+        #expect(rows == [
+            "h.dense", "h.dense_1",
+            "a.conv2d", "a.batchnorm", "a.relu",
+            "x", "x.relu", "x_1", "x.relu_1",
+            "y.flatten", "head",
+            "outer.0", "outer.0.inner.0", "outer.0.inner.0.dense", "outer.0.inner.0.relu",
+            "outer.0.inner.1", "outer.0.inner.1.dense", "outer.0.inner.1.relu",
+            "head_1",
+        ])
+        let params = g.params.compactMap(\.name)
+        for expected in ["h.dense.weight", "h.dense_1.bias", "a.conv2d.weight", "a.batchnorm.running_var", "x_1.weight",
+                         "head.weight", "outer.0.inner.1.dense.weight", "head_1.bias"] {
+            #expect(params.contains(expected), "no parameter \(expected) in \(params)")
+        }
+    }
 }
