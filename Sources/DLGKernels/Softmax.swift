@@ -46,7 +46,7 @@ enum SoftmaxKernels {
         let m = ReductionKernels.extremum(x, n, isMin: false)
         let s: T = SIMDMath.pairwiseSum(0, n) { i, w in
             let v = SIMDMath.exp(load(x + i, w) - m)
-            return w == 16 ? v : v.replacing(with: 0, where: SIMD16<T>.laneIndices .>= T(w))
+            return w == 16 ? v : SIMDMath.select(SIMD16<T>.laneIndices, .ge, T(w), then: SIMD16(), else: v)
         }
         return (m, T.log(s))
     }
@@ -84,7 +84,7 @@ public func softmax<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePo
             var m = SoftmaxKernels.load(xb + j, w)
             for i in 1..<n {
                 let v = SoftmaxKernels.load(xb + i * inner + j, w)
-                m = m.replacing(with: v, where: v .> m)
+                m = SIMDMath.select(v, .gt, m, then: v, else: m)
             }
             var s = SIMD16<T>()
             for i in 0..<n {
@@ -124,7 +124,7 @@ public func logSoftmax<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutabl
             var m = SoftmaxKernels.load(xb + j, w)
             for i in 1..<n {
                 let v = SoftmaxKernels.load(xb + i * inner + j, w)
-                m = m.replacing(with: v, where: v .> m)
+                m = SIMDMath.select(v, .gt, m, then: v, else: m)
             }
             var s = SIMD16<T>()
             for i in 0..<n {
@@ -276,7 +276,7 @@ public func softmaxCrossEntropy<T: KernelScalar>(logits: UnsafePointer<T>, targe
         loss[r] = SIMDMath.pairwiseSum(0, classes) { i, w in
             let tv = SoftmaxKernels.load(t + i, w)
             let term = tv * ((m - SoftmaxKernels.load(z + i, w)) + ls)
-            return term.replacing(with: 0, where: tv .== 0)
+            return SIMDMath.select(tv, .eq, 0, then: SIMD16(), else: term)
         }
     }
 }
