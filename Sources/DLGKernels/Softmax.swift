@@ -43,6 +43,12 @@ enum SoftmaxKernels {
     /// (max, log Σ e^(x−max)) of n ≥ 1 contiguous values; logsumexp = max + second.
     @inlinable @inline(__always)
     static func logSumExp<T: KernelScalar>(_ x: UnsafePointer<T>, _ n: Int) -> (max: T, logSum: T) {
+        if n <= 16 {
+            // One vector; padding lanes hold −inf and contribute e^−inf = 0.
+            let v = SIMDMath.loadPartial(x, n, fill: -.infinity)
+            let m = SIMDMath.horizontalExtremum(v, isMin: false)
+            return (m, T.log(SIMDMath.horizontalSum(SIMDMath.exp(v - m))))
+        }
         let m = ReductionKernels.extremum(x, n, isMin: false)
         let s: T = SIMDMath.pairwiseSum(0, n) { i, w in
             let v = SIMDMath.exp(load(x + i, w) - m)
@@ -66,6 +72,15 @@ extension SIMD16 where Scalar: KernelScalar {
 public func softmax<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>,
                                      outer: Int, n: Int, inner: Int) {
     if n == 0 || inner == 0 { return }
+    if inner == 1 && n <= 16 {
+        // One vector per row; padding lanes hold −inf and contribute e^−inf = 0.
+        for o in 0..<outer {
+            let v = SIMDMath.loadPartial(x + o * n, n, fill: -.infinity)
+            let e = SIMDMath.exp(v - SIMDMath.horizontalExtremum(v, isMin: false))
+            SIMDMath.storePartial(e * (1 / SIMDMath.horizontalSum(e)), y + o * n, n)
+        }
+        return
+    }
     if inner == 1 {
         for o in 0..<outer {
             let xr = x + o * n, yr = y + o * n
