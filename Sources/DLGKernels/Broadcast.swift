@@ -54,15 +54,21 @@ public enum BinaryOp: Hashable, Sendable, CaseIterable, CustomStringConvertible 
         case .div: return a / b
         case .pow:
             var r = a
-            for j in 0..<16 { r[j] = T.pow(a[j], b[j]) }
+            withUnsafeMutableBytes(of: &r) { rr in
+                withUnsafeBytes(of: b) { bb in
+                    let rp = rr.baseAddress!.assumingMemoryBound(to: T.self)
+                    let bp = bb.baseAddress!.assumingMemoryBound(to: T.self)
+                    for j in 0..<16 { rp[j] = T.pow(rp[j], bp[j]) }
+                }
+            }
             return r
         case .maximum:
-            return b.replacing(with: a, where: (a .> b) .| (a .!= a))
+            return SIMDMath.select(a, .ne, a, then: a, else: SIMDMath.select(a, .gt, b, then: a, else: b))
         case .minimum:
-            return b.replacing(with: a, where: (a .< b) .| (a .!= a))
-        case .greater: return SIMD16<T>().replacing(with: 1, where: a .> b)
-        case .greaterEqual: return SIMD16<T>().replacing(with: 1, where: a .>= b)
-        case .equal: return SIMD16<T>().replacing(with: 1, where: a .== b)
+            return SIMDMath.select(a, .ne, a, then: a, else: SIMDMath.select(a, .lt, b, then: a, else: b))
+        case .greater: return SIMDMath.select(a, .gt, b, then: SIMD16(repeating: 1), else: SIMD16())
+        case .greaterEqual: return SIMDMath.select(a, .ge, b, then: SIMD16(repeating: 1), else: SIMD16())
+        case .equal: return SIMDMath.select(a, .eq, b, then: SIMD16(repeating: 1), else: SIMD16())
         }
     }
 }

@@ -101,25 +101,23 @@ public enum UnaryOp: Hashable, Sendable, CustomStringConvertible {
 enum UnaryMath {
     @inlinable @inline(__always)
     static func sign<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
-        SIMD16<T>()
-            .replacing(with: 1, where: x .> 0)
-            .replacing(with: -1, where: x .< 0)
-            .replacing(with: x, where: x .!= x)
+        let s = SIMDMath.select(x, .gt, 0, then: 1, else: 0) - SIMDMath.select(x, .lt, 0, then: 1, else: 0)
+        return SIMDMath.select(x, .ne, x, then: x, else: s)
     }
 
     @inlinable @inline(__always)
     static func relu<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
-        x.replacing(with: 0, where: x .<= 0)
+        SIMDMath.select(x, .le, 0, then: SIMD16<T>(), else: x)
     }
 
     @inlinable @inline(__always)
     static func leakyRelu<T: KernelScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> {
-        (a * x).replacing(with: x, where: x .> 0)
+        SIMDMath.select(x, .gt, 0, then: x, else: a * x)
     }
 
     @inlinable @inline(__always)
     static func elu<T: KernelScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> {
-        (a * SIMDMath.expm1(x)).replacing(with: x, where: x .> 0)
+        SIMDMath.select(x, .gt, 0, then: x, else: a * SIMDMath.expm1(x))
     }
 
     @inlinable @inline(__always)
@@ -136,7 +134,8 @@ enum UnaryMath {
 
     @inlinable @inline(__always)
     static func clamp<T: KernelScalar>(_ x: SIMD16<T>, _ lo: T, _ hi: T) -> SIMD16<T> {
-        x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi) + 0
+        let l = SIMD16<T>(repeating: lo), h = SIMD16<T>(repeating: hi)
+        return SIMDMath.select(x, .gt, hi, then: h, else: SIMDMath.select(x, .lt, lo, then: l, else: x)) + 0
     }
 
     @inlinable @inline(__always)
@@ -161,11 +160,11 @@ enum UnaryMath {
         case .swish: return x * SIMDMath.sigmoid(x)
         case .softplus: return softplus(x)
         case .softsign: return x / (1 + SIMDMath.abs(x))
-        case .hardlim: return SIMD16<T>().replacing(with: 1, where: x .>= 0)
-        case .hardlims: return SIMD16<T>(repeating: -1).replacing(with: 1, where: x .>= 0)
+        case .hardlim: return SIMDMath.select(x, .ge, 0, then: 1, else: 0)
+        case .hardlims: return SIMDMath.select(x, .ge, 0, then: 1, else: -1)
         case .satlin: return clamp(x, 0, 1)
         case .satlins: return clamp(x, -1, 1)
-        case .step: return SIMD16<T>().replacing(with: 1, where: x .> 0)
+        case .step: return SIMDMath.select(x, .gt, 0, then: 1, else: 0)
         case .identity: return x
         }
     }
@@ -181,21 +180,21 @@ enum UnaryMath {
         case .log: return dy / x
         case .sqrt: return (0.5 * dy) / y
         case .rsqrt: return -0.5 * dy * y * y * y
-        case .abs: return zero.replacing(with: dy, where: x .> 0).replacing(with: -dy, where: x .< 0)
+        case .abs: return SIMDMath.select(x, .gt, 0, then: dy, else: SIMDMath.select(x, .lt, 0, then: -dy, else: zero))
         case .square: return 2 * x * dy
         case .reciprocal: return -dy * y * y
         case .sign, .step: return zero
         case .sigmoid: return dy * y * (1 - y)
         case .tanh: return dy * (1 - y * y)
-        case .relu: return zero.replacing(with: dy, where: x .> 0)
-        case .leakyRelu(let a): return (T(a) * dy).replacing(with: dy, where: x .> 0)
+        case .relu: return SIMDMath.select(x, .gt, 0, then: dy, else: zero)
+        case .leakyRelu(let a): return SIMDMath.select(x, .gt, 0, then: dy, else: T(a) * dy)
         case .elu(let a):
             // α·e^x rather than y + α: no cancellation when e^x is small.
-            return (T(a) * dy * SIMDMath.exp(x)).replacing(with: dy, where: x .> 0)
+            return SIMDMath.select(x, .gt, 0, then: dy, else: T(a) * dy * SIMDMath.exp(x))
         case .selu:
             let lambda = T(UnaryOp.seluLambda)
             let la = lambda * T(UnaryOp.seluAlpha)
-            return (la * dy * SIMDMath.exp(x)).replacing(with: lambda * dy, where: x .> 0)
+            return SIMDMath.select(x, .gt, 0, then: lambda * dy, else: la * dy * SIMDMath.exp(x))
         case .gelu:
             // f′ = Φ(x) + x·φ(x), Φ(x) = ½·erfc(−x/√2), φ(x) = e^(−x²/2)/√(2π).
             let c = -1 / T.sqrt(2)
@@ -210,8 +209,8 @@ enum UnaryMath {
             let d = 1 + SIMDMath.abs(x)
             return dy / (d * d)
         case .hardlim, .hardlims, .identity: return dy
-        case .satlin: return zero.replacing(with: dy, where: (x .> 0) .& (x .< 1))
-        case .satlins: return zero.replacing(with: dy, where: (x .> -1) .& (x .< 1))
+        case .satlin: return SIMDMath.select(x, .gt, 0, then: SIMDMath.select(x, .lt, 1, then: dy, else: zero), else: zero)
+        case .satlins: return SIMDMath.select(x, .gt, -1, then: SIMDMath.select(x, .lt, 1, then: dy, else: zero), else: zero)
         }
     }
 }
@@ -363,7 +362,8 @@ public func scalarOpBackward<T: KernelScalar>(_ op: ScalarOp, x: UnsafePointer<T
     case .clamp(let l, let h):
         let lo = T(l), hi = T(h)
         SIMDMath.map2(x, dy, dx, count) { x, g in
-            SIMD16<T>().replacing(with: g, where: (x .>= lo) .& (x .<= hi))
+            let zero = SIMD16<T>()
+            return SIMDMath.select(x, .ge, lo, then: SIMDMath.select(x, .le, hi, then: g, else: zero), else: zero)
         }
     }
 }

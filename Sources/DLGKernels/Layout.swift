@@ -234,11 +234,14 @@ public func transpose<T: KernelScalar>(_ plan: TransposePlan, _ x: UnsafePointer
 }
 
 /// y[j·rows + i] = x[i·cols + j]: a rows × cols row-major matrix transposed,
-/// in 32 × 32 tiles so that both sides stay in cache.
+/// in 16 × 16 tiles so that both sides stay in cache; 8 × 8 when a row of
+/// either side spans a multiple of 2 KiB, since then a tile's lines all fall
+/// in the same cache sets.
 @inlinable
 public func transposeMatrix<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>,
                                              rows: Int, cols: Int) {
-    let tile = 32
+    let size = MemoryLayout<T>.stride
+    let tile = (rows * size) % 2048 == 0 || (cols * size) % 2048 == 0 ? 8 : 16
     var i0 = 0
     while i0 < rows {
         let i1 = Swift.min(i0 + tile, rows)

@@ -110,15 +110,15 @@ enum ReductionKernels {
         var i = 16
         while i + 16 <= n {
             let v = SIMDMath.load(p + i)
-            acc = acc.replacing(with: v, where: isMin ? v .< acc : v .> acc)
+            acc = SIMDMath.select(v, isMin ? .lt : .gt, acc, then: v, else: acc)
             i += 16
         }
         if i < n {
             // The last 16 elements, overlapping ones already seen (harmless for max/min).
             let v = SIMDMath.load(p + n - 16)
-            acc = acc.replacing(with: v, where: isMin ? v .< acc : v .> acc)
+            acc = SIMDMath.select(v, isMin ? .lt : .gt, acc, then: v, else: acc)
         }
-        return isMin ? acc.min() : acc.max()
+        return SIMDMath.horizontalExtremum(acc, isMin: isMin)
     }
 
     /// y[r] = op(x[r·m ..< (r+1)·m]) for r in 0..<rows (op: sum, max or min).
@@ -179,7 +179,7 @@ enum ReductionKernels {
                 dst.update(from: src, count: inner)
                 for i in 1..<m {
                     SIMDMath.map2(dst, src + i * inner, dst, inner) { a, b in
-                        a.replacing(with: b, where: isMin ? b .< a : b .> a)
+                        SIMDMath.select(b, isMin ? .lt : .gt, a, then: b, else: a)
                     }
                 }
             }

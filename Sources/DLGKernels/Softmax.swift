@@ -43,10 +43,16 @@ enum SoftmaxKernels {
     /// (max, log Σ e^(x−max)) of n ≥ 1 contiguous values; logsumexp = max + second.
     @inlinable @inline(__always)
     static func logSumExp<T: KernelScalar>(_ x: UnsafePointer<T>, _ n: Int) -> (max: T, logSum: T) {
+        if n <= 16 {
+            // One vector; padding lanes hold −inf and contribute e^−inf = 0.
+            let v = SIMDMath.loadPartial(x, n, fill: -.infinity)
+            let m = SIMDMath.horizontalExtremum(v, isMin: false)
+            return (m, T.log(SIMDMath.horizontalSum(SIMDMath.exp(v - m))))
+        }
         let m = ReductionKernels.extremum(x, n, isMin: false)
         let s: T = SIMDMath.pairwiseSum(0, n) { i, w in
             let v = SIMDMath.exp(load(x + i, w) - m)
-            return w == 16 ? v : v.replacing(with: 0, where: SIMD16<T>.laneIndices .>= T(w))
+            return w == 16 ? v : SIMDMath.select(SIMD16<T>.laneIndices, .ge, T(w), then: SIMD16(), else: v)
         }
         return (m, T.log(s))
     }
@@ -66,6 +72,15 @@ extension SIMD16 where Scalar: KernelScalar {
 public func softmax<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>,
                                      outer: Int, n: Int, inner: Int) {
     if n == 0 || inner == 0 { return }
+    if inner == 1 && n <= 16 {
+        // One vector per row; padding lanes hold −inf and contribute e^−inf = 0.
+        for o in 0..<outer {
+            let v = SIMDMath.loadPartial(x + o * n, n, fill: -.infinity)
+            let e = SIMDMath.exp(v - SIMDMath.horizontalExtremum(v, isMin: false))
+            SIMDMath.storePartial(e * (1 / SIMDMath.horizontalSum(e)), y + o * n, n)
+        }
+        return
+    }
     if inner == 1 {
         for o in 0..<outer {
             let xr = x + o * n, yr = y + o * n
@@ -84,7 +99,7 @@ public func softmax<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePo
             var m = SoftmaxKernels.load(xb + j, w)
             for i in 1..<n {
                 let v = SoftmaxKernels.load(xb + i * inner + j, w)
-                m = m.replacing(with: v, where: v .> m)
+                m = SIMDMath.select(v, .gt, m, then: v, else: m)
             }
             var s = SIMD16<T>()
             for i in 0..<n {
@@ -124,7 +139,7 @@ public func logSoftmax<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutabl
             var m = SoftmaxKernels.load(xb + j, w)
             for i in 1..<n {
                 let v = SoftmaxKernels.load(xb + i * inner + j, w)
-                m = m.replacing(with: v, where: v .> m)
+                m = SIMDMath.select(v, .gt, m, then: v, else: m)
             }
             var s = SIMD16<T>()
             for i in 0..<n {
@@ -276,7 +291,7 @@ public func softmaxCrossEntropy<T: KernelScalar>(logits: UnsafePointer<T>, targe
         loss[r] = SIMDMath.pairwiseSum(0, classes) { i, w in
             let tv = SoftmaxKernels.load(t + i, w)
             let term = tv * ((m - SoftmaxKernels.load(z + i, w)) + ls)
-            return term.replacing(with: 0, where: tv .== 0)
+            return SIMDMath.select(tv, .eq, 0, then: SIMD16(), else: term)
         }
     }
 }

@@ -31,17 +31,91 @@ public enum SIMDMath {
     }
 
     /// Loads `n` (0…16) elements; the remaining lanes hold `fill`.
+    /// (Lanes are written through memory: per-lane subscripts of a generic
+    /// SIMD16<T> compile to slow code even after specialization.)
     @inlinable @inline(__always)
     public static func loadPartial<T: SIMDScalar>(_ p: UnsafePointer<T>, _ n: Int, fill: T) -> SIMD16<T> {
         var v = SIMD16<T>(repeating: fill)
-        for j in 0..<n { v[j] = p[j] }
+        withUnsafeMutableBytes(of: &v) { raw in
+            raw.baseAddress!.assumingMemoryBound(to: T.self).update(from: p, count: n)
+        }
         return v
     }
 
     /// Stores the first `n` (0…16) lanes.
     @inlinable @inline(__always)
     public static func storePartial<T: SIMDScalar>(_ v: SIMD16<T>, _ p: UnsafeMutablePointer<T>, _ n: Int) {
-        for j in 0..<n { p[j] = v[j] }
+        withUnsafeBytes(of: v) { raw in
+            p.update(from: raw.baseAddress!.assumingMemoryBound(to: T.self), count: n)
+        }
+    }
+
+    // MARK: Comparisons
+
+    /// A lane-wise comparison.
+    public enum Comparison: Sendable {
+        case lt, le, gt, ge, eq, ne
+    }
+
+    /// The lane mask of `a c b`. Dispatched to the concrete SIMD16<Float> /
+    /// SIMD16<Double> operators: the generic `.<` family compiles to per-lane
+    /// code even after specialization, some 50× slower in a loop.
+    @inlinable @inline(__always)
+    public static func compare<T: KernelScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: SIMD16<T>)
+        -> SIMDMask<SIMD16<T.SIMDMaskScalar>> {
+        if T.self == Float.self {
+            let x = unsafeBitCast(a, to: SIMD16<Float>.self), y = unsafeBitCast(b, to: SIMD16<Float>.self)
+            let m: SIMDMask<SIMD16<Int32>> = switch c {
+            case .lt: x .< y
+            case .le: x .<= y
+            case .gt: x .> y
+            case .ge: x .>= y
+            case .eq: x .== y
+            case .ne: x .!= y
+            }
+            return unsafeBitCast(m, to: SIMDMask<SIMD16<T.SIMDMaskScalar>>.self)
+        }
+        if T.self == Double.self {
+            let x = unsafeBitCast(a, to: SIMD16<Double>.self), y = unsafeBitCast(b, to: SIMD16<Double>.self)
+            let m: SIMDMask<SIMD16<Int64>> = switch c {
+            case .lt: x .< y
+            case .le: x .<= y
+            case .gt: x .> y
+            case .ge: x .>= y
+            case .eq: x .== y
+            case .ne: x .!= y
+            }
+            return unsafeBitCast(m, to: SIMDMask<SIMD16<T.SIMDMaskScalar>>.self)
+        }
+        switch c {
+        case .lt: return a .< b
+        case .le: return a .<= b
+        case .gt: return a .> b
+        case .ge: return a .>= b
+        case .eq: return a .== b
+        case .ne: return a .!= b
+        }
+    }
+
+    /// Per lane: `a c b ? t : f`.
+    @inlinable @inline(__always)
+    public static func select<T: KernelScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: SIMD16<T>,
+                                               then t: SIMD16<T>, else f: SIMD16<T>) -> SIMD16<T> {
+        f.replacing(with: t, where: compare(a, c, b))
+    }
+
+    /// Per lane: `a c b ? t : f`, comparing with a scalar.
+    @inlinable @inline(__always)
+    public static func select<T: KernelScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: T,
+                                               then t: SIMD16<T>, else f: SIMD16<T>) -> SIMD16<T> {
+        f.replacing(with: t, where: compare(a, c, SIMD16(repeating: b)))
+    }
+
+    /// Per lane: `a c b ? t : f` with scalar results.
+    @inlinable @inline(__always)
+    public static func select<T: KernelScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: T,
+                                               then t: T, else f: T) -> SIMD16<T> {
+        SIMD16(repeating: f).replacing(with: t, where: compare(a, c, SIMD16(repeating: b)))
     }
 
     // MARK: Loops
@@ -100,8 +174,36 @@ public enum SIMDMath {
     @inlinable @inline(__always)
     public static func lanes<T: SIMDScalar>(_ v: SIMD16<T>, _ f: (T) -> T) -> SIMD16<T> {
         var r = v
-        for j in 0..<16 { r[j] = f(v[j]) }
+        withUnsafeMutableBytes(of: &r) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: T.self)
+            for j in 0..<16 { p[j] = f(p[j]) }
+        }
         return r
+    }
+
+    // MARK: Horizontal reductions (through memory, for the same reason as loadPartial)
+
+    /// The sum of the 16 lanes, added as a balanced tree (8 + 4 + 2 + 1 pairs).
+    @inlinable @inline(__always)
+    public static func horizontalSum<T: KernelScalar>(_ v: SIMD16<T>) -> T {
+        withUnsafeBytes(of: v) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: T.self)
+            var h = (p[0] + p[8], p[1] + p[9], p[2] + p[10], p[3] + p[11],
+                     p[4] + p[12], p[5] + p[13], p[6] + p[14], p[7] + p[15])
+            h.0 += h.4; h.1 += h.5; h.2 += h.6; h.3 += h.7
+            return (h.0 + h.2) + (h.1 + h.3)
+        }
+    }
+
+    /// The largest (or, with `isMin`, smallest) lane.
+    @inlinable @inline(__always)
+    public static func horizontalExtremum<T: KernelScalar>(_ v: SIMD16<T>, isMin: Bool) -> T {
+        withUnsafeBytes(of: v) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: T.self)
+            var m = p[0]
+            for j in 1..<16 where isMin ? p[j] < m : p[j] > m { m = p[j] }
+            return m
+        }
     }
 
     // MARK: Summation
@@ -127,7 +229,7 @@ public enum SIMDMath {
                 acc0 += load(start + i, w)
                 i += w
             }
-            return (acc0 + acc1).sum()
+            return horizontalSum(acc0 + acc1)
         }
         let half = (n / 2) & ~15
         return pairwiseSum(start, half, load) + pairwiseSum(start + half, n - half, load)
@@ -170,7 +272,7 @@ public enum SIMDMath {
     /// every other value, NaN included, unchanged).
     @inlinable @inline(__always)
     public static func abs<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
-        x.replacing(with: -x, where: x .< 0) + 0
+        select(x, .lt, 0, then: -x, else: x) + 0
     }
 
     /// 1/(1+e^−x), stable for any x: with e = e^−|x|, σ = 1/(1+e) for x ≥ 0 and
@@ -179,7 +281,7 @@ public enum SIMDMath {
     public static func sigmoid<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
         let e = exp(-abs(x))
         let s = 1 / (1 + e)
-        return s.replacing(with: e * s, where: x .< 0)
+        return select(x, .lt, 0, then: e * s, else: s)
     }
 
     /// tanh per lane: with u = expm1(−2|x|), tanh|x| = −u/(u+2), sign restored.
@@ -187,7 +289,7 @@ public enum SIMDMath {
     public static func tanh<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
         let u = expm1(-2 * abs(x))
         let t = -u / (u + 2)
-        return t.replacing(with: -t, where: x .< 0)
+        return select(x, .lt, 0, then: -t, else: t)
     }
 
     @inlinable @inline(__always)

@@ -250,6 +250,27 @@ enum BroadcastReference {
         }
     }
 
+    /// L(b) = Σ w ⊙ biasAdd(x, b); ∂L/∂b = biasAddBackward(w), checked by
+    /// central differences in Double.
+    @Test func biasAddBackwardMatchesFiniteDifferences() {
+        let shape = [2, 3, 5], n = 30
+        let x = EWSupport.values(n, -1, 1, seed: 61), w = EWSupport.values(n, -1, 1, seed: 62)
+        let b = [0.5, -1.5, 2.0]
+        func loss(_ b: [Double]) -> Double {
+            let y = EWSupport.run2(x, b, Double.self, outCount: n) { xp, bp, yp in biasAdd(xp, bp, yp, shape: shape, axis: 1) }
+            return zip(y, w).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        let grad = EWSupport.run(w, Double.self, outCount: 3) { wp, gp in biasAddBackward(wp, gp, shape: shape, axis: 1) }
+        let h = 1e-6
+        for c in 0..<3 {
+            var bp = b, bm = b
+            bp[c] += h
+            bm[c] -= h
+            let fd = (loss(bp) - loss(bm)) / (2 * h)
+            #expect(Swift.abs(fd - grad[c]) <= 1e-7 * (Swift.abs(fd) + 1))
+        }
+    }
+
     @Test func biasAddAndItsBackward() {
         for (shape, axis) in [([2, 3, 5], 1), ([4, 7], 1), ([5, 2], 0), ([2, 3, 17, 1], 1), ([3, 33], 1), ([1], 0)] {
             checkBiasAdd(shape, axis: axis, Float.self)

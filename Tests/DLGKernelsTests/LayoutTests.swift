@@ -30,7 +30,8 @@ import Testing
 
     @Test func transposeMatchesNaive() throws {
         for (shape, perm) in [([33, 17], [1, 0]), ([70, 45], [1, 0]), ([3, 7, 17], [0, 2, 1]), ([4], [0]),
-                              ([], []), ([2, 1, 3], [2, 1, 0]), ([1, 5, 1, 3], [3, 2, 1, 0])] {
+                              ([], []), ([2, 1, 3], [2, 1, 0]), ([1, 5, 1, 3], [3, 2, 1, 0]),
+                              ([512, 9], [1, 0]), ([3, 512], [1, 0])] {  // power-of-two rows: 8 × 8 tiles
             try checkTranspose(shape, perm, Float.self)
             try checkTranspose(shape, perm, Double.self)
         }

@@ -232,6 +232,17 @@ enum ReductionReference {
         }
     }
 
+    /// Reducing zero elements gives the identity of the op (mean: 0/0 = NaN).
+    @Test func emptyReductionsGiveTheIdentity() throws {
+        let plan = try ReductionPlan(shape: [3, 0], axes: [1])
+        for (op, want) in [(ReduceOp.sum, 0.0), (.max, -.infinity), (.min, .infinity)] {
+            let y = EWSupport.run([], Float.self, outCount: 3) { xp, yp in reduce(op, plan, xp, yp) }
+            #expect(y == [want, want, want], "\(op)")
+        }
+        let mean = EWSupport.run([], Double.self, outCount: 3) { xp, yp in reduce(.mean, plan, xp, yp) }
+        #expect(mean.allSatisfy { $0.isNaN })
+    }
+
     @Test func argmaxAlongTheLastAxis() {
         // By hand: [1, 3, 3] → 1 (first of the ties), [−1, −2, −1] → 0.
         let x: [Float] = [1, 3, 3, -1, -2, -1]
