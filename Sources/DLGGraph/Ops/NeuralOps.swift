@@ -196,7 +196,7 @@ let neuralOps: [OpDecl] = [
                let k = ctx.attrs.ints("kernel") ?? [2, 2]
                return ctx.outputCount * k.reduce(1, *)
            },
-           vjp: Gradients.pool2d,
+           vjp: Gradients.pool2d, piecewise: true,
            inferType: pool2dType),
     OpDecl(.pool2d_grad, arity: .exactly(2), fusion: .opaque,
            attributes: ["kind", "kernel", "stride", "pad", "round", "count_include_pad"],

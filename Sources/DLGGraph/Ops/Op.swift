@@ -123,11 +123,14 @@ public struct OpDecl: Sendable {
     public let flops: @Sendable (FlopContext) -> Int
     /// The gradient rule; nil when the op is not differentiable (gradient ops themselves).
     public let vjp: VJPRule?
+    /// Piecewise: the op switches between branches (relu at 0, the winner of a max, a step),
+    /// so its derivative jumps where the branch changes. Gradient checks must not step across such a point.
+    public let piecewise: Bool
 
     public init(_ op: Op, arity: Arity, fusion: FusionKind, isSource: Bool = false,
                 attributes: [String] = [], doc: String,
                 flops: @escaping @Sendable (FlopContext) -> Int = { _ in 0 },
-                vjp: VJPRule? = nil,
+                vjp: VJPRule? = nil, piecewise: Bool = false,
                 inferType: @escaping @Sendable (ShapeContext) throws(ShapeError) -> TensorType) {
         self.op = op
         self.arity = arity
@@ -137,6 +140,7 @@ public struct OpDecl: Sendable {
         self.doc = doc
         self.flops = flops
         self.vjp = vjp
+        self.piecewise = piecewise
         self.inferType = inferType
     }
 }

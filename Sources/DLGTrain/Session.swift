@@ -1,0 +1,120 @@
+import DLGCompiler
+import DLGData
+import DLGGraph
+import DLGKernels
+import DLGRuntime
+import DLGSyntax
+import Foundation
+
+public struct TrainError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ m: String) { message = m }
+    public var description: String { message }
+}
+
+/// One model compiled for training and for evaluation, at whatever batch
+/// sizes the data needs (a full batch and a last partial one), with all
+/// programs sharing one state store: parameters, batchnorm buffers and
+/// optimizer state live once.
+public final class Session: @unchecked Sendable {
+    public let file: SourceFile
+    public let modelName: String?
+    public let config: TrainConfig
+    public let threads: Int
+    public let state = StateStore()
+    /// The model's inputs in declaration order: (name, dtype, shape with symbols).
+    public let inputs: [(name: String, type: TensorType)]
+    public let outputs: [String]
+    /// The symbol used as the batch size (the first input's leading dimension).
+    public let batchSymbol: String?
+    var trainExecutors: [Int: Executor] = [:]
+    var evalExecutors: [Int: Executor] = [:]
+    var stateInitialized = false
+    /// Time spent compiling (parse to executor), in seconds.
+    public private(set) var compileSeconds = 0.0
+
+    public init(file: SourceFile, model: String?, config: TrainConfig, threads: Int) throws {
+        self.file = file
+        self.modelName = model
+        self.config = config
+        self.threads = threads
+        // Elaborate once with symbols to learn the inputs.
+        let r = Frontend.compile(file, model: model, options: ElaborationOptions(training: true))
+        guard let g = r.graph, !r.hasErrors else {
+            throw CompileFailure(diagnostics: r.diagnostics, file: file)
+        }
+        inputs = g.inputs.map { ($0.name ?? "?", $0.type) }
+        outputs = g.outputs.map(\.name)
+        if case .symbol(let s)? = g.inputs.first?.type.shape.dims?.first { batchSymbol = s } else { batchSymbol = nil }
+        if g.loss == nil {
+            throw TrainError("model '\(g.name)' has nothing to minimize; add 'minimize <loss>' to train it")
+        }
+    }
+
+    func compile(batch: Int, training: Bool) throws -> Executor {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var o = PipelineOptions()
+        o.training = training
+        o.differentiate = training
+        o.optimizer = training ? config.optimizer : nil
+        if let s = batchSymbol { o.bindings[s] = batch }
+        let (graph, diags, _) = Pipeline.compile(file, model: modelName, options: o)
+        guard let g = graph else { throw CompileFailure(diagnostics: diags, file: file) }
+        let program: Program
+        do { program = try Lowering.lower(g) } catch { throw TrainError(error.message) }
+        let e: Executor
+        do { e = try Executor(program, state: state, threads: threads) } catch { throw TrainError(error.message) }
+        e.seed = config.seed
+        if !stateInitialized {
+            e.initializeState(seed: config.seed)
+            stateInitialized = true
+        } else {
+            // Slots this program adds (optimizer state) start from their initializers.
+            initializeNewState(e)
+        }
+        compileSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return e
+    }
+
+    var initializedNames: Set<String> = []
+
+    func initializeNewState(_ e: Executor) {
+        for slot in e.program.state where !initializedNames.contains(slot.name) {
+            let v = ParameterInit.values(slot.initializer, count: slot.buffer.count, fanIn: slot.fanIn, fanOut: slot.fanOut,
+                                         seed: config.seed, name: slot.name)
+            try? state.set(slot.name, values: v)
+            initializedNames.insert(slot.name)
+        }
+    }
+
+    public func trainExecutor(batch: Int) throws -> Executor {
+        if let e = trainExecutors[batch] { return e }
+        let e = try compile(batch: batch, training: true)
+        markInitialized(e)
+        trainExecutors[batch] = e
+        return e
+    }
+
+    public func evalExecutor(batch: Int) throws -> Executor {
+        if let e = evalExecutors[batch] { return e }
+        let e = try compile(batch: batch, training: false)
+        markInitialized(e)
+        evalExecutors[batch] = e
+        return e
+    }
+
+    func markInitialized(_ e: Executor) {
+        for s in e.program.state { initializedNames.insert(s.name) }
+    }
+
+    /// Every state entry, for checkpoints.
+    public func stateArrays() -> [NamedArray] {
+        state.entries.map { NamedArray($0.name, state.array($0.name)!) }
+    }
+}
+
+/// Compilation failed; the diagnostics say why.
+public struct CompileFailure: Error, Sendable {
+    public var diagnostics: Diagnostics
+    public var file: SourceFile
+}

@@ -1,0 +1,280 @@
+import DLGData
+import DLGKernels
+import DLGRuntime
+import Foundation
+
+/// The figures of a finished run.
+public struct TrainResult: Sendable {
+    public var history: [EpochRecord]
+    public var steps: Int
+    public var stoppedEarly: Bool
+    /// Why training stopped before its last epoch (a non-finite loss), if it did.
+    public var failure: String?
+    public var bestEpoch: Int?
+    public var seconds: Double
+}
+
+/// Trains a session's model on a dataset: per-sample, mini-batch or full
+/// batch; shuffled per epoch from the seed; learning-rate schedule, validation,
+/// early stopping, per-epoch JSON log, curves and checkpoints.
+public final class Trainer {
+    public let session: Session
+    public var progress: ProgressReporter = SilentProgress()
+    public var logPath: String?
+    public var plotPath: String?
+    public var checkpointPath: String?
+    public var resumePath: String?
+    public var checkNumerics = false
+    /// Stop after this many epochs of this run even if more are configured (to split a run).
+    public var stopAfterEpochs: Int?
+
+    let featureInput: String
+    let labelInput: String?
+
+    public init(session: Session) throws {
+        self.session = session
+        let names = session.config.inputs ?? session.inputs.map(\.name)
+        guard let f = names.first else { throw TrainError("the model has no inputs to feed") }
+        for n in names where !session.inputs.contains(where: { $0.name == n }) {
+            throw TrainError("train setting inputs names '\(n)', but the model's inputs are " + session.inputs.map(\.name).joined(separator: ", "))
+        }
+        featureInput = f
+        labelInput = names.count > 1 ? names[1] : nil
+    }
+
+    var lrBase: Double { session.config.optimizer.lr }
+
+    /// Checks that the data fits the model before anything runs.
+    public func validate(_ d: Dataset, role: String) throws {
+        guard d.count > 0 else { throw TrainError("the \(role) data (\(d.name)) is empty") }
+        let input = session.inputs.first { $0.name == featureInput }!
+        if let dims = input.type.shape.dims {
+            let perRow = dims.dropFirst().compactMap(\.value).reduce(1, *)
+            let dataPerRow = d.features.count / d.count
+            if dims.dropFirst().allSatisfy({ $0.value != nil }), perRow != dataPerRow {
+                throw TrainError("the \(role) data does not fit the model: features are \(d.features) but input '\(input.name)' is \(input.type) (\(perRow) values per example, the data has \(dataPerRow))")
+            }
+        }
+        guard let labelInput else { return }
+        guard let labels = d.labels else {
+            throw TrainError("the \(role) data (\(d.name)) has no labels, but the model's input '\(labelInput)' needs them")
+        }
+        let li = session.inputs.first { $0.name == labelInput }!
+        if let dims = li.type.shape.dims, dims.dropFirst().allSatisfy({ $0.value != nil }) {
+            let perRow = dims.dropFirst().compactMap(\.value).reduce(1, *)
+            if labels.count / d.count != perRow {
+                throw TrainError("the \(role) labels are \(labels) but input '\(labelInput)' is \(li.type)")
+            }
+        }
+        // Integer labels must index the model's classes.
+        if li.type.dtype == .i32 {
+            let e = try session.evalExecutor(batch: 1)
+            if let classes = e.program.outputs.first?.buffer.shape.last, (e.program.outputs.first?.buffer.shape.count ?? 0) >= 2 {
+                let values = labels.toDoubles()
+                if let bad = values.firstIndex(where: { $0 < 0 || $0 >= Double(classes) || $0 != $0.rounded() }) {
+                    throw TrainError("label \(formatLabel(values[bad])) of \(role) example \(bad) is out of range for the model's \(classes) classes (0…\(classes - 1))")
+                }
+            }
+        }
+    }
+
+    func formatLabel(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+
+    func batchSize(_ n: Int) throws -> Int {
+        let b = session.config.batch == 0 ? n : session.config.batch
+        guard b <= n else {
+            throw TrainError("batch \(b) is larger than the training data (\(n) examples); use a smaller batch or batch = full")
+        }
+        return b
+    }
+
+    func feed(_ e: Executor, _ d: Dataset, _ rows: ArraySlice<Int>) throws {
+        do {
+            if let i = e.program.inputIndex(named: featureInput) { try e.setInput(i, rowsOf: d.features, rows) }
+            if let l = labelInput, let i = e.program.inputIndex(named: l), let labels = d.labels {
+                try e.setInput(i, rowsOf: labels, rows)
+            }
+        } catch let err as ExecutionError {
+            throw TrainError(err.message)
+        }
+    }
+
+    /// Loss and scores over a dataset, in the inference form.
+    public func evaluate(_ d: Dataset, batch: Int? = nil) throws -> (tally: Tally, scoring: Scoring) {
+        let b = min(batch ?? (session.config.batch == 0 ? d.count : max(session.config.batch, 1)), d.count)
+        var scoring = Scoring.regression
+        var tally = Tally()
+        var start = 0
+        while start < d.count {
+            let rows = Array(start..<min(start + b, d.count))[...]
+            let e = try session.evalExecutor(batch: rows.count)
+            if start == 0 {
+                scoring = Scoring.decide(outputShape: e.program.outputs.first?.buffer.shape ?? [], labels: d.labels)
+                if case .classes(let c) = scoring { tally = Tally(classes: c) }
+            }
+            try feed(e, d, rows)
+            do { try e.run() } catch { throw TrainError(error.message) }
+            let out = e.output(0)
+            tally.add(loss: e.loss ?? .nan, batch: rows.count, output: out, labels: d.labels, rows: rows, scoring: scoring)
+            start += b
+        }
+        return (tally, scoring)
+    }
+
+    public func run(train: Dataset, validation: Dataset?) throws -> TrainResult {
+        let cfg = session.config
+        try validate(train, role: "training")
+        if let v = validation { try validate(v, role: "validation") }
+        let n = train.count
+        let batch = try batchSize(n)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var position = Checkpoint.Position(epoch: 0, step: 0, seed: cfg.seed, best: nil, sinceBest: 0)
+        _ = try session.trainExecutor(batch: batch)
+        if let resumePath {
+            let (file, pos) = try Checkpoint.load(resumePath)
+            for t in file.tensors {
+                guard session.state.entry(t.name) != nil else {
+                    throw TrainError("\(resumePath): tensor '\(t.name)' is not part of this model")
+                }
+                do { try session.state.set(t.name, t.array) } catch { throw TrainError("\(resumePath): \(error.message)") }
+            }
+            for e in session.state.entries where file[e.name] == nil {
+                throw TrainError("\(resumePath): tensor '\(e.name)' is missing")
+            }
+            if let pos { position = pos }
+            progress.message("resumed from \(resumePath) after epoch \(position.epoch), step \(position.step)")
+        }
+        progress.begin(model: session.inputs.isEmpty ? "model" : (session.modelName ?? "model"), epochs: cfg.epochs,
+                       examples: n, batch: batch, validation: validation?.count ?? 0)
+        var history: [EpochRecord] = []
+        var stoppedEarly = false
+        var failure: String?
+        var bestEpoch: Int?
+        let scoring = Scoring.decide(outputShape: try session.trainExecutor(batch: batch).program.outputs.first?.buffer.shape ?? [],
+                                     labels: train.labels)
+        var epochsThisRun = 0
+        epochs: while position.epoch < cfg.epochs {
+            if let s = stopAfterEpochs, epochsThisRun >= s { break }
+            let epoch = position.epoch
+            let lr = cfg.schedule.rate(lrBase, epoch: epoch)
+            try? session.state.set("optimizer.lr", values: [lr])
+            let order: [Int]
+            if cfg.shuffle {
+                var rng = RandomStream(seed: cfg.seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
+                order = rng.permutation(n)
+            } else {
+                order = Array(0..<n)
+            }
+            var tally = Tally(classes: { if case .classes(let c) = scoring { c } else { nil } }())
+            let e0 = DispatchTime.now().uptimeNanoseconds
+            var start = 0
+            let batches = (n + batch - 1) / batch
+            var done = 0
+            while start < n {
+                let rows = order[start..<min(start + batch, n)]
+                let e = try session.trainExecutor(batch: rows.count)
+                try feed(e, train, rows)
+                e.step = UInt64(position.step)
+                do { try e.run() } catch { throw TrainError(error.message) }
+                let loss = e.loss ?? .nan
+                if !loss.isFinite {
+                    var why = "the loss became \(loss) at step \(position.step) (epoch \(epoch + 1))"
+                    if checkNumerics, let bad = e.firstNonFinite() {
+                        why += "; the first non-finite value comes from %\(bad.value) = \(bad.op.rawValue)"
+                            + (bad.label.map { " ('\($0)')" } ?? "") + (bad.loc.map { " at \($0)" } ?? "")
+                    } else if !checkNumerics {
+                        why += "; rerun with --check-numerics to find the op that produced it"
+                    }
+                    if checkpointPath != nil { why += "; the last checkpoint kept is from epoch \(position.epoch)" }
+                    failure = why
+                    break epochs
+                }
+                tally.add(loss: loss, batch: rows.count, output: e.output(0), labels: train.labels, rows: rows, scoring: scoring)
+                position.step += 1
+                start += batch
+                done += 1
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - e0) * 1e-9
+                progress.batch(epoch: epoch, done: done, total: batches, loss: tally.loss,
+                               accuracy: scoring == .regression ? nil : tally.accuracy,
+                               samplesPerSecond: Double(tally.examples) / max(elapsed, 1e-9))
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - e0) * 1e-9
+            var record = EpochRecord(epoch: epoch, loss: tally.loss, accuracy: scoring == .regression ? nil : tally.accuracy,
+                                     valLoss: nil, valAccuracy: nil, learningRate: lr, seconds: seconds,
+                                     samplesPerSecond: Double(n) / max(seconds, 1e-9))
+            if let v = validation {
+                let (vt, vs) = try evaluate(v, batch: batch)
+                record.valLoss = vt.loss
+                record.valAccuracy = vs == .regression ? nil : vt.accuracy
+            }
+            history.append(record)
+            position.epoch += 1
+            epochsThisRun += 1
+            progress.epoch(record, epochs: cfg.epochs)
+            if let logPath { try appendLog(record, to: logPath) }
+            // Early stopping on the chosen metric.
+            if let patience = cfg.patience {
+                let value: Double? = switch cfg.metric {
+                case "loss": record.loss
+                case "accuracy": record.accuracy.map { -$0 }
+                case "val_accuracy": record.valAccuracy.map { -$0 }
+                default: record.valLoss
+                }
+                if let v = value {
+                    if position.best == nil || v < position.best! {
+                        position.best = v
+                        position.sinceBest = 0
+                        bestEpoch = epoch
+                    } else {
+                        position.sinceBest += 1
+                    }
+                }
+                if position.sinceBest >= patience {
+                    progress.message("early stopping: \(cfg.metric) has not improved for \(patience) epoch\(patience == 1 ? "" : "s")")
+                    stoppedEarly = true
+                }
+            }
+            if let checkpointPath {
+                try Checkpoint.save(session.stateArrays(), model: session.modelName ?? "", position: position, to: checkpointPath)
+            }
+            if stoppedEarly { break }
+        }
+        if let plotPath, !history.isEmpty {
+            let all = (try? readLog(logPath)) ?? history
+            try AtomicFile.write(CurvePlot.svg(model: session.modelName ?? "model", history: all), to: plotPath)
+        }
+        return TrainResult(history: history, steps: position.step, stoppedEarly: stoppedEarly, failure: failure,
+                           bestEpoch: bestEpoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+    }
+
+    func appendLog(_ r: EpochRecord, to path: String) throws {
+        var line = "{\"epoch\":\(r.epoch + 1),\"loss\":\(json(r.loss))"
+        if let a = r.accuracy { line += ",\"accuracy\":\(json(a))" }
+        if let v = r.valLoss { line += ",\"val_loss\":\(json(v))" }
+        if let v = r.valAccuracy { line += ",\"val_accuracy\":\(json(v))" }
+        line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))}\n"
+        if r.epoch == 0 || !FileManager.default.fileExists(atPath: path) {
+            try AtomicFile.write(line, to: path)
+        } else {
+            let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            try AtomicFile.write(old + line, to: path)
+        }
+    }
+
+    /// The whole run's records from the log (a resumed run plots every epoch).
+    func readLog(_ path: String?) throws -> [EpochRecord]? {
+        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var out: [EpochRecord] = []
+        for line in text.split(separator: "\n") {
+            guard let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let e = obj["epoch"] as? Int, let l = obj["loss"] as? Double else { continue }
+            out.append(EpochRecord(epoch: e - 1, loss: l, accuracy: obj["accuracy"] as? Double,
+                                   valLoss: obj["val_loss"] as? Double, valAccuracy: obj["val_accuracy"] as? Double,
+                                   learningRate: obj["lr"] as? Double ?? 0, seconds: obj["seconds"] as? Double ?? 0,
+                                   samplesPerSecond: obj["samples_per_second"] as? Double ?? 0))
+        }
+        return out.isEmpty ? nil : out
+    }
+
+    func json(_ v: Double) -> String { v.isFinite ? String(v) : "null" }
+}

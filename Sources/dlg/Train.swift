@@ -1,0 +1,206 @@
+import ArgumentParser
+import DLGCompiler
+import DLGData
+import DLGGraph
+import DLGRuntime
+import DLGSyntax
+import DLGTrain
+import Foundation
+
+/// Flags that override a `train` block.
+struct TrainingOptions: ParsableArguments {
+    @Option(help: "Data source, as in a train block: 'mnist(\"dir\")', 'csv(\"f.csv\", label: \"y\")', 'xor()', …")
+    var data: String?
+    @Option(help: "Held-out data: a fraction (0.2), a count (2000) or a data source.")
+    var validation: String?
+    @Option(help: "Epochs.") var epochs: Int?
+    @Option(help: "Batch size (1: per-sample SGD; 'full': the whole set).") var batch: String?
+    @Option(help: "Learning rate (keeps the optimizer).") var lr: Double?
+    @Option(help: "Optimizer, e.g. 'sgd(lr: 0.1, momentum: 0.9)', 'adam(lr: 1e-3)'.") var optimizer: String?
+    @Option(help: "Learning-rate schedule, e.g. 'time_based(k: 0.01)', 'step(every: 10, factor: 0.5)'.") var schedule: String?
+    @Option(help: "Early stopping: epochs without improvement of --metric.") var patience: Int?
+    @Option(help: "Metric for early stopping: val_loss, val_accuracy, loss, accuracy.") var metric: String?
+    @Option(name: .customLong("l1")) var l1: Double?
+    @Option(name: .customLong("l2")) var l2: Double?
+    @Option(name: .customLong("weight-decay")) var weightDecay: Double?
+    @Option(name: .customLong("clip-value")) var clipValue: Double?
+    @Option(name: .customLong("clip-norm")) var clipNorm: Double?
+    @Option(help: "Normalize features: none, unit, standardize.") var normalize: String?
+    @Flag(inversion: .prefixedNo, help: "Shuffle the examples every epoch.") var shuffle: Bool?
+
+    /// Applies the flags on top of the train block's settings.
+    func apply(to c: inout TrainConfig) throws {
+        func set(_ key: String, _ text: String?) throws {
+            guard let text else { return }
+            guard let v = Setting.parse(text) else { throw ValidationError("--\(key): cannot read '\(text)'") }
+            if let problem = c.apply(key: key, v) { throw ValidationError("--\(key): \(problem)") }
+        }
+        try set("data", data)
+        try set("validation", validation)
+        try set("optimizer", optimizer)
+        try set("schedule", schedule)
+        try set("metric", metric)
+        try set("normalize", normalize)
+        try set("batch", batch)
+        if let epochs { try set("epochs", String(epochs)) }
+        if let patience { try set("patience", String(patience)) }
+        if let lr { c.optimizer.lr = lr }
+        if let l1 { c.optimizer.l1 = l1 }
+        if let l2 { c.optimizer.l2 = l2 }
+        if let weightDecay { c.optimizer.weightDecay = weightDecay }
+        if let clipValue { c.optimizer.clipValue = clipValue }
+        if let clipNorm { c.optimizer.clipNorm = clipNorm }
+        if let shuffle { c.shuffle = shuffle }
+    }
+}
+
+/// Reads a model's train block and the flags into one configuration.
+func trainConfiguration(_ file: SourceFile, model: String?, flags: TrainingOptions, seed: UInt64?) throws -> (TrainConfig, dataBase: String) {
+    let (unit, pdiags) = Parser.parse(file)
+    if pdiags.hasErrors {
+        report(pdiags, in: file)
+        throw ExitCode.failure
+    }
+    let name = model ?? unit.models.first?.name.name
+    var diags = Diagnostics()
+    var config = TrainConfig.from(unit.trains.last { $0.model.name == name }, diagnostics: &diags)
+    if diags.hasErrors {
+        report(diags, in: file)
+        throw ExitCode.failure
+    }
+    let blockData = config.data
+    try flags.apply(to: &config)
+    if let seed { config.seed = seed }
+    // Paths in a .dlg are relative to that file; paths on the command line to the working directory.
+    let base = config.data == blockData ? (file.path as NSString).deletingLastPathComponent : ""
+    return (config, base)
+}
+
+/// Loads training and validation sets as configured.
+func loadData(_ c: TrainConfig, base: String) throws -> (Dataset, Dataset?) {
+    guard let spec = c.data else {
+        printError("error: no data: give the train block a 'data = …' setting or pass --data")
+        throw ExitCode.failure
+    }
+    do {
+        var train = try DataLoader.load(spec, relativeTo: base, seed: c.seed)
+        var validation: Dataset?
+        switch c.validation {
+        case .none: break
+        case .fraction(let f):
+            let k = max(1, Int((Double(train.count) * f).rounded()))
+            guard k < train.count else { throw TrainError("validation \(f) leaves no training examples") }
+            (train, validation) = try train.split(last: k)
+        case .count(let k):
+            guard k < train.count else {
+                throw TrainError("validation holds out \(k) examples but the data has only \(train.count)")
+            }
+            (train, validation) = try train.split(last: k)
+        case .data(let v):
+            validation = try DataLoader.load(v, relativeTo: base, seed: c.seed &+ 1)
+        }
+        if c.normalize != .none {
+            let norm = c.normalize == .unit ? try Normalization.unitRange(fittedOn: train.features)
+                                            : try Normalization.standardize(fittedOn: train.features, perFeature: true)
+            train = try norm.apply(to: train, as: .f32)
+            validation = try validation.map { try norm.apply(to: $0, as: .f32) }
+        }
+        return (train, validation)
+    } catch let e as DataError {
+        printError("error: \(e.description)")
+        throw ExitCode.failure
+    } catch let e as TrainError {
+        printError("error: \(e.message)")
+        throw ExitCode.failure
+    }
+}
+
+func makeSession(_ file: SourceFile, model: String?, config: TrainConfig, threads: Int) throws -> Session {
+    do {
+        return try Session(file: file, model: model, config: config, threads: threads)
+    } catch let f as CompileFailure {
+        report(f.diagnostics, in: f.file)
+        throw ExitCode.failure
+    } catch let e as TrainError {
+        printError("error: \(e.message)")
+        throw ExitCode.failure
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model: the train block gives the defaults, flags override them.",
+        discussion: """
+            The whole step — forward, backward, optimizer update — runs as one compiled program. \
+            Progress is a live bar on a terminal and one line per epoch otherwise.
+            """)
+
+    @OptionGroup var options: ModelOptions
+    @OptionGroup var flags: TrainingOptions
+    @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Seed for initialization, shuffling and dropout (default: the train block's).") var seed: UInt64?
+    @Option(help: "Save a checkpoint (safetensors) after every epoch.") var checkpoint: String?
+    @Option(help: "Continue from a checkpoint.") var resume: String?
+    @Option(help: "Append one JSON object per epoch to this file.") var log: String?
+    @Option(help: "Draw loss and accuracy curves to this SVG file.") var plot: String?
+    @Flag(name: .customLong("check-numerics"), help: "On a non-finite loss, name the first op that produced a non-finite value.")
+    var checkNumerics = false
+    @Flag(help: "Print the final summary as JSON on standard output.") var json = false
+    @Option(help: "Stop after this many epochs of this run (the rest can follow with --resume).") var stopAfter: Int?
+
+    func run() throws {
+        let file = try loadSource(options.file)
+        let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: seed)
+        let (train, validation) = try loadData(config, base: base)
+        let session = try makeSession(file, model: options.model, config: config, threads: threads)
+        let trainer: Trainer
+        let result: TrainResult
+        do {
+            trainer = try Trainer(session: session)
+            trainer.progress = ConsoleProgress(live: !json && isatty(2) != 0)
+            trainer.logPath = log
+            trainer.plotPath = plot
+            trainer.checkpointPath = checkpoint ?? config.checkpoint
+            trainer.resumePath = resume
+            trainer.checkNumerics = checkNumerics
+            trainer.stopAfterEpochs = stopAfter
+            result = try trainer.run(train: train, validation: validation)
+        } catch let e as TrainError {
+            printError("error: \(e.message)")
+            throw ExitCode.failure
+        } catch let f as CompileFailure {
+            report(f.diagnostics, in: f.file)
+            throw ExitCode.failure
+        } catch let e as DataError {
+            printError("error: \(e.description)")
+            throw ExitCode.failure
+        }
+        let last = result.history.last
+        if json {
+            var fields: [(String, JSON)] = [("model", .string(session.modelName ?? file.path)),
+                                            ("epochs", .int(result.history.count)), ("steps", .int(result.steps)),
+                                            ("seconds", .double(result.seconds)), ("stopped_early", .bool(result.stoppedEarly))]
+            if let l = last {
+                fields.append(("loss", .double(l.loss)))
+                if let a = l.accuracy { fields.append(("accuracy", .double(a))) }
+                if let v = l.valLoss { fields.append(("val_loss", .double(v))) }
+                if let v = l.valAccuracy { fields.append(("val_accuracy", .double(v))) }
+            }
+            if let f = result.failure { fields.append(("error", .string(f))) }
+            if let c = trainer.checkpointPath { fields.append(("checkpoint", .string(c))) }
+            print(JSON.object(fields).serialized(pretty: true))
+        } else if let l = last {
+            var s = "done in \(String(format: "%.1f", result.seconds)) s: loss \(String(format: "%.4f", l.loss))"
+            if let a = l.accuracy { s += ", accuracy \(String(format: "%.2f%%", a * 100))" }
+            if let v = l.valLoss { s += "; held out: loss \(String(format: "%.4f", v))" }
+            if let v = l.valAccuracy { s += ", accuracy \(String(format: "%.2f%%", v * 100))" }
+            print(s)
+            if let c = trainer.checkpointPath { print("checkpoint: \(c)") }
+            if let p = plot { print("curves: \(p)") }
+        }
+        if let f = result.failure {
+            printError("error: \(f)")
+            throw ExitCode.failure
+        }
+    }
+}
