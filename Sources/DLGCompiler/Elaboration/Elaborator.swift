@@ -443,7 +443,7 @@ public final class Elaborator {
     // MARK: Expressions
 
     func evaluate(_ e: Expr) -> Value {
-        if aborted { return .poison }
+        guard step(at: e.range) else { return .poison }
         evaluationDepth += 1
         defer { evaluationDepth -= 1 }
         if evaluationDepth > ElaborationLimits.maxEvaluationDepth {
