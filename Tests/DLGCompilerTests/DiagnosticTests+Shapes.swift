@@ -257,6 +257,15 @@ import Testing
             """)
     }
 
+    @Test func sliceOutOfRange() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = ①slice(x, axis: 1, start: 5)     #! ① error: slice: 5..<end of axis 1 (size 3) is empty or out of range
+            }
+            """)
+    }
+
     @Test func minimizeOfANonScalar() {
         assertDiagnostics("""
             model m {

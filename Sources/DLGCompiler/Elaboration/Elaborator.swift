@@ -227,6 +227,7 @@ public final class Elaborator {
         case .forLoop(let variable, let lo, let hi, let body):
             guard let a = compileTimeInt(lo, what: "the loop's lower bound"),
                   let b = compileTimeInt(hi, what: "the loop's upper bound") else {
+                poisonNamesDefined(in: body)
                 return
             }
             let (count, overflow) = b.subtractingReportingOverflow(a)
@@ -236,6 +237,7 @@ public final class Elaborator {
                                   at: lo.range.union(hi.range),
                                   notes: [DiagnosticNote("loops are unrolled while compiling: every iteration adds its layers to the graph")]
                                       + callStackNotes())
+                poisonNamesDefined(in: body)
                 return
             }
             let saved = scope.bindings[variable.name]
@@ -248,8 +250,25 @@ public final class Elaborator {
             }
             if let saved { scope.bindings[variable.name] = saved } else { scope.bindings[variable.name] = nil }
         case .ifStatement(let cond, let thenBody, let elseBody):
-            guard let c = compileTimeBool(cond, what: "an 'if' condition") else { return }
+            guard let c = compileTimeBool(cond, what: "an 'if' condition") else {
+                poisonNamesDefined(in: thenBody + (elseBody ?? []))
+                return
+            }
             if c { execute(thenBody) } else if let elseBody { execute(elseBody) }
+        }
+    }
+
+    /// When a loop or an 'if' cannot run because its bounds or condition are in
+    /// error, the names its body would define are defined as errors, so that
+    /// their uses after it stay silent.
+    func poisonNamesDefined(in body: [Statement]) {
+        for s in body {
+            switch s.kind {
+            case .input(let n, _), .param(let n, _, _), .assign(let n, _), .output(let n, _): bindPoisonIfNew(n)
+            case .forLoop(_, _, _, let inner): poisonNamesDefined(in: inner)
+            case .ifStatement(_, let a, let b): poisonNamesDefined(in: a + (b ?? []))
+            case .minimize, .return: break
+            }
         }
     }
 
