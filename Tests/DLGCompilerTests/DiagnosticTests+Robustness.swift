@@ -94,6 +94,14 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         #expect(rendered(r).first == "\(2 + 256):16: error: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies")
     }
 
+    @Test func loopsAndConditionsNestedToTheParserLimitElaborate() {
+        // 127 loops, each with an 'if' inside, within the model body: 255 levels.
+        var text = "model m {\n    input x: f32[B, 3]\n"
+        for _ in 0..<127 { text += "for i in 0..<1 { if i == 0 {\n" }
+        text += "x = relu(x)\n" + String(repeating: "} }\n", count: 127) + "    output y = x\n}\n"
+        #expect(rendered(exerciseFrontend(text)) == [])
+    }
+
     @Test func longChainOfBlockCalls() {
         // b0 calls b1 calls … b99: the 65th call in the chain (b64, called in b63) is too deep.
         var text = ""
@@ -101,6 +109,31 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         text += "model m {\n    input x: f32[B, 3]\n    output y = b0(x)\n}\n"
         let r = exerciseFrontend(text)
         #expect(rendered(r) == ["64:23: error: block calls are nested too deeply: more than 64 blocks call each other"])
+    }
+
+    @Test func deepExpressionsInsideDeepBlockCalls() {
+        // Each block returns relu(relu(…(next block(x))…)) 100 deep. Evaluation
+        // levels: the call of b0 is 1, its relus 2…101, the call of b1 102, its
+        // relus 103…202, the call of b2 203, its relus 204…: level 301 is b2's
+        // 98th relu, on line 3 at column 22 + 5·97. (In a debug build each level
+        // takes about 16 KB of stack: 1,000 levels overflowed a test thread's 8 MB.)
+        var text = ""
+        for i in 0..<6 {
+            let inner = i == 5 ? "x" : "b\(i + 1)(x)"
+            text += "block b\(i)(x) { return " + String(repeating: "relu(", count: 100) + inner
+                + String(repeating: ")", count: 100) + " }\n"
+        }
+        text += "model m {\n    input x: f32[B, 3]\n    output y = b0(x)\n}\n"
+        let r = exerciseFrontend(text)
+        #expect(rendered(r) == ["3:\(22 + 5 * 97): error: expressions and block calls are nested too deeply: more than 300 levels"])
+    }
+
+    @Test func callsNestedToTheParserLimitElaborate() {
+        // 255 nested calls inside the model body: as deep as the parser allows,
+        // and within the evaluation limit.
+        let r = exerciseFrontend("model m {\n    input x: f32[B, 3]\n    output y = " + String(repeating: "relu(", count: 255) + "x"
+            + String(repeating: ")", count: 255) + "\n}\n")
+        #expect(rendered(r) == [])
     }
 
     @Test func manyUnexpectedCharacters() {

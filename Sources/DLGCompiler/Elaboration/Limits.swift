@@ -13,7 +13,7 @@ public enum ElaborationLimits {
     /// Block calls inside block calls.
     public static let maxCallDepth = 64
     /// Nested expression evaluations, block bodies included.
-    public static let maxEvaluationDepth = 1_000
+    public static let maxEvaluationDepth = 300
 }
 
 extension Elaborator {
