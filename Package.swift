@@ -10,10 +10,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dlg", targets: ["dlg"]),
-        // The front end as libraries, for the fuzz package in Fuzz/ (and other tools).
         .library(name: "DLGSyntax", targets: ["DLGSyntax"]),
         .library(name: "DLGGraph", targets: ["DLGGraph"]),
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
+        .library(name: "DLGKernels", targets: ["DLGKernels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "DLGGraph", dependencies: ["DLGSyntax"]),
         .target(name: "DLGCompiler", dependencies: ["DLGSyntax", "DLGGraph"]),
         .target(name: "DLGKernels", dependencies: ["CBLAS"]),
-        .target(name: "DLGRuntime", dependencies: ["DLGGraph", "DLGCompiler", "DLGKernels"]),
+        .target(name: "DLGRuntime", dependencies: ["DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
         .target(name: "DLGTrain", dependencies: ["DLGCompiler", "DLGRuntime", "DLGData"]),
         .executableTarget(

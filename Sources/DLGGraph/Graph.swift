@@ -80,6 +80,8 @@ public struct Graph: Sendable {
     public var loss: ValueID?
     public var lossLoc: SourceRange?
     public var updates: [StateUpdate] = []
+    /// After autodiff: the gradient of the loss for each differentiated value (parameters, and inputs when asked).
+    public var gradients: [ValueID: ValueID] = [:]
     /// Symbol sizes fixed by `--bind` (or a run's batch size).
     public var bindings: [String: Int] = [:]
     public var source: SourceFile?
@@ -176,5 +178,23 @@ extension Arity: CustomStringConvertible {
         case .exactly(let n): return "\(n)"
         case .atLeast(let n): return "at least \(n)"
         }
+    }
+}
+
+extension Graph {
+    /// The same graph computing in another float type: every f32 value
+    /// becomes `dtype` (inputs, parameters, constants and ops), for gradient
+    /// checks in double precision. Types are re-derived by the shape rules.
+    public func promotingFloats(to dtype: DType) throws(ShapeError) -> Graph {
+        var g = self
+        for i in g.nodes.indices {
+            var n = g.nodes[i]
+            if n.attrs.dtype("dtype") == .f32 { n.attrs["dtype"] = .dtype(dtype) }
+            if n.type.dtype == .f32 { n.type.dtype = dtype }
+            let ctx = ShapeContext(op: n.op, inputs: n.inputs.map { g.nodes[$0].type }, attrs: n.attrs)
+            n.type = try n.decl.inferType(ctx)
+            g.nodes[i] = n
+        }
+        return g
     }
 }

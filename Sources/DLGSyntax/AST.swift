@@ -127,6 +127,8 @@ public struct BlockParameter: Sendable, Hashable {
 
 public struct ModelDecl: Sendable, Hashable {
     public var name: Identifier
+    /// `model resnet(size = 224)`: compile-time integers with defaults, overridable with --bind.
+    public var parameters: [BlockParameter]
     public var body: [Statement]
     public var range: SourceRange
 }

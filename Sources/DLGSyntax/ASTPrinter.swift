@@ -41,7 +41,8 @@ public enum ASTPrinter {
         for d in unit.declarations {
             switch d {
             case .model(let m):
-                line(0, "model \(m.name.name) {", m.range)
+                let mp = m.parameters.map { $0.name.name + ($0.defaultValue.map { " = \(expr($0))" } ?? "") }
+                line(0, "model \(m.name.name)" + (mp.isEmpty ? "" : "(\(mp.joined(separator: ", ")))") + " {", m.range)
                 statements(m.body, 1)
                 out.append("}")
             case .block(let b):

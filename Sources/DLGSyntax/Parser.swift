@@ -220,14 +220,27 @@ public struct Parser {
     private mutating func parseModel() throws(SyntaxError) -> ModelDecl {
         let start = advance().range
         let name = try expectIdentifier("a model name after 'model'")
+        // Optional compile-time parameters with defaults, set from the command line with --bind.
+        let params = at(.lparen) ? try parseParameterList() : []
         let body = try parseBody("model '\(name.name)'")
-        return ModelDecl(name: name, body: body, range: start.union(.point(lastEnd)))
+        return ModelDecl(name: name, parameters: params, body: body, range: start.union(.point(lastEnd)))
     }
 
     private mutating func parseBlock() throws(SyntaxError) -> BlockDecl {
         let start = advance().range
         let name = try expectIdentifier("a block name after 'block'")
-        let open = try expect(.lparen, "after the block name").range
+        guard at(.lparen) else {
+            _ = try expect(.lparen, "after the block name")
+            throw SyntaxError()
+        }
+        let params = try parseParameterList()
+        let body = try parseBody("block '\(name.name)'")
+        return BlockDecl(name: name, parameters: params, body: body, range: start.union(.point(lastEnd)))
+    }
+
+    /// `(a, b = 2, …)` after a block or model name.
+    private mutating func parseParameterList() throws(SyntaxError) -> [BlockParameter] {
+        let open = advance().range
         bracketDepth += 1
         var params: [BlockParameter] = []
         while !at(.rparen) {
@@ -243,8 +256,7 @@ public struct Parser {
         }
         bracketDepth -= 1
         advance()
-        let body = try parseBody("block '\(name.name)'")
-        return BlockDecl(name: name, parameters: params, body: body, range: start.union(.point(lastEnd)))
+        return params
     }
 
     private mutating func parseTrain() throws(SyntaxError) -> TrainDecl {

@@ -165,7 +165,7 @@ import Testing
 
     @Test func missingBraceAfterModelName() {
         assertDiagnostics("""
-            model m ①(                        #! ① error: expected '{' to begin the body of model 'm', found '('
+            model m ①[                        #! ① error: expected '{' to begin the body of model 'm', found '['
             }
             model n {
                 input x: f32[B, 3]

@@ -95,6 +95,19 @@ public final class Elaborator {
     // MARK: Model
 
     func run(_ model: ModelDecl) {
+        // Model parameters: a --bind value, else the default.
+        for p in model.parameters {
+            if let v = options.bindings[p.name.name] {
+                scope.bindings[p.name.name] = Binding(value: .int(v), loc: p.name.range)
+            } else if let d = p.defaultValue {
+                scope.bindings[p.name.name] = Binding(value: evaluate(d), loc: p.name.range)
+            } else {
+                diagnostics.error("missing-model-parameter",
+                                  "model parameter '\(p.name.name)' has no default; give it with --bind \(p.name.name)=N",
+                                  at: p.name.range)
+                scope.bindings[p.name.name] = Binding(value: .poison, loc: p.name.range)
+            }
+        }
         execute(model.body)
         graph.layers = scope.layers
         if graph.outputs.isEmpty, graph.loss == nil, !diagnostics.hasErrors, !afterSyntaxErrors {

@@ -3,22 +3,61 @@ import DLGSyntax
 
 /// The stages `dlg dump --stage` can show, in pipeline order.
 public enum Stage: String, CaseIterable, Sendable {
-    case parsed, elaborated, shapes
+    case parsed, elaborated, shapes, grad, optimizer, canonical
+}
+
+/// What to build.
+public struct PipelineOptions: Sendable {
+    /// Run the passes up to and including this stage.
+    public var stage: Stage = .canonical
+    public var bindings: [String: Int] = [:]
+    /// Elaborate the training form (dropout, batch statistics).
+    public var training = true
+    /// Append the backward graph (needs a `minimize`).
+    public var differentiate = false
+    /// Also differentiate with respect to float inputs (gradient checks).
+    public var inputGradients = false
+    /// Append this optimizer's updates (needs `differentiate`).
+    public var optimizer: OptimizerSpec?
+    /// Keep the loss (an inference run without labels drops it).
+    public var keepLoss = true
+    public var verify = false
+    public var disabled: Set<String> = []
+    public init() {}
 }
 
 /// The pipeline: one ordered list of passes. Each stage after `elaborated`
 /// is the graph after the passes up to and including it.
 public enum Pipeline {
-    public static let passes: [(stage: Stage, pass: any GraphPass)] = [
-        (.shapes, ShapeInference()),
-    ]
+    /// The passes in order, with the stage each belongs to.
+    public static func passes(_ o: PipelineOptions) -> [(stage: Stage, pass: any GraphPass)] {
+        var list: [(Stage, any GraphPass)] = [(.shapes, ShapeInference())]
+        if o.differentiate { list.append((.grad, Autodiff(includeInputs: o.inputGradients))) }
+        if o.differentiate, let opt = o.optimizer { list.append((.optimizer, OptimizerUpdate(opt))) }
+        list.append((.canonical, DeadCodeElimination()))
+        return list
+    }
+
+    /// Names of every pass, for --disable-pass validation.
+    public static var passNames: [String] {
+        var o = PipelineOptions()
+        o.differentiate = true
+        o.optimizer = OptimizerSpec(kind: .sgd, lr: 0.1)
+        return passes(o).map(\.pass.name)
+    }
 
     /// Runs the passes up to `stage`, verifying after each when asked.
-    public static func run(_ graph: inout Graph, upTo stage: Stage, context: inout PassContext) -> [PassReport] {
+    @discardableResult
+    public static func run(_ graph: inout Graph, upTo stage: Stage, context: inout PassContext,
+                           options: PipelineOptions = PipelineOptions()) -> [PassReport] {
         var reports: [PassReport] = []
         guard let target = Stage.allCases.firstIndex(of: stage) else { return reports }
-        for (s, pass) in passes {
+        var o = options
+        if stage == .grad || stage == .optimizer { o.differentiate = true }
+        if stage == .optimizer, o.optimizer == nil { o.optimizer = OptimizerSpec(kind: .sgd, lr: 0.01) }
+        for (s, pass) in passes(o) {
             guard let si = Stage.allCases.firstIndex(of: s), si <= target else { break }
+            if o.disabled.contains(pass.name) { continue }
             let start = ContinuousClock.now
             let changed = pass.run(&graph, &context)
             let elapsed = ContinuousClock.now - start
@@ -34,6 +73,21 @@ public enum Pipeline {
             }
         }
         return reports
+    }
+
+    /// Parses, elaborates and runs the passes: the whole front half of the compiler.
+    public static func compile(_ file: SourceFile, model: String? = nil, options: PipelineOptions)
+        -> (graph: Graph?, diagnostics: Diagnostics, reports: [PassReport]) {
+        let r = Frontend.compile(file, model: model,
+                                 options: ElaborationOptions(training: options.training, bindings: options.bindings))
+        guard var g = r.graph, !r.hasErrors else { return (nil, r.diagnostics, []) }
+        g.bindings = options.bindings
+        if !options.keepLoss { g.loss = nil }
+        var ctx = PassContext(verify: options.verify)
+        let reports = run(&g, upTo: options.stage, context: &ctx, options: options)
+        var diags = r.diagnostics
+        diags.append(contentsOf: ctx.diagnostics.all)
+        return (diags.hasErrors ? nil : g, diags, reports)
     }
 }
 

@@ -3,16 +3,16 @@
 
 private func unary(_ op: Op, _ doc: String, attributes: [String] = [], flopsPerElement: Int = 1) -> OpDecl {
     OpDecl(op, arity: .exactly(1), fusion: .elementwise, attributes: attributes, doc: doc,
-           flops: { $0.outputCount * flopsPerElement },
+           flops: { $0.outputCount * flopsPerElement }, vjp: Gradients.unary,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                try ctx.requireFloat(0)
                return ctx.inputs[0]
            })
 }
 
-private func binary(_ op: Op, _ doc: String) -> OpDecl {
+private func binary(_ op: Op, _ doc: String, vjp: VJPRule?) -> OpDecl {
     OpDecl(op, arity: .exactly(2), fusion: .broadcast, doc: doc,
-           flops: { $0.outputCount },
+           flops: { $0.outputCount }, vjp: vjp,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                let d = try ctx.requireSameDType()
                try ctx.requireFloat(0)
@@ -58,7 +58,7 @@ let elementwiseOps: [OpDecl] = [
     unary(.satlins, "Symmetric saturated linear: clamp(x, −1, 1)."),
     unary(.step, "1 if x > 0 else 0 (the derivative of relu)."),
     OpDecl(.stop_gradient, arity: .exactly(1), fusion: .elementwise,
-           doc: "Identity in the forward pass; no gradient flows through it.",
+           doc: "Identity in the forward pass; no gradient flows through it.", vjp: Gradients.none,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in ctx.inputs[0] }),
     OpDecl(.unary_grad, arity: .exactly(3), fusion: .elementwise, attributes: ["fn", "alpha"],
            doc: """
@@ -76,19 +76,19 @@ let elementwiseOps: [OpDecl] = [
                }
                return ctx.inputs[2]
            }),
-    binary(.add, "a + b with broadcasting."),
-    binary(.sub, "a − b with broadcasting."),
-    binary(.mul, "a · b with broadcasting."),
-    binary(.div, "a / b with broadcasting."),
-    binary(.pow, "aᵇ with broadcasting."),
-    binary(.maximum, "max(a, b) with broadcasting."),
-    binary(.minimum, "min(a, b) with broadcasting."),
-    binary(.greater, "1 where a > b, else 0."),
-    binary(.greater_equal, "1 where a ≥ b, else 0."),
-    binary(.equal, "1 where a = b, else 0."),
+    binary(.add, "a + b with broadcasting.", vjp: Gradients.add),
+    binary(.sub, "a − b with broadcasting.", vjp: Gradients.sub),
+    binary(.mul, "a · b with broadcasting.", vjp: Gradients.mul),
+    binary(.div, "a / b with broadcasting.", vjp: Gradients.div),
+    binary(.pow, "aᵇ with broadcasting.", vjp: Gradients.pow),
+    binary(.maximum, "max(a, b) with broadcasting.", vjp: Gradients.maximum),
+    binary(.minimum, "min(a, b) with broadcasting.", vjp: Gradients.minimum),
+    binary(.greater, "1 where a > b, else 0.", vjp: Gradients.none),
+    binary(.greater_equal, "1 where a ≥ b, else 0.", vjp: Gradients.none),
+    binary(.equal, "1 where a = b, else 0.", vjp: Gradients.none),
     OpDecl(.bias_add, arity: .exactly(2), fusion: .broadcast, attributes: ["axis"],
            doc: "x + b where the vector b runs along `axis` of x (axis 1 of NCHW for convolutions, the last axis for dense layers).",
-           flops: { $0.outputCount },
+           flops: { $0.outputCount }, vjp: Gradients.biasAdd,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                _ = try ctx.requireSameDType()
                let x = try ctx.dims(0, role: "input")

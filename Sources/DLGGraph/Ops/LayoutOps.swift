@@ -3,6 +3,7 @@
 let layoutOps: [OpDecl] = [
     OpDecl(.reshape, arity: .exactly(1), fusion: .injective, attributes: ["shape"],
            doc: "The same elements in row-major order under a new `shape` with the same element count.",
+           vjp: Gradients.reshape,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                guard let target = ctx.attrs.shape("shape"), let tdims = target.dims else {
                    throw ctx.fail("needs a target shape")
@@ -17,6 +18,7 @@ let layoutOps: [OpDecl] = [
            }),
     OpDecl(.transpose, arity: .exactly(1), fusion: .injective, attributes: ["perm"],
            doc: "Permutes the axes: output axis i is input axis perm[i].",
+           vjp: Gradients.transpose,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                let dims = try ctx.dims(0)
                let perm = ctx.attrs.ints("perm") ?? Array((0..<dims.count).reversed())
@@ -27,6 +29,7 @@ let layoutOps: [OpDecl] = [
            }),
     OpDecl(.broadcast_to, arity: .exactly(1), fusion: .broadcast, attributes: ["shape"],
            doc: "Repeats size-1 (or missing leading) axes to reach `shape`.",
+           vjp: Gradients.broadcastTo,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                guard let target = ctx.attrs.shape("shape") else { throw ctx.fail("needs a target shape") }
                switch broadcastShapes(ctx.inputs[0].shape, target) {
@@ -36,6 +39,7 @@ let layoutOps: [OpDecl] = [
            }),
     OpDecl(.concat, arity: .atLeast(1), fusion: .injective, attributes: ["axis"],
            doc: "Joins tensors along `axis`; the other dimensions must agree.",
+           vjp: Gradients.concat,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                let d = try ctx.requireSameDType()
                let first = try ctx.dims(0)
@@ -57,6 +61,7 @@ let layoutOps: [OpDecl] = [
            }),
     OpDecl(.slice, arity: .exactly(1), fusion: .injective, attributes: ["starts", "ends", "steps"],
            doc: "Elements start ..< end by step along every axis (one entry per axis).",
+           vjp: Gradients.slice,
            inferType: sliceType),
     OpDecl(.slice_grad, arity: .exactly(1), fusion: .injective, attributes: ["input_shape", "starts", "ends", "steps"],
            doc: "Backward of slice: dy scattered into zeros of `input_shape`.",
@@ -69,6 +74,7 @@ let layoutOps: [OpDecl] = [
            Pads every axis by `pads` (before and after, two entries per axis). `mode`: zero, constant \
            (with `value`), replicate (repeat the edge) or reflect.
            """,
+           vjp: Gradients.pad,
            inferType: padType),
     OpDecl(.pad_grad, arity: .exactly(1), fusion: .injective, attributes: ["pads", "mode", "input_shape"],
            doc: "Backward of pad: the gradient of every padded cell added back to the cell it copies.",
@@ -78,6 +84,7 @@ let layoutOps: [OpDecl] = [
            }),
     OpDecl(.one_hot, arity: .exactly(1), fusion: .injective, attributes: ["classes", "dtype"],
            doc: "Integer labels [N] to rows of zeros with a one at the label: [N, classes].",
+           vjp: Gradients.none,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                guard ctx.inputs[0].dtype == .i32 else {
                    throw ctx.fail("expects integer labels (i32), got \(ctx.inputs[0])")
@@ -89,6 +96,7 @@ let layoutOps: [OpDecl] = [
     OpDecl(.cast, arity: .exactly(1), fusion: .elementwise, attributes: ["dtype"],
            doc: "Converts elements to `dtype` (integers to floats exactly; floats to integers by truncation).",
            flops: { $0.outputCount },
+           vjp: Gradients.cast,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                guard let d = ctx.attrs.dtype("dtype") else { throw ctx.fail("needs dtype") }
                return TensorType(d, ctx.inputs[0].shape)

@@ -128,6 +128,7 @@ let neuralOps: [OpDecl] = [
                let k = ta ? a[a.count - 2] : a[a.count - 1]
                return 2 * ctx.outputCount * k
            },
+           vjp: Gradients.matmul,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                let d = try ctx.requireSameDType()
                guard d.isFloat else { throw ctx.fail("expects floating-point matrices, got \(ctx.inputs[0])") }
@@ -159,6 +160,7 @@ let neuralOps: [OpDecl] = [
            [top, bottom, left, right] of zeros; `groups` splits channels (groups = C is depthwise).
            """,
            flops: { ctx in convFlops(ctx, weight: ctx.inputs[1], output: ctx.output) },
+           vjp: Gradients.conv2d,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                try conv2dType(ctx, x: ctx.inputs[0], w: ctx.inputs[1])
            }),
@@ -194,6 +196,7 @@ let neuralOps: [OpDecl] = [
                let k = ctx.attrs.ints("kernel") ?? [2, 2]
                return ctx.outputCount * k.reduce(1, *)
            },
+           vjp: Gradients.pool2d,
            inferType: pool2dType),
     OpDecl(.pool2d_grad, arity: .exactly(2), fusion: .opaque,
            attributes: ["kind", "kernel", "stride", "pad", "round", "count_include_pad"],
@@ -212,6 +215,7 @@ let neuralOps: [OpDecl] = [
     OpDecl(.softmax, arity: .exactly(1), fusion: .opaque, attributes: ["axis"],
            doc: "e^(x − max) / Σ e^(x − max) along `axis` (default: last).",
            flops: { $0.outputCount * 5 },
+           vjp: Gradients.softmax,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                try ctx.requireFloat(0)
                let d = try ctx.dims(0)
@@ -221,6 +225,7 @@ let neuralOps: [OpDecl] = [
     OpDecl(.log_softmax, arity: .exactly(1), fusion: .opaque, attributes: ["axis"],
            doc: "x − max − log Σ e^(x − max) along `axis` (default: last).",
            flops: { $0.outputCount * 5 },
+           vjp: Gradients.logSoftmax,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                try ctx.requireFloat(0)
                let d = try ctx.dims(0)
@@ -238,10 +243,12 @@ let neuralOps: [OpDecl] = [
     OpDecl(.softmax_ce, arity: .exactly(2), fusion: .opaque,
            doc: "Per-row cross-entropy of logits [N, C] against target probabilities [N, C]: −Σ t·log softmax(z).",
            flops: { $0.count(0) * 6 },
+           vjp: Gradients.softmaxCE,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in try crossEntropyType(ctx, sparse: false) }),
     OpDecl(.sparse_softmax_ce, arity: .exactly(2), fusion: .opaque,
            doc: "Per-row cross-entropy of logits [N, C] against integer labels [N]: logsumexp(z) − z[label].",
            flops: { $0.count(0) * 5 },
+           vjp: Gradients.sparseSoftmaxCE,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in try crossEntropyType(ctx, sparse: true) }),
     OpDecl(.softmax_ce_grad, arity: .exactly(3), fusion: .opaque,
            doc: "Backward of softmax_ce with respect to the logits: (softmax(z) − t)·dloss[row].",
@@ -258,6 +265,7 @@ let neuralOps: [OpDecl] = [
            reproducible and independent of threading.
            """,
            flops: { $0.outputCount },
+           vjp: Gradients.none,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                try ctx.requireFloat(0)
                let r = ctx.attrs.float("rate") ?? 0.5

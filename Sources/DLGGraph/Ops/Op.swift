@@ -26,6 +26,8 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case softmax, log_softmax, softmax_grad, log_softmax_grad
     case softmax_ce, sparse_softmax_ce, softmax_ce_grad, sparse_softmax_ce_grad
     case dropout_mask
+    /// The product of some axes' sizes, as a scalar (for symbolic batch sizes).
+    case axis_size
 
     public var decl: OpDecl { OpRegistry.declarations[OpRegistry.index[self]!] }
 }
@@ -119,10 +121,13 @@ public struct OpDecl: Sendable {
     public let attributes: [String]
     public let inferType: @Sendable (ShapeContext) throws(ShapeError) -> TensorType
     public let flops: @Sendable (FlopContext) -> Int
+    /// The gradient rule; nil when the op is not differentiable (gradient ops themselves).
+    public let vjp: VJPRule?
 
     public init(_ op: Op, arity: Arity, fusion: FusionKind, isSource: Bool = false,
                 attributes: [String] = [], doc: String,
                 flops: @escaping @Sendable (FlopContext) -> Int = { _ in 0 },
+                vjp: VJPRule? = nil,
                 inferType: @escaping @Sendable (ShapeContext) throws(ShapeError) -> TensorType) {
         self.op = op
         self.arity = arity
@@ -131,6 +136,7 @@ public struct OpDecl: Sendable {
         self.attributes = attributes
         self.doc = doc
         self.flops = flops
+        self.vjp = vjp
         self.inferType = inferType
     }
 }

@@ -22,9 +22,9 @@ func reducedType(_ ctx: ShapeContext) throws(ShapeError) -> TensorType {
     return TensorType(ctx.inputs[0].dtype, Shape(out))
 }
 
-private func reduction(_ op: Op, _ doc: String) -> OpDecl {
+private func reduction(_ op: Op, _ doc: String, vjp: @escaping VJPRule) -> OpDecl {
     OpDecl(op, arity: .exactly(1), fusion: .reduction, attributes: ["axes", "keepdims"], doc: doc,
-           flops: { $0.count(0) },
+           flops: { $0.count(0) }, vjp: vjp,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                try ctx.requireFloat(0)
                return try reducedType(ctx)
@@ -46,10 +46,18 @@ private func extremumGrad(_ op: Op, _ doc: String) -> OpDecl {
 }
 
 let reductionOps: [OpDecl] = [
-    reduction(.reduce_sum, "Sum over `axes` (all when empty); `keepdims` keeps them as size 1."),
-    reduction(.reduce_mean, "Mean over `axes` (all when empty); `keepdims` keeps them as size 1."),
-    reduction(.reduce_max, "Maximum over `axes` (all when empty); `keepdims` keeps them as size 1."),
-    reduction(.reduce_min, "Minimum over `axes` (all when empty); `keepdims` keeps them as size 1."),
+    reduction(.reduce_sum, "Sum over `axes` (all when empty); `keepdims` keeps them as size 1.", vjp: Gradients.reduceSum),
+    reduction(.reduce_mean, "Mean over `axes` (all when empty); `keepdims` keeps them as size 1.", vjp: Gradients.reduceMean),
+    reduction(.reduce_max, "Maximum over `axes` (all when empty); `keepdims` keeps them as size 1.", vjp: Gradients.reduceMax),
+    reduction(.reduce_min, "Minimum over `axes` (all when empty); `keepdims` keeps them as size 1.", vjp: Gradients.reduceMin),
     extremumGrad(.reduce_max_grad, "Gradient of reduce_max: dy routed to the first maximal element of x in each reduced group."),
     extremumGrad(.reduce_min_grad, "Gradient of reduce_min: dy routed to the first minimal element of x in each reduced group."),
+    OpDecl(.axis_size, arity: .exactly(1), fusion: .opaque, attributes: ["axes"],
+           doc: "The number of elements along `axes` of x (their sizes multiplied), as a scalar of x's float type. Gradients of means over symbolic axes divide by it.",
+           vjp: Gradients.none,
+           inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
+               let dims = try ctx.dims(0)
+               for a in ctx.attrs.ints("axes") ?? [] { _ = try ctx.axis(a, rank: dims.count) }
+               return TensorType(ctx.inputs[0].dtype.isFloat ? ctx.inputs[0].dtype : .f32, .scalar)
+           }),
 ]

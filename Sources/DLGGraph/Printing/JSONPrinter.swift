@@ -32,6 +32,9 @@ public enum JSONPrinter {
             ("outputs", .array(g.outputs.map { .object([("name", .string($0.name)), ("value", .int($0.value))]) })),
             ("loss", g.loss.map { .int($0) } ?? .null),
             ("updates", .array(g.updates.map { .object([("target", .int($0.target)), ("value", .int($0.value))]) })),
+            ("gradients", .array(g.gradients.sorted { $0.key < $1.key }.map {
+                .object([("of", .int($0.key)), ("value", .int($0.value))])
+            })),
             ("summary", .object([
                 ("ops", .int(g.nodes.filter { !$0.decl.isSource }.count)),
                 ("parameter_tensors", .int(g.params.count)),

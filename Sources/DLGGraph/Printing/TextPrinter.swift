@@ -63,6 +63,7 @@ public enum TextPrinter {
         for o in g.outputs { lines.append("  output \(o.name) = \(g.ref(o.value))") }
         if let l = g.loss { lines.append("  minimize \(g.ref(l))") }
         for u in g.updates { lines.append("  update \(g.ref(u.target)) ← \(g.ref(u.value))") }
+        for (p, d) in g.gradients.sorted(by: { $0.key < $1.key }) { lines.append("  gradient \(g.ref(p)) = \(g.ref(d))") }
         lines.append(contentsOf: footer(g))
         return lines.joined(separator: "\n") + "\n"
     }

@@ -1,0 +1,106 @@
+import DLGGraph
+import DLGSyntax
+
+/// Reverse-mode differentiation as a graph-to-graph pass. Walks the graph in
+/// reverse topological order from the minimized scalar, applies each op's
+/// gradient rule (its declaration's `vjp`), and adds up the contributions where
+/// a value fans out. Only values that both depend on a trainable parameter
+/// and influence the loss are differentiated; integer values, constants and
+/// `stop_gradient` block the flow. The backward ops are ordinary IR: typed,
+/// printable, and later optimized with the forward ops. Results land in
+/// `graph.gradients` (parameter → gradient value).
+public struct Autodiff: GraphPass {
+    public var name: String { "autodiff" }
+    public var summary: String { "append the backward graph: the gradient of the loss for every trainable parameter" }
+    /// Also differentiate with respect to floating-point inputs (for gradient checking).
+    public var includeInputs: Bool
+
+    public init(includeInputs: Bool = false) { self.includeInputs = includeInputs }
+
+    public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
+        guard let loss = g.loss else {
+            ctx.diagnostics.error("nothing-to-minimize", "model '\(g.name)' has nothing to minimize, so there is no gradient",
+                                  at: .point(0), notes: [DiagnosticNote("add 'minimize <loss>' to the model")])
+            return false
+        }
+        let lossLoc = g.lossLoc ?? .point(0)
+        guard g[loss].type.shape.dims == [], g[loss].type.dtype.isFloat else {
+            ctx.diagnostics.error("gradient-of-non-scalar",
+                                  "gradients need a floating-point scalar to minimize, but this is \(g[loss].type)", at: lossLoc)
+            return false
+        }
+        let count = g.nodes.count
+        // Which values influence the loss.
+        var influences = Array(repeating: false, count: count)
+        influences[loss] = true
+        for i in stride(from: loss, through: 0, by: -1) where influences[i] {
+            if g[i].op == .stop_gradient { continue }
+            for x in g[i].inputs { influences[x] = true }
+        }
+        // Which values depend on something we differentiate with respect to.
+        var depends = Array(repeating: false, count: count)
+        var targets: [ValueID] = []
+        for n in g.nodes {
+            switch n.op {
+            case .param where n.attrs.bool("trainable") ?? true:
+                depends[n.id] = true
+                targets.append(n.id)
+            case .input where includeInputs && n.type.dtype.isFloat:
+                depends[n.id] = true
+                targets.append(n.id)
+            case .stop_gradient, .constant, .param, .input:
+                break
+            default:
+                depends[n.id] = n.type.dtype.isFloat && n.inputs.contains { depends[$0] }
+            }
+        }
+        let needs = (0..<count).map { influences[$0] && depends[$0] }
+        guard targets.contains(where: { needs[$0] }) else {
+            ctx.diagnostics.error("no-trainable-parameters",
+                                  "no trainable parameter influences the minimized value, so there is nothing to train",
+                                  at: lossLoc,
+                                  notes: [DiagnosticNote("parameters come from 'param' declarations and layers such as dense(…) or conv2d(…)")])
+            return false
+        }
+
+        var grads: [ValueID: ValueID] = [:]
+        let seed = g.addConstant(.scalar(1), dtype: g[loss].type.dtype, loc: lossLoc)
+        g[seed].origin = GradientOrigin(forward: loss, rule: "seed")
+        grads[loss] = seed
+        for i in stride(from: loss, through: 0, by: -1) {
+            guard needs[i], let dy = grads[i] else { continue }
+            let node = g[i]
+            if node.decl.isSource { continue }
+            guard let rule = node.decl.vjp else {
+                ctx.diagnostics.error("no-gradient-rule", "\(node.op.rawValue) has no gradient rule", at: node.loc ?? lossLoc)
+                return true
+            }
+            let inputNeeds = node.inputs.map { needs[$0] }
+            var emitter = GradientEmitter(graph: g, forward: node, needsGradient: inputNeeds, rule: node.op.rawValue)
+            do {
+                let results = try rule(&emitter, node, dy)
+                g = emitter.graph
+                for (k, r) in results.enumerated() {
+                    guard k < node.inputs.count, inputNeeds[k], let r else { continue }
+                    let x = node.inputs[k]
+                    if let existing = grads[x] {
+                        // A value used in several places: its gradient is the sum of the contributions.
+                        grads[x] = try g.add(.add, [existing, r], loc: g[x].loc, label: g[x].label ?? g[x].name,
+                                             origin: GradientOrigin(forward: x, rule: "accumulate"))
+                    } else {
+                        grads[x] = r
+                    }
+                }
+            } catch {
+                ctx.diagnostics.error("gradient-rule", "gradient of \(node.op.rawValue): \(error.message)",
+                                      at: node.loc ?? lossLoc)
+                return true
+            }
+        }
+        g.gradients = [:]
+        for t in targets where needs[t] {
+            if let d = grads[t] { g.gradients[t] = d }
+        }
+        return true
+    }
+}

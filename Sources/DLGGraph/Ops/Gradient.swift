@@ -1,0 +1,345 @@
+import DLGSyntax
+
+/// A gradient rule (vector–Jacobian product): given the forward node and the
+/// gradient `dy` of the loss with respect to its output, emit IR ops that
+/// compute the gradient with respect to each operand (nil where an operand
+/// gets none). Rules only compute what `emitter.needs(i)` asks for.
+public typealias VJPRule = @Sendable (inout GradientEmitter, Node, ValueID) throws(ShapeError) -> [ValueID?]
+
+/// Builds backward ops for one forward node: every emitted value records the
+/// forward value and rule it came from, and takes the forward node's source location.
+public struct GradientEmitter {
+    public var graph: Graph
+    public var forward: Node
+    public var needsGradient: [Bool]
+    public var rule: String
+
+    public init(graph: Graph, forward: Node, needsGradient: [Bool], rule: String) {
+        self.graph = graph
+        self.forward = forward
+        self.needsGradient = needsGradient
+        self.rule = rule
+    }
+
+    public func needs(_ i: Int) -> Bool { needsGradient[i] }
+    public func type(_ v: ValueID) -> TensorType { graph[v].type }
+    public var output: ValueID { forward.id }
+    public func input(_ i: Int) -> ValueID { forward.inputs[i] }
+
+    public mutating func emit(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes()) throws(ShapeError) -> ValueID {
+        try graph.add(op, inputs, attrs, loc: forward.loc, label: forward.label,
+                      origin: GradientOrigin(forward: forward.id, rule: rule))
+    }
+
+    public mutating func scalar(_ v: Double, like t: ValueID) -> ValueID {
+        let id = graph.addConstant(.scalar(v), dtype: graph[t].type.dtype, loc: forward.loc)
+        graph[id].origin = GradientOrigin(forward: forward.id, rule: rule)
+        return id
+    }
+
+    /// The backward of broadcasting: sum `g` over the axes where `target`
+    /// was stretched, then drop the leading axes it lacked.
+    public mutating func unbroadcast(_ g: ValueID, to target: TensorType) throws(ShapeError) -> ValueID {
+        let gt = graph[g].type
+        if gt.shape == target.shape { return g }
+        guard let gd = gt.dims, let td = target.dims else {
+            throw ShapeError("cannot reduce a gradient of \(gt) to \(target): unknown rank")
+        }
+        let lead = gd.count - td.count
+        var axes = Array(0..<lead)
+        for (i, d) in td.enumerated() where d == .known(1) && gd[lead + i] != .known(1) { axes.append(lead + i) }
+        var r = g
+        if !axes.isEmpty {
+            r = try emit(.reduce_sum, [g], ["axes": .ints(axes), "keepdims": .bool(true)])
+        }
+        if graph[r].type.shape != target.shape {
+            r = try emit(.reshape, [r], ["shape": .shape(target.shape)])
+        }
+        return r
+    }
+}
+
+/// Gradient rules of the primitives, referenced by their declarations.
+public enum Gradients {
+    /// Elementwise functions: dx = unary_grad(x, y, dy){fn}.
+    public static let unary: VJPRule = { e, n, g throws(ShapeError) in
+        var attrs: Attributes = ["fn": .string(n.op.rawValue)]
+        if let a = n.attrs["alpha"] { attrs["alpha"] = a }
+        return [try e.emit(.unary_grad, [n.inputs[0], n.id, g], attrs)]
+    }
+
+    public static let identity: VJPRule = { _, _, g throws(ShapeError) in [g] }
+    public static let none: VJPRule = { _, n, _ throws(ShapeError) in n.inputs.map { _ in nil } }
+
+    public static let add: VJPRule = { e, n, g throws(ShapeError) in
+        [e.needs(0) ? try e.unbroadcast(g, to: e.type(n.inputs[0])) : nil,
+         e.needs(1) ? try e.unbroadcast(g, to: e.type(n.inputs[1])) : nil]
+    }
+
+    public static let sub: VJPRule = { e, n, g throws(ShapeError) in
+        var db: ValueID? = nil
+        if e.needs(1) { db = try e.unbroadcast(try e.emit(.neg, [g]), to: e.type(n.inputs[1])) }
+        return [e.needs(0) ? try e.unbroadcast(g, to: e.type(n.inputs[0])) : nil, db]
+    }
+
+    public static let mul: VJPRule = { e, n, g throws(ShapeError) in
+        let (a, b) = (n.inputs[0], n.inputs[1])
+        var da: ValueID? = nil, db: ValueID? = nil
+        if e.needs(0) { da = try e.unbroadcast(try e.emit(.mul, [g, b]), to: e.type(a)) }
+        if e.needs(1) { db = try e.unbroadcast(try e.emit(.mul, [g, a]), to: e.type(b)) }
+        return [da, db]
+    }
+
+    /// d(a/b) = dy/b, −dy·(a/b)/b.
+    public static let div: VJPRule = { e, n, g throws(ShapeError) in
+        let (a, b) = (n.inputs[0], n.inputs[1])
+        let gOverB = try e.emit(.div, [g, b])
+        var db: ValueID? = nil
+        if e.needs(1) {
+            let t = try e.emit(.mul, [gOverB, n.id])
+            db = try e.unbroadcast(try e.emit(.neg, [t]), to: e.type(b))
+        }
+        return [e.needs(0) ? try e.unbroadcast(gOverB, to: e.type(a)) : nil, db]
+    }
+
+    /// d(aᵇ) = dy·b·aᵇ⁻¹, dy·aᵇ·log a.
+    public static let pow: VJPRule = { e, n, g throws(ShapeError) in
+        let (a, b) = (n.inputs[0], n.inputs[1])
+        var da: ValueID? = nil, db: ValueID? = nil
+        if e.needs(0) {
+            let bm1 = try e.emit(.sub, [b, e.scalar(1, like: b)])
+            let p = try e.emit(.pow, [a, bm1])
+            da = try e.unbroadcast(try e.emit(.mul, [try e.emit(.mul, [g, b]), p]), to: e.type(a))
+        }
+        if e.needs(1) {
+            let l = try e.emit(.log, [a])
+            db = try e.unbroadcast(try e.emit(.mul, [try e.emit(.mul, [g, n.id]), l]), to: e.type(b))
+        }
+        return [da, db]
+    }
+
+    /// The gradient goes to the larger operand (to `a` on ties).
+    public static let maximum: VJPRule = { e, n, g throws(ShapeError) in
+        try selectGradient(&e, n, g, firstWins: .greater_equal)
+    }
+
+    /// The gradient goes to the smaller operand (to `a` on ties).
+    public static let minimum: VJPRule = { e, n, g throws(ShapeError) in
+        try selectGradient(&e, n, g, firstWins: .greater_equal, swapped: true)
+    }
+
+    static func selectGradient(_ e: inout GradientEmitter, _ n: Node, _ g: ValueID, firstWins: Op,
+                               swapped: Bool = false) throws(ShapeError) -> [ValueID?] {
+        let (a, b) = (n.inputs[0], n.inputs[1])
+        // mask = 1 where a is chosen: a ≥ b for maximum, b ≥ a for minimum.
+        let mask = try e.emit(firstWins, swapped ? [b, a] : [a, b])
+        var da: ValueID? = nil, db: ValueID? = nil
+        if e.needs(0) { da = try e.unbroadcast(try e.emit(.mul, [g, mask]), to: e.type(a)) }
+        if e.needs(1) {
+            let inv = try e.emit(.sub, [e.scalar(1, like: mask), mask])
+            db = try e.unbroadcast(try e.emit(.mul, [g, inv]), to: e.type(b))
+        }
+        return [da, db]
+    }
+
+    public static let biasAdd: VJPRule = { e, n, g throws(ShapeError) in
+        var db: ValueID? = nil
+        if e.needs(1) {
+            let r = e.type(n.id).rank ?? 0
+            let axis = n.attrs.int("axis") ?? 1
+            let ax = axis < 0 ? axis + r : axis
+            db = try e.emit(.reduce_sum, [g], ["axes": .ints((0..<r).filter { $0 != ax })])
+        }
+        return [e.needs(0) ? g : nil, db]
+    }
+
+    /// Reshape dy to the kept-dims shape, then broadcast back over the reduced axes.
+    static func spread(_ e: inout GradientEmitter, _ n: Node, _ g: ValueID) throws(ShapeError) -> ValueID {
+        let x = e.type(n.inputs[0])
+        guard let dims = x.dims else { throw ShapeError("cannot differentiate a reduction of unknown rank") }
+        let axes = reducedAxes(n, rank: dims.count)
+        var kept = dims
+        for a in axes { kept[a] = .known(1) }
+        var r = g
+        if e.type(g).shape != Shape(kept) { r = try e.emit(.reshape, [g], ["shape": .shape(Shape(kept))]) }
+        return try e.emit(.broadcast_to, [r], ["shape": .shape(x.shape)])
+    }
+
+    static func reducedAxes(_ n: Node, rank: Int) -> [Int] {
+        let axes = (n.attrs.ints("axes") ?? []).map { $0 < 0 ? $0 + rank : $0 }
+        return axes.isEmpty ? Array(0..<rank) : axes
+    }
+
+    public static let reduceSum: VJPRule = { e, n, g throws(ShapeError) in [try spread(&e, n, g)] }
+
+    /// dy/count spread over the reduced axes; a symbolic count is computed at run time.
+    public static let reduceMean: VJPRule = { e, n, g throws(ShapeError) in
+        let x = e.type(n.inputs[0])
+        let axes = reducedAxes(n, rank: x.rank ?? 0)
+        let dims = axes.map { x.dims![$0] }
+        let scaled: ValueID
+        if dims.allSatisfy({ $0.value != nil }) {
+            let count = dims.reduce(1) { $0 * $1.value! }
+            scaled = try e.emit(.mul, [g, e.scalar(1 / Double(count), like: g)])
+        } else {
+            let size = try e.emit(.axis_size, [n.inputs[0]], ["axes": .ints(axes)])
+            scaled = try e.emit(.div, [g, size])
+        }
+        return [try spread(&e, n, scaled)]
+    }
+
+    public static let reduceMax: VJPRule = { e, n, g throws(ShapeError) in
+        [try e.emit(.reduce_max_grad, [n.inputs[0], g], n.attrs)]
+    }
+    public static let reduceMin: VJPRule = { e, n, g throws(ShapeError) in
+        [try e.emit(.reduce_min_grad, [n.inputs[0], g], n.attrs)]
+    }
+
+    public static let reshape: VJPRule = { e, n, g throws(ShapeError) in
+        [try e.emit(.reshape, [g], ["shape": .shape(e.type(n.inputs[0]).shape)])]
+    }
+
+    public static let transpose: VJPRule = { e, n, g throws(ShapeError) in
+        let perm = n.attrs.ints("perm") ?? Array((0..<(e.type(n.id).rank ?? 0)).reversed())
+        var inverse = Array(repeating: 0, count: perm.count)
+        for (i, p) in perm.enumerated() { inverse[p] = i }
+        return [try e.emit(.transpose, [g], ["perm": .ints(inverse)])]
+    }
+
+    public static let broadcastTo: VJPRule = { e, n, g throws(ShapeError) in
+        [try e.unbroadcast(g, to: e.type(n.inputs[0]))]
+    }
+
+    /// Each operand's gradient is its slice of dy along the axis.
+    public static let concat: VJPRule = { e, n, g throws(ShapeError) in
+        let r = e.type(n.id).rank ?? 0
+        let axis = (n.attrs.int("axis") ?? 0) < 0 ? (n.attrs.int("axis") ?? 0) + r : (n.attrs.int("axis") ?? 0)
+        var offset = 0
+        var out: [ValueID?] = []
+        for (i, x) in n.inputs.enumerated() {
+            let size = e.type(x).dims?[axis].value ?? 0
+            if e.needs(i) {
+                var starts = Array(repeating: 0, count: r), ends = Array(repeating: Int.max, count: r)
+                starts[axis] = offset
+                ends[axis] = offset + size
+                out.append(try e.emit(.slice, [g], ["starts": .ints(starts), "ends": .ints(ends),
+                                                    "steps": .ints(Array(repeating: 1, count: r))]))
+            } else {
+                out.append(nil)
+            }
+            offset += size
+        }
+        return out
+    }
+
+    public static let slice: VJPRule = { e, n, g throws(ShapeError) in
+        var attrs = n.attrs
+        attrs["input_shape"] = .shape(e.type(n.inputs[0]).shape)
+        return [try e.emit(.slice_grad, [g], attrs)]
+    }
+
+    public static let pad: VJPRule = { e, n, g throws(ShapeError) in
+        var attrs: Attributes = ["pads": n.attrs["pads"]!, "mode": .string(n.attrs.string("mode") ?? "zero")]
+        attrs["input_shape"] = .shape(e.type(n.inputs[0]).shape)
+        return [try e.emit(.pad_grad, [g], attrs)]
+    }
+
+    public static let cast: VJPRule = { e, n, g throws(ShapeError) in
+        let from = e.type(n.inputs[0]).dtype
+        guard from.isFloat else { return [nil] }
+        if from == e.type(g).dtype { return [g] }
+        return [try e.emit(.cast, [g], ["dtype": .dtype(from)])]
+    }
+
+    /// C = op(A)·op(B); see Docs/ir.md for the four transpose cases.
+    public static let matmul: VJPRule = { e, n, g throws(ShapeError) in
+        let (a, b) = (n.inputs[0], n.inputs[1])
+        let ta = n.attrs.bool("transpose_a") ?? false, tb = n.attrs.bool("transpose_b") ?? false
+        func mm(_ x: ValueID, _ y: ValueID, _ tx: Bool, _ ty: Bool) throws(ShapeError) -> ValueID {
+            var attrs = Attributes()
+            if tx { attrs["transpose_a"] = .bool(true) }
+            if ty { attrs["transpose_b"] = .bool(true) }
+            return try e.emit(.matmul, [x, y], attrs)
+        }
+        var da: ValueID? = nil, db: ValueID? = nil
+        if e.needs(0) {
+            switch (ta, tb) {
+            case (false, false): da = try mm(g, b, false, true)
+            case (false, true): da = try mm(g, b, false, false)
+            case (true, false): da = try mm(b, g, false, true)
+            case (true, true): da = try mm(b, g, true, true)
+            }
+        }
+        if e.needs(1) {
+            let ra = e.type(a).rank ?? 2, rb = e.type(b).rank ?? 2
+            var d: ValueID
+            if ra > 2 && rb == 2 {
+                // A batched, B shared: per-batch products summed over the batch axes.
+                let perBatch: ValueID
+                switch (ta, tb) {
+                case (false, false): perBatch = try mm(a, g, true, false)
+                case (false, true): perBatch = try mm(g, a, true, false)
+                case (true, false): perBatch = try mm(a, g, false, false)
+                case (true, true): perBatch = try mm(g, a, true, true)
+                }
+                d = try e.emit(.reduce_sum, [perBatch], ["axes": .ints(Array(0..<(ra - 2)))])
+            } else {
+                switch (ta, tb) {
+                case (false, false): d = try mm(a, g, true, false)
+                case (false, true): d = try mm(g, a, true, false)
+                case (true, false): d = try mm(a, g, false, false)
+                case (true, true): d = try mm(g, a, true, true)
+                }
+            }
+            db = d
+        }
+        return [da, db]
+    }
+
+    public static let conv2d: VJPRule = { e, n, g throws(ShapeError) in
+        let (x, w) = (n.inputs[0], n.inputs[1])
+        var base = Attributes()
+        for k in ["stride", "pad", "dilation", "groups"] { if let v = n.attrs[k] { base[k] = v } }
+        var dx: ValueID? = nil, dw: ValueID? = nil
+        if e.needs(0) {
+            var attrs = base
+            attrs["input_shape"] = .shape(e.type(x).shape)
+            dx = try e.emit(.conv2d_grad_input, [g, w], attrs)
+        }
+        if e.needs(1) {
+            var attrs = base
+            attrs["weight_shape"] = .shape(e.type(w).shape)
+            dw = try e.emit(.conv2d_grad_weight, [x, g], attrs)
+        }
+        return [dx, dw]
+    }
+
+    public static let pool2d: VJPRule = { e, n, g throws(ShapeError) in
+        [try e.emit(.pool2d_grad, [n.inputs[0], g], n.attrs)]
+    }
+
+    public static let softmax: VJPRule = { e, n, g throws(ShapeError) in
+        [try e.emit(.softmax_grad, [n.id, g], n.attrs)]
+    }
+    public static let logSoftmax: VJPRule = { e, n, g throws(ShapeError) in
+        [try e.emit(.log_softmax_grad, [n.id, g], n.attrs)]
+    }
+
+    /// ∂/∂z = (softmax(z) − t)·dloss; the targets, when they need a gradient, get −dloss·log softmax(z).
+    public static let softmaxCE: VJPRule = { e, n, g throws(ShapeError) in
+        let (z, t) = (n.inputs[0], n.inputs[1])
+        var dz: ValueID? = nil, dt: ValueID? = nil
+        if e.needs(0) { dz = try e.emit(.softmax_ce_grad, [z, t, g]) }
+        if e.needs(1) {
+            let ls = try e.emit(.log_softmax, [z], ["axis": .int(-1)])
+            let rows = e.type(g).dims ?? []
+            let gcol = try e.emit(.reshape, [g], ["shape": .shape(Shape(rows + [.known(1)]))])
+            dt = try e.emit(.neg, [try e.emit(.mul, [ls, gcol])])
+        }
+        return [dz, dt]
+    }
+
+    public static let sparseSoftmaxCE: VJPRule = { e, n, g throws(ShapeError) in
+        [e.needs(0) ? try e.emit(.sparse_softmax_ce_grad, [n.inputs[0], n.inputs[1], g]) : nil, nil]
+    }
+}

@@ -1,0 +1,256 @@
+// Building blocks of the im2col convolution: column packing and its adjoint,
+// row gathering, the bias + activation epilogue, and small SIMD row loops.
+
+extension Conv2D {
+    /// The output positions `x` in `0 ..< outSize` whose input coordinate
+    /// `x·stride + offset` lies in `0 ..< inSize`, as a range `lo ..< hi`.
+    @inlinable @inline(__always)
+    static func validRange(offset: Int, stride: Int, inSize: Int, outSize: Int) -> Range<Int> {
+        let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+        let last = inSize - 1 - offset
+        let hi = last < 0 ? 0 : min(outSize, last / stride + 1)
+        return min(lo, hi) ..< hi
+    }
+
+    /// Packs the receptive fields of images `firstImage ..< firstImage + images`
+    /// and the channels of `group` into the column matrix
+    /// `col[colRows, images·oh·ow]` (row stride `images·oh·ow`):
+    ///
+    ///     col[(cl·kh + ki)·kw + kj, j·oh·ow + y·ow + x]
+    ///         = input[firstImage + j, group·cg + cl, y·sH − padTop + ki·dH, x·sW − padLeft + kj·dW]  (0 outside)
+    ///
+    /// Only the units `j·cg + cl` in `units` are written. Not inlined into
+    /// the parallel loop's closure, so that its loops keep bounds and
+    /// pointers in registers.
+    @inlinable @inline(never)
+    static func im2col<T: KernelScalar>(_ g: Conv2DGeometry, input: UnsafePointer<T>, firstImage i0: Int, images: Int,
+                                        group: Int, col: UnsafeMutablePointer<T>, units: Range<Int>) {
+        let cg = g.channelsPerGroup, p = g.outputPlane, ld = images * p
+        let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
+        let (sh, sw) = (g.strideH, g.strideW)
+        for u in units {
+            let j = u / cg, cl = u % cg
+            let plane = input + ((i0 + j) * g.c + group * cg + cl) * h * w
+            for ki in 0 ..< g.kh {
+                let rowOffset = ki * g.dilationH - g.padTop
+                for kj in 0 ..< g.kw {
+                    let offset = kj * g.dilationW - g.padLeft
+                    let valid = validRange(offset: offset, stride: sw, inSize: w, outSize: ow)
+                    let dst = col + ((cl * g.kh + ki) * g.kw + kj) * ld + j * p
+                    for y in 0 ..< oh {
+                        let d = dst + y * ow
+                        let iy = y * sh + rowOffset
+                        if iy < 0 || iy >= h {
+                            d.update(repeating: 0, count: ow)
+                            continue
+                        }
+                        let src = plane + iy * w
+                        if valid.lowerBound > 0 { d.update(repeating: 0, count: valid.lowerBound) }
+                        if sw == 1 {
+                            (d + valid.lowerBound).update(from: src + (valid.lowerBound + offset), count: valid.count)
+                        } else {
+                            for x in valid { d[x] = src[x * sw + offset] }
+                        }
+                        if valid.upperBound < ow { (d + valid.upperBound).update(repeating: 0, count: ow - valid.upperBound) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `im2col`: adds every column entry back to the input
+    /// cell it was copied from, into `gradInput` planes of the units
+    /// `j·cg + cl` in `units` (each plane zeroed first unless `accumulate`).
+    /// Not inlined, as `im2col`.
+    @inlinable @inline(never)
+    static func col2im<T: KernelScalar>(_ g: Conv2DGeometry, col: UnsafePointer<T>, firstImage i0: Int, images: Int,
+                                        group: Int, gradInput: UnsafeMutablePointer<T>, accumulate: Bool,
+                                        units: Range<Int>) {
+        let cg = g.channelsPerGroup, p = g.outputPlane, ld = images * p
+        let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
+        let (sh, sw) = (g.strideH, g.strideW)
+        for u in units {
+            let j = u / cg, cl = u % cg
+            let plane = gradInput + ((i0 + j) * g.c + group * cg + cl) * h * w
+            if !accumulate { plane.update(repeating: 0, count: h * w) }
+            for ki in 0 ..< g.kh {
+                let rowOffset = ki * g.dilationH - g.padTop
+                let validY = validRange(offset: rowOffset, stride: sh, inSize: h, outSize: oh)
+                for kj in 0 ..< g.kw {
+                    let offset = kj * g.dilationW - g.padLeft
+                    let valid = validRange(offset: offset, stride: sw, inSize: w, outSize: ow)
+                    if valid.isEmpty { continue }
+                    let src = col + ((cl * g.kh + ki) * g.kw + kj) * ld + j * p
+                    for y in validY {
+                        let s = src + y * ow
+                        let d = plane + (y * sh + rowOffset) * w
+                        if sw == 1 {
+                            addRow(d + (valid.lowerBound + offset), s + valid.lowerBound, count: valid.count)
+                        } else {
+                            for x in valid { d[x * sw + offset] += s[x] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies the rows of `group`'s filters for images `firstImage ..< +images`
+    /// from `[n, f, oh·ow]` into `buffer[filtersPerGroup, images·oh·ow]`.
+    @inlinable
+    static func gatherGroupRows<T: KernelScalar>(_ g: Conv2DGeometry, from src: UnsafePointer<T>, firstImage i0: Int,
+                                                 images: Int, group: Int, into buffer: UnsafeMutablePointer<T>,
+                                                 threads: Int) {
+        let fg = g.filtersPerGroup, p = g.outputPlane, columns = images * p
+        Threads.parallelFor(0 ..< images * fg, threads: threads) { units in
+            for u in units {
+                let j = u / fg, fl = u % fg
+                (buffer + fl * columns + j * p).update(from: src + ((i0 + j) * g.f + group * fg + fl) * p, count: p)
+            }
+        }
+    }
+
+    /// `rows` consecutive rows of `plane` elements, in place:
+    /// `row[r] ← epilogue(row[r] + bias[r])` (bias 0 when nil). Does nothing
+    /// when there is neither bias nor activation.
+    @inlinable
+    static func applyEpilogueRows<T: KernelScalar>(_ data: UnsafeMutablePointer<T>, rows: Int, plane: Int,
+                                                   bias: UnsafePointer<T>?, epilogue: ActivationEpilogue, threads: Int) {
+        if bias == nil && epilogue == .none { return }
+        Threads.parallelFor(0 ..< rows, threads: threads, minChunk: max(1, 4096 / max(1, plane))) { range in
+            for r in range {
+                let row = data + r * plane
+                applyEpilogueInPlace(row, count: plane, bias: bias.map { $0[r] } ?? 0, epilogue: epilogue)
+            }
+        }
+    }
+
+    /// `dst[i] = epilogue(src[i] + bias)` for i < count; `src` and `dst`
+    /// must not overlap (see `applyEpilogueInPlace`). Never inlined: as a
+    /// function of its own, with its arguments in registers, the loops
+    /// vectorize; inlined into a parallel loop's closure they stay scalar.
+    @inlinable @inline(never)
+    static func applyEpilogue<T: KernelScalar>(_ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>, count: Int,
+                                               bias: T, epilogue: ActivationEpilogue) {
+        switch epilogue {
+        case .none:
+            let b = SIMD16<T>(repeating: bias)
+            var i = 0
+            while i + 16 <= count {
+                store16(load16(src + i) + b, dst + i)
+                i += 16
+            }
+            while i < count { dst[i] = src[i] + bias; i += 1 }
+        case .relu:
+            // Plain loops that LLVM vectorizes: SIMD mask operations on a
+            // generic SIMD16<T> do not become vector code, and `max` (unlike
+            // a `v < 0 ? 0 : v` select) is never lowered to a branch.
+            // max(NaN, 0) is NaN.
+            for i in 0 ..< count { dst[i] = Swift.max(src[i] + bias, 0) }
+        case .leakyRelu(let alphaValue):
+            let alpha = T(alphaValue)
+            for i in 0 ..< count { let v = src[i] + bias; dst[i] = v < 0 ? alpha * v : v }
+        case .sigmoid:
+            for i in 0 ..< count { dst[i] = sigmoid(src[i] + bias) }
+        case .tanh:
+            for i in 0 ..< count { dst[i] = T.tanh(src[i] + bias) }
+        }
+    }
+
+    /// `data[i] = epilogue(data[i] + bias)` for i < count. A separate loop
+    /// from `applyEpilogue` because a vectorized loop over two pointers that
+    /// are equal at run time falls back to scalar code. Never inlined, as
+    /// `applyEpilogue`.
+    @inlinable @inline(never)
+    static func applyEpilogueInPlace<T: KernelScalar>(_ data: UnsafeMutablePointer<T>, count: Int, bias: T,
+                                                      epilogue: ActivationEpilogue) {
+        switch epilogue {
+        case .none:
+            if bias == 0 { return }
+            for i in 0 ..< count { data[i] += bias }
+        case .relu:
+            for i in 0 ..< count { data[i] = Swift.max(data[i] + bias, 0) }
+        case .leakyRelu(let alphaValue):
+            let alpha = T(alphaValue)
+            for i in 0 ..< count { let v = data[i] + bias; data[i] = v < 0 ? alpha * v : v }
+        case .sigmoid:
+            for i in 0 ..< count { data[i] = sigmoid(data[i] + bias) }
+        case .tanh:
+            for i in 0 ..< count { data[i] = T.tanh(data[i] + bias) }
+        }
+    }
+
+    /// 1 / (1 + e^(−v)) in the form that never overflows exp: e^(−|v|) ≤ 1.
+    @inlinable @inline(__always)
+    static func sigmoid<T: KernelScalar>(_ v: T) -> T {
+        if v >= 0 { return 1 / (1 + T.exp(-v)) }
+        let e = T.exp(v)
+        return e / (1 + e)
+    }
+
+    @inlinable @inline(__always)
+    static func load16<T: KernelScalar>(_ p: UnsafePointer<T>) -> SIMD16<T> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<T>.self)
+    }
+
+    @inlinable @inline(__always)
+    static func load16<T: KernelScalar>(_ p: UnsafeMutablePointer<T>) -> SIMD16<T> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<T>.self)
+    }
+
+    @inlinable @inline(__always)
+    static func store16<T: KernelScalar>(_ v: SIMD16<T>, _ p: UnsafeMutablePointer<T>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<T>.self)
+    }
+
+    /// `dst[i] += src[i]` for i < count.
+    @inlinable
+    static func addRow<T: KernelScalar>(_ dst: UnsafeMutablePointer<T>, _ src: UnsafePointer<T>, count: Int) {
+        var i = 0
+        while i + 16 <= count {
+            store16(load16(dst + i) + load16(src + i), dst + i)
+            i += 16
+        }
+        while i < count { dst[i] += src[i]; i += 1 }
+    }
+
+    /// `dst[i] += alpha · src[i]` for i < count.
+    @inlinable
+    static func axpyRow<T: KernelScalar>(_ dst: UnsafeMutablePointer<T>, _ src: UnsafePointer<T>, alpha: T, count: Int) {
+        let a = SIMD16<T>(repeating: alpha)
+        var i = 0
+        while i + 16 <= count {
+            store16(load16(dst + i) + a * load16(src + i), dst + i)
+            i += 16
+        }
+        while i < count { dst[i] += alpha * src[i]; i += 1 }
+    }
+
+    /// Σ src[i] for i < count: 16 lane sums, then the lanes and the tail.
+    @inlinable
+    static func sumRow<T: KernelScalar>(_ src: UnsafePointer<T>, count: Int) -> T {
+        var acc = SIMD16<T>(repeating: 0)
+        var i = 0
+        while i + 16 <= count {
+            acc += load16(src + i)
+            i += 16
+        }
+        var s = acc.sum()
+        while i < count { s += src[i]; i += 1 }
+        return s
+    }
+
+    /// Σ a[i]·b[i] for i < count: 16 lane sums, then the lanes and the tail.
+    @inlinable
+    static func dotRow<T: KernelScalar>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, count: Int) -> T {
+        var acc = SIMD16<T>(repeating: 0)
+        var i = 0
+        while i + 16 <= count {
+            acc += load16(a + i) * load16(b + i)
+            i += 16
+        }
+        var s = acc.sum()
+        while i < count { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+}

@@ -1,0 +1,208 @@
+/// An inconsistent size, stride or geometry handed to a dense kernel's plan
+/// (GEMM, convolution, pooling, padding). `message` names the quantities and
+/// the numbers that conflict.
+public struct KernelGeometryError: Error, CustomStringConvertible, Hashable, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A validated row-major GEMM, created once ("at lowering time") and run many
+/// times:
+///
+///     C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C
+///
+/// All matrices are row-major. `op(A) = A` stored as m rows of k elements
+/// with row stride `lda ≥ k` when `transA == false`; `op(A) = Aᵀ` with A
+/// stored as k rows of m elements, `lda ≥ m`, when `transA == true`.
+/// Likewise B is k×n (`ldb ≥ n`) or, transposed, n×k (`ldb ≥ k`); C is m×n
+/// with `ldc ≥ n`. Leading dimensions default to the tight values.
+///
+/// Degenerate sizes are allowed: m = 0 or n = 0 does nothing; k = 0 sets
+/// C ← beta·C (C ← 0 exactly when beta = 0).
+public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
+    public let m: Int
+    public let n: Int
+    public let k: Int
+    public let transA: Bool
+    public let transB: Bool
+    public let lda: Int
+    public let ldb: Int
+    public let ldc: Int
+
+    /// Validates the sizes: m, n, k ≥ 0, every leading dimension at least the
+    /// row length of its stored matrix (and at least 1), and every size and
+    /// leading dimension within OpenBLAS's 32-bit integer range.
+    public init(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) throws(KernelGeometryError) {
+        if m < 0 || n < 0 || k < 0 {
+            throw KernelGeometryError("gemm: sizes must be non-negative, got m = \(m), n = \(n), k = \(k)")
+        }
+        let aCols = transA ? m : k, bCols = transB ? k : n
+        let lda = lda ?? max(1, aCols), ldb = ldb ?? max(1, bCols), ldc = ldc ?? max(1, n)
+        let aShape = transA ? "A is k×m = \(k)×\(m) (transposed)" : "A is m×k = \(m)×\(k)"
+        let bShape = transB ? "B is n×k = \(n)×\(k) (transposed)" : "B is k×n = \(k)×\(n)"
+        if lda < max(1, aCols) {
+            throw KernelGeometryError("gemm: lda = \(lda) is smaller than the row length \(aCols); \(aShape)")
+        }
+        if ldb < max(1, bCols) {
+            throw KernelGeometryError("gemm: ldb = \(ldb) is smaller than the row length \(bCols); \(bShape)")
+        }
+        if ldc < max(1, n) {
+            throw KernelGeometryError("gemm: ldc = \(ldc) is smaller than the row length n = \(n) of C (m×n = \(m)×\(n))")
+        }
+        let limit = Int(Int32.max)
+        for (name, value) in [("m", m), ("n", n), ("k", k), ("lda", lda), ("ldb", ldb), ("ldc", ldc)] where value > limit {
+            throw KernelGeometryError("gemm: \(name) = \(value) exceeds the BLAS limit \(limit)")
+        }
+        let spans = [Self.span(rows: transA ? k : m, cols: aCols, ld: lda),
+                     Self.span(rows: transB ? n : k, cols: bCols, ld: ldb),
+                     Self.span(rows: m, cols: n, ld: ldc)]
+        if spans.contains(nil) {
+            throw KernelGeometryError("gemm: the matrices of m = \(m), n = \(n), k = \(k) with lda = \(lda), ldb = \(ldb), ldc = \(ldc) do not fit in memory")
+        }
+        self.m = m; self.n = n; self.k = k
+        self.transA = transA; self.transB = transB
+        self.lda = lda; self.ldb = ldb; self.ldc = ldc
+    }
+
+    static func span(rows: Int, cols: Int, ld: Int) -> Int? {
+        if rows == 0 || cols == 0 { return 0 }
+        let (p, o) = (rows - 1).multipliedReportingOverflow(by: ld)
+        if o { return nil }
+        let (s, o2) = p.addingReportingOverflow(cols)
+        return o2 ? nil : s
+    }
+
+    /// Rows × row stride of the stored A (as needed between batch items).
+    public var aRowsTimesLd: Int { aStoredRows * lda }
+    /// Rows × row stride of the stored B.
+    public var bRowsTimesLd: Int { bStoredRows * ldb }
+    /// Rows × row stride of C.
+    public var cRowsTimesLd: Int { m * ldc }
+    /// Rows and columns of A and B as stored (before `op`).
+    public var aStoredRows: Int { transA ? k : m }
+    public var aStoredCols: Int { transA ? m : k }
+    public var bStoredRows: Int { transB ? n : k }
+    public var bStoredCols: Int { transB ? k : n }
+    /// Elements of A that the GEMM reads: from the first to the last one.
+    public var aCount: Int { Self.span(rows: aStoredRows, cols: aStoredCols, ld: lda) ?? 0 }
+    /// Elements of B that the GEMM reads: from the first to the last one.
+    public var bCount: Int { Self.span(rows: bStoredRows, cols: bStoredCols, ld: ldb) ?? 0 }
+    /// Elements of C that the GEMM writes: from the first to the last one.
+    public var cCount: Int { Self.span(rows: m, cols: n, ld: ldc) ?? 0 }
+    /// Floating-point operations of one run: 2·m·n·k.
+    public var flops: Int { 2 * m * n * k }
+
+    public var description: String {
+        "gemm m=\(m) n=\(n) k=\(k)\(transA ? " Aᵀ" : "")\(transB ? " Bᵀ" : "") lda=\(lda) ldb=\(ldb) ldc=\(ldc)"
+    }
+
+    /// C ← alpha·op(A)·op(B) + beta·C on raw pointers, with OpenBLAS using
+    /// `threads` threads (see `Threads` for the policy). The pointers must
+    /// hold at least `aCount`, `bCount`, `cCount` elements; C must not
+    /// overlap A or B.
+    @inlinable
+    public func run<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
+                                     alpha: T = 1, beta: T = 0, threads: Int = Threads.count) {
+        if m == 0 || n == 0 { return }
+        if k > 0 { Threads.setBLASThreads(threads) }
+        runOnCurrentBLASThreads(a: a, b: b, c: c, alpha: alpha, beta: beta)
+    }
+
+    /// `run` without touching OpenBLAS's thread count: for calls from inside
+    /// a parallel loop after `Threads.setBLASThreads(1)`.
+    @inlinable
+    public func runOnCurrentBLASThreads<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>,
+                                                         c: UnsafeMutablePointer<T>, alpha: T = 1, beta: T = 0) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            for i in 0 ..< m {
+                let row = c + i * ldc
+                if beta == 0 {
+                    row.update(repeating: 0, count: n)
+                } else if beta != 1 {
+                    for j in 0 ..< n { row[j] *= beta }
+                }
+            }
+            return
+        }
+        T.blasGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+}
+
+/// A batch of equally shaped GEMMs at constant element strides (batched
+/// matmul): for i in 0..<batch,
+///
+///     C + i·strideC ← alpha · op(A + i·strideA) · op(B + i·strideB) + beta · (C + i·strideC)
+///
+/// A stride of 0 broadcasts that operand over the batch (A and B only).
+/// Strides default to the full stored matrix (rows × leading dimension).
+public struct BatchedGemmPlan: Sendable, Hashable, CustomStringConvertible {
+    public let gemm: GemmPlan
+    public let batch: Int
+    public let strideA: Int
+    public let strideB: Int
+    public let strideC: Int
+
+    /// Work (m·n·k) from which one GEMM is big enough to use all threads
+    /// itself; smaller ones are spread over the batch instead.
+    public static let bigGemmWork = 96 * 96 * 96
+
+    /// Validates batch ≥ 0, strides ≥ 0, and strideC ≥ `gemm.cCount` when
+    /// batch > 1 (outputs must not overlap).
+    public init(_ gemm: GemmPlan, batch: Int, strideA: Int? = nil, strideB: Int? = nil,
+                strideC: Int? = nil) throws(KernelGeometryError) {
+        let sa = strideA ?? gemm.aRowsTimesLd, sb = strideB ?? gemm.bRowsTimesLd, sc = strideC ?? gemm.cRowsTimesLd
+        if batch < 0 { throw KernelGeometryError("batched gemm: batch = \(batch) is negative") }
+        if sa < 0 || sb < 0 || sc < 0 {
+            throw KernelGeometryError("batched gemm: strides must be non-negative, got strideA = \(sa), strideB = \(sb), strideC = \(sc)")
+        }
+        if batch > 1 && sc < gemm.cCount {
+            throw KernelGeometryError("batched gemm: strideC = \(sc) is smaller than one output matrix (\(gemm.cCount) elements for m×n = \(gemm.m)×\(gemm.n), ldc = \(gemm.ldc)); outputs would overlap")
+        }
+        for (name, s, count) in [("A", sa, gemm.aCount), ("B", sb, gemm.bCount), ("C", sc, gemm.cCount)] where batch > 0 {
+            let (p, o) = (batch - 1).multipliedReportingOverflow(by: s)
+            if o || p.addingReportingOverflow(count).overflow {
+                throw KernelGeometryError("batched gemm: batch = \(batch) with stride\(name) = \(s) does not fit in memory")
+            }
+        }
+        self.gemm = gemm; self.batch = batch
+        self.strideA = sa; self.strideB = sb; self.strideC = sc
+    }
+
+    /// Elements spanned by the whole batch of A, B and C.
+    public var aCount: Int { batch == 0 ? 0 : (batch - 1) * strideA + gemm.aCount }
+    public var bCount: Int { batch == 0 ? 0 : (batch - 1) * strideB + gemm.bCount }
+    public var cCount: Int { batch == 0 ? 0 : (batch - 1) * strideC + gemm.cCount }
+
+    public var description: String {
+        "\(gemm) batch=\(batch) strideA=\(strideA) strideB=\(strideB) strideC=\(strideC)"
+    }
+
+    /// Runs the batch. With `threads > 1` and GEMMs smaller than
+    /// `bigGemmWork`, the batch is split into `threads` contiguous chunks run
+    /// concurrently with single-threaded OpenBLAS; otherwise the GEMMs run
+    /// one after another, each with `threads` OpenBLAS threads.
+    @inlinable
+    public func run<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
+                                     alpha: T = 1, beta: T = 0, threads: Int = Threads.count) {
+        if batch == 0 || gemm.m == 0 || gemm.n == 0 { return }
+        let plan = gemm
+        let (sa, sb, sc) = (strideA, strideB, strideC)
+        if threads > 1 && batch > 1 && gemm.m * gemm.n * gemm.k < Self.bigGemmWork {
+            Threads.setBLASThreads(1)
+            Threads.parallelFor(0 ..< batch, threads: threads) { range in
+                for i in range {
+                    plan.runOnCurrentBLASThreads(a: a + i * sa, b: b + i * sb, c: c + i * sc, alpha: alpha, beta: beta)
+                }
+            }
+        } else {
+            Threads.setBLASThreads(threads)
+            for i in 0 ..< batch {
+                plan.runOnCurrentBLASThreads(a: a + i * sa, b: b + i * sb, c: c + i * sc, alpha: alpha, beta: beta)
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+/// Reductions (sum, mean, max, min) over any set of axes of a row-major
+/// tensor, their backward, and argmax along the last axis.
+///
+/// Summation is pairwise: contiguous runs are summed by `SIMDMath.sum`
+/// (blocks of ≤ 128 in SIMD accumulators, halves above that) and strided
+/// runs (reducing a leading or middle axis) by recursive halving over the
+/// rows in blocks of ≤ 8 rows, so the rounding error grows like log2 of the
+/// reduced count instead of linearly. A reduction over several separated axis
+/// groups is done one group at a time (rightmost first), each step pairwise.
+
+public enum ReduceOp: Hashable, Sendable, CustomStringConvertible {
+    case sum, mean, max, min
+
+    public var description: String {
+        switch self {
+        case .sum: "sum"
+        case .mean: "mean"
+        case .max: "max"
+        case .min: "min"
+        }
+    }
+}
+
+/// What is wrong with a reduction's shape or axes.
+public enum ReductionError: Error, Hashable, Sendable, CustomStringConvertible {
+    case negativeDimension(shape: [Int])
+    case axisOutOfRange(axis: Int, rank: Int)
+    case duplicateAxis(axis: Int)
+
+    public var description: String {
+        switch self {
+        case .negativeDimension(let s): "shape \(s) has a negative dimension"
+        case .axisOutOfRange(let a, let r): "reduction axis \(a) is out of range for rank \(r)"
+        case .duplicateAxis(let a): "reduction axis \(a) is listed twice"
+        }
+    }
+}
+
+/// A reduction of `inputShape` over `axes`, precomputed. The kernels write the
+/// flat output, whose layout is the same for `keptShape` (reduced axes kept as
+/// size 1) and `outputShape` (reduced axes removed).
+public struct ReductionPlan: Sendable, Hashable {
+    public let inputShape: [Int]
+    /// Normalized (non-negative), sorted, unique.
+    public let axes: [Int]
+    public let keptShape: [Int]
+    public let outputShape: [Int]
+    public let inputCount: Int
+    public let outputCount: Int
+    /// Number of input elements folded into each output element.
+    public let reducedCount: Int
+
+    /// Size-1 axes dropped, adjacent axes of the same kind merged.
+    @usableFromInline let blocks: [Int]
+    @usableFromInline let reducedBlock: [Bool]
+    /// Strides of each block in the (kept-layout) output, 0 for reduced blocks.
+    @usableFromInline let outputStrides: [Int]
+
+    /// `axes` may be negative (counted from the end); an empty list copies.
+    public init(shape: [Int], axes: [Int]) throws(ReductionError) {
+        if shape.contains(where: { $0 < 0 }) { throw .negativeDimension(shape: shape) }
+        let rank = shape.count
+        var seen = Set<Int>()
+        for a in axes {
+            let n = a < 0 ? a + rank : a
+            if n < 0 || n >= rank { throw .axisOutOfRange(axis: a, rank: rank) }
+            if !seen.insert(n).inserted { throw .duplicateAxis(axis: a) }
+        }
+        inputShape = shape
+        self.axes = seen.sorted()
+        keptShape = shape.indices.map { seen.contains($0) ? 1 : shape[$0] }
+        outputShape = shape.indices.filter { !seen.contains($0) }.map { shape[$0] }
+        inputCount = StridedLoops.product(shape)
+        outputCount = StridedLoops.product(keptShape)
+        reducedCount = StridedLoops.product(self.axes.map { shape[$0] })
+
+        var b: [Int] = [], r: [Bool] = []
+        for i in 0..<rank where shape[i] != 1 {
+            let red = seen.contains(i)
+            if let last = r.last, last == red {
+                b[b.count - 1] *= shape[i]
+            } else {
+                b.append(shape[i])
+                r.append(red)
+            }
+        }
+        blocks = b
+        reducedBlock = r
+        var s = [Int](repeating: 0, count: b.count)
+        var acc = 1
+        for i in stride(from: b.count - 1, through: 0, by: -1) where !r[i] {
+            s[i] = acc
+            acc *= b[i]
+        }
+        outputStrides = s
+    }
+}
+
+@usableFromInline
+enum ReductionKernels {
+    /// Max (or min, with `isMin`) of n ≥ 1 contiguous elements.
+    @inlinable @inline(__always)
+    static func extremum<T: KernelScalar>(_ p: UnsafePointer<T>, _ n: Int, isMin: Bool) -> T {
+        if n < 16 {
+            var m = p[0]
+            for i in 1..<n where isMin ? p[i] < m : p[i] > m { m = p[i] }
+            return m
+        }
+        var acc = SIMDMath.load(p)
+        var i = 16
+        while i + 16 <= n {
+            let v = SIMDMath.load(p + i)
+            acc = SIMDMath.select(v, isMin ? .lt : .gt, acc, then: v, else: acc)
+            i += 16
+        }
+        if i < n {
+            // The last 16 elements, overlapping ones already seen (harmless for max/min).
+            let v = SIMDMath.load(p + n - 16)
+            acc = SIMDMath.select(v, isMin ? .lt : .gt, acc, then: v, else: acc)
+        }
+        return SIMDMath.horizontalExtremum(acc, isMin: isMin)
+    }
+
+    /// y[r] = op(x[r·m ..< (r+1)·m]) for r in 0..<rows (op: sum, max or min).
+    @inlinable
+    static func reduceRows<T: KernelScalar>(_ op: ReduceOp, _ x: UnsafePointer<T>, rows: Int, m: Int,
+                                            _ y: UnsafeMutablePointer<T>) {
+        switch op {
+        case .sum, .mean:
+            for r in 0..<rows { y[r] = SIMDMath.sum(x + r * m, m) }
+        case .max:
+            for r in 0..<rows { y[r] = extremum(x + r * m, m, isMin: false) }
+        case .min:
+            for r in 0..<rows { y[r] = extremum(x + r * m, m, isMin: true) }
+        }
+    }
+
+    /// Recursion depth of `sumColumns` for m rows (blocks of ≤ 8 rows).
+    @inlinable
+    static func pairwiseDepth(_ m: Int) -> Int {
+        var d = 0, n = m
+        while n > 8 { n = (n + 1) / 2; d += 1 }
+        return d
+    }
+
+    /// dst[j] = Σ_i x[i·inner + j] over m ≥ 1 rows, pairwise over the rows;
+    /// `scratch` holds inner·pairwiseDepth(m) elements.
+    @inlinable
+    static func sumColumns<T: KernelScalar>(_ x: UnsafePointer<T>, _ m: Int, _ inner: Int,
+                                            _ dst: UnsafeMutablePointer<T>, _ scratch: UnsafeMutablePointer<T>) {
+        if m <= 8 {
+            dst.update(from: x, count: inner)
+            for i in 1..<m { SIMDMath.map2(dst, x + i * inner, dst, inner) { $0 + $1 } }
+            return
+        }
+        let half = m / 2
+        sumColumns(x, half, inner, dst, scratch + inner)
+        sumColumns(x + half * inner, m - half, inner, scratch, scratch + inner)
+        SIMDMath.map2(dst, scratch, dst, inner) { $0 + $1 }
+    }
+
+    /// y[o·inner + j] = op_i x[(o·m + i)·inner + j].
+    @inlinable
+    static func reduceColumns<T: KernelScalar>(_ op: ReduceOp, _ x: UnsafePointer<T>, outer: Int, m: Int,
+                                               inner: Int, _ y: UnsafeMutablePointer<T>) {
+        switch op {
+        case .sum, .mean:
+            let depth = pairwiseDepth(m)
+            let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, inner * depth))
+            defer { scratch.deallocate() }
+            for o in 0..<outer {
+                sumColumns(x + o * m * inner, m, inner, y + o * inner, scratch)
+            }
+        case .max, .min:
+            let isMin = op == .min
+            for o in 0..<outer {
+                let dst = y + o * inner
+                let src = x + o * m * inner
+                dst.update(from: src, count: inner)
+                for i in 1..<m {
+                    SIMDMath.map2(dst, src + i * inner, dst, inner) { a, b in
+                        SIMDMath.select(b, isMin ? .lt : .gt, a, then: b, else: a)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// y = op(x) over the plan's axes; `y` holds `plan.outputCount` elements and
+/// must not overlap `x`. Sum and mean are pairwise (see the file notes).
+/// Reducing an empty set of elements gives 0 (sum), NaN (mean), −inf (max) or
+/// +inf (min). NaN propagation through max/min is not guaranteed.
+@inlinable
+public func reduce<T: KernelScalar>(_ op: ReduceOp, _ plan: ReductionPlan, _ x: UnsafePointer<T>,
+                                    _ y: UnsafeMutablePointer<T>) {
+    if plan.outputCount == 0 { return }
+    if plan.inputCount == 0 {
+        let identity: T = switch op {
+        case .sum: 0
+        case .mean: .nan
+        case .max: -.infinity
+        case .min: .infinity
+        }
+        y.update(repeating: identity, count: plan.outputCount)
+        return
+    }
+    var blocks = plan.blocks
+    var reduced = plan.reducedBlock
+    guard reduced.contains(true) else {
+        y.update(from: x, count: plan.outputCount)
+        return
+    }
+    // Reduce the rightmost reduced block at each step. Intermediates live in
+    // one scratch buffer, sized for the first (largest) one; later steps run
+    // in place there, which is safe because output element o of a step is
+    // written at or before the first input element of o it reads, and after
+    // every input element of outputs before o.
+    var scratch: UnsafeMutablePointer<T>? = nil
+    defer { scratch?.deallocate() }
+    var src = x
+    while let j = reduced.lastIndex(of: true) {
+        let outer = StridedLoops.product(blocks[..<j])
+        let m = blocks[j]
+        let inner = StridedLoops.product(blocks[(j + 1)...])
+        blocks.remove(at: j)
+        reduced.remove(at: j)
+        if j > 0 && j < blocks.count && !reduced[j - 1] && !reduced[j] {
+            blocks[j - 1] *= blocks[j]
+            blocks.remove(at: j)
+            reduced.remove(at: j)
+        }
+        let dst: UnsafeMutablePointer<T>
+        if !reduced.contains(true) {
+            dst = y
+        } else {
+            if scratch == nil { scratch = .allocate(capacity: outer * inner) }
+            dst = scratch!
+        }
+        if inner == 1 {
+            ReductionKernels.reduceRows(op, src, rows: outer, m: m, dst)
+        } else {
+            ReductionKernels.reduceColumns(op, src, outer: outer, m: m, inner: inner, dst)
+        }
+        src = UnsafePointer(dst)
+    }
+    if op == .mean {
+        let scale = 1 / T(plan.reducedCount)
+        SIMDMath.map(y, y, plan.outputCount) { $0 * scale }
+    }
+}
+
+/// Backward of `reduce`: for sum, dx[i] = dy[out(i)]; for mean, that times
+/// 1/reducedCount; for max and min, see `reduceMaxBackward`. `x` is read only
+/// for max and min. `dx` holds `plan.inputCount` elements.
+@inlinable
+public func reduceBackward<T: KernelScalar>(_ op: ReduceOp, _ plan: ReductionPlan, x: UnsafePointer<T>,
+                                            dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>) {
+    switch op {
+    case .sum, .mean:
+        if plan.inputCount == 0 { return }
+        if plan.blocks.isEmpty {
+            dx.update(from: dy, count: plan.inputCount)
+        } else {
+            StridedLoops.gatherCopy(dy, plan.blocks, plan.outputStrides, dx)
+        }
+        if op == .mean {
+            let scale = 1 / T(plan.reducedCount)
+            SIMDMath.map(dx, dx, plan.inputCount) { $0 * scale }
+        }
+    case .max:
+        reduceMaxBackward(plan, x: x, dy: dy, dx: dx)
+    case .min:
+        reduceMinBackward(plan, x: x, dy: dy, dx: dx)
+    }
+}
+
+/// Backward of a max reduction: dx is zero except at the position of each
+/// output's maximum, which receives dy of that output. Among equal maxima the
+/// first in row-major order wins.
+@inlinable
+public func reduceMaxBackward<T: KernelScalar>(_ plan: ReductionPlan, x: UnsafePointer<T>,
+                                               dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>) {
+    ReductionKernels.routeToExtremum(plan, x, dy, dx, isMin: false)
+}
+
+/// Backward of a min reduction (see `reduceMaxBackward`; first minimum wins).
+@inlinable
+public func reduceMinBackward<T: KernelScalar>(_ plan: ReductionPlan, x: UnsafePointer<T>,
+                                               dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>) {
+    ReductionKernels.routeToExtremum(plan, x, dy, dx, isMin: true)
+}
+
+extension ReductionKernels {
+    @inlinable
+    static func routeToExtremum<T: KernelScalar>(_ plan: ReductionPlan, _ x: UnsafePointer<T>,
+                                                 _ dy: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
+                                                 isMin: Bool) {
+        if plan.inputCount == 0 { return }
+        guard plan.reducedBlock.contains(true) else {
+            dx.update(from: dy, count: plan.inputCount)
+            return
+        }
+        let outCount = plan.outputCount
+        let best = UnsafeMutablePointer<T>.allocate(capacity: outCount)
+        let where_ = UnsafeMutablePointer<Int>.allocate(capacity: outCount)
+        defer {
+            best.deallocate()
+            where_.deallocate()
+        }
+        best.update(repeating: 0, count: outCount)
+        where_.update(repeating: -1, count: outCount)
+        let dims = plan.blocks
+        let inStrides = StridedLoops.contiguousStrides(dims)
+        let n = dims[dims.count - 1]
+        let innerReduced = plan.reducedBlock[dims.count - 1]
+        // Visit the input in row-major order; strict comparison keeps the first extremum.
+        StridedLoops.forEachRun(dims, inStrides, plan.outputStrides) { xo, yo in
+            let p = x + xo
+            if innerReduced {
+                var k = 0
+                var v = p[0]
+                for i in 1..<n where isMin ? p[i] < v : p[i] > v {
+                    v = p[i]
+                    k = i
+                }
+                if where_[yo] < 0 || (isMin ? v < best[yo] : v > best[yo]) {
+                    best[yo] = v
+                    where_[yo] = xo + k
+                }
+            } else {
+                for i in 0..<n {
+                    let v = p[i]
+                    if where_[yo + i] < 0 || (isMin ? v < best[yo + i] : v > best[yo + i]) {
+                        best[yo + i] = v
+                        where_[yo + i] = xo + i
+                    }
+                }
+            }
+        }
+        dx.update(repeating: 0, count: plan.inputCount)
+        for o in 0..<outCount where where_[o] >= 0 {
+            dx[where_[o]] = dy[o]
+        }
+    }
+}
+
+/// out[r] = the index of the largest of x[r·n ..< (r+1)·n] (the first one on
+/// ties), for r in 0..<rows; −1 when n == 0. NaNs are never selected unless
+/// they come first.
+@inlinable
+public func argmaxLastAxis<T: KernelScalar>(_ x: UnsafePointer<T>, rows: Int, n: Int,
+                                            _ out: UnsafeMutablePointer<Int32>) {
+    for r in 0..<rows {
+        if n == 0 {
+            out[r] = -1
+            continue
+        }
+        let p = x + r * n
+        var best = p[0]
+        var k = 0
+        for i in 1..<n where p[i] > best {
+            best = p[i]
+            k = i
+        }
+        out[r] = Int32(truncatingIfNeeded: k)
+    }
+}

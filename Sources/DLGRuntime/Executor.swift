@@ -1,0 +1,196 @@
+import DLGData
+import DLGGraph
+import DLGKernels
+
+/// Runs a Program: one arena for every activation, state bound by name in a
+/// shared `StateStore`, and each instruction turned once — when the executor
+/// is created — into a kernel call with its pointers and geometry resolved.
+/// A step is then a loop over those calls: no lookups, no allocation.
+public final class Executor: @unchecked Sendable {
+    public let program: Program
+    public let state: StateStore
+    public let threads: Int
+    let arena: UnsafeMutableRawPointer
+    let workspace: UnsafeMutableRawPointer
+    let workspaceBytes: Int
+    /// [seed, step], read by dropout kernels.
+    let control: UnsafeMutablePointer<UInt64>
+    var kernels: [Kernel] = []
+    var stateBase: [Int: UnsafeMutableRawPointer] = [:]
+
+    /// A compiled instruction: the call, and what to name in an error.
+    struct Kernel {
+        var run: () throws(ExecutionError) -> Void
+        var instruction: Int
+    }
+
+    /// The seed of random ops (dropout); the step counter advances with every `run()`.
+    public var seed: UInt64 {
+        get { control[0] }
+        set { control[0] = newValue }
+    }
+    public var step: UInt64 {
+        get { control[1] }
+        set { control[1] = newValue }
+    }
+
+    public init(_ program: Program, state: StateStore = StateStore(), threads: Int = Threads.count) throws(ExecutionError) {
+        self.program = program
+        self.state = state
+        self.threads = max(1, threads)
+        arena = UnsafeMutableRawPointer.allocate(byteCount: max(program.arenaBytes, 64), alignment: 64)
+        arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(program.arenaBytes, 64))
+        control = .allocate(capacity: 2)
+        control.initialize(repeating: 0, count: 2)
+        // Bind state by name; allocation happens only for new names.
+        for slot in program.state {
+            guard case .state(let offset) = slot.buffer.location else { continue }
+            stateBase[offset] = try state.bind(slot).pointer
+        }
+        var ws = 0
+        for ins in program.instructions { ws = max(ws, try Executor.workspaceBytes(ins, floatType: program.floatType, threads: self.threads)) }
+        workspaceBytes = ws
+        workspace = UnsafeMutableRawPointer.allocate(byteCount: max(ws, 64), alignment: 64)
+        // Constants are written once.
+        for (b, v) in program.constants {
+            writeDoubles(v.values, to: arenaPointer(b), dtype: b.dtype)
+        }
+        for (i, ins) in program.instructions.enumerated() {
+            do {
+                let k: () throws(ExecutionError) -> Void
+                switch program.floatType {
+                case .f64: k = try compile(ins, Double.self)
+                default: k = try compile(ins, Float.self)
+                }
+                kernels.append(Kernel(run: k, instruction: i))
+            } catch {
+                throw ExecutionError("\(describe(ins)): \(error.message)")
+            }
+        }
+    }
+
+    deinit {
+        arena.deallocate()
+        workspace.deallocate()
+        control.deallocate()
+    }
+
+    func describe(_ ins: Instruction) -> String {
+        var s = "%\(ins.value) = \(ins.op.rawValue)"
+        if let l = ins.label { s += " ('\(l)')" }
+        if let loc = ins.loc { s += " at \(loc)" }
+        return s
+    }
+
+    // MARK: Pointers
+
+    func arenaPointer(_ b: Buffer) -> UnsafeMutableRawPointer {
+        switch b.location {
+        case .arena(let o): return arena + o
+        case .state(let o): return stateBase[o]!
+        }
+    }
+    func pointer<T>(_ b: Buffer, _: T.Type) -> UnsafeMutablePointer<T> {
+        arenaPointer(b).assumingMemoryBound(to: T.self)
+    }
+
+    // MARK: Running
+
+    /// Runs every instruction, then applies the state updates, and advances the step.
+    public func run() throws(ExecutionError) {
+        for k in kernels {
+            do { try k.run() } catch {
+                throw ExecutionError("\(describe(program.instructions[k.instruction])): \(error.message)")
+            }
+        }
+        for (slot, source) in program.updates {
+            let target = program.state[slot].buffer
+            arenaPointer(target).copyMemory(from: arenaPointer(source), byteCount: target.bytes)
+        }
+        control[1] &+= 1
+    }
+
+    /// Runs the instructions up to and including the one computing `value`, without updates.
+    public func run(until value: ValueID) throws(ExecutionError) {
+        for k in kernels {
+            try k.run()
+            if program.instructions[k.instruction].value == value { return }
+        }
+    }
+
+    /// Checks every instruction's output for NaN or infinity, in order; the first is returned.
+    public func firstNonFinite() -> Instruction? {
+        for ins in program.instructions where ins.output.dtype.isFloat {
+            let v = readDoubles(arenaPointer(ins.output), dtype: ins.output.dtype, count: ins.output.count)
+            if v.contains(where: { !$0.isFinite }) { return ins }
+        }
+        return nil
+    }
+
+    // MARK: Inputs and outputs
+
+    /// Feeds input `i` from an array; element counts must match (size-1 axes may differ).
+    public func setInput(_ i: Int, _ a: NDArray) throws(ExecutionError) {
+        let slot = program.inputs[i]
+        try checkFeed(slot, shape: a.shape, from: "\(a)")
+        write(a, to: arenaPointer(slot.buffer), dtype: slot.buffer.dtype, rows: nil)
+    }
+
+    /// Feeds input `i` with rows `rows` of an array (a batch), converting the element type.
+    public func setInput(_ i: Int, rowsOf a: NDArray, _ rows: ArraySlice<Int>) throws(ExecutionError) {
+        let slot = program.inputs[i]
+        let shape = [rows.count] + Array(a.shape.dropFirst())
+        try checkFeed(slot, shape: shape, from: "\(a.elementType.name)\(Shape(shape))")
+        write(a, to: arenaPointer(slot.buffer), dtype: slot.buffer.dtype, rows: rows)
+    }
+
+    func checkFeed(_ slot: IOSlot, shape: [Int], from: String) throws(ExecutionError) {
+        let expected = slot.buffer.shape
+        if shape == expected { return }
+        // [N] and [N, 1] hold the same values in the same order.
+        if shape.filter({ $0 != 1 }) == expected.filter({ $0 != 1 }) { return }
+        throw ExecutionError("input '\(slot.name)' expects \(slot.buffer.dtype.rawValue)\(Shape(expected)), found \(from)")
+    }
+
+    public func output(_ i: Int) -> NDArray {
+        let b = program.outputs[i].buffer
+        return makeArray(arenaPointer(b), dtype: b.dtype, shape: b.shape)
+    }
+
+    public func values(_ b: Buffer) -> [Double] { readDoubles(arenaPointer(b), dtype: b.dtype, count: b.count) }
+
+    /// One element of a buffer (arena or state), as a Double.
+    public func element(_ b: Buffer, _ i: Int) -> Double {
+        let p = arenaPointer(b)
+        switch b.dtype {
+        case .f32: return Double(p.assumingMemoryBound(to: Float.self)[i])
+        case .f64: return p.assumingMemoryBound(to: Double.self)[i]
+        case .i32: return Double(p.assumingMemoryBound(to: Int32.self)[i])
+        }
+    }
+
+    public func setElement(_ b: Buffer, _ i: Int, _ v: Double) {
+        let p = arenaPointer(b)
+        switch b.dtype {
+        case .f32: p.assumingMemoryBound(to: Float.self)[i] = Float(v)
+        case .f64: p.assumingMemoryBound(to: Double.self)[i] = v
+        case .i32: p.assumingMemoryBound(to: Int32.self)[i] = Int32(clamping: Int(v))
+        }
+    }
+
+    /// Writes values into any buffer of the program (inputs in particular).
+    public func setValues(_ b: Buffer, _ v: [Double]) { writeDoubles(v, to: arenaPointer(b), dtype: b.dtype) }
+
+    public var loss: Double? {
+        program.loss.map { readDoubles(arenaPointer($0), dtype: $0.dtype, count: 1)[0] }
+    }
+
+    /// Gives every state slot its initial value (parameters from their initializers).
+    public func initializeState(seed: UInt64) {
+        for slot in program.state {
+            let v = ParameterInit.values(slot.initializer, count: slot.buffer.count, fanIn: slot.fanIn,
+                                         fanOut: slot.fanOut, seed: seed, name: slot.name)
+            writeDoubles(v, to: arenaPointer(slot.buffer), dtype: slot.buffer.dtype)
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import DLGCompiler
+import DLGGraph
+import DLGKernels
+
+/// Compares the gradients the compiler derives with central differences
+/// (J(θ+ε) − J(θ−ε))/2ε, in double precision, for every parameter and every
+/// floating-point input.
+public enum GradientCheck {
+    public struct Options: Sendable {
+        public var seed: UInt64 = 0
+        public var eps = 1e-5
+        /// Coordinates checked per tensor (all when the tensor is smaller); 0 checks all.
+        public var samples = 16
+        public var threshold = 1e-7
+        public var threads = 1
+        public init() {}
+    }
+
+    public enum Status: Sendable, Equatable {
+        case passed, failed
+        /// The gradient is defined by convention (straight-through), not by the function's slope.
+        case notCheckable(String)
+    }
+
+    public struct TensorResult: Sendable {
+        public var name: String
+        public var kind: String
+        public var shape: [Int]
+        public var checked: Int
+        /// Coordinates left out because a kink (relu at 0, a max-pooling tie) lies within ε.
+        public var kinks: Int
+        /// ‖g_num − g‖₂ / (‖g_num‖₂ + ‖g‖₂) over the checked coordinates.
+        public var relativeError: Double
+        public var status: Status
+    }
+
+    public struct Report: Sendable {
+        public var tensors: [TensorResult]
+        public var loss: Double
+        public var threshold: Double
+        public var passed: Bool { tensors.allSatisfy { $0.status != .failed } }
+    }
+
+    /// `forward` is the training-form graph with its loss and every symbol bound.
+    public static func run(_ forward: Graph, options: Options) throws(ExecutionError) -> Report {
+        var g: Graph
+        do { g = try forward.promotingFloats(to: .f64) } catch {
+            throw ExecutionError("converting to double precision: \(error.message)")
+        }
+        g.updates = []
+        // Gradient program: forward + backward with respect to parameters and float inputs.
+        var dg = g
+        var ctx = PassContext(verify: true)
+        _ = Autodiff(includeInputs: true).run(&dg, &ctx)
+        if let d = ctx.diagnostics.errors.first {
+            throw ExecutionError(d.message + (forward.location(d.range).map { " (\($0))" } ?? ""))
+        }
+        _ = DeadCodeElimination().run(&dg, &ctx)
+        // Loss-only program for the finite differences.
+        var lg = g
+        _ = DeadCodeElimination().run(&lg, &ctx)
+        let gradProgram: Program, lossProgram: Program
+        do {
+            gradProgram = try Lowering.lower(dg)
+            lossProgram = try Lowering.lower(lg)
+        } catch {
+            throw ExecutionError(error.message)
+        }
+        let store = StateStore()
+        let ge = try Executor(gradProgram, state: store, threads: options.threads)
+        let le = try Executor(lossProgram, state: store, threads: options.threads)
+        ge.seed = options.seed
+        le.seed = options.seed
+        ge.initializeState(seed: options.seed)
+
+        // Random inputs: floats from N(0, 1), integer labels in range.
+        var rng = RandomStream(seed: options.seed ^ 0x5EED)
+        for (i, slot) in gradProgram.inputs.enumerated() {
+            let values: [Double]
+            if slot.buffer.dtype.isFloat {
+                values = (0..<slot.buffer.count).map { _ in rng.normal(Double.self) }
+            } else {
+                let k = classCount(for: slot.value, in: dg)
+                values = (0..<slot.buffer.count).map { _ in Double(rng.below(k)) }
+            }
+            ge.setValues(slot.buffer, values)
+            if let j = lossProgram.inputIndex(named: slot.name) { le.setValues(lossProgram.inputs[j].buffer, values) }
+            _ = i
+        }
+        ge.step = 0
+        try ge.run()
+        if let bad = ge.firstNonFinite() {
+            throw ExecutionError("a non-finite value appears in %\(bad.value) = \(bad.op.rawValue)" + (bad.loc.map { " at \($0)" } ?? "")
+                                 + (bad.label.map { " ('\($0)')" } ?? ""))
+        }
+        let loss = ge.loss ?? .nan
+        func lossAt() throws(ExecutionError) -> Double {
+            le.step = 0
+            try le.run()
+            return le.loss ?? .nan
+        }
+
+        let straightThrough = straightThroughValues(g)
+        var results: [TensorResult] = []
+        func check(name: String, kind: String, buffer: Buffer, grad: Buffer, executor target: Executor, value: ValueID) throws(ExecutionError) {
+            let n = buffer.count
+            var indices = Array(0..<n)
+            if options.samples > 0, n > options.samples {
+                var r = RandomStream(seed: options.seed ^ ParameterInit.nameHash(name))
+                indices = Array(r.permutation(n).prefix(options.samples)).sorted()
+            }
+            if straightThrough.contains(value) {
+                results.append(TensorResult(name: name, kind: kind, shape: buffer.shape, checked: 0, kinks: 0, relativeError: .nan,
+                                            status: .notCheckable("its gradient passes through hardlim/hardlims, whose straight-through gradient is a convention, not the slope")))
+                return
+            }
+            var diff2 = 0.0, num2 = 0.0, ana2 = 0.0
+            var kinks = 0
+            func central(_ i: Int, _ original: Double, _ h: Double) throws(ExecutionError) -> Double {
+                target.setElement(buffer, i, original + h)
+                let plus = try lossAt()
+                target.setElement(buffer, i, original - h)
+                let minus = try lossAt()
+                target.setElement(buffer, i, original)
+                return (plus - minus) / (2 * h)
+            }
+            for i in indices {
+                let original = target.element(buffer, i)
+                let numeric = try central(i, original, options.eps)
+                // A kink within ε (relu at 0, a tie in max pooling) makes the step sizes disagree far
+                // beyond the O(ε²) of a smooth function; such a coordinate has no slope to check.
+                let half = try central(i, original, options.eps / 2)
+                if abs(numeric - half) > 1e-4 * max(abs(numeric), abs(half)) + 1e-9 {
+                    kinks += 1
+                    continue
+                }
+                let analytic = ge.element(grad, i)
+                diff2 += (numeric - analytic) * (numeric - analytic)
+                num2 += numeric * numeric
+                ana2 += analytic * analytic
+            }
+            let denom = num2.squareRoot() + ana2.squareRoot()
+            let rel = denom == 0 ? 0 : diff2.squareRoot() / denom
+            results.append(TensorResult(name: name, kind: kind, shape: buffer.shape, checked: indices.count - kinks,
+                                        kinks: kinks, relativeError: rel,
+                                        status: rel <= options.threshold && rel.isFinite ? .passed : .failed))
+        }
+        for (slotIndex, grad) in gradProgram.gradients {
+            let slot = gradProgram.state[slotIndex]
+            try check(name: slot.name, kind: "param", buffer: slot.buffer, grad: grad, executor: ge, value: slot.value)
+        }
+        for (inputIndex, grad) in gradProgram.inputGradients {
+            let slot = gradProgram.inputs[inputIndex]
+            guard let j = lossProgram.inputIndex(named: slot.name) else { continue }
+            try check(name: slot.name, kind: "input", buffer: lossProgram.inputs[j].buffer, grad: grad, executor: le,
+                      value: slot.value)
+        }
+        return Report(tensors: results, loss: loss, threshold: options.threshold)
+    }
+
+    /// Labels index the classes of the op that consumes them.
+    static func classCount(for input: ValueID, in g: Graph) -> Int {
+        for n in g.nodes where n.inputs.contains(input) {
+            switch n.op {
+            case .sparse_softmax_ce: return max(1, g[n.inputs[0]].type.shape.knownDims?.last ?? 2)
+            case .one_hot: return max(1, n.attrs.int("classes") ?? 2)
+            default: continue
+            }
+        }
+        return 2
+    }
+
+    /// Sources whose gradient flows through hardlim/hardlims on its way to the loss.
+    static func straightThroughValues(_ g: Graph) -> Set<ValueID> {
+        guard let loss = g.loss else { return [] }
+        var toLoss = Array(repeating: false, count: g.nodes.count)
+        toLoss[loss] = true
+        for i in stride(from: loss, through: 0, by: -1) where toLoss[i] { for x in g[i].inputs { toLoss[x] = true } }
+        var out: Set<ValueID> = []
+        for s in g.nodes where s.op == .param || s.op == .input {
+            var reach = Array(repeating: false, count: g.nodes.count)
+            reach[s.id] = true
+            for n in g.nodes where !reach[n.id] && n.inputs.contains(where: { reach[$0] }) {
+                reach[n.id] = true
+                if (n.op == .hardlim || n.op == .hardlims) && toLoss[n.id] {
+                    out.insert(s.id)
+                    break
+                }
+            }
+        }
+        return out
+    }
+}

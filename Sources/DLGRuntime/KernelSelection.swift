@@ -1,0 +1,344 @@
+import DLGGraph
+import DLGKernels
+
+/// Chooses and configures the kernel of each instruction, once.
+extension Executor {
+    typealias Call = () throws(ExecutionError) -> Void
+
+    static func unaryOp(_ name: String, alpha: Double?) -> UnaryOp? {
+        switch name {
+        case "neg": return .neg
+        case "exp": return .exp
+        case "log": return .log
+        case "sqrt": return .sqrt
+        case "rsqrt": return .rsqrt
+        case "abs": return .abs
+        case "square": return .square
+        case "reciprocal": return .reciprocal
+        case "sign": return .sign
+        case "sigmoid": return .sigmoid
+        case "tanh": return .tanh
+        case "relu": return .relu
+        case "leaky_relu": return .leakyRelu(alpha: alpha ?? 0.01)
+        case "elu": return .elu(alpha: alpha ?? 1)
+        case "selu": return .selu
+        case "gelu": return .gelu
+        case "swish": return .swish
+        case "softplus": return .softplus
+        case "softsign": return .softsign
+        case "hardlim": return .hardlim
+        case "hardlims": return .hardlims
+        case "satlin": return .satlin
+        case "satlins": return .satlins
+        case "step": return .step
+        case "stop_gradient": return .identity
+        default: return nil
+        }
+    }
+
+    static func binaryOp(_ op: Op) -> BinaryOp? {
+        switch op {
+        case .add: return .add
+        case .sub: return .sub
+        case .mul: return .mul
+        case .div: return .div
+        case .pow: return .pow
+        case .maximum: return .maximum
+        case .minimum: return .minimum
+        case .greater: return .greater
+        case .greater_equal: return .greaterEqual
+        case .equal: return .equal
+        default: return nil
+        }
+    }
+
+    static func convGeometry(x: [Int], w: [Int], attrs: Attributes) throws(ExecutionError) -> Conv2DGeometry {
+        let a = ConvAttributes(attrs)
+        do {
+            return try Conv2DGeometry(n: x[0], c: x[1], h: x[2], w: x[3], filters: w[0], kernelH: w[2], kernelW: w[3],
+                                      strideH: a.stride[0], strideW: a.stride[1], padTop: a.pad[0], padBottom: a.pad[1],
+                                      padLeft: a.pad[2], padRight: a.pad[3], dilationH: a.dilation[0],
+                                      dilationW: a.dilation[1], groups: a.groups)
+        } catch {
+            throw ExecutionError(error.message)
+        }
+    }
+
+    static func poolGeometry(x: [Int], y: [Int], attrs: Attributes) throws(ExecutionError) -> (Pool2DGeometry, PoolKind) {
+        let a = PoolAttributes(attrs)
+        let kind: PoolKind = a.kind == "max" ? .max : a.kind == "min" ? .min : .average(countIncludePad: a.countIncludePad)
+        do {
+            let g = try Pool2DGeometry(n: x[0], c: x[1], h: x[2], w: x[3], kernelH: a.kernel[0], kernelW: a.kernel[1],
+                                       strideH: a.stride[0], strideW: a.stride[1], padTop: a.pad[0], padBottom: a.pad[1],
+                                       padLeft: a.pad[2], padRight: a.pad[3], oh: y[2], ow: y[3])
+            return (g, kind)
+        } catch {
+            throw ExecutionError(error.message)
+        }
+    }
+
+    static func workspaceBytes(_ ins: Instruction, floatType: DType, threads: Int) throws(ExecutionError) -> Int {
+        func count<T: KernelScalar>(_: T.Type) throws(ExecutionError) -> Int {
+            switch ins.op {
+            case .conv2d:
+                return Conv2D.workspaceCount(.forward, for: try convGeometry(x: ins.inputs[0].shape, w: ins.inputs[1].shape, attrs: ins.attrs),
+                                             threads: threads, as: T.self) * MemoryLayout<T>.stride
+            case .conv2d_grad_input:
+                return Conv2D.workspaceCount(.backwardInput, for: try convGeometry(x: ins.output.shape, w: ins.inputs[1].shape, attrs: ins.attrs),
+                                             threads: threads, as: T.self) * MemoryLayout<T>.stride
+            case .conv2d_grad_weight:
+                return Conv2D.workspaceCount(.backwardWeight, for: try convGeometry(x: ins.inputs[0].shape, w: ins.output.shape, attrs: ins.attrs),
+                                             threads: threads, as: T.self) * MemoryLayout<T>.stride
+            default:
+                return 0
+            }
+        }
+        return floatType == .f64 ? try count(Double.self) : try count(Float.self)
+    }
+
+    /// Softmax geometry: the shape viewed as [outer, n, inner] around `axis`.
+    static func around(_ shape: [Int], axis: Int) -> (Int, Int, Int) {
+        let ax = axis < 0 ? axis + shape.count : axis
+        return (shape[..<ax].reduce(1, *), shape[ax], shape[(ax + 1)...].reduce(1, *))
+    }
+
+    func compile<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
+        let out = pointer(ins.output, T.self)
+        let n = ins.output.count
+        func input(_ i: Int) -> UnsafeMutablePointer<T> { pointer(ins.inputs[i], T.self) }
+        func shape(_ i: Int) -> [Int] { ins.inputs[i].shape }
+        let threads = self.threads
+        let ws = UnsafeMutableBufferPointer<T>(start: workspace.assumingMemoryBound(to: T.self),
+                                                count: workspaceBytes / MemoryLayout<T>.stride)
+
+        if let u = Executor.unaryOp(ins.op.rawValue, alpha: ins.attrs.float("alpha")), ins.inputs.count == 1,
+           ins.op != .cast {
+            let x = input(0)
+            return { unary(u, x, out, count: n) }
+        }
+        if let b = Executor.binaryOp(ins.op) {
+            let plan: BroadcastPlan
+            do { plan = try BroadcastPlan(lhs: shape(0), rhs: shape(1)) } catch { throw ExecutionError(error.description) }
+            let (x, y) = (input(0), input(1))
+            return { binary(b, plan, x, y, out) }
+        }
+        switch ins.op {
+        case .unary_grad:
+            guard let fn = ins.attrs.string("fn"), let u = Executor.unaryOp(fn, alpha: ins.attrs.float("alpha")) else {
+                throw ExecutionError("unknown function \(ins.attrs.string("fn") ?? "")")
+            }
+            let (x, y, dy) = (input(0), input(1), input(2))
+            if fn == "neg" {
+                // f′ = −1.
+                return { unary(.neg, dy, out, count: n) }
+            }
+            return { unaryBackward(u, x: x, y: y, dy: dy, dx: out, count: n) }
+        case .bias_add:
+            let (x, b) = (input(0), input(1))
+            let s = shape(0)
+            let axis = (ins.attrs.int("axis") ?? 1) < 0 ? (ins.attrs.int("axis") ?? 1) + s.count : (ins.attrs.int("axis") ?? 1)
+            return { biasAdd(x, b, out, shape: s, axis: axis) }
+        case .reduce_sum, .reduce_mean, .reduce_max, .reduce_min, .reduce_max_grad, .reduce_min_grad:
+            let axes = ins.attrs.ints("axes") ?? []
+            let s = shape(0)
+            let plan: ReductionPlan
+            do { plan = try ReductionPlan(shape: s, axes: axes.isEmpty ? Array(0..<s.count) : axes) } catch {
+                throw ExecutionError(error.description)
+            }
+            let x = input(0)
+            switch ins.op {
+            case .reduce_sum: return { reduce(.sum, plan, x, out) }
+            case .reduce_mean: return { reduce(.mean, plan, x, out) }
+            case .reduce_max: return { reduce(.max, plan, x, out) }
+            case .reduce_min: return { reduce(.min, plan, x, out) }
+            case .reduce_max_grad:
+                let dy = input(1)
+                return { reduceMaxBackward(plan, x: x, dy: dy, dx: out) }
+            default:
+                let dy = input(1)
+                return { reduceMinBackward(plan, x: x, dy: dy, dx: out) }
+            }
+        case .axis_size:
+            let s = shape(0)
+            let axes = (ins.attrs.ints("axes") ?? []).map { $0 < 0 ? $0 + s.count : $0 }
+            let size = T(axes.reduce(1) { $0 * s[$1] })
+            return { out.pointee = size }
+        case .reshape:
+            let x = input(0)
+            if UnsafeMutablePointer(x) == out { return {} }
+            return { out.update(from: x, count: n) }
+        case .transpose:
+            let plan: TransposePlan
+            do { plan = try TransposePlan(shape: shape(0), perm: ins.attrs.ints("perm") ?? Array((0..<shape(0).count).reversed())) } catch {
+                throw ExecutionError(error.description)
+            }
+            let x = input(0)
+            return { transpose(plan, x, out) }
+        case .broadcast_to:
+            let plan: BroadcastToPlan
+            do { plan = try BroadcastToPlan(from: shape(0), to: ins.output.shape) } catch { throw ExecutionError(error.description) }
+            let x = input(0)
+            return { broadcastTo(plan, x, out) }
+        case .concat:
+            let plan: ConcatPlan
+            let r = shape(0).count
+            let axis = (ins.attrs.int("axis") ?? 0) < 0 ? (ins.attrs.int("axis") ?? 0) + r : (ins.attrs.int("axis") ?? 0)
+            do { plan = try ConcatPlan(shapes: ins.inputs.map(\.shape), axis: axis) } catch { throw ExecutionError(error.description) }
+            let xs = ins.inputs.indices.map { UnsafePointer(input($0)) }
+            return { concat(plan, xs, out) }
+        case .slice, .slice_grad:
+            let full = ins.op == .slice ? shape(0) : ins.output.shape
+            let starts = ins.attrs.ints("starts") ?? [], steps = ins.attrs.ints("steps") ?? Array(repeating: 1, count: full.count)
+            let ends = zip(ins.attrs.ints("ends") ?? [], full).map { min($0, $1) }
+            let plan: SlicePlan
+            do { plan = try SlicePlan(shape: full, start: starts, end: ends, step: steps) } catch { throw ExecutionError(error.description) }
+            let x = input(0)
+            if ins.op == .slice { return { slice(plan, x, out) } }
+            return { sliceBackward(plan, x, out) }
+        case .pad, .pad_grad:
+            let full = ins.op == .pad ? shape(0) : ins.output.shape
+            let pads = ins.attrs.ints("pads") ?? []
+            let r = full.count
+            guard r >= 2, pads.count == 2 * r, pads[..<(2 * (r - 2))].allSatisfy({ $0 == 0 }) else {
+                throw ExecutionError("padding is supported on the last two axes only")
+            }
+            let mode: PadMode
+            switch ins.attrs.string("mode") ?? "zero" {
+            case "constant": mode = .constant(ins.attrs.float("value") ?? 0)
+            case "replicate": mode = .replicate
+            case "reflect": mode = .reflect
+            default: mode = .zero
+            }
+            let lead = full[..<(r - 2)].reduce(1, *)
+            let g: Pad2DGeometry
+            do {
+                g = try Pad2DGeometry(n: lead, c: 1, h: full[r - 2], w: full[r - 1], top: pads[2 * r - 4],
+                                      bottom: pads[2 * r - 3], left: pads[2 * r - 2], right: pads[2 * r - 1], mode: mode)
+            } catch { throw ExecutionError(error.message) }
+            let x = input(0)
+            if ins.op == .pad { return { Pad2D.forward(g, input: x, output: out, threads: threads) } }
+            return { Pad2D.backward(g, gradOutput: x, gradInput: out, threads: threads) }
+        case .one_hot:
+            let labels = pointer(ins.inputs[0], Int32.self)
+            let classes = ins.attrs.int("classes") ?? 1
+            let rows = ins.inputs[0].count
+            return { () throws(ExecutionError) in
+                do throws(LabelError) { try oneHot(labels: labels, count: rows, classes: classes, out) } catch {
+                    throw ExecutionError("label \(error.label) in row \(error.row) is out of range for \(classes) classes")
+                }
+            }
+        case .cast:
+            switch (ins.inputs[0].dtype, ins.output.dtype) {
+            case (.i32, .i32):
+                let x = pointer(ins.inputs[0], Int32.self), y = pointer(ins.output, Int32.self)
+                return { y.update(from: x, count: n) }
+            case (.i32, _):
+                let x = pointer(ins.inputs[0], Int32.self)
+                return { cast(x, out, count: n) }
+            case (_, .i32):
+                let x = input(0), y = pointer(ins.output, Int32.self)
+                return { cast(x, y, count: n) }
+            default:
+                let x = input(0)
+                return { out.update(from: x, count: n) }
+            }
+        case .matmul:
+            return try compileMatmul(ins, T.self)
+        case .conv2d:
+            let g = try Executor.convGeometry(x: shape(0), w: shape(1), attrs: ins.attrs)
+            let (x, w) = (input(0), input(1))
+            return { Conv2D.forward(g, input: x, weight: w, bias: nil, epilogue: .none, output: out, workspace: ws, threads: threads) }
+        case .conv2d_grad_input:
+            let g = try Executor.convGeometry(x: ins.output.shape, w: shape(1), attrs: ins.attrs)
+            let (dy, w) = (input(0), input(1))
+            return { Conv2D.backwardInput(g, gradOutput: dy, weight: w, gradInput: out, workspace: ws, threads: threads) }
+        case .conv2d_grad_weight:
+            let g = try Executor.convGeometry(x: shape(0), w: ins.output.shape, attrs: ins.attrs)
+            let (x, dy) = (input(0), input(1))
+            return { Conv2D.backwardWeight(g, input: x, gradOutput: dy, gradWeight: out, gradBias: nil, workspace: ws, threads: threads) }
+        case .pool2d:
+            let (g, kind) = try Executor.poolGeometry(x: shape(0), y: ins.output.shape, attrs: ins.attrs)
+            let x = input(0)
+            return { Pool2D.forward(g, kind: kind, input: x, output: out, threads: threads) }
+        case .pool2d_grad:
+            let (g, kind) = try Executor.poolGeometry(x: shape(0), y: shape(1), attrs: ins.attrs)
+            let (x, dy) = (input(0), input(1))
+            return { Pool2D.backward(g, kind: kind, input: x, gradOutput: dy, gradInput: out, threads: threads) }
+        case .softmax, .log_softmax:
+            let (o, k, i) = Executor.around(shape(0), axis: ins.attrs.int("axis") ?? -1)
+            let x = input(0)
+            if ins.op == .softmax { return { softmax(x, out, outer: o, n: k, inner: i) } }
+            return { logSoftmax(x, out, outer: o, n: k, inner: i) }
+        case .softmax_grad, .log_softmax_grad:
+            let (o, k, i) = Executor.around(shape(0), axis: ins.attrs.int("axis") ?? -1)
+            let (y, dy) = (input(0), input(1))
+            if ins.op == .softmax_grad { return { softmaxBackward(y: y, dy: dy, dx: out, outer: o, n: k, inner: i) } }
+            return { logSoftmaxBackward(y: y, dy: dy, dx: out, outer: o, n: k, inner: i) }
+        case .sparse_softmax_ce, .sparse_softmax_ce_grad:
+            let z = input(0)
+            let labels = pointer(ins.inputs[1], Int32.self)
+            let (rows, classes) = (shape(0)[0], shape(0)[1])
+            if ins.op == .sparse_softmax_ce {
+                return { () throws(ExecutionError) in
+                    do throws(LabelError) { try softmaxCrossEntropy(logits: z, labels: labels, loss: out, rows: rows, classes: classes) } catch {
+                        throw ExecutionError("label \(error.label) in row \(error.row) is out of range for \(classes) classes")
+                    }
+                }
+            }
+            let dl = input(2)
+            return { () throws(ExecutionError) in
+                do throws(LabelError) { try softmaxCrossEntropyBackward(logits: z, labels: labels, dloss: dl, dlogits: out, rows: rows, classes: classes) } catch {
+                    throw ExecutionError("label \(error.label) in row \(error.row) is out of range for \(classes) classes")
+                }
+            }
+        case .softmax_ce:
+            let (z, t) = (input(0), input(1))
+            let (rows, classes) = (shape(0)[0], shape(0)[1])
+            return { softmaxCrossEntropy(logits: z, targets: t, loss: out, rows: rows, classes: classes) }
+        case .softmax_ce_grad:
+            let (z, t, dl) = (input(0), input(1), input(2))
+            let (rows, classes) = (shape(0)[0], shape(0)[1])
+            return { softmaxCrossEntropyBackward(logits: z, targets: t, dloss: dl, dlogits: out, rows: rows, classes: classes) }
+        case .dropout_mask:
+            let rate = ins.attrs.float("rate") ?? 0.5
+            let stream = UInt64(ins.attrs.int("stream") ?? 0)
+            let control = self.control
+            return { () throws(ExecutionError) in
+                // A fresh mask per (seed, step, stream), independent of threading.
+                let key = splitMix64(control[0] &+ splitMix64(control[1] &* 0x9E37_79B9_7F4A_7C15 &+ stream))
+                do throws(DropoutError) { try dropoutMask(out, range: 0..<n, rate: rate, seed: key, offset: 0) } catch {
+                    throw ExecutionError(error.description)
+                }
+            }
+        default:
+            throw ExecutionError("no kernel for \(ins.op.rawValue)")
+        }
+    }
+
+    /// a [..., M, K] @ b [K, N], or with equal batch axes, through the GEMM wrapper.
+    func compileMatmul<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
+        let ta = ins.attrs.bool("transpose_a") ?? false, tb = ins.attrs.bool("transpose_b") ?? false
+        let sa = ins.inputs[0].shape, sb = ins.inputs[1].shape
+        let a = pointer(ins.inputs[0], T.self), b = pointer(ins.inputs[1], T.self), c = pointer(ins.output, T.self)
+        let threads = self.threads
+        let (ra, rb) = (sa[sa.count - 2], sa[sa.count - 1])
+        let (m, k) = ta ? (rb, ra) : (ra, rb)
+        let n = tb ? sb[sb.count - 2] : sb[sb.count - 1]
+        let batch = sa.dropLast(2).reduce(1, *)
+        do {
+            if sb.count == 2, !ta {
+                // Batch axes of a fold into M: one GEMM.
+                let plan = try GemmPlan(m: batch * m, n: n, k: k, transA: false, transB: tb)
+                return { plan.run(a: a, b: b, c: c, threads: threads) }
+            }
+            let plan = try GemmPlan(m: m, n: n, k: k, transA: ta, transB: tb)
+            if batch == 1 { return { plan.run(a: a, b: b, c: c, threads: threads) } }
+            let batched = try BatchedGemmPlan(plan, batch: batch, strideA: ra * rb,
+                                              strideB: sb.count == 2 ? 0 : sb[sb.count - 2] * sb[sb.count - 1],
+                                              strideC: m * n)
+            return { batched.run(a: a, b: b, c: c, threads: threads) }
+        } catch {
+            throw ExecutionError(error.message)
+        }
+    }
+}

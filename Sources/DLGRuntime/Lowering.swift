@@ -1,0 +1,88 @@
+import DLGGraph
+import DLGSyntax
+
+public struct LoweringError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Lowers a graph whose symbols are all bound to a Program: every value gets
+/// a buffer (in this version each value its own arena range, 64-byte aligned;
+/// the memory planner replaces this), parameters get state slots, and each
+/// non-source op becomes one instruction.
+public enum Lowering {
+    public static let alignment = 64
+
+    public static func lower(_ g: Graph) throws(LoweringError) -> Program {
+        // Every shape concrete.
+        var shapes: [[Int]] = []
+        shapes.reserveCapacity(g.nodes.count)
+        for n in g.nodes {
+            let t = n.type.substituting(g.bindings)
+            guard let dims = t.shape.knownDims else {
+                let syms = Set(t.shape.symbols).sorted()
+                let what = t.shape.dims == nil ? "has unknown rank" : "has symbolic sizes \(syms.joined(separator: ", "))"
+                throw LoweringError(message: "\(g.ref(n.id)) (\(n.op.rawValue)\(g.location(n.loc).map { " at \($0)" } ?? "")) \(what); bind them, e.g. --bind \(syms.first ?? "B")=32")
+            }
+            shapes.append(dims)
+        }
+        // One float type for the whole program.
+        let floats = Set(g.nodes.map(\.type.dtype).filter(\.isFloat))
+        guard floats.count <= 1 else {
+            throw LoweringError(message: "the graph mixes f32 and f64 values; a program computes in one float type")
+        }
+        let floatType = floats.first ?? .f32
+
+        var arena = 0, state = 0, total = 0
+        func align(_ x: Int) -> Int { (x + alignment - 1) / alignment * alignment }
+        var buffers: [Buffer?] = Array(repeating: nil, count: g.nodes.count)
+        var slots: [StateSlot] = []
+        var slotOf: [ValueID: Int] = [:]
+        var constants: [(Buffer, TensorLiteral)] = []
+        var inputs: [IOSlot] = []
+        for n in g.nodes {
+            let dtype = n.type.dtype
+            let bytes = shapes[n.id].reduce(1, *) * dtype.byteSize
+            total += bytes
+            if n.op == .param {
+                let b = Buffer(location: .state(state), dtype: dtype, shape: shapes[n.id])
+                state = align(state + bytes)
+                buffers[n.id] = b
+                slotOf[n.id] = slots.count
+                slots.append(StateSlot(name: n.name ?? g.ref(n.id), buffer: b,
+                                       initializer: n.attrs.initializer("init") ?? .zeros,
+                                       fanIn: n.attrs.int("fan_in") ?? 1, fanOut: n.attrs.int("fan_out") ?? 1,
+                                       trainable: n.attrs.bool("trainable") ?? true, value: n.id))
+                continue
+            }
+            let b = Buffer(location: .arena(arena), dtype: dtype, shape: shapes[n.id])
+            arena = align(arena + max(bytes, 1))
+            buffers[n.id] = b
+            if n.op == .input { inputs.append(IOSlot(name: n.name ?? g.ref(n.id), buffer: b, value: n.id)) }
+            if n.op == .constant, let v = n.attrs.tensor("value") { constants.append((b, v)) }
+        }
+        var instructions: [Instruction] = []
+        for n in g.nodes where !n.decl.isSource {
+            instructions.append(Instruction(op: n.op, inputs: n.inputs.map { buffers[$0]! }, output: buffers[n.id]!,
+                                            attrs: n.attrs, value: n.id, label: n.label, loc: g.location(n.loc)))
+        }
+        var updates: [(Int, Buffer)] = []
+        for u in g.updates {
+            guard let s = slotOf[u.target] else {
+                throw LoweringError(message: "update target \(g.ref(u.target)) is not a parameter")
+            }
+            updates.append((s, buffers[u.value]!))
+        }
+        var gradients: [(Int, Buffer)] = []
+        var inputGradients: [(Int, Buffer)] = []
+        for (p, d) in g.gradients.sorted(by: { $0.key < $1.key }) {
+            if let s = slotOf[p] { gradients.append((s, buffers[d]!)) }
+            if let i = inputs.firstIndex(where: { $0.value == p }) { inputGradients.append((i, buffers[d]!)) }
+        }
+        return Program(name: g.name, floatType: floatType, training: g.training, arenaBytes: arena, stateBytes: state,
+                       state: slots, inputs: inputs,
+                       outputs: g.outputs.map { IOSlot(name: $0.name, buffer: buffers[$0.value]!, value: $0.value) },
+                       loss: g.loss.map { buffers[$0]! }, constants: constants, instructions: instructions,
+                       updates: updates, gradients: gradients, inputGradients: inputGradients, valueBytes: total)
+    }
+}

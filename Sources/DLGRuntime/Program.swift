@@ -1,0 +1,85 @@
+import DLGGraph
+
+/// Where an operand lives while a program runs.
+public enum Location: Hashable, Sendable, CustomStringConvertible {
+    /// Byte offset in the program's arena (activations, inputs, constants, gradients).
+    case arena(Int)
+    /// Byte offset in the state storage (parameters, buffers, optimizer state), which persists across steps.
+    case state(Int)
+
+    public var description: String {
+        switch self {
+        case .arena(let o): return "arena+\(o)"
+        case .state(let o): return "state+\(o)"
+        }
+    }
+}
+
+/// A value's storage: location, element type and concrete shape.
+public struct Buffer: Hashable, Sendable, CustomStringConvertible {
+    public var location: Location
+    public var dtype: DType
+    public var shape: [Int]
+    public var count: Int { shape.reduce(1, *) }
+    public var bytes: Int { count * dtype.byteSize }
+    public var description: String { "\(location) \(dtype.rawValue)\(Shape(shape))" }
+}
+
+/// One kernel call: the op, its operands and result resolved to buffers, attributes.
+public struct Instruction: Sendable {
+    public var op: Op
+    public var inputs: [Buffer]
+    public var output: Buffer
+    public var attrs: Attributes
+    /// The IR value it computes, for profiles and error messages.
+    public var value: ValueID
+    public var label: String?
+    public var loc: String?
+}
+
+/// A parameter or buffer in the state storage.
+public struct StateSlot: Sendable {
+    public var name: String
+    public var buffer: Buffer
+    public var initializer: Initializer
+    public var fanIn: Int
+    public var fanOut: Int
+    public var trainable: Bool
+    public var value: ValueID
+}
+
+/// An input or output of a program.
+public struct IOSlot: Sendable {
+    public var name: String
+    public var buffer: Buffer
+    public var value: ValueID
+}
+
+/// A lowered graph: a flat instruction list whose operands are all resolved
+/// to arena or state offsets; nothing is looked up by name while it runs.
+public struct Program: Sendable {
+    public var name: String
+    /// The floating-point type every float value has (f32 or f64).
+    public var floatType: DType
+    public var training: Bool
+    public var arenaBytes: Int
+    public var stateBytes: Int
+    public var state: [StateSlot]
+    public var inputs: [IOSlot]
+    public var outputs: [IOSlot]
+    public var loss: Buffer?
+    /// Constants, written into the arena once when an executor is created.
+    public var constants: [(buffer: Buffer, value: TensorLiteral)]
+    public var instructions: [Instruction]
+    /// After each step, state slot `target` takes the value in `source`.
+    public var updates: [(target: Int, source: Buffer)]
+    /// Gradient buffers by state slot (training programs without an optimizer, gradient checks).
+    public var gradients: [(slot: Int, buffer: Buffer)]
+    /// Gradient buffers by input index (gradient checks).
+    public var inputGradients: [(input: Int, buffer: Buffer)]
+    /// Bytes of each value's buffer, for memory reports: the no-reuse total.
+    public var valueBytes: Int
+
+    public func stateIndex(named name: String) -> Int? { state.firstIndex { $0.name == name } }
+    public func inputIndex(named name: String) -> Int? { inputs.firstIndex { $0.name == name } }
+}

@@ -1,0 +1,331 @@
+import DLGCompiler
+import DLGData
+import DLGSyntax
+
+/// Where examples come from.
+public enum DataSpec: Sendable, Equatable {
+    case and, or, xor
+    case sine(count: Int)
+    case spirals(perClass: Int, noise: Double)
+    case shapes(count: Int, noise: Double)
+    /// MNIST-family IDX files in a directory; `classes` keeps only those digits, relabelled 0, 1, ….
+    case mnist(directory: String, split: String, classes: [Int]?)
+    case csv(path: String, label: String?)
+    case npy(features: String, labels: String?)
+    case npz(path: String, features: String, labels: String?)
+    case idx(images: String, labels: String?)
+    case cifar10(files: [String])
+}
+
+public enum ValidationSpec: Sendable, Equatable {
+    case none
+    /// The last fraction of the data (Keras's validation_split).
+    case fraction(Double)
+    /// The last n examples.
+    case count(Int)
+    case data(DataSpec)
+}
+
+/// Learning-rate schedules, as functions of the epoch (0-based).
+public enum ScheduleSpec: Sendable, Equatable {
+    case constant
+    /// α₀ / (1 + k·epoch)
+    case timeBased(k: Double)
+    /// α₀ / (1 + k·⌊epoch / every⌋)
+    case steppedTimeBased(k: Double, every: Int)
+    /// α₀ · γ^epoch
+    case exponential(gamma: Double)
+    /// α₀ · factor^⌊epoch / every⌋
+    case step(every: Int, factor: Double)
+
+    public func rate(_ base: Double, epoch: Int) -> Double {
+        switch self {
+        case .constant: return base
+        case .timeBased(let k): return base / (1 + k * Double(epoch))
+        case .steppedTimeBased(let k, let every): return base / (1 + k * Double(epoch / every))
+        case .exponential(let g): return base * pow(g, Double(epoch))
+        case .step(let every, let f): return base * pow(f, Double(epoch / every))
+        }
+    }
+
+    private func pow(_ x: Double, _ n: Double) -> Double {
+        var r = 1.0
+        for _ in 0..<Int(n) { r *= x }
+        return r
+    }
+}
+
+public enum NormalizeSpec: String, Sendable, Equatable { case none, unit, standardize }
+
+/// Everything a training run needs besides the model: the `train` block's
+/// settings, overridden by command-line flags.
+public struct TrainConfig: Sendable {
+    public var data: DataSpec?
+    public var validation: ValidationSpec = .none
+    public var optimizer = OptimizerSpec(kind: .sgd, lr: 0.01)
+    /// 0 means the whole dataset in one batch (full-batch gradient descent).
+    public var batch = 32
+    public var epochs = 10
+    public var seed: UInt64 = 0
+    public var schedule: ScheduleSpec = .constant
+    /// Stop when `metric` has not improved for this many epochs.
+    public var patience: Int?
+    public var metric = "val_loss"
+    public var shuffle = true
+    public var normalize: NormalizeSpec = .none
+    public var threads: Int?
+    /// Model inputs fed with the features and the labels (default: the first two inputs in order).
+    public var inputs: [String]?
+    public var checkpoint: String?
+
+    public init() {}
+
+    /// Reads a `train` block. Unknown or ill-formed settings are errors at their place in the file.
+    public static func from(_ block: TrainDecl?, diagnostics: inout Diagnostics) -> TrainConfig {
+        var c = TrainConfig()
+        guard let block else { return c }
+        for s in block.settings {
+            switch Setting.from(s.value) {
+            case .failure(let d): diagnostics.append(d.diagnostic)
+            case .success(let v):
+                if let problem = c.apply(key: s.key.name, v) {
+                    diagnostics.error("bad-setting", "train setting '\(s.key.name)': \(problem)", at: s.value.range)
+                }
+            }
+        }
+        return c
+    }
+
+    /// Applies one setting; returns what is wrong with it, or nil.
+    public mutating func apply(key: String, _ v: Setting) -> String? {
+        switch key {
+        case "data":
+            switch DataSpec.parse(v) {
+            case .success(let d): data = d
+            case .failure(let e): return e.message
+            }
+        case "validation":
+            switch v {
+            case .float(let f) where f > 0 && f < 1: validation = .fraction(f)
+            case .int(let n) where n > 0: validation = .count(n)
+            case .int(0), .word("none"), .bool(false): validation = .none
+            default:
+                switch DataSpec.parse(v) {
+                case .success(let d): validation = .data(d)
+                case .failure:
+                    return "expected a fraction in (0, 1), a count of examples, or a data source; got \(v)"
+                }
+            }
+        case "optimizer":
+            switch OptimizerSpec.parse(v, keeping: optimizer) {
+            case .success(let o): optimizer = o
+            case .failure(let e): return e.message
+            }
+        case "batch":
+            if case .word("full") = v { batch = 0; return nil }
+            guard let n = v.integer, n >= 0 else { return "expected a positive batch size (or full), got \(v)" }
+            batch = n
+        case "epochs":
+            guard let n = v.integer, n >= 1 else { return "expected a positive number of epochs, got \(v)" }
+            epochs = n
+        case "seed":
+            guard let n = v.integer, n >= 0 else { return "expected a non-negative integer, got \(v)" }
+            seed = UInt64(n)
+        case "schedule":
+            switch ScheduleSpec.parse(v) {
+            case .success(let s): schedule = s
+            case .failure(let e): return e.message
+            }
+        case "l1", "l2", "weight_decay", "clip_value", "clip_norm":
+            guard let x = v.number, x >= 0 else { return "expected a non-negative number, got \(v)" }
+            switch key {
+            case "l1": optimizer.l1 = x
+            case "l2": optimizer.l2 = x
+            case "weight_decay": optimizer.weightDecay = x
+            case "clip_value": optimizer.clipValue = x > 0 ? x : nil
+            default: optimizer.clipNorm = x > 0 ? x : nil
+            }
+        case "patience", "early_stopping":
+            if case .bool(false) = v { patience = nil; return nil }
+            guard let n = v.integer, n >= 1 else { return "expected a number of epochs, got \(v)" }
+            patience = n
+        case "metric":
+            guard let m = v.text, ["loss", "accuracy", "val_loss", "val_accuracy"].contains(m) else {
+                return "expected loss, accuracy, val_loss or val_accuracy, got \(v)"
+            }
+            metric = m
+        case "shuffle":
+            guard case .bool(let b) = v else { return "expected true or false, got \(v)" }
+            shuffle = b
+        case "normalize":
+            guard let w = v.text, let n = NormalizeSpec(rawValue: w) else { return "expected none, unit or standardize, got \(v)" }
+            normalize = n
+        case "threads":
+            guard let n = v.integer, n >= 1 else { return "expected a positive thread count, got \(v)" }
+            threads = n
+        case "inputs":
+            guard case .list(let items) = v, !items.isEmpty, items.allSatisfy({ $0.text != nil }) else {
+                return "expected a list of input names, e.g. [image, label]"
+            }
+            inputs = items.compactMap(\.text)
+        case "checkpoint":
+            guard let p = v.text else { return "expected a file path, got \(v)" }
+            checkpoint = p
+        case "test", "loss_every":
+            return nil
+        default:
+            return "unknown setting"
+        }
+        return nil
+    }
+}
+
+public struct SettingError: Error, Sendable {
+    public var message: String
+    public init(_ m: String) { message = m }
+}
+
+extension DataSpec {
+    public static let names = ["and", "or", "xor", "sine", "spirals", "shapes", "mnist", "csv", "npy", "npz", "idx", "cifar10"]
+
+    public static func parse(_ v: Setting) -> Result<DataSpec, SettingError> {
+        guard let c = SettingCall(v) else {
+            return .failure(SettingError("expected a data source such as xor(), mnist(\"dir\") or csv(\"file.csv\", label: \"y\"), got \(v)"))
+        }
+        func str(_ k: String, _ p: Int?) -> String? { c.arg(k, p)?.text }
+        func int(_ k: String, _ p: Int?, _ d: Int) -> Int? { c.arg(k, p).map { $0.integer } ?? d }
+        switch c.name {
+        case "and": return .success(.and)
+        case "or": return .success(.or)
+        case "xor": return .success(.xor)
+        case "sine":
+            guard let n = int("n", 0, 200), n > 0 else { return .failure(SettingError("sine(n:) needs a positive count")) }
+            return .success(.sine(count: n))
+        case "spirals":
+            guard let n = int("n", 0, 200), n > 0 else { return .failure(SettingError("spirals(n:) needs a positive count per class")) }
+            return .success(.spirals(perClass: n, noise: c.arg("noise")?.number ?? 0.05))
+        case "shapes":
+            guard let n = int("n", 0, 2000), n > 0 else { return .failure(SettingError("shapes(n:) needs a positive count")) }
+            return .success(.shapes(count: n, noise: c.arg("noise")?.number ?? 0.05))
+        case "mnist":
+            let split = str("split", nil) ?? "test"
+            guard split == "test" || split == "train" else { return .failure(SettingError("mnist split must be train or test")) }
+            var classes: [Int]? = nil
+            if case .list(let items)? = c.arg("classes") {
+                classes = items.compactMap(\.integer)
+                guard classes!.count == items.count, classes!.allSatisfy({ (0...9).contains($0) }) else {
+                    return .failure(SettingError("mnist classes must be digits 0…9"))
+                }
+            }
+            return .success(.mnist(directory: str("dir", 0) ?? "", split: split, classes: classes))
+        case "csv":
+            guard let p = str("path", 0) else { return .failure(SettingError("csv needs a file path: csv(\"data.csv\", label: \"y\")")) }
+            return .success(.csv(path: p, label: str("label", 1)))
+        case "npy":
+            guard let p = str("features", 0) else { return .failure(SettingError("npy needs a features file: npy(\"x.npy\", \"y.npy\")")) }
+            return .success(.npy(features: p, labels: str("labels", 1)))
+        case "npz":
+            guard let p = str("path", 0) else { return .failure(SettingError("npz needs a file: npz(\"d.npz\", features: \"x\", labels: \"y\")")) }
+            return .success(.npz(path: p, features: str("features", 1) ?? "x", labels: str("labels", 2)))
+        case "idx":
+            guard let p = str("images", 0) else { return .failure(SettingError("idx needs an images file: idx(\"images.gz\", \"labels.gz\")")) }
+            return .success(.idx(images: p, labels: str("labels", 1)))
+        case "cifar10":
+            var files: [String] = []
+            for a in c.positional {
+                if case .list(let l) = a { files += l.compactMap(\.text) } else if let s = a.text { files.append(s) }
+            }
+            guard !files.isEmpty else { return .failure(SettingError("cifar10 needs batch files: cifar10(\"data_batch_1.bin\", …)")) }
+            return .success(.cifar10(files: files))
+        default:
+            return .failure(SettingError("unknown data source '\(c.name)'; known: " + names.joined(separator: ", ")))
+        }
+    }
+}
+
+extension ScheduleSpec {
+    public static func parse(_ v: Setting) -> Result<ScheduleSpec, SettingError> {
+        guard let c = SettingCall(v) else { return .failure(SettingError("expected a schedule such as time_based(k: 0.01), got \(v)")) }
+        let k = c.arg("k", 0)?.number
+        switch c.name {
+        case "constant", "none": return .success(.constant)
+        case "time_based":
+            guard let k, k >= 0 else { return .failure(SettingError("time_based needs k ≥ 0: time_based(k: 0.01)")) }
+            return .success(.timeBased(k: k))
+        case "stepped_time_based":
+            guard let k, k >= 0, let e = c.arg("every", 1)?.integer, e >= 1 else {
+                return .failure(SettingError("stepped_time_based needs k and every: stepped_time_based(k: 0.5, every: 10)"))
+            }
+            return .success(.steppedTimeBased(k: k, every: e))
+        case "exponential":
+            guard let g = c.arg("gamma", 0)?.number, g > 0 else { return .failure(SettingError("exponential needs gamma > 0: exponential(gamma: 0.95)")) }
+            return .success(.exponential(gamma: g))
+        case "step":
+            guard let e = c.arg("every", 0)?.integer, e >= 1, let f = c.arg("factor", 1)?.number, f > 0 else {
+                return .failure(SettingError("step needs every and factor: step(every: 10, factor: 0.5)"))
+            }
+            return .success(.step(every: e, factor: f))
+        default:
+            return .failure(SettingError("unknown schedule '\(c.name)'; known: constant, time_based, stepped_time_based, exponential, step"))
+        }
+    }
+}
+
+extension OptimizerSpec {
+    /// `sgd(lr: 0.1)`, `sgd(lr: 0.1, momentum: 0.9, form: pytorch)`, `adam(lr: 1e-3, beta1: 0.9)`, …
+    /// A bare number changes only the learning rate of `base`.
+    public static func parse(_ v: Setting, keeping base: OptimizerSpec) -> Result<OptimizerSpec, SettingError> {
+        if let lr = v.number {
+            var o = base
+            o.lr = lr
+            return .success(o)
+        }
+        guard let c = SettingCall(v) else { return .failure(SettingError("expected an optimizer such as sgd(lr: 0.1), got \(v)")) }
+        let kinds = OptimizerSpec.Kind.allCases.map(\.rawValue)
+        guard var kind = OptimizerSpec.Kind(rawValue: c.name) else {
+            return .failure(SettingError("unknown optimizer '\(c.name)'; known: " + kinds.joined(separator: ", ")))
+        }
+        let allowed = ["lr", "momentum", "form", "nesterov", "beta1", "beta2", "rho", "eps"]
+        if let bad = c.unknownNames(allowed).first {
+            return .failure(SettingError("\(c.name) has no argument '\(bad)'; it takes " + allowed.joined(separator: ", ")))
+        }
+        let defaultLR: Double = [.adam: 0.001, .rmsprop: 0.001, .adadelta: 1.0, .adagrad: 0.01][kind] ?? 0.01
+        guard let lr = c.arg("lr", 0)?.number ?? Optional(defaultLR), lr > 0 else {
+            return .failure(SettingError("the learning rate must be positive"))
+        }
+        if kind == .sgd, let m = c.arg("momentum")?.number, m > 0 {
+            kind = c.arg("nesterov") == .bool(true) ? .nesterov : .momentum
+        }
+        var o = OptimizerSpec(kind: kind, lr: lr)
+        o.l1 = base.l1
+        o.l2 = base.l2
+        o.weightDecay = base.weightDecay
+        o.clipValue = base.clipValue
+        o.clipNorm = base.clipNorm
+        if let m = c.arg("momentum")?.number {
+            guard m >= 0, m < 1 else { return .failure(SettingError("momentum must be in [0, 1)")) }
+            o.momentum = m
+        }
+        if let f = c.arg("form")?.text {
+            guard let form = OptimizerSpec.MomentumForm(rawValue: f) else {
+                return .failure(SettingError("form must be ewma (v ← βv + (1−β)g) or pytorch (v ← βv + g)"))
+            }
+            o.momentumForm = form
+        }
+        for (key, range) in [("beta1", 0.0..<1.0), ("beta2", 0.0..<1.0), ("rho", 0.0..<1.0)] {
+            if let x = c.arg(key)?.number {
+                guard range.contains(x) else { return .failure(SettingError("\(key) must be in [0, 1)")) }
+                switch key {
+                case "beta1": o.beta1 = x
+                case "beta2": o.beta2 = x
+                default: o.rho = x
+                }
+            }
+        }
+        if let e = c.arg("eps")?.number {
+            guard e > 0 else { return .failure(SettingError("eps must be positive")) }
+            o.eps = e
+        }
+        return .success(o)
+    }
+}

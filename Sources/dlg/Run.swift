@@ -1,0 +1,198 @@
+import ArgumentParser
+import DLGCompiler
+import DLGData
+import DLGGraph
+import DLGKernels
+import DLGRuntime
+import DLGSyntax
+import Foundation
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model's forward pass (inference form) on input arrays and write its outputs.",
+        discussion: """
+            Inputs are read from .npy, .csv (every column a feature) or IDX files (plain or gzip); \
+            u8 data (IDX images) is scaled to [0, 1] as the training data sources do. A symbolic batch \
+            size is bound from the inputs' first dimension. Without --weights, parameters come from \
+            their initializers with --seed. Outputs are written as .npy, or CSV with --format csv.
+            """)
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(name: .long, help: "Parameters from a safetensors checkpoint.")
+    var weights: String?
+
+    @Option(name: .customLong("input"), help: ArgumentHelp("An input array, NAME=PATH (repeatable).", valueName: "NAME=PATH"))
+    var inputs: [String] = []
+
+    @Option(name: .customLong("output"), help: ArgumentHelp("Where to write outputs: PATH for the first output, or NAME=PATH (repeatable).", valueName: "[NAME=]PATH"))
+    var outputs: [String] = []
+
+    @Option(help: "Output format: npy or csv (default: from the file extension).")
+    var format: String?
+
+    @Option(help: "Use only the first N rows of every input.")
+    var limit: Int?
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        if let format, !["npy", "csv"].contains(format) { throw ValidationError("--format is npy or csv, not '\(format)'") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
+        for i in inputs where !i.contains("=") { throw ValidationError("--input takes NAME=PATH, got '\(i)'") }
+        if outputs.isEmpty { throw ValidationError("give at least one --output PATH") }
+    }
+
+    func run() throws {
+        runtime.configureThreads()
+        let file = try loadSource(options.file)
+        // Read the inputs first: their first dimension binds the batch size.
+        var arrays: [String: NDArray] = [:]
+        for spec in inputs {
+            let (name, path) = splitAssignment(spec)
+            do {
+                var a = try readArray(path)
+                if let limit, a.rank > 0, a.shape[0] > limit { a = try a.rows(0..<limit) }
+                arrays[name] = a
+            } catch let e as DataError {
+                printError("error: \(e.description)")
+                throw ExitCode.failure
+            }
+        }
+        var popts = PipelineOptions()
+        // A forward pass is inference: dropout off, batchnorm on running statistics.
+        popts.training = false
+        popts.bindings = try options.bindings()
+        popts.keepLoss = false
+        // Bind symbolic leading sizes from the arrays.
+        let (unit, _) = Parser.parse(file)
+        if let model = (options.model.flatMap { n in unit.models.first { $0.name.name == n } }) ?? unit.models.first {
+            for s in model.body {
+                if case .input(let name, let type) = s.kind, let a = arrays[name.name], let d0 = type.dims?.first,
+                   case .name(let sym) = d0.kind, popts.bindings[sym] == nil, a.rank > 0 {
+                    popts.bindings[sym] = a.shape[0]
+                }
+            }
+        }
+        let (graphOpt, diags, _) = Pipeline.compile(file, model: options.model, options: popts)
+        report(diags, in: file)
+        guard let graph = graphOpt else { throw ExitCode.failure }
+        let program: Program
+        do { program = try Lowering.lower(graph) } catch {
+            printError("error: \(error.message)")
+            throw ExitCode.failure
+        }
+        let executor: Executor
+        do { executor = try Executor(program, threads: runtime.threads) } catch {
+            printError("error: \(error.message)")
+            throw ExitCode.failure
+        }
+        executor.initializeState(seed: runtime.seed)
+        if let weights { try loadWeights(weights, into: executor) }
+        for (i, slot) in program.inputs.enumerated() {
+            guard let a = arrays[slot.name] else {
+                printError("error: input '\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing; give it with --input \(slot.name)=PATH")
+                throw ExitCode.failure
+            }
+            do { try executor.setInput(i, a) } catch {
+                printError("error: \(error.message)")
+                throw ExitCode.failure
+            }
+        }
+        for name in arrays.keys where program.inputIndex(named: name) == nil {
+            printError("warning: the model does not use input '\(name)'")
+        }
+        do { try executor.run() } catch {
+            printError("error: \(error.message)")
+            throw ExitCode.failure
+        }
+        // Outputs: PATH for the first, NAME=PATH for named ones.
+        var writes: [(Int, String)] = []
+        for spec in outputs {
+            if spec.contains("=") {
+                let (name, path) = splitAssignment(spec)
+                guard let i = program.outputs.firstIndex(where: { $0.name == name }) else {
+                    printError("error: the model has no output '\(name)'; it has " + program.outputs.map(\.name).joined(separator: ", "))
+                    throw ExitCode.failure
+                }
+                writes.append((i, path))
+            } else {
+                writes.append((0, spec))
+            }
+        }
+        for (i, path) in writes {
+            let a = executor.output(i)
+            let csv = format == "csv" || (format == nil && path.hasSuffix(".csv"))
+            do {
+                if csv {
+                    try CSV.write(columns: [NamedArray(program.outputs[i].name, a)], to: path)
+                } else {
+                    try NPY.write(a, to: path)
+                }
+            } catch let e as DataError {
+                printError("error: \(e.description)")
+                throw ExitCode.failure
+            }
+            printError("\(program.outputs[i].name): \(a) → \(path)")
+        }
+    }
+}
+
+/// Options of every command that executes a program.
+struct RuntimeOptions: ParsableArguments {
+    @Option(help: "Threads for kernels and BLAS (default: all cores).")
+    var threads: Int = Threads.coreCount
+
+    @Option(help: "Seed for initializers, shuffling and dropout.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func configureThreads() { Threads.configure(threads) }
+}
+
+func splitAssignment(_ s: String) -> (String, String) {
+    let parts = s.split(separator: "=", maxSplits: 1).map(String.init)
+    return (parts[0], parts.count > 1 ? parts[1] : "")
+}
+
+/// An array from .npy, .csv or IDX; u8 data scaled to [0, 1].
+func readArray(_ path: String) throws -> NDArray {
+    var a: NDArray
+    if path.hasSuffix(".npy") {
+        a = try NPY.read(path)
+    } else if path.hasSuffix(".csv") {
+        a = try CSV.read(path).features
+    } else {
+        a = try IDX.read(path)
+    }
+    if a.elementType == .u8 { a = try Normalization.unitRange(fittedOn: a).apply(a, as: .f32) }
+    return a
+}
+
+/// Loads parameters by name from a safetensors file; every parameter must be there with its shape.
+func loadWeights(_ path: String, into e: Executor) throws {
+    let file: SafetensorsFile
+    do { file = try Safetensors.read(path) } catch let err as DataError {
+        printError("error: \(err.description)")
+        throw ExitCode.failure
+    }
+    var problems: [String] = []
+    for slot in e.program.state where !slot.name.hasPrefix("optimizer.") {
+        guard let t = file[slot.name] else {
+            problems.append("'\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing")
+            continue
+        }
+        if t.shape != slot.buffer.shape {
+            problems.append("'\(slot.name)' has shape \(Shape(t.shape)) in the file but the model expects \(Shape(slot.buffer.shape))")
+            continue
+        }
+        do { try e.state.set(slot.name, t) } catch { problems.append(error.message) }
+    }
+    if !problems.isEmpty {
+        printError("error: \(path) does not match the model:\n" + problems.map { "  \($0)" }.joined(separator: "\n"))
+        throw ExitCode.failure
+    }
+}

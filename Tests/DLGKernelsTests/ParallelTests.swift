@@ -1,0 +1,95 @@
+import Testing
+@testable import DLGKernels
+
+/// Parent of the dense-kernel suites (GEMM, convolution, pooling, padding,
+/// threads). Serialized because kernels set OpenBLAS's process-wide thread
+/// count (see `Threads`), and the runtime calls them from one thread at a
+/// time; running them concurrently would make that setting race.
+@Suite(.serialized) struct DenseKernelTests {}
+
+extension DenseKernelTests {
+    @Suite struct ParallelTests {
+        /// 10 indices over 3 chunks: 10 = 3·3 + 1, so the first chunk gets the
+        /// extra index: 0..<4, 4..<7, 7..<10 (worked out by hand).
+        @Test func chunksAreContiguousAndBalanced() {
+            #expect(Threads.chunkCount(10, threads: 3) == 3)
+            let parts = (0 ..< 3).map { Threads.chunk($0, of: 3, in: 0 ..< 10) }
+            #expect(parts == [0 ..< 4, 4 ..< 7, 7 ..< 10])
+            // An offset range keeps its offset: 5..<12 over 2 chunks = 5..<9, 9..<12.
+            #expect(Threads.chunk(0, of: 2, in: 5 ..< 12) == 5 ..< 9)
+            #expect(Threads.chunk(1, of: 2, in: 5 ..< 12) == 9 ..< 12)
+        }
+
+        /// chunkCount = min(threads, ceil(count / minChunk)), never more chunks than indices.
+        @Test func chunkCountRespectsThreadsAndMinimumChunk() {
+            #expect(Threads.chunkCount(0, threads: 4) == 0)
+            #expect(Threads.chunkCount(2, threads: 8) == 2)
+            #expect(Threads.chunkCount(10, threads: 4, minChunk: 4) == 3)   // ceil(10/4) = 3
+            #expect(Threads.chunkCount(10, threads: 2, minChunk: 4) == 2)
+            #expect(Threads.chunkCount(10, threads: 0) == 1)                 // at least one chunk
+            #expect(Threads.chunkCount(1000, threads: 3, minChunk: 2000) == 1)
+        }
+
+        /// Every index is visited exactly once, whatever the thread count.
+        @Test(arguments: [1, 2, 3, 7])
+        func parallelForVisitsEveryIndexOnce(threads: Int) {
+            var hits = [Int](repeating: 0, count: 101)
+            hits.withUnsafeMutableBufferPointer { buffer in
+                let p = buffer.baseAddress!
+                Threads.parallelFor(0 ..< 101, threads: threads) { range in
+                    for i in range { p[i] += 1 }
+                }
+            }
+            #expect(hits == [Int](repeating: 1, count: 101))
+        }
+
+        /// The chunk index handed to the body names the chunk the range belongs to.
+        @Test func parallelChunksReportsTheirIndex() {
+            var seen = [Range<Int>](repeating: 0 ..< 0, count: 3)
+            seen.withUnsafeMutableBufferPointer { buffer in
+                let p = buffer.baseAddress!
+                Threads.parallelChunks(3 ..< 20, threads: 3) { chunk, range in p[chunk] = range }
+            }
+            #expect(seen == [3 ..< 9, 9 ..< 15, 15 ..< 20])
+        }
+
+        /// Per-chunk partial sums combined in chunk order give the same bits
+        /// on every run with the same thread count.
+        @Test func chunkedSumIsReproducible() {
+            var rng = RandomStream(seed: 11)
+            let values = (0 ..< 1000).map { _ in rng.uniform(Float(-1), Float(1)) }
+            func sum(threads: Int) -> Float {
+                var partials = [Float](repeating: 0, count: threads)
+                values.withUnsafeBufferPointer { v in
+                    partials.withUnsafeMutableBufferPointer { buffer in
+                        let p = buffer.baseAddress!, src = v.baseAddress!
+                        Threads.parallelChunks(0 ..< v.count, threads: threads) { chunk, range in
+                            var s: Float = 0
+                            for i in range { s += src[i] }
+                            p[chunk] = s
+                        }
+                    }
+                }
+                return partials.reduce(0, +)
+            }
+            let first = sum(threads: 2)
+            for _ in 0 ..< 5 { #expect(sum(threads: 2).bitPattern == first.bitPattern) }
+            // The value itself agrees with a Double sum to Float accuracy.
+            let exact = values.reduce(0.0) { $0 + Double($1) }
+            #expect(abs(Double(first) - exact) < 1e-3)
+        }
+
+        /// configure sets the default thread count and OpenBLAS's; 0 selects the core count.
+        @Test func configureSetsCountsAndRestores() {
+            let original = Threads.count
+            Threads.configure(3)
+            #expect(Threads.count == 3)
+            #expect(Threads.blasThreads == 3)
+            Threads.configure(0)
+            #expect(Threads.count == Threads.coreCount)
+            Threads.configure(original)
+            #expect(Threads.count == original)
+            #expect(Threads.coreCount >= 1)
+        }
+    }
+}
