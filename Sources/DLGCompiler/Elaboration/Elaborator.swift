@@ -40,6 +40,8 @@ public final class Elaborator {
     var steps = 0
     var aborted = false
     var evaluationDepth = 0
+    /// The names in `graph.outputs`, for an O(1) duplicate check.
+    var outputNames: Set<String> = []
 
     struct ConstantKey: Hashable {
         var value: TensorLiteral
@@ -200,13 +202,14 @@ public final class Elaborator {
                 guard let b = lookup(name) else { return }
                 v = b
             }
-            if graph.outputs.contains(where: { $0.name == name.name }) {
+            if outputNames.contains(name.name) {
                 diagnostics.error("duplicate-output", "output '\(name.name)' is declared twice", at: name.range)
                 return
             }
             guard let t = tensorValue(v, at: expr?.range ?? name.range, what: "an output") else { return }
             labelResult(v, name.name)
             graph.outputs.append(GraphOutput(name: name.name, value: t, loc: name.range))
+            outputNames.insert(name.name)
         case .minimize(let expr):
             guard !scope.isBlock else {
                 diagnostics.error("minimize-in-block", "'minimize' is only allowed in a model body", at: s.range)
