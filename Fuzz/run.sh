@@ -19,8 +19,10 @@ shift || true
 # SwiftPM's `--sanitize fuzzer` makes it link libFuzzer's `main`; the compiler
 # flag is repeated with address added because, given several -sanitize flags,
 # swiftc keeps only the last one. Dead stripping would drop the coverage
-# counters' sections.
-flags=(-c release --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -g --disable-dead-strip)
+# counters' sections. Without manifest caching, files added to the main
+# package (a path dependency here) are always picked up.
+flags=(-c release --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -g --disable-dead-strip
+       --disable-build-manifest-caching)
 swift build "${flags[@]}"
 bin="$(swift build "${flags[@]}" --show-bin-path)/FuzzFrontend"
 

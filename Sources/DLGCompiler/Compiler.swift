@@ -31,6 +31,9 @@ public enum Frontend {
             return diags
         }
         var usedBlocks: Set<String> = []
+        // After a syntax error or a stopped elaboration, statements are missing
+        // or were not run: an unused block or a model without output may only look so.
+        var incomplete = parseDiags.hasErrors
         for m in unit.models {
             let e = Elaborator(unit: unit, model: m, options: options)
             e.afterSyntaxErrors = parseDiags.hasErrors
@@ -38,10 +41,9 @@ public enum Frontend {
             e.run(m)
             diags.append(contentsOf: e.diagnostics.all)
             usedBlocks.formUnion(e.usedBlocks)
+            if e.aborted { incomplete = true }
         }
-        // After a syntax error, statements are missing: an unused block or a
-        // model without output may only look so.
-        for b in unit.blocks where !usedBlocks.contains(b.name.name) && !parseDiags.hasErrors {
+        for b in unit.blocks where !usedBlocks.contains(b.name.name) && !incomplete {
             diags.warning("unused-block", "block '\(b.name.name)' is never used, so its body is not checked", at: b.name.range)
         }
         checkTrainBlocks(unit, &diags)

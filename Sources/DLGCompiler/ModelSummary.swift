@@ -90,7 +90,10 @@ public struct ModelSummary: Sendable {
         }
         for (s, v) in batchSymbols.sorted(by: { $0.key < $1.key }) {
             if let v {
-                if let f = flopsPerSample { out += "FLOPs per batch of \(s)=\(v): \(groupDigits(f * v))\n" }
+                if let f = flopsPerSample {
+                    let (total, overflow) = f.multipliedReportingOverflow(by: v)
+                    out += "FLOPs per batch of \(s)=\(v): " + (overflow ? "more than 2⁶³" : groupDigits(total)) + "\n"
+                }
             }
         }
         return out

@@ -61,25 +61,29 @@ public struct Lexer {
         }
         // Unexpected characters: a run of them is one error and one invalid
         // token (a multi-byte UTF-8 sequence is one character).
-        var characters: [String] = []
+        var count = 0
+        var shownPrefix = ""
         var first = ""
-        while let c = peek(), characters.isEmpty || startsUnexpectedCharacter(c) {
+        var printable = true
+        while let c = peek(), count == 0 || startsUnexpectedCharacter(c) {
             let s = pos
             pos += 1
             while let d = peek(), d & 0xC0 == 0x80 { pos += 1 }
-            let shown = String(decoding: bytes[s..<pos], as: UTF8.self)
-            if characters.isEmpty { first = describeCharacter(c, shown) }
-            characters.append(shown)
+            if c < 32 || c == 127 { printable = false }
+            if count < 16 {
+                let shown = String(decoding: bytes[s..<pos], as: UTF8.self)
+                if count == 0 { first = describeCharacter(c, shown) }
+                shownPrefix += shown
+            }
+            count += 1
         }
         let range = SourceRange(start, pos)
-        if characters.count == 1 {
+        if count == 1 {
             diagnostics.error("lex-unexpected-character", "unexpected \(first)", at: range)
         } else {
-            let printable = characters.allSatisfy { $0.unicodeScalars.allSatisfy { $0.value >= 32 && $0.value != 127 } }
-            let shown = characters.count <= 16 ? characters.joined() : characters.prefix(16).joined() + "…"
-            let what = printable && characters.count <= 16 ? "characters '\(shown)'"
-                : printable ? "characters '\(shown)' (\(characters.count) of them)"
-                : "\(characters.count) characters, starting with \(first)"
+            let what = printable && count <= 16 ? "characters '\(shownPrefix)'"
+                : printable ? "characters '\(shownPrefix)…' (\(count) of them)"
+                : "\(count) characters, starting with \(first)"
             diagnostics.error("lex-unexpected-character", "unexpected \(what)", at: range)
         }
         return Token(.invalid, range)
@@ -87,32 +91,52 @@ public struct Lexer {
 
     /// The punctuation at the current position, longest match first; advances past it.
     private mutating func punctuation() -> Punct? {
-        let three: [(String, Punct)] = [("..<", .halfOpenRange)]
-        let two: [(String, Punct)] = [("<=", .lessEqual), (">=", .greaterEqual), ("==", .equal),
-                                      ("!=", .notEqual), ("&&", .and), ("||", .or)]
-        for (text, p) in three where matches(text) {
-            pos += 3
-            return p
+        guard let b = peek() else { return nil }
+        let next = peek(1)
+        func two(_ p: Punct) -> Punct { pos += 2; return p }
+        func one(_ p: Punct) -> Punct { pos += 1; return p }
+        switch b {
+        case UInt8(ascii: "("): return one(.lparen)
+        case UInt8(ascii: ")"): return one(.rparen)
+        case UInt8(ascii: "["): return one(.lbracket)
+        case UInt8(ascii: "]"): return one(.rbracket)
+        case UInt8(ascii: "{"): return one(.lbrace)
+        case UInt8(ascii: "}"): return one(.rbrace)
+        case UInt8(ascii: ","): return one(.comma)
+        case UInt8(ascii: ":"): return one(.colon)
+        case UInt8(ascii: ";"): return one(.semicolon)
+        case UInt8(ascii: "+"): return one(.plus)
+        case UInt8(ascii: "-"): return one(.minus)
+        case UInt8(ascii: "*"): return one(.star)
+        case UInt8(ascii: "/"): return one(.slash)
+        case UInt8(ascii: "@"): return one(.at)
+        case UInt8(ascii: "%"): return one(.percent)
+        case UInt8(ascii: "="): return next == UInt8(ascii: "=") ? two(.equal) : one(.assign)
+        case UInt8(ascii: "<"): return next == UInt8(ascii: "=") ? two(.lessEqual) : one(.less)
+        case UInt8(ascii: ">"): return next == UInt8(ascii: "=") ? two(.greaterEqual) : one(.greater)
+        case UInt8(ascii: "!"): return next == UInt8(ascii: "=") ? two(.notEqual) : one(.not)
+        case UInt8(ascii: "&"): return next == UInt8(ascii: "&") ? two(.and) : nil
+        case UInt8(ascii: "|"): return next == UInt8(ascii: "|") ? two(.or) : nil
+        case UInt8(ascii: "."):
+            if next == UInt8(ascii: "."), peek(2) == UInt8(ascii: "<") {
+                pos += 3
+                return .halfOpenRange
+            }
+            return one(.dot)
+        default: return nil
         }
-        for (text, p) in two where matches(text) {
-            pos += 2
-            return p
-        }
-        if let b = peek(), let p = Punct(rawValue: String(UnicodeScalar(b))), p != .halfOpenRange {
-            pos += 1
-            return p
-        }
-        return nil
     }
 
     /// Whether the byte at the current position starts a character no token can begin with.
     private func startsUnexpectedCharacter(_ b: UInt8) -> Bool {
-        if b == 32 || b == 9 || b == 13 || b == 10 || b == UInt8(ascii: "#") || b == UInt8(ascii: "\"") { return false }
-        if Lexer.isIdentStart(b) || Lexer.isDigit(b) { return false }
-        if b == UInt8(ascii: "."), peek(1).map(Lexer.isDigit) == true { return false }
-        if b < 128, let p = Punct(rawValue: String(UnicodeScalar(b))), p != .halfOpenRange { return false }
-        for text in ["<=", ">=", "==", "!=", "&&", "||"] where matches(text) { return false }
-        return true
+        switch b {
+        case 32, 9, 13, 10, UInt8(ascii: "#"), UInt8(ascii: "\""): return false
+        case _ where Lexer.isIdentStart(b) || Lexer.isDigit(b): return false
+        case UInt8(ascii: "&"): return peek(1) != UInt8(ascii: "&")
+        case UInt8(ascii: "|"): return peek(1) != UInt8(ascii: "|")
+        default:
+            return !"()[]{},:;+-*/@%=<>!.".utf8.contains(b)
+        }
     }
 
     private func describeCharacter(_ b: UInt8, _ shown: String) -> String {
@@ -123,11 +147,6 @@ public struct Lexer {
             return "character '\(shown)' (U+\(String(s.value, radix: 16, uppercase: true).leftPad(4)))"
         }
         return "character '\(shown)'"
-    }
-
-    private func matches(_ text: String) -> Bool {
-        for (i, c) in text.utf8.enumerated() where peek(i) != c { return false }
-        return true
     }
 
     private mutating func number(_ start: Int) -> Token {

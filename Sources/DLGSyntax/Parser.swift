@@ -334,6 +334,7 @@ public struct Parser {
             declaredName = nil
             do throws(SyntaxError) {
                 body.append(try parseStatement())
+                declaredName = nil  // parsed whole: nothing to recover
                 try expectStatementEnd()
             } catch {
                 if let name = declaredName {

@@ -106,13 +106,16 @@ import Testing
     }
 
     @Test func nestedLoopsBeyondTheElaborationBudget() {
-        // 1,000 × 1,000 relu statements: each runs one statement and creates one
-        // value, so the budget of 300,000 steps runs out at about the 150,000th,
-        // when the next statement starts; elaboration stops there.
+        // 1,000 × 1,000 relu statements. Steps: 5 before the loops (the input
+        // statement and its dimension 3, the outer loop statement and its two
+        // bounds); per outer iteration 3 (inner loop statement and bounds) +
+        // 1,000 × 4 (statement, call, argument, relu value) = 4,003. Step
+        // 200,001 is step 199,996 − 49 · 4,003 = 3,849 of iteration i = 49:
+        // 3 + 961 · 4 + 2, the relu call of j = 961. Elaboration stops there.
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                for i in 0..<1000 { for j in 0..<1000 { ①x = relu(x) } }     #! ① error: the model is too large to elaborate: more than 300,000 statements run and operations created
+                for i in 0..<1000 { for j in 0..<1000 { x = ①relu(x) } }     #! ① error: the model is too large to elaborate: more than 200,000 steps (statements run, expressions evaluated, operations created)
                 output y = x
             }
             """)

@@ -32,6 +32,18 @@ import Testing
             """)
     }
 
+    @Test func namesFromBodiesThatCannotRunDoNotCascade() {
+        // Neither body runs, so z and w are undefined; they are not reported as unknown.
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                if ①x { z = relu(x) }            #! ① error: an 'if' condition must be a compile-time boolean, got tensor f32[B,3]
+                for i in 0..<②x { w = relu(x) }  #! ② error: the loop's upper bound must be a compile-time integer, got tensor f32[B,3]
+                output y = relu(z) + w
+            }
+            """)
+    }
+
     @Test func errorsInSeveralModels() {
         assertDiagnostics("""
             model first {

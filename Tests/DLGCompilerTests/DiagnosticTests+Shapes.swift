@@ -140,15 +140,7 @@ import Testing
 
     // MARK: window sizes
 
-    @Test func convOutputNotPositive() {
-        // (5 + 0 − 7)/1 + 1 = −1
-        assertDiagnostics("""
-            model m {
-                input x: f32[B, 1, 5, 5]
-                output y = ①conv2d(x, filters: 2, kernel: 7)   #! ① error: conv2d 'y': output height is not positive: input height 5, kernel 7, padding 0, stride 1 → (5 + 0 − 7)/1 + 1 = -1
-            }
-            """)
-    }
+    // conv2d's non-positive height, (5 + 0 − 7)/1 + 1 = −1, is DiagnosticTests.convOutputNotPositive.
 
     @Test func convOutputWidthNotPositiveWithStrideAndPadding() {
         // Width: ⌊(4 + 2·1 − 9)/2⌋ + 1 = ⌊−3/2⌋ + 1 = −2 + 1 = −1 (the height, 12, is fine: (12 + 2 − 9)/2 + 1 = 3).
@@ -253,6 +245,15 @@ import Testing
             model m {
                 input x: f32[B, 784]
                 output y = ①reshape(x, [B, 1, 28, 27])     #! ① error: reshape: cannot reshape f32[B,784] to [B,1,28,27]: element counts differ
+            }
+            """)
+    }
+
+    @Test func sliceOutOfRange() {
+        assertDiagnostics("""
+            model m {
+                input x: f32[B, 3]
+                output y = ①slice(x, axis: 1, start: 5)     #! ① error: slice: 5..<end of axis 1 (size 3) is empty or out of range
             }
             """)
     }

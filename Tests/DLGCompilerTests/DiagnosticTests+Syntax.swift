@@ -62,11 +62,12 @@ import Testing
     }
 
     @Test func strayTokenAfterStatement() {
+        // The statement before the stray token still counts: h is checked below.
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
                 h = dense(x, 4)①)            #! ① error: expected end of line after the statement, found ')'
-                output y = relu(h)
+                output y = h ②@ h            #! ② error: '@': inner dimensions differ: f32[B,4] @ f32[B,4] needs 4 = B
             }
             """)
     }

@@ -40,6 +40,8 @@ public final class Elaborator {
     var steps = 0
     var aborted = false
     var evaluationDepth = 0
+    /// The names in `graph.outputs`, for an O(1) duplicate check.
+    var outputNames: Set<String> = []
 
     struct ConstantKey: Hashable {
         var value: TensorLiteral
@@ -200,13 +202,14 @@ public final class Elaborator {
                 guard let b = lookup(name) else { return }
                 v = b
             }
-            if graph.outputs.contains(where: { $0.name == name.name }) {
+            if outputNames.contains(name.name) {
                 diagnostics.error("duplicate-output", "output '\(name.name)' is declared twice", at: name.range)
                 return
             }
             guard let t = tensorValue(v, at: expr?.range ?? name.range, what: "an output") else { return }
             labelResult(v, name.name)
             graph.outputs.append(GraphOutput(name: name.name, value: t, loc: name.range))
+            outputNames.insert(name.name)
         case .minimize(let expr):
             guard !scope.isBlock else {
                 diagnostics.error("minimize-in-block", "'minimize' is only allowed in a model body", at: s.range)
@@ -240,6 +243,7 @@ public final class Elaborator {
         case .forLoop(let variable, let lo, let hi, let body):
             guard let a = compileTimeInt(lo, what: "the loop's lower bound"),
                   let b = compileTimeInt(hi, what: "the loop's upper bound") else {
+                poisonNamesDefined(in: body)
                 return
             }
             let (count, overflow) = b.subtractingReportingOverflow(a)
@@ -249,6 +253,7 @@ public final class Elaborator {
                                   at: lo.range.union(hi.range),
                                   notes: [DiagnosticNote("loops are unrolled while compiling: every iteration adds its layers to the graph")]
                                       + callStackNotes())
+                poisonNamesDefined(in: body)
                 return
             }
             let saved = scope.bindings[variable.name]
@@ -261,8 +266,25 @@ public final class Elaborator {
             }
             if let saved { scope.bindings[variable.name] = saved } else { scope.bindings[variable.name] = nil }
         case .ifStatement(let cond, let thenBody, let elseBody):
-            guard let c = compileTimeBool(cond, what: "an 'if' condition") else { return }
+            guard let c = compileTimeBool(cond, what: "an 'if' condition") else {
+                poisonNamesDefined(in: thenBody + (elseBody ?? []))
+                return
+            }
             if c { execute(thenBody) } else if let elseBody { execute(elseBody) }
+        }
+    }
+
+    /// When a loop or an 'if' cannot run because its bounds or condition are in
+    /// error, the names its body would define are defined as errors, so that
+    /// their uses after it stay silent.
+    func poisonNamesDefined(in body: [Statement]) {
+        for s in body {
+            switch s.kind {
+            case .input(let n, _), .param(let n, _, _), .assign(let n, _), .output(let n, _): bindPoisonIfNew(n)
+            case .forLoop(_, _, _, let inner): poisonNamesDefined(in: inner)
+            case .ifStatement(_, let a, let b): poisonNamesDefined(in: a + (b ?? []))
+            case .minimize, .return: break
+            }
         }
     }
 
@@ -456,7 +478,7 @@ public final class Elaborator {
     // MARK: Expressions
 
     func evaluate(_ e: Expr) -> Value {
-        if aborted { return .poison }
+        guard step(at: e.range) else { return .poison }
         evaluationDepth += 1
         defer { evaluationDepth -= 1 }
         if evaluationDepth > ElaborationLimits.maxEvaluationDepth {

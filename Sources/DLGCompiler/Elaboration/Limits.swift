@@ -7,13 +7,13 @@ import DLGSyntax
 public enum ElaborationLimits {
     /// Iterations of one `for` loop.
     public static let maxLoopIterations = 100_000
-    /// Statements executed plus graph values created, over the whole model.
-    /// (ResNet-50 takes about 3,000.)
-    public static let maxSteps = 300_000
+    /// Statements executed, expressions evaluated and graph values created,
+    /// over the whole model. (ResNet-50 takes about 2,000.)
+    public static let maxSteps = 200_000
     /// Block calls inside block calls.
     public static let maxCallDepth = 64
     /// Nested expression evaluations, block bodies included.
-    public static let maxEvaluationDepth = 1_000
+    public static let maxEvaluationDepth = 300
 }
 
 extension Elaborator {
@@ -25,7 +25,7 @@ extension Elaborator {
         if steps > ElaborationLimits.maxSteps {
             aborted = true
             diagnostics.error("elaboration-limit",
-                              "the model is too large to elaborate: more than \(groupDigits(ElaborationLimits.maxSteps)) statements run and operations created",
+                              "the model is too large to elaborate: more than \(groupDigits(ElaborationLimits.maxSteps)) steps (statements run, expressions evaluated, operations created)",
                               at: range,
                               notes: [DiagnosticNote("a loop bound or a number of repetitions is probably larger than intended")]
                                   + callStackNotes())
@@ -34,11 +34,16 @@ extension Elaborator {
         return true
     }
 
-    /// "125,000,000,000,000", or "about 1e+22" beyond 64 bits.
+    /// The product of the known dimensions: exact ("125,000,000,000,000"), or
+    /// "about 1e+22" when it does not fit in 64 bits.
     func describeElementCount(_ shape: Shape) -> String {
-        let n = shape.approximateKnownElementCount
-        if n < 9e18 { return groupDigits(Int(n)) }
-        return "about " + formatNumber(n)
+        var n = 1
+        for case .known(let v) in shape.dims ?? [] {
+            let (p, overflow) = n.multipliedReportingOverflow(by: v)
+            if overflow { return "about " + formatNumber(shape.approximateKnownElementCount) }
+            n = p
+        }
+        return groupDigits(n)
     }
 
     /// Checks that a tensor of this shape stays within `Shape.maxElements`.

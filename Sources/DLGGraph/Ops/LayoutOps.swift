@@ -116,7 +116,7 @@ let layoutOps: [OpDecl] = [
         let n = try ctx.known(dims[i], "axis \(i)")
         let e = min(ends[i], n)
         guard starts[i] >= 0, starts[i] < e, steps[i] >= 1 else {
-            throw ctx.fail("slice \(starts[i])..<\(ends[i] == Int.max ? "end" : String(ends[i])) of axis \(i) (size \(n)) is empty or out of range")
+            throw ctx.fail("\(starts[i])..<\(ends[i] == Int.max ? "end" : String(ends[i])) of axis \(i) (size \(n)) is empty or out of range")
         }
         out.append(.known((e - starts[i] + steps[i] - 1) / steps[i]))
     }
