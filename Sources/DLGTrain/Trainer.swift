@@ -88,7 +88,8 @@ public final class Trainer {
         return b
     }
 
-    func feed(_ e: Executor, _ d: Dataset, _ rows: ArraySlice<Int>) throws {
+    /// Copies the rows of a dataset into an executor's feature and label inputs.
+    public func feed(_ e: Executor, _ d: Dataset, _ rows: ArraySlice<Int>) throws {
         do {
             if let i = e.program.inputIndex(named: featureInput) { try e.setInput(i, rowsOf: d.features, rows) }
             if let l = labelInput, let i = e.program.inputIndex(named: l), let labels = d.labels {

@@ -1,0 +1,156 @@
+import ArgumentParser
+import DLGCompiler
+import DLGData
+import DLGGraph
+import DLGRuntime
+import DLGTrain
+import Foundation
+
+/// Loads a checkpoint's tensors into a session's state (every parameter must be there).
+func restore(_ session: Session, from path: String) throws {
+    let file: SafetensorsFile
+    do { file = try Safetensors.read(path) } catch let e as DataError {
+        printError("error: \(e.description)")
+        throw ExitCode.failure
+    }
+    var problems: [String] = []
+    for e in session.state.entries where !e.name.hasPrefix("optimizer.") {
+        guard let t = file[e.name] else {
+            problems.append("'\(e.name)' (\(e.dtype.rawValue)\(Shape(e.shape))) is missing")
+            continue
+        }
+        guard t.shape == e.shape else {
+            problems.append("'\(e.name)' has shape \(Shape(t.shape)) in the file but the model expects \(Shape(e.shape))")
+            continue
+        }
+        do { try session.state.set(e.name, t) } catch { problems.append(error.message) }
+    }
+    if !problems.isEmpty {
+        printError("error: \(path) does not match the model:\n" + problems.map { "  \($0)" }.joined(separator: "\n"))
+        throw ExitCode.failure
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a trained model: loss, accuracy and, for classifiers, the confusion matrix.",
+        discussion: "Uses the inference form (dropout off, batchnorm on running statistics). The data defaults to the train block's validation set, or its data.")
+
+    @OptionGroup var options: ModelOptions
+    @Option(help: "The checkpoint (safetensors) to evaluate.") var weights: String
+    @Option(help: "Data source, as in a train block (default: the held-out part of the train block's data).") var data: String?
+    @Option(help: "Examples per batch.") var batch: Int = 256
+    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Print the results as JSON.") var json = false
+
+    func run() throws {
+        let file = try loadSource(options.file)
+        var flags = try TrainingOptions.parse([])
+        flags.data = data
+        let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
+        var (train, validation) = try loadData(config, base: base)
+        if data != nil { validation = nil }
+        let set = validation ?? train
+        let session = try makeSession(file, model: options.model, config: config, threads: threads)
+        let result: (tally: Tally, scoring: Scoring)
+        do {
+            let trainer = try Trainer(session: session)
+            try trainer.validate(set, role: "evaluation")
+            _ = try session.evalExecutor(batch: min(batch, set.count))
+            try restore(session, from: weights)
+            result = try trainer.evaluate(set, batch: batch)
+        } catch let e as TrainError {
+            printError("error: \(e.message)")
+            throw ExitCode.failure
+        } catch let f as CompileFailure {
+            report(f.diagnostics, in: f.file)
+            throw ExitCode.failure
+        }
+        let t = result.tally
+        if json {
+            var fields: [(String, JSON)] = [("examples", .int(t.examples)), ("loss", .double(t.loss))]
+            if result.scoring != .regression { fields.append(("accuracy", .double(t.accuracy))) }
+            if let c = t.confusion { fields.append(("confusion", .array(c.map { .array($0.map { .int($0) }) }))) }
+            print(JSON.object(fields).serialized(pretty: true))
+            return
+        }
+        print("\(t.examples) examples (\(set.name)): loss \(String(format: "%.4f", t.loss))"
+              + (result.scoring == .regression ? "" : ", accuracy \(String(format: "%.2f%%", t.accuracy * 100))"))
+        if let c = t.confusion {
+            print("confusion matrix (rows: true class, columns: predicted):")
+            let w = max(4, String(c.flatMap { $0 }.max() ?? 0).count + 1)
+            func pad(_ s: String) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+            print("    " + (0..<c.count).map { pad(String($0)) }.joined())
+            for (i, row) in c.enumerated() { print(pad(String(i)) + row.map { pad(String($0)) }.joined()) }
+        }
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a trained model's predictions for a dataset: the first output, and the predicted class for classifiers.")
+
+    @OptionGroup var options: ModelOptions
+    @Option(help: "The checkpoint (safetensors).") var weights: String
+    @Option(help: "Data source, as in a train block (default: the train block's data).") var data: String?
+    @Option(help: "Output file: .npy (the output array) or .csv (one row per example).") var output: String
+    @Option(help: "Examples per batch.") var batch: Int = 256
+    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func run() throws {
+        let file = try loadSource(options.file)
+        var flags = try TrainingOptions.parse([])
+        flags.data = data
+        let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
+        var c = config
+        c.validation = .none
+        let (set, _) = try loadData(c, base: base)
+        let session = try makeSession(file, model: options.model, config: config, threads: threads)
+        var rows: [NDArray] = []
+        do {
+            _ = try session.evalExecutor(batch: min(batch, set.count))
+            try restore(session, from: weights)
+            let trainer = try Trainer(session: session)
+            try trainer.validate(set, role: "prediction")
+            var start = 0
+            while start < set.count {
+                let r = Array(start..<min(start + batch, set.count))[...]
+                let e = try session.evalExecutor(batch: r.count)
+                try trainer.feed(e, set, r)
+                try e.run()
+                rows.append(e.output(0))
+                start += batch
+            }
+        } catch let e as TrainError {
+            printError("error: \(e.message)")
+            throw ExitCode.failure
+        } catch let e as ExecutionError {
+            printError("error: \(e.message)")
+            throw ExitCode.failure
+        } catch let f as CompileFailure {
+            report(f.diagnostics, in: f.file)
+            throw ExitCode.failure
+        }
+        do {
+            let all = try NDArray.concatenateRows(rows)
+            if output.hasSuffix(".csv") {
+                var columns = [NamedArray(session.outputs.first ?? "output", all)]
+                if all.rank == 2, all.shape[1] > 1 {
+                    let v = all.toDoubles(), k = all.shape[1]
+                    let classes = (0..<all.shape[0]).map { r -> Int32 in
+                        let row = v[(r * k)..<((r + 1) * k)]
+                        return Int32(row.indices.max { row[$0] < row[$1] }! - r * k)
+                    }
+                    columns.append(NamedArray("predicted", NDArray(classes)))
+                }
+                try CSV.write(columns: columns, to: output)
+            } else {
+                try NPY.write(all, to: output)
+            }
+            printError("\(all) → \(output)")
+        } catch let e as DataError {
+            printError("error: \(e.description)")
+            throw ExitCode.failure
+        }
+    }
+}
