@@ -32,9 +32,14 @@ test: deps
 check-graphs: build
 	$(DLG_DEBUG) check Graphs/*.dlg
 
-demo: release
-	$(DLG_RELEASE) check Graphs/*.dlg
-	$(DLG_RELEASE) summary Graphs/lenet5.dlg
+# The main job: train the shapes CNN on the built-in shapes images (no
+# downloads), with live progress; save a checkpoint and training curves.
+demo: deps
+	$(SWIFT) build -c release --product dlg
+	@mkdir -p out
+	$(DLG_RELEASE) summary Graphs/shapes_cnn.dlg
+	$(DLG_RELEASE) train Graphs/shapes_cnn.dlg --checkpoint out/shapes_cnn.safetensors --plot out/shapes_cnn.svg --log out/shapes_cnn.jsonl
+	$(DLG_RELEASE) eval Graphs/shapes_cnn.dlg --weights out/shapes_cnn.safetensors
 
 clean:
 	rm -rf .build

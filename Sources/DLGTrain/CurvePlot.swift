@@ -21,17 +21,20 @@ public enum CurvePlot {
         public var title: String
         public var yLabel: String
         public var series: [Series]
-        public init(title: String, yLabel: String, series: [Series]) {
+        /// Legend in the lower right (curves that rise) instead of the upper right.
+        public var legendBelow: Bool
+        public init(title: String, yLabel: String, series: [Series], legendBelow: Bool = false) {
             self.title = title
             self.yLabel = yLabel
             self.series = series
+            self.legendBelow = legendBelow
         }
     }
 
     /// Curves from per-epoch records.
     public static func svg(model: String, history: [EpochRecord]) -> String {
         func pts(_ f: (EpochRecord) -> Double?) -> [(x: Double, y: Double)] {
-            history.compactMap { r in f(r).flatMap { $0.isFinite ? (Double(r.epoch), $0) : nil } }
+            history.compactMap { r in f(r).flatMap { $0.isFinite ? (Double(r.epoch + 1), $0) : nil } }
         }
         var panels = [Panel(title: "Loss", yLabel: "loss", series: [
             Series(name: "train", color: "#1f77b4", points: pts { $0.loss }),
@@ -41,7 +44,7 @@ public enum CurvePlot {
             Series(name: "train", color: "#1f77b4", points: pts { $0.accuracy.map { $0 * 100 } }),
             Series(name: "validation", color: "#d62728", dashed: true, points: pts { $0.valAccuracy.map { $0 * 100 } }),
         ].filter { !$0.points.isEmpty }
-        if !acc.isEmpty { panels.append(Panel(title: "Accuracy", yLabel: "accuracy (%)", series: acc)) }
+        if !acc.isEmpty { panels.append(Panel(title: "Accuracy", yLabel: "accuracy (%)", series: acc, legendBelow: true)) }
         return svg(title: "\(model): training curves", panels: panels)
     }
 
@@ -84,7 +87,7 @@ public enum CurvePlot {
                         s += "<circle cx=\"\(f(X(pt.x)))\" cy=\"\(f(Y(pt.y)))\" r=\"2.5\" fill=\"\(series.color)\"/>\n"
                     }
                 }
-                let ly = oy + 14 + Double(k) * 16
+                let ly = p.legendBelow ? oy + ph - 10 - Double(p.series.count - 1 - k) * 16 : oy + 14 + Double(k) * 16
                 s += "<line x1=\"\(f(ox + pw - 110))\" y1=\"\(f(ly - 4))\" x2=\"\(f(ox + pw - 86))\" y2=\"\(f(ly - 4))\" stroke=\"\(series.color)\" stroke-width=\"2\"\(dash)/>\n"
                 s += "<text x=\"\(f(ox + pw - 80))\" y=\"\(f(ly))\">\(escape(series.name))</text>\n"
             }

@@ -145,7 +145,7 @@ public final class Trainer {
             if let pos { position = pos }
             progress.message("resumed from \(resumePath) after epoch \(position.epoch), step \(position.step)")
         }
-        progress.begin(model: session.inputs.isEmpty ? "model" : (session.modelName ?? "model"), epochs: cfg.epochs,
+        progress.begin(model: session.name, epochs: cfg.epochs,
                        examples: n, batch: batch, validation: validation?.count ?? 0)
         var history: [EpochRecord] = []
         var stoppedEarly = false
@@ -236,13 +236,13 @@ public final class Trainer {
                 }
             }
             if let checkpointPath {
-                try Checkpoint.save(session.stateArrays(), model: session.modelName ?? "", position: position, to: checkpointPath)
+                try Checkpoint.save(session.stateArrays(), model: session.name, position: position, to: checkpointPath)
             }
             if stoppedEarly { break }
         }
         if let plotPath, !history.isEmpty {
             let all = (try? readLog(logPath)) ?? history
-            try AtomicFile.write(CurvePlot.svg(model: session.modelName ?? "model", history: all), to: plotPath)
+            try AtomicFile.write(CurvePlot.svg(model: session.name, history: all), to: plotPath)
         }
         return TrainResult(history: history, steps: position.step, stoppedEarly: stoppedEarly, failure: failure,
                            bestEpoch: bestEpoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
