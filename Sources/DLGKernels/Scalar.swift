@@ -9,8 +9,7 @@ import Darwin
 /// Transcendental functions and GEMM dispatch to the precision-specific C
 /// routine; everything else is plain Swift arithmetic on `Self` and
 /// `SIMD16<Self>`.
-public protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Sendable, CustomStringConvertible
-where Self.RawSignificand: FixedWidthInteger {
+public protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable, CustomStringConvertible {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
     static func log1p(_ x: Self) -> Self
