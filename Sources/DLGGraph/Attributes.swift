@@ -83,6 +83,7 @@ public enum AttrValue: Hashable, Sendable, CustomStringConvertible {
     case dtype(DType)
     case initializer(Initializer)
     case tensor(TensorLiteral)
+    case region(FusedRegion)
 
     public var description: String {
         switch self {
@@ -95,6 +96,7 @@ public enum AttrValue: Hashable, Sendable, CustomStringConvertible {
         case .dtype(let d): return d.rawValue
         case .initializer(let i): return i.description
         case .tensor(let t): return t.description
+        case .region(let r): return "<\(r.steps.count) steps>"
         }
     }
 }
@@ -142,4 +144,5 @@ public struct Attributes: Hashable, Sendable, ExpressibleByDictionaryLiteral {
         if case .initializer(let v) = self[name] { v } else { nil }
     }
     public func tensor(_ name: String) -> TensorLiteral? { if case .tensor(let v) = self[name] { v } else { nil } }
+    public func region(_ name: String) -> FusedRegion? { if case .region(let v) = self[name] { v } else { nil } }
 }

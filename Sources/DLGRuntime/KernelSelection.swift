@@ -78,6 +78,7 @@ extension Executor {
     }
 
     static func workspaceBytes(_ ins: Instruction, floatType: DType, threads: Int) throws(ExecutionError) -> Int {
+        if ins.op == .fused { return try workspaceBytesFused(ins, floatType: floatType, threads: threads) }
         func count<T: KernelScalar>(_: T.Type) throws(ExecutionError) -> Int {
             switch ins.op {
             case .conv2d:
@@ -123,6 +124,8 @@ extension Executor {
             return { binary(b, plan, x, y, out) }
         }
         switch ins.op {
+        case .fused:
+            return try compileFused(ins, T.self)
         case .unary_grad:
             guard let fn = ins.attrs.string("fn"), let u = Executor.unaryOp(fn, alpha: ins.attrs.float("alpha")) else {
                 throw ExecutionError("unknown function \(ins.attrs.string("fn") ?? "")")

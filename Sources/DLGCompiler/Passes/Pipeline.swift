@@ -3,13 +3,13 @@ import DLGSyntax
 
 /// The stages `dlg dump --stage` can show, in pipeline order.
 public enum Stage: String, CaseIterable, Sendable {
-    case parsed, elaborated, shapes, grad, optimizer, canonical
+    case parsed, elaborated, shapes, grad, optimizer, canonical, fused
 }
 
 /// What to build.
 public struct PipelineOptions: Sendable {
     /// Run the passes up to and including this stage.
-    public var stage: Stage = .canonical
+    public var stage: Stage = .fused
     public var bindings: [String: Int] = [:]
     /// Elaborate the training form (dropout, batch statistics).
     public var training = true
@@ -34,7 +34,9 @@ public enum Pipeline {
         var list: [(Stage, any GraphPass)] = [(.shapes, ShapeInference())]
         if o.differentiate { list.append((.grad, Autodiff(includeInputs: o.inputGradients))) }
         if o.differentiate, let opt = o.optimizer { list.append((.optimizer, OptimizerUpdate(opt))) }
-        list.append((.canonical, DeadCodeElimination()))
+        list += [(.canonical, ConstantFolding()), (.canonical, AlgebraicSimplification()),
+                 (.canonical, BatchNormFolding()), (.canonical, CommonSubexpressionElimination()),
+                 (.canonical, DeadCodeElimination()), (.fused, Fusion())]
         return list
     }
 

@@ -28,6 +28,8 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case dropout_mask
     /// The product of some axes' sizes, as a scalar (for symbolic batch sizes).
     case axis_size
+    /// Several ops run as one kernel: see `FusedRegion` (attribute `region`).
+    case fused
 
     public var decl: OpDecl { OpRegistry.declarations[OpRegistry.index[self]!] }
 }
@@ -147,7 +149,7 @@ public struct OpDecl: Sendable {
 
 public enum OpRegistry {
     public static let declarations: [OpDecl] =
-        sourceOps + elementwiseOps + reductionOps + layoutOps + neuralOps
+        sourceOps + elementwiseOps + reductionOps + layoutOps + neuralOps + [fusedOp]
     static let index: [Op: Int] = {
         var m: [Op: Int] = [:]
         for (i, d) in declarations.enumerated() { m[d.op] = i }

@@ -70,6 +70,23 @@ public enum JSONPrinter {
             if case .literal(let lit) = i { return literal(lit) }
             return .string(i.description)
         case .tensor(let lit): return literal(lit)
+        case .region(let r):
+            return .array(r.steps.map { step in
+                .object([("op", .string(step.op.rawValue)),
+                         ("operands", .array(step.operands.map(operand))),
+                         ("attrs", .object(step.attrs.entries.map { ($0.name, json($0.value)) })),
+                         ("type", json(step.type)),
+                         ("original", .int(step.original))])
+            })
+        }
+    }
+
+    /// `$k` for the fused node's input k, `#k` for step k, a number for an immediate.
+    static func operand(_ o: FusedRegion.Operand) -> JSON {
+        switch o {
+        case .input(let i): return .string("$\(i)")
+        case .step(let k): return .string("#\(k)")
+        case .scalar(let v): return .double(v)
         }
     }
 

@@ -40,6 +40,7 @@ public enum TextPrinter {
             let attrs = printableAttributes(n)
             if !attrs.isEmpty { lhs += " {" + attrs + "}" }
             lhs += " : \(g.boundType(n.id))"
+            if n.op == .fused { lhs += " {" }
             var notes: [String] = []
             if let label = n.label { notes.append(label) }
             if let o = n.origin { notes.append("∂ of \(g.ref(o.forward)) by \(o.rule)") }
@@ -49,6 +50,24 @@ public enum TextPrinter {
                 if let f = g.flops(of: n.id), f > 0 { notes.append("\(groupDigits(f)) FLOPs") }
             }
             rows.append((lhs, notes.joined(separator: "  "), g.location(n.loc) ?? ""))
+            // A fused op shows its steps as a nested region.
+            if let r = n.attrs.region("region") {
+                for (k, step) in r.steps.enumerated() {
+                    let operands = step.operands.map { o -> String in
+                        switch o {
+                        case .input(let i): return g.ref(n.inputs[i])
+                        case .step(let j): return "#\(j)"
+                        case .scalar(let v): return formatNumber(v)
+                        }
+                    }
+                    var line = "    #\(k) = \(step.op.rawValue)(" + operands.joined(separator: ", ") + ")"
+                    let a = step.attrs.entries.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
+                    if !a.isEmpty { line += " {\(a)}" }
+                    line += " : \(step.type.substituting(g.bindings))"
+                    rows.append((line, step.label ?? "", ""))
+                }
+                rows.append(("  }", "", ""))
+            }
         }
         let width = min(rows.map { $0.0.count }.max() ?? 0, 100)
         let lwidth = rows.map { $0.2.count }.max() ?? 0
@@ -75,6 +94,7 @@ public enum TextPrinter {
             case .input: return false
             case .param: return e.name != "dtype" && e.name != "shape"
             case .constant: return e.name == "value"
+            case .fused: return e.name == "kind"
             default: return true
             }
         }.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
@@ -82,8 +102,10 @@ public enum TextPrinter {
 
     public static func footer(_ g: Graph) -> [String] {
         let ops = g.nodes.filter { !$0.decl.isSource }.count
+        let fused = g.nodes.filter { $0.op == .fused }
         let (t, nt) = g.parameterCounts
-        var lines = ["# \(ops) ops, \(g.params.count) parameter tensors, \(g.inputs.count) inputs",
+        var lines = ["# \(ops) ops" + (fused.isEmpty ? "" : " (\(fused.count) fused groups holding \(fused.reduce(0) { $0 + ($1.attrs.region("region")?.steps.count ?? 0) }) ops)")
+                     + ", \(g.params.count) parameter tensors, \(g.inputs.count) inputs",
                      "# parameters: \(groupDigits(t + nt)) (trainable \(groupDigits(t)), non-trainable \(groupDigits(nt)))"]
         if let f = g.totalFlops() { lines.append("# FLOPs: \(groupDigits(f))" + (g.hasUnboundSymbols ? " per sample" : "")) }
         return lines

@@ -1,0 +1,113 @@
+import DLGGraph
+
+/// Groups operations into single kernels, asking each op's fusion kind:
+///
+/// - chains of elementwise and broadcast ops become one `fused` elementwise
+///   kernel: one pass over the output, no temporaries;
+/// - a matmul or conv2d (output-fusable) whose only consumer is such a chain
+///   becomes the head of an epilogue region: bias, activation and a residual
+///   add are applied as the output is produced.
+///
+/// A value stays materialized when something outside its group needs it:
+/// several consumers, an output, the loss, a state update or a gradient, a
+/// consumer that is not fusable, or a consumer of a different shape (a
+/// broadcast operand is read, not recomputed per element).
+public struct Fusion: GraphPass {
+    public var name: String { "fusion" }
+    public var summary: String { "fuse elementwise chains into one kernel and bias/activation/residual into GEMM and conv epilogues" }
+    public init() {}
+
+    static func elementwise(_ n: Node) -> Bool {
+        let kind = n.decl.fusion
+        guard kind == .elementwise || kind == .broadcast, n.op != .cast, n.op != .broadcast_to else { return false }
+        return n.type.dtype.isFloat && n.type.shape.knownDims != nil
+    }
+
+    public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
+        let users = g.users()
+        var pinned = Set<ValueID>(g.outputs.map(\.value))
+        if let l = g.loss { pinned.insert(l) }
+        for u in g.updates { pinned.insert(u.value) }
+        for (_, d) in g.gradients { pinned.insert(d) }
+
+        // absorbed[v]: v is computed inside its only consumer's group.
+        var absorbed = Array(repeating: false, count: g.nodes.count)
+        for n in g.nodes where !pinned.contains(n.id) && users[n.id].count == 1 {
+            let c = g[users[n.id][0]]
+            guard Fusion.elementwise(c), c.type.shape == n.type.shape else { continue }
+            if Fusion.elementwise(n) {
+                absorbed[n.id] = true
+            } else if n.decl.fusion == .outputFusable, n.type.dtype.isFloat {
+                absorbed[n.id] = true
+            }
+        }
+        // Collect each root's group; at most one library kernel heads a group.
+        var groups: [ValueID: [ValueID]] = [:]
+        for n in g.nodes.reversed() where Fusion.elementwise(n) && !absorbed[n.id] {
+            var members: [ValueID] = []
+            var anchors = 0
+            var stack = [n.id]
+            while let v = stack.popLast() {
+                members.append(v)
+                for x in g[v].inputs where absorbed[x] {
+                    if g[x].decl.fusion == .outputFusable {
+                        anchors += 1
+                        if anchors > 1 {
+                            absorbed[x] = false
+                            continue
+                        }
+                    }
+                    stack.append(x)
+                }
+            }
+            if members.count > 1 { groups[n.id] = members }
+        }
+        guard !groups.isEmpty else { return false }
+
+        var rw = GraphRewriter(g)
+        for n in g.nodes {
+            if absorbed[n.id] { continue }
+            guard let members = groups[n.id] else {
+                rw.keep(n)
+                continue
+            }
+            // Steps: the library kernel first (it reads only external values), then the rest in order.
+            let ordered = members.sorted { a, b in
+                let ka = g[a].decl.fusion == .outputFusable, kb = g[b].decl.fusion == .outputFusable
+                return ka != kb ? ka : a < b
+            }
+            let memberSet = Set(members)
+            var stepOf: [ValueID: Int] = [:]
+            var inputs: [ValueID] = []
+            var inputIndex: [ValueID: Int] = [:]
+            var steps: [FusedRegion.Step] = []
+            for v in ordered {
+                let m = g[v]
+                let operands = m.inputs.map { x -> FusedRegion.Operand in
+                    if memberSet.contains(x) { return .step(stepOf[x]!) }
+                    let xn = rw.graph[rw[x]]
+                    if xn.op == .constant, let t = xn.attrs.tensor("value"), t.shape.isEmpty { return .scalar(t.values[0]) }
+                    if let i = inputIndex[x] { return .input(i) }
+                    inputIndex[x] = inputs.count
+                    inputs.append(rw[x])
+                    return .input(inputs.count - 1)
+                }
+                stepOf[v] = steps.count
+                steps.append(FusedRegion.Step(op: m.op, operands: operands, attrs: m.attrs, type: m.type, original: v,
+                                              label: m.label))
+            }
+            let kind = steps[0].op.decl.fusion == .outputFusable ? "epilogue" : "elementwise"
+            let attrs: Attributes = ["kind": .string(kind), "region": .region(FusedRegion(steps: steps)),
+                                     "dtype": .dtype(n.type.dtype), "shape": .shape(n.type.shape)]
+            do {
+                let id = try rw.graph.add(.fused, inputs, attrs, loc: n.loc, label: n.label, origin: n.origin)
+                rw.replace(n.id, with: id)
+            } catch {
+                ctx.diagnostics.error("fusion", "fusing \(g.ref(n.id)): \(error.message)", at: n.loc ?? .point(0))
+                return false
+            }
+        }
+        g = rw.finish()
+        return true
+    }
+}

@@ -1,0 +1,45 @@
+/// The op that fusion produces.
+let fusedOp = OpDecl(
+    .fused, arity: .atLeast(1), fusion: .opaque, attributes: ["kind", "region", "dtype", "shape"],
+    doc: """
+    Several primitives run as one kernel (`kind` elementwise: one loop over the output with no \
+    temporaries; `kind` epilogue: a matmul or conv2d whose output is finished in the same pass — \
+    bias, activation, residual add). `region` lists the steps; operands name the fused node's \
+    inputs (`$0`, `$1`, …), earlier steps (`#0`, …) or immediates. Produced by the fusion pass; \
+    it has no gradient rule because fusion runs after differentiation.
+    """,
+    flops: { ctx in
+        guard let r = ctx.attrs.region("region") else { return 0 }
+        // Each step's own count, on concrete shapes of its type.
+        var total = 0
+        for s in r.steps {
+            let out = s.type.shape.dims?.map { $0.value ?? 1 } ?? []
+            var ins: [[Int]] = []
+            for o in s.operands {
+                switch o {
+                case .input(let i): ins.append(i < ctx.inputs.count ? ctx.inputs[i] : out)
+                case .step(let k): ins.append(r.steps[k].type.shape.dims?.map { $0.value ?? 1 } ?? [])
+                case .scalar: ins.append([])
+                }
+            }
+            total += s.op.decl.flops(FlopContext(inputs: ins, output: out, attrs: s.attrs))
+        }
+        return total
+    },
+    inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
+        guard let r = ctx.attrs.region("region"), let last = r.steps.last else {
+            throw ctx.fail("a fused op needs a non-empty region")
+        }
+        for (k, s) in r.steps.enumerated() {
+            for o in s.operands {
+                switch o {
+                case .input(let i) where i < 0 || i >= ctx.inputs.count:
+                    throw ctx.fail("step \(k) reads input \(i) of \(ctx.inputs.count)")
+                case .step(let j) where j < 0 || j >= k:
+                    throw ctx.fail("step \(k) reads step \(j), which does not come before it")
+                default: continue
+                }
+            }
+        }
+        return last.type
+    })

@@ -1,0 +1,124 @@
+import DLGGraph
+import DLGKernels
+
+extension Executor {
+    /// The instruction a region step would be on its own, with operands
+    /// resolved to the fused instruction's buffers (used for the library
+    /// kernel heading an epilogue region).
+    func standalone(_ step: FusedRegion.Step, of ins: Instruction) -> Instruction? {
+        var inputs: [Buffer] = []
+        for o in step.operands {
+            guard case .input(let i) = o else { return nil }
+            inputs.append(ins.inputs[i])
+        }
+        return Instruction(op: step.op, inputs: inputs, output: ins.output, attrs: step.attrs, value: ins.value,
+                           label: step.label, loc: ins.loc)
+    }
+
+    static func workspaceBytesFused(_ ins: Instruction, floatType: DType, threads: Int) throws(ExecutionError) -> Int {
+        guard let r = ins.attrs.region("region"), let a = r.anchor else { return 0 }
+        var inputs: [Buffer] = []
+        for o in a.operands { if case .input(let i) = o { inputs.append(ins.inputs[i]) } }
+        let pseudo = Instruction(op: a.op, inputs: inputs, output: ins.output, attrs: a.attrs, value: ins.value, label: nil, loc: nil)
+        return try workspaceBytes(pseudo, floatType: floatType, threads: threads)
+    }
+
+    func compileFused<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
+        guard let region = ins.attrs.region("region"), !region.steps.isEmpty else {
+            throw ExecutionError("a fused op without a region")
+        }
+        let outShape = ins.output.shape
+        var steps = region.steps
+        var head: Call? = nil
+        // An epilogue region: the library kernel writes the output, the rest finishes it in place.
+        if let anchor = region.anchor {
+            guard let a = standalone(anchor, of: ins) else { throw ExecutionError("the region's first step reads a step") }
+            // conv2d + bias + one of the activations the conv kernel applies while writing.
+            if anchor.op == .conv2d, steps.count <= 3, steps.count >= 2, steps[1].op == .bias_add,
+               steps[1].operands.first == .step(0), case .input(let bi)? = steps[1].operands.last,
+               (steps[1].attrs.int("axis") ?? 1) == 1 {
+                var epilogue: ActivationEpilogue? = steps.count == 2 ? ActivationEpilogue.none : nil
+                if steps.count == 3, steps[2].operands == [.step(1)] {
+                    switch steps[2].op {
+                    case .relu: epilogue = ActivationEpilogue.relu
+                    case .sigmoid: epilogue = ActivationEpilogue.sigmoid
+                    case .tanh: epilogue = ActivationEpilogue.tanh
+                    case .leaky_relu: epilogue = ActivationEpilogue.leakyRelu(alpha: steps[2].attrs.float("alpha") ?? 0.01)
+                    default: epilogue = nil
+                    }
+                }
+                if let epilogue {
+                    let g = try Executor.convGeometry(x: a.inputs[0].shape, w: a.inputs[1].shape, attrs: a.attrs)
+                    let x = pointer(a.inputs[0], T.self), w = pointer(a.inputs[1], T.self)
+                    let b = pointer(ins.inputs[bi], T.self), out = pointer(ins.output, T.self)
+                    let ws = UnsafeMutableBufferPointer<T>(start: workspace.assumingMemoryBound(to: T.self),
+                                                            count: workspaceBytes / MemoryLayout<T>.stride)
+                    let threads = self.threads
+                    return { Conv2D.forward(g, input: x, weight: w, bias: b, epilogue: epilogue, output: out, workspace: ws, threads: threads) }
+                }
+            }
+            head = try compile(a, T.self)
+            steps.removeFirst()
+        }
+        // Views: one per (step, input operand); the anchor's result is a view of the output itself.
+        var views: [(input: Int, strides: [Int])] = []
+        let outputInput = ins.inputs.count
+        let shift = head == nil ? 0 : 1
+        var kernelSteps: [FusedElementwiseKernel.Step] = []
+        for step in steps {
+            var operands: [FusedElementwiseKernel.Operand] = []
+            for (k, o) in step.operands.enumerated() {
+                switch o {
+                case .scalar(let v): operands.append(.immediate(v))
+                case .step(let j):
+                    if head != nil, j == 0 {
+                        views.append((outputInput, FusedElementwiseKernel.broadcastStrides(outShape, to: outShape)))
+                        operands.append(.view(views.count - 1))
+                    } else {
+                        operands.append(.step(j - shift))
+                    }
+                case .input(let i):
+                    let shape = ins.inputs[i].shape
+                    let strides: [Int]
+                    if step.op == .bias_add, k == 1 {
+                        let axis = step.attrs.int("axis") ?? 1
+                        strides = FusedElementwiseKernel.axisStrides(axis: axis < 0 ? axis + outShape.count : axis, of: outShape)
+                    } else {
+                        strides = FusedElementwiseKernel.broadcastStrides(shape, to: outShape)
+                    }
+                    views.append((i, strides))
+                    operands.append(.view(views.count - 1))
+                }
+            }
+            let code: FusedElementwiseKernel.Code
+            if step.op == .bias_add {
+                code = .binary(.add)
+            } else if step.op == .stop_gradient {
+                code = .copy
+            } else if step.op == .unary_grad {
+                guard let fn = step.attrs.string("fn"), let u = Executor.unaryOp(fn, alpha: step.attrs.float("alpha")) else {
+                    throw ExecutionError("unknown function in a fused unary_grad")
+                }
+                code = .unaryGrad(u)
+            } else if let b = Executor.binaryOp(step.op) {
+                code = .binary(b)
+            } else if let u = Executor.unaryOp(step.op.rawValue, alpha: step.attrs.float("alpha")) {
+                code = .unary(u)
+            } else {
+                throw ExecutionError("\(step.op.rawValue) cannot run inside a fused elementwise kernel")
+            }
+            kernelSteps.append(FusedElementwiseKernel.Step(code: code, operands: operands))
+        }
+        let kernel = FusedElementwiseKernel(steps: kernelSteps, shape: outShape, views: views)
+        let out = pointer(ins.output, T.self)
+        let pointers: [UnsafePointer<T>] = ins.inputs.map { UnsafePointer(pointer($0, T.self)) } + [UnsafePointer(out)]
+        let threads = self.threads
+        if let head {
+            return { () throws(ExecutionError) in
+                try head()
+                kernel.run(pointers, out, threads: threads)
+            }
+        }
+        return { kernel.run(pointers, out, threads: threads) }
+    }
+}
