@@ -88,6 +88,8 @@ public struct Graph: Sendable {
     public var layers: [LayerRecord] = []
     /// Whether dropout and batchnorm are in their training form.
     public var training: Bool
+    /// Buffer placement, after memory planning (the node order is then the schedule).
+    public var plan: MemoryPlan?
 
     public init(name: String, source: SourceFile?, training: Bool) {
         self.name = name

@@ -41,6 +41,7 @@ public struct GraphRewriter {
     /// Finishes: remaps the graph-level references.
     public mutating func finish() -> Graph {
         var g = graph
+        g.plan = nil
         g.outputs = old.outputs.map { GraphOutput(name: $0.name, value: map[$0.value], loc: $0.loc) }
         g.loss = old.loss.map { map[$0] }
         g.updates = old.updates.map { StateUpdate(target: map[$0.target], value: map[$0.value]) }

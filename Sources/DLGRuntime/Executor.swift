@@ -105,6 +105,8 @@ public final class Executor: @unchecked Sendable {
         }
         for (slot, source) in program.updates {
             let target = program.state[slot].buffer
+            // A value planned into the state's own storage is already there.
+            if source.location == target.location { continue }
             arenaPointer(target).copyMemory(from: arenaPointer(source), byteCount: target.bytes)
         }
         control[1] &+= 1

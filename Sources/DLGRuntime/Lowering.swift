@@ -33,35 +33,50 @@ public enum Lowering {
         }
         let floatType = floats.first ?? .f32
 
-        var arena = 0, state = 0, total = 0
+        var arena = g.plan?.arenaBytes ?? 0, state = 0, total = 0
         func align(_ x: Int) -> Int { (x + alignment - 1) / alignment * alignment }
         var buffers: [Buffer?] = Array(repeating: nil, count: g.nodes.count)
         var slots: [StateSlot] = []
         var slotOf: [ValueID: Int] = [:]
         var constants: [(Buffer, TensorLiteral)] = []
         var inputs: [IOSlot] = []
-        for n in g.nodes {
+        // State first: planned values may be written straight into it.
+        for n in g.nodes where n.op == .param {
+            let bytes = shapes[n.id].reduce(1, *) * n.type.dtype.byteSize
+            let b = Buffer(location: .state(state), dtype: n.type.dtype, shape: shapes[n.id])
+            state = align(state + bytes)
+            buffers[n.id] = b
+            slotOf[n.id] = slots.count
+            slots.append(StateSlot(name: n.name ?? g.ref(n.id), buffer: b,
+                                   initializer: n.attrs.initializer("init") ?? .zeros,
+                                   fanIn: n.attrs.int("fan_in") ?? 1, fanOut: n.attrs.int("fan_out") ?? 1,
+                                   trainable: n.attrs.bool("trainable") ?? true, value: n.id))
+        }
+        for n in g.nodes where n.op != .param {
             let dtype = n.type.dtype
             let bytes = shapes[n.id].reduce(1, *) * dtype.byteSize
             total += bytes
-            if n.op == .param {
-                let b = Buffer(location: .state(state), dtype: dtype, shape: shapes[n.id])
-                state = align(state + bytes)
-                buffers[n.id] = b
-                slotOf[n.id] = slots.count
-                slots.append(StateSlot(name: n.name ?? g.ref(n.id), buffer: b,
-                                       initializer: n.attrs.initializer("init") ?? .zeros,
-                                       fanIn: n.attrs.int("fan_in") ?? 1, fanOut: n.attrs.int("fan_out") ?? 1,
-                                       trainable: n.attrs.bool("trainable") ?? true, value: n.id))
-                continue
+            let location: Location
+            switch g.plan?.placements[n.id]?.location {
+            case .arena(let o)?:
+                location = .arena(o)
+            case .state(let t)?:
+                guard case .state(let o)? = buffers[t]?.location else {
+                    throw LoweringError(message: "\(g.ref(n.id)) is planned into \(g.ref(t)), which is not state")
+                }
+                location = .state(o)
+            default:
+                // Unplanned values, and constants (never reused), get their own range after the planned arena.
+                location = .arena(arena)
+                arena = align(arena + max(bytes, 1))
             }
-            let b = Buffer(location: .arena(arena), dtype: dtype, shape: shapes[n.id])
-            arena = align(arena + max(bytes, 1))
+            let b = Buffer(location: location, dtype: dtype, shape: shapes[n.id])
             buffers[n.id] = b
             if n.op == .input { inputs.append(IOSlot(name: n.name ?? g.ref(n.id), buffer: b, value: n.id)) }
             if n.op == .constant, let v = n.attrs.tensor("value") { constants.append((b, v)) }
         }
         var instructions: [Instruction] = []
+        // In schedule order (the graph's order), which a plan assumes.
         for n in g.nodes where !n.decl.isSource {
             instructions.append(Instruction(op: n.op, inputs: n.inputs.map { buffers[$0]! }, output: buffers[n.id]!,
                                             attrs: n.attrs, value: n.id, label: n.label, loc: g.location(n.loc)))

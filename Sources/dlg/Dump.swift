@@ -22,6 +22,8 @@ struct Dump: ParsableCommand {
     @Flag(help: "Run the IR verifier after every pass.")
     var verify = false
 
+    @OptionGroup var passes: PassOptions
+
     func run() throws {
         if stage == .parsed {
             let file = try loadSource(options.file)
@@ -32,8 +34,15 @@ struct Dump: ParsableCommand {
             return
         }
         var (file, graph) = try compileOrExit(options)
-        var context = PassContext(verify: verify)
-        _ = Pipeline.run(&graph, upTo: stage, context: &context)
+        var context = PassContext(verify: verify || passes.verify)
+        var popts = try passes.pipelineOptions(stage: stage)
+        popts.bindings = try options.bindings()
+        let printAfter = try passes.printAfterSet()
+        _ = Pipeline.run(&graph, upTo: stage, context: &context, options: popts) { pass, g in
+            if printAfter.contains(pass) || printAfter.contains("all") {
+                printError("// after \(pass)\n" + TextPrinter.print(g, options: PrintOptions(stage: pass, showCosts: true)))
+            }
+        }
         report(context.diagnostics, in: file)
         if context.diagnostics.hasErrors { throw ExitCode.failure }
         switch format {

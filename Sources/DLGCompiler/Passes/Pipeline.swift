@@ -3,13 +3,13 @@ import DLGSyntax
 
 /// The stages `dlg dump --stage` can show, in pipeline order.
 public enum Stage: String, CaseIterable, Sendable {
-    case parsed, elaborated, shapes, grad, optimizer, canonical, fused
+    case parsed, elaborated, shapes, grad, optimizer, canonical, fused, scheduled, planned
 }
 
 /// What to build.
 public struct PipelineOptions: Sendable {
     /// Run the passes up to and including this stage.
-    public var stage: Stage = .fused
+    public var stage: Stage = .planned
     public var bindings: [String: Int] = [:]
     /// Elaborate the training form (dropout, batch statistics).
     public var training = true
@@ -36,7 +36,8 @@ public enum Pipeline {
         if o.differentiate, let opt = o.optimizer { list.append((.optimizer, OptimizerUpdate(opt))) }
         list += [(.canonical, ConstantFolding()), (.canonical, AlgebraicSimplification()),
                  (.canonical, BatchNormFolding()), (.canonical, CommonSubexpressionElimination()),
-                 (.canonical, DeadCodeElimination()), (.fused, Fusion())]
+                 (.canonical, DeadCodeElimination()), (.fused, Fusion()),
+                 (.scheduled, Scheduling()), (.planned, MemoryPlanning())]
         return list
     }
 
@@ -51,7 +52,8 @@ public enum Pipeline {
     /// Runs the passes up to `stage`, verifying after each when asked.
     @discardableResult
     public static func run(_ graph: inout Graph, upTo stage: Stage, context: inout PassContext,
-                           options: PipelineOptions = PipelineOptions()) -> [PassReport] {
+                           options: PipelineOptions = PipelineOptions(),
+                           after: ((String, Graph) -> Void)? = nil) -> [PassReport] {
         var reports: [PassReport] = []
         guard let target = Stage.allCases.firstIndex(of: stage) else { return reports }
         var o = options
@@ -63,8 +65,9 @@ public enum Pipeline {
             let start = ContinuousClock.now
             let changed = pass.run(&graph, &context)
             let elapsed = ContinuousClock.now - start
-            reports.append(PassReport(name: pass.name, changed: changed, duration: elapsed))
+            reports.append(PassReport(name: pass.name, changed: changed, duration: elapsed, nodes: graph.nodes.count))
             if context.diagnostics.hasErrors { break }
+            after?(pass.name, graph)
             if context.verify {
                 let failures = Verifier.verify(graph)
                 if !failures.isEmpty {
@@ -97,4 +100,6 @@ public struct PassReport: Sendable {
     public var name: String
     public var changed: Bool
     public var duration: Duration
+    /// Values in the graph after the pass.
+    public var nodes: Int
 }

@@ -19,6 +19,17 @@ public enum JSONPrinter {
             if let loc = location(g, n.loc) { fields.append(("loc", loc)) }
             if let b = g.boundType(n.id).byteCount { fields.append(("bytes", .int(b))) }
             if let f = g.flops(of: n.id) { fields.append(("flops", .int(f))) }
+            if let p = g.plan?.placements[n.id] {
+                var place: [(String, JSON)]
+                switch p.location {
+                case .arena(let o): place = [("arena_offset", .int(o))]
+                case .state(let t): place = [("into_state", .int(t))]
+                case .own: place = [("own", .bool(true))]
+                }
+                place += [("bytes", .int(p.bytes)), ("first", .int(p.first)), ("last", .int(p.last))]
+                if let s = p.sharesWith { place.append(("shares_with", .int(s))) }
+                fields.append(("placement", .object(place)))
+            }
             values.append(.object(fields))
         }
         let (t, nt) = g.parameterCounts
@@ -42,6 +53,11 @@ public enum JSONPrinter {
                 ("flops", g.totalFlops().map { .int($0) } ?? .null),
                 ("flops_per_sample", .bool(g.hasUnboundSymbols)),
             ])),
+            ("memory", g.plan.map { p in
+                .object([("arena_bytes", .int(p.arenaBytes)), ("no_reuse_bytes", .int(p.noReuseBytes)),
+                         ("max_live_bytes", .int(p.maxLiveBytes)), ("efficiency", .double(p.efficiency)),
+                         ("fragmentation_bytes", .int(p.fragmentationBytes))])
+            } ?? .null),
         ])
     }
 

@@ -1,9 +1,10 @@
+import Foundation
 import DLGSyntax
 
 extension Graph {
     /// How a value is written in dumps: `%image`, `%c1.weight`, `%12`.
     public func ref(_ v: ValueID) -> String {
-        if let n = nodes[v].name { return "%\(n)" }
+        if v >= 0, v < nodes.count, let n = nodes[v].name { return "%\(n)" }
         return "%\(v)"
     }
 
@@ -43,7 +44,21 @@ public enum TextPrinter {
             if n.op == .fused { lhs += " {" }
             var notes: [String] = []
             if let label = n.label { notes.append(label) }
-            if let o = n.origin { notes.append("∂ of \(g.ref(o.forward)) by \(o.rule)") }
+            if let o = n.origin {
+                // The forward value may have been fused away or removed since.
+                let of = o.forward >= 0 && o.forward < g.nodes.count ? g.ref(o.forward) : "a fused value"
+                notes.append("∂ of \(of) by \(o.rule)")
+            }
+            if let p = g.plan?.placements[n.id], !n.decl.isSource || n.op == .input {
+                var where_: String
+                switch p.location {
+                case .arena(let o): where_ = "arena+\(o)"
+                case .state(let t): where_ = "into \(g.ref(t))"
+                case .own: where_ = "own"
+                }
+                if let s = p.sharesWith { where_ += " (reuses \(g.ref(s)))" }
+                notes.append("\(where_) \(byteString(p.bytes)) live [\(p.first),\(p.last)]")
+            }
             if options.showCosts {
                 let t = g.boundType(n.id)
                 if let b = t.byteCount { notes.append(byteString(b)) }
@@ -108,6 +123,9 @@ public enum TextPrinter {
                      + ", \(g.params.count) parameter tensors, \(g.inputs.count) inputs",
                      "# parameters: \(groupDigits(t + nt)) (trainable \(groupDigits(t)), non-trainable \(groupDigits(nt)))"]
         if let f = g.totalFlops() { lines.append("# FLOPs: \(groupDigits(f))" + (g.hasUnboundSymbols ? " per sample" : "")) }
+        if let p = g.plan {
+            lines.append("# memory: arena \(byteString(p.arenaBytes)), no-reuse total \(byteString(p.noReuseBytes)), max-live lower bound \(byteString(p.maxLiveBytes)), efficiency \(String(format: "%.3f", p.efficiency)), fragmentation \(byteString(p.fragmentationBytes))")
+        }
         return lines
     }
 }

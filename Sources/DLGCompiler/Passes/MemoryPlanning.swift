@@ -1,0 +1,171 @@
+import DLGGraph
+
+/// Gives every value of the scheduled graph a place in one arena, reusing
+/// memory whose value is dead:
+///
+/// 1. liveness over the schedule: a value lives from the op that defines it
+///    to its last reader; fed inputs from the start; outputs, the loss,
+///    gradients and state-update sources to the end;
+/// 2. in place: an elementwise op (or fused elementwise kernel) writes over an
+///    operand of its exact shape whose last reader it is; a reshape shares its
+///    operand's buffer; a state update whose old value is no longer read is
+///    computed straight into the parameter's own storage;
+/// 3. offsets: buffers largest first, each at the lowest offset that does not
+///    overlap a placed buffer live at the same time (greedy by size).
+public struct MemoryPlanning: GraphPass {
+    public var name: String { "memory-planning" }
+    public var summary: String { "liveness, in-place reuse and arena offsets (greedy by size)" }
+    public static let alignment = 64
+    public init() {}
+
+    static func inPlaceCapable(_ n: Node) -> Bool {
+        switch n.op {
+        case .fused: return n.attrs.string("kind") == "elementwise"
+        case .unary_grad, .bias_add: return true
+        default:
+            let k = n.decl.fusion
+            return (k == .elementwise || k == .broadcast) && n.op != .cast && n.op != .broadcast_to && n.op != .dropout_mask
+        }
+    }
+
+    public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
+        let count = g.nodes.count
+        func align(_ x: Int) -> Int { (x + MemoryPlanning.alignment - 1) / MemoryPlanning.alignment * MemoryPlanning.alignment }
+        func bytes(_ v: ValueID) -> Int { g.boundType(v).byteCount ?? 0 }
+        // Schedule positions of the ops.
+        var position = Array(repeating: -1, count: count)
+        var ops: [ValueID] = []
+        for n in g.nodes where !n.decl.isSource {
+            position[n.id] = ops.count
+            ops.append(n.id)
+        }
+        let end = ops.count
+        var last = Array(repeating: -1, count: count)
+        for v in ops { for x in g[v].inputs { last[x] = max(last[x], position[v]) } }
+        var pinned = Set<ValueID>(g.outputs.map(\.value))
+        if let l = g.loss { pinned.insert(l) }
+        for (_, d) in g.gradients { pinned.insert(d) }
+
+        // In-place state updates: computed into the parameter's storage when nothing reads the old value later.
+        var stateBound: [ValueID: ValueID] = [:]
+        for u in g.updates where g[u.value].op != .param && !g[u.value].decl.isSource && !pinned.contains(u.value) {
+            let p = position[u.value]
+            let lastRead = last[u.target]
+            let valueNode = g[u.value]
+            let readsTarget = valueNode.inputs.contains(u.target)
+            guard lastRead < p || (lastRead == p && readsTarget && MemoryPlanning.inPlaceCapable(valueNode)
+                                   && g[u.target].type == valueNode.type) else { continue }
+            // The value itself must not be read after it is written over the state... it may be: later readers read the new state.
+            if g.updates.filter({ $0.value == u.value }).count > 1 { continue }
+            stateBound[u.value] = u.target
+        }
+        for u in g.updates where stateBound[u.value] == nil { pinned.insert(u.value) }
+
+        // Union-find of values sharing a buffer.
+        var parent = Array(0..<count)
+        func find(_ v: ValueID) -> ValueID {
+            var r = v
+            while parent[r] != r { r = parent[r] }
+            var x = v
+            while parent[x] != r { (x, parent[x]) = (parent[x], r) }
+            return r
+        }
+        var classLast: [ValueID: Int] = [:]   // root → last position (end for pinned)
+        var classFirst: [ValueID: Int] = [:]
+        var shares: [ValueID: ValueID] = [:]
+        func lifeEnd(_ v: ValueID) -> Int { pinned.contains(v) ? end : max(last[v], position[v]) }
+        for n in g.nodes {
+            let v = n.id
+            if n.op == .param || n.op == .constant { continue }
+            if n.op == .input {
+                classFirst[v] = -1
+                classLast[v] = lifeEnd(v) < 0 ? -1 : lifeEnd(v)
+                continue
+            }
+            if stateBound[v] != nil { continue }
+            let p = position[v]
+            var merged = false
+            // A reshape aliases its operand.
+            if n.op == .reshape, let x = n.inputs.first, g[x].op != .param, g[x].op != .constant, stateBound[x] == nil {
+                let r = find(x)
+                parent[v] = r
+                classLast[r] = max(classLast[r] ?? 0, lifeEnd(v))
+                shares[v] = x
+                merged = true
+            } else if MemoryPlanning.inPlaceCapable(n) {
+                for x in n.inputs where g[x].op != .param && g[x].op != .constant && stateBound[x] == nil
+                    && !pinned.contains(x) && g[x].type == n.type && bytes(x) == bytes(v) {
+                    let r = find(x)
+                    // x's buffer is free after this op reads it: its class ends here.
+                    if (classLast[r] ?? -2) == p {
+                        parent[v] = r
+                        classLast[r] = lifeEnd(v)
+                        shares[v] = x
+                        merged = true
+                        break
+                    }
+                }
+            }
+            if !merged {
+                classFirst[v] = p
+                classLast[v] = lifeEnd(v)
+            }
+        }
+        // Class sizes (a reshape alias has the same bytes as its operand).
+        var classBytes: [ValueID: Int] = [:]
+        for v in 0..<count where classFirst[v] != nil || shares[v] != nil {
+            let r = find(v)
+            classBytes[r] = max(classBytes[r] ?? 0, align(max(bytes(v), 1)))
+        }
+        let classes = classBytes.keys.sorted { (classBytes[$0]!, -$0) > (classBytes[$1]!, -$1) }
+        // Greedy by size.
+        var placed: [(first: Int, last: Int, offset: Int, size: Int)] = []
+        var offsetOf: [ValueID: Int] = [:]
+        var arena = 0
+        for r in classes {
+            let size = classBytes[r]!, first = classFirst[r] ?? -1, lastPos = classLast[r] ?? end
+            let overlapping = placed.filter { $0.first <= lastPos && first <= $0.last }.sorted { $0.offset < $1.offset }
+            var offset = 0
+            for b in overlapping {
+                if offset + size <= b.offset { break }
+                offset = max(offset, b.offset + b.size)
+            }
+            placed.append((first, lastPos, offset, size))
+            offsetOf[r] = offset
+            arena = max(arena, offset + size)
+        }
+        // The lower bound: bytes live at each position.
+        var delta = Array(repeating: 0, count: end + 3)
+        for r in classes {
+            let s = classBytes[r]!
+            delta[(classFirst[r] ?? -1) + 1] += s
+            delta[min((classLast[r] ?? end) + 2, end + 2)] -= s
+        }
+        var live = 0, maxLive = 0
+        for d in delta {
+            live += d
+            maxLive = max(maxLive, live)
+        }
+        var placements: [ValueID: MemoryPlan.Placement] = [:]
+        var noReuse = 0
+        for n in g.nodes {
+            let v = n.id
+            if n.op == .param || n.op == .constant {
+                placements[v] = MemoryPlan.Placement(location: .own, bytes: bytes(v), first: -1, last: end, sharesWith: nil)
+                continue
+            }
+            if let t = stateBound[v] {
+                placements[v] = MemoryPlan.Placement(location: .state(t), bytes: bytes(v), first: position[v], last: position[v],
+                                                     sharesWith: nil)
+                continue
+            }
+            noReuse += align(max(bytes(v), 1))
+            let r = find(v)
+            placements[v] = MemoryPlan.Placement(location: .arena(offsetOf[r] ?? 0), bytes: bytes(v),
+                                                 first: n.op == .input ? -1 : position[v], last: lifeEnd(v),
+                                                 sharesWith: shares[v])
+        }
+        g.plan = MemoryPlan(placements: placements, arenaBytes: arena, noReuseBytes: noReuse, maxLiveBytes: maxLive)
+        return true
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import DLGCompiler
+import DLGGraph
+import DLGTrain
+import Foundation
+
+/// Options of every command that compiles: which passes run, what is printed, checks.
+struct PassOptions: ParsableArguments {
+    @Flag(name: .customLong("training-step"), help: "Compile the whole training step: forward, backward and optimizer update.")
+    var trainingStep = false
+
+    @Option(help: "Optimizer of the training step (default: the train block's, else sgd(lr: 0.01)).")
+    var optimizer: String?
+
+    @Option(name: .customLong("disable-pass"), help: ArgumentHelp("Skip an optimizing pass (repeatable).", valueName: "NAME"))
+    var disabled: [String] = []
+
+    @Option(name: .customLong("print-after"), help: ArgumentHelp("Print the IR to standard error after a pass, or 'all' (repeatable).", valueName: "NAME"))
+    var printAfter: [String] = []
+
+    @Option(name: .customLong("dump-dir"), help: ArgumentHelp("Write the IR after every pass into this directory, one numbered file per pass.", valueName: "DIR"))
+    var dumpDir: String?
+
+    @Flag(name: .customLong("verify-passes"), help: "Run the IR verifier after every pass.")
+    var verify = false
+
+    static var optimizingPasses: [String] {
+        Pipeline.passNames.filter { !["shape-inference", "autodiff", "optimizer"].contains($0) }
+    }
+
+    func validate() throws {
+        let names = Pipeline.passNames
+        for d in disabled where !names.contains(d) {
+            throw ValidationError("unknown pass '\(d)' for --disable-pass; the passes are: " + names.joined(separator: ", "))
+        }
+        for p in printAfter where !names.contains(p) && p != "all" {
+            throw ValidationError("unknown pass '\(p)' for --print-after; the passes are: " + names.joined(separator: ", ") + ", or all")
+        }
+        if let o = optimizer, Setting.parse(o) == nil {
+            throw ValidationError("--optimizer: cannot read '\(o)'")
+        }
+    }
+
+    func printAfterSet() throws -> Set<String> { Set(printAfter) }
+
+    func pipelineOptions(stage: Stage) throws -> PipelineOptions {
+        var o = PipelineOptions()
+        o.stage = stage
+        o.verify = verify
+        o.disabled = Set(disabled)
+        if trainingStep {
+            o.differentiate = true
+            var spec = OptimizerSpec(kind: .sgd, lr: 0.01)
+            if let text = optimizer, let s = Setting.parse(text) {
+                switch OptimizerSpec.parse(s, keeping: spec) {
+                case .success(let v): spec = v
+                case .failure(let e): throw ValidationError("--optimizer: \(e.message)")
+                }
+            }
+            o.optimizer = spec
+        }
+        return o
+    }
+}

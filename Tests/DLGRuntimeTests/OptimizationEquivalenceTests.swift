@@ -1,0 +1,103 @@
+import DLGCompiler
+import DLGData
+import DLGGraph
+import DLGKernels
+import DLGRuntime
+import DLGSyntax
+import Foundation
+import Testing
+
+/// Every optimizing pass must leave the numbers alone: for each model in
+/// Graphs/, outputs, loss and gradients with all passes on equal those with
+/// every optimizing pass off, and one training step leaves the same parameters.
+@Suite struct OptimizationEquivalenceTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let optimizing: Set<String> = ["constant-folding", "algebraic", "batchnorm-folding", "cse", "dce", "fusion",
+                                          "scheduling", "memory-planning"]
+    static let models: [String] = {
+        let dir = root.appendingPathComponent("Graphs")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        #if DEBUG
+        // Debug-build kernels are slow: the convolutional networks run in the release pass of `make test`.
+        let heavy: Set<String> = ["resnet50.dlg", "resnet_cifar.dlg", "mobilenet.dlg"]
+        #else
+        let heavy: Set<String> = []
+        #endif
+        return names.filter { $0.hasSuffix(".dlg") && !heavy.contains($0) }.sorted()
+    }()
+
+    /// Runs `source` once; returns every output, the loss, every gradient and every state entry after the step.
+    static func evaluate(_ file: SourceFile, optimized: Bool, training: Bool, step: Bool, bindings: [String: Int],
+                         sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: [Double]] {
+        var o = PipelineOptions()
+        o.training = training
+        o.bindings = bindings
+        o.differentiate = training
+        if step { o.optimizer = OptimizerSpec(kind: .adam, lr: 0.01) }
+        o.disabled = optimized ? [] : optimizing
+        o.verify = true
+        let (graph, diags, _) = Pipeline.compile(file, options: o)
+        guard let g = graph else {
+            Issue.record("compile failed: \(diags.all.map(\.message))", sourceLocation: sourceLocation)
+            throw ExecutionError("compile failed")
+        }
+        let p = try Lowering.lower(g)
+        let e = try Executor(p, threads: 1)
+        e.initializeState(seed: 5)
+        var rng = RandomStream(seed: 11)
+        for slot in p.inputs {
+            let values: [Double]
+            if slot.buffer.dtype == .i32 {
+                let classes = p.outputs.first?.buffer.shape.last ?? 2
+                values = (0..<slot.buffer.count).map { _ in Double(rng.below(max(classes, 1))) }
+            } else {
+                values = (0..<slot.buffer.count).map { _ in rng.uniform(-1.0, 1.0) }
+            }
+            e.setValues(slot.buffer, values)
+        }
+        try e.run()
+        var result: [String: [Double]] = [:]
+        for (i, out) in p.outputs.enumerated() { result["output." + out.name] = e.output(i).toDoubles() }
+        if let l = e.loss { result["loss"] = [l] }
+        for (slot, buffer) in p.gradients { result["grad." + p.state[slot].name] = e.values(buffer) }
+        if step { for s in p.state { result["state." + s.name] = e.state.values(s.name) } }
+        return result
+    }
+
+    static func compare(_ a: [String: [Double]], _ b: [String: [Double]], _ model: String,
+                        sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(Set(a.keys) == Set(b.keys), "\(model): different results", sourceLocation: sourceLocation)
+        for (key, x) in a {
+            guard let y = b[key], x.count == y.count else { continue }
+            let scale = max(1e-6, x.map(abs).max() ?? 0)
+            let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * scale, "\(model) \(key): differs by \(worst) (scale \(scale))", sourceLocation: sourceLocation)
+        }
+    }
+
+    static func bindings(_ name: String) -> [String: Int] {
+        name == "resnet50.dlg" ? ["B": 1, "size": 32] : ["B": 2]
+    }
+
+    @Test(arguments: models)
+    func outputsAndGradientsAgree(_ name: String) throws {
+        let path = Self.root.appendingPathComponent("Graphs").appendingPathComponent(name).path
+        let file = SourceFile(path: "Graphs/" + name, text: try String(contentsOfFile: path, encoding: .utf8))
+        let b = Self.bindings(name)
+        for training in [true, false] {
+            let plain = try Self.evaluate(file, optimized: false, training: training, step: false, bindings: b)
+            let optimized = try Self.evaluate(file, optimized: true, training: training, step: false, bindings: b)
+            Self.compare(plain, optimized, name + (training ? " (training)" : " (inference)"))
+        }
+    }
+
+    @Test(arguments: models)
+    func oneTrainingStepAgrees(_ name: String) throws {
+        let path = Self.root.appendingPathComponent("Graphs").appendingPathComponent(name).path
+        let file = SourceFile(path: "Graphs/" + name, text: try String(contentsOfFile: path, encoding: .utf8))
+        let b = Self.bindings(name)
+        let plain = try Self.evaluate(file, optimized: false, training: true, step: true, bindings: b)
+        let optimized = try Self.evaluate(file, optimized: true, training: true, step: true, bindings: b)
+        Self.compare(plain, optimized, name + " (one adam step)")
+    }
+}
