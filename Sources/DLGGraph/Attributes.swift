@@ -1,5 +1,5 @@
 /// A literal tensor written in the source, e.g. `[[0.2], [0.4]]`.
-public struct TensorLiteral: Hashable, Sendable, CustomStringConvertible {
+public struct TensorLiteral: Hashable, Sendable, Codable, CustomStringConvertible {
     public var shape: [Int]
     public var values: [Double]
     public init(shape: [Int], values: [Double]) {
@@ -34,7 +34,7 @@ public func formatNumber(_ v: Double) -> String {
 }
 
 /// How a parameter's initial value is drawn.
-public enum Initializer: Hashable, Sendable, CustomStringConvertible {
+public enum Initializer: Hashable, Sendable, Codable, CustomStringConvertible {
     case zeros
     case ones
     case constant(Double)
@@ -73,7 +73,7 @@ public enum Initializer: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public enum AttrValue: Hashable, Sendable, CustomStringConvertible {
+public enum AttrValue: Hashable, Sendable, Codable, CustomStringConvertible {
     case int(Int)
     case ints([Int])
     case float(Double)
@@ -102,8 +102,8 @@ public enum AttrValue: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// An op's attributes, in a stable order (the order they were set).
-public struct Attributes: Hashable, Sendable, ExpressibleByDictionaryLiteral {
-    public struct Entry: Hashable, Sendable {
+public struct Attributes: Hashable, Sendable, Codable, ExpressibleByDictionaryLiteral {
+    public struct Entry: Hashable, Sendable, Codable {
         public var name: String
         public var value: AttrValue
     }

@@ -3,14 +3,14 @@
 /// scalar immediates; the last step is the result. In an epilogue region the
 /// first step is a library kernel (matmul or conv2d) and the rest work on its
 /// output element by element.
-public struct FusedRegion: Hashable, Sendable {
-    public enum Operand: Hashable, Sendable {
+public struct FusedRegion: Hashable, Sendable, Codable {
+    public enum Operand: Hashable, Sendable, Codable {
         case input(Int)
         case step(Int)
         case scalar(Double)
     }
 
-    public struct Step: Hashable, Sendable {
+    public struct Step: Hashable, Sendable, Codable {
         public var op: Op
         public var operands: [Operand]
         public var attrs: Attributes

@@ -7,7 +7,7 @@ public enum DType: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// One dimension of a shape: a known size or a named symbol such as `B`.
-public enum Dim: Hashable, Sendable, CustomStringConvertible {
+public enum Dim: Hashable, Sendable, Codable, CustomStringConvertible {
     case known(Int)
     case symbol(String)
 
@@ -21,7 +21,7 @@ public enum Dim: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A shape; `dims == nil` means the rank is unknown (`f32[*]`).
-public struct Shape: Hashable, Sendable, CustomStringConvertible {
+public struct Shape: Hashable, Sendable, Codable, CustomStringConvertible {
     public var dims: [Dim]?
 
     public init(_ dims: [Dim]?) { self.dims = dims }
@@ -84,7 +84,7 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public struct TensorType: Hashable, Sendable, CustomStringConvertible {
+public struct TensorType: Hashable, Sendable, Codable, CustomStringConvertible {
     public var dtype: DType
     public var shape: Shape
 

@@ -1,7 +1,7 @@
 import DLGGraph
 
 /// Where an operand lives while a program runs.
-public enum Location: Hashable, Sendable, CustomStringConvertible {
+public enum Location: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Byte offset in the program's arena (activations, inputs, constants, gradients).
     case arena(Int)
     /// Byte offset in the state storage (parameters, buffers, optimizer state), which persists across steps.
@@ -16,7 +16,7 @@ public enum Location: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A value's storage: location, element type and concrete shape.
-public struct Buffer: Hashable, Sendable, CustomStringConvertible {
+public struct Buffer: Hashable, Sendable, Codable, CustomStringConvertible {
     public var location: Location
     public var dtype: DType
     public var shape: [Int]
@@ -26,7 +26,7 @@ public struct Buffer: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// One kernel call: the op, its operands and result resolved to buffers, attributes.
-public struct Instruction: Sendable {
+public struct Instruction: Sendable, Codable {
     public var op: Op
     public var inputs: [Buffer]
     public var output: Buffer
@@ -38,7 +38,7 @@ public struct Instruction: Sendable {
 }
 
 /// A parameter or buffer in the state storage.
-public struct StateSlot: Sendable {
+public struct StateSlot: Sendable, Codable {
     public var name: String
     public var buffer: Buffer
     public var initializer: Initializer
@@ -49,7 +49,7 @@ public struct StateSlot: Sendable {
 }
 
 /// An input or output of a program.
-public struct IOSlot: Sendable {
+public struct IOSlot: Sendable, Codable {
     public var name: String
     public var buffer: Buffer
     public var value: ValueID
@@ -82,4 +82,52 @@ public struct Program: Sendable {
 
     public func stateIndex(named name: String) -> Int? { state.firstIndex { $0.name == name } }
     public func inputIndex(named name: String) -> Int? { inputs.firstIndex { $0.name == name } }
+}
+
+extension Program: Codable {
+    private enum Keys: String, CodingKey {
+        case name, floatType, training, arenaBytes, stateBytes, state, inputs, outputs, loss, constants, instructions,
+             updates, gradients, inputGradients, valueBytes
+    }
+    private struct Constant: Codable { var buffer: Buffer; var value: TensorLiteral }
+    private struct Update: Codable { var target: Int; var source: Buffer }
+    private struct Gradient: Codable { var index: Int; var buffer: Buffer }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        name = try c.decode(String.self, forKey: .name)
+        floatType = try c.decode(DType.self, forKey: .floatType)
+        training = try c.decode(Bool.self, forKey: .training)
+        arenaBytes = try c.decode(Int.self, forKey: .arenaBytes)
+        stateBytes = try c.decode(Int.self, forKey: .stateBytes)
+        state = try c.decode([StateSlot].self, forKey: .state)
+        inputs = try c.decode([IOSlot].self, forKey: .inputs)
+        outputs = try c.decode([IOSlot].self, forKey: .outputs)
+        loss = try c.decodeIfPresent(Buffer.self, forKey: .loss)
+        constants = try c.decode([Constant].self, forKey: .constants).map { ($0.buffer, $0.value) }
+        instructions = try c.decode([Instruction].self, forKey: .instructions)
+        updates = try c.decode([Update].self, forKey: .updates).map { ($0.target, $0.source) }
+        gradients = try c.decode([Gradient].self, forKey: .gradients).map { ($0.index, $0.buffer) }
+        inputGradients = try c.decode([Gradient].self, forKey: .inputGradients).map { ($0.index, $0.buffer) }
+        valueBytes = try c.decode(Int.self, forKey: .valueBytes)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(floatType, forKey: .floatType)
+        try c.encode(training, forKey: .training)
+        try c.encode(arenaBytes, forKey: .arenaBytes)
+        try c.encode(stateBytes, forKey: .stateBytes)
+        try c.encode(state, forKey: .state)
+        try c.encode(inputs, forKey: .inputs)
+        try c.encode(outputs, forKey: .outputs)
+        try c.encodeIfPresent(loss, forKey: .loss)
+        try c.encode(constants.map { Constant(buffer: $0.buffer, value: $0.value) }, forKey: .constants)
+        try c.encode(instructions, forKey: .instructions)
+        try c.encode(updates.map { Update(target: $0.target, source: $0.source) }, forKey: .updates)
+        try c.encode(gradients.map { Gradient(index: $0.slot, buffer: $0.buffer) }, forKey: .gradients)
+        try c.encode(inputGradients.map { Gradient(index: $0.input, buffer: $0.buffer) }, forKey: .inputGradients)
+        try c.encode(valueBytes, forKey: .valueBytes)
+    }
 }

@@ -29,6 +29,8 @@ public final class Session: @unchecked Sendable {
     public let outputs: [String]
     /// The symbol used as the batch size (the first input's leading dimension).
     public let batchSymbol: String?
+    /// A session made from a compiled file runs at one batch size only.
+    public let fixedBatch: Int?
     var trainExecutors: [Int: Executor] = [:]
     var evalExecutors: [Int: Executor] = [:]
     var stateInitialized = false
@@ -48,13 +50,48 @@ public final class Session: @unchecked Sendable {
         name = g.name
         inputs = g.inputs.map { ($0.name ?? "?", $0.type) }
         outputs = g.outputs.map(\.name)
+        fixedBatch = nil
         if case .symbol(let s)? = g.inputs.first?.type.shape.dims?.first { batchSymbol = s } else { batchSymbol = nil }
         if g.loss == nil {
             throw TrainError("model '\(g.name)' has nothing to minimize; add 'minimize <loss>' to train it")
         }
     }
 
+    /// A session over programs compiled ahead of time (`dlg compile --training-step -o`).
+    public init(compiled: CompiledModel, config: TrainConfig, threads: Int) throws {
+        guard let train = compiled.train, let eval = compiled.eval, let batch = compiled.batch else {
+            throw TrainError("\(compiled.source): this compiled file holds no training step; compile it with --training-step")
+        }
+        file = SourceFile(path: compiled.source, text: "")
+        modelName = compiled.model
+        name = compiled.model
+        self.config = config
+        self.threads = threads
+        inputs = train.inputs.map { ($0.name, TensorType($0.buffer.dtype, Shape([Int]([batch]) + $0.buffer.shape.dropFirst()))) }
+        outputs = train.outputs.map(\.name)
+        batchSymbol = nil
+        fixedBatch = batch
+        let te = try Session.executor(train, state: state, threads: threads)
+        te.seed = config.seed
+        te.initializeState(seed: config.seed)
+        stateInitialized = true
+        markInitialized(te)
+        trainExecutors[batch] = te
+        evalExecutors[batch] = try Session.executor(eval, state: state, threads: threads)
+    }
+
+    static func executor(_ p: Program, state: StateStore, threads: Int) throws -> Executor {
+        do {
+            return try Executor(p, state: state, threads: threads)
+        } catch {
+            throw TrainError(error.message)
+        }
+    }
+
     func compile(batch: Int, training: Bool) throws -> Executor {
+        if let fixedBatch {
+            throw TrainError("the compiled program runs at batch \(fixedBatch) only; \(batch) was asked for")
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         var o = PipelineOptions()
         o.training = training

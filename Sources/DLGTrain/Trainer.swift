@@ -68,7 +68,7 @@ public final class Trainer {
         }
         // Integer labels must index the model's classes.
         if li.type.dtype == .i32 {
-            let e = try session.evalExecutor(batch: 1)
+            let e = try session.evalExecutor(batch: session.fixedBatch ?? 1)
             if let classes = e.program.outputs.first?.buffer.shape.last, (e.program.outputs.first?.buffer.shape.count ?? 0) >= 2 {
                 let values = labels.toDoubles()
                 if let bad = values.firstIndex(where: { $0 < 0 || $0 >= Double(classes) || $0 != $0.rounded() }) {
@@ -81,7 +81,7 @@ public final class Trainer {
     func formatLabel(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
 
     func batchSize(_ n: Int) throws -> Int {
-        let b = session.config.batch == 0 ? n : session.config.batch
+        let b = session.fixedBatch ?? (session.config.batch == 0 ? n : session.config.batch)
         guard b <= n else {
             throw TrainError("batch \(b) is larger than the training data (\(n) examples); use a smaller batch or batch = full")
         }
@@ -95,19 +95,21 @@ public final class Trainer {
             if let l = labelInput, let i = e.program.inputIndex(named: l), let labels = d.labels {
                 try e.setInput(i, rowsOf: labels, rows)
             }
-        } catch let err as ExecutionError {
-            throw TrainError(err.message)
+        } catch {
+            throw TrainError("\(error)")
         }
     }
 
     /// Loss and scores over a dataset, in the inference form.
     public func evaluate(_ d: Dataset, batch: Int? = nil) throws -> (tally: Tally, scoring: Scoring) {
-        let b = min(batch ?? (session.config.batch == 0 ? d.count : max(session.config.batch, 1)), d.count)
+        let b = session.fixedBatch ?? min(batch ?? (session.config.batch == 0 ? d.count : max(session.config.batch, 1)), d.count)
         var scoring = Scoring.regression
         var tally = Tally()
         var start = 0
         while start < d.count {
             let rows = Array(start..<min(start + b, d.count))[...]
+            // A program compiled for one batch size skips a last, partial batch.
+            if let f = session.fixedBatch, rows.count != f { break }
             let e = try session.evalExecutor(batch: rows.count)
             if start == 0 {
                 scoring = Scoring.decide(outputShape: e.program.outputs.first?.buffer.shape ?? [], labels: d.labels)
@@ -169,10 +171,11 @@ public final class Trainer {
             var tally = Tally(classes: { if case .classes(let c) = scoring { c } else { nil } }())
             let e0 = DispatchTime.now().uptimeNanoseconds
             var start = 0
-            let batches = (n + batch - 1) / batch
+            let batches = session.fixedBatch != nil ? n / batch : (n + batch - 1) / batch
             var done = 0
             while start < n {
                 let rows = order[start..<min(start + batch, n)]
+                if let f = session.fixedBatch, rows.count != f { break }
                 let e = try session.trainExecutor(batch: rows.count)
                 try feed(e, train, rows)
                 e.step = UInt64(position.step)

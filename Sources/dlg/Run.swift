@@ -45,6 +45,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         runtime.configureThreads()
+        if CompiledModel.isCompiled(options.file) { return try runCompiled() }
         let file = try loadSource(options.file)
         // Read the inputs first: their first dimension binds the batch size.
         var arrays: [String: NDArray] = [:]
@@ -82,6 +83,36 @@ struct Run: ParsableCommand {
             printError("error: \(error.message)")
             throw ExitCode.failure
         }
+        try execute(program, arrays: arrays)
+    }
+
+    /// A program from `dlg compile -o`: its shapes are fixed, the inputs must match them.
+    func runCompiled() throws {
+        let compiled: CompiledModel
+        do { compiled = try CompiledModel.load(options.file) } catch {
+            printError("error: \(options.file): \(error)")
+            throw ExitCode.failure
+        }
+        guard let program = compiled.forward ?? compiled.eval else {
+            printError("error: \(options.file) holds no forward program")
+            throw ExitCode.failure
+        }
+        var arrays: [String: NDArray] = [:]
+        for spec in inputs {
+            let (name, path) = splitAssignment(spec)
+            do {
+                var a = try readArray(path)
+                if let limit, a.rank > 0, a.shape[0] > limit { a = try a.rows(0..<limit) }
+                arrays[name] = a
+            } catch let e as DataError {
+                printError("error: \(e.description)")
+                throw ExitCode.failure
+            }
+        }
+        try execute(program, arrays: arrays)
+    }
+
+    func execute(_ program: Program, arrays: [String: NDArray]) throws {
         let executor: Executor
         do { executor = try Executor(program, threads: runtime.threads) } catch {
             printError("error: \(error.message)")

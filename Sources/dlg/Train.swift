@@ -149,10 +149,36 @@ struct Train: ParsableCommand {
     @Option(help: "Stop after this many epochs of this run (the rest can follow with --resume).") var stopAfter: Int?
 
     func run() throws {
-        let file = try loadSource(options.file)
-        let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: seed)
-        let (train, validation) = try loadData(config, base: base)
-        let session = try makeSession(file, model: options.model, config: config, threads: threads)
+        let session: Session
+        let config: TrainConfig
+        let train: Dataset, validation: Dataset?
+        if CompiledModel.isCompiled(options.file) {
+            // A compiled training step: the train block's settings travel with it.
+            let compiled: CompiledModel
+            do { compiled = try CompiledModel.load(options.file) } catch {
+                printError("error: \(options.file): \(error)")
+                throw ExitCode.failure
+            }
+            var c = TrainConfig()
+            for (k, v) in compiled.trainSettings.sorted(by: { $0.key < $1.key }) {
+                if let s = Setting.parse(v), c.apply(key: k, s) == nil { continue }
+                printError("warning: ignoring train setting \(k) = \(v)")
+            }
+            try flags.apply(to: &c)
+            if let seed { c.seed = seed }
+            config = c
+            (train, validation) = try loadData(c, base: (compiled.source as NSString).deletingLastPathComponent)
+            do { session = try Session(compiled: compiled, config: c, threads: threads) } catch let e as TrainError {
+                printError("error: \(e.message)")
+                throw ExitCode.failure
+            }
+        } else {
+            let file = try loadSource(options.file)
+            let (c, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: seed)
+            config = c
+            (train, validation) = try loadData(c, base: base)
+            session = try makeSession(file, model: options.model, config: c, threads: threads)
+        }
         let trainer: Trainer
         let result: TrainResult
         do {
