@@ -102,6 +102,29 @@ private func lenet5(upTo stage: Stage, bindings: [String: Int] = [:],
         Snapshot.check(TextPrinter.print(g, options: PrintOptions(stage: "shapes", showCosts: true)), named: "lenet5.shapes")
     }
 
+    /// The training step (forward, backward, Adam) of LeNet-5 at B=64 after the optimizing passes.
+    static func trainingStep(upTo stage: Stage, sourceLocation: SourceLocation = #_sourceLocation) throws -> Graph {
+        var g = try compileGraph("lenet5.dlg", bindings: ["B": 64], sourceLocation: sourceLocation)
+        var o = PipelineOptions()
+        o.differentiate = true
+        o.optimizer = OptimizerSpec(kind: .adam, lr: 0.001)
+        o.bindings = ["B": 64]
+        var ctx = PassContext(verify: true)
+        _ = Pipeline.run(&g, upTo: stage, context: &ctx, options: o)
+        #expect(ctx.diagnostics.isEmpty, "\(ctx.diagnostics.all.map(\.message))", sourceLocation: sourceLocation)
+        return g
+    }
+
+    @Test func fusedTrainingStep() throws {
+        let g = try Self.trainingStep(upTo: .fused)
+        Snapshot.check(TextPrinter.print(g, options: PrintOptions(stage: "fused", showCosts: true)), named: "lenet5.step.fused")
+    }
+
+    @Test func plannedTrainingStep() throws {
+        let g = try Self.trainingStep(upTo: .planned)
+        Snapshot.check(TextPrinter.print(g, options: PrintOptions(stage: "planned", showCosts: true)), named: "lenet5.step.planned")
+    }
+
     @Test func shapesWithBatchBound() throws {
         let g = try lenet5(upTo: .shapes, bindings: ["B": 64])
         Snapshot.check(TextPrinter.print(g, options: PrintOptions(stage: "shapes", showCosts: true)), named: "lenet5.shapes.B64")
@@ -112,7 +135,7 @@ private func lenet5(upTo stage: Stage, bindings: [String: Int] = [:],
 @Suite struct DumpFormatTests {
     /// The top-level keys of schema dlg.ir/1, in order (Docs/ir.md).
     static let topLevelKeys = ["schema", "graph", "stage", "training", "bindings", "values", "outputs", "loss", "updates",
-                               "gradients", "summary"]
+                               "gradients", "summary", "memory"]
 
     @Test func jsonParsesAndHasTheDocumentedFields() throws {
         let g = try lenet5(upTo: .shapes, bindings: ["B": 64])
