@@ -38,6 +38,13 @@ public struct FusedElementwiseKernel: Sendable {
     public let dims: [Int]
     public let strides: [[Int]]
     public let count: Int
+    // The same program flattened into trivially copyable arrays, so the hot
+    // loop reads it through raw pointers without reference counting.
+    @usableFromInline let codes: [Code]
+    @usableFromInline let operandStart: [Int]
+    @usableFromInline let flatOperands: [Operand]
+    /// strides[v][a] at flatStrides[v * rank + a].
+    @usableFromInline let flatStrides: [Int]
 
     /// `views[k]` = (input index, strides over `shape`) for each view k.
     public init(steps: [Step], shape: [Int], views: [(input: Int, strides: [Int])]) {
@@ -66,6 +73,17 @@ public struct FusedElementwiseKernel: Sendable {
         }
         dims = d
         strides = s
+        codes = steps.map(\.code)
+        var starts: [Int] = []
+        var ops: [Operand] = []
+        for st in steps {
+            starts.append(ops.count)
+            ops += st.operands
+        }
+        starts.append(ops.count)
+        operandStart = starts
+        flatOperands = ops
+        flatStrides = s.flatMap { $0 }
     }
 
     /// Row-major strides of a shape, with broadcasting to `output` (NumPy rules): 0 on stretched axes.
@@ -87,79 +105,113 @@ public struct FusedElementwiseKernel: Sendable {
     }
 
     /// Runs the chain; `inputs[k]` is element 0 of input k. `out` may be an input with the output's layout.
-    @inlinable
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func run<T: KernelScalar>(_ inputs: [UnsafePointer<T>], _ out: UnsafeMutablePointer<T>, threads: Int = 1) {
-        let inner = dims[dims.count - 1]
-        let rows = count / max(inner, 1)
         if count == 0 { return }
-        let work = { (range: Range<Int>) in
-            withUnsafeTemporaryAllocation(of: SIMD16<T>.self, capacity: max(steps.count, 1)) { regs in
-                withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: max(viewInputs.count, 1)) { base in
-                    for row in range {
-                        // Each view's start for this row (an odometer over the outer axes).
-                        var rem = row
-                        for v in 0..<viewInputs.count { base[v] = inputs[viewInputs[v]] }
-                        if dims.count > 1 {
-                            for a in stride(from: dims.count - 2, through: 0, by: -1) {
-                                let idx = rem % dims[a]
-                                rem /= dims[a]
-                                for v in 0..<viewInputs.count { base[v] += idx * strides[v][a] }
+        let rank = dims.count
+        let inner = dims[rank - 1]
+        let rows = count / max(inner, 1)
+        let views = viewInputs.count
+        codes.withUnsafeBufferPointer { codes in
+        operandStart.withUnsafeBufferPointer { starts in
+        flatOperands.withUnsafeBufferPointer { operands in
+        flatStrides.withUnsafeBufferPointer { strides in
+        dims.withUnsafeBufferPointer { dims in
+        viewInputs.withUnsafeBufferPointer { viewInputs in
+        inputs.withUnsafeBufferPointer { inputs in
+            let stepCount = codes.count
+            // Work is a range of (row, column-block) units: rows × ⌈inner / 16⌉ blocks, split in order.
+            let blocksPerRow = (inner + 15) / 16
+            let units = rows * blocksPerRow
+            let work = { (range: Range<Int>) in
+                withUnsafeTemporaryAllocation(of: SIMD16<T>.self, capacity: max(stepCount, 1)) { regs in
+                    withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: max(views, 1)) { base in
+                        withUnsafeTemporaryAllocation(of: Int.self, capacity: max(views, 1)) { innerStride in
+                            for v in 0..<views { innerStride[v] = strides[v * rank + rank - 1] }
+                            var unit = range.lowerBound
+                            while unit < range.upperBound {
+                                let row = unit / blocksPerRow
+                                var block = unit % blocksPerRow
+                                let lastBlock = min(blocksPerRow, block + range.upperBound - unit)
+                                // Each view's start for this row (an odometer over the outer axes).
+                                for v in 0..<views { base[v] = inputs[viewInputs[v]] }
+                                var rem = row
+                                var a = rank - 2
+                                while a >= 0 {
+                                    let idx = rem % dims[a]
+                                    rem /= dims[a]
+                                    for v in 0..<views { base[v] += idx * strides[v * rank + a] }
+                                    a -= 1
+                                }
+                                let o = out + row * inner
+                                while block < lastBlock {
+                                    let j = block * 16
+                                    let n = min(16, inner - j)
+                                    for k in 0..<stepCount {
+                                        regs[k] = FusedElementwiseKernel.evaluate(codes[k], operands, starts[k], regs, base,
+                                                                                  innerStride, j, n)
+                                    }
+                                    let r = regs[stepCount - 1]
+                                    if n == 16 { SIMDMath.store(r, o + j) } else { SIMDMath.storePartial(r, o + j, n) }
+                                    block += 1
+                                }
+                                unit += lastBlock - (unit % blocksPerRow)
                             }
-                        }
-                        let o = out + row * inner
-                        var j = 0
-                        while j < inner {
-                            let n = min(16, inner - j)
-                            for (k, step) in steps.enumerated() {
-                                regs[k] = evaluate(step, regs, base, j, n)
-                            }
-                            let r = regs[steps.count - 1]
-                            if n == 16 { SIMDMath.store(r, o + j) } else { SIMDMath.storePartial(r, o + j, n) }
-                            j += 16
                         }
                     }
                 }
             }
+            if threads > 1, count >= 1 << 15, units > 1 {
+                Threads.parallelFor(0..<units, threads: threads, minChunk: 256, work)
+            } else {
+                work(0..<units)
+            }
         }
-        if threads > 1, count >= 1 << 15, rows > 1 {
-            Threads.parallelFor(0..<rows, threads: threads, minChunk: max(1, (1 << 13) / max(inner, 1)), work)
-        } else {
-            work(0..<rows)
+        }
+        }
+        }
+        }
+        }
         }
     }
 
     @inlinable @inline(__always)
-    func operand<T: KernelScalar>(_ o: Operand, _ regs: UnsafeMutableBufferPointer<SIMD16<T>>,
-                                  _ base: UnsafeMutableBufferPointer<UnsafePointer<T>>, _ j: Int, _ n: Int) -> SIMD16<T> {
+    static func operand<T: KernelScalar>(_ o: Operand, _ regs: UnsafeMutableBufferPointer<SIMD16<T>>,
+                                         _ base: UnsafeMutableBufferPointer<UnsafePointer<T>>,
+                                         _ innerStride: UnsafeMutableBufferPointer<Int>, _ j: Int, _ n: Int) -> SIMD16<T> {
         switch o {
         case .step(let k): return regs[k]
         case .immediate(let v): return SIMD16<T>(repeating: T(v))
         case .view(let v):
-            let s = strides[v][strides[v].count - 1]
+            let s = innerStride[v]
             let p = base[v]
             if s == 1 { return n == 16 ? SIMDMath.load(p + j) : SIMDMath.loadPartial(p + j, n, fill: 0) }
             if s == 0 { return SIMD16<T>(repeating: p.pointee) }
-            var v = SIMD16<T>(repeating: 0)
-            withUnsafeMutableBytes(of: &v) { raw in
+            var r = SIMD16<T>(repeating: 0)
+            withUnsafeMutableBytes(of: &r) { raw in
                 let lanes = raw.baseAddress!.assumingMemoryBound(to: T.self)
                 for l in 0..<n { lanes[l] = p[(j + l) * s] }
             }
-            return v
+            return r
         }
     }
 
     @inlinable @inline(__always)
-    func evaluate<T: KernelScalar>(_ step: Step, _ regs: UnsafeMutableBufferPointer<SIMD16<T>>,
-                                   _ base: UnsafeMutableBufferPointer<UnsafePointer<T>>, _ j: Int, _ n: Int) -> SIMD16<T> {
-        switch step.code {
-        case .unary(let u): return u.apply(operand(step.operands[0], regs, base, j, n))
-        case .copy: return operand(step.operands[0], regs, base, j, n)
+    static func evaluate<T: KernelScalar>(_ code: Code, _ operands: UnsafeBufferPointer<Operand>, _ start: Int,
+                                          _ regs: UnsafeMutableBufferPointer<SIMD16<T>>,
+                                          _ base: UnsafeMutableBufferPointer<UnsafePointer<T>>,
+                                          _ innerStride: UnsafeMutableBufferPointer<Int>, _ j: Int, _ n: Int) -> SIMD16<T> {
+        switch code {
+        case .unary(let u): return u.apply(operand(operands[start], regs, base, innerStride, j, n))
+        case .copy: return operand(operands[start], regs, base, innerStride, j, n)
         case .binary(let b):
-            return b.apply(operand(step.operands[0], regs, base, j, n), operand(step.operands[1], regs, base, j, n))
+            return b.apply(operand(operands[start], regs, base, innerStride, j, n),
+                           operand(operands[start + 1], regs, base, innerStride, j, n))
         case .unaryGrad(let u):
-            let x = operand(step.operands[0], regs, base, j, n)
-            let y = operand(step.operands[1], regs, base, j, n)
-            let dy = operand(step.operands[2], regs, base, j, n)
+            let x = operand(operands[start], regs, base, innerStride, j, n)
+            let y = operand(operands[start + 1], regs, base, innerStride, j, n)
+            let dy = operand(operands[start + 2], regs, base, innerStride, j, n)
             return u.derivative(x: x, y: y, dy: dy)
         }
     }

@@ -1,4 +1,5 @@
 import DLGData
+import Foundation
 import DLGGraph
 import DLGKernels
 
@@ -96,13 +97,34 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: Running
 
+    /// When set, `run()` accumulates each instruction's wall time (seconds) and call count here.
+    public var profile: [(seconds: Double, calls: Int)]?
+
     /// Runs every instruction, then applies the state updates, and advances the step.
     public func run() throws(ExecutionError) {
+        if profile != nil { return try runProfiled() }
         for k in kernels {
             do { try k.run() } catch {
                 throw ExecutionError("\(describe(program.instructions[k.instruction])): \(error.message)")
             }
         }
+        applyUpdates()
+    }
+
+    func runProfiled() throws(ExecutionError) {
+        if profile!.count != kernels.count { profile = Array(repeating: (0, 0), count: kernels.count) }
+        for (i, k) in kernels.enumerated() {
+            let t = DispatchTime.now().uptimeNanoseconds
+            do { try k.run() } catch {
+                throw ExecutionError("\(describe(program.instructions[k.instruction])): \(error.message)")
+            }
+            profile![i].seconds += Double(DispatchTime.now().uptimeNanoseconds - t) * 1e-9
+            profile![i].calls += 1
+        }
+        applyUpdates()
+    }
+
+    func applyUpdates() {
         for (slot, source) in program.updates {
             let target = program.state[slot].buffer
             // A value planned into the state's own storage is already there.

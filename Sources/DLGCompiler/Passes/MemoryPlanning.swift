@@ -4,7 +4,7 @@ import DLGGraph
 /// memory whose value is dead:
 ///
 /// 1. liveness over the schedule: a value lives from the op that defines it
-///    to its last reader; fed inputs from the start; outputs, the loss,
+///    to its last reader; fed inputs for the whole step; outputs, the loss,
 ///    gradients and state-update sources to the end;
 /// 2. in place: an elementwise op (or fused elementwise kernel) writes over an
 ///    operand of its exact shape whose last reader it is; a reshape shares its
@@ -43,6 +43,8 @@ public struct MemoryPlanning: GraphPass {
         var last = Array(repeating: -1, count: count)
         for v in ops { for x in g[v].inputs { last[x] = max(last[x], position[v]) } }
         var pinned = Set<ValueID>(g.outputs.map(\.value))
+        // Fed inputs keep their values for the whole step (a program can run again on the same inputs).
+        for n in g.nodes where n.op == .input { pinned.insert(n.id) }
         if let l = g.loss { pinned.insert(l) }
         for (_, d) in g.gradients { pinned.insert(d) }
 

@@ -51,6 +51,8 @@ public struct OptimizerUpdate: GraphPass {
         guard !g.gradients.isEmpty else { return false }
         do {
             try build(&g)
+            // The updates consume the gradients; the step does not return them, so they can be fused away.
+            g.gradients = [:]
         } catch {
             ctx.diagnostics.error("optimizer", "building the \(spec.kind.rawValue) update: \(error.message)",
                                   at: g.lossLoc ?? .point(0))

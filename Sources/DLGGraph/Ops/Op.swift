@@ -107,6 +107,11 @@ public struct FlopContext: Sendable {
     public let inputs: [[Int]]
     public let output: [Int]
     public let attrs: Attributes
+    public init(inputs: [[Int]], output: [Int], attrs: Attributes) {
+        self.inputs = inputs
+        self.output = output
+        self.attrs = attrs
+    }
     public var outputCount: Int { output.reduce(1, *) }
     public func count(_ i: Int) -> Int { inputs[i].reduce(1, *) }
 }
