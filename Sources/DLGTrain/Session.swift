@@ -18,7 +18,10 @@ public struct TrainError: Error, CustomStringConvertible, Sendable {
 /// optimizer state live once.
 public final class Session: @unchecked Sendable {
     public let file: SourceFile
+    /// The model chosen on the command line (`--model`); nil for the file's first model.
     public let modelName: String?
+    /// The name of the model being trained, as declared in the file.
+    public let name: String
     public let config: TrainConfig
     public let threads: Int
     public let state = StateStore()
@@ -43,6 +46,7 @@ public final class Session: @unchecked Sendable {
         guard let g = r.graph, !r.hasErrors else {
             throw CompileFailure(diagnostics: r.diagnostics, file: file)
         }
+        name = g.name
         inputs = g.inputs.map { ($0.name ?? "?", $0.type) }
         outputs = g.outputs.map(\.name)
         if case .symbol(let s)? = g.inputs.first?.type.shape.dims?.first { batchSymbol = s } else { batchSymbol = nil }

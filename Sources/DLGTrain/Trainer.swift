@@ -27,6 +27,10 @@ public final class Trainer {
     public var checkNumerics = false
     /// Stop after this many epochs of this run even if more are configured (to split a run).
     public var stopAfterEpochs: Int?
+    /// Fault injection for tests: the checkpoint written once `epoch` epochs are complete is
+    /// cut off after `bytes` bytes, as if the process were killed while writing it; `run`
+    /// then throws, and the checkpoint file keeps its previous contents.
+    public var interruptCheckpoint: (epoch: Int, bytes: Int)?
 
     let featureInput: String
     let labelInput: String?
@@ -95,8 +99,8 @@ public final class Trainer {
             if let l = labelInput, let i = e.program.inputIndex(named: l), let labels = d.labels {
                 try e.setInput(i, rowsOf: labels, rows)
             }
-        } catch let err as ExecutionError {
-            throw TrainError(err.message)
+        } catch {
+            throw TrainError(error.message)
         }
     }
 
@@ -145,7 +149,7 @@ public final class Trainer {
             if let pos { position = pos }
             progress.message("resumed from \(resumePath) after epoch \(position.epoch), step \(position.step)")
         }
-        progress.begin(model: session.inputs.isEmpty ? "model" : (session.modelName ?? "model"), epochs: cfg.epochs,
+        progress.begin(model: session.name, epochs: cfg.epochs,
                        examples: n, batch: batch, validation: validation?.count ?? 0)
         var history: [EpochRecord] = []
         var stoppedEarly = false
@@ -236,13 +240,14 @@ public final class Trainer {
                 }
             }
             if let checkpointPath {
-                try Checkpoint.save(session.stateArrays(), model: session.modelName ?? "", position: position, to: checkpointPath)
+                try Checkpoint.save(session.stateArrays(), model: session.name, position: position, to: checkpointPath,
+                                    interruptAfterBytes: interruptCheckpoint.flatMap { $0.epoch == position.epoch ? $0.bytes : nil })
             }
             if stoppedEarly { break }
         }
         if let plotPath, !history.isEmpty {
             let all = (try? readLog(logPath)) ?? history
-            try AtomicFile.write(CurvePlot.svg(model: session.modelName ?? "model", history: all), to: plotPath)
+            try AtomicFile.write(CurvePlot.svg(model: session.name, history: all), to: plotPath)
         }
         return TrainResult(history: history, steps: position.step, stoppedEarly: stoppedEarly, failure: failure,
                            bestEpoch: bestEpoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)

@@ -177,7 +177,7 @@ struct Train: ParsableCommand {
         }
         let last = result.history.last
         if json {
-            var fields: [(String, JSON)] = [("model", .string(session.modelName ?? file.path)),
+            var fields: [(String, JSON)] = [("model", .string(session.name)),
                                             ("epochs", .int(result.history.count)), ("steps", .int(result.steps)),
                                             ("seconds", .double(result.seconds)), ("stopped_early", .bool(result.stoppedEarly))]
             if let l = last {
