@@ -23,6 +23,10 @@ public final class Trainer {
     public var logPath: String?
     public var plotPath: String?
     public var checkpointPath: String?
+    /// Save the checkpoint every this many epochs, and always after the last epoch of a run.
+    /// nil: about 20 times per run, every max(1, epochs / 20) epochs, so that a run of
+    /// thousands of tiny epochs (XOR) does not spend its time writing and syncing files.
+    public var checkpointEvery: Int?
     public var resumePath: String?
     public var checkNumerics = false
     /// Stop after this many epochs of this run even if more are configured (to split a run).
@@ -82,6 +86,12 @@ public final class Trainer {
         }
     }
 
+    /// How a program's first output is scored against labels; a model without outputs has only its loss.
+    public static func scoring(_ e: Executor, labels: NDArray?) -> Scoring {
+        guard let first = e.program.outputs.first else { return .regression }
+        return Scoring.decide(outputShape: first.buffer.shape, labels: labels)
+    }
+
     func formatLabel(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
 
     func batchSize(_ n: Int) throws -> Int {
@@ -114,13 +124,13 @@ public final class Trainer {
             let rows = Array(start..<min(start + b, d.count))[...]
             let e = try session.evalExecutor(batch: rows.count)
             if start == 0 {
-                scoring = Scoring.decide(outputShape: e.program.outputs.first?.buffer.shape ?? [], labels: d.labels)
+                scoring = Self.scoring(e, labels: d.labels)
                 if case .classes(let c) = scoring { tally = Tally(classes: c) }
             }
             try feed(e, d, rows)
             do { try e.run() } catch { throw TrainError(error.message) }
-            let out = e.output(0)
-            tally.add(loss: e.loss ?? .nan, batch: rows.count, output: out, labels: d.labels, rows: rows, scoring: scoring)
+            tally.add(loss: e.loss ?? .nan, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
+                      labels: d.labels, rows: rows, scoring: scoring)
             start += b
         }
         return (tally, scoring)
@@ -149,14 +159,20 @@ public final class Trainer {
             if let pos { position = pos }
             progress.message("resumed from \(resumePath) after epoch \(position.epoch), step \(position.step)")
         }
+        // Epochs complete in the checkpoint file on disk, for the message of a failed run.
+        var savedEpoch: Int? = resumePath != nil && resumePath == checkpointPath ? position.epoch : nil
+        let checkpointInterval = max(1, checkpointEvery ?? cfg.epochs / 20)
+        // The log: a fresh run starts it; a resumed run keeps the records of the epochs it resumes after.
+        var log: FileHandle?
+        if let logPath { log = try openLog(logPath, keeping: position.epoch) }
+        defer { try? log?.close() }
         progress.begin(model: session.name, epochs: cfg.epochs,
                        examples: n, batch: batch, validation: validation?.count ?? 0)
         var history: [EpochRecord] = []
         var stoppedEarly = false
         var failure: String?
         var bestEpoch: Int?
-        let scoring = Scoring.decide(outputShape: try session.trainExecutor(batch: batch).program.outputs.first?.buffer.shape ?? [],
-                                     labels: train.labels)
+        let scoring = Self.scoring(try session.trainExecutor(batch: batch), labels: train.labels)
         var epochsThisRun = 0
         epochs: while position.epoch < cfg.epochs {
             if let s = stopAfterEpochs, epochsThisRun >= s { break }
@@ -183,18 +199,22 @@ public final class Trainer {
                 do { try e.run() } catch { throw TrainError(error.message) }
                 let loss = e.loss ?? .nan
                 if !loss.isFinite {
-                    var why = "the loss became \(loss) at step \(position.step) (epoch \(epoch + 1))"
+                    var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
                     if checkNumerics, let bad = e.firstNonFinite() {
                         why += "; the first non-finite value comes from %\(bad.value) = \(bad.op.rawValue)"
                             + (bad.label.map { " ('\($0)')" } ?? "") + (bad.loc.map { " at \($0)" } ?? "")
                     } else if !checkNumerics {
                         why += "; rerun with --check-numerics to find the op that produced it"
                     }
-                    if checkpointPath != nil { why += "; the last checkpoint kept is from epoch \(position.epoch)" }
+                    if let checkpointPath {
+                        why += savedEpoch.map { "; the last checkpoint, \(checkpointPath), is from epoch \($0)" }
+                            ?? "; no checkpoint was written (no epoch finished)"
+                    }
                     failure = why
                     break epochs
                 }
-                tally.add(loss: loss, batch: rows.count, output: e.output(0), labels: train.labels, rows: rows, scoring: scoring)
+                tally.add(loss: loss, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
+                          labels: train.labels, rows: rows, scoring: scoring)
                 position.step += 1
                 start += batch
                 done += 1
@@ -216,7 +236,11 @@ public final class Trainer {
             position.epoch += 1
             epochsThisRun += 1
             progress.epoch(record, epochs: cfg.epochs)
-            if let logPath { try appendLog(record, to: logPath) }
+            if let log, let logPath {
+                do { try log.write(contentsOf: Data(logLine(record).utf8)) } catch {
+                    throw TrainError("\(logPath): cannot append to the log: \(error.localizedDescription)")
+                }
+            }
             // Early stopping on the chosen metric.
             if let patience = cfg.patience {
                 let value: Double? = switch cfg.metric {
@@ -239,9 +263,11 @@ public final class Trainer {
                     stoppedEarly = true
                 }
             }
-            if let checkpointPath {
+            let lastOfRun = stoppedEarly || position.epoch >= cfg.epochs || stopAfterEpochs.map { epochsThisRun >= $0 } == true
+            if let checkpointPath, lastOfRun || position.epoch % checkpointInterval == 0 {
                 try Checkpoint.save(session.stateArrays(), model: session.name, position: position, to: checkpointPath,
                                     interruptAfterBytes: interruptCheckpoint.flatMap { $0.epoch == position.epoch ? $0.bytes : nil })
+                savedEpoch = position.epoch
             }
             if stoppedEarly { break }
         }
@@ -253,18 +279,30 @@ public final class Trainer {
                            bestEpoch: bestEpoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
     }
 
-    func appendLog(_ r: EpochRecord, to path: String) throws {
+    /// One JSON object per line; epochs counted from 1.
+    func logLine(_ r: EpochRecord) -> String {
         var line = "{\"epoch\":\(r.epoch + 1),\"loss\":\(json(r.loss))"
         if let a = r.accuracy { line += ",\"accuracy\":\(json(a))" }
         if let v = r.valLoss { line += ",\"val_loss\":\(json(v))" }
         if let v = r.valAccuracy { line += ",\"val_accuracy\":\(json(v))" }
         line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))}\n"
-        if r.epoch == 0 || !FileManager.default.fileExists(atPath: path) {
-            try AtomicFile.write(line, to: path)
-        } else {
-            let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            try AtomicFile.write(old + line, to: path)
+        return line
+    }
+
+    /// Opens the log for appending, keeping the lines of the first `epochs` epochs (none for a fresh run).
+    func openLog(_ path: String, keeping epochs: Int) throws -> FileHandle {
+        var kept = ""
+        if epochs > 0, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let e = obj["epoch"] as? Int, e <= epochs else { continue }
+                kept += line + "\n"
+            }
         }
+        try AtomicFile.write(kept, to: path)
+        guard let h = FileHandle(forWritingAtPath: path) else { throw TrainError("\(path): cannot open the log for writing") }
+        do { try h.seekToEnd() } catch { throw TrainError("\(path): cannot open the log for writing: \(error.localizedDescription)") }
+        return h
     }
 
     /// The whole run's records from the log (a resumed run plots every epoch).
@@ -272,7 +310,7 @@ public final class Trainer {
         guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         var out: [EpochRecord] = []
         for line in text.split(separator: "\n") {
-            guard let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let e = obj["epoch"] as? Int, let l = obj["loss"] as? Double else { continue }
             out.append(EpochRecord(epoch: e - 1, loss: l, accuracy: obj["accuracy"] as? Double,
                                    valLoss: obj["val_loss"] as? Double, valAccuracy: obj["val_accuracy"] as? Double,

@@ -43,6 +43,10 @@ struct Eval: ParsableCommand {
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print the results as JSON.") var json = false
 
+    func validate() throws {
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+    }
+
     func run() throws {
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
@@ -97,6 +101,10 @@ struct Predict: ParsableCommand {
     @Option(help: "Examples per batch.") var batch: Int = 256
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    func validate() throws {
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+    }
+
     func run() throws {
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
@@ -106,6 +114,10 @@ struct Predict: ParsableCommand {
         c.validation = .none
         let (set, _) = try loadData(c, base: base)
         let session = try makeSession(file, model: options.model, config: config, threads: threads)
+        if session.outputs.isEmpty {
+            printError("error: model '\(session.name)' has no outputs to predict; mark one with 'output NAME = …'")
+            throw ExitCode.failure
+        }
         var rows: [NDArray] = []
         do {
             _ = try session.evalExecutor(batch: min(batch, set.count))

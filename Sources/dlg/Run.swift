@@ -48,8 +48,10 @@ struct Run: ParsableCommand {
         let file = try loadSource(options.file)
         // Read the inputs first: their first dimension binds the batch size.
         var arrays: [String: NDArray] = [:]
+        var paths: [String: String] = [:]
         for spec in inputs {
             let (name, path) = splitAssignment(spec)
+            paths[name] = path
             do {
                 var a = try readArray(path)
                 if let limit, a.rank > 0, a.shape[0] > limit { a = try a.rows(0..<limit) }
@@ -77,6 +79,19 @@ struct Run: ParsableCommand {
         let (graphOpt, diags, _) = Pipeline.compile(file, model: options.model, options: popts)
         report(diags, in: file)
         guard let graph = graphOpt else { throw ExitCode.failure }
+        // Every input the forward pass reads must be given (before lowering, which needs their sizes).
+        let missing = graph.inputs.filter { arrays[$0.name ?? ""] == nil }
+        if !missing.isEmpty {
+            for n in missing {
+                let name = n.name ?? "?"
+                printError("error: input '\(name)' (\(n.type)) is missing; give it with --input \(name)=PATH")
+            }
+            throw ExitCode.failure
+        }
+        if graph.outputs.isEmpty {
+            printError("error: model '\(graph.name)' has no outputs to write; mark one with 'output NAME = …'")
+            throw ExitCode.failure
+        }
         let program: Program
         do { program = try Lowering.lower(graph) } catch {
             printError("error: \(error.message)")
@@ -94,8 +109,19 @@ struct Run: ParsableCommand {
                 printError("error: input '\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing; give it with --input \(slot.name)=PATH")
                 throw ExitCode.failure
             }
+            let path = paths[slot.name] ?? slot.name
+            // Integer inputs (labels, indices) take integer values only; floats would be truncated.
+            if slot.buffer.dtype == .i32, a.elementType.isFloatingPoint {
+                let v = a.toDoubles()
+                if let k = v.firstIndex(where: { $0 != $0.rounded() || abs($0) > Double(Int32.max) }) {
+                    printError("error: input '\(slot.name)' is \(slot.buffer.dtype.rawValue) (integers), but \(path) holds \(a) with the value \(v[k]) at element \(k)")
+                    throw ExitCode.failure
+                }
+            }
             do { try executor.setInput(i, a) } catch {
-                printError("error: \(error.message)")
+                let bound = popts.bindings.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: ", ")
+                printError("error: input '\(slot.name)' needs \(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))"
+                           + (bound.isEmpty ? "" : " (with \(bound))") + ", but \(path) holds \(a)")
                 throw ExitCode.failure
             }
         }

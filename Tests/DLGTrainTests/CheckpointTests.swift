@@ -169,6 +169,32 @@ struct CheckpointTests {
         #expect(stateBits(s2) == stateBits(s3))
     }
 
+    /// With a checkpoint every 2 epochs of 5, the file holds epochs 2, 4, then 5 (the last of the run).
+    @Test func checkpointInterval() throws {
+        let dir = try ScratchDirectory()
+        let (train, _) = try spiralData()
+        let s = try makeSession(regularized, config: regularizedConfig(epochs: 5))
+        let t = try Trainer(session: s)
+        let path = dir.file("every2.safetensors")
+        t.checkpointPath = path
+        t.checkpointEvery = 2
+        final class FileWatcher: ProgressReporter {
+            let path: String
+            var seen: [Int?] = []
+            init(_ path: String) { self.path = path }
+            func begin(model: String, epochs: Int, examples: Int, batch: Int, validation: Int) {}
+            func batch(epoch: Int, done: Int, total: Int, loss: Double, accuracy: Double?, samplesPerSecond: Double) {}
+            // Called as each epoch ends, before that epoch's checkpoint is written.
+            func epoch(_ r: EpochRecord, epochs: Int) { seen.append((try? Checkpoint.load(path))?.position?.epoch) }
+            func message(_ s: String) {}
+        }
+        let watcher = FileWatcher(path)
+        t.progress = watcher
+        _ = try t.run(train: train, validation: nil)
+        #expect(watcher.seen == [nil, nil, 2, 2, 4])
+        #expect(try Checkpoint.load(path).position?.epoch == 5)
+    }
+
     @Test func resumeRejectsACheckpointOfAnotherModel() throws {
         let dir = try ScratchDirectory()
         let path = dir.file("other.safetensors")
