@@ -34,7 +34,8 @@ enum CLI {
         for case let d? in candidates where !d.isEmpty
             && FileManager.default.fileExists(atPath: d + "/t10k-images-idx3-ubyte.gz")
             && FileManager.default.fileExists(atPath: d + "/t10k-labels-idx1-ubyte.gz") {
-            return d
+            // Absolute: the commands run in scratch directories.
+            return URL(fileURLWithPath: d).standardizedFileURL.path
         }
         return nil
     }()
