@@ -149,7 +149,8 @@ public final class Trainer {
             let (file, pos) = try Checkpoint.load(resumePath)
             for t in file.tensors {
                 guard session.state.entry(t.name) != nil else {
-                    throw TrainError("\(resumePath): tensor '\(t.name)' is not part of this model")
+                    throw TrainError("\(resumePath): tensor '\(t.name)' is not part of this model"
+                                     + (t.name.hasPrefix("optimizer.") ? " (optimizer state of another optimizer: \(session.config.optimizer.kind.rawValue) keeps no such entry)" : ""))
                 }
                 do { try session.state.set(t.name, t.array) } catch { throw TrainError("\(resumePath): \(error.message)") }
             }
@@ -173,6 +174,15 @@ public final class Trainer {
         var failure: String?
         var bestEpoch: Int?
         let scoring = Self.scoring(try session.trainExecutor(batch: batch), labels: train.labels)
+        // Early stopping must watch a metric the run has; otherwise it would silently never stop.
+        if cfg.patience != nil {
+            if cfg.metric.hasPrefix("val_"), validation == nil {
+                throw TrainError("early stopping watches \(cfg.metric), which needs held-out data: add 'validation = 0.1' (--validation) or watch loss")
+            }
+            if cfg.metric.hasSuffix("accuracy"), scoring == .regression {
+                throw TrainError("early stopping watches \(cfg.metric), but this model's output is scored as a regression (no accuracy); watch \(cfg.metric.hasPrefix("val_") ? "val_loss" : "loss")")
+            }
+        }
         var epochsThisRun = 0
         epochs: while position.epoch < cfg.epochs {
             if let s = stopAfterEpochs, epochsThisRun >= s { break }

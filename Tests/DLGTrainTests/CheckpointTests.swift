@@ -273,3 +273,57 @@ enum PythonSafetensors {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }
+
+@Suite("Early stopping")
+struct EarlyStoppingTests {
+    /// L = w² from w = 1 with one example per epoch: SGD with rate α maps w to (1 − 2α)w,
+    /// so the epoch losses are (1 − 2α)^(2e). With α = 1.5 they grow 1, 4, 16, … and with
+    /// α = 0.25 they shrink 1, 1/4, 1/16, ….
+    static let source = """
+        model square {
+            input x: f64[B, 1]
+            param w: f64[1] = [1.0]
+            output y = w * x
+            minimize sum(square(y))
+        }
+        """
+
+    func run(lr: Double, patience: Int?, metric: String = "loss", epochs: Int = 6,
+             validation: Bool = false) throws -> TrainResult {
+        var c = TrainConfig()
+        c.optimizer = OptimizerSpec(kind: .sgd, lr: lr)
+        c.batch = 1
+        c.epochs = epochs
+        c.patience = patience
+        c.metric = metric
+        let trainer = try Trainer(session: try makeSession(Self.source, config: c))
+        let data = try Dataset(name: "one", features: NDArray([1.0], shape: [1, 1]))
+        return try trainer.run(train: data, validation: validation ? data : nil)
+    }
+
+    @Test func stopsWhenTheMetricStopsImproving() throws {
+        let r = try run(lr: 1.5, patience: 2)
+        // Epoch 1 sets the best (1); epochs 2 and 3 (4, 16) do not improve: stop after 3.
+        #expect(r.stoppedEarly && r.history.count == 3 && r.bestEpoch == 0)
+        #expect(r.history.map(\.loss) == [1, 4, 16])
+    }
+
+    @Test func runsOnWhileTheMetricImproves() throws {
+        let r = try run(lr: 0.25, patience: 1)
+        #expect(!r.stoppedEarly && r.history.count == 6 && r.bestEpoch == 5)
+        #expect(r.history.map(\.loss) == [1, 0.25, 0.0625, 0.015625, 0.00390625, 0.0009765625])
+    }
+
+    @Test func aMetricTheRunDoesNotHaveIsAnError() throws {
+        let noValidation = try #require(throws: TrainError.self) { try run(lr: 0.25, patience: 1, metric: "val_loss") }
+        #expect(noValidation.message.contains("needs held-out data"))
+        let noAccuracy = try #require(throws: TrainError.self) {
+            try run(lr: 0.25, patience: 1, metric: "val_accuracy", validation: true)
+        }
+        #expect(noAccuracy.message.contains("scored as a regression"))
+        // With held-out data, val_loss works: the held-out loss is that after the epoch's step.
+        let r = try run(lr: 1.5, patience: 1, metric: "val_loss", validation: true)
+        #expect(r.history.compactMap(\.valLoss) == [4, 16])
+        #expect(r.stoppedEarly)
+    }
+}
