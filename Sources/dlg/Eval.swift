@@ -51,9 +51,10 @@ struct Eval: ParsableCommand {
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
         flags.data = data
-        let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
-        var (train, validation) = try loadData(config, base: base)
-        if data != nil { validation = nil }
+        var (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
+        // Data given on the command line is evaluated whole; the train block's split applies to its own data.
+        if data != nil { config.validation = .none }
+        let (train, validation) = try loadData(config, base: base)
         let set = validation ?? train
         let session = try makeSession(file, model: options.model, config: config, threads: threads)
         let result: (tally: Tally, scoring: Scoring)

@@ -131,6 +131,40 @@ struct BasicsTests {
         #expect(epochs == Array(1...20))
     }
 
+    /// eval defaults to the train block's held-out examples and evaluates data given with
+    /// --data whole. Weights W = [1, 1], b = −1.5 make the AND gate: on and() every pattern
+    /// is right; on or() (0,1) and (1,0) come out 0 instead of 1: sse ½ each, loss 1/4, accuracy 1/2.
+    @Test func evalDefaultsToTheHeldOutPartAndTakesWholeData() throws {
+        let dir = try Scratch()
+        try dir.write("gate.dlg", """
+            model gate {
+                input p: f32[B, 2]
+                input t: f32[B, 1]
+                param W: f32[2, 1] = [[0.0], [0.0]]
+                param b: f32[1] = [0.0]
+                output a = hardlim(p @ W + b)
+                minimize sse(a, t)
+            }
+            train gate {
+                data = and()
+                validation = 1
+            }
+            """)
+        try Safetensors.write([NamedArray("W", try NDArray([Float(1), 1], shape: [2, 1])),
+                               NamedArray("b", NDArray([Float(-1.5)]))], to: dir.file("and.safetensors"))
+        let held = try jsonObject(try CLI.run(["eval", "gate.dlg", "--weights", "and.safetensors", "--json"], in: dir.path))
+        #expect(held["examples"] as? Int == 1 && held["accuracy"] as? Double == 1)
+        let and = try jsonObject(try CLI.run(["eval", "gate.dlg", "--weights", "and.safetensors", "--data", "and()", "--json"],
+                                             in: dir.path))
+        #expect(and["examples"] as? Int == 4 && and["accuracy"] as? Double == 1 && and["loss"] as? Double == 0)
+        let or = try jsonObject(try CLI.run(["eval", "gate.dlg", "--weights", "and.safetensors", "--data", "or()", "--json"],
+                                            in: dir.path))
+        #expect(or["examples"] as? Int == 4 && or["accuracy"] as? Double == 0.5 && or["loss"] as? Double == 0.25)
+        let text = try CLI.run(["eval", "gate.dlg", "--weights", "and.safetensors", "--data", "or()"], in: dir.path)
+        expectSuccess(text)
+        #expect(text.stdout.contains("4 examples (or): loss 0.2500, accuracy 50.00%"))
+    }
+
     @Test func usageErrorsExit64() throws {
         let r = try CLI.run(["run", CLI.graph("xor.dlg"), "--input", "x"])
         #expect(r.status == 64)
