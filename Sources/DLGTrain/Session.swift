@@ -32,6 +32,7 @@ public final class Session: @unchecked Sendable {
     public let batchSymbol: String?
     var trainExecutors: [Int: Executor] = [:]
     var evalExecutors: [Int: Executor] = [:]
+    var predictExecutors: [Int: Executor] = [:]
     var stateInitialized = false
     /// Time spent compiling (parse to executor), in seconds.
     public private(set) var compileSeconds = 0.0
@@ -55,9 +56,10 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    func compile(batch: Int, training: Bool) throws -> Executor {
+    func compile(batch: Int, training: Bool, keepLoss: Bool = true) throws -> Executor {
         let start = DispatchTime.now().uptimeNanoseconds
         var o = PipelineOptions()
+        o.keepLoss = keepLoss
         o.training = training
         o.differentiate = training
         o.optimizer = training ? config.optimizer : nil
@@ -104,6 +106,16 @@ public final class Session: @unchecked Sendable {
         let e = try compile(batch: batch, training: false)
         markInitialized(e)
         evalExecutors[batch] = e
+        return e
+    }
+
+    /// The forward pass alone, in the inference form and without the loss: it reads only
+    /// the inputs the outputs depend on (no labels), for predictions on unlabelled data.
+    public func predictExecutor(batch: Int) throws -> Executor {
+        if let e = predictExecutors[batch] { return e }
+        let e = try compile(batch: batch, training: false, keepLoss: false)
+        markInitialized(e)
+        predictExecutors[batch] = e
         return e
     }
 

@@ -52,8 +52,9 @@ public final class Trainer {
 
     var lrBase: Double { session.config.optimizer.lr }
 
-    /// Checks that the data fits the model before anything runs.
-    public func validate(_ d: Dataset, role: String) throws {
+    /// Checks that the data fits the model before anything runs; with `labels: false`
+    /// (predictions) only the features are checked.
+    public func validate(_ d: Dataset, role: String, labels needLabels: Bool = true) throws {
         guard d.count > 0 else { throw TrainError("the \(role) data (\(d.name)) is empty") }
         let input = session.inputs.first { $0.name == featureInput }!
         if let dims = input.type.shape.dims {
@@ -63,7 +64,7 @@ public final class Trainer {
                 throw TrainError("the \(role) data does not fit the model: features are \(d.features) but input '\(input.name)' is \(input.type) (\(perRow) values per example, the data has \(dataPerRow))")
             }
         }
-        guard let labelInput else { return }
+        guard let labelInput, needLabels else { return }
         guard let labels = d.labels else {
             throw TrainError("the \(role) data (\(d.name)) has no labels, but the model's input '\(labelInput)' needs them")
         }

@@ -121,14 +121,14 @@ struct Predict: ParsableCommand {
         }
         var rows: [NDArray] = []
         do {
-            _ = try session.evalExecutor(batch: min(batch, set.count))
+            _ = try session.predictExecutor(batch: min(batch, set.count))
             try restore(session, from: weights)
             let trainer = try Trainer(session: session)
-            try trainer.validate(set, role: "prediction")
+            try trainer.validate(set, role: "prediction", labels: false)
             var start = 0
             while start < set.count {
                 let r = Array(start..<min(start + batch, set.count))[...]
-                let e = try session.evalExecutor(batch: r.count)
+                let e = try session.predictExecutor(batch: r.count)
                 try trainer.feed(e, set, r)
                 try e.run()
                 rows.append(e.output(0))

@@ -100,6 +100,12 @@ struct BasicsTests {
         expectSuccess(try CLI.run(["run", CLI.graph("xor.dlg"), "--input", "x=x.csv", "--weights", "xor.safetensors",
                                    "--output", "r.npy"], in: dir.path))
         #expect(try NPY.read(dir.file("r.npy")).toDoubles() == p)
+
+        // Unlabelled data: predict needs only the features.
+        try NPY.write(try NDArray([Float(0), 0, 0, 1, 1, 0, 1, 1], shape: [4, 2]), to: dir.file("x.npy"))
+        expectSuccess(try CLI.run(["predict", CLI.graph("xor.dlg"), "--weights", "xor.safetensors", "--data", "npy(\"x.npy\")",
+                                   "--output", "u.npy"], in: dir.path))
+        #expect(try NPY.read(dir.file("u.npy")).toDoubles() == p)
     }
 
     /// The log has one line per epoch; the first epoch of the AND perceptron, worked by hand:
