@@ -54,6 +54,10 @@ struct Run: ParsableCommand {
             paths[name] = path
             do {
                 var a = try readArray(path)
+                if a.rank > 0, a.shape[0] == 0 {
+                    printError("error: input '\(name)': \(path) holds no examples (\(a)); there is nothing to run")
+                    throw ExitCode.failure
+                }
                 if let limit, a.rank > 0, a.shape[0] > limit { a = try a.rows(0..<limit) }
                 arrays[name] = a
             } catch let e as DataError {

@@ -40,6 +40,13 @@ struct RunErrorTests {
         #expect(!dir.exists("out.npy"))
     }
 
+    @Test func emptyInput() throws {
+        let dir = try setUp()
+        try NPY.write(try NDArray([Float](), shape: [0, 2]), to: dir.file("none.npy"))
+        expectFailure(try run(dir, ["--input", "x=none.npy"]), ["input 'x': none.npy holds no examples (f32[0, 2])"])
+        #expect(!dir.exists("out.npy"))
+    }
+
     @Test func wrongDtype() throws {
         let dir = try setUp()
         try dir.write("idx.dlg", """
