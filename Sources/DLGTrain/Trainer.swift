@@ -160,6 +160,9 @@ public final class Trainer {
             }
             if let pos { position = pos }
             progress.message("resumed from \(resumePath) after epoch \(position.epoch), step \(position.step)")
+            if position.epoch >= cfg.epochs {
+                progress.message("the checkpoint already holds \(position.epoch) of \(cfg.epochs) epochs; nothing to train (raise --epochs to continue)")
+            }
         }
         // Epochs complete in the checkpoint file on disk, for the message of a failed run.
         var savedEpoch: Int? = resumePath != nil && resumePath == checkpointPath ? position.epoch : nil

@@ -135,6 +135,10 @@ struct BasicsTests {
         let split = try String(contentsOfFile: dir.file("split.jsonl"), encoding: .utf8).split(separator: "\n")
         let epochs = try split.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["epoch"] as? Int }
         #expect(epochs == Array(1...20))
+        // Resuming a finished run trains nothing, and says so.
+        let done = try CLI.run(["train", CLI.graph("perceptron_and.dlg"), "--resume", "straight.safetensors"], in: dir.path)
+        expectSuccess(done)
+        #expect(done.stderr.contains("the checkpoint already holds 20 of 20 epochs; nothing to train"))
     }
 
     /// eval defaults to the train block's held-out examples and evaluates data given with
