@@ -112,8 +112,19 @@ struct Predict: ParsableCommand {
         flags.data = data
         let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
         var c = config
-        c.validation = .none
-        let (set, _) = try loadData(c, base: base)
+        if data != nil { c.validation = .none }
+        // The train block's data is split as in training, so that normalization is fitted on the
+        // same training part; the predictions then cover both parts, in order.
+        var (set, held) = try loadData(c, base: base)
+        if let held {
+            do {
+                set = try Dataset(name: set.name, features: try NDArray.concatenateRows([set.features, held.features]),
+                                  labels: try set.labels.flatMap { a in try held.labels.map { try NDArray.concatenateRows([a, $0]) } })
+            } catch let e as DataError {
+                printError("error: \(e.description)")
+                throw ExitCode.failure
+            }
+        }
         let session = try makeSession(file, model: options.model, config: config, threads: threads)
         if session.outputs.isEmpty {
             printError("error: model '\(session.name)' has no outputs to predict; mark one with 'output NAME = …'")

@@ -175,6 +175,35 @@ struct BasicsTests {
         #expect(text.stdout.contains("4 examples (or): loss 0.2500, accuracy 50.00%"))
     }
 
+    /// predict on the train block's data normalizes it as training did: statistics of the
+    /// training part. x = 0, 2, 4 train (mean 2, population deviation √(8/3)), 10 is held out;
+    /// with W = 1 the predictions are the standardized inputs (x − 2)/√(8/3).
+    @Test func predictNormalizesWithTheTrainingStatistics() throws {
+        let dir = try Scratch()
+        try dir.write("scale.dlg", """
+            model scale {
+                input  x: f32[B, 1]
+                input  y: f32[B, 1]
+                param  W: f32[1, 1] = [[0.0]]
+                output z = x @ W
+                minimize mse(z, y)
+            }
+            train scale {
+                data = csv("d.csv", label: "y")
+                normalize = standardize
+                validation = 1
+            }
+            """)
+        try dir.write("d.csv", "x,y\n0,0\n2,1\n4,2\n10,3\n")
+        try Safetensors.write([NamedArray("W", try NDArray([Float(1)], shape: [1, 1]))], to: dir.file("w.safetensors"))
+        expectSuccess(try CLI.run(["predict", "scale.dlg", "--weights", "w.safetensors", "--output", "z.npy"], in: dir.path))
+        let sd = (8.0 / 3).squareRoot()
+        let expected = [0.0, 2, 4, 10].map { ($0 - 2) / sd }
+        let z = try NPY.read(dir.file("z.npy")).toDoubles()
+        #expect(z.count == 4)
+        for (a, e) in zip(z, expected) { #expect(abs(a - e) < 1e-6, "\(z) vs \(expected)") }
+    }
+
     @Test func usageErrorsExit64() throws {
         let r = try CLI.run(["run", CLI.graph("xor.dlg"), "--input", "x"])
         #expect(r.status == 64)
