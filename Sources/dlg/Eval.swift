@@ -51,7 +51,8 @@ struct Eval: ParsableCommand {
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
         flags.data = data
-        var (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
+        let (blockConfig, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
+        var config = blockConfig
         // Data given on the command line is evaluated whole; the train block's split applies to its own data.
         if data != nil { config.validation = .none }
         let (train, validation) = try loadData(config, base: base)
@@ -116,6 +117,7 @@ struct Predict: ParsableCommand {
         // The train block's data is split as in training, so that normalization is fitted on the
         // same training part; the predictions then cover both parts, in order.
         var (set, held) = try loadData(c, base: base)
+        if case .data = c.validation { held = nil }   // separate held-out data is not "the data"
         if let held {
             do {
                 set = try Dataset(name: set.name, features: try NDArray.concatenateRows([set.features, held.features]),
