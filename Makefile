@@ -3,8 +3,14 @@
 # with apt when missing.
 
 SWIFT ?= swift
+# Package.swift declares a test target only when its Tests/ folder exists, a
+# fact SwiftPM's shared manifest cache does not see: without this, a test
+# folder added by a merge stays invisible until Package.swift itself changes.
+SWIFTPM_FLAGS ?= --manifest-cache none
 DLG_DEBUG := .build/debug/dlg
 DLG_RELEASE := .build/release/dlg
+# The MNIST sample (the 10,000-image test set) used by the integration tests.
+MNIST_DIR ?= ../shared/data/mnist
 
 .PHONY: all deps build release test demo check-graphs bench clean
 
@@ -19,14 +25,19 @@ deps:
 	fi
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build $(SWIFTPM_FLAGS)
 
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(SWIFTPM_FLAGS)
 
+# Unit tests in debug; the CLI tests run the release dlg (DLG_BIN), which the
+# MNIST training tests need, with the MNIST sample when it is there.
 test: deps
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel
+	$(SWIFT) build --build-tests $(SWIFTPM_FLAGS)
+	$(SWIFT) build -c release --product dlg $(SWIFTPM_FLAGS)
+	DLG_BIN=$(abspath $(DLG_RELEASE)) \
+	$(if $(wildcard $(MNIST_DIR)/t10k-images-idx3-ubyte.gz),DLG_MNIST_DIR=$(abspath $(MNIST_DIR))) \
+	$(SWIFT) test --skip-build --parallel $(SWIFTPM_FLAGS)
 
 # Compile every example model.
 check-graphs: build

@@ -44,11 +44,12 @@ public struct Tally: Sendable {
     public var accuracy: Double { examples == 0 ? .nan : Double(correct) / Double(examples) }
 
     /// Adds one batch: the batch's mean loss, the output rows and the labels of those rows.
-    public mutating func add(loss: Double, batch: Int, output: NDArray, labels: NDArray?, rows: ArraySlice<Int>,
+    /// Without an output (or labels) only the loss counts.
+    public mutating func add(loss: Double, batch: Int, output: NDArray?, labels: NDArray?, rows: ArraySlice<Int>,
                              scoring: Scoring) {
         lossSum += loss * Double(batch)
         examples += batch
-        guard let labels else { return }
+        guard let labels, let output else { return }
         let out = output.toDoubles()
         let width = output.count / max(batch, 1)
         switch scoring {

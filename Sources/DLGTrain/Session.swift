@@ -18,8 +18,9 @@ public struct TrainError: Error, CustomStringConvertible, Sendable {
 /// optimizer state live once.
 public final class Session: @unchecked Sendable {
     public let file: SourceFile
+    /// The model chosen on the command line (`--model`); nil for the file's first model.
     public let modelName: String?
-    /// The name the model is declared with.
+    /// The name of the model being trained, as declared in the file.
     public let name: String
     public let config: TrainConfig
     public let threads: Int
@@ -33,6 +34,7 @@ public final class Session: @unchecked Sendable {
     public let fixedBatch: Int?
     var trainExecutors: [Int: Executor] = [:]
     var evalExecutors: [Int: Executor] = [:]
+    var predictExecutors: [Int: Executor] = [:]
     var stateInitialized = false
     /// Time spent compiling (parse to executor), in seconds.
     public private(set) var compileSeconds = 0.0
@@ -88,12 +90,13 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    func compile(batch: Int, training: Bool) throws -> Executor {
+    func compile(batch: Int, training: Bool, keepLoss: Bool = true) throws -> Executor {
         if let fixedBatch {
             throw TrainError("the compiled program runs at batch \(fixedBatch) only; \(batch) was asked for")
         }
         let start = DispatchTime.now().uptimeNanoseconds
         var o = PipelineOptions()
+        o.keepLoss = keepLoss
         o.training = training
         o.differentiate = training
         o.optimizer = training ? config.optimizer : nil
@@ -140,6 +143,16 @@ public final class Session: @unchecked Sendable {
         let e = try compile(batch: batch, training: false)
         markInitialized(e)
         evalExecutors[batch] = e
+        return e
+    }
+
+    /// The forward pass alone, in the inference form and without the loss: it reads only
+    /// the inputs the outputs depend on (no labels), for predictions on unlabelled data.
+    public func predictExecutor(batch: Int) throws -> Executor {
+        if let e = predictExecutors[batch] { return e }
+        let e = try compile(batch: batch, training: false, keepLoss: false)
+        markInitialized(e)
+        predictExecutors[batch] = e
         return e
     }
 

@@ -23,10 +23,18 @@ public final class Trainer {
     public var logPath: String?
     public var plotPath: String?
     public var checkpointPath: String?
+    /// Save the checkpoint every this many epochs, and always after the last epoch of a run.
+    /// nil: about 20 times per run, every max(1, epochs / 20) epochs, so that a run of
+    /// thousands of tiny epochs (XOR) does not spend its time writing and syncing files.
+    public var checkpointEvery: Int?
     public var resumePath: String?
     public var checkNumerics = false
     /// Stop after this many epochs of this run even if more are configured (to split a run).
     public var stopAfterEpochs: Int?
+    /// Fault injection for tests: the checkpoint written once `epoch` epochs are complete is
+    /// cut off after `bytes` bytes, as if the process were killed while writing it; `run`
+    /// then throws, and the checkpoint file keeps its previous contents.
+    public var interruptCheckpoint: (epoch: Int, bytes: Int)?
 
     let featureInput: String
     let labelInput: String?
@@ -44,8 +52,9 @@ public final class Trainer {
 
     var lrBase: Double { session.config.optimizer.lr }
 
-    /// Checks that the data fits the model before anything runs.
-    public func validate(_ d: Dataset, role: String) throws {
+    /// Checks that the data fits the model before anything runs; with `labels: false`
+    /// (predictions) only the features are checked.
+    public func validate(_ d: Dataset, role: String, labels needLabels: Bool = true) throws {
         guard d.count > 0 else { throw TrainError("the \(role) data (\(d.name)) is empty") }
         let input = session.inputs.first { $0.name == featureInput }!
         if let dims = input.type.shape.dims {
@@ -55,7 +64,7 @@ public final class Trainer {
                 throw TrainError("the \(role) data does not fit the model: features are \(d.features) but input '\(input.name)' is \(input.type) (\(perRow) values per example, the data has \(dataPerRow))")
             }
         }
-        guard let labelInput else { return }
+        guard let labelInput, needLabels else { return }
         guard let labels = d.labels else {
             throw TrainError("the \(role) data (\(d.name)) has no labels, but the model's input '\(labelInput)' needs them")
         }
@@ -76,6 +85,12 @@ public final class Trainer {
                 }
             }
         }
+    }
+
+    /// How a program's first output is scored against labels; a model without outputs has only its loss.
+    public static func scoring(_ e: Executor, labels: NDArray?) -> Scoring {
+        guard let first = e.program.outputs.first else { return .regression }
+        return Scoring.decide(outputShape: first.buffer.shape, labels: labels)
     }
 
     func formatLabel(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
@@ -112,13 +127,13 @@ public final class Trainer {
             if let f = session.fixedBatch, rows.count != f { break }
             let e = try session.evalExecutor(batch: rows.count)
             if start == 0 {
-                scoring = Scoring.decide(outputShape: e.program.outputs.first?.buffer.shape ?? [], labels: d.labels)
+                scoring = Self.scoring(e, labels: d.labels)
                 if case .classes(let c) = scoring { tally = Tally(classes: c) }
             }
             try feed(e, d, rows)
             do { try e.run() } catch { throw TrainError(error.message) }
-            let out = e.output(0)
-            tally.add(loss: e.loss ?? .nan, batch: rows.count, output: out, labels: d.labels, rows: rows, scoring: scoring)
+            tally.add(loss: e.loss ?? .nan, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
+                      labels: d.labels, rows: rows, scoring: scoring)
             start += b
         }
         return (tally, scoring)
@@ -137,7 +152,8 @@ public final class Trainer {
             let (file, pos) = try Checkpoint.load(resumePath)
             for t in file.tensors {
                 guard session.state.entry(t.name) != nil else {
-                    throw TrainError("\(resumePath): tensor '\(t.name)' is not part of this model")
+                    throw TrainError("\(resumePath): tensor '\(t.name)' is not part of this model"
+                                     + (t.name.hasPrefix("optimizer.") ? " (optimizer state of another optimizer: \(session.config.optimizer.kind.rawValue) keeps no such entry)" : ""))
                 }
                 do { try session.state.set(t.name, t.array) } catch { throw TrainError("\(resumePath): \(error.message)") }
             }
@@ -146,15 +162,33 @@ public final class Trainer {
             }
             if let pos { position = pos }
             progress.message("resumed from \(resumePath) after epoch \(position.epoch), step \(position.step)")
+            if position.epoch >= cfg.epochs {
+                progress.message("the checkpoint already holds \(position.epoch) of \(cfg.epochs) epochs; nothing to train (raise --epochs to continue)")
+            }
         }
+        // Epochs complete in the checkpoint file on disk, for the message of a failed run.
+        var savedEpoch: Int? = resumePath != nil && resumePath == checkpointPath ? position.epoch : nil
+        let checkpointInterval = max(1, checkpointEvery ?? cfg.epochs / 20)
+        // The log: a fresh run starts it; a resumed run keeps the records of the epochs it resumes after.
+        var log: FileHandle?
+        if let logPath { log = try openLog(logPath, keeping: position.epoch) }
+        defer { try? log?.close() }
         progress.begin(model: session.name, epochs: cfg.epochs,
                        examples: n, batch: batch, validation: validation?.count ?? 0)
         var history: [EpochRecord] = []
         var stoppedEarly = false
         var failure: String?
         var bestEpoch: Int?
-        let scoring = Scoring.decide(outputShape: try session.trainExecutor(batch: batch).program.outputs.first?.buffer.shape ?? [],
-                                     labels: train.labels)
+        let scoring = Self.scoring(try session.trainExecutor(batch: batch), labels: train.labels)
+        // Early stopping must watch a metric the run has; otherwise it would silently never stop.
+        if cfg.patience != nil {
+            if cfg.metric.hasPrefix("val_"), validation == nil {
+                throw TrainError("early stopping watches \(cfg.metric), which needs held-out data: add 'validation = 0.1' (--validation) or watch loss")
+            }
+            if cfg.metric.hasSuffix("accuracy"), scoring == .regression {
+                throw TrainError("early stopping watches \(cfg.metric), but this model's output is scored as a regression (no accuracy); watch \(cfg.metric.hasPrefix("val_") ? "val_loss" : "loss")")
+            }
+        }
         var epochsThisRun = 0
         epochs: while position.epoch < cfg.epochs {
             if let s = stopAfterEpochs, epochsThisRun >= s { break }
@@ -182,18 +216,22 @@ public final class Trainer {
                 do { try e.run() } catch { throw TrainError(error.message) }
                 let loss = e.loss ?? .nan
                 if !loss.isFinite {
-                    var why = "the loss became \(loss) at step \(position.step) (epoch \(epoch + 1))"
+                    var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
                     if checkNumerics, let bad = e.firstNonFinite() {
                         why += "; the first non-finite value comes from %\(bad.value) = \(bad.op.rawValue)"
                             + (bad.label.map { " ('\($0)')" } ?? "") + (bad.loc.map { " at \($0)" } ?? "")
                     } else if !checkNumerics {
                         why += "; rerun with --check-numerics to find the op that produced it"
                     }
-                    if checkpointPath != nil { why += "; the last checkpoint kept is from epoch \(position.epoch)" }
+                    if let checkpointPath {
+                        why += savedEpoch.map { "; the last checkpoint, \(checkpointPath), is from epoch \($0)" }
+                            ?? "; no checkpoint was written (no epoch finished)"
+                    }
                     failure = why
                     break epochs
                 }
-                tally.add(loss: loss, batch: rows.count, output: e.output(0), labels: train.labels, rows: rows, scoring: scoring)
+                tally.add(loss: loss, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
+                          labels: train.labels, rows: rows, scoring: scoring)
                 position.step += 1
                 start += batch
                 done += 1
@@ -215,7 +253,11 @@ public final class Trainer {
             position.epoch += 1
             epochsThisRun += 1
             progress.epoch(record, epochs: cfg.epochs)
-            if let logPath { try appendLog(record, to: logPath) }
+            if let log, let logPath {
+                do { try log.write(contentsOf: Data(logLine(record).utf8)) } catch {
+                    throw TrainError("\(logPath): cannot append to the log: \(error.localizedDescription)")
+                }
+            }
             // Early stopping on the chosen metric.
             if let patience = cfg.patience {
                 let value: Double? = switch cfg.metric {
@@ -238,8 +280,11 @@ public final class Trainer {
                     stoppedEarly = true
                 }
             }
-            if let checkpointPath {
-                try Checkpoint.save(session.stateArrays(), model: session.name, position: position, to: checkpointPath)
+            let lastOfRun = stoppedEarly || position.epoch >= cfg.epochs || stopAfterEpochs.map { epochsThisRun >= $0 } == true
+            if let checkpointPath, lastOfRun || position.epoch % checkpointInterval == 0 {
+                try Checkpoint.save(session.stateArrays(), model: session.name, position: position, to: checkpointPath,
+                                    interruptAfterBytes: interruptCheckpoint.flatMap { $0.epoch == position.epoch ? $0.bytes : nil })
+                savedEpoch = position.epoch
             }
             if stoppedEarly { break }
         }
@@ -251,18 +296,30 @@ public final class Trainer {
                            bestEpoch: bestEpoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
     }
 
-    func appendLog(_ r: EpochRecord, to path: String) throws {
+    /// One JSON object per line; epochs counted from 1.
+    func logLine(_ r: EpochRecord) -> String {
         var line = "{\"epoch\":\(r.epoch + 1),\"loss\":\(json(r.loss))"
         if let a = r.accuracy { line += ",\"accuracy\":\(json(a))" }
         if let v = r.valLoss { line += ",\"val_loss\":\(json(v))" }
         if let v = r.valAccuracy { line += ",\"val_accuracy\":\(json(v))" }
         line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))}\n"
-        if r.epoch == 0 || !FileManager.default.fileExists(atPath: path) {
-            try AtomicFile.write(line, to: path)
-        } else {
-            let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            try AtomicFile.write(old + line, to: path)
+        return line
+    }
+
+    /// Opens the log for appending, keeping the lines of the first `epochs` epochs (none for a fresh run).
+    func openLog(_ path: String, keeping epochs: Int) throws -> FileHandle {
+        var kept = ""
+        if epochs > 0, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let e = obj["epoch"] as? Int, e <= epochs else { continue }
+                kept += line + "\n"
+            }
         }
+        try AtomicFile.write(kept, to: path)
+        guard let h = FileHandle(forWritingAtPath: path) else { throw TrainError("\(path): cannot open the log for writing") }
+        do { try h.seekToEnd() } catch { throw TrainError("\(path): cannot open the log for writing: \(error.localizedDescription)") }
+        return h
     }
 
     /// The whole run's records from the log (a resumed run plots every epoch).
@@ -270,7 +327,7 @@ public final class Trainer {
         guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         var out: [EpochRecord] = []
         for line in text.split(separator: "\n") {
-            guard let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let e = obj["epoch"] as? Int, let l = obj["loss"] as? Double else { continue }
             out.append(EpochRecord(epoch: e - 1, loss: l, accuracy: obj["accuracy"] as? Double,
                                    valLoss: obj["val_loss"] as? Double, valAccuracy: obj["val_accuracy"] as? Double,

@@ -43,13 +43,19 @@ struct Eval: ParsableCommand {
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print the results as JSON.") var json = false
 
+    func validate() throws {
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+    }
+
     func run() throws {
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
         flags.data = data
-        let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
-        var (train, validation) = try loadData(config, base: base)
-        if data != nil { validation = nil }
+        let (blockConfig, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
+        var config = blockConfig
+        // Data given on the command line is evaluated whole; the train block's split applies to its own data.
+        if data != nil { config.validation = .none }
+        let (train, validation) = try loadData(config, base: base)
         let set = validation ?? train
         let session = try makeSession(file, model: options.model, config: config, threads: threads)
         let result: (tally: Tally, scoring: Scoring)
@@ -97,25 +103,45 @@ struct Predict: ParsableCommand {
     @Option(help: "Examples per batch.") var batch: Int = 256
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    func validate() throws {
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+    }
+
     func run() throws {
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
         flags.data = data
         let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
         var c = config
-        c.validation = .none
-        let (set, _) = try loadData(c, base: base)
+        if data != nil { c.validation = .none }
+        // The train block's data is split as in training, so that normalization is fitted on the
+        // same training part; the predictions then cover both parts, in order.
+        var (set, held) = try loadData(c, base: base)
+        if case .data = c.validation { held = nil }   // separate held-out data is not "the data"
+        if let held {
+            do {
+                set = try Dataset(name: set.name, features: try NDArray.concatenateRows([set.features, held.features]),
+                                  labels: try set.labels.flatMap { a in try held.labels.map { try NDArray.concatenateRows([a, $0]) } })
+            } catch let e as DataError {
+                printError("error: \(e.description)")
+                throw ExitCode.failure
+            }
+        }
         let session = try makeSession(file, model: options.model, config: config, threads: threads)
+        if session.outputs.isEmpty {
+            printError("error: model '\(session.name)' has no outputs to predict; mark one with 'output NAME = …'")
+            throw ExitCode.failure
+        }
         var rows: [NDArray] = []
         do {
-            _ = try session.evalExecutor(batch: min(batch, set.count))
+            _ = try session.predictExecutor(batch: min(batch, set.count))
             try restore(session, from: weights)
             let trainer = try Trainer(session: session)
-            try trainer.validate(set, role: "prediction")
+            try trainer.validate(set, role: "prediction", labels: false)
             var start = 0
             while start < set.count {
                 let r = Array(start..<min(start + batch, set.count))[...]
-                let e = try session.evalExecutor(batch: r.count)
+                let e = try session.predictExecutor(batch: r.count)
                 try trainer.feed(e, set, r)
                 try e.run()
                 rows.append(e.output(0))

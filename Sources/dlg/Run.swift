@@ -49,10 +49,16 @@ struct Run: ParsableCommand {
         let file = try loadSource(options.file)
         // Read the inputs first: their first dimension binds the batch size.
         var arrays: [String: NDArray] = [:]
+        var paths: [String: String] = [:]
         for spec in inputs {
             let (name, path) = splitAssignment(spec)
+            paths[name] = path
             do {
                 var a = try readArray(path)
+                if a.rank > 0, a.shape[0] == 0 {
+                    printError("error: input '\(name)': \(path) holds no examples (\(a)); there is nothing to run")
+                    throw ExitCode.failure
+                }
                 if let limit, a.rank > 0, a.shape[0] > limit { a = try a.rows(0..<limit) }
                 arrays[name] = a
             } catch let e as DataError {
@@ -78,12 +84,25 @@ struct Run: ParsableCommand {
         let (graphOpt, diags, _) = Pipeline.compile(file, model: options.model, options: popts)
         report(diags, in: file)
         guard let graph = graphOpt else { throw ExitCode.failure }
+        // Every input the forward pass reads must be given (before lowering, which needs their sizes).
+        let missing = graph.inputs.filter { arrays[$0.name ?? ""] == nil }
+        if !missing.isEmpty {
+            for n in missing {
+                let name = n.name ?? "?"
+                printError("error: input '\(name)' (\(n.type)) is missing; give it with --input \(name)=PATH")
+            }
+            throw ExitCode.failure
+        }
+        if graph.outputs.isEmpty {
+            printError("error: model '\(graph.name)' has no outputs to write; mark one with 'output NAME = …'")
+            throw ExitCode.failure
+        }
         let program: Program
         do { program = try Lowering.lower(graph) } catch {
             printError("error: \(error.message)")
             throw ExitCode.failure
         }
-        try execute(program, arrays: arrays)
+        try execute(program, arrays: arrays, paths: paths, bindings: popts.bindings)
     }
 
     /// A program from `dlg compile -o`: its shapes are fixed, the inputs must match them.
@@ -98,8 +117,10 @@ struct Run: ParsableCommand {
             throw ExitCode.failure
         }
         var arrays: [String: NDArray] = [:]
+        var paths: [String: String] = [:]
         for spec in inputs {
             let (name, path) = splitAssignment(spec)
+            paths[name] = path
             do {
                 var a = try readArray(path)
                 if let limit, a.rank > 0, a.shape[0] > limit { a = try a.rows(0..<limit) }
@@ -109,10 +130,10 @@ struct Run: ParsableCommand {
                 throw ExitCode.failure
             }
         }
-        try execute(program, arrays: arrays)
+        try execute(program, arrays: arrays, paths: paths, bindings: [:])
     }
 
-    func execute(_ program: Program, arrays: [String: NDArray]) throws {
+    func execute(_ program: Program, arrays: [String: NDArray], paths: [String: String], bindings: [String: Int]) throws {
         let executor: Executor
         do { executor = try Executor(program, threads: runtime.threads) } catch {
             printError("error: \(error.message)")
@@ -125,8 +146,19 @@ struct Run: ParsableCommand {
                 printError("error: input '\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing; give it with --input \(slot.name)=PATH")
                 throw ExitCode.failure
             }
+            let path = paths[slot.name] ?? slot.name
+            // Integer inputs (labels, indices) take integer values only; floats would be truncated.
+            if slot.buffer.dtype == .i32, a.elementType.isFloatingPoint {
+                let v = a.toDoubles()
+                if let k = v.firstIndex(where: { $0 != $0.rounded() || abs($0) > Double(Int32.max) }) {
+                    printError("error: input '\(slot.name)' is \(slot.buffer.dtype.rawValue) (integers), but \(path) holds \(a) with the value \(v[k]) at element \(k)")
+                    throw ExitCode.failure
+                }
+            }
             do { try executor.setInput(i, a) } catch {
-                printError("error: \(error.message)")
+                let bound = bindings.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: ", ")
+                printError("error: input '\(slot.name)' needs \(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))"
+                           + (bound.isEmpty ? "" : " (with \(bound))") + ", but \(path) holds \(a)")
                 throw ExitCode.failure
             }
         }

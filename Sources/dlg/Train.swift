@@ -139,7 +139,8 @@ struct Train: ParsableCommand {
     @OptionGroup var flags: TrainingOptions
     @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Seed for initialization, shuffling and dropout (default: the train block's).") var seed: UInt64?
-    @Option(help: "Save a checkpoint (safetensors) after every epoch.") var checkpoint: String?
+    @Option(help: "Save a checkpoint (safetensors) as training goes (see --checkpoint-every) and after the last epoch.") var checkpoint: String?
+    @Option(help: "Epochs between checkpoints (default: about 20 per run, every max(1, epochs/20)).") var checkpointEvery: Int?
     @Option(help: "Continue from a checkpoint.") var resume: String?
     @Option(help: "Append one JSON object per epoch to this file.") var log: String?
     @Option(help: "Draw loss and accuracy curves to this SVG file.") var plot: String?
@@ -147,6 +148,12 @@ struct Train: ParsableCommand {
     var checkNumerics = false
     @Flag(help: "Print the final summary as JSON on standard output.") var json = false
     @Option(help: "Stop after this many epochs of this run (the rest can follow with --resume).") var stopAfter: Int?
+
+    func validate() throws {
+        if let n = checkpointEvery, n < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if let n = stopAfter, n < 1 { throw ValidationError("--stop-after must be at least 1") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
 
     func run() throws {
         let session: Session
@@ -187,6 +194,7 @@ struct Train: ParsableCommand {
             trainer.logPath = log
             trainer.plotPath = plot
             trainer.checkpointPath = checkpoint ?? config.checkpoint
+            trainer.checkpointEvery = checkpointEvery
             trainer.resumePath = resume
             trainer.checkNumerics = checkNumerics
             trainer.stopAfterEpochs = stopAfter
@@ -216,12 +224,13 @@ struct Train: ParsableCommand {
             if let c = trainer.checkpointPath { fields.append(("checkpoint", .string(c))) }
             print(JSON.object(fields).serialized(pretty: true))
         } else if let l = last {
-            var s = "done in \(String(format: "%.1f", result.seconds)) s: loss \(String(format: "%.4f", l.loss))"
+            let what = result.failure == nil ? "done" : "stopped after \(result.history.count) epoch\(result.history.count == 1 ? "" : "s")"
+            var s = "\(what) in \(String(format: "%.1f", result.seconds)) s: loss \(String(format: "%.4g", l.loss))"
             if let a = l.accuracy { s += ", accuracy \(String(format: "%.2f%%", a * 100))" }
-            if let v = l.valLoss { s += "; held out: loss \(String(format: "%.4f", v))" }
+            if let v = l.valLoss { s += "; held out: loss \(String(format: "%.4g", v))" }
             if let v = l.valAccuracy { s += ", accuracy \(String(format: "%.2f%%", v * 100))" }
             print(s)
-            if let c = trainer.checkpointPath { print("checkpoint: \(c)") }
+            if let c = trainer.checkpointPath, result.failure == nil { print("checkpoint: \(c)") }
             if let p = plot { print("curves: \(p)") }
         }
         if let f = result.failure {

@@ -140,8 +140,11 @@ public struct OptimizerUpdate: GraphPass {
                     : try o(.add, [bv, d])
                 g.updates.append(StateUpdate(target: v, value: v1))
                 if spec.kind == .nesterov {
-                    // Look ahead: p ← p − lr·(g + β·v_new) (PyTorch's Nesterov).
-                    step = try o(.mul, [try o(.add, [d, try o(.mul, [v1, c(spec.momentum)])]), lr])
+                    // Look ahead: p ← p − lr·(g + β·v_new) (PyTorch's Nesterov). In the EWMA form the
+                    // gradient enters with the weight it has in v, p ← p − lr·((1 − β)g + β·v_new), so
+                    // that both forms take the same steps when the EWMA rate is lr/(1 − β).
+                    let g1 = spec.momentumForm == .ewma ? try o(.mul, [d, c(1 - spec.momentum)]) : d
+                    step = try o(.mul, [try o(.add, [g1, try o(.mul, [v1, c(spec.momentum)])]), lr])
                 } else {
                     step = try o(.mul, [v1, lr])
                 }

@@ -1,0 +1,214 @@
+import DLGData
+import Foundation
+import Testing
+
+/// The commands' ordinary use, through the built binary.
+@Suite("dlg commands")
+struct BasicsTests {
+    @Test func checkAcceptsEveryExampleAndReportsErrorsAtTheirPlace() throws {
+        let graphs = try FileManager.default.contentsOfDirectory(atPath: CLI.graphs).filter { $0.hasSuffix(".dlg") }
+        #expect(graphs.count >= 10)
+        expectSuccess(try CLI.run(["check"] + graphs.map(CLI.graph)))
+
+        let dir = try Scratch()
+        try dir.write("bad.dlg", "model m {\n    input x: f32[B, 2]\n    output y = relu(xx)\n}\n")
+        let r = try CLI.run(["check", "bad.dlg"], in: dir.path)
+        // 'xx' starts at column 21 of line 3: four spaces and "output y = relu(" before it.
+        expectFailure(r, ["bad.dlg:3:21: error: unknown name 'xx'", "did you mean 'x'?"])
+        expectFailure(try CLI.run(["check", "no-such-file.dlg"], in: dir.path), ["no-such-file.dlg does not exist"])
+    }
+
+    @Test func summaryCountsLeNetParameters() throws {
+        // conv 6·(1·5·5) + 6 = 156; conv 16·(6·5·5) + 16 = 2,416; dense 400·120 + 120 = 48,120;
+        // dense 120·84 + 84 = 10,164; dense 84·10 + 10 = 850: 61,706 in all.
+        let r = try CLI.run(["summary", CLI.graph("lenet5.dlg")])
+        expectSuccess(r)
+        #expect(r.stdout.contains("61,706"))
+        let j = try jsonObject(try CLI.run(["summary", CLI.graph("lenet5.dlg"), "--json"]))
+        let p = try #require(j["parameters"] as? [String: Any])
+        #expect(p["total"] as? Int == 61706 && p["trainable"] as? Int == 61706)
+        #expect(p["bytes"] as? Int == 61706 * 4)
+    }
+
+    @Test func dumpInEveryFormat() throws {
+        let text = try CLI.run(["dump", CLI.graph("xor.dlg")])
+        expectSuccess(text)
+        // x @ W1, + b1, sigmoid, @ W2, + b2, sigmoid, and mse's sub, square, mean: 9 ops.
+        #expect(text.stdout.contains("# 9 ops, 4 parameter tensors, 2 inputs"))
+        #expect(text.stdout.contains("# parameters: 9 (trainable 9, non-trainable 0)"))
+        let json = try jsonObject(try CLI.run(["dump", CLI.graph("xor.dlg"), "--format", "json"]))
+        #expect(!json.isEmpty)
+        let dot = try CLI.run(["dump", CLI.graph("xor.dlg"), "--format", "dot"])
+        #expect(dot.stdout.hasPrefix("digraph \"xor\""))
+        let grad = try CLI.run(["dump", CLI.graph("xor.dlg"), "--stage", "optimizer"])
+        expectSuccess(grad)
+        #expect(grad.stdout.contains("optimizer.lr"))
+        #expect(try CLI.run(["dump", CLI.graph("xor.dlg"), "--stage", "nonsense"]).status == 64)
+    }
+
+    @Test func gradcheckPassesOnXOR() throws {
+        let r = try CLI.run(["gradcheck", CLI.graph("xor.dlg")])
+        expectSuccess(r)
+        #expect(r.stdout.contains("all gradients agree"))
+        let j = try jsonObject(try CLI.run(["gradcheck", CLI.graph("xor.dlg"), "--json"]))
+        #expect(j["passed"] as? Bool == true)
+        #expect((j["tensors"] as? [Any])?.count == 6)   // W1, b1, W2, b2 and the inputs x, y
+    }
+
+    /// The perceptron's starting weights give a = hardlim(p·[1, −0.8] + 0):
+    /// (0,0) → hardlim(0) = 1, (0,1) → hardlim(−0.8) = 0, (1,0) → 1, (1,1) → hardlim(0.2) = 1.
+    @Test func runComputesTheForwardPass() throws {
+        let dir = try Scratch()
+        try dir.write("p.csv", "p1,p2\n0,0\n0,1\n1,0\n1,1\n")
+        let r = try CLI.run(["run", CLI.graph("perceptron_and.dlg"), "--input", "p=p.csv", "--output", "a.npy"], in: dir.path)
+        expectSuccess(r)
+        let a = try NPY.read(dir.file("a.npy"))
+        #expect(a.shape == [4, 1])
+        #expect(a.toDoubles() == [1, 0, 1, 1])
+        let csv = try CLI.run(["run", CLI.graph("perceptron_and.dlg"), "--input", "p=p.csv", "--output", "a.csv"], in: dir.path)
+        expectSuccess(csv)
+        let lines = try String(contentsOfFile: dir.file("a.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "a")
+        #expect(lines.dropFirst().map { Double($0) } == [1, 0, 1, 1])
+    }
+
+    /// train → checkpoint → eval and predict agree with each other and with run.
+    @Test func trainEvalPredictAndRunAgree() throws {
+        let dir = try Scratch()
+        let t = try CLI.run(["train", CLI.graph("xor.dlg"), "--checkpoint", "xor.safetensors", "--json"], in: dir.path)
+        expectSuccess(t)
+        let summary = try jsonObject(t)
+        #expect(summary["model"] as? String == "xor")
+        #expect(summary["epochs"] as? Int == 5000 && summary["steps"] as? Int == 5000)
+        #expect(try #require(summary["loss"] as? Double) < 0.01)
+        #expect(summary["accuracy"] as? Double == 1)
+
+        let e = try jsonObject(try CLI.run(["eval", CLI.graph("xor.dlg"), "--weights", "xor.safetensors", "--json"], in: dir.path))
+        #expect(e["examples"] as? Int == 4 && e["accuracy"] as? Double == 1)
+        let evalLoss = try #require(e["loss"] as? Double)
+
+        expectSuccess(try CLI.run(["predict", CLI.graph("xor.dlg"), "--weights", "xor.safetensors", "--output", "p.npy"], in: dir.path))
+        let p = try NPY.read(dir.file("p.npy")).toDoubles()
+        #expect(p.count == 4)
+        // The mean squared error of the predictions against XOR's truth table is eval's loss.
+        let truth: [Double] = [0, 1, 1, 0]
+        let mse = zip(p, truth).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / 4
+        #expect(abs(mse - evalLoss) < 1e-6)
+        #expect(p.map { $0 >= 0.5 ? 1.0 : 0.0 } == truth)
+
+        try dir.write("x.csv", "a,b\n0,0\n0,1\n1,0\n1,1\n")
+        expectSuccess(try CLI.run(["run", CLI.graph("xor.dlg"), "--input", "x=x.csv", "--weights", "xor.safetensors",
+                                   "--output", "r.npy"], in: dir.path))
+        #expect(try NPY.read(dir.file("r.npy")).toDoubles() == p)
+
+        // Unlabelled data: predict needs only the features.
+        try NPY.write(try NDArray([Float(0), 0, 0, 1, 1, 0, 1, 1], shape: [4, 2]), to: dir.file("x.npy"))
+        expectSuccess(try CLI.run(["predict", CLI.graph("xor.dlg"), "--weights", "xor.safetensors", "--data", "npy(\"x.npy\")",
+                                   "--output", "u.npy"], in: dir.path))
+        #expect(try NPY.read(dir.file("u.npy")).toDoubles() == p)
+    }
+
+    /// The log has one line per epoch; the first epoch of the AND perceptron, worked by hand:
+    /// from W = [1, −0.8], b = 0, the patterns in order give errors on (0,0), (1,0) and (1,1)
+    /// (a = 1, 1, 0 against t = 0, 0, 1), each ½ in sse: loss 1.5/4 = 0.375, accuracy 1/4.
+    @Test func logPlotAndResume() throws {
+        let dir = try Scratch()
+        let straight = try CLI.run(["train", CLI.graph("perceptron_and.dlg"), "--log", "log.jsonl", "--plot", "curves.svg",
+                                    "--checkpoint", "straight.safetensors"], in: dir.path)
+        expectSuccess(straight)
+        let lines = try String(contentsOfFile: dir.file("log.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 20)
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(first["epoch"] as? Int == 1 && first["loss"] as? Double == 0.375 && first["accuracy"] as? Double == 0.25)
+        #expect(first["lr"] as? Double == 1)
+        #expect(try String(contentsOfFile: dir.file("curves.svg"), encoding: .utf8).hasPrefix("<svg"))
+        #expect(straight.stderr.contains("training perceptron_and: 4 examples, batch 1, 20 epochs"))
+
+        // 7 epochs, then the remaining 13 from the checkpoint: the same final file, and one log of 20 epochs.
+        expectSuccess(try CLI.run(["train", CLI.graph("perceptron_and.dlg"), "--stop-after", "7",
+                                   "--checkpoint", "split.safetensors", "--log", "split.jsonl"], in: dir.path))
+        let resumed = try CLI.run(["train", CLI.graph("perceptron_and.dlg"), "--resume", "split.safetensors",
+                                   "--checkpoint", "split.safetensors", "--log", "split.jsonl"], in: dir.path)
+        expectSuccess(resumed)
+        #expect(resumed.stderr.contains("resumed from split.safetensors after epoch 7, step 28"))
+        #expect(try readFileBytes(dir.file("split.safetensors")) == (try readFileBytes(dir.file("straight.safetensors"))))
+        let split = try String(contentsOfFile: dir.file("split.jsonl"), encoding: .utf8).split(separator: "\n")
+        let epochs = try split.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["epoch"] as? Int }
+        #expect(epochs == Array(1...20))
+        // Resuming a finished run trains nothing, and says so.
+        let done = try CLI.run(["train", CLI.graph("perceptron_and.dlg"), "--resume", "straight.safetensors"], in: dir.path)
+        expectSuccess(done)
+        #expect(done.stderr.contains("the checkpoint already holds 20 of 20 epochs; nothing to train"))
+    }
+
+    /// eval defaults to the train block's held-out examples and evaluates data given with
+    /// --data whole. Weights W = [1, 1], b = −1.5 make the AND gate: on and() every pattern
+    /// is right; on or() (0,1) and (1,0) come out 0 instead of 1: sse ½ each, loss 1/4, accuracy 1/2.
+    @Test func evalDefaultsToTheHeldOutPartAndTakesWholeData() throws {
+        let dir = try Scratch()
+        try dir.write("gate.dlg", """
+            model gate {
+                input p: f32[B, 2]
+                input t: f32[B, 1]
+                param W: f32[2, 1] = [[0.0], [0.0]]
+                param b: f32[1] = [0.0]
+                output a = hardlim(p @ W + b)
+                minimize sse(a, t)
+            }
+            train gate {
+                data = and()
+                validation = 1
+            }
+            """)
+        try Safetensors.write([NamedArray("W", try NDArray([Float(1), 1], shape: [2, 1])),
+                               NamedArray("b", NDArray([Float(-1.5)]))], to: dir.file("and.safetensors"))
+        let held = try jsonObject(try CLI.run(["eval", "gate.dlg", "--weights", "and.safetensors", "--json"], in: dir.path))
+        #expect(held["examples"] as? Int == 1 && held["accuracy"] as? Double == 1)
+        let and = try jsonObject(try CLI.run(["eval", "gate.dlg", "--weights", "and.safetensors", "--data", "and()", "--json"],
+                                             in: dir.path))
+        #expect(and["examples"] as? Int == 4 && and["accuracy"] as? Double == 1 && and["loss"] as? Double == 0)
+        let or = try jsonObject(try CLI.run(["eval", "gate.dlg", "--weights", "and.safetensors", "--data", "or()", "--json"],
+                                            in: dir.path))
+        #expect(or["examples"] as? Int == 4 && or["accuracy"] as? Double == 0.5 && or["loss"] as? Double == 0.25)
+        let text = try CLI.run(["eval", "gate.dlg", "--weights", "and.safetensors", "--data", "or()"], in: dir.path)
+        expectSuccess(text)
+        #expect(text.stdout.contains("4 examples (or): loss 0.2500, accuracy 50.00%"))
+    }
+
+    /// predict on the train block's data normalizes it as training did: statistics of the
+    /// training part. x = 0, 2, 4 train (mean 2, population deviation √(8/3)), 10 is held out;
+    /// with W = 1 the predictions are the standardized inputs (x − 2)/√(8/3).
+    @Test func predictNormalizesWithTheTrainingStatistics() throws {
+        let dir = try Scratch()
+        try dir.write("scale.dlg", """
+            model scale {
+                input  x: f32[B, 1]
+                input  y: f32[B, 1]
+                param  W: f32[1, 1] = [[0.0]]
+                output z = x @ W
+                minimize mse(z, y)
+            }
+            train scale {
+                data = csv("d.csv", label: "y")
+                normalize = standardize
+                validation = 1
+            }
+            """)
+        try dir.write("d.csv", "x,y\n0,0\n2,1\n4,2\n10,3\n")
+        try Safetensors.write([NamedArray("W", try NDArray([Float(1)], shape: [1, 1]))], to: dir.file("w.safetensors"))
+        expectSuccess(try CLI.run(["predict", "scale.dlg", "--weights", "w.safetensors", "--output", "z.npy"], in: dir.path))
+        let sd = (8.0 / 3).squareRoot()
+        let expected = [0.0, 2, 4, 10].map { ($0 - 2) / sd }
+        let z = try NPY.read(dir.file("z.npy")).toDoubles()
+        #expect(z.count == 4)
+        for (a, e) in zip(z, expected) { #expect(abs(a - e) < 1e-6, "\(z) vs \(expected)") }
+    }
+
+    @Test func usageErrorsExit64() throws {
+        let r = try CLI.run(["run", CLI.graph("xor.dlg"), "--input", "x"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("--input takes NAME=PATH"))
+        #expect(try CLI.run(["eval", CLI.graph("xor.dlg"), "--weights", "w", "--batch", "0"]).status == 64)
+        #expect(try CLI.run(["train", CLI.graph("xor.dlg"), "--frobnicate"]).status == 64)
+    }
+}
