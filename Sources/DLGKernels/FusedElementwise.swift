@@ -104,7 +104,17 @@ public struct FusedElementwiseKernel: Sendable {
         (0..<output.count).map { $0 == axis ? 1 : 0 }
     }
 
+    /// Elements per tile: every step runs over a tile held in L1 before the next step starts.
+    public static let tile = 512
+
     /// Runs the chain; `inputs[k]` is element 0 of input k. `out` may be an input with the output's layout.
+    ///
+    /// The program is interpreted a tile at a time: for each tile of up to
+    /// `tile` output elements, each step runs one tight vector loop over the
+    /// tile, reading its operands from the inputs (or, for a broadcast operand,
+    /// a splat) and writing a scratch tile that stays in L1; the last step
+    /// writes the output. Dispatch costs one switch per step per tile, and
+    /// intermediate results never reach main memory.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func run<T: KernelScalar>(_ inputs: [UnsafePointer<T>], _ out: UnsafeMutablePointer<T>, threads: Int = 1) {
@@ -113,6 +123,10 @@ public struct FusedElementwiseKernel: Sendable {
         let inner = dims[rank - 1]
         let rows = count / max(inner, 1)
         let views = viewInputs.count
+        let tile = FusedElementwiseKernel.tile
+        let tilesPerRow = (inner + tile - 1) / tile
+        let units = rows * tilesPerRow
+        let stepCount = steps.count
         codes.withUnsafeBufferPointer { codes in
         operandStart.withUnsafeBufferPointer { starts in
         flatOperands.withUnsafeBufferPointer { operands in
@@ -120,50 +134,82 @@ public struct FusedElementwiseKernel: Sendable {
         dims.withUnsafeBufferPointer { dims in
         viewInputs.withUnsafeBufferPointer { viewInputs in
         inputs.withUnsafeBufferPointer { inputs in
-            let stepCount = codes.count
-            // Work is a range of (row, column-block) units: rows × ⌈inner / 16⌉ blocks, split in order.
-            let blocksPerRow = (inner + 15) / 16
-            let units = rows * blocksPerRow
             let work = { (range: Range<Int>) in
-                withUnsafeTemporaryAllocation(of: SIMD16<T>.self, capacity: max(stepCount, 1)) { regs in
+                // Scratch: one tile per step, one per operand that needs gathering or a splat.
+                let operandCount = operands.count
+                withUnsafeTemporaryAllocation(of: T.self, capacity: (stepCount + operandCount) * tile) { scratch in
                     withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: max(views, 1)) { base in
-                        withUnsafeTemporaryAllocation(of: Int.self, capacity: max(views, 1)) { innerStride in
-                            for v in 0..<views { innerStride[v] = strides[v * rank + rank - 1] }
-                            var unit = range.lowerBound
-                            while unit < range.upperBound {
-                                let row = unit / blocksPerRow
-                                var block = unit % blocksPerRow
-                                let lastBlock = min(blocksPerRow, block + range.upperBound - unit)
-                                // Each view's start for this row (an odometer over the outer axes).
-                                for v in 0..<views { base[v] = inputs[viewInputs[v]] }
-                                var rem = row
-                                var a = rank - 2
-                                while a >= 0 {
-                                    let idx = rem % dims[a]
-                                    rem /= dims[a]
-                                    for v in 0..<views { base[v] += idx * strides[v * rank + a] }
-                                    a -= 1
-                                }
-                                let o = out + row * inner
-                                while block < lastBlock {
-                                    let j = block * 16
-                                    let n = min(16, inner - j)
-                                    for k in 0..<stepCount {
-                                        regs[k] = FusedElementwiseKernel.evaluate(codes[k], operands, starts[k], regs, base,
-                                                                                  innerStride, j, n)
+                        let s = scratch.baseAddress!
+                        for unit in range {
+                            let row = unit / tilesPerRow
+                            let j = (unit % tilesPerRow) * tile
+                            let n = min(tile, inner - j)
+                            // Each view's start for this row (an odometer over the outer axes).
+                            for v in 0..<views { base[v] = inputs[viewInputs[v]] }
+                            var rem = row
+                            var a = rank - 2
+                            while a >= 0 {
+                                let idx = rem % dims[a]
+                                rem /= dims[a]
+                                for v in 0..<views { base[v] += idx * strides[v * rank + a] }
+                                a -= 1
+                            }
+                            // A contiguous pointer to n values of operand `o` (index `slot` in the flat list).
+                            func source(_ o: Operand, _ slot: Int) -> UnsafePointer<T> {
+                                switch o {
+                                case .step(let k): return UnsafePointer(s + k * tile)
+                                case .immediate(let v):
+                                    let p = s + (stepCount + slot) * tile
+                                    p.update(repeating: T(v), count: n)
+                                    return UnsafePointer(p)
+                                case .view(let v):
+                                    let stride = strides[v * rank + rank - 1]
+                                    let p = base[v] + j * stride
+                                    if stride == 1 { return p }
+                                    let g = s + (stepCount + slot) * tile
+                                    if stride == 0 { g.update(repeating: p.pointee, count: n) } else {
+                                        for l in 0..<n { g[l] = p[l * stride] }
                                     }
-                                    let r = regs[stepCount - 1]
-                                    if n == 16 { SIMDMath.store(r, o + j) } else { SIMDMath.storePartial(r, o + j, n) }
-                                    block += 1
+                                    return UnsafePointer(g)
                                 }
-                                unit += lastBlock - (unit % blocksPerRow)
+                            }
+                            func scalar(_ o: Operand) -> T? {
+                                switch o {
+                                case .immediate(let v): return T(v)
+                                case .view(let v) where strides[v * rank + rank - 1] == 0: return base[v].pointee
+                                default: return nil
+                                }
+                            }
+                            for k in 0..<stepCount {
+                                let dst = k == stepCount - 1 ? out + row * inner + j : s + k * tile
+                                let first = starts[k]
+                                switch codes[k] {
+                                case .copy:
+                                    let x = source(operands[first], first)
+                                    if UnsafePointer(dst) != x { dst.update(from: x, count: n) }
+                                case .unary(let u):
+                                    unary(u, source(operands[first], first), dst, count: n)
+                                case .binary(let b):
+                                    // A scalar operand (an immediate or a broadcast value) stays in a register.
+                                    let oa = operands[first], ob = operands[first + 1]
+                                    if let sb = scalar(ob) {
+                                        FusedElementwiseKernel.binaryTile(b, source(oa, first), sb, dst, n)
+                                    } else if let sa = scalar(oa) {
+                                        FusedElementwiseKernel.binaryTile(b, sa, source(ob, first + 1), dst, n)
+                                    } else {
+                                        FusedElementwiseKernel.binaryTile(b, source(oa, first), source(ob, first + 1), dst, n)
+                                    }
+                                case .unaryGrad(let u):
+                                    unaryBackward(u, x: source(operands[first], first), y: source(operands[first + 1], first + 1),
+                                                  dy: source(operands[first + 2], first + 2), dx: dst, count: n)
+                                }
                             }
                         }
                     }
                 }
             }
             if threads > 1, count >= 1 << 15, units > 1 {
-                Threads.parallelFor(0..<units, threads: threads, minChunk: 256, work)
+                Threads.parallelFor(0..<units, threads: threads, minChunk: 8, work)
             } else {
                 work(0..<units)
             }
@@ -176,43 +222,49 @@ public struct FusedElementwiseKernel: Sendable {
         }
     }
 
-    @inlinable @inline(__always)
-    static func operand<T: KernelScalar>(_ o: Operand, _ regs: UnsafeMutableBufferPointer<SIMD16<T>>,
-                                         _ base: UnsafeMutableBufferPointer<UnsafePointer<T>>,
-                                         _ innerStride: UnsafeMutableBufferPointer<Int>, _ j: Int, _ n: Int) -> SIMD16<T> {
-        switch o {
-        case .step(let k): return regs[k]
-        case .immediate(let v): return SIMD16<T>(repeating: T(v))
-        case .view(let v):
-            let s = innerStride[v]
-            let p = base[v]
-            if s == 1 { return n == 16 ? SIMDMath.load(p + j) : SIMDMath.loadPartial(p + j, n, fill: 0) }
-            if s == 0 { return SIMD16<T>(repeating: p.pointee) }
-            var r = SIMD16<T>(repeating: 0)
-            withUnsafeMutableBytes(of: &r) { raw in
-                let lanes = raw.baseAddress!.assumingMemoryBound(to: T.self)
-                for l in 0..<n { lanes[l] = p[(j + l) * s] }
-            }
-            return r
+    /// out[i] = a[i] op b over n contiguous elements.
+    @inlinable
+    static func binaryTile<T: KernelScalar>(_ op: BinaryOp, _ a: UnsafePointer<T>, _ b: T,
+                                             _ out: UnsafeMutablePointer<T>, _ n: Int) {
+        let v = SIMD16<T>(repeating: b)
+        switch op {
+        case .add: SIMDMath.map(a, out, n) { $0 + v }
+        case .sub: SIMDMath.map(a, out, n) { $0 - v }
+        case .mul: SIMDMath.map(a, out, n) { $0 * v }
+        case .div: SIMDMath.map(a, out, n) { $0 / v }
+        default: SIMDMath.map(a, out, n) { op.apply($0, v) }
         }
     }
 
-    @inlinable @inline(__always)
-    static func evaluate<T: KernelScalar>(_ code: Code, _ operands: UnsafeBufferPointer<Operand>, _ start: Int,
-                                          _ regs: UnsafeMutableBufferPointer<SIMD16<T>>,
-                                          _ base: UnsafeMutableBufferPointer<UnsafePointer<T>>,
-                                          _ innerStride: UnsafeMutableBufferPointer<Int>, _ j: Int, _ n: Int) -> SIMD16<T> {
-        switch code {
-        case .unary(let u): return u.apply(operand(operands[start], regs, base, innerStride, j, n))
-        case .copy: return operand(operands[start], regs, base, innerStride, j, n)
-        case .binary(let b):
-            return b.apply(operand(operands[start], regs, base, innerStride, j, n),
-                           operand(operands[start + 1], regs, base, innerStride, j, n))
-        case .unaryGrad(let u):
-            let x = operand(operands[start], regs, base, innerStride, j, n)
-            let y = operand(operands[start + 1], regs, base, innerStride, j, n)
-            let dy = operand(operands[start + 2], regs, base, innerStride, j, n)
-            return u.derivative(x: x, y: y, dy: dy)
+    /// out[i] = a op b[i] over n contiguous elements.
+    @inlinable
+    static func binaryTile<T: KernelScalar>(_ op: BinaryOp, _ a: T, _ b: UnsafePointer<T>,
+                                             _ out: UnsafeMutablePointer<T>, _ n: Int) {
+        let v = SIMD16<T>(repeating: a)
+        switch op {
+        case .add: SIMDMath.map(b, out, n) { v + $0 }
+        case .sub: SIMDMath.map(b, out, n) { v - $0 }
+        case .mul: SIMDMath.map(b, out, n) { v * $0 }
+        case .div: SIMDMath.map(b, out, n) { v / $0 }
+        default: SIMDMath.map(b, out, n) { op.apply(v, $0) }
+        }
+    }
+
+    /// out[i] = a[i] op b[i] over n contiguous elements, the op chosen once per tile.
+    @inlinable
+    static func binaryTile<T: KernelScalar>(_ op: BinaryOp, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
+                                             _ out: UnsafeMutablePointer<T>, _ n: Int) {
+        switch op {
+        case .add: SIMDMath.map2(a, b, out, n) { $0 + $1 }
+        case .sub: SIMDMath.map2(a, b, out, n) { $0 - $1 }
+        case .mul: SIMDMath.map2(a, b, out, n) { $0 * $1 }
+        case .div: SIMDMath.map2(a, b, out, n) { $0 / $1 }
+        case .pow: SIMDMath.map2(a, b, out, n) { BinaryOp.pow.apply($0, $1) }
+        case .maximum: SIMDMath.map2(a, b, out, n) { BinaryOp.maximum.apply($0, $1) }
+        case .minimum: SIMDMath.map2(a, b, out, n) { BinaryOp.minimum.apply($0, $1) }
+        case .greater: SIMDMath.map2(a, b, out, n) { BinaryOp.greater.apply($0, $1) }
+        case .greaterEqual: SIMDMath.map2(a, b, out, n) { BinaryOp.greaterEqual.apply($0, $1) }
+        case .equal: SIMDMath.map2(a, b, out, n) { BinaryOp.equal.apply($0, $1) }
         }
     }
 }
