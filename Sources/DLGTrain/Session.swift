@@ -130,9 +130,19 @@ public final class Session: @unchecked Sendable {
         }
     }
 
+    /// Profile the training step kernel by kernel (see `ProfileReport`).
+    public var profile = false
+
+    /// The training executors, largest batch first (for reports).
+    public var trainingExecutors: [Executor] { trainExecutors.sorted { $0.key > $1.key }.map(\.value) }
+
     public func trainExecutor(batch: Int) throws -> Executor {
-        if let e = trainExecutors[batch] { return e }
+        if let e = trainExecutors[batch] {
+            if profile, e.profile == nil { e.profile = [] }
+            return e
+        }
         let e = try compile(batch: batch, training: true)
+        if profile { e.profile = [] }
         markInitialized(e)
         trainExecutors[batch] = e
         return e

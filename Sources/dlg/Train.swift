@@ -148,6 +148,7 @@ struct Train: ParsableCommand {
     var checkNumerics = false
     @Flag(help: "Print the final summary as JSON on standard output.") var json = false
     @Option(help: "Stop after this many epochs of this run (the rest can follow with --resume).") var stopAfter: Int?
+    @Flag(help: "Profile the training step and print a per-kernel table after training.") var profile = false
 
     func validate() throws {
         if let n = checkpointEvery, n < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
@@ -189,6 +190,7 @@ struct Train: ParsableCommand {
         let trainer: Trainer
         let result: TrainResult
         do {
+            session.profile = profile
             trainer = try Trainer(session: session)
             trainer.progress = ConsoleProgress(live: !json && isatty(2) != 0)
             trainer.logPath = log
@@ -208,6 +210,12 @@ struct Train: ParsableCommand {
         } catch let e as DataError {
             printError("error: \(e.description)")
             throw ExitCode.failure
+        }
+        if profile, let e = session.trainingExecutors.first {
+            let rows = ProfileReport.rows(e)
+            let steps = e.profile?.first?.calls ?? 0
+            printError("per-kernel profile of the training step (batch \(e.program.inputs.first?.buffer.shape.first ?? 0), \(steps) steps):")
+            printError(ProfileReport.text(rows))
         }
         let last = result.history.last
         if json {

@@ -65,8 +65,14 @@ public enum Gradients {
     public static let unary: VJPRule = { e, n, g throws(ShapeError) in
         var attrs: Attributes = ["fn": .string(n.op.rawValue)]
         if let a = n.attrs["alpha"] { attrs["alpha"] = a }
-        return [try e.emit(.unary_grad, [n.inputs[0], n.id, g], attrs)]
+        // Where f′ is a function of y = f(x) alone (relu: y > 0 ⟺ x > 0; exp, sigmoid, tanh), the
+        // backward reads only y, so x need not be kept: it can be fused into its producer.
+        let x = outputDetermined.contains(n.op) ? n.id : n.inputs[0]
+        return [try e.emit(.unary_grad, [x, n.id, g], attrs)]
     }
+
+    /// Elementwise functions whose derivative is computed from their output (see `unary`).
+    static let outputDetermined: Set<Op> = [.relu, .exp, .sigmoid, .tanh]
 
     public static let identity: VJPRule = { _, _, g throws(ShapeError) in [g] }
     public static let none: VJPRule = { _, n, _ throws(ShapeError) in n.inputs.map { _ in nil } }
