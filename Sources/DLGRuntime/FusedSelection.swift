@@ -20,8 +20,17 @@ extension Executor {
         var inputs: [Buffer] = []
         for o in a.operands { if case .input(let i) = o { inputs.append(ins.inputs[i]) } }
         let pseudo = Instruction(op: a.op, inputs: inputs, output: ins.output, attrs: a.attrs, value: ins.value, label: nil, loc: nil)
-        return try workspaceBytes(pseudo, floatType: floatType, threads: threads)
+        var bytes = try workspaceBytes(pseudo, floatType: floatType, threads: threads)
+        // Written over one of its inputs: the library kernel's result waits in scratch after its own workspace.
+        if writesOverInput(ins) { bytes = align64(bytes) + ins.output.count * floatType.byteSize }
+        return bytes
     }
+
+    static func writesOverInput(_ ins: Instruction) -> Bool {
+        ins.inputs.contains { $0.location == ins.output.location }
+    }
+
+    static func align64(_ x: Int) -> Int { (x + 63) / 64 * 64 }
 
     func compileFused<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
         guard let region = ins.attrs.region("region"), !region.steps.isEmpty else {
@@ -30,6 +39,7 @@ extension Executor {
         let outShape = ins.output.shape
         var steps = region.steps
         var head: Call? = nil
+        var anchorSource: UnsafePointer<T>? = nil
         // An epilogue region: the library kernel writes the output, the rest finishes it in place.
         if let anchor = region.anchor {
             guard let a = standalone(anchor, of: ins) else { throw ExecutionError("the region's first step reads a step") }
@@ -57,7 +67,19 @@ extension Executor {
                     return { Conv2D.forward(g, input: x, weight: w, bias: b, epilogue: epilogue, output: out, workspace: ws, threads: threads) }
                 }
             }
-            head = try compile(a, T.self)
+            if Executor.writesOverInput(ins) {
+                // The epilogue writes over an input the library kernel does not read (an optimizer's
+                // state updated in place): the kernel's result goes to scratch after its own workspace.
+                var scratch = a
+                let kernelBytes = try Executor.workspaceBytes(a, floatType: program.floatType, threads: threads)
+                scratch.output = Buffer(location: .arena(-1), dtype: a.output.dtype, shape: a.output.shape)
+                let offset = Executor.align64(kernelBytes)
+                let scratchPointer = (workspace + offset).assumingMemoryBound(to: T.self)
+                head = try compile(scratch, T.self, outputPointer: scratchPointer)
+                anchorSource = UnsafePointer(scratchPointer)
+            } else {
+                head = try compile(a, T.self)
+            }
             steps.removeFirst()
         }
         // Views: one per (step, input operand); the anchor's result is a view of the output itself.
@@ -111,7 +133,7 @@ extension Executor {
         }
         let kernel = FusedElementwiseKernel(steps: kernelSteps, shape: outShape, views: views)
         let out = pointer(ins.output, T.self)
-        let pointers: [UnsafePointer<T>] = ins.inputs.map { UnsafePointer(pointer($0, T.self)) } + [UnsafePointer(out)]
+        let pointers: [UnsafePointer<T>] = ins.inputs.map { UnsafePointer(pointer($0, T.self)) } + [anchorSource ?? UnsafePointer(out)]
         let threads = self.threads
         if let head {
             return { () throws(ExecutionError) in

@@ -103,8 +103,8 @@ extension Executor {
         return (shape[..<ax].reduce(1, *), shape[ax], shape[(ax + 1)...].reduce(1, *))
     }
 
-    func compile<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
-        let out = pointer(ins.output, T.self)
+    func compile<T: KernelScalar>(_ ins: Instruction, _: T.Type, outputPointer: UnsafeMutablePointer<T>? = nil) throws(ExecutionError) -> Call {
+        let out = outputPointer ?? pointer(ins.output, T.self)
         let n = ins.output.count
         func input(_ i: Int) -> UnsafeMutablePointer<T> { pointer(ins.inputs[i], T.self) }
         func shape(_ i: Int) -> [Int] { ins.inputs[i].shape }
@@ -246,7 +246,7 @@ extension Executor {
                 return { out.update(from: x, count: n) }
             }
         case .matmul:
-            return try compileMatmul(ins, T.self)
+            return try compileMatmul(ins, T.self, output: out)
         case .conv2d:
             let g = try Executor.convGeometry(x: shape(0), w: shape(1), attrs: ins.attrs)
             let (x, w) = (input(0), input(1))
@@ -319,10 +319,10 @@ extension Executor {
     }
 
     /// a [..., M, K] @ b [K, N], or with equal batch axes, through the GEMM wrapper.
-    func compileMatmul<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
+    func compileMatmul<T: KernelScalar>(_ ins: Instruction, _: T.Type, output c: UnsafeMutablePointer<T>) throws(ExecutionError) -> Call {
         let ta = ins.attrs.bool("transpose_a") ?? false, tb = ins.attrs.bool("transpose_b") ?? false
         let sa = ins.inputs[0].shape, sb = ins.inputs[1].shape
-        let a = pointer(ins.inputs[0], T.self), b = pointer(ins.inputs[1], T.self), c = pointer(ins.output, T.self)
+        let a = pointer(ins.inputs[0], T.self), b = pointer(ins.inputs[1], T.self)
         let threads = self.threads
         let (ra, rb) = (sa[sa.count - 2], sa[sa.count - 1])
         let (m, k) = ta ? (rb, ra) : (ra, rb)

@@ -18,9 +18,19 @@ public struct MemoryPlanning: GraphPass {
     public static let alignment = 64
     public init() {}
 
-    static func inPlaceCapable(_ n: Node) -> Bool {
+    /// Whether `n` may write its result over operand `x` (which it reads last, with the same shape):
+    /// elementwise ops read each element before writing it. An epilogue region may, when its library
+    /// kernel does not read x: the kernel's result then goes to scratch and the epilogue writes over x.
+    static func inPlaceCapable(_ n: Node, over x: ValueID) -> Bool {
         switch n.op {
-        case .fused: return n.attrs.string("kind") == "elementwise"
+        case .fused:
+            guard n.attrs.string("kind") == "epilogue" else { return n.attrs.string("kind") == "elementwise" }
+            guard let anchor = n.attrs.region("region")?.anchor else { return false }
+            let anchorInputs = anchor.operands.compactMap { o -> ValueID? in
+                if case .input(let i) = o { return n.inputs[i] }
+                return nil
+            }
+            return !anchorInputs.contains(x)
         case .unary_grad, .bias_add: return true
         default:
             let k = n.decl.fusion
@@ -55,7 +65,7 @@ public struct MemoryPlanning: GraphPass {
             let lastRead = last[u.target]
             let valueNode = g[u.value]
             let readsTarget = valueNode.inputs.contains(u.target)
-            guard lastRead < p || (lastRead == p && readsTarget && MemoryPlanning.inPlaceCapable(valueNode)
+            guard lastRead < p || (lastRead == p && readsTarget && MemoryPlanning.inPlaceCapable(valueNode, over: u.target)
                                    && g[u.target].type == valueNode.type) else { continue }
             // The value itself must not be read after it is written over the state... it may be: later readers read the new state.
             if g.updates.filter({ $0.value == u.value }).count > 1 { continue }
@@ -94,8 +104,8 @@ public struct MemoryPlanning: GraphPass {
                 classLast[r] = max(classLast[r] ?? 0, lifeEnd(v))
                 shares[v] = x
                 merged = true
-            } else if MemoryPlanning.inPlaceCapable(n) {
-                for x in n.inputs where g[x].op != .param && g[x].op != .constant && stateBound[x] == nil
+            } else {
+                for x in n.inputs where MemoryPlanning.inPlaceCapable(n, over: x) && g[x].op != .param && g[x].op != .constant && stateBound[x] == nil
                     && !pinned.contains(x) && g[x].type == n.type && bytes(x) == bytes(v) {
                     let r = find(x)
                     // x's buffer is free after this op reads it: its class ends here.
