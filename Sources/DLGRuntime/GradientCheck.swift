@@ -31,6 +31,10 @@ public enum GradientCheck {
         public var kinks: Int
         /// ‖g_num − g‖₂ / (‖g_num‖₂ + ‖g‖₂) over the checked coordinates.
         public var relativeError: Double
+        /// ‖g‖₂ of the derived gradient and ‖g_num‖₂ of the finite differences over the checked
+        /// coordinates: how far above rounding noise (about 1e-9·|J| per coordinate) the check is.
+        public var gradientNorm: Double
+        public var numericNorm: Double
         /// The difference is above the threshold but within what rounding lets finite differences
         /// resolve (‖g_num − g‖ ≤ 2‖g_num(ε) − g_num(ε/2)‖ + the rounding floor of J).
         public var atNoise: Bool
@@ -113,7 +117,7 @@ public enum GradientCheck {
             let n = buffer.count
             if straightThrough.contains(value) {
                 results.append(TensorResult(name: name, kind: kind, shape: buffer.shape, checked: 0, kinks: 0, relativeError: .nan,
-                                            atNoise: false,
+                                            gradientNorm: .nan, numericNorm: .nan, atNoise: false,
                                             status: .notCheckable("its gradient passes through hardlim/hardlims, whose straight-through gradient is a convention, not the slope")))
                 return
             }
@@ -165,7 +169,8 @@ public enum GradientCheck {
             let atNoise = rel > options.threshold && diff2.squareRoot() <= noise
             let ok = rel.isFinite && (rel <= options.threshold || atNoise) && (used > 0 || n == 0)
             results.append(TensorResult(name: name, kind: kind, shape: buffer.shape, checked: used, kinks: kinks,
-                                        relativeError: rel, atNoise: atNoise, status: ok ? .passed : .failed))
+                                        relativeError: rel, gradientNorm: ana2.squareRoot(), numericNorm: num2.squareRoot(),
+                                        atNoise: atNoise, status: ok ? .passed : .failed))
         }
         for (slotIndex, grad) in gradProgram.gradients {
             let slot = gradProgram.state[slotIndex]

@@ -65,6 +65,7 @@ struct GradCheck: ParsableCommand {
                     var fields: [(String, JSON)] = [("name", .string(t.name)), ("kind", .string(t.kind)),
                                                     ("shape", .array(t.shape.map { .int($0) })), ("checked", .int(t.checked)), ("kinks_skipped", .int(t.kinks)),
                                                     ("relative_error", t.relativeError.isNaN ? .null : .double(t.relativeError)),
+                                                    ("gradient_norm", t.gradientNorm.isNaN ? .null : .double(t.gradientNorm)),
                                                     ("at_rounding_noise", .bool(t.atNoise))]
                     switch t.status {
                     case .passed: status = "passed"
