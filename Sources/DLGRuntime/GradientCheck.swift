@@ -4,7 +4,8 @@ import DLGKernels
 
 /// Compares the gradients the compiler derives with central differences
 /// (J(θ+ε) − J(θ−ε))/2ε, in double precision, for every parameter and every
-/// floating-point input.
+/// floating-point input. Values under `stop_gradient` are held at their
+/// base-point values while θ moves, as the derived gradient treats them.
 public enum GradientCheck {
     public struct Options: Sendable {
         public var seed: UInt64 = 0
@@ -62,9 +63,24 @@ public enum GradientCheck {
         if let d = ctx.diagnostics.errors.first {
             throw ExecutionError(d.message + (forward.location(d.range).map { " (\($0))" } ?? ""))
         }
+        // stop_gradient treats its operand as a constant: the finite differences hold each
+        // stop_gradient value at its value at the base point. The loss-only program reads it as an
+        // input, fed from an output the gradient program adds for it.
+        var lg = g
+        var frozen: [String] = []
+        for n in g.nodes where n.op == .stop_gradient {
+            let name = "stop_gradient %\(n.id)"
+            dg.outputs.append(GraphOutput(name: name, value: n.id, loc: n.loc))
+            var m = n
+            m.op = .input
+            m.inputs = []
+            m.attrs = ["dtype": .dtype(n.type.dtype), "shape": .shape(n.type.shape)]
+            m.name = name
+            lg[n.id] = m
+            frozen.append(name)
+        }
         _ = DeadCodeElimination().run(&dg, &ctx)
         // Loss-only program for the finite differences.
-        var lg = g
         _ = DeadCodeElimination().run(&lg, &ctx)
         let gradProgram: Program, lossProgram: Program
         do {
@@ -99,6 +115,11 @@ public enum GradientCheck {
         if let bad = ge.firstNonFinite() {
             throw ExecutionError("a non-finite value appears in %\(bad.value) = \(bad.op.rawValue)" + (bad.loc.map { " at \($0)" } ?? "")
                                  + (bad.label.map { " ('\($0)')" } ?? ""))
+        }
+        for name in frozen {
+            guard let i = gradProgram.outputs.firstIndex(where: { $0.name == name }),
+                  let j = lossProgram.inputIndex(named: name) else { continue }
+            le.setValues(lossProgram.inputs[j].buffer, ge.values(gradProgram.outputs[i].buffer))
         }
         let loss = ge.loss ?? .nan
         func lossAt() throws(ExecutionError) -> Double {

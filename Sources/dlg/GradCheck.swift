@@ -16,7 +16,8 @@ struct GradCheck: ParsableCommand {
             θ ± ε lands on another branch of a piecewise op (relu at 0, a pooling tie), ε shrinks; a \
             coordinate with no clean step is left out and counted. A tensor whose difference exceeds the \
             threshold but not the measured rounding noise of the finite differences passes, marked so. Dropout keeps one mask for the \
-            whole check; gradients through hardlim are straight-through and reported as not checkable.
+            whole check, and values under stop_gradient stay at their unperturbed values; gradients \
+            through hardlim are straight-through and reported as not checkable.
             """)
 
     @OptionGroup var options: ModelOptions

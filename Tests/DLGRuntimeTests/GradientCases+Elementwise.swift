@@ -103,6 +103,21 @@ extension GradientCases {
         binary("pow") { a, b in "pow(exp(0.4 * \(a)), \(b))" },
         binary("maximum") { a, b in "maximum(\(a), \(b))" },
         binary("minimum") { a, b in "minimum(\(a), \(b))" },
+        // h·stop_gradient(h): the derived gradient counts only the first factor, and the finite
+        // differences hold the stopped value at its base-point value, so both see ∂/∂h = h.
+        .dlg("stop_gradient beside a direct path") { d in
+            d.bind("B", 1...3)
+            let k = d.int(2...5)
+            return """
+                model m {
+                    input x: f32[B, \(k)]
+                    input t: f32[B, \(k)]
+                    param w: f32[\(k)] = uniform(0.5, 1.5)
+                    h = x * w
+                    minimize mean(h * stop_gradient(h)) + mse(h, t)
+                }
+                """
+        },
         // One value as both operands of one op, and used again: its gradient is the sum of three contributions.
         .dlg("fan-out: a value used by several operands") { d in
             d.bind("B", 1...3)

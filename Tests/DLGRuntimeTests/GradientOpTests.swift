@@ -55,7 +55,6 @@ enum GradientCases {
     static let dedicated: [Op: String] = [
         .hardlim: "StraightThroughTests (the gradient is a convention, not the slope)",
         .hardlims: "StraightThroughTests (the gradient is a convention, not the slope)",
-        .stop_gradient: "GradientOpTests.stopGradientBlocksItsPath (finite differences see through it)",
     ]
 
     /// Every op with a gradient rule appears, on a differentiated path, in
