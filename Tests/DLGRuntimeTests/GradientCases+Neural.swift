@@ -217,6 +217,25 @@ extension GradientCases {
                 }
                 """
         },
+        // With β = 0 and γ > 0 (their initial values), relu(γ·x̂) = γ·relu(x̂); a depthwise convolution
+        // keeps channels apart, so the second batchnorm sees its input channel c scaled by γ_c and
+        // normalizes it away except through its eps: (γz − γμ)/√(γ²σ² + eps) = (z − μ)/√(σ² + eps/γ²).
+        // The first γ's gradient exists only through that eps. With eps = 1e-2 it is large enough to
+        // check to 1e-7; with the default 1e-5 it is about 1e-5 of the other gradients, at the rounding
+        // noise of the finite differences (MobileNet's gradient check shows this).
+        .dlg("batchnorm γ acting only through the next batchnorm's eps", seeds: [1, 2, 3, 4]) { d in
+            d.bind("B", 2...3)
+            let c = d.int(2...3)
+            return """
+                model m {
+                    input x: f32[B, \(c), 4, 4]
+                    input label: i32[B]
+                    a = relu(batchnorm(conv2d(x, filters: \(c), kernel: 1, bias: false)))
+                    b = relu(batchnorm(depthwise_conv2d(a, kernel: 3, pad: same, bias: false), eps: 0.01))
+                    minimize cross_entropy(dense(global_avgpool(b), 3), label)
+                }
+                """
+        },
         // The mask is drawn from the seed and the step, both fixed during the check.
         .dlg("dropout (fixed mask)") { d in
             d.bind("B", 1...3)
