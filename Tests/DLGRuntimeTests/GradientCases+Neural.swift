@@ -107,6 +107,25 @@ extension GradientCases {
                 """
         },
         pooling("max"), pooling("avg"), pooling("min"),
+        // Big enough that the convolution, pooling and padding kernels split their loops over two
+        // threads (pooling and padding split planes when a plane has ≥ 8192/planes elements).
+        {
+            var c = GradientCase.dlg("conv2d, pooling and padding split over 2 threads", seeds: [1], samples: 8) { d in
+                d.bind("B", 4...4)
+                return """
+                    model m {
+                        input x: f32[B, 4, 32, 32]
+                        c = conv2d(x, filters: 8, kernel: 3, stride: 2, pad: [1, 0, 0, 1], groups: 2)
+                        p = maxpool(x, 3, stride: 2, pad: 1, round: ceil)
+                        a = avgpool(x, 3, stride: 2, pad: 1, count_include_pad: false)
+                        q = pad(x, [2, 1, 1, 2], mode: \(d.pick(["reflect", "replicate"])))
+                        minimize mean(square(c - 0.2)) + mean(square(p)) + mean(square(a + 0.1)) + mean(square(q - 0.3))
+                    }
+                    """
+            }
+            c.parallel = true
+            return c
+        }(),
     ]
 
     static let softmaxAndLosses: [GradientCase] = [

@@ -58,9 +58,11 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
     var samples = 16
     /// Coordinates each tensor may lose to kinks (steps that cross a branch of a piecewise op).
     var allowedKinks = 0
+    /// Run every seed with 2 threads (cases large enough for the kernels to split their loops).
+    var parallel = false
     /// Executor threads for the check: seeds divisible by 3 run with 2 threads,
     /// so that kernels that split work over the batch are checked in parallel too.
-    func threads(seed: UInt64) -> Int { seed % 3 == 0 ? 2 : 1 }
+    func threads(seed: UInt64) -> Int { parallel || seed % 3 == 0 ? 2 : 1 }
 
     var testDescription: String { name }
 
