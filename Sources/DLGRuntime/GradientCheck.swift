@@ -4,7 +4,8 @@ import DLGKernels
 
 /// Compares the gradients the compiler derives with central differences
 /// (J(θ+ε) − J(θ−ε))/2ε, in double precision, for every parameter and every
-/// floating-point input.
+/// floating-point input. Values under `stop_gradient` are held at their
+/// base-point values while θ moves, as the derived gradient treats them.
 public enum GradientCheck {
     public struct Options: Sendable {
         public var seed: UInt64 = 0
@@ -31,6 +32,10 @@ public enum GradientCheck {
         public var kinks: Int
         /// ‖g_num − g‖₂ / (‖g_num‖₂ + ‖g‖₂) over the checked coordinates.
         public var relativeError: Double
+        /// ‖g‖₂ of the derived gradient and ‖g_num‖₂ of the finite differences over the checked
+        /// coordinates: how far above rounding noise (about 1e-9·|J| per coordinate) the check is.
+        public var gradientNorm: Double
+        public var numericNorm: Double
         /// The difference is above the threshold but within what rounding lets finite differences
         /// resolve (‖g_num − g‖ ≤ 2‖g_num(ε) − g_num(ε/2)‖ + the rounding floor of J).
         public var atNoise: Bool
@@ -58,9 +63,24 @@ public enum GradientCheck {
         if let d = ctx.diagnostics.errors.first {
             throw ExecutionError(d.message + (forward.location(d.range).map { " (\($0))" } ?? ""))
         }
+        // stop_gradient treats its operand as a constant: the finite differences hold each
+        // stop_gradient value at its value at the base point. The loss-only program reads it as an
+        // input, fed from an output the gradient program adds for it.
+        var lg = g
+        var frozen: [String] = []
+        for n in g.nodes where n.op == .stop_gradient {
+            let name = "stop_gradient %\(n.id)"
+            dg.outputs.append(GraphOutput(name: name, value: n.id, loc: n.loc))
+            var m = n
+            m.op = .input
+            m.inputs = []
+            m.attrs = ["dtype": .dtype(n.type.dtype), "shape": .shape(n.type.shape)]
+            m.name = name
+            lg[n.id] = m
+            frozen.append(name)
+        }
         _ = DeadCodeElimination().run(&dg, &ctx)
         // Loss-only program for the finite differences.
-        var lg = g
         _ = DeadCodeElimination().run(&lg, &ctx)
         let gradProgram: Program, lossProgram: Program
         do {
@@ -96,6 +116,11 @@ public enum GradientCheck {
             throw ExecutionError("a non-finite value appears in %\(bad.value) = \(bad.op.rawValue)" + (bad.loc.map { " at \($0)" } ?? "")
                                  + (bad.label.map { " ('\($0)')" } ?? ""))
         }
+        for name in frozen {
+            guard let i = gradProgram.outputs.firstIndex(where: { $0.name == name }),
+                  let j = lossProgram.inputIndex(named: name) else { continue }
+            le.setValues(lossProgram.inputs[j].buffer, ge.values(gradProgram.outputs[i].buffer))
+        }
         let loss = ge.loss ?? .nan
         func lossAt() throws(ExecutionError) -> Double {
             le.step = 0
@@ -113,7 +138,7 @@ public enum GradientCheck {
             let n = buffer.count
             if straightThrough.contains(value) {
                 results.append(TensorResult(name: name, kind: kind, shape: buffer.shape, checked: 0, kinks: 0, relativeError: .nan,
-                                            atNoise: false,
+                                            gradientNorm: .nan, numericNorm: .nan, atNoise: false,
                                             status: .notCheckable("its gradient passes through hardlim/hardlims, whose straight-through gradient is a convention, not the slope")))
                 return
             }
@@ -165,7 +190,8 @@ public enum GradientCheck {
             let atNoise = rel > options.threshold && diff2.squareRoot() <= noise
             let ok = rel.isFinite && (rel <= options.threshold || atNoise) && (used > 0 || n == 0)
             results.append(TensorResult(name: name, kind: kind, shape: buffer.shape, checked: used, kinks: kinks,
-                                        relativeError: rel, atNoise: atNoise, status: ok ? .passed : .failed))
+                                        relativeError: rel, gradientNorm: ana2.squareRoot(), numericNorm: num2.squareRoot(),
+                                        atNoise: atNoise, status: ok ? .passed : .failed))
         }
         for (slotIndex, grad) in gradProgram.gradients {
             let slot = gradProgram.state[slotIndex]

@@ -16,7 +16,8 @@ struct GradCheck: ParsableCommand {
             θ ± ε lands on another branch of a piecewise op (relu at 0, a pooling tie), ε shrinks; a \
             coordinate with no clean step is left out and counted. A tensor whose difference exceeds the \
             threshold but not the measured rounding noise of the finite differences passes, marked so. Dropout keeps one mask for the \
-            whole check; gradients through hardlim are straight-through and reported as not checkable.
+            whole check, and values under stop_gradient stay at their unperturbed values; gradients \
+            through hardlim are straight-through and reported as not checkable.
             """)
 
     @OptionGroup var options: ModelOptions
@@ -65,6 +66,7 @@ struct GradCheck: ParsableCommand {
                     var fields: [(String, JSON)] = [("name", .string(t.name)), ("kind", .string(t.kind)),
                                                     ("shape", .array(t.shape.map { .int($0) })), ("checked", .int(t.checked)), ("kinks_skipped", .int(t.kinks)),
                                                     ("relative_error", t.relativeError.isNaN ? .null : .double(t.relativeError)),
+                                                    ("gradient_norm", t.gradientNorm.isNaN ? .null : .double(t.gradientNorm)),
                                                     ("at_rounding_noise", .bool(t.atNoise))]
                     switch t.status {
                     case .passed: status = "passed"

@@ -76,10 +76,16 @@ public struct Autodiff: GraphPass {
                 return true
             }
             let inputNeeds = node.inputs.map { needs[$0] }
-            var emitter = GradientEmitter(graph: g, forward: node, needsGradient: inputNeeds, rule: node.op.rawValue)
+            // The emitter takes the graph's storage (swapped, not copied) so that appending the
+            // rule's ops never copies the whole node array: building the backward graph stays linear.
+            var emitter = GradientEmitter(graph: Graph(name: g.name, source: nil, training: g.training), forward: node,
+                                          needsGradient: inputNeeds, rule: node.op.rawValue)
+            swap(&g, &emitter.graph)
+            let outcome: Result<[ValueID?], ShapeError>
+            do { outcome = .success(try rule(&emitter, node, dy)) } catch { outcome = .failure(error) }
+            swap(&g, &emitter.graph)
             do {
-                let results = try rule(&emitter, node, dy)
-                g = emitter.graph
+                let results = try outcome.get()
                 for (k, r) in results.enumerated() {
                     guard k < node.inputs.count, inputNeeds[k], let r else { continue }
                     let x = node.inputs[k]

@@ -268,16 +268,23 @@ public enum Gradients {
             return try e.emit(.matmul, [x, y], attrs)
         }
         var da: ValueID? = nil, db: ValueID? = nil
+        let ra = e.type(a).rank ?? 2, rb = e.type(b).rank ?? 2
         if e.needs(0) {
             switch (ta, tb) {
             case (false, false): da = try mm(g, b, false, true)
             case (false, true): da = try mm(g, b, false, false)
+            case (true, false) where ra > 2 && rb == 2, (true, true) where ra > 2 && rb == 2:
+                // A batched and stored transposed, B shared: dAᵀ = G·op(B)ᵀ per batch
+                // (matmul cannot put the unbatched B on the left of a batched G).
+                let dAt = try mm(g, b, false, !tb)
+                var perm = Array(0..<ra)
+                perm.swapAt(ra - 1, ra - 2)
+                da = try e.emit(.transpose, [dAt], ["perm": .ints(perm)])
             case (true, false): da = try mm(b, g, false, true)
             case (true, true): da = try mm(b, g, true, true)
             }
         }
         if e.needs(1) {
-            let ra = e.type(a).rank ?? 2, rb = e.type(b).rank ?? 2
             var d: ValueID
             if ra > 2 && rb == 2 {
                 // A batched, B shared: per-batch products summed over the batch axes.
