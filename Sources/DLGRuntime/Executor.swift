@@ -100,12 +100,35 @@ public final class Executor: @unchecked Sendable {
     /// When set, `run()` accumulates each instruction's wall time (seconds) and call count here.
     public var profile: [(seconds: Double, calls: Int)]?
 
+    /// Check each instruction's output for NaN or infinity as soon as it is computed (before a
+    /// later instruction reuses its memory); the first offender stops the step before the state
+    /// updates and is kept in `nonFinite`.
+    public var checkNumerics = false
+    public private(set) var nonFinite: Instruction?
+
     /// Runs every instruction, then applies the state updates, and advances the step.
     public func run() throws(ExecutionError) {
+        if checkNumerics { return try runChecked() }
         if profile != nil { return try runProfiled() }
         for k in kernels {
             do { try k.run() } catch {
                 throw ExecutionError("\(describe(program.instructions[k.instruction])): \(error.message)")
+            }
+        }
+        applyUpdates()
+    }
+
+    func runChecked() throws(ExecutionError) {
+        nonFinite = nil
+        for k in kernels {
+            do { try k.run() } catch {
+                throw ExecutionError("\(describe(program.instructions[k.instruction])): \(error.message)")
+            }
+            let ins = program.instructions[k.instruction]
+            if ins.output.dtype.isFloat,
+               readDoubles(arenaPointer(ins.output), dtype: ins.output.dtype, count: ins.output.count).contains(where: { !$0.isFinite }) {
+                nonFinite = ins
+                return
             }
         }
         applyUpdates()
@@ -143,7 +166,9 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Checks every instruction's output for NaN or infinity, in order; the first is returned.
+    /// Only meaningful for programs without memory reuse (gradient checks); training uses `checkNumerics`.
     public func firstNonFinite() -> Instruction? {
+        if checkNumerics { return nonFinite }
         for ins in program.instructions where ins.output.dtype.isFloat {
             let v = readDoubles(arenaPointer(ins.output), dtype: ins.output.dtype, count: ins.output.count)
             if v.contains(where: { !$0.isFinite }) { return ins }

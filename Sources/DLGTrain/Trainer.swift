@@ -213,8 +213,9 @@ public final class Trainer {
                 let e = try session.trainExecutor(batch: rows.count)
                 try feed(e, train, rows)
                 e.step = UInt64(position.step)
+                e.checkNumerics = checkNumerics
                 do { try e.run() } catch { throw TrainError(error.message) }
-                let loss = e.loss ?? .nan
+                let loss = e.nonFinite != nil ? .nan : (e.loss ?? .nan)
                 if !loss.isFinite {
                     var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
                     if checkNumerics, let bad = e.firstNonFinite() {
