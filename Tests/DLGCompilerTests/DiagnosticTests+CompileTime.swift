@@ -204,3 +204,18 @@ import Testing
             """)
     }
 }
+
+/// Comparisons of symbolic sizes and booleans are compile-time values from either side.
+@Suite struct SymbolicComparisonTests {
+    @Test func symbolComparesWithIntegersFromEitherSide() {
+        assertClean("""
+            model m {
+                input x: f32[B, 3]
+                a = if B == 3 then 1 else 2
+                b = if 3 == B then 1 else 2
+                c = if (a == 2) == (b == 2) then relu(x) else x
+                output y = c
+            }
+            """)
+    }
+}

@@ -607,10 +607,16 @@ public final class Elaborator {
             default: return nil
             }
         }
-        // Symbolic sizes compare by name.
-        if case .symbol(let s) = x, op == .equal || op == .notEqual {
-            let same: Bool = { if case .symbol(let t) = y { return s == t } else { return false } }()
-            return .bool(op == .equal ? same : !same)
+        // Symbolic sizes compare by name, from either side; booleans compare as values.
+        if op == .equal || op == .notEqual {
+            var same: Bool?
+            switch (x, y) {
+            case (.symbol(let s), .symbol(let t)): same = s == t
+            case (.symbol, .int), (.int, .symbol), (.symbol, .float), (.float, .symbol): same = false
+            case (.bool(let a), .bool(let b)): same = a == b
+            default: break
+            }
+            if let same { return .bool(op == .equal ? same : !same) }
         }
         if case .int(let a) = x, case .int(let b) = y { return foldIntegers(op, a, b, at: range) }
         guard let a = num(x), let b = num(y) else { return nil }
