@@ -30,6 +30,7 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if training && options.inference { throw ValidationError("--training and --inference exclude each other") }
         if batch < 1 || steps < 1 || threads < 1 { throw ValidationError("--batch, --steps and --threads must be positive") }
+        if warmup < 0 { throw ValidationError("--warmup must not be negative") }
         for d in disabled where !Pipeline.passNames.contains(d) {
             throw ValidationError("unknown pass '\(d)'; the passes are: " + Pipeline.passNames.joined(separator: ", "))
         }

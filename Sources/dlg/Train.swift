@@ -48,8 +48,8 @@ struct TrainingOptions: ParsableArguments {
         if let l1 { c.optimizer.l1 = l1 }
         if let l2 { c.optimizer.l2 = l2 }
         if let weightDecay { c.optimizer.weightDecay = weightDecay }
-        if let clipValue { c.optimizer.clipValue = clipValue }
-        if let clipNorm { c.optimizer.clipNorm = clipNorm }
+        if let clipValue { c.optimizer.clipValue = clipValue > 0 ? clipValue : nil }   // 0 turns clipping off, as in a train block
+        if let clipNorm { c.optimizer.clipNorm = clipNorm > 0 ? clipNorm : nil }   // 0 turns clipping off, as in a train block
         if let shuffle { c.shuffle = shuffle }
     }
 }
