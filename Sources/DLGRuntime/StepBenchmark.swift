@@ -16,9 +16,9 @@ public final class StepBenchmark: @unchecked Sendable {
 
     /// Compiles `file` at batch `batch` (bound to the first input's leading symbol).
     public init(file: SourceFile, model: String? = nil, training: Bool, batch: Int, optimizer: OptimizerSpec?,
-                disabled: Set<String> = [], threads: Int, seed: UInt64 = 0) throws {
+                disabled: Set<String> = [], threads: Int, seed: UInt64 = 0, bindings: [String: Int] = [:]) throws {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let probe = Frontend.compile(file, model: model, options: ElaborationOptions(training: true))
+        let probe = Frontend.compile(file, model: model, options: ElaborationOptions(training: true, bindings: bindings))
         guard let g0 = probe.graph, !probe.hasErrors else {
             throw ExecutionError(probe.diagnostics.errors.first.map { "\(file.location($0.range.start)): \($0.message)" } ?? "compile failed")
         }
@@ -28,7 +28,8 @@ public final class StepBenchmark: @unchecked Sendable {
         o.optimizer = training ? (optimizer ?? OptimizerSpec(kind: .sgd, lr: 0.01)) : nil
         o.keepLoss = training
         o.disabled = disabled
-        for n in g0.inputs { for s in n.type.shape.symbols { o.bindings[s] = batch } }
+        o.bindings = bindings
+        for n in g0.inputs { for s in n.type.shape.symbols where o.bindings[s] == nil { o.bindings[s] = batch } }
         let (graph, diags, _) = Pipeline.compile(file, model: model, options: o)
         guard let g = graph else {
             throw ExecutionError(diags.errors.first.map { "\(file.location($0.range.start)): \($0.message)" } ?? "compile failed")

@@ -29,7 +29,11 @@ public enum DataLoader {
             var d = try MNIST.load(directory: directory, split: split == "train" ? .train : .test)
             if let classes { d = try d.filter(classes: classes, relabel: true) }
             return d
-        case .csv(let p, let label): return try CSV.read(path(p), label: label, labelType: .i32)
+        case .csv(let p, let label):
+            // Labels are class indices when every one is an integer, regression targets otherwise.
+            let d = try CSV.read(path(p), label: label, labelType: .f32)
+            guard let y = d.labels, y.toDoubles().allSatisfy({ $0 == $0.rounded() && abs($0) < 2e9 }) else { return d }
+            return try Dataset(name: d.name, features: d.features, labels: try y.converted(to: .i32).reshaped([d.count]))
         case .npy(let f, let l):
             let x = try NPY.read(path(f))
             let y = try l.map { try NPY.read(path($0)) }

@@ -39,13 +39,17 @@ public final class Session: @unchecked Sendable {
     /// Time spent compiling (parse to executor), in seconds.
     public private(set) var compileSeconds = 0.0
 
-    public init(file: SourceFile, model: String?, config: TrainConfig, threads: Int) throws {
+    /// Sizes fixed on the command line (`--bind size=64`); the batch symbol follows each batch.
+    public let bindings: [String: Int]
+
+    public init(file: SourceFile, model: String?, config: TrainConfig, threads: Int, bindings: [String: Int] = [:]) throws {
         self.file = file
+        self.bindings = bindings
         self.modelName = model
         self.config = config
         self.threads = threads
         // Elaborate once with symbols to learn the inputs.
-        let r = Frontend.compile(file, model: model, options: ElaborationOptions(training: true))
+        let r = Frontend.compile(file, model: model, options: ElaborationOptions(training: true, bindings: bindings))
         guard let g = r.graph, !r.hasErrors else {
             throw CompileFailure(diagnostics: r.diagnostics, file: file)
         }
@@ -65,6 +69,7 @@ public final class Session: @unchecked Sendable {
             throw TrainError("\(compiled.source): this compiled file holds no training step; compile it with --training-step")
         }
         file = SourceFile(path: compiled.source, text: "")
+        bindings = [:]
         modelName = compiled.model
         name = compiled.model
         self.config = config
@@ -100,6 +105,7 @@ public final class Session: @unchecked Sendable {
         o.training = training
         o.differentiate = training
         o.optimizer = training ? config.optimizer : nil
+        o.bindings = bindings
         if let s = batchSymbol { o.bindings[s] = batch }
         let (graph, diags, _) = Pipeline.compile(file, model: modelName, options: o)
         guard let g = graph else { throw CompileFailure(diagnostics: diags, file: file) }

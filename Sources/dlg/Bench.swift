@@ -15,6 +15,7 @@ struct Bench: ParsableCommand {
             """)
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var form: FormOptions
     @Option(help: "Batch size.") var batch: Int = 32
     @Option(help: "Timed steps.") var steps: Int = 50
     @Option(help: "Warm-up steps.") var warmup: Int = 5
@@ -25,10 +26,10 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the result as JSON.") var json = false
     @Flag(help: "After timing, profile the steps kernel by kernel and print the table.") var profile = false
 
-    var mode: String { options.inference ? "inference" : "training" }
+    var mode: String { form.inference ? "inference" : "training" }
 
     func validate() throws {
-        if training && options.inference { throw ValidationError("--training and --inference exclude each other") }
+        if training && form.inference { throw ValidationError("--training and --inference exclude each other") }
         if batch < 1 || steps < 1 || threads < 1 { throw ValidationError("--batch, --steps and --threads must be positive") }
         if warmup < 0 { throw ValidationError("--warmup must not be negative") }
         for d in disabled where !Pipeline.passNames.contains(d) {
@@ -46,8 +47,9 @@ struct Bench: ParsableCommand {
         let peak = StepBenchmark.sgemmPeak(threads: threads)
         let bench: StepBenchmark
         do {
-            bench = try StepBenchmark(file: file, model: options.model, training: !options.inference, batch: batch,
-                                      optimizer: spec, disabled: Set(disabled), threads: threads)
+            bench = try StepBenchmark(file: file, model: options.model, training: !form.inference, batch: batch,
+                                      optimizer: spec, disabled: Set(disabled), threads: threads,
+                                      bindings: try options.bindings())
         } catch {
             printError("error: \(error)")
             throw ExitCode.failure
@@ -68,7 +70,7 @@ struct Bench: ParsableCommand {
             ]).serialized(pretty: true))
             return
         }
-        print("\(name) \(options.inference ? "forward pass" : "training step"), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"): "
+        print("\(name) \(form.inference ? "forward pass" : "training step"), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"): "
               + String(format: "median %.3f ms, min %.3f ms over %d steps", median * 1e3, best * 1e3, steps))
         print(String(format: "  %.0f samples/s; %.1f GFLOP/s = %.1f%% of the sgemm peak measured now (%.1f GFLOP/s)",
                      Double(batch) / median, gflops, 100 * gflops / peak, peak))

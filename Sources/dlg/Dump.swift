@@ -1,5 +1,7 @@
 import ArgumentParser
 import DLGCompiler
+import DLGData
+import Foundation
 import DLGGraph
 import DLGSyntax
 
@@ -12,6 +14,7 @@ struct Dump: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, dot }
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var form: FormOptions
 
     @Option(help: "The pipeline stage: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")).")
     var stage: Stage = .shapes
@@ -33,14 +36,24 @@ struct Dump: ParsableCommand {
             print(ASTPrinter.print(unit), terminator: "")
             return
         }
-        var (file, graph) = try compileOrExit(options)
+        var (file, graph) = try compileOrExit(options, inference: form.inference)
         var context = PassContext(verify: verify || passes.verify)
-        var popts = try passes.pipelineOptions(stage: stage)
+        var popts = try passes.pipelineOptions(stage: stage, blockOptimizer: blockOptimizer(file, model: options.model))
         popts.bindings = try options.bindings()
         let printAfter = try passes.printAfterSet()
+        var index = 0
+        if let dir = passes.dumpDir {
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try? AtomicFile.write(TextPrinter.print(graph, options: PrintOptions(stage: "elaborated")), to: "\(dir)/00-elaborated.txt")
+        }
         _ = Pipeline.run(&graph, upTo: stage, context: &context, options: popts) { pass, g in
+            index += 1
             if printAfter.contains(pass) || printAfter.contains("all") {
                 printError("// after \(pass)\n" + TextPrinter.print(g, options: PrintOptions(stage: pass, showCosts: true)))
+            }
+            if let dir = passes.dumpDir {
+                try? AtomicFile.write(TextPrinter.print(g, options: PrintOptions(stage: pass, showCosts: true)),
+                                      to: "\(dir)/" + String(format: "%02d-%@.txt", index, pass))
             }
         }
         report(context.diagnostics, in: file)

@@ -57,7 +57,7 @@ struct Eval: ParsableCommand {
         if data != nil { config.validation = .none }
         let (train, validation) = try loadData(config, base: base)
         let set = validation ?? train
-        let session = try makeSession(file, model: options.model, config: config, threads: threads)
+        let session = try makeSession(file, model: options.model, config: config, threads: threads, bindings: try options.bindings())
         let result: (tally: Tally, scoring: Scoring)
         do {
             let trainer = try Trainer(session: session)
@@ -127,7 +127,7 @@ struct Predict: ParsableCommand {
                 throw ExitCode.failure
             }
         }
-        let session = try makeSession(file, model: options.model, config: config, threads: threads)
+        let session = try makeSession(file, model: options.model, config: config, threads: threads, bindings: try options.bindings())
         if session.outputs.isEmpty {
             printError("error: model '\(session.name)' has no outputs to predict; mark one with 'output NAME = …'")
             throw ExitCode.failure

@@ -21,6 +21,7 @@ struct GradCheck: ParsableCommand {
             """)
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var form: FormOptions
 
     @Option(help: "Seed for parameters, inputs and dropout.")
     var seed: UInt64 = 0
@@ -37,11 +38,17 @@ struct GradCheck: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    func validate() throws {
+        if !(eps > 0) { throw ValidationError("--eps must be positive, got \(eps)") }
+        if !(threshold > 0) { throw ValidationError("--threshold must be positive, got \(threshold)") }
+        if samples < 0 { throw ValidationError("--samples must not be negative") }
+    }
+
     func run() throws {
         let file = try loadSource(options.file)
         var popts = PipelineOptions()
         popts.stage = .shapes
-        popts.training = !options.inference
+        popts.training = !form.inference
         popts.bindings = try options.bindings()
         if popts.bindings["B"] == nil { popts.bindings["B"] = 2 }
         let (graph, diags, _) = Pipeline.compile(file, model: options.model, options: popts)

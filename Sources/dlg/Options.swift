@@ -36,14 +36,13 @@ struct ModelOptions: ParsableArguments {
 
     @OptionGroup var binding: BindingOptions
 
+    func bindings() throws -> [String: Int] { try binding.bindings() }
+}
+
+/// `--inference`, for the commands where the model's form is a choice.
+struct FormOptions: ParsableArguments {
     @Flag(name: .long, help: "Elaborate the inference form (dropout off, batchnorm on running statistics).")
     var inference = false
-
-    func bindings() throws -> [String: Int] { try binding.bindings() }
-
-    var elaboration: ElaborationOptions {
-        ElaborationOptions(training: !inference, bindings: (try? bindings()) ?? [:])
-    }
 }
 
 /// Reads a source file; a missing or unreadable file is an error naming it.
@@ -72,9 +71,10 @@ func report(_ diags: Diagnostics, in file: SourceFile) {
 }
 
 /// Compiles a model and reports diagnostics; exits 1 on errors.
-func compileOrExit(_ options: ModelOptions) throws -> (SourceFile, Graph) {
+func compileOrExit(_ options: ModelOptions, inference: Bool = false) throws -> (SourceFile, Graph) {
     let file = try loadSource(options.file)
-    let result = Frontend.compile(file, model: options.model, options: options.elaboration)
+    let result = Frontend.compile(file, model: options.model,
+                                  options: ElaborationOptions(training: !inference, bindings: try options.bindings()))
     report(result.diagnostics, in: file)
     guard !result.hasErrors, var graph = result.graph else { throw ExitCode.failure }
     graph.bindings = try options.bindings()

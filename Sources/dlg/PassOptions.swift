@@ -1,6 +1,7 @@
 import ArgumentParser
 import DLGCompiler
 import DLGGraph
+import DLGSyntax
 import DLGTrain
 import Foundation
 
@@ -43,14 +44,15 @@ struct PassOptions: ParsableArguments {
 
     func printAfterSet() throws -> Set<String> { Set(printAfter) }
 
-    func pipelineOptions(stage: Stage) throws -> PipelineOptions {
+    /// `blockOptimizer`: the train block's optimizer, used unless --optimizer is given.
+    func pipelineOptions(stage: Stage, blockOptimizer: OptimizerSpec? = nil) throws -> PipelineOptions {
         var o = PipelineOptions()
         o.stage = stage
         o.verify = verify
         o.disabled = Set(disabled)
         if trainingStep {
             o.differentiate = true
-            var spec = OptimizerSpec(kind: .sgd, lr: 0.01)
+            var spec = blockOptimizer ?? OptimizerSpec(kind: .sgd, lr: 0.01)
             if let text = optimizer, let s = Setting.parse(text) {
                 switch OptimizerSpec.parse(s, keeping: spec) {
                 case .success(let v): spec = v
@@ -61,4 +63,14 @@ struct PassOptions: ParsableArguments {
         }
         return o
     }
+}
+
+/// The optimizer a model's train block names (with its penalties and clipping), if it has one.
+func blockOptimizer(_ file: SourceFile, model: String?) -> OptimizerSpec? {
+    let (unit, diags) = Parser.parse(file)
+    guard !diags.hasErrors else { return nil }
+    let name = model ?? unit.models.first?.name.name
+    guard let block = unit.trains.last(where: { $0.model.name == name }) else { return nil }
+    var d = Diagnostics()
+    return TrainConfig.from(block, diagnostics: &d).optimizer
 }

@@ -28,6 +28,13 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Normalize features: none, unit, standardize.") var normalize: String?
     @Flag(inversion: .prefixedNo, help: "Shuffle the examples every epoch.") var shuffle: Bool?
 
+    func validate() throws {
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
+        for (name, v) in [("l1", l1), ("l2", l2), ("weight-decay", weightDecay), ("clip-value", clipValue), ("clip-norm", clipNorm)] {
+            if let v, !(v >= 0) { throw ValidationError("--\(name) must not be negative, got \(v)") }
+        }
+    }
+
     /// Applies the flags on top of the train block's settings.
     func apply(to c: inout TrainConfig) throws {
         func set(_ key: String, _ text: String?) throws {
@@ -115,9 +122,10 @@ func loadData(_ c: TrainConfig, base: String) throws -> (Dataset, Dataset?) {
     }
 }
 
-func makeSession(_ file: SourceFile, model: String?, config: TrainConfig, threads: Int) throws -> Session {
+func makeSession(_ file: SourceFile, model: String?, config: TrainConfig, threads: Int,
+                 bindings: [String: Int] = [:]) throws -> Session {
     do {
-        return try Session(file: file, model: model, config: config, threads: threads)
+        return try Session(file: file, model: model, config: config, threads: threads, bindings: bindings)
     } catch let f as CompileFailure {
         report(f.diagnostics, in: f.file)
         throw ExitCode.failure
@@ -137,7 +145,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var flags: TrainingOptions
-    @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads for kernels and BLAS (default: the train block's threads, else all cores).") var threads: Int?
     @Option(help: "Seed for initialization, shuffling and dropout (default: the train block's).") var seed: UInt64?
     @Option(help: "Save a checkpoint (safetensors) as training goes (see --checkpoint-every) and after the last epoch.") var checkpoint: String?
     @Option(help: "Epochs between checkpoints (default: about 20 per run, every max(1, epochs/20)).") var checkpointEvery: Int?
@@ -153,10 +161,11 @@ struct Train: ParsableCommand {
     func validate() throws {
         if let n = checkpointEvery, n < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         if let n = stopAfter, n < 1 { throw ValidationError("--stop-after must be at least 1") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
+        func threadCount(_ c: TrainConfig) -> Int { threads ?? c.threads ?? ProcessInfo.processInfo.activeProcessorCount }
         let session: Session
         let config: TrainConfig
         let train: Dataset, validation: Dataset?
@@ -176,7 +185,7 @@ struct Train: ParsableCommand {
             if let seed { c.seed = seed }
             config = c
             (train, validation) = try loadData(c, base: (compiled.source as NSString).deletingLastPathComponent)
-            do { session = try Session(compiled: compiled, config: c, threads: threads) } catch let e as TrainError {
+            do { session = try Session(compiled: compiled, config: c, threads: threadCount(c)) } catch let e as TrainError {
                 printError("error: \(e.message)")
                 throw ExitCode.failure
             }
@@ -185,7 +194,8 @@ struct Train: ParsableCommand {
             let (c, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: seed)
             config = c
             (train, validation) = try loadData(c, base: base)
-            session = try makeSession(file, model: options.model, config: c, threads: threads)
+            session = try makeSession(file, model: options.model, config: c, threads: threadCount(c),
+                                      bindings: try options.bindings())
         }
         let trainer: Trainer
         let result: TrainResult
