@@ -22,9 +22,6 @@ struct Dump: ParsableCommand {
     @Option(help: "Output form: text, json or dot.")
     var format: Format = .text
 
-    @Flag(help: "Run the IR verifier after every pass.")
-    var verify = false
-
     @OptionGroup var passes: PassOptions
 
     func run() throws {
@@ -37,7 +34,7 @@ struct Dump: ParsableCommand {
             return
         }
         var (file, graph) = try compileOrExit(options, inference: form.inference)
-        var context = PassContext(verify: verify || passes.verify)
+        var context = PassContext(verify: passes.verify)
         var popts = try passes.pipelineOptions(stage: stage, blockOptimizer: blockOptimizer(file, model: options.model))
         popts.bindings = try options.bindings()
         let printAfter = try passes.printAfterSet()

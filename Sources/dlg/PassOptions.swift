@@ -7,7 +7,8 @@ import Foundation
 
 /// Options of every command that compiles: which passes run, what is printed, checks.
 struct PassOptions: ParsableArguments {
-    @Flag(name: .customLong("training-step"), help: "Compile the whole training step: forward, backward and optimizer update.")
+    @Flag(name: [.customLong("training"), .customLong("training-step")],
+          help: "Compile the whole training step: forward, backward and optimizer update.")
     var trainingStep = false
 
     @Option(help: "Optimizer of the training step (default: the train block's, else sgd(lr: 0.01)).")
@@ -22,7 +23,7 @@ struct PassOptions: ParsableArguments {
     @Option(name: .customLong("dump-dir"), help: ArgumentHelp("Write the IR after every pass into this directory, one numbered file per pass.", valueName: "DIR"))
     var dumpDir: String?
 
-    @Flag(name: .customLong("verify-passes"), help: "Run the IR verifier after every pass.")
+    @Flag(name: [.customLong("verify"), .customLong("verify-passes")], help: "Run the IR verifier after every pass.")
     var verify = false
 
     static var optimizingPasses: [String] {
