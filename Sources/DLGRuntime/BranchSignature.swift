@@ -61,12 +61,19 @@ extension Executor {
             }
             for v in idx { mix(UInt64(UInt32(bitPattern: v))) }
         default:
-            // Elementwise with kinks at 0 (relu, abs, leaky_relu, …) and at ±1 (satlin, satlins).
+            // Elementwise, each with its own kinks: satlin at 0 and 1, satlins at ±1, the others
+            // (relu, abs, leaky_relu, elu, hardlim, …) at 0. Crossing a point that is no kink of the op
+            // (relu through 1) is no change of branch.
             guard ins.inputs.count == 1 else { return }
             let x = ptr(ins.inputs[0])
-            for i in 0..<ins.inputs[0].count {
-                let v = x[i]
-                mix((v > 0 ? 1 : 0) | (v == 0 ? 2 : 0) | (v >= 1 ? 4 : 0) | (v <= -1 ? 8 : 0))
+            let n = ins.inputs[0].count
+            switch ins.op {
+            case .satlin:
+                for i in 0..<n { mix((x[i] > 0 ? 1 : 0) | (x[i] == 0 ? 2 : 0) | (x[i] >= 1 ? 4 : 0)) }
+            case .satlins:
+                for i in 0..<n { mix((x[i] >= 1 ? 4 : 0) | (x[i] <= -1 ? 8 : 0)) }
+            default:
+                for i in 0..<n { mix((x[i] > 0 ? 1 : 0) | (x[i] == 0 ? 2 : 0)) }
             }
         }
     }

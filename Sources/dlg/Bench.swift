@@ -67,13 +67,14 @@ struct Bench: ParsableCommand {
                 ("sgemm_peak_gflops", .double(peak)), ("percent_of_peak", .double(100 * gflops / peak)),
                 ("flops_per_step", .int(bench.flops)), ("arena_bytes", .int(bench.program.arenaBytes)),
                 ("compile_ms", .double(bench.compileSeconds * 1e3)), ("kernels", .int(bench.program.instructions.count)),
+                ("blas_kernels", .string(BLASCore.current)),
             ]).serialized(pretty: true))
             return
         }
         print("\(name) \(form.inference ? "forward pass" : "training step"), batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"): "
               + String(format: "median %.3f ms, min %.3f ms over %d steps", median * 1e3, best * 1e3, steps))
-        print(String(format: "  %.0f samples/s; %.1f GFLOP/s = %.1f%% of the sgemm peak measured now (%.1f GFLOP/s)",
-                     Double(batch) / median, gflops, 100 * gflops / peak, peak))
+        print(String(format: "  %.0f samples/s; %.1f GFLOP/s = %.1f%% of the sgemm peak measured now (%.1f GFLOP/s, OpenBLAS %@ kernels)",
+                     Double(batch) / median, gflops, 100 * gflops / peak, peak, BLASCore.current))
         print("  \(bench.program.instructions.count) kernels, arena \(byteString(bench.program.arenaBytes)), "
               + String(format: "compiled in %.1f ms", bench.compileSeconds * 1e3))
         if profile {

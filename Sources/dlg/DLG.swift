@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLGKernels
 
 @main
 struct DLG: ParsableCommand {
@@ -8,4 +9,11 @@ struct DLG: ParsableCommand {
         version: "0.1.0",
         subcommands: [Check.self, Summary.self, Dump.self, Run.self, GradCheck.self, Train.self, Eval.self, Predict.self, Compile.self, Bench.self]
     )
+
+    static func main() {
+        // OpenBLAS chose its kernels when it loaded; on a CPU it does not know it runs the
+        // generic ones. Start again with the right ones selected (see BLASCore).
+        BLASCore.reexecutingForFasterKernels()
+        main(nil)
+    }
 }
