@@ -52,5 +52,18 @@ demo: deps
 	$(DLG_RELEASE) train Graphs/shapes_cnn.dlg --checkpoint out/shapes_cnn.safetensors --plot out/shapes_cnn.svg --log out/shapes_cnn.jsonl
 	$(DLG_RELEASE) eval Graphs/shapes_cnn.dlg --weights out/shapes_cnn.safetensors
 
+# Release-build benchmarks (Benchmarks/README.md): kernels against their
+# references, the compiler's stages, fused against unfused training steps.
+BENCH := Benchmarks/.build/release/dlg-benchmarks
+bench: deps
+	$(SWIFT) build -c release --package-path Benchmarks
+	$(BENCH) gemm
+	$(BENCH) conv
+	$(BENCH) elementwise
+	$(BENCH) frontend
+	$(BENCH) autodiff
+	$(BENCH) compile
+	$(BENCH) fusion
+
 clean:
 	rm -rf .build

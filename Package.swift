@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "DLGGraph", targets: ["DLGGraph"]),
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
         .library(name: "DLGKernels", targets: ["DLGKernels"]),
+        .library(name: "DLGRuntime", targets: ["DLGRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -19,6 +19,7 @@ let package = Package(
                 .product(name: "DLGGraph", package: "dlg"),
                 .product(name: "DLGCompiler", package: "dlg"),
                 .product(name: "DLGKernels", package: "dlg"),
+                .product(name: "DLGRuntime", package: "dlg"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/DLGBenchmarks"

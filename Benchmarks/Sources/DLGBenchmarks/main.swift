@@ -1,10 +1,16 @@
 import ArgumentParser
+import DLGKernels
 
 struct Benchmarks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlg-benchmarks",
         abstract: "Release-build benchmarks of dlg's compiler and kernels.",
-        subcommands: [FrontendBenchmark.self, AutodiffBenchmark.self])
+        subcommands: [FrontendBenchmark.self, AutodiffBenchmark.self,
+                      GemmBenchmark.self, ConvBenchmark.self, ElementwiseBenchmark.self,
+                      CompileBenchmark.self, FusionBenchmark.self])
 }
 
+// As `dlg` does: OpenBLAS's AVX-512/AVX2 kernels where it fell back to its generic ones
+// (set OPENBLAS_CORETYPE to choose; the gemm benchmark prints the family in use).
+BLASCore.reexecutingForFasterKernels()
 Benchmarks.main()
