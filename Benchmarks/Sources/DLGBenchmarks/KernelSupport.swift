@@ -34,12 +34,11 @@ struct KernelBenchmarkOptions: ParsableArguments {
 /// What the figures were measured on, printed above every kernel benchmark.
 struct MachineInfo: Encodable {
     var cores = Threads.coreCount
-    var openblasCore = String(cString: openblas_get_corename())
-    var openblasConfig = String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
+    var openblasCore = BLASCore.current
+    var openblasConfig = BLASCore.configuration.trimmingCharacters(in: .whitespaces)
 
-    /// Set when OpenBLAS runs kernels without AVX-512 on a CPU that has it:
-    /// OpenBLAS picks its kernels when the library loads, from the CPU model,
-    /// and falls back to old ones (Prescott) on models it does not know.
+    /// Set when OpenBLAS runs its generic Prescott kernels on a CPU that allows better ones:
+    /// the user chose them (OPENBLAS_CORETYPE), or `BLASCore` could not re-execute the process.
     var warning: String? = MachineInfo.kernelWarning()
 
     var line: String {
@@ -48,13 +47,12 @@ struct MachineInfo: Encodable {
     }
 
     static func kernelWarning() -> String? {
-        let core = String(cString: openblas_get_corename()).lowercased()
-        let avx512Cores = ["skylakex", "cooperlake", "sapphirerapids"]
         guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              cpuinfo.contains(" avx512f"), !avx512Cores.contains(core) else { return nil }
+              let best = BLASCore.bestCoreType(cpuFlags: BLASCore.cpuFlags(cpuinfo: cpuinfo)),
+              BLASCore.current.lowercased() == "prescott" else { return nil }
         let set = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""
-        return "the CPU has AVX-512 but OpenBLAS runs its \(core) kernels\(set); "
-            + "run with OPENBLAS_CORETYPE=SkylakeX for the AVX-512 ones"
+        return "the CPU allows OpenBLAS's \(best) kernels but it runs its generic Prescott ones\(set); "
+            + "run with OPENBLAS_CORETYPE=\(best)"
     }
 }
 
