@@ -106,14 +106,28 @@ public final class Executor: @unchecked Sendable {
     public var checkNumerics = false
     public private(set) var nonFinite: Instruction?
 
+    /// Set by `freezeBranches()`: the recorded branch of each piecewise instruction.
+    var frozenBranches: [Int: FrozenBranch]?
+
     /// Runs every instruction, then applies the state updates, and advances the step.
     public func run() throws(ExecutionError) {
+        if frozenBranches != nil { return try runFrozen() }
         if checkNumerics { return try runChecked() }
         if profile != nil { return try runProfiled() }
         for k in kernels {
             do { try k.run() } catch {
                 throw ExecutionError("\(describe(program.instructions[k.instruction])): \(error.message)")
             }
+        }
+        applyUpdates()
+    }
+
+    func runFrozen() throws(ExecutionError) {
+        for k in kernels {
+            do { try k.run() } catch {
+                throw ExecutionError("\(describe(program.instructions[k.instruction])): \(error.message)")
+            }
+            applyFrozenBranch(k.instruction)
         }
         applyUpdates()
     }

@@ -1,0 +1,179 @@
+import DLGGraph
+import DLGKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The branch every piecewise op took at one point (which side of 0 each relu input was on,
+/// which operand won each maximum, which cell won each max-pooling window, …), recorded so that
+/// later runs stay on it.
+///
+/// A run with frozen branches computes the smooth function that agrees with the model on the
+/// recorded point's piece: each piecewise op evaluates the formula of its recorded branch even
+/// where its input has moved into another one (relu keeps passing x, or keeps giving 0; a
+/// pooling window keeps reading its recorded cell). Where the recorded point lies inside its
+/// piece, that function has the model's derivative there, and finite differences of it converge
+/// at O(ε²) with no kink to step around. At a tie (relu at exactly 0, two equal cells) the
+/// recorded branch is the one the gradient kernels choose, so the two agree on the convention.
+struct FrozenBranch {
+    enum Record {
+        /// Unary ops with linear or exponential pieces: the piece of each element.
+        case pieces([UInt8])
+        /// Ops that are constant on each piece (hardlim, sign, step, comparisons): the output.
+        case output([Double])
+        /// maximum/minimum: 1 where the first operand was chosen, 0 where the second was.
+        case select([Double])
+        /// reduce_max/reduce_min: 1 at each output's chosen input element, else 0.
+        case reductionMask([Double])
+        /// Max/min pooling: each output's cell, a flat index into its input plane.
+        case poolCells([Int32])
+    }
+    var record: Record
+}
+
+extension Executor {
+    /// Records the branches of the last run; until `thawBranches()`, every run keeps to them.
+    /// Double-precision programs only (gradient checks): other programs are refused.
+    public func freezeBranches() throws(ExecutionError) {
+        guard program.floatType == .f64 else {
+            throw ExecutionError("branches can be frozen only in a double-precision program, not \(program.floatType)")
+        }
+        var records: [Int: FrozenBranch] = [:]
+        for (index, ins) in program.instructions.enumerated() where ins.op.decl.piecewise && ins.output.dtype == .f64 {
+            if let r = Self.recordBranch(ins, pointer) { records[index] = FrozenBranch(record: r) }
+        }
+        frozenBranches = records
+    }
+
+    public func thawBranches() { frozenBranches = nil }
+
+    /// Overwrites the output of instruction `index` with its recorded branch's formula.
+    func applyFrozenBranch(_ index: Int) {
+        guard let frozen = frozenBranches?[index] else { return }
+        let ins = program.instructions[index]
+        let y = pointer(ins.output, Double.self)
+        let n = ins.output.count
+        switch frozen.record {
+        case .output(let base):
+            for i in 0..<n { y[i] = base[i] }
+        case .pieces(let base):
+            let x = pointer(ins.inputs[0], Double.self)
+            let alpha = ins.attrs.float("alpha")
+            for i in 0..<n where Self.piece(ins.op, x[i]) != base[i] {
+                y[i] = Self.pieceFormula(ins.op, piece: base[i], x[i], alpha: alpha)
+            }
+        case .select(let chooseFirst):
+            // y = m·a + (1 − m)·b, with a and b broadcast to the output's shape.
+            let out = ins.output.shape
+            guard let pa = try? BroadcastPlan(lhs: out, rhs: ins.inputs[0].shape),
+                  let pb = try? BroadcastPlan(lhs: out, rhs: ins.inputs[1].shape) else { return }
+            let other = chooseFirst.map { 1 - $0 }
+            var second = [Double](repeating: 0, count: n)
+            chooseFirst.withUnsafeBufferPointer { m in
+                binary(.mul, pa, m.baseAddress!, pointer(ins.inputs[0], Double.self), y)
+            }
+            other.withUnsafeBufferPointer { m in
+                second.withUnsafeMutableBufferPointer { s in
+                    binary(.mul, pb, m.baseAddress!, pointer(ins.inputs[1], Double.self), s.baseAddress!)
+                }
+            }
+            for i in 0..<n { y[i] += second[i] }
+        case .reductionMask(let mask):
+            // y = Σ over each output's group of mask·x: the recorded element's value.
+            guard let plan = Self.reductionPlan(ins) else { return }
+            let x = pointer(ins.inputs[0], Double.self)
+            var masked = [Double](repeating: 0, count: mask.count)
+            for i in 0..<mask.count { masked[i] = mask[i] * x[i] }
+            masked.withUnsafeBufferPointer { reduce(.sum, plan, $0.baseAddress!, y) }
+        case .poolCells(let cells):
+            guard let (g, _) = try? Executor.poolGeometry(x: ins.inputs[0].shape, y: ins.output.shape, attrs: ins.attrs) else { return }
+            let x = pointer(ins.inputs[0], Double.self)
+            let inPlane = g.h * g.w, outPlane = g.oh * g.ow
+            for o in 0..<n { y[o] = x[(o / outPlane) * inPlane + Int(cells[o])] }
+        }
+    }
+
+    private static func recordBranch(_ ins: Instruction, _ pointer: (Buffer, Double.Type) -> UnsafeMutablePointer<Double>) -> FrozenBranch.Record? {
+        let y = pointer(ins.output, Double.self)
+        let n = ins.output.count
+        switch ins.op {
+        case .greater, .greater_equal, .equal, .hardlim, .hardlims, .sign, .step:
+            return .output(Array(UnsafeBufferPointer(start: y, count: n)))
+        case .maximum, .minimum:
+            // The gradient's convention: a wins ties (a ≥ b for maximum, b ≥ a for minimum).
+            guard let plan = try? BroadcastPlan(lhs: ins.inputs[0].shape, rhs: ins.inputs[1].shape) else { return nil }
+            var mask = [Double](repeating: 0, count: plan.outputCount)
+            let a = pointer(ins.inputs[0], Double.self), b = pointer(ins.inputs[1], Double.self)
+            mask.withUnsafeMutableBufferPointer { m in
+                if ins.op == .maximum { binary(.greaterEqual, plan, a, b, m.baseAddress!) }
+                else {
+                    guard let swapped = try? BroadcastPlan(lhs: ins.inputs[1].shape, rhs: ins.inputs[0].shape) else { return }
+                    binary(.greaterEqual, swapped, b, a, m.baseAddress!)
+                }
+            }
+            return .select(mask)
+        case .reduce_max, .reduce_min:
+            guard let plan = reductionPlan(ins) else { return nil }
+            let ones = [Double](repeating: 1, count: plan.outputCount)
+            var mask = [Double](repeating: 0, count: plan.inputCount)
+            let x = pointer(ins.inputs[0], Double.self)
+            ones.withUnsafeBufferPointer { o in
+                mask.withUnsafeMutableBufferPointer { m in
+                    if ins.op == .reduce_max { reduceMaxBackward(plan, x: x, dy: o.baseAddress!, dx: m.baseAddress!) }
+                    else { reduceMinBackward(plan, x: x, dy: o.baseAddress!, dx: m.baseAddress!) }
+                }
+            }
+            return .reductionMask(mask)
+        case .pool2d:
+            guard let (g, kind) = try? Executor.poolGeometry(x: ins.inputs[0].shape, y: ins.output.shape, attrs: ins.attrs),
+                  kind == .max || kind == .min else { return nil }
+            // The cells the forward kernel chose are the ones its backward routes to.
+            var out = [Double](repeating: 0, count: n)
+            var cells = [Int32](repeating: 0, count: n)
+            out.withUnsafeMutableBufferPointer { o in
+                cells.withUnsafeMutableBufferPointer { c in
+                    Pool2D.forward(g, kind: kind, input: pointer(ins.inputs[0], Double.self), output: o.baseAddress!,
+                                   indices: c.baseAddress!, threads: 1)
+                }
+            }
+            return .poolCells(cells)
+        default:
+            guard ins.inputs.count == 1, ins.inputs[0].count == n else { return nil }
+            let x = pointer(ins.inputs[0], Double.self)
+            return .pieces((0..<n).map { piece(ins.op, x[$0]) })
+        }
+    }
+
+    private static func reductionPlan(_ ins: Instruction) -> ReductionPlan? {
+        let s = ins.inputs[0].shape
+        let axes = ins.attrs.ints("axes") ?? []
+        return try? ReductionPlan(shape: s, axes: axes.isEmpty ? Array(0..<s.count) : axes)
+    }
+
+    /// Which piece of a unary op x lies on, split where the op's gradient kernel splits it: relu,
+    /// leaky_relu, elu, selu and abs at 0 (with 0 a piece of its own, where relu′ = abs′ = 0),
+    /// satlin at 0 and 1, satlins at ±1.
+    static func piece(_ op: Op, _ x: Double) -> UInt8 {
+        switch op {
+        case .satlin: x <= 0 ? 0 : x >= 1 ? 2 : 1
+        case .satlins: x <= -1 ? 0 : x >= 1 ? 2 : 1
+        default: x > 0 ? 1 : x == 0 ? 2 : 0
+        }
+    }
+
+    /// The op's formula on `piece`, evaluated at x (which may lie outside that piece).
+    static func pieceFormula(_ op: Op, piece: UInt8, _ x: Double, alpha: Double?) -> Double {
+        switch op {
+        case .satlin: return piece == 0 ? 0 : piece == 2 ? 1 : x
+        case .satlins: return piece == 0 ? -1 : piece == 2 ? 1 : x
+        case .relu: return piece == 1 ? x : 0
+        case .leaky_relu: return piece == 1 ? x : (alpha ?? 0.01) * x
+        case .abs: return piece == 1 ? x : piece == 0 ? -x : 0
+        case .elu:
+            return piece == 1 ? x : (alpha ?? 1) * (expm1(x))
+        case .selu:
+            return UnaryOp.seluLambda * (piece == 1 ? x : UnaryOp.seluAlpha * expm1(x))
+        default: return x
+        }
+    }
+}
