@@ -129,12 +129,18 @@ public enum Pool2D {
                                                 indices: UnsafeMutablePointer<Int32>? = nil,
                                                 threads: Int = Threads.count) {
         let inPlane = g.inputPlane, outPlane = g.outputPlane
+        let pairwise = isPairwise(g)
         Threads.parallelFor(0 ..< g.planes, threads: threads, minChunk: max(1, 8192 / inPlane)) { planes in
             for u in planes {
                 switch kind {
                 case .max, .min:
-                    extremumPlane(g, input: input + u * inPlane, output: output + u * outPlane,
-                                  indices: indices.map { $0 + u * outPlane }, isMax: kind == .max)
+                    if pairwise {
+                        pairwisePlane(g, input: input + u * inPlane, output: output + u * outPlane,
+                                      indices: indices.map { $0 + u * outPlane }, isMax: kind == .max)
+                    } else {
+                        extremumPlane(g, input: input + u * inPlane, output: output + u * outPlane,
+                                      indices: indices.map { $0 + u * outPlane }, isMax: kind == .max)
+                    }
                 case .average(let countIncludePad):
                     averagePlane(g, countIncludePad: countIncludePad, input: input + u * inPlane,
                                  output: output + u * outPlane)

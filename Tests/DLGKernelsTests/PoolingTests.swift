@@ -22,6 +22,9 @@ extension DenseKernelTests {
 
         static let cases: [Case] = [
             Case(n: 7, c: 2, h: 7, w: 9, kh: 2, kw: 2, sh: 2, sw: 2),
+            // 2×2 at stride 2 tiling the plane exactly (the vectorized pairwise loops).
+            Case(n: 3, c: 5, h: 8, w: 36, kh: 2, kw: 2, sh: 2, sw: 2),
+            Case(n: 2, c: 3, h: 5, w: 69, kh: 2, kw: 2, sh: 2, sw: 2),
             Case(n: 1, c: 3, h: 9, w: 10, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pb: 1, pl: 1, pr: 1, ceil: true),
             Case(n: 2, c: 2, h: 8, w: 7, kh: 3, kw: 2, sh: 3, sw: 2, pt: 1, pb: 0, pl: 0, pr: 1, ceil: true),
             // Overlapping windows (stride < kernel): gradients accumulate.
@@ -138,6 +141,14 @@ extension DenseKernelTests {
                     }
                 }
             }
+            // Without indices (the training kernels' call) the values are the same, NaN for NaN.
+            var values = [T](repeating: 7, count: g.outputCount)
+            x.withUnsafeBufferPointer { xp in
+                values.withUnsafeMutableBufferPointer { vp in
+                    Pool2D.forward(g, kind: kind, input: xp.baseAddress!, output: vp.baseAddress!, threads: threads)
+                }
+            }
+            #expect(zip(values, y).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "forward without indices: \(g)")
             return (y, idx)
         }
 
@@ -245,6 +256,65 @@ extension DenseKernelTests {
             let (z, zi) = Self.forward(g, kind: .max, x: [1, .nan, 3, 4] as [Double], threads: 1)
             #expect(z[4].isNaN && zi[4] == 1)
             #expect(z[6] == 3 && z[8] == 4)
+        }
+
+        /// The 2×2 stride-2 loops keep the window scan's NaN rule: the first NaN of a window
+        /// (row-major) wins, whatever comes before or after it. Plane 2×6:
+        ///     1  NaN | 3   4  | NaN 0
+        ///     5  6   | NaN 8  | 9   NaN
+        @Test func pairwisePoolingPropagatesTheFirstNaN() throws {
+            let g = try Pool2DGeometry(n: 1, c: 1, h: 2, w: 6, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, oh: 1, ow: 3)
+            let x: [Float] = [1, .nan, 3, 4, .nan, 0, 5, 6, .nan, 8, 9, .nan]
+            for kind in [PoolKind.max, .min] {
+                let (y, idx) = Self.forward(g, kind: kind, x: x, threads: 1)
+                #expect(y.allSatisfy { $0.isNaN }, "\(kind): \(y)")
+                #expect(idx == [1, 8, 4], "\(kind): \(idx)")
+                // The recomputing backward routes each window's gradient to that NaN cell.
+                var dx = [Float](repeating: -1, count: 12)
+                let dy: [Float] = [10, 20, 30]
+                x.withUnsafeBufferPointer { xp in
+                    dy.withUnsafeBufferPointer { dyp in
+                        dx.withUnsafeMutableBufferPointer { dxp in
+                            Pool2D.backward(g, kind: kind, input: xp.baseAddress!, gradOutput: dyp.baseAddress!,
+                                            gradInput: dxp.baseAddress!, threads: 1)
+                        }
+                    }
+                }
+                #expect(dx == [0, 10, 0, 0, 30, 0, 0, 0, 20, 0, 0, 0], "\(kind): \(dx)")
+            }
+        }
+
+        /// The same rule in the 16-window vector loop: one NaN per window, at each of the four
+        /// positions in turn, the other cells counting up.
+        @Test func pairwiseVectorLoopPropagatesTheFirstNaN() throws {
+            let ow = 20
+            let g = try Pool2DGeometry(n: 1, c: 1, h: 2, w: 2 * ow, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, oh: 1, ow: ow)
+            var x = (0 ..< 4 * ow).map { Double($0) }
+            var want: [Int32] = []
+            for ox in 0 ..< ow {
+                let cells = [2 * ox, 2 * ox + 1, 2 * ow + 2 * ox, 2 * ow + 2 * ox + 1]
+                let nanAt = cells[ox % 4]
+                x[nanAt] = .nan
+                if ox % 5 == 4 { x[cells[3]] = .nan }   // a second NaN later in the window loses
+                want.append(Int32(nanAt))
+            }
+            for kind in [PoolKind.max, .min] {
+                let (y, _) = Self.forward(g, kind: kind, x: x, threads: 1)
+                #expect(y.allSatisfy { $0.isNaN }, "\(kind): \(y)")
+                var dx = [Double](repeating: -1, count: x.count)
+                let dy = (0 ..< ow).map { Double($0 + 1) }
+                x.withUnsafeBufferPointer { xp in
+                    dy.withUnsafeBufferPointer { dyp in
+                        dx.withUnsafeMutableBufferPointer { dxp in
+                            Pool2D.backward(g, kind: kind, input: xp.baseAddress!, gradOutput: dyp.baseAddress!,
+                                            gradInput: dxp.baseAddress!, threads: 1)
+                        }
+                    }
+                }
+                var expected = [Double](repeating: 0, count: x.count)
+                for (o, cell) in want.enumerated() { expected[Int(cell)] = dy[o] }
+                #expect(dx == expected, "\(kind)")
+            }
         }
 
         /// Output sizes worked by hand:
