@@ -384,9 +384,12 @@ extension DenseKernelTests {
 
         // MARK: Threads and workspace
 
-        /// The same forward with 1 and 2 threads gives bit-identical outputs
-        /// (and so does a repeated 2-thread run).
-        @Test func forwardIsIdenticalForOneAndTwoThreads() throws {
+        /// The same forward with 1 and 2 threads agrees to rounding, and a repeated 2-thread run
+        /// is bit-identical. (1 and 2 threads are not bit-identical on every CPU: the thread count
+        /// splits the batch into GEMMs of other widths, and OpenBLAS's results for the same
+        /// elements can then differ in the last bits, as seen with its Zen kernels and not with
+        /// its SkylakeX ones.)
+        @Test func forwardAgreesForOneAndTwoThreads() throws {
             let k = Case(n: 4, c: 3, h: 12, w: 12, f: 8, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: .relu)
             let g = try k.geometry()
             let x = Self.random(g.inputCount, seed: 20, as: Float.self)
@@ -395,7 +398,9 @@ extension DenseKernelTests {
             let one = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 1)
             let two = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 2)
             let again = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 2)
-            #expect(one.map(\.bitPattern) == two.map(\.bitPattern))
+            let scale = one.map { abs($0) }.max() ?? 1
+            let worst = zip(one, two).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-6 * scale, "1 vs 2 threads: max |Δ| \(worst), scale \(scale)")
             #expect(two.map(\.bitPattern) == again.map(\.bitPattern))
         }
 
