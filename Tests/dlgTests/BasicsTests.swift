@@ -53,6 +53,12 @@ struct BasicsTests {
         let j = try jsonObject(try CLI.run(["gradcheck", CLI.graph("xor.dlg"), "--json"]))
         #expect(j["passed"] as? Bool == true)
         #expect((j["tensors"] as? [Any])?.count == 6)   // W1, b1, W2, b2 and the inputs x, y
+        // --only keeps the tensors whose name contains the text: W1 and W2.
+        let only = try jsonObject(try CLI.run(["gradcheck", CLI.graph("xor.dlg"), "--only", "W", "--json"]))
+        #expect((only["tensors"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["W1", "W2"])
+        let none = try CLI.run(["gradcheck", CLI.graph("xor.dlg"), "--only", "nosuch"])
+        #expect(none.status == 1)
+        #expect(none.stderr.contains("no parameter or float input of xor has a name containing 'nosuch'"))
     }
 
     /// The perceptron's starting weights give a = hardlim(p·[1, −0.8] + 0):
