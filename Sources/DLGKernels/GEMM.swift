@@ -127,8 +127,35 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
             }
             return
         }
+        if m == 1 || n == 1 {
+            runAsGemv(a: a, b: b, c: c, alpha: alpha, beta: beta)
+            return
+        }
         T.blasGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// A product with one row (m = 1) or one column (n = 1) is a
+    /// matrix-vector product: through gemv it reads the matrix once, where
+    /// sgemm would first pack it (at batch 1 a dense layer's forward, input
+    /// gradient and weight use are all of this kind). With beta = 0, C is
+    /// zeroed first so that whatever it held (NaN included) is not scaled
+    /// into the result, whichever OpenBLAS version's scal rules apply.
+    @inlinable @usableFromInline
+    func runAsGemv<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
+                                    alpha: T, beta: T) {
+        if beta == 0 {
+            if m == 1 { c.update(repeating: 0, count: n) } else { for i in 0 ..< m { c[i * ldc] = 0 } }
+        }
+        if m == 1 {
+            // c[1×n] = a[1×k]·op(B): y = op(B)ᵀ·a, B stored k×n (ldb) or, transposed, n×k.
+            T.blasGemv(trans: !transB, m: bStoredRows, n: bStoredCols, alpha: alpha, a: b, lda: ldb,
+                       x: a, incx: transA ? lda : 1, beta: beta, y: c, incy: 1)
+        } else {
+            // c[m×1] = op(A)·b[k×1]: A stored m×k (lda) or, transposed, k×m; c's elements ldc apart.
+            T.blasGemv(trans: transA, m: aStoredRows, n: aStoredCols, alpha: alpha, a: a, lda: lda,
+                       x: b, incx: transB ? 1 : ldb, beta: beta, y: c, incy: ldc)
+        }
     }
 }
 

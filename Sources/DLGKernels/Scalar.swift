@@ -23,6 +23,10 @@ public protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable
                          alpha: Self, a: UnsafePointer<Self>, lda: Int,
                          b: UnsafePointer<Self>, ldb: Int,
                          beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Row-major y = alpha·op(A)·x + beta·y through cblas_?gemv, A stored
+    /// m×n with row stride lda (op(A) = Aᵀ when `trans`).
+    static func blasGemv(trans: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                         x: UnsafePointer<Self>, incx: Int, beta: Self, y: UnsafeMutablePointer<Self>, incy: Int)
     /// A short name for messages and benchmark labels ("f32", "f64").
     static var dtypeName: String { get }
 }
@@ -43,6 +47,12 @@ extension Float: KernelScalar {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+    @inlinable public static func blasGemv(trans: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                           x: UnsafePointer<Float>, incx: Int, beta: Float,
+                                           y: UnsafeMutablePointer<Float>, incy: Int) {
+        cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda),
+                    x, Int32(incx), beta, y, Int32(incy))
+    }
     public static var dtypeName: String { "f32" }
 }
 
@@ -61,6 +71,12 @@ extension Double: KernelScalar {
                                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
         cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inlinable public static func blasGemv(trans: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                                           x: UnsafePointer<Double>, incx: Int, beta: Double,
+                                           y: UnsafeMutablePointer<Double>, incy: Int) {
+        cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda),
+                    x, Int32(incx), beta, y, Int32(incy))
     }
     public static var dtypeName: String { "f64" }
 }

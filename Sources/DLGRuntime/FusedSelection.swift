@@ -16,7 +16,7 @@ extension Executor {
     }
 
     static func workspaceBytesFused(_ ins: Instruction, floatType: DType, threads: Int) throws(ExecutionError) -> Int {
-        guard let r = ins.attrs.region("region"), let a = r.anchor else { return 0 }
+        guard let r = ins.attrs.region("region"), let a = r.anchor, !isOuterProduct(a, of: ins) else { return 0 }
         var inputs: [Buffer] = []
         for o in a.operands { if case .input(let i) = o { inputs.append(ins.inputs[i]) } }
         let pseudo = Instruction(op: a.op, inputs: inputs, output: ins.output, attrs: a.attrs, value: ins.value, label: nil, loc: nil)
@@ -32,6 +32,28 @@ extension Executor {
 
     static func align64(_ x: Int) -> Int { (x + 63) / 64 * 64 }
 
+    /// A 2-D matmul whose contraction has length 1 heading an epilogue region:
+    /// C[i, j] = op(A)[i, 0] · op(B)[0, j], an outer product (a dense layer's
+    /// weight gradient at batch 1). It runs as the first step of the
+    /// elementwise loop, so that with the optimizer's epilogue the whole
+    /// update is one pass over the weight-sized tensors instead of a GEMM
+    /// writing scratch and a second pass reading it back. Only for rows of
+    /// at least 64 elements.
+    static func isOuterProduct(_ step: FusedRegion.Step, of ins: Instruction) -> Bool {
+        guard step.op == .matmul, step.operands.count == 2 else { return false }
+        var shapes: [[Int]] = []
+        for o in step.operands {
+            guard case .input(let i) = o else { return false }
+            shapes.append(ins.inputs[i].shape)
+        }
+        guard shapes.allSatisfy({ $0.count == 2 }), ins.output.shape.count == 2 else { return false }
+        let ta = step.attrs.bool("transpose_a") ?? false
+        let k = ta ? shapes[0][0] : shapes[0][1]
+        // Rows of fewer than 64 elements cost the loop more in per-row dispatch than
+        // the GEMM's extra pass (a 256×10 logits layer ran 8× slower this way).
+        return k == 1 && ins.output.shape[1] >= 64
+    }
+
     func compileFused<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
         guard let region = ins.attrs.region("region"), !region.steps.isEmpty else {
             throw ExecutionError("a fused op without a region")
@@ -40,8 +62,10 @@ extension Executor {
         var steps = region.steps
         var head: Call? = nil
         var anchorSource: UnsafePointer<T>? = nil
+        // An outer product heading the region runs inside the elementwise loop (see `isOuterProduct`).
+        let outerProduct = region.anchor.map { Executor.isOuterProduct($0, of: ins) } ?? false
         // An epilogue region: the library kernel writes the output, the rest finishes it in place.
-        if let anchor = region.anchor {
+        if let anchor = region.anchor, !outerProduct {
             guard let a = standalone(anchor, of: ins) else { throw ExecutionError("the region's first step reads a step") }
             // conv2d + bias + one of the activations the conv kernel applies while writing.
             if anchor.op == .conv2d, steps.count <= 3, steps.count >= 2, steps[1].op == .bias_add,
@@ -102,7 +126,10 @@ extension Executor {
                 case .input(let i):
                     let shape = ins.inputs[i].shape
                     let strides: [Int]
-                    if step.op == .bias_add, k == 1 {
+                    if step.op == .matmul {
+                        // op(A)[i, 0] and op(B)[0, j] sit at offsets i and j whether or not stored transposed.
+                        strides = k == 0 ? [1, 0] : [0, 1]
+                    } else if step.op == .bias_add, k == 1 {
                         let axis = step.attrs.int("axis") ?? 1
                         strides = FusedElementwiseKernel.axisStrides(axis: axis < 0 ? axis + outShape.count : axis, of: outShape)
                     } else {
@@ -115,6 +142,8 @@ extension Executor {
             let code: FusedElementwiseKernel.Code
             if step.op == .bias_add {
                 code = .binary(.add)
+            } else if step.op == .matmul {
+                code = .binary(.mul)
             } else if step.op == .stop_gradient {
                 code = .copy
             } else if step.op == .unary_grad {

@@ -93,6 +93,33 @@ extension DenseKernelTests {
             }
         }
 
+        /// One row or one column runs through gemv: large enough for OpenBLAS's
+        /// threaded gemv (a batch-1 dense layer, 784×512), every transpose, and
+        /// with beta = 0 a NaN already in C must not reach the result.
+        @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+        func vectorProductsMatchTripleLoopAndIgnoreOldC(transA: Bool, transB: Bool) throws {
+            for (m, n, k) in [(1, 512, 784), (784, 1, 512), (1, 1, 300)] {
+                try Self.check(Float.self, m: m, n: n, k: k, transA: transA, transB: transB,
+                               padA: 0, padB: 0, padC: 0, alpha: 1, beta: 0)
+                try Self.check(Float.self, m: m, n: n, k: k, transA: transA, transB: transB,
+                               padA: 2, padB: 3, padC: 4, alpha: 0.5, beta: 1.5)
+                let plan = try GemmPlan(m: m, n: n, k: k, transA: transA, transB: transB)
+                let a = Self.random(m * k, seed: 4, as: Float.self), b = Self.random(k * n, seed: 5, as: Float.self)
+                var c = [Float](repeating: .nan, count: m * n)
+                let want = Self.naiveGemm(m: m, n: n, k: k, transA: transA, transB: transB, alpha: 1,
+                                          a: a.map(Double.init), lda: plan.lda, b: b.map(Double.init), ldb: plan.ldb,
+                                          beta: 0, c: [Double](repeating: 0, count: m * n), ldc: plan.ldc)
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            plan.run(a: ap.baseAddress!, b: bp.baseAddress!, c: cp.baseAddress!, threads: 2)
+                        }
+                    }
+                }
+                Self.expectClose(c, want, tolerance: 1e-5, "\(plan) over NaN")
+            }
+        }
+
         /// k = 0: the product is empty, so C ← beta·C; with beta = 0 even a NaN in C becomes 0.
         @Test func emptyInnerDimensionScalesC() throws {
             let plan = try GemmPlan(m: 2, n: 3, k: 0)

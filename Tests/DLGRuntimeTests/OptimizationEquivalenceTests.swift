@@ -24,12 +24,13 @@ import Testing
 
     /// Runs `source` once; returns every output, the loss, every gradient and every state entry after the step.
     static func evaluate(_ file: SourceFile, optimized: Bool, training: Bool, step: Bool, bindings: [String: Int],
+                         optimizer: OptimizerSpec = OptimizerSpec(kind: .adam, lr: 0.01), steps: Int = 1,
                          sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: [Double]] {
         var o = PipelineOptions()
         o.training = training
         o.bindings = bindings
         o.differentiate = training
-        if step { o.optimizer = OptimizerSpec(kind: .adam, lr: 0.01) }
+        if step { o.optimizer = optimizer }
         o.disabled = optimized ? [] : optimizing
         o.verify = true
         let (graph, diags, _) = Pipeline.compile(file, options: o)
@@ -51,7 +52,7 @@ import Testing
             }
             e.setValues(slot.buffer, values)
         }
-        try e.run()
+        for _ in 0..<steps { try e.run() }
         var result: [String: [Double]] = [:]
         for (i, out) in p.outputs.enumerated() { result["output." + out.name] = e.output(i).toDoubles() }
         if let l = e.loss { result["loss"] = [l] }
@@ -95,5 +96,22 @@ import Testing
         let plain = try Self.evaluate(file, optimized: false, training: true, step: true, bindings: b)
         let optimized = try Self.evaluate(file, optimized: true, training: true, step: true, bindings: b)
         Self.compare(plain, optimized, name + " (one adam step)")
+    }
+
+    /// At batch 1 a dense layer's weight gradient is an outer product, which
+    /// the fused optimizer update runs inside its elementwise loop, and the
+    /// forward and input-gradient products are matrix-vector products (gemv).
+    /// Three momentum steps (so that the velocity read back is not zero) must
+    /// leave the same parameters as the unfused step, whose products are GEMMs.
+    @Test func batchOneMomentumStepsAgree() throws {
+        let path = Self.root.appendingPathComponent("Graphs/mnist_mlp.dlg").path
+        let file = SourceFile(path: "Graphs/mnist_mlp.dlg", text: try String(contentsOfFile: path, encoding: .utf8))
+        var sgd = OptimizerSpec(kind: .momentum, lr: 0.05)
+        sgd.momentumForm = .pytorch
+        let plain = try Self.evaluate(file, optimized: false, training: true, step: true, bindings: ["B": 1],
+                                      optimizer: sgd, steps: 3)
+        let optimized = try Self.evaluate(file, optimized: true, training: true, step: true, bindings: ["B": 1],
+                                          optimizer: sgd, steps: 3)
+        Self.compare(plain, optimized, "mnist_mlp (three momentum steps at batch 1)")
     }
 }
