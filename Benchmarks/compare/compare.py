@@ -33,6 +33,7 @@ from jax import lax  # noqa: E402
 torch.set_num_threads(THREADS)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LR, MOMENTUM = 0.01, 0.9
+ORDER = ["dlg", "torch", "jax"]
 
 MODELS = {
     "mlp": ("Graphs/mnist_mlp.dlg", (1, 28, 28)),
@@ -262,36 +263,54 @@ def main():
     ap.add_argument("--batches", default="1,32,128")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--settle", type=float, default=2.0, help="seconds of pause before each framework's run")
     ap.add_argument("--json")
     ap.add_argument("--worker", choices=["torch", "jax"], help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         return worker(a.worker, a.models, int(a.batches), a.steps)
     results = []
-    print(f"threads: {THREADS}; torch {torch.__version__}, jax {jax.__version__}; {a.rounds} rounds × {a.steps} steps, interleaved",
+    print(f"threads: {THREADS}; torch {torch.__version__}, jax {jax.__version__}; {a.rounds} rounds × {a.steps} steps, interleaved"
+          f" in rotating order, {a.settle:g} s pause before each run",
           file=sys.stderr)
     for name in a.models.split(","):
         shape = MODELS[name][1]
         for batch in [int(b) for b in a.batches.split(",")]:
             d, t, j = [], [], []
+            over_torch, over_jax = [], []
             extra = {}
-            for _ in range(a.rounds):
-                med, extra = dlg_times(a.dlg, name, batch, a.steps)
+            for r in range(a.rounds):
+                # The order rotates every round, and each process starts after a pause: on the
+                # development machine a process started right after JAX's exit ran up to 1.8x slower
+                # for its first seconds, which a fixed order would always charge to the same framework.
+                got = {}
+                for fw in ORDER[r % 3:] + ORDER[:r % 3]:
+                    time.sleep(a.settle)
+                    if fw == "dlg":
+                        got[fw], extra = dlg_times(a.dlg, name, batch, a.steps)
+                    else:
+                        got[fw] = worker_times(fw, name, batch, a.steps)
+                med, rt, rj = got["dlg"], got["torch"], got["jax"]
                 d.append(med)
-                t += worker_times("torch", name, batch, a.steps)
-                j += worker_times("jax", name, batch, a.steps)
+                t += rt
+                j += rj
+                # Each round's ratio compares runs made seconds apart, so the machine's slower drifts cancel.
+                over_torch.append(med / statistics.median(rt))
+                over_jax.append(med / statistics.median(rj))
             row = {"model": name, "batch": batch, "dlg_ms": statistics.median(d), "torch_ms": statistics.median(t),
-                   "jax_ms": statistics.median(j), "dlg_percent_of_sgemm_peak": extra.get("percent_of_peak")}
-            row["dlg_over_torch"] = row["dlg_ms"] / row["torch_ms"]
-            row["dlg_over_jax"] = row["dlg_ms"] / row["jax_ms"]
+                   "jax_ms": statistics.median(j), "dlg_percent_of_sgemm_peak": extra.get("percent_of_peak"),
+                   "dlg_over_torch": statistics.median(over_torch), "dlg_over_jax": statistics.median(over_jax),
+                   "dlg_over_torch_rounds": over_torch, "dlg_over_jax_rounds": over_jax}
             results.append(row)
             print(f"{name:9s} B={batch:<4d} dlg {row['dlg_ms']:8.3f} ms  torch {row['torch_ms']:8.3f} ms  jax {row['jax_ms']:8.3f} ms"
-                  f"  dlg/torch {row['dlg_over_torch']:.2f}  dlg/jax {row['dlg_over_jax']:.2f}", file=sys.stderr, flush=True)
-    print("| model | batch | dlg (ms) | PyTorch eager (ms) | JAX jit (ms) | dlg / PyTorch | dlg / JAX |")
+                  f"  dlg/torch {row['dlg_over_torch']:.2f} ({min(over_torch):.2f}-{max(over_torch):.2f})"
+                  f"  dlg/jax {row['dlg_over_jax']:.2f} ({min(over_jax):.2f}-{max(over_jax):.2f})", file=sys.stderr, flush=True)
+    print("| model | batch | dlg (ms) | PyTorch eager (ms) | JAX jit (ms) | dlg / PyTorch (rounds) | dlg / JAX (rounds) |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
+        ot, oj = r["dlg_over_torch_rounds"], r["dlg_over_jax_rounds"]
         print(f"| {r['model']} | {r['batch']} | {r['dlg_ms']:.3f} | {r['torch_ms']:.3f} | {r['jax_ms']:.3f} | "
-              f"{r['dlg_over_torch']:.2f} | {r['dlg_over_jax']:.2f} |")
+              f"{r['dlg_over_torch']:.2f} ({min(ot):.2f}–{max(ot):.2f}) | {r['dlg_over_jax']:.2f} ({min(oj):.2f}–{max(oj):.2f}) |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -35,8 +35,8 @@ extension Executor {
     /// A 2-D matmul whose contraction has length 1 heading an epilogue region:
     /// C[i, j] = op(A)[i, 0] · op(B)[0, j], an outer product (a dense layer's
     /// weight gradient at batch 1). It runs as the first step of the
-    /// elementwise loop, so that with the optimizer's epilogue the whole
-    /// update is one pass over the weight-sized tensors instead of a GEMM
+    /// elementwise loop, so that with the optimizer's epilogue the velocity
+    /// update is one pass over the weight-sized tensor instead of a GEMM
     /// writing scratch and a second pass reading it back. Only for rows of
     /// at least 64 elements.
     static func isOuterProduct(_ step: FusedRegion.Step, of ins: Instruction) -> Bool {
