@@ -141,7 +141,7 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
     /// gradient and weight use are all of this kind). With beta = 0, C is
     /// zeroed first so that whatever it held (NaN included) is not scaled
     /// into the result, whichever OpenBLAS version's scal rules apply.
-    @inlinable @usableFromInline
+    @inlinable
     func runAsGemv<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
                                     alpha: T, beta: T) {
         if beta == 0 {
