@@ -137,8 +137,8 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
 
     /// A product with one row (m = 1) or one column (n = 1) is a
     /// matrix-vector product: through gemv it reads the matrix once, where
-    /// sgemm would first pack it (at batch 1 a dense layer's forward, input
-    /// gradient and weight use are all of this kind). With beta = 0, C is
+    /// sgemm would first pack it (at batch 1 a dense layer's forward product
+    /// and its input gradient are of this kind). With beta = 0, C is
     /// zeroed first so that whatever it held (NaN included) is not scaled
     /// into the result, whichever OpenBLAS version's scal rules apply.
     @inlinable

@@ -102,7 +102,8 @@ import Testing
     /// the fused optimizer update runs inside its elementwise loop, and the
     /// forward and input-gradient products are matrix-vector products (gemv).
     /// Three momentum steps (so that the velocity read back is not zero) must
-    /// leave the same parameters as the unfused step, whose products are GEMMs.
+    /// leave the same parameters as the unfused step, whose weight-gradient
+    /// products are GEMMs (gemv itself is checked against a loop in GEMMTests).
     @Test func batchOneMomentumStepsAgree() throws {
         let path = Self.root.appendingPathComponent("Graphs/mnist_mlp.dlg").path
         let file = SourceFile(path: "Graphs/mnist_mlp.dlg", text: try String(contentsOfFile: path, encoding: .utf8))
