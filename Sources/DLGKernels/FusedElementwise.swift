@@ -31,7 +31,49 @@ public struct FusedElementwiseKernel: Sendable {
         }
     }
 
+    /// A reduction finishing the chain: the last step's values are not
+    /// stored but reduced (sum, mean, max or min) into a smaller output, one
+    /// pass in all. `strides` gives, per axis of the chain's shape, the
+    /// output's stride: 0 on the reduced axes, row-major over the kept ones.
+    public struct Reduction: Sendable, Hashable {
+        public var op: ReduceOp
+        public var strides: [Int]
+        /// Output elements.
+        public var count: Int
+        /// Chain elements per output element (mean divides by it).
+        public var reducedCount: Int
+        public init(op: ReduceOp, strides: [Int], count: Int, reducedCount: Int) {
+            self.op = op
+            self.strides = strides
+            self.count = count
+            self.reducedCount = reducedCount
+        }
+
+        /// The reduction of a tensor of `shape` over `axes` (normalized, distinct).
+        public init(op: ReduceOp, shape: [Int], axes: Set<Int>) {
+            var strides = Array(repeating: 0, count: shape.count)
+            var acc = 1
+            for i in stride(from: shape.count - 1, through: 0, by: -1) where !axes.contains(i) {
+                strides[i] = acc
+                acc *= shape[i]
+            }
+            let total = shape.reduce(1, *)
+            self.init(op: op, strides: strides, count: acc, reducedCount: acc == 0 ? 0 : total / acc)
+        }
+
+        /// Accumulators a run with `threads` threads needs in scratch: one set per worker beyond the
+        /// first, at most `maxPartials` elements in all (fewer workers otherwise).
+        public static let maxPartials = 1 << 16
+        public func partialCount(threads: Int) -> Int {
+            let workers = Swift.max(1, Swift.min(threads, 1 + Reduction.maxPartials / Swift.max(count, 1)))
+            return (workers - 1) * count
+        }
+    }
+
     public let steps: [Step]
+    public let reduction: Reduction?
+    /// The reduction's output strides over `dims`.
+    @usableFromInline let reduceStrides: [Int]
     /// Per view: which input it reads.
     public let viewInputs: [Int]
     /// Output dims after merging, and per view its strides over them.
@@ -47,31 +89,36 @@ public struct FusedElementwiseKernel: Sendable {
     @usableFromInline let flatStrides: [Int]
 
     /// `views[k]` = (input index, strides over `shape`) for each view k.
-    public init(steps: [Step], shape: [Int], views: [(input: Int, strides: [Int])]) {
+    /// `shape` is the chain's shape (with a reduction, the shape reduced, not the output's).
+    public init(steps: [Step], shape: [Int], views: [(input: Int, strides: [Int])], reduction: Reduction? = nil) {
         self.steps = steps
+        self.reduction = reduction
         viewInputs = views.map(\.input)
         count = shape.reduce(1, *)
-        // Merge axis i into i+1 when the output and every view are contiguous across them.
+        // Merge axis i into i+1 when the output and every view are contiguous across them
+        // (the reduction's output strides count as one more view: reduced and kept axes never merge).
+        let all = views.map(\.strides) + (reduction.map { [$0.strides] } ?? [])
         var d: [Int] = []
-        var s: [[Int]] = views.map { _ in [] }
+        var s: [[Int]] = all.map { _ in [] }
         for (i, size) in shape.enumerated() {
             if size == 1 { continue }
             if let last = d.last {
-                let mergeable = views.indices.allSatisfy { v in s[v].last! == views[v].strides[i] * size }
+                let mergeable = all.indices.allSatisfy { v in s[v].last! == all[v][i] * size }
                 if mergeable {
                     d[d.count - 1] = last * size
-                    for v in views.indices { s[v][s[v].count - 1] = views[v].strides[i] }
+                    for v in all.indices { s[v][s[v].count - 1] = all[v][i] }
                     continue
                 }
             }
             d.append(size)
-            for v in views.indices { s[v].append(views[v].strides[i]) }
+            for v in all.indices { s[v].append(all[v][i]) }
         }
         if d.isEmpty {
             d = [1]
-            for v in views.indices { s[v] = [0] }
+            for v in all.indices { s[v] = [0] }
         }
         dims = d
+        reduceStrides = reduction == nil ? [] : s.removeLast()
         strides = s
         codes = steps.map(\.code)
         var starts: [Int] = []
@@ -117,7 +164,26 @@ public struct FusedElementwiseKernel: Sendable {
     /// intermediate results never reach main memory.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public func run<T: KernelScalar>(_ inputs: [UnsafePointer<T>], _ out: UnsafeMutablePointer<T>, threads: Int = 1) {
+    ///
+    /// With a reduction, the last step's tile is folded into `out` (the
+    /// reduction's output) instead of stored. Several threads then each fold
+    /// into their own accumulators — the first into `out`, the others into
+    /// `partials`, which holds `reduction.partialCount(threads:)` elements —
+    /// and the accumulators are combined at the end; without `partials` the
+    /// reduction runs on one thread.
+    public func run<T: KernelScalar>(_ inputs: [UnsafePointer<T>], _ out: UnsafeMutablePointer<T>, threads: Int = 1,
+                                     partials: UnsafeMutablePointer<T>? = nil) {
+        if let reduction, count == 0 {
+            // Nothing to reduce: the identity (a mean of no elements is NaN).
+            let identity: T = switch reduction.op {
+            case .sum: 0
+            case .mean: .nan
+            case .max: -.infinity
+            case .min: .infinity
+            }
+            out.update(repeating: identity, count: reduction.count)
+            return
+        }
         if count == 0 { return }
         let rank = dims.count
         let inner = dims[rank - 1]
@@ -127,6 +193,24 @@ public struct FusedElementwiseKernel: Sendable {
         let tilesPerRow = (inner + tile - 1) / tile
         let units = rows * tilesPerRow
         let stepCount = steps.count
+        // Threads: the elementwise work splits over tiles; a reduction also needs room for each worker's accumulators.
+        var workers = threads > 1 && count >= 1 << 15 && units > 1 ? Threads.chunkCount(units, threads: threads, minChunk: 8) : 1
+        let reducing = reduction != nil
+        let reduceOp = reduction?.op ?? .sum
+        let outCount = reduction?.count ?? 0
+        if let reduction, workers > 1 {
+            workers = partials == nil ? 1 : Swift.min(workers, 1 + reduction.partialCount(threads: threads) / Swift.max(outCount, 1))
+        }
+        func accumulator(_ t: Int) -> UnsafeMutablePointer<T> { t == 0 ? out : partials! + (t - 1) * outCount }
+        if reducing {
+            let identity: T = switch reduceOp {
+            case .sum, .mean: 0
+            case .max: -.infinity
+            case .min: .infinity
+            }
+            for t in 0..<workers { accumulator(t).update(repeating: identity, count: outCount) }
+        }
+        reduceStrides.withUnsafeBufferPointer { reduceStrides in
         codes.withUnsafeBufferPointer { codes in
         operandStart.withUnsafeBufferPointer { starts in
         flatOperands.withUnsafeBufferPointer { operands in
@@ -134,7 +218,8 @@ public struct FusedElementwiseKernel: Sendable {
         dims.withUnsafeBufferPointer { dims in
         viewInputs.withUnsafeBufferPointer { viewInputs in
         inputs.withUnsafeBufferPointer { inputs in
-            let work = { (range: Range<Int>) in
+            let work = { (worker: Int, range: Range<Int>) in
+                let acc = reducing ? accumulator(worker) : out
                 // Scratch: one tile per step, one per operand that needs gathering or a splat.
                 let operandCount = operands.count
                 withUnsafeTemporaryAllocation(of: T.self, capacity: (stepCount + operandCount) * tile) { scratch in
@@ -148,10 +233,12 @@ public struct FusedElementwiseKernel: Sendable {
                             for v in 0..<views { base[v] = inputs[viewInputs[v]] }
                             var rem = row
                             var a = rank - 2
+                            var outOffset = 0
                             while a >= 0 {
                                 let idx = rem % dims[a]
                                 rem /= dims[a]
                                 for v in 0..<views { base[v] += idx * strides[v * rank + a] }
+                                if reducing { outOffset += idx * reduceStrides[a] }
                                 a -= 1
                             }
                             // A contiguous pointer to n values of operand `o` (index `slot` in the flat list).
@@ -181,7 +268,7 @@ public struct FusedElementwiseKernel: Sendable {
                                 }
                             }
                             for k in 0..<stepCount {
-                                let dst = k == stepCount - 1 ? out + row * inner + j : s + k * tile
+                                let dst = k == stepCount - 1 && !reducing ? out + row * inner + j : s + k * tile
                                 let first = starts[k]
                                 switch codes[k] {
                                 case .copy:
@@ -204,21 +291,68 @@ public struct FusedElementwiseKernel: Sendable {
                                                   dy: source(operands[first + 2], first + 2), dx: dst, count: n)
                                 }
                             }
+                            if reducing {
+                                let values = UnsafePointer(s + (stepCount - 1) * tile)
+                                let innerStride = reduceStrides[rank - 1]
+                                if innerStride == 0 {
+                                    FusedElementwiseKernel.fold(reduceOp, values, n, into: acc + outOffset)
+                                } else {
+                                    FusedElementwiseKernel.foldElementwise(reduceOp, values, n, into: acc + outOffset + j * innerStride,
+                                                                          stride: innerStride)
+                                }
+                            }
                         }
                     }
                 }
             }
-            if threads > 1, count >= 1 << 15, units > 1 {
-                Threads.parallelFor(0..<units, threads: threads, minChunk: 8, work)
-            } else {
-                work(0..<units)
+            Threads.parallelChunks(0..<units, threads: workers, minChunk: 8, work)
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        guard let reduction else { return }
+        for t in 1..<Swift.max(workers, 1) {
+            FusedElementwiseKernel.foldElementwise(reduceOp, UnsafePointer(accumulator(t)), outCount, into: out, stride: 1)
+        }
+        if reduceOp == .mean {
+            let scale = 1 / T(reduction.reducedCount)
+            SIMDMath.map(out, out, outCount) { $0 * scale }
+        }
+    }
+
+    /// acc = op(acc, op over the n values) for a reduction (a mean sums).
+    @inlinable
+    static func fold<T: KernelScalar>(_ op: ReduceOp, _ values: UnsafePointer<T>, _ n: Int, into acc: UnsafeMutablePointer<T>) {
+        switch op {
+        case .sum, .mean: acc.pointee += SIMDMath.sum(values, n)
+        case .max: acc.pointee = Swift.max(acc.pointee, ReductionKernels.extremum(values, n, isMin: false))
+        case .min: acc.pointee = Swift.min(acc.pointee, ReductionKernels.extremum(values, n, isMin: true))
+        }
+    }
+
+    /// acc[l·stride] = op(acc[l·stride], values[l]) for l in 0..<n.
+    @inlinable
+    static func foldElementwise<T: KernelScalar>(_ op: ReduceOp, _ values: UnsafePointer<T>, _ n: Int,
+                                                 into acc: UnsafeMutablePointer<T>, stride: Int) {
+        if stride == 1 {
+            switch op {
+            case .sum, .mean: SIMDMath.map2(acc, values, acc, n) { $0 + $1 }
+            case .max: SIMDMath.map2(acc, values, acc, n) { a, b in SIMDMath.select(b, .gt, a, then: b, else: a) }
+            case .min: SIMDMath.map2(acc, values, acc, n) { a, b in SIMDMath.select(b, .lt, a, then: b, else: a) }
             }
+            return
         }
-        }
-        }
-        }
-        }
-        }
+        for l in 0..<n {
+            let p = acc + l * stride
+            switch op {
+            case .sum, .mean: p.pointee += values[l]
+            case .max: p.pointee = Swift.max(p.pointee, values[l])
+            case .min: p.pointee = Swift.min(p.pointee, values[l])
+            }
         }
     }
 

@@ -16,6 +16,11 @@ extension Executor {
     }
 
     static func workspaceBytesFused(_ ins: Instruction, floatType: DType, threads: Int) throws(ExecutionError) -> Int {
+        if let r = ins.attrs.region("region"), let last = r.steps.last, last.op.decl.fusion == .reduction {
+            // Accumulators of the reduction's workers beyond the first.
+            let partials = FusedElementwiseKernel.Reduction(op: .sum, shape: ins.output.shape, axes: []).partialCount(threads: threads)
+            return partials * floatType.byteSize
+        }
         guard let r = ins.attrs.region("region"), let a = r.anchor, !isOuterProduct(a, of: ins) else { return 0 }
         var inputs: [Buffer] = []
         for o in a.operands { if case .input(let i) = o { inputs.append(ins.inputs[i]) } }
@@ -58,8 +63,23 @@ extension Executor {
         guard let region = ins.attrs.region("region"), !region.steps.isEmpty else {
             throw ExecutionError("a fused op without a region")
         }
-        let outShape = ins.output.shape
+        var outShape = ins.output.shape
         var steps = region.steps
+        // A reduction finishing the region: the loop runs over its input's shape and folds into the output.
+        var reduction: FusedElementwiseKernel.Reduction? = nil
+        if let last = steps.last, last.op.decl.fusion == .reduction, steps.count >= 2, last.operands == [.step(steps.count - 2)] {
+            guard let shape = steps[steps.count - 2].type.shape.knownDims, let op = Executor.reduceOp(last.op) else {
+                throw ExecutionError("a fused \(last.op.rawValue) over a chain of unknown shape")
+            }
+            let axes = last.attrs.ints("axes") ?? []
+            let plan: ReductionPlan
+            do { plan = try ReductionPlan(shape: shape, axes: axes.isEmpty ? Array(0..<shape.count) : axes) } catch {
+                throw ExecutionError(error.description)
+            }
+            reduction = FusedElementwiseKernel.Reduction(op: op, shape: shape, axes: Set(plan.axes))
+            outShape = shape
+            steps.removeLast()
+        }
         var head: Call? = nil
         var anchorSource: UnsafePointer<T>? = nil
         // An outer product heading the region runs inside the elementwise loop (see `isOuterProduct`).
@@ -144,7 +164,8 @@ extension Executor {
                 code = .binary(.add)
             } else if step.op == .matmul {
                 code = .binary(.mul)
-            } else if step.op == .stop_gradient {
+            } else if step.op == .stop_gradient || step.op == .broadcast_to {
+                // broadcast_to: its operand's view already repeats it over the stretched axes.
                 code = .copy
             } else if step.op == .unary_grad {
                 guard let fn = step.attrs.string("fn"), let u = Executor.unaryOp(fn, alpha: step.attrs.float("alpha")) else {
@@ -160,8 +181,14 @@ extension Executor {
             }
             kernelSteps.append(FusedElementwiseKernel.Step(code: code, operands: operands))
         }
-        let kernel = FusedElementwiseKernel(steps: kernelSteps, shape: outShape, views: views)
+        let kernel = FusedElementwiseKernel(steps: kernelSteps, shape: outShape, views: views, reduction: reduction)
         let out = pointer(ins.output, T.self)
+        if reduction != nil {
+            let partials = workspaceBytes > 0 ? workspace.assumingMemoryBound(to: T.self) : nil
+            let pointers: [UnsafePointer<T>] = ins.inputs.map { UnsafePointer(pointer($0, T.self)) }
+            let threads = self.threads
+            return { kernel.run(pointers, out, threads: threads, partials: partials) }
+        }
         let pointers: [UnsafePointer<T>] = ins.inputs.map { UnsafePointer(pointer($0, T.self)) } + [anchorSource ?? UnsafePointer(out)]
         let threads = self.threads
         if let head {

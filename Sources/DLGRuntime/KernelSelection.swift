@@ -36,6 +36,17 @@ extension Executor {
         }
     }
 
+    /// The reduction a reduce op computes.
+    static func reduceOp(_ op: Op) -> ReduceOp? {
+        switch op {
+        case .reduce_sum: .sum
+        case .reduce_mean: .mean
+        case .reduce_max: .max
+        case .reduce_min: .min
+        default: nil
+        }
+    }
+
     static func binaryOp(_ op: Op) -> BinaryOp? {
         switch op {
         case .add: return .add
@@ -149,11 +160,8 @@ extension Executor {
                 throw ExecutionError(error.description)
             }
             let x = input(0)
+            if let r = Executor.reduceOp(ins.op) { return { reduce(r, plan, x, out) } }
             switch ins.op {
-            case .reduce_sum: return { reduce(.sum, plan, x, out) }
-            case .reduce_mean: return { reduce(.mean, plan, x, out) }
-            case .reduce_max: return { reduce(.max, plan, x, out) }
-            case .reduce_min: return { reduce(.min, plan, x, out) }
             case .reduce_max_grad:
                 let dy = input(1)
                 return { reduceMaxBackward(plan, x: x, dy: dy, dx: out) }

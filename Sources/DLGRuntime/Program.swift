@@ -35,6 +35,11 @@ public struct Instruction: Sendable, Codable {
     public var value: ValueID
     public var label: String?
     public var loc: String?
+
+    /// What runs: the op's name, or a fused kernel's steps joined by `+`.
+    public var steps: String {
+        attrs.region("region").map { $0.steps.map(\.op.rawValue).joined(separator: "+") } ?? op.rawValue
+    }
 }
 
 /// A parameter or buffer in the state storage.

@@ -219,7 +219,9 @@ public final class Trainer {
                 if !loss.isFinite {
                     var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
                     if checkNumerics, let bad = e.firstNonFinite() {
-                        why += "; the first non-finite value comes from %\(bad.value) = \(bad.op.rawValue)"
+                        // A fused kernel is named by its steps: the op that overflowed is among them.
+                        let what = bad.op == .fused ? "fused(\(bad.steps))" : bad.op.rawValue
+                        why += "; the first non-finite value comes from %\(bad.value) = \(what)"
                             + (bad.label.map { " ('\($0)')" } ?? "") + (bad.loc.map { " at \($0)" } ?? "")
                     } else if !checkNumerics {
                         why += "; rerun with --check-numerics to find the op that produced it"

@@ -8,6 +8,10 @@ import DLGGraph
 ///   becomes the head of an epilogue region: bias, activation and a residual
 ///   add are applied as the output is produced.
 ///
+/// - a reduction (sum, mean, max, min) whose input is such a chain reads
+///   the chain's values as they are computed: one pass, and the chain's
+///   full-size result is never stored.
+///
 /// A value stays materialized when something outside its group needs it:
 /// several consumers, an output, the loss, a state update or a gradient, a
 /// consumer that is not fusable, or a consumer of a different shape (a
@@ -19,8 +23,14 @@ public struct Fusion: GraphPass {
 
     static func elementwise(_ n: Node) -> Bool {
         let kind = n.decl.fusion
-        guard kind == .elementwise || kind == .broadcast, n.op != .cast, n.op != .broadcast_to else { return false }
+        guard kind == .elementwise || kind == .broadcast, n.op != .cast else { return false }
         return n.type.dtype.isFloat && n.type.shape.knownDims != nil
+    }
+
+    /// A reduction that can finish a chain: its input is a float tensor of known shape.
+    static func reduction(_ n: Node, _ g: Graph) -> Bool {
+        guard n.decl.fusion == .reduction, n.inputs.count == 1, n.type.dtype.isFloat else { return false }
+        return g[n.inputs[0]].type.shape.knownDims != nil
     }
 
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
@@ -34,6 +44,10 @@ public struct Fusion: GraphPass {
         var absorbed = Array(repeating: false, count: g.nodes.count)
         for n in g.nodes where !pinned.contains(n.id) && users[n.id].count == 1 {
             let c = g[users[n.id][0]]
+            if Fusion.reduction(c, g), Fusion.elementwise(n) {
+                absorbed[n.id] = true
+                continue
+            }
             guard Fusion.elementwise(c), c.type.shape == n.type.shape else { continue }
             if Fusion.elementwise(n) {
                 absorbed[n.id] = true
@@ -43,7 +57,9 @@ public struct Fusion: GraphPass {
         }
         // Collect each root's group; at most one library kernel heads a group.
         var groups: [ValueID: [ValueID]] = [:]
-        for n in g.nodes.reversed() where Fusion.elementwise(n) && !absorbed[n.id] {
+        // A reduction's group has none: the library kernel would write the full-size result.
+        for n in g.nodes.reversed() where (Fusion.elementwise(n) || Fusion.reduction(n, g)) && !absorbed[n.id] {
+            let reducing = Fusion.reduction(n, g)
             var members: [ValueID] = []
             var anchors = 0
             var stack = [n.id]
@@ -52,7 +68,7 @@ public struct Fusion: GraphPass {
                 for x in g[v].inputs where absorbed[x] {
                     if g[x].decl.fusion == .outputFusable {
                         anchors += 1
-                        if anchors > 1 {
+                        if anchors > 1 || reducing {
                             absorbed[x] = false
                             continue
                         }
@@ -96,7 +112,8 @@ public struct Fusion: GraphPass {
                 steps.append(FusedRegion.Step(op: m.op, operands: operands, attrs: m.attrs, type: m.type, original: v,
                                               label: m.label))
             }
-            let kind = steps[0].op.decl.fusion == .outputFusable ? "epilogue" : "elementwise"
+            let kind = steps[0].op.decl.fusion == .outputFusable ? "epilogue"
+                : steps[steps.count - 1].op.decl.fusion == .reduction ? "reduction" : "elementwise"
             let attrs: Attributes = ["kind": .string(kind), "region": .region(FusedRegion(steps: steps)),
                                      "dtype": .dtype(n.type.dtype), "shape": .shape(n.type.shape)]
             do {

@@ -64,6 +64,8 @@ let elementwiseOps: [OpDecl] = [
     OpDecl(.unary_grad, arity: .exactly(3), fusion: .elementwise, attributes: ["fn", "alpha"],
            doc: """
            dx = dy·f′(x) for the elementwise function `fn`, given x, the forward result y = f(x) and dy. \
+           Where f′ reads only one of x and y, autodiff passes that one twice (relu: y for x; square: x for y), \
+           so the other need not be kept. \
            For hardlim and hardlims f′ is taken as 1 (straight-through).
            """,
            flops: { $0.outputCount * 3 },

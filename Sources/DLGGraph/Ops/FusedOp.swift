@@ -4,7 +4,8 @@ let fusedOp = OpDecl(
     doc: """
     Several primitives run as one kernel (`kind` elementwise: one loop over the output with no \
     temporaries; `kind` epilogue: a matmul or conv2d whose output is finished in the same pass — \
-    bias, activation, residual add). `region` lists the steps; operands name the fused node's \
+    bias, activation, residual add; `kind` reduction: an elementwise chain whose last step, a reduce op, \
+    folds the chain's values into its smaller result as they are computed). `region` lists the steps; operands name the fused node's \
     inputs (`$0`, `$1`, …), earlier steps (`#0`, …) or immediates. Produced by the fusion pass; \
     it has no gradient rule because fusion runs after differentiation.
     """,

@@ -68,11 +68,16 @@ public enum Gradients {
         // Where f′ is a function of y = f(x) alone (relu: y > 0 ⟺ x > 0; exp, sigmoid, tanh), the
         // backward reads only y, so x need not be kept: it can be fused into its producer.
         let x = outputDetermined.contains(n.op) ? n.id : n.inputs[0]
-        return [try e.emit(.unary_grad, [x, n.id, g], attrs)]
+        // Where f′ reads x alone (square: 2x), x stands in for y, so y need not be kept for the backward:
+        // a square feeding only a reduction (a variance) then fuses into it.
+        let y = inputDetermined.contains(n.op) ? n.inputs[0] : n.id
+        return [try e.emit(.unary_grad, [x, y, g], attrs)]
     }
 
     /// Elementwise functions whose derivative is computed from their output (see `unary`).
     static let outputDetermined: Set<Op> = [.relu, .exp, .sigmoid, .tanh]
+    /// Elementwise functions whose derivative needs their input only (see `unary`).
+    static let inputDetermined: Set<Op> = [.neg, .log, .abs, .square, .sign, .step, .leaky_relu, .softplus, .satlin, .satlins]
 
     public static let identity: VJPRule = { _, _, g throws(ShapeError) in [g] }
     public static let none: VJPRule = { _, n, _ throws(ShapeError) in n.inputs.map { _ in nil } }
