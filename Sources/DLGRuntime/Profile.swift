@@ -17,8 +17,7 @@ public enum ProfileReport {
         guard let profile = e.profile else { return [] }
         var rows: [Row] = []
         for (i, ins) in e.program.instructions.enumerated() where i < profile.count {
-            var ops = ins.op.rawValue
-            if let r = ins.attrs.region("region") { ops = r.steps.map(\.op.rawValue).joined(separator: "+") }
+            let ops = ins.steps
             let inputs = ins.inputs.map(\.shape)
             let flops = ins.op.decl.flops(FlopContext(inputs: inputs, output: ins.output.shape, attrs: ins.attrs))
             let bytes = ins.inputs.reduce(ins.output.bytes) { $0 + $1.bytes }
@@ -29,7 +28,8 @@ public enum ProfileReport {
         return rows
     }
 
-    public static func text(_ rows: [Row], top: Int = 25) -> String {
+    /// `noun` names what a row is, in the last lines ("kernels", or "kinds" for `byOps`).
+    public static func text(_ rows: [Row], top: Int = 25, noun: String = "kernels") -> String {
         let total = rows.reduce(0) { $0 + $1.seconds }
         let sorted = rows.sorted { $0.seconds > $1.seconds }
         var out = "kernel                              ops                                     calls   total ms   % step   rate\n"
@@ -44,9 +44,37 @@ public enum ProfileReport {
         }
         if sorted.count > top {
             let rest = sorted.dropFirst(top).reduce(0) { $0 + $1.seconds }
-            out += "… \(sorted.count - top) more kernels: " + String(format: "%.3f ms (%.1f%%)\n", rest * 1e3, 100 * rest / max(total, 1e-12))
+            out += "… \(sorted.count - top) more \(noun): " + String(format: "%.3f ms (%.1f%%)\n", rest * 1e3, 100 * rest / max(total, 1e-12))
         }
-        out += String(format: "total %.3f ms in %d kernels\n", total * 1e3, rows.count)
+        out += String(format: "total %.3f ms in %d ", total * 1e3, rows.count) + noun + "\n"
         return out
+    }
+
+    /// The per-kernel table, then the same time summed by what runs inside the kernels.
+    public static func report(_ rows: [Row]) -> String {
+        text(rows) + "\nsummed by what runs inside:\n" + text(byOps(rows), top: 15, noun: "kinds")
+    }
+
+    /// The rows summed by what runs inside them (the `ops` column), largest first: where the step's time goes
+    /// by kind of kernel rather than by instruction, like a profiler's per-operator averages. The kernel column
+    /// says how many instructions each sum covers.
+    public static func byOps(_ rows: [Row]) -> [Row] {
+        var sums: [String: Row] = [:]
+        var counts: [String: Int] = [:]
+        for r in rows {
+            var s = sums[r.ops] ?? Row(kernel: "", ops: r.ops, calls: 0, seconds: 0, flops: 0, bytes: 0)
+            s.calls += r.calls
+            s.seconds += r.seconds
+            s.flops += r.flops
+            s.bytes += r.bytes
+            sums[r.ops] = s
+            counts[r.ops, default: 0] += 1
+        }
+        return sums.values.map { r in
+            var r = r
+            let n = counts[r.ops] ?? 0
+            r.kernel = "\(n) kernel\(n == 1 ? "" : "s")"
+            return r
+        }
     }
 }

@@ -80,7 +80,7 @@ struct Bench: ParsableCommand {
         if profile {
             bench.executor.profile = []
             _ = try bench.time(steps: steps)
-            print(ProfileReport.text(ProfileReport.rows(bench.executor)))
+            print(ProfileReport.report(ProfileReport.rows(bench.executor)), terminator: "")
         }
     }
 }

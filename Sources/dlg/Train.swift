@@ -225,7 +225,7 @@ struct Train: ParsableCommand {
             let rows = ProfileReport.rows(e)
             let steps = e.profile?.first?.calls ?? 0
             printError("per-kernel profile of the training step (batch \(e.program.inputs.first?.buffer.shape.first ?? 0), \(steps) steps):")
-            printError(ProfileReport.text(rows))
+            printError(ProfileReport.report(rows))
         }
         let last = result.history.last
         if json {

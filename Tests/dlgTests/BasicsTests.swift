@@ -18,6 +18,27 @@ struct BasicsTests {
         expectFailure(try CLI.run(["check", "no-such-file.dlg"], in: dir.path), ["no-such-file.dlg does not exist"])
     }
 
+    /// `bench --profile`: every kernel once per timed step, then the same kernels summed by their ops.
+    @Test func benchProfileSumsKernelsByTheirOps() throws {
+        let r = try CLI.run(["bench", CLI.graph("xor.dlg"), "--batch", "4", "--steps", "3", "--profile"])
+        expectSuccess(r)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let kernels = try #require(lines.lazy.compactMap { $0.firstMatch(of: /^  (\d+) kernels, arena/) }.first.map { Int($0.output.1)! })
+        #expect(lines.contains { $0.hasPrefix("total ") && $0.hasSuffix(" in \(kernels) kernels") })
+        let split = try #require(lines.firstIndex(of: "summed by what runs inside:"))
+        // Rows: "%13 h  matmul+add+sigmoid  3  …" before the split, "2 kernels  matmul+add+sigmoid  6  …" after.
+        let perKernel = lines[..<split].compactMap { $0.firstMatch(of: /^%\d+ .*?\s(\S+)\s+(\d+)\s+[\d.]+\s+[\d.]+%/) }
+        #expect(perKernel.count == kernels)
+        #expect(perKernel.allSatisfy { $0.output.2 == "3" })
+        let sums = lines[split...].compactMap { $0.firstMatch(of: /^(\d+) kernels?\s+(\S+)\s+(\d+)\s/) }
+        #expect(Set(sums.map { String($0.output.2) }) == Set(perKernel.map { String($0.output.1) }))
+        #expect(sums.reduce(0) { $0 + Int($1.output.1)! } == kernels)
+        for s in sums {
+            let n = perKernel.filter { $0.output.1 == s.output.2 }.count
+            #expect(Int(s.output.1)! == n && Int(s.output.3)! == 3 * n, "\(s.output.0)")
+        }
+    }
+
     @Test func summaryCountsLeNetParameters() throws {
         // conv 6·(1·5·5) + 6 = 156; conv 16·(6·5·5) + 16 = 2,416; dense 400·120 + 120 = 48,120;
         // dense 120·84 + 84 = 10,164; dense 84·10 + 10 = 850: 61,706 in all.
