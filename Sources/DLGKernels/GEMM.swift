@@ -99,14 +99,17 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// C ← alpha·op(A)·op(B) + beta·C on raw pointers, with OpenBLAS using
-    /// `threads` threads (see `Threads` for the policy). The pointers must
+    /// `threads` threads (see `Threads` for the policy), one for a
+    /// matrix-vector product: gemv reads each matrix element once and waits
+    /// on memory, and a second thread made the batch-1 MLP's step slower and
+    /// erratic (Benchmarks/README.md, 2026-12-03). The pointers must
     /// hold at least `aCount`, `bCount`, `cCount` elements; C must not
     /// overlap A or B.
     @inlinable
     public func run<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
                                      alpha: T = 1, beta: T = 0, threads: Int = Threads.count) {
         if m == 0 || n == 0 { return }
-        if k > 0 { Threads.setBLASThreads(threads) }
+        if k > 0 { Threads.setBLASThreads(m == 1 || n == 1 ? 1 : threads) }
         runOnCurrentBLASThreads(a: a, b: b, c: c, alpha: alpha, beta: beta)
     }
 

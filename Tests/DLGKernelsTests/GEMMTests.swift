@@ -93,8 +93,8 @@ extension DenseKernelTests {
             }
         }
 
-        /// One row or one column runs through gemv: large enough for OpenBLAS's
-        /// threaded gemv (a batch-1 dense layer, 784×512), every transpose, and
+        /// One row or one column runs through gemv, on one OpenBLAS thread: a
+        /// batch-1 dense layer (784×512), every transpose, and
         /// with beta = 0 a NaN already in C must not reach the result.
         @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
         func vectorProductsMatchTripleLoopAndIgnoreOldC(transA: Bool, transB: Bool) throws {
