@@ -162,8 +162,6 @@ public struct FusedElementwiseKernel: Sendable {
     /// a splat) and writing a scratch tile that stays in L1; the last step
     /// writes the output. Dispatch costs one switch per step per tile, and
     /// intermediate results never reach main memory.
-    @_specialize(exported: true, where T == Float)
-    @_specialize(exported: true, where T == Double)
     ///
     /// With a reduction, the last step's tile is folded into `out` (the
     /// reduction's output) instead of stored. Several threads then each fold
@@ -171,6 +169,8 @@ public struct FusedElementwiseKernel: Sendable {
     /// `partials`, which holds `reduction.partialCount(threads:)` elements —
     /// and the accumulators are combined at the end; without `partials` the
     /// reduction runs on one thread.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func run<T: KernelScalar>(_ inputs: [UnsafePointer<T>], _ out: UnsafeMutablePointer<T>, threads: Int = 1,
                                      partials: UnsafeMutablePointer<T>? = nil) {
         if let reduction, count == 0 {

@@ -67,7 +67,9 @@ extension Executor {
         var steps = region.steps
         // A reduction finishing the region: the loop runs over its input's shape and folds into the output.
         var reduction: FusedElementwiseKernel.Reduction? = nil
-        if let last = steps.last, last.op.decl.fusion == .reduction, steps.count >= 2, last.operands == [.step(steps.count - 2)] {
+        // (Fusion never heads such a region with a library kernel, whose output would be the full-size chain.)
+        if let last = steps.last, last.op.decl.fusion == .reduction, steps.count >= 2, region.anchor == nil,
+           last.operands == [.step(steps.count - 2)] {
             guard let shape = steps[steps.count - 2].type.shape.knownDims, let op = Executor.reduceOp(last.op) else {
                 throw ExecutionError("a fused \(last.op.rawValue) over a chain of unknown shape")
             }
