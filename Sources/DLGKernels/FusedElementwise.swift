@@ -64,10 +64,11 @@ public struct FusedElementwiseKernel: Sendable {
         /// Accumulators a run with `threads` threads needs in scratch: one set per worker beyond the
         /// first, at most `maxPartials` elements in all (fewer workers otherwise).
         public static let maxPartials = 1 << 16
-        public func partialCount(threads: Int) -> Int {
-            let workers = Swift.max(1, Swift.min(threads, 1 + Reduction.maxPartials / Swift.max(count, 1)))
+        public static func partialCount(outputs count: Int, threads: Int) -> Int {
+            let workers = Swift.max(1, Swift.min(threads, 1 + maxPartials / Swift.max(count, 1)))
             return (workers - 1) * count
         }
+        public func partialCount(threads: Int) -> Int { Reduction.partialCount(outputs: count, threads: threads) }
     }
 
     public let steps: [Step]
@@ -175,13 +176,7 @@ public struct FusedElementwiseKernel: Sendable {
                                      partials: UnsafeMutablePointer<T>? = nil) {
         if let reduction, count == 0 {
             // Nothing to reduce: the identity (a mean of no elements is NaN).
-            let identity: T = switch reduction.op {
-            case .sum: 0
-            case .mean: .nan
-            case .max: -.infinity
-            case .min: .infinity
-            }
-            out.update(repeating: identity, count: reduction.count)
+            out.update(repeating: reduction.op.ofNothing(T.self), count: reduction.count)
             return
         }
         if count == 0 { return }
@@ -203,12 +198,7 @@ public struct FusedElementwiseKernel: Sendable {
         }
         func accumulator(_ t: Int) -> UnsafeMutablePointer<T> { t == 0 ? out : partials! + (t - 1) * outCount }
         if reducing {
-            let identity: T = switch reduceOp {
-            case .sum, .mean: 0
-            case .max: -.infinity
-            case .min: .infinity
-            }
-            for t in 0..<workers { accumulator(t).update(repeating: identity, count: outCount) }
+            for t in 0..<workers { accumulator(t).update(repeating: reduceOp.identity(T.self), count: outCount) }
         }
         reduceStrides.withUnsafeBufferPointer { reduceStrides in
         codes.withUnsafeBufferPointer { codes in

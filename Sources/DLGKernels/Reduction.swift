@@ -19,6 +19,22 @@ public enum ReduceOp: Hashable, Sendable, CustomStringConvertible {
         case .min: "min"
         }
     }
+
+    /// The value accumulation starts from (a mean accumulates a sum).
+    @inlinable
+    public func identity<T: KernelScalar>(_: T.Type) -> T {
+        switch self {
+        case .sum, .mean: 0
+        case .max: -.infinity
+        case .min: .infinity
+        }
+    }
+
+    /// The result over no elements: the identity, except NaN for a mean.
+    @inlinable
+    public func ofNothing<T: KernelScalar>(_: T.Type) -> T {
+        self == .mean ? .nan : identity(T.self)
+    }
 }
 
 /// What is wrong with a reduction's shape or axes.
@@ -196,13 +212,7 @@ public func reduce<T: KernelScalar>(_ op: ReduceOp, _ plan: ReductionPlan, _ x: 
                                     _ y: UnsafeMutablePointer<T>) {
     if plan.outputCount == 0 { return }
     if plan.inputCount == 0 {
-        let identity: T = switch op {
-        case .sum: 0
-        case .mean: .nan
-        case .max: -.infinity
-        case .min: .infinity
-        }
-        y.update(repeating: identity, count: plan.outputCount)
+        y.update(repeating: op.ofNothing(T.self), count: plan.outputCount)
         return
     }
     var blocks = plan.blocks

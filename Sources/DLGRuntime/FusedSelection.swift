@@ -18,8 +18,7 @@ extension Executor {
     static func workspaceBytesFused(_ ins: Instruction, floatType: DType, threads: Int) throws(ExecutionError) -> Int {
         if let r = ins.attrs.region("region"), let last = r.steps.last, last.op.decl.fusion == .reduction {
             // Accumulators of the reduction's workers beyond the first.
-            let partials = FusedElementwiseKernel.Reduction(op: .sum, shape: ins.output.shape, axes: []).partialCount(threads: threads)
-            return partials * floatType.byteSize
+            return FusedElementwiseKernel.Reduction.partialCount(outputs: ins.output.count, threads: threads) * floatType.byteSize
         }
         guard let r = ins.attrs.region("region"), let a = r.anchor, !isOuterProduct(a, of: ins) else { return 0 }
         var inputs: [Buffer] = []
