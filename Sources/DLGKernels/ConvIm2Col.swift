@@ -12,6 +12,61 @@ extension Conv2D {
         return min(lo, hi) ..< hi
     }
 
+    /// Whether every row of the column matrix is the input plane shifted by
+    /// a constant, read as one flat array: stride 1 both ways and an output
+    /// as wide as the input (`padLeft + padRight = dilationW·(kw − 1)`, as
+    /// in 'same' convolutions). Then, for tap (ki, kj),
+    /// `col[y·ow + x] = input[y·w + x + shift]` with
+    /// `shift = (ki·dH − padTop)·w + kj·dW − padLeft`, wherever (y, x) reads
+    /// inside the input; `flatShift` gives the contiguous stretch to copy
+    /// and the columns at its row ends that wrapped into a neighbouring
+    /// input row.
+    @inlinable @inline(__always)
+    static func isFlatShift(_ g: Conv2DGeometry) -> Bool {
+        g.strideH == 1 && g.strideW == 1 && g.ow == g.w
+    }
+
+    /// One tap of a flat-shift convolution (see `isFlatShift`).
+    @usableFromInline
+    struct FlatShift {
+        /// Output positions `y·ow + x` copied in one stretch: from the first
+        /// valid column of the first valid row to the last valid column of
+        /// the last valid row (empty when no position reads the input).
+        @usableFromInline var copied: Range<Int>
+        /// Input index minus output position.
+        @usableFromInline var shift: Int
+        /// Valid output rows and columns.
+        @usableFromInline var rows: Range<Int>, columns: Range<Int>
+        @inlinable init(copied: Range<Int>, shift: Int, rows: Range<Int>, columns: Range<Int>) {
+            self.copied = copied; self.shift = shift; self.rows = rows; self.columns = columns
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func flatShift(_ g: Conv2DGeometry, ki: Int, kj: Int) -> FlatShift {
+        let rowOffset = ki * g.dilationH - g.padTop, offset = kj * g.dilationW - g.padLeft
+        let rows = validRange(offset: rowOffset, stride: 1, inSize: g.h, outSize: g.oh)
+        let columns = validRange(offset: offset, stride: 1, inSize: g.w, outSize: g.ow)
+        let copied = rows.isEmpty || columns.isEmpty
+            ? 0 ..< 0
+            : rows.lowerBound * g.ow + columns.lowerBound ..< (rows.upperBound - 1) * g.ow + columns.upperBound
+        return FlatShift(copied: copied, shift: rowOffset * g.w + offset, rows: rows, columns: columns)
+    }
+
+    /// Zeroes, in one tap's row of the column matrix, the positions inside
+    /// the copied stretch whose column lies outside the valid columns: they
+    /// wrapped around into the previous or next input row.
+    @inlinable @inline(__always)
+    static func zeroWrappedColumns<T: KernelScalar>(_ row: UnsafeMutablePointer<T>, _ s: FlatShift, ow: Int) {
+        let left = s.columns.lowerBound, right = ow - s.columns.upperBound
+        if left == 0 && right == 0 { return }
+        for y in s.rows {
+            let r = row + y * ow
+            for x in 0 ..< left { r[x] = 0 }
+            for x in s.columns.upperBound ..< ow { r[x] = 0 }
+        }
+    }
+
     /// Packs the receptive fields of images `firstImage ..< firstImage + images`
     /// and the channels of `group` into the column matrix
     /// `col[colRows, images·oh·ow]` (row stride `images·oh·ow`):
@@ -28,9 +83,25 @@ extension Conv2D {
         let cg = g.channelsPerGroup, p = g.outputPlane, ld = images * p
         let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
         let (sh, sw) = (g.strideH, g.strideW)
+        let flat = isFlatShift(g)
         for u in units {
             let j = u / cg, cl = u % cg
             let plane = input + ((i0 + j) * g.c + group * cg + cl) * h * w
+            if flat {
+                for ki in 0 ..< g.kh {
+                    for kj in 0 ..< g.kw {
+                        let dst = col + ((cl * g.kh + ki) * g.kw + kj) * ld + j * p
+                        let s = flatShift(g, ki: ki, kj: kj)
+                        if s.copied.isEmpty { dst.update(repeating: 0, count: p); continue }
+                        dst.update(repeating: 0, count: s.copied.lowerBound)
+                        (dst + s.copied.lowerBound).update(from: plane + (s.copied.lowerBound + s.shift),
+                                                           count: s.copied.count)
+                        (dst + s.copied.upperBound).update(repeating: 0, count: p - s.copied.upperBound)
+                        zeroWrappedColumns(dst, s, ow: ow)
+                    }
+                }
+                continue
+            }
             for ki in 0 ..< g.kh {
                 let rowOffset = ki * g.dilationH - g.padTop
                 for kj in 0 ..< g.kw {
@@ -61,18 +132,34 @@ extension Conv2D {
     /// The adjoint of `im2col`: adds every column entry back to the input
     /// cell it was copied from, into `gradInput` planes of the units
     /// `j·cg + cl` in `units` (each plane zeroed first unless `accumulate`).
+    /// On the flat-shift path (`isFlatShift`) it adds each tap's row as one
+    /// stretch, after zeroing in `col` the entries that read padding there
+    /// (their values are discarded anyway), so `col` is scratch afterwards.
     /// Not inlined, as `im2col`.
     @inlinable @inline(never)
-    static func col2im<T: KernelScalar>(_ g: Conv2DGeometry, col: UnsafePointer<T>, firstImage i0: Int, images: Int,
-                                        group: Int, gradInput: UnsafeMutablePointer<T>, accumulate: Bool,
+    static func col2im<T: KernelScalar>(_ g: Conv2DGeometry, col: UnsafeMutablePointer<T>, firstImage i0: Int,
+                                        images: Int, group: Int, gradInput: UnsafeMutablePointer<T>, accumulate: Bool,
                                         units: Range<Int>) {
         let cg = g.channelsPerGroup, p = g.outputPlane, ld = images * p
         let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)
         let (sh, sw) = (g.strideH, g.strideW)
+        let flat = isFlatShift(g)
         for u in units {
             let j = u / cg, cl = u % cg
             let plane = gradInput + ((i0 + j) * g.c + group * cg + cl) * h * w
             if !accumulate { plane.update(repeating: 0, count: h * w) }
+            if flat {
+                for ki in 0 ..< g.kh {
+                    for kj in 0 ..< g.kw {
+                        let src = col + ((cl * g.kh + ki) * g.kw + kj) * ld + j * p
+                        let s = flatShift(g, ki: ki, kj: kj)
+                        if s.copied.isEmpty { continue }
+                        zeroWrappedColumns(src, s, ow: ow)
+                        addRow(plane + (s.copied.lowerBound + s.shift), src + s.copied.lowerBound, count: s.copied.count)
+                    }
+                }
+                continue
+            }
             for ki in 0 ..< g.kh {
                 let rowOffset = ki * g.dilationH - g.padTop
                 let validY = validRange(offset: rowOffset, stride: sh, inSize: h, outSize: oh)

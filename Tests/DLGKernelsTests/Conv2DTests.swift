@@ -61,6 +61,15 @@ extension DenseKernelTests {
             Case(n: 3, c: 2, h: 4, w: 3, f: 2, kh: 5, kw: 4, pt: 1, pb: 0, pl: 0, pr: 1, epilogue: .sigmoid),
             // Single input channel (groups = c = 1 is not depthwise), 5×5 kernel, padding 2.
             Case(n: 2, c: 1, h: 9, w: 9, f: 3, kh: 5, kw: 5, pt: 2, pb: 2, pl: 2, pr: 2, epilogue: .relu),
+            // Stride 1 with an output as wide as the input (the flat-shift im2col and col2im):
+            // padding only on the top and left, batch 3.
+            Case(n: 3, c: 2, h: 6, w: 5, f: 3, kh: 3, kw: 3, pt: 2, pb: 0, pl: 2, pr: 0, epilogue: .relu),
+            // Flat shift with dilation 2, asymmetric padding and 2 groups.
+            Case(n: 2, c: 4, h: 7, w: 9, f: 4, kh: 3, kw: 3, pt: 1, pb: 3, pl: 3, pr: 1, dh: 2, dw: 2, groups: 2),
+            // Flat shift, unpadded vertically (oh = h − 4), 5×3 kernel.
+            Case(n: 2, c: 3, h: 8, w: 6, f: 2, kh: 5, kw: 3, pl: 1, pr: 1, bias: false),
+            // Flat shift where whole taps read only padding (kernel taller than the input).
+            Case(n: 2, c: 2, h: 2, w: 4, f: 2, kh: 5, kw: 3, pt: 2, pb: 2, pl: 1, pr: 1),
         ]
 
         // MARK: Naive references (Double)
@@ -339,6 +348,19 @@ extension DenseKernelTests {
                                  b: nil, epilogue: .none, threads: 2)
             let edge: [Double] = [4, 6, 6, 6, 6, 4], inner: [Double] = [6, 9, 9, 9, 9, 6]
             #expect(y == edge + inner + inner + inner + inner + edge)
+        }
+
+        /// The cases above reach both im2col paths: six take the flat shift
+        /// (stride 1, output as wide as the input), the others the row by row copy.
+        @Test func casesCoverBothColumnPaths() throws {
+            let im2col = try Self.cases.map { try $0.geometry() }.filter { !$0.isDepthwise && !$0.isPointwise }
+            #expect(im2col.filter(Conv2D.isFlatShift).count == 6)
+            #expect(im2col.filter { !Conv2D.isFlatShift($0) }.count == 5)
+            // One worked tap: 6×5 input, 3×3 kernel, padding 2 on top and left; tap (0, 1) reads
+            // input (y − 2, x − 1): rows 2..<6 and columns 1..<5, input index = output index − 11.
+            let g = try Self.cases.first { $0.pt == 2 && $0.pb == 0 }!.geometry()
+            let s = Conv2D.flatShift(g, ki: 0, kj: 1)
+            #expect(s.rows == 2 ..< 6 && s.columns == 1 ..< 5 && s.shift == -11 && s.copied == 11 ..< 30)
         }
 
         /// Output sizes by the rule, worked by hand:
