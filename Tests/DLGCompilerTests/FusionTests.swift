@@ -37,16 +37,19 @@ import Testing
     @Test func reductionsAbsorbTheirProducers() throws {
         let g = try Self.fusedStep()
         let reductions = Self.regions(g, kind: "reduction")
-        // The variance: the mean of the squared deviations, without storing the squares.
-        #expect(reductions.contains([.square, .reduce_mean]))
-        // The backward's Σ dy·x̂ and Σ dy·(x − μ) read the products as they are made.
-        #expect(reductions.filter { $0 == [.mul, .reduce_sum] }.count >= 2)
+        // The variance: the mean of the squared deviations, without storing the squares
+        // nor the deviations (x − μ is recomputed there and in x̂, see `duplicable`).
+        #expect(reductions.contains([.sub, .square, .reduce_mean]))
+        // The backward's Σ dy·x̂ reads the products as they are made; its Σ dy·(x − μ)
+        // recomputes x − μ too.
+        #expect(reductions.contains([.mul, .reduce_sum]))
+        #expect(reductions.contains { $0.first == .sub && $0.last == .reduce_sum && $0.contains(.mul) })
         for r in reductions {
             #expect(r.last.map { $0.decl.fusion == .reduction } == true, "\(r)")
             #expect(r.dropLast().allSatisfy { $0.decl.fusion == .elementwise || $0.decl.fusion == .broadcast }, "\(r)")
         }
-        // The reductions' full-size inputs are gone: no square is stored on its own.
-        #expect(!g.nodes.contains { $0.op == .square })
+        // The reductions' full-size inputs are gone: no square nor deviation is stored on its own.
+        #expect(!g.nodes.contains { $0.op == .square || $0.op == .sub })
     }
 
     @Test func broadcastsAreReadAsViews() throws {
@@ -55,6 +58,65 @@ import Testing
         #expect(g.nodes.contains { n in
             n.op == .fused && (n.attrs.region("region")?.steps.contains { $0.op == .broadcast_to } ?? false)
         })
+    }
+
+    /// The graph of `source` fused, with the steps of each fused region and
+    /// the ops left standing.
+    static func fuse(_ source: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Graph {
+        var o = PipelineOptions()
+        o.stage = .fused
+        o.verify = true
+        let (graph, diags, _) = Pipeline.compile(SourceFile(path: "dup.dlg", text: source), options: o)
+        return try #require(graph, "\(diags.all.map(\.message))", sourceLocation: sourceLocation)
+    }
+
+    /// d = a − b has two full-size inputs. Read by two consumers, storing it moves
+    /// 2 + 1 + 2 = 5 tensors and recomputing it 2·2 = 4: it is recomputed in both.
+    /// Read by three, 2 + 1 + 3 = 6 against 2·3 = 6: it is stored.
+    @Test func cheapValuesAreRecomputedWhereThatMovesFewerBytes() throws {
+        let two = try Self.fuse("""
+            model m {
+                input a: f32[4, 8]
+                input b: f32[4, 8]
+                d = a - b
+                output p = relu(d)
+                output q = d * d
+            }
+            """)
+        #expect(!two.nodes.contains { $0.op == .sub }, "d stored")
+        let regions = Self.regions(two, kind: "elementwise")
+        #expect(regions.count == 2 && regions.contains([.sub, .relu]) && regions.contains([.sub, .mul]), "\(regions)")
+        let three = try Self.fuse("""
+            model m {
+                input a: f32[4, 8]
+                input b: f32[4, 8]
+                d = a - b
+                output p = relu(d)
+                output q = d * d
+                output r = exp(d)
+            }
+            """)
+        #expect(three.nodes.filter { $0.op == .sub }.count == 1)
+        #expect(!Self.regions(three, kind: "elementwise").contains { $0.contains(.sub) })
+    }
+
+    /// A value a consumer cannot fuse (here a matmul) must exist, so it is stored for
+    /// every consumer; so is one that costs more than 2 FLOPs per element (tanh).
+    @Test func valuesAreStoredWhenAConsumerNeedsThemOrTheyAreCostly() throws {
+        let g = try Self.fuse("""
+            model m {
+                input a: f32[4, 8]
+                input w: f32[8, 8]
+                d = a - 1
+                t = tanh(a)
+                output p = relu(d)
+                output q = matmul(d, w)
+                output r = t + 1
+                output s = t * 2
+            }
+            """)
+        #expect(g.nodes.filter { $0.op == .sub }.count == 1)
+        #expect(g.nodes.filter { $0.op == .tanh }.count == 1)
     }
 
     /// square's derivative reads x alone, so its unary_grad is given x twice and the square need not be kept.

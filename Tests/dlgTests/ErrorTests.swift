@@ -218,10 +218,10 @@ struct TrainErrorTests {
         #expect(!r.stdout.contains("done"))
 
         // --check-numerics names the op and its line: the square inside mse (line 5) overflows
-        // first, since (ŷ − y)² exceeds f32's 3.4e38 long before ŷ does. It is fused into the
-        // mean that reads it, so the kernel is named by its steps.
+        // first, since (ŷ − y)² exceeds f32's 3.4e38 long before ŷ does. It is fused, with the
+        // difference it squares, into the mean that reads it, so the kernel is named by its steps.
         let c = try CLI.run(["train", "lin.dlg", "--check-numerics", "--json"], in: dir.path)
-        expectFailure(c, ["the first non-finite value comes from", "= fused(square+reduce_mean) ('mse') at lin.dlg:5:"])
+        expectFailure(c, ["the first non-finite value comes from", "= fused(sub+square+reduce_mean) ('mse') at lin.dlg:5:"])
         #expect(try failurePoint(c.stderr) == (step, epoch))
         let j = try jsonObject(c)
         #expect((j["error"] as? String)?.contains("at step \(step)") == true)

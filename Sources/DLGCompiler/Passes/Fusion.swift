@@ -12,10 +12,12 @@ import DLGGraph
 ///   the chain's values as they are computed: one pass, and the chain's
 ///   full-size result is never stored.
 ///
-/// A value stays materialized when something outside its group needs it:
-/// several consumers, an output, the loss, a state update or a gradient, a
-/// consumer that is not fusable, or a consumer of a different shape (a
-/// broadcast operand is read, not recomputed per element).
+/// A cheap elementwise value read by several fusable consumers is computed
+/// again inside each of them when that moves fewer bytes (`duplicable`).
+/// Otherwise a value stays materialized when something outside its group
+/// needs it: several consumers, an output, the loss, a state update or a
+/// gradient, a consumer that is not fusable, or a consumer of a different
+/// shape (a broadcast operand is read, not recomputed per element).
 public struct Fusion: GraphPass {
     public var name: String { "fusion" }
     public var summary: String { "fuse elementwise chains into one kernel and bias/activation/residual into GEMM and conv epilogues" }
@@ -33,6 +35,33 @@ public struct Fusion: GraphPass {
         return g[n.inputs[0]].type.shape.knownDims != nil
     }
 
+    /// Whether a cheap elementwise value with several consumers is better
+    /// recomputed inside each of them than stored once and read back, as
+    /// XLA duplicates cheap producers into the fusions that read them.
+    /// Every consumer must be fusable with it (an elementwise op of its
+    /// shape, or a reduction of it); it must read only stored values (no
+    /// chain is duplicated) at no more than 2 FLOPs per element; and the
+    /// traffic must shrink: with `f` full-size inputs and `k` consumers,
+    /// storing reads f + k tensors and writes one, recomputing reads f·k.
+    /// So a value with one full-size input (x − mean in batchnorm, a
+    /// broadcast gradient) is always recomputed, one with two only for two
+    /// consumers.
+    static func duplicable(_ n: Node, users: [ValueID], _ g: Graph, absorbed: [Bool]) -> Bool {
+        guard elementwise(n), n.inputs.allSatisfy({ !absorbed[$0] }),
+              let dims = n.type.shape.knownDims, let flops = g.flops(of: n.id) else { return false }
+        let elements = dims.reduce(1, *)
+        guard elements > 0, flops <= 2 * elements else { return false }
+        let consumers = Set(users)
+        for c in consumers {
+            let u = g[c]
+            let fusable = (reduction(u, g) && u.inputs[0] == n.id) || (elementwise(u) && u.type.shape == n.type.shape)
+            if !fusable { return false }
+        }
+        let f = Set(n.inputs).filter { g[$0].type.shape == n.type.shape }.count
+        let k = consumers.count
+        return f * k < f + 1 + k
+    }
+
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
         let users = g.users()
         var pinned = Set<ValueID>(g.outputs.map(\.value))
@@ -40,9 +69,13 @@ public struct Fusion: GraphPass {
         for u in g.updates { pinned.insert(u.value) }
         for (_, d) in g.gradients { pinned.insert(d) }
 
-        // absorbed[v]: v is computed inside its only consumer's group.
+        // absorbed[v]: v is computed inside its consumer's group (inside each of them, when duplicated).
         var absorbed = Array(repeating: false, count: g.nodes.count)
-        for n in g.nodes where !pinned.contains(n.id) && users[n.id].count == 1 {
+        for n in g.nodes where !pinned.contains(n.id) && !users[n.id].isEmpty {
+            if users[n.id].count > 1 {
+                if Fusion.duplicable(n, users: users[n.id], g, absorbed: absorbed) { absorbed[n.id] = true }
+                continue
+            }
             let c = g[users[n.id][0]]
             if Fusion.reduction(c, g), Fusion.elementwise(n) {
                 absorbed[n.id] = true
@@ -61,11 +94,13 @@ public struct Fusion: GraphPass {
         for n in g.nodes.reversed() where (Fusion.elementwise(n) || Fusion.reduction(n, g)) && !absorbed[n.id] {
             let reducing = Fusion.reduction(n, g)
             var members: [ValueID] = []
+            var seen: Set<ValueID> = [n.id]
             var anchors = 0
             var stack = [n.id]
             while let v = stack.popLast() {
                 members.append(v)
-                for x in g[v].inputs where absorbed[x] {
+                // A duplicated value can be reached along two paths of the same group.
+                for x in g[v].inputs where absorbed[x] && seen.insert(x).inserted {
                     if g[x].decl.fusion == .outputFusable {
                         anchors += 1
                         if anchors > 1 || reducing {
