@@ -60,8 +60,7 @@ import Testing
         })
     }
 
-    /// The graph of `source` fused, with the steps of each fused region and
-    /// the ops left standing.
+    /// The inference graph of `source` after fusion, verified after every pass.
     static func fuse(_ source: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Graph {
         var o = PipelineOptions()
         o.stage = .fused
@@ -70,32 +69,27 @@ import Testing
         return try #require(graph, "\(diags.all.map(\.message))", sourceLocation: sourceLocation)
     }
 
+    /// A model computing d = a − b and one output per line of `readers`.
+    static func difference(readers: [String]) -> String {
+        """
+        model m {
+            input a: f32[4, 8]
+            input b: f32[4, 8]
+            d = a - b
+        \(readers.map { "    output \($0)" }.joined(separator: "\n"))
+        }
+        """
+    }
+
     /// d = a − b has two full-size inputs. Read by two consumers, storing it moves
     /// 2 + 1 + 2 = 5 tensors and recomputing it 2·2 = 4: it is recomputed in both.
     /// Read by three, 2 + 1 + 3 = 6 against 2·3 = 6: it is stored.
     @Test func cheapValuesAreRecomputedWhereThatMovesFewerBytes() throws {
-        let two = try Self.fuse("""
-            model m {
-                input a: f32[4, 8]
-                input b: f32[4, 8]
-                d = a - b
-                output p = relu(d)
-                output q = d * d
-            }
-            """)
+        let two = try Self.fuse(Self.difference(readers: ["p = relu(d)", "q = d * d"]))
         #expect(!two.nodes.contains { $0.op == .sub }, "d stored")
         let regions = Self.regions(two, kind: "elementwise")
         #expect(regions.count == 2 && regions.contains([.sub, .relu]) && regions.contains([.sub, .mul]), "\(regions)")
-        let three = try Self.fuse("""
-            model m {
-                input a: f32[4, 8]
-                input b: f32[4, 8]
-                d = a - b
-                output p = relu(d)
-                output q = d * d
-                output r = exp(d)
-            }
-            """)
+        let three = try Self.fuse(Self.difference(readers: ["p = relu(d)", "q = d * d", "r = exp(d)"]))
         #expect(three.nodes.filter { $0.op == .sub }.count == 1)
         #expect(!Self.regions(three, kind: "elementwise").contains { $0.contains(.sub) })
     }
