@@ -21,6 +21,8 @@ extension Executor {
             return FusedElementwiseKernel.Reduction.partialCount(outputs: ins.output.count, threads: threads) * floatType.byteSize
         }
         guard let r = ins.attrs.region("region"), let a = r.anchor, !isOuterProduct(a, of: ins) else { return 0 }
+        // The GEMM accumulates into the output itself: no scratch.
+        if gemmAccumulation(r.steps, of: ins) != nil { return 0 }
         var inputs: [Buffer] = []
         for o in a.operands { if case .input(let i) = o { inputs.append(ins.inputs[i]) } }
         let pseudo = Instruction(op: a.op, inputs: inputs, output: ins.output, attrs: a.attrs, value: ins.value, label: nil, loc: nil)
@@ -58,6 +60,55 @@ extension Executor {
         return k == 1 && ins.output.shape[1] >= 64
     }
 
+    /// What a matmul region adds to the product when that is all it does:
+    /// `#0 + X` (beta 1) or `#0 + c·X`, with `c` an immediate or a
+    /// one-element input, X an input of the output's shape and type. Such a
+    /// region runs as one GEMM, C ← op(A)·op(B) + c·C with C = X (momentum's
+    /// v ← 0.9·v + ∂w, written over v; a sum of a product and another value),
+    /// instead of a GEMM into scratch and a pass reading both back. Not when
+    /// the output is also one of the matmul's operands (C may not overlap A
+    /// or B).
+    struct GemmAccumulation: Equatable {
+        enum Beta: Equatable { case immediate(Double), input(Int) }
+        var input: Int
+        var beta: Beta
+    }
+
+    static func gemmAccumulation(_ steps: [FusedRegion.Step], of ins: Instruction) -> GemmAccumulation? {
+        guard let anchor = steps.first, anchor.op == .matmul, steps.count == 2 || steps.count == 3,
+              let sum = steps.last, sum.op == .add, sum.operands.count == 2 else { return nil }
+        // The sum's other operand: X itself (two steps) or step 1, c·X (three).
+        let others = sum.operands.filter { $0 != .step(0) }
+        guard others.count == 1, let other = others.first else { return nil }
+        let x: Int
+        var beta = GemmAccumulation.Beta.immediate(1)
+        if steps.count == 2 {
+            guard case .input(let i) = other else { return nil }
+            x = i
+        } else {
+            let scaled = steps[1]
+            guard other == .step(1), scaled.op == .mul, scaled.operands.count == 2 else { return nil }
+            var found: (Int, GemmAccumulation.Beta)? = nil
+            for (t, c) in [(scaled.operands[0], scaled.operands[1]), (scaled.operands[1], scaled.operands[0])] {
+                guard case .input(let i) = t, ins.inputs[i].shape == ins.output.shape else { continue }
+                if case .scalar(let v) = c { found = (i, .immediate(v)); break }
+                if case .input(let j) = c, ins.inputs[j].count == 1, ins.inputs[j].dtype == ins.output.dtype {
+                    found = (i, .input(j))
+                    break
+                }
+            }
+            guard let found else { return nil }
+            (x, beta) = found
+        }
+        let target = ins.inputs[x]
+        guard target.shape == ins.output.shape, target.dtype == ins.output.dtype else { return nil }
+        // The matmul's own operands must not be the output (C may not overlap A or B).
+        for o in anchor.operands {
+            guard case .input(let i) = o, ins.inputs[i].location != ins.output.location else { return nil }
+        }
+        return GemmAccumulation(input: x, beta: beta)
+    }
+
     func compileFused<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
         guard let region = ins.attrs.region("region"), !region.steps.isEmpty else {
             throw ExecutionError("a fused op without a region")
@@ -88,6 +139,23 @@ extension Executor {
         // An epilogue region: the library kernel writes the output, the rest finishes it in place.
         if let anchor = region.anchor, !outerProduct {
             guard let a = standalone(anchor, of: ins) else { throw ExecutionError("the region's first step reads a step") }
+            if let acc = Executor.gemmAccumulation(steps, of: ins) {
+                let x = UnsafePointer(pointer(ins.inputs[acc.input], T.self)), out = pointer(ins.output, T.self)
+                let count = ins.output.count
+                let inPlace = ins.inputs[acc.input].location == ins.output.location
+                let beta: UnsafePointer<T>?
+                let constant: T
+                switch acc.beta {
+                case .immediate(let c): (beta, constant) = (nil, T(c))
+                case .input(let j): (beta, constant) = (UnsafePointer(pointer(ins.inputs[j], T.self)), 0)
+                }
+                let product = try compileMatmul(a, T.self, output: out) { beta?.pointee ?? constant }
+                if inPlace { return product }
+                return { () throws(ExecutionError) in
+                    out.update(from: x, count: count)
+                    try product()
+                }
+            }
             // conv2d + bias + one of the activations the conv kernel applies while writing.
             if anchor.op == .conv2d, steps.count <= 3, steps.count >= 2, steps[1].op == .bias_add,
                steps[1].operands.first == .step(0), case .input(let bi)? = steps[1].operands.last,

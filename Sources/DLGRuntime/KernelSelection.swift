@@ -326,8 +326,10 @@ extension Executor {
         }
     }
 
-    /// a [..., M, K] @ b [K, N], or with equal batch axes, through the GEMM wrapper.
-    func compileMatmul<T: KernelScalar>(_ ins: Instruction, _: T.Type, output c: UnsafeMutablePointer<T>) throws(ExecutionError) -> Call {
+    /// a [..., M, K] @ b [K, N], or with equal batch axes, through the GEMM wrapper;
+    /// C ← a @ b + beta()·C, beta read at each run (0 by default: C is overwritten).
+    func compileMatmul<T: KernelScalar>(_ ins: Instruction, _: T.Type, output c: UnsafeMutablePointer<T>,
+                                        beta: @escaping () -> T = { 0 }) throws(ExecutionError) -> Call {
         let ta = ins.attrs.bool("transpose_a") ?? false, tb = ins.attrs.bool("transpose_b") ?? false
         let sa = ins.inputs[0].shape, sb = ins.inputs[1].shape
         let a = pointer(ins.inputs[0], T.self), b = pointer(ins.inputs[1], T.self)
@@ -340,14 +342,14 @@ extension Executor {
             if sb.count == 2, !ta {
                 // Batch axes of a fold into M: one GEMM.
                 let plan = try GemmPlan(m: batch * m, n: n, k: k, transA: false, transB: tb)
-                return { plan.run(a: a, b: b, c: c, threads: threads) }
+                return { plan.run(a: a, b: b, c: c, beta: beta(), threads: threads) }
             }
             let plan = try GemmPlan(m: m, n: n, k: k, transA: ta, transB: tb)
-            if batch == 1 { return { plan.run(a: a, b: b, c: c, threads: threads) } }
+            if batch == 1 { return { plan.run(a: a, b: b, c: c, beta: beta(), threads: threads) } }
             let batched = try BatchedGemmPlan(plan, batch: batch, strideA: ra * rb,
                                               strideB: sb.count == 2 ? 0 : sb[sb.count - 2] * sb[sb.count - 1],
                                               strideC: m * n)
-            return { batched.run(a: a, b: b, c: c, threads: threads) }
+            return { batched.run(a: a, b: b, c: c, beta: beta(), threads: threads) }
         } catch {
             throw ExecutionError(error.message)
         }

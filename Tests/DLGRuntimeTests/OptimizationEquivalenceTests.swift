@@ -118,15 +118,19 @@ import Testing
     /// Three momentum steps (so that the velocity read back is not zero) must
     /// leave the same parameters as the unfused step, whose weight-gradient
     /// products are GEMMs (gemv itself is checked against a loop in GEMMTests).
-    @Test func batchOneMomentumStepsAgree() throws {
+    /// At batch 4 the fused update is one GEMM accumulating into the velocity
+    /// (beta = 0.9, GemmAccumulationTests), the unfused one a GEMM, a scaling
+    /// and a sum.
+    @Test(arguments: [1, 4])
+    func momentumStepsAgree(batch: Int) throws {
         let path = Self.root.appendingPathComponent("Graphs/mnist_mlp.dlg").path
         let file = SourceFile(path: "Graphs/mnist_mlp.dlg", text: try String(contentsOfFile: path, encoding: .utf8))
         var sgd = OptimizerSpec(kind: .momentum, lr: 0.05)
         sgd.momentumForm = .pytorch
-        let plain = try Self.evaluate(file, optimized: false, training: true, step: true, bindings: ["B": 1],
+        let plain = try Self.evaluate(file, optimized: false, training: true, step: true, bindings: ["B": batch],
                                       optimizer: sgd, steps: 3)
-        let optimized = try Self.evaluate(file, optimized: true, training: true, step: true, bindings: ["B": 1],
+        let optimized = try Self.evaluate(file, optimized: true, training: true, step: true, bindings: ["B": batch],
                                           optimizer: sgd, steps: 3)
-        Self.compare(plain, optimized, "mnist_mlp (three momentum steps at batch 1)")
+        Self.compare(plain, optimized, "mnist_mlp (three momentum steps at batch \(batch))")
     }
 }
