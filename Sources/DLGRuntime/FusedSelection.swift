@@ -92,7 +92,9 @@ extension Executor {
             for (t, c) in [(scaled.operands[0], scaled.operands[1]), (scaled.operands[1], scaled.operands[0])] {
                 guard case .input(let i) = t, ins.inputs[i].shape == ins.output.shape else { continue }
                 if case .scalar(let v) = c { found = (i, .immediate(v)); break }
-                if case .input(let j) = c, ins.inputs[j].count == 1, ins.inputs[j].dtype == ins.output.dtype {
+                // (Not a scale stored where the output goes: the copy of X into the output would overwrite it.)
+                if case .input(let j) = c, ins.inputs[j].count == 1, ins.inputs[j].dtype == ins.output.dtype,
+                   ins.inputs[j].location != ins.output.location {
                     found = (i, .input(j))
                     break
                 }
