@@ -101,7 +101,7 @@ import Testing
     }
 
     /// Momentum's v ← 0.9·v + ∂w at batch 4: the GEMM writes over the velocity
-    /// itself (C = v, beta = 0.9), for both hidden layers of the MNIST MLP.
+    /// itself (C = v, beta = 0.9), for both weight matrices of a small MLP.
     @Test func momentumUpdatesTheVelocityInPlace() throws {
         let text = """
             model mlp {
