@@ -2,6 +2,16 @@
 import PackageDescription
 import Foundation
 
+// DLGKernelsAVX512 holds the inner loops that are compiled for AVX-512
+// (`-target-cpu skylake-avx512`), optimized in every configuration (in a debug
+// build they would run a hundred times slower); DLGKernels calls them only on
+// CPUs that have AVX-512 (CPUFeatures). Elsewhere the module is empty.
+#if arch(x86_64)
+let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512", "-O"])]
+#else
+let avx512Settings: [SwiftSetting] = []
+#endif
+
 // One module per pipeline stage; dependencies point one way:
 // Syntax → Graph → Compiler → Runtime → Train → dlg, with Kernels and Data
 // underneath the runtime and the trainer.
@@ -33,7 +43,8 @@ let package = Package(
         .target(name: "DLGSyntax"),
         .target(name: "DLGGraph", dependencies: ["DLGSyntax"]),
         .target(name: "DLGCompiler", dependencies: ["DLGSyntax", "DLGGraph"]),
-        .target(name: "DLGKernels", dependencies: ["CBLAS"]),
+        .target(name: "DLGKernelsAVX512", swiftSettings: avx512Settings),
+        .target(name: "DLGKernels", dependencies: ["CBLAS", "DLGKernelsAVX512"]),
         .target(name: "DLGRuntime", dependencies: ["DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
         .target(name: "DLGTrain", dependencies: ["DLGCompiler", "DLGRuntime", "DLGData"]),

@@ -55,14 +55,15 @@ public enum BLASCore {
     public static func reexecutingForFasterKernels() {
         var environment: [String: String] = [:]
         if let v = getenv("OPENBLAS_CORETYPE") { environment["OPENBLAS_CORETYPE"] = String(cString: v) }
-        guard let text = try? readText("/proc/cpuinfo"),
+        guard let text = readText("/proc/cpuinfo"),
               let core = preferredCoreType(environment: environment, current: current, cpuinfo: text) else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
     }
 
-    private static func readText(_ path: String) throws -> String {
-        guard let f = fopen(path, "r") else { throw UnreadableFile() }
+    /// The whole text of a file, or nil when it cannot be opened.
+    static func readText(_ path: String) -> String? {
+        guard let f = fopen(path, "r") else { return nil }
         defer { fclose(f) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -73,6 +74,4 @@ public enum BLASCore {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
-
-    private struct UnreadableFile: Error {}
 }

@@ -171,11 +171,16 @@ public enum Conv2D {
     }
 
     /// Elements of `T` the workspace of `pass` needs for `geometry` when run
-    /// with `threads` threads, keeping it within `maxBytes` where one image
-    /// per thread allows (never less than what one image needs).
+    /// with `threads` threads by `algorithm` (nil: the one chosen for this
+    /// machine, `algorithm(_:for:as:)`), keeping it within `maxBytes` where
+    /// one image per thread allows (never less than what one image needs).
     public static func workspaceCount<T: KernelScalar>(_ pass: Pass, for g: Conv2DGeometry, threads: Int,
-                                                       as _: T.Type, maxBytes: Int = defaultWorkspaceBytes) -> Int {
+                                                       as _: T.Type, maxBytes: Int = defaultWorkspaceBytes,
+                                                       algorithm: Algorithm? = nil) -> Int {
         if g.isDepthwise { return 0 }
+        if resolve(algorithm, pass, g, T.self) == .implicitGemm {
+            return ImplicitPlan.workspaceCount(pass, g, threads: threads, maxBytes: maxBytes)
+        }
         let budget = max(0, maxBytes) / MemoryLayout<T>.stride
         let workers = min(max(1, threads), g.n)
         if g.isPointwise {
@@ -247,11 +252,19 @@ public enum Conv2D {
     public static func forward<T: KernelScalar>(_ g: Conv2DGeometry, input: UnsafePointer<T>, weight: UnsafePointer<T>,
                                                 bias: UnsafePointer<T>?, epilogue: ActivationEpilogue = .none,
                                                 output: UnsafeMutablePointer<T>, workspace: UnsafeMutableBufferPointer<T>,
-                                                threads: Int = Threads.count) {
+                                                threads: Int = Threads.count, algorithm: Algorithm? = nil) {
         if g.isDepthwise {
             depthwiseForward(g, input: input, weight: weight, bias: bias, epilogue: epilogue, output: output, threads: threads)
             return
         }
+        #if arch(x86_64)
+        if resolve(algorithm, .forward, g, T.self) == .implicitGemm {
+            implicitProduct(g, pass: .forward, source: f32(input), weight: f32(weight), bias: bias.map(f32),
+                            epilogue: epilogue, accumulate: false, output: f32(output), workspace: f32(workspace),
+                            threads: threads)
+            return
+        }
+        #endif
         let s = schedule(g, pass: .forward, threads: threads, workspace: workspace.count,
                              elementSize: MemoryLayout<T>.stride)
         let ws = workspace.baseAddress
@@ -343,12 +356,20 @@ public enum Conv2D {
                                                       weight: UnsafePointer<T>, gradInput: UnsafeMutablePointer<T>,
                                                       accumulate: Bool = false,
                                                       workspace: UnsafeMutableBufferPointer<T>,
-                                                      threads: Int = Threads.count) {
+                                                      threads: Int = Threads.count, algorithm: Algorithm? = nil) {
         if g.isDepthwise {
             depthwiseBackwardInput(g, gradOutput: gradOutput, weight: weight, gradInput: gradInput,
                                    accumulate: accumulate, threads: threads)
             return
         }
+        #if arch(x86_64)
+        if resolve(algorithm, .backwardInput, g, T.self) == .implicitGemm {
+            implicitProduct(g, pass: .backwardInput, source: f32(gradOutput), weight: f32(weight), bias: nil,
+                            epilogue: .none, accumulate: accumulate, output: f32(gradInput), workspace: f32(workspace),
+                            threads: threads)
+            return
+        }
+        #endif
         let s = schedule(g, pass: .backwardInput, threads: threads, workspace: workspace.count,
                              elementSize: MemoryLayout<T>.stride)
         let ws = workspace.baseAddress
@@ -431,7 +452,7 @@ public enum Conv2D {
                                                        gradBias: UnsafeMutablePointer<T>?,
                                                        accumulate: Bool = false,
                                                        workspace: UnsafeMutableBufferPointer<T>,
-                                                       threads: Int = Threads.count) {
+                                                       threads: Int = Threads.count, algorithm: Algorithm? = nil) {
         if let gradBias {
             biasGradient(g, gradOutput: gradOutput, gradBias: gradBias, accumulate: accumulate, threads: threads)
         }
@@ -440,6 +461,13 @@ public enum Conv2D {
                                     accumulate: accumulate, threads: threads)
             return
         }
+        #if arch(x86_64)
+        if resolve(algorithm, .backwardWeight, g, T.self) == .implicitGemm {
+            implicitWeightGradient(g, input: f32(input), gradOutput: f32(gradOutput), gradWeight: f32(gradWeight),
+                                   accumulate: accumulate, workspace: f32(workspace), threads: threads)
+            return
+        }
+        #endif
         let s = schedule(g, pass: .backwardWeight, threads: threads, workspace: workspace.count,
                              elementSize: MemoryLayout<T>.stride)
         let ws = workspace.baseAddress

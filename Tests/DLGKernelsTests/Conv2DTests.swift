@@ -70,6 +70,18 @@ extension DenseKernelTests {
             Case(n: 2, c: 3, h: 8, w: 6, f: 2, kh: 5, kw: 3, pl: 1, pr: 1, bias: false),
             // Flat shift where whole taps read only padding (kernel taller than the input).
             Case(n: 2, c: 2, h: 2, w: 4, f: 2, kh: 5, kw: 3, pt: 2, pb: 2, pl: 1, pr: 1),
+            // LeNet's c1 in small: one channel, 6 filters (6-row product tiles), 5×5 'same', batch 3.
+            Case(n: 3, c: 1, h: 12, w: 11, f: 6, kh: 5, kw: 5, pt: 2, pb: 2, pl: 2, pr: 2, epilogue: .relu),
+            // LeNet's c3 in small: 6 → 16 filters (two 8-row tiles), 5×5 unpadded; its input
+            // gradient pads the output gradient by 4 and has 6 rows.
+            Case(n: 5, c: 6, h: 10, w: 9, f: 16, kh: 5, kw: 5, epilogue: .relu),
+            // 13 filters (8 + 5 rows), 10 input channels (the input gradient's 6 + 4 rows), 3×3 'same'.
+            Case(n: 4, c: 10, h: 9, w: 9, f: 13, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, bias: false),
+            // Padding beyond the kernel's reach on top (3 > 3 − 1): the forward pass takes the
+            // implicit GEMM, the input gradient cannot (its output gradient would need padding −1).
+            Case(n: 2, c: 3, h: 7, w: 8, f: 5, kh: 3, kw: 3, pt: 3, pb: 0, pl: 0, pr: 2, epilogue: .relu),
+            // Dilation 2 at stride 1 without groups, 7 filters, batch 3.
+            Case(n: 3, c: 3, h: 9, w: 10, f: 7, kh: 3, kw: 3, pt: 2, pb: 2, pl: 2, pr: 2, dh: 2, dw: 2),
         ]
 
         // MARK: Naive references (Double)
@@ -168,10 +180,11 @@ extension DenseKernelTests {
         }
 
         static func forward<T: KernelScalar>(_ g: Conv2DGeometry, x: [T], w: [T], b: [T]?, epilogue: ActivationEpilogue,
-                                             threads: Int, maxBytes: Int = Conv2D.defaultWorkspaceBytes) -> [T] {
+                                             threads: Int, maxBytes: Int = Conv2D.defaultWorkspaceBytes,
+                                             algorithm: Conv2D.Algorithm? = nil) -> [T] {
             var y = [T](repeating: .nan, count: g.outputCount)
             var ws = [T](repeating: .nan, count: Conv2D.workspaceCount(.forward, for: g, threads: threads, as: T.self,
-                                                                       maxBytes: maxBytes))
+                                                                       maxBytes: maxBytes, algorithm: algorithm))
             let bias = b ?? [0]
             x.withUnsafeBufferPointer { xp in
                 w.withUnsafeBufferPointer { wp in
@@ -180,7 +193,8 @@ extension DenseKernelTests {
                             ws.withUnsafeMutableBufferPointer { wsp in
                                 Conv2D.forward(g, input: xp.baseAddress!, weight: wp.baseAddress!,
                                                bias: b == nil ? nil : bp.baseAddress!, epilogue: epilogue,
-                                               output: yp.baseAddress!, workspace: wsp, threads: threads)
+                                               output: yp.baseAddress!, workspace: wsp, threads: threads,
+                                               algorithm: algorithm)
                             }
                         }
                     }
@@ -190,17 +204,18 @@ extension DenseKernelTests {
         }
 
         static func backwardInput<T: KernelScalar>(_ g: Conv2DGeometry, dy: [T], w: [T], initial: [T]? = nil,
-                                                   threads: Int, maxBytes: Int = Conv2D.defaultWorkspaceBytes) -> [T] {
+                                                   threads: Int, maxBytes: Int = Conv2D.defaultWorkspaceBytes,
+                                                   algorithm: Conv2D.Algorithm? = nil) -> [T] {
             var dx = initial ?? [T](repeating: .nan, count: g.inputCount)
             var ws = [T](repeating: .nan, count: Conv2D.workspaceCount(.backwardInput, for: g, threads: threads, as: T.self,
-                                                                       maxBytes: maxBytes))
+                                                                       maxBytes: maxBytes, algorithm: algorithm))
             dy.withUnsafeBufferPointer { dyp in
                 w.withUnsafeBufferPointer { wp in
                     dx.withUnsafeMutableBufferPointer { dxp in
                         ws.withUnsafeMutableBufferPointer { wsp in
                             Conv2D.backwardInput(g, gradOutput: dyp.baseAddress!, weight: wp.baseAddress!,
                                                  gradInput: dxp.baseAddress!, accumulate: initial != nil,
-                                                 workspace: wsp, threads: threads)
+                                                 workspace: wsp, threads: threads, algorithm: algorithm)
                         }
                     }
                 }
@@ -209,12 +224,13 @@ extension DenseKernelTests {
         }
 
         static func backwardWeight<T: KernelScalar>(_ g: Conv2DGeometry, x: [T], dy: [T], initial: ([T], [T])? = nil,
-                                                    threads: Int, maxBytes: Int = Conv2D.defaultWorkspaceBytes)
+                                                    threads: Int, maxBytes: Int = Conv2D.defaultWorkspaceBytes,
+                                                    algorithm: Conv2D.Algorithm? = nil)
             -> (dw: [T], db: [T]) {
             var dw = initial?.0 ?? [T](repeating: .nan, count: g.weightCount)
             var db = initial?.1 ?? [T](repeating: .nan, count: g.f)
             var ws = [T](repeating: .nan, count: Conv2D.workspaceCount(.backwardWeight, for: g, threads: threads,
-                                                                       as: T.self, maxBytes: maxBytes))
+                                                                       as: T.self, maxBytes: maxBytes, algorithm: algorithm))
             x.withUnsafeBufferPointer { xp in
                 dy.withUnsafeBufferPointer { dyp in
                     dw.withUnsafeMutableBufferPointer { dwp in
@@ -222,7 +238,8 @@ extension DenseKernelTests {
                             ws.withUnsafeMutableBufferPointer { wsp in
                                 Conv2D.backwardWeight(g, input: xp.baseAddress!, gradOutput: dyp.baseAddress!,
                                                       gradWeight: dwp.baseAddress!, gradBias: dbp.baseAddress!,
-                                                      accumulate: initial != nil, workspace: wsp, threads: threads)
+                                                      accumulate: initial != nil, workspace: wsp, threads: threads,
+                                                      algorithm: algorithm)
                             }
                         }
                     }
@@ -236,6 +253,12 @@ extension DenseKernelTests {
         static let schedules: [(threads: Int, maxBytes: Int)] = [(1, Conv2D.defaultWorkspaceBytes),
                                                                   (2, Conv2D.defaultWorkspaceBytes), (2, 0)]
 
+        /// The algorithms a case runs with: im2col always, and the implicit
+        /// GEMM where it takes `pass` for `T` on this machine.
+        static func algorithms<T: KernelScalar>(_ pass: Conv2D.Pass, _ g: Conv2DGeometry, as _: T.Type) -> [Conv2D.Algorithm] {
+            Conv2D.algorithm(pass, for: g, as: T.self) == .implicitGemm ? [.im2col, .implicitGemm] : [.im2col]
+        }
+
         static func checkForward<T: KernelScalar>(_ k: Case, as _: T.Type) throws {
             let g = try k.geometry()
             #expect(g.oh == k.oh && g.ow == k.ow, "\(k): output size")
@@ -243,9 +266,13 @@ extension DenseKernelTests {
             let w = random(g.weightCount, seed: 2, as: T.self)
             let b: [T]? = k.bias ? random(k.f, seed: 3, as: T.self) : nil
             let want = naiveForward(k, x: x.map(Double.init), w: w.map(Double.init), b: b?.map(Double.init))
-            for s in schedules {
-                let y = forward(g, x: x, w: w, b: b, epilogue: k.epilogue, threads: s.threads, maxBytes: s.maxBytes)
-                expectClose(y, want, tolerance: tolerance(T.self), "\(T.dtypeName) \(k) threads \(s.threads) max \(s.maxBytes)")
+            for a in algorithms(.forward, g, as: T.self) {
+                for s in schedules {
+                    let y = forward(g, x: x, w: w, b: b, epilogue: k.epilogue, threads: s.threads, maxBytes: s.maxBytes,
+                                    algorithm: a)
+                    expectClose(y, want, tolerance: tolerance(T.self),
+                                "\(T.dtypeName) \(a) \(k) threads \(s.threads) max \(s.maxBytes)")
+                }
             }
         }
 
@@ -256,22 +283,28 @@ extension DenseKernelTests {
             let dy = random(g.outputCount, seed: 6, as: T.self)
             let want = naiveBackward(k, x: x.map(Double.init), w: w.map(Double.init), dy: dy.map(Double.init))
             let tol = tolerance(T.self)
-            for s in schedules {
-                let what = "\(T.dtypeName) \(k) threads \(s.threads) max \(s.maxBytes)"
-                let dx = backwardInput(g, dy: dy, w: w, threads: s.threads, maxBytes: s.maxBytes)
-                expectClose(dx, want.dx, tolerance: tol, "dx \(what)")
-                let (dw, db) = backwardWeight(g, x: x, dy: dy, threads: s.threads, maxBytes: s.maxBytes)
-                expectClose(dw, want.dw, tolerance: tol, "dw \(what)")
-                expectClose(db, want.db, tolerance: tol, "db \(what)")
-            }
-            // accumulate: the gradients are added to what the buffers hold.
             let dx0 = random(g.inputCount, seed: 7, as: T.self)
             let dw0 = random(g.weightCount, seed: 8, as: T.self), db0 = random(k.f, seed: 9, as: T.self)
-            let dx = backwardInput(g, dy: dy, w: w, initial: dx0, threads: 2)
-            expectClose(dx, zip(want.dx, dx0).map { $0 + Double($1) }, tolerance: tol, "dx accumulate \(k)")
-            let (dw, db) = backwardWeight(g, x: x, dy: dy, initial: (dw0, db0), threads: 2)
-            expectClose(dw, zip(want.dw, dw0).map { $0 + Double($1) }, tolerance: tol, "dw accumulate \(k)")
-            expectClose(db, zip(want.db, db0).map { $0 + Double($1) }, tolerance: tol, "db accumulate \(k)")
+            for a in algorithms(.backwardInput, g, as: T.self) {
+                for s in schedules {
+                    let dx = backwardInput(g, dy: dy, w: w, threads: s.threads, maxBytes: s.maxBytes, algorithm: a)
+                    expectClose(dx, want.dx, tolerance: tol, "dx \(T.dtypeName) \(a) \(k) threads \(s.threads) max \(s.maxBytes)")
+                }
+                // accumulate: the gradient is added to what the buffer holds.
+                let dx = backwardInput(g, dy: dy, w: w, initial: dx0, threads: 2, algorithm: a)
+                expectClose(dx, zip(want.dx, dx0).map { $0 + Double($1) }, tolerance: tol, "dx accumulate \(a) \(k)")
+            }
+            for a in algorithms(.backwardWeight, g, as: T.self) {
+                for s in schedules {
+                    let what = "\(T.dtypeName) \(a) \(k) threads \(s.threads) max \(s.maxBytes)"
+                    let (dw, db) = backwardWeight(g, x: x, dy: dy, threads: s.threads, maxBytes: s.maxBytes, algorithm: a)
+                    expectClose(dw, want.dw, tolerance: tol, "dw \(what)")
+                    expectClose(db, want.db, tolerance: tol, "db \(what)")
+                }
+                let (dw, db) = backwardWeight(g, x: x, dy: dy, initial: (dw0, db0), threads: 2, algorithm: a)
+                expectClose(dw, zip(want.dw, dw0).map { $0 + Double($1) }, tolerance: tol, "dw accumulate \(a) \(k)")
+                expectClose(db, zip(want.db, db0).map { $0 + Double($1) }, tolerance: tol, "db accumulate \(a) \(k)")
+            }
         }
 
         // MARK: Tests against the naive loops
@@ -350,17 +383,71 @@ extension DenseKernelTests {
             #expect(y == edge + inner + inner + inner + inner + edge)
         }
 
-        /// The cases above reach both im2col paths: six take the flat shift
-        /// (stride 1, output as wide as the input), the others the row by row copy.
+        /// The cases above reach both im2col paths: ten take the flat shift
+        /// (stride 1, output as wide as the input), the others the row by row
+        /// copy (the four strided ones, the 1×1 output, and the unpadded 5×5
+        /// of LeNet's c3 in small).
         @Test func casesCoverBothColumnPaths() throws {
             let im2col = try Self.cases.map { try $0.geometry() }.filter { !$0.isDepthwise && !$0.isPointwise }
-            #expect(im2col.filter(Conv2D.isFlatShift).count == 6)
-            #expect(im2col.filter { !Conv2D.isFlatShift($0) }.count == 5)
+            #expect(im2col.filter(Conv2D.isFlatShift).count == 10)
+            #expect(im2col.filter { !Conv2D.isFlatShift($0) }.count == 6)
             // One worked tap: 6×5 input, 3×3 kernel, padding 2 on top and left; tap (0, 1) reads
             // input (y − 2, x − 1): rows 2..<6 and columns 1..<5, input index = output index − 11.
             let g = try Self.cases.first { $0.pt == 2 && $0.pb == 0 }!.geometry()
             let s = Conv2D.flatShift(g, ki: 0, kj: 1)
             #expect(s.rows == 2 ..< 6 && s.columns == 1 ..< 5 && s.shift == -11 && s.copied == 11 ..< 30)
+        }
+
+        /// On a CPU with AVX-512, f32 stride-1 ungrouped convolutions that are
+        /// not 1×1 take the implicit GEMM: 11 of the cases forward and for
+        /// the weight gradient, 10 for the input gradient (the case padded by
+        /// 3 on top of a 3×3 kernel cannot stage its output gradient), with
+        /// both product tile shapes; f64 never does.
+        @Test(.enabled(if: CPUFeatures.useAVX512, "the implicit GEMM runs on CPUs with AVX-512 only"))
+        func casesCoverTheImplicitGemm() throws {
+            let gs = try Self.cases.map { try $0.geometry() }
+            func implicit(_ pass: Conv2D.Pass) -> [Conv2DGeometry] {
+                gs.filter { Conv2D.algorithm(pass, for: $0, as: Float.self) == .implicitGemm }
+            }
+            #expect(implicit(.forward).count == 11)
+            #expect(implicit(.backwardWeight).count == 11)
+            #expect(implicit(.backwardInput).count == 10)
+            #expect(implicit(.forward).contains { ShiftedProductTiles.rowsPerTile(m: $0.f) == 6 })
+            #expect(implicit(.forward).contains { ShiftedProductTiles.rowsPerTile(m: $0.f) == 8 })
+            #expect(gs.allSatisfy { Conv2D.algorithm(.forward, for: $0, as: Double.self) == .im2col })
+        }
+
+        /// Chunks of two images over two workers, 7 images: each worker runs a
+        /// full chunk, one of them a last chunk of one image in a layout sized
+        /// for two.
+        @Test(.enabled(if: CPUFeatures.useAVX512, "the implicit GEMM runs on CPUs with AVX-512 only"))
+        func implicitGemmInChunks() throws {
+            let k = Case(n: 7, c: 3, h: 8, w: 8, f: 5, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: .relu)
+            let g = try k.geometry()
+            let x = Self.random(g.inputCount, seed: 30, as: Float.self)
+            let w = Self.random(g.weightCount, seed: 31, as: Float.self)
+            let b = Self.random(k.f, seed: 32, as: Float.self)
+            let dy = Self.random(g.outputCount, seed: 33, as: Float.self)
+            func maxBytes(_ pass: Conv2D.Pass) -> Int {
+                let one = Conv2D.ImplicitPlan(pass, g, threads: 1, available: 0)
+                let partial = pass == .backwardWeight ? g.weightCount : 0
+                let available = one.shared + 2 * (one.slice(images: 2) + partial)
+                let plan = Conv2D.ImplicitPlan(pass, g, threads: 2, available: available)
+                #expect(plan.workers == 2 && plan.chunk == 2, "\(pass): \(plan.workers) workers, chunks of \(plan.chunk)")
+                return 4 * available
+            }
+            let y = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 2, maxBytes: maxBytes(.forward),
+                                 algorithm: .implicitGemm)
+            Self.expectClose(y, Self.naiveForward(k, x: x.map(Double.init), w: w.map(Double.init), b: b.map(Double.init)),
+                             tolerance: 1e-5, "forward")
+            let want = Self.naiveBackward(k, x: x.map(Double.init), w: w.map(Double.init), dy: dy.map(Double.init))
+            let dx = Self.backwardInput(g, dy: dy, w: w, threads: 2, maxBytes: maxBytes(.backwardInput),
+                                        algorithm: .implicitGemm)
+            Self.expectClose(dx, want.dx, tolerance: 1e-5, "dx")
+            let (dw, db) = Self.backwardWeight(g, x: x, dy: dy, threads: 2, maxBytes: maxBytes(.backwardWeight),
+                                               algorithm: .implicitGemm)
+            Self.expectClose(dw, want.dw, tolerance: 1e-5, "dw")
+            Self.expectClose(db, want.db, tolerance: 1e-5, "db")
         }
 
         /// Output sizes by the rule, worked by hand:
@@ -417,9 +504,9 @@ extension DenseKernelTests {
             let x = Self.random(g.inputCount, seed: 20, as: Float.self)
             let w = Self.random(g.weightCount, seed: 21, as: Float.self)
             let b = Self.random(k.f, seed: 22, as: Float.self)
-            let one = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 1)
-            let two = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 2)
-            let again = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 2)
+            let one = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 1, algorithm: .im2col)
+            let two = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 2, algorithm: .im2col)
+            let again = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 2, algorithm: .im2col)
             let scale = one.map { abs($0) }.max() ?? 1
             let worst = zip(one, two).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= 1e-6 * scale, "1 vs 2 threads: max |Δ| \(worst), scale \(scale)")
@@ -435,12 +522,15 @@ extension DenseKernelTests {
             // One image: (16·3·3 + 32) · 32·32 elements of scratch.
             let perImage = (16 * 9 + 32) * 32 * 32
             let bound = 4 << 20
-            let count = Conv2D.workspaceCount(.forward, for: g, threads: 2, as: Float.self, maxBytes: bound)
+            let count = Conv2D.workspaceCount(.forward, for: g, threads: 2, as: Float.self, maxBytes: bound,
+                                              algorithm: .im2col)
             #expect(count * 4 <= bound && count >= 2 * perImage)
-            #expect(Conv2D.workspaceCount(.forward, for: g, threads: 2, as: Float.self, maxBytes: 0) == 2 * perImage)
+            #expect(Conv2D.workspaceCount(.forward, for: g, threads: 2, as: Float.self, maxBytes: 0, algorithm: .im2col)
+                    == 2 * perImage)
             #expect(Conv2D.workspaceCount(.backwardInput, for: g, threads: 1, as: Double.self, maxBytes: 0) == perImage)
             // Weight gradient with two workers: scratch plus one weight-sized partial each.
-            #expect(Conv2D.workspaceCount(.backwardWeight, for: g, threads: 2, as: Float.self, maxBytes: 0)
+            #expect(Conv2D.workspaceCount(.backwardWeight, for: g, threads: 2, as: Float.self, maxBytes: 0,
+                                          algorithm: .im2col)
                     == 2 * perImage + 2 * g.weightCount)
             let depthwise = try Conv2DGeometry(n: 2, c: 8, h: 9, w: 9, filters: 8, kernelH: 3, kernelW: 3, groups: 8)
             #expect(Conv2D.workspaceCount(.forward, for: depthwise, threads: 2, as: Float.self) == 0)

@@ -1,0 +1,33 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the processor this process runs on can execute, for the kernels that
+/// have code compiled for more than the baseline instruction set (the
+/// `DLGKernelsAVX512` module).
+public enum CPUFeatures {
+    /// The `/proc/cpuinfo` flags the AVX-512 kernels need: the module is
+    /// compiled for `skylake-avx512`, which uses AVX-512 F, CD, BW, DQ and VL.
+    /// Linux lists them only when the kernel saves the zmm registers too.
+    public static let avx512Flags = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
+
+    /// Whether the CPU runs the AVX-512 kernels (read once from `/proc/cpuinfo`;
+    /// false where that file is missing or on other architectures).
+    public static let hasAVX512: Bool = {
+        #if arch(x86_64)
+        guard let text = BLASCore.readText("/proc/cpuinfo") else { return false }
+        let flags = BLASCore.cpuFlags(cpuinfo: text)
+        return avx512Flags.allSatisfy { flags.contains(Substring($0)) }
+        #else
+        return false
+        #endif
+    }()
+
+    /// Whether the kernels use their AVX-512 code: `hasAVX512`, unless the
+    /// environment variable `DLG_KERNELS` is `baseline` (which keeps every
+    /// kernel on its portable path, for comparisons).
+    public static let useAVX512: Bool = {
+        if let v = getenv("DLG_KERNELS"), String(cString: v) == "baseline" { return false }
+        return hasAVX512
+    }()
+}
