@@ -61,7 +61,7 @@ let package = Package(
             dependencies: ["DLGSyntax", "DLGGraph", "DLGCompiler"],
             resources: [.copy("Snapshots")]
         ),
-        .testTarget(name: "DLGKernelsTests", dependencies: ["DLGKernels"]),
+        .testTarget(name: "DLGKernelsTests", dependencies: ["DLGKernels", "DLGKernelsAVX512"]),
         .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGCompiler", "DLGRuntime", "DLGKernels"]),
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
         .testTarget(name: "DLGTrainTests", dependencies: ["DLGTrain", "DLGData"]),

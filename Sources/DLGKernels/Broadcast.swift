@@ -284,6 +284,14 @@ public func binary<T: KernelScalar>(_ op: BinaryOp, _ plan: BroadcastPlan, _ a: 
     }
 }
 
+/// out[i] = a[i] op b[i] for i < count (operands of the same shape); `out`
+/// may equal `a` or `b`.
+@inlinable
+public func binary<T: KernelScalar>(_ op: BinaryOp, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
+                                    _ out: UnsafeMutablePointer<T>, count: Int) {
+    FusedElementwiseKernel.binaryTile(op, a, b, out, count)
+}
+
 // MARK: - Backward of broadcasting
 
 /// Summing a gradient of shape `fromShape` (a broadcast result) back to

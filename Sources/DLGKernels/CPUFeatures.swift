@@ -1,6 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+#if arch(x86_64)
+import DLGKernelsAVX512
+#endif
 
 /// What the processor this process runs on can execute, for the kernels that
 /// have code compiled for more than the baseline instruction set (the
@@ -31,3 +34,64 @@ public enum CPUFeatures {
         return hasAVX512
     }()
 }
+
+// Generic kernels reach their f32-only AVX-512 code after checking that T is Float.
+@inlinable @inline(__always)
+func f32<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+
+@inlinable @inline(__always)
+func f32<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+
+@inlinable @inline(__always)
+func f32<T>(_ b: UnsafeMutableBufferPointer<T>) -> UnsafeMutableBufferPointer<Float> {
+    UnsafeMutableBufferPointer(start: b.baseAddress.map(f32), count: b.count)
+}
+
+/// Whether a kernel over `T` takes its AVX-512 code.
+@inlinable @inline(__always)
+func usesAVX512<T>(_: T.Type) -> Bool {
+    T.self == Float.self && CPUFeatures.useAVX512
+}
+
+#if arch(x86_64)
+extension UnaryOp {
+    /// The op's AVX-512 loop, if it has one.
+    @inlinable var tileOp: TileOps.Unary? {
+        switch self {
+        case .neg: .neg
+        case .square: .square
+        case .relu: .relu
+        case .abs: .abs
+        case .sqrt: .sqrt
+        default: nil
+        }
+    }
+
+    /// The AVX-512 loop of the op's gradient, if it has one.
+    @inlinable var tileGradient: TileOps.Gradient? {
+        switch self {
+        case .relu: .relu
+        case .neg: .neg
+        case .square: .square
+        default: nil
+        }
+    }
+}
+
+extension BinaryOp {
+    /// The op's AVX-512 loop, if it has one.
+    @inlinable var tileOp: TileOps.Binary? {
+        switch self {
+        case .add: .add
+        case .sub: .sub
+        case .mul: .mul
+        case .div: .div
+        default: nil
+        }
+    }
+}
+#endif

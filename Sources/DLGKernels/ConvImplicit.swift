@@ -227,17 +227,6 @@ enum ShiftedProductTiles {
 
 #if arch(x86_64)
 extension Conv2D {
-    // The generic entry points reach this f32-only path after checking that T is Float.
-    @inlinable static func f32<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
-        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
-    }
-    @inlinable static func f32<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
-        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-    }
-    @inlinable static func f32<T>(_ b: UnsafeMutableBufferPointer<T>) -> UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(start: b.baseAddress.map(f32), count: b.count)
-    }
-
     // MARK: Staging
 
     /// Copies `images` planes of `rows × cols` (the first at `src`, the next

@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import DLGKernelsAVX512
+#endif
+
 /// Unary elementwise operations: y = f(x) and their backward dx = dy·f′(x).
 ///
 /// Parameters (`alpha`) are stored as Double and converted to the kernel's
@@ -236,6 +240,12 @@ extension UnaryOp {
 @inlinable
 public func unary<T: KernelScalar>(_ op: UnaryOp, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>,
                                    count: Int) {
+    #if arch(x86_64)
+    if usesAVX512(T.self), let t = op.tileOp {
+        TileOps.unary(t, f32(x), f32(y), count)
+        return
+    }
+    #endif
     // One switch per call: each branch is a loop with a constant op, so the
     // per-vector `switch` inside `forward` folds away after inlining.
     switch op {
@@ -280,6 +290,12 @@ public func unary<T: KernelScalar>(_ op: UnaryOp, _ x: UnsafePointer<T>, _ y: Un
 @inlinable
 public func unaryBackward<T: KernelScalar>(_ op: UnaryOp, x: UnsafePointer<T>, y: UnsafePointer<T>,
                                            dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, count: Int) {
+    #if arch(x86_64)
+    if usesAVX512(T.self), let t = op.tileGradient {
+        TileOps.gradient(t, x: f32(x), dy: f32(dy), dx: f32(dx), count)
+        return
+    }
+    #endif
     switch op {
     case .neg: SIMDMath.map3(x, y, dy, dx, count) { UnaryMath.backward(.neg, $0, $1, $2) }
     case .exp: SIMDMath.map3(x, y, dy, dx, count) { UnaryMath.backward(.exp, $0, $1, $2) }

@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import DLGKernelsAVX512
+#endif
+
 /// A chain of elementwise operations run as one loop over the output: each
 /// block of 16 output elements is computed through every step in registers,
 /// so intermediate results never touch memory.
@@ -214,23 +218,43 @@ public struct FusedElementwiseKernel: Sendable {
                 let operandCount = operands.count
                 withUnsafeTemporaryAllocation(of: T.self, capacity: (stepCount + operandCount) * tile) { scratch in
                     withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: max(views, 1)) { base in
+                    withUnsafeTemporaryAllocation(of: Int.self, capacity: max(rank, 1)) { index in
                         let s = scratch.baseAddress!
-                        for unit in range {
-                            let row = unit / tilesPerRow
-                            let j = (unit % tilesPerRow) * tile
-                            let n = min(tile, inner - j)
-                            // Each view's start for this row (an odometer over the outer axes).
-                            for v in 0..<views { base[v] = inputs[viewInputs[v]] }
-                            var rem = row
-                            var a = rank - 2
-                            var outOffset = 0
-                            while a >= 0 {
-                                let idx = rem % dims[a]
-                                rem /= dims[a]
-                                for v in 0..<views { base[v] += idx * strides[v * rank + a] }
-                                if reducing { outOffset += idx * reduceStrides[a] }
-                                a -= 1
+                        // Each view's start for the first row (an odometer over the outer axes), then
+                        // advanced row by row without divisions.
+                        var row = range.lowerBound / tilesPerRow
+                        var tileInRow = range.lowerBound % tilesPerRow
+                        for v in 0..<views { base[v] = inputs[viewInputs[v]] }
+                        var outOffset = 0
+                        var rem = row
+                        var a = rank - 2
+                        while a >= 0 {
+                            let idx = rem % dims[a]
+                            rem /= dims[a]
+                            index[a] = idx
+                            for v in 0..<views { base[v] += idx * strides[v * rank + a] }
+                            if reducing { outOffset += idx * reduceStrides[a] }
+                            a -= 1
+                        }
+                        for _ in range {
+                            if tileInRow == tilesPerRow {
+                                tileInRow = 0
+                                row += 1
+                                var a = rank - 2
+                                while a >= 0 {
+                                    index[a] += 1
+                                    for v in 0..<views { base[v] += strides[v * rank + a] }
+                                    if reducing { outOffset += reduceStrides[a] }
+                                    if index[a] < dims[a] { break }
+                                    for v in 0..<views { base[v] -= dims[a] * strides[v * rank + a] }
+                                    if reducing { outOffset -= dims[a] * reduceStrides[a] }
+                                    index[a] = 0
+                                    a -= 1
+                                }
                             }
+                            let j = tileInRow * tile
+                            tileInRow += 1
+                            let n = min(tile, inner - j)
                             // A contiguous pointer to n values of operand `o` (index `slot` in the flat list).
                             func source(_ o: Operand, _ slot: Int) -> UnsafePointer<T> {
                                 switch o {
@@ -293,6 +317,7 @@ public struct FusedElementwiseKernel: Sendable {
                             }
                         }
                     }
+                    }
                 }
             }
             Threads.parallelChunks(0..<units, threads: workers, minChunk: 8, work)
@@ -317,6 +342,12 @@ public struct FusedElementwiseKernel: Sendable {
     /// acc = op(acc, op over the n values) for a reduction (a mean sums).
     @inlinable
     static func fold<T: KernelScalar>(_ op: ReduceOp, _ values: UnsafePointer<T>, _ n: Int, into acc: UnsafeMutablePointer<T>) {
+        #if arch(x86_64)
+        if usesAVX512(T.self) && (op == .sum || op == .mean) {
+            f32(acc).pointee += TileOps.sum(f32(values), n)
+            return
+        }
+        #endif
         switch op {
         case .sum, .mean: acc.pointee += SIMDMath.sum(values, n)
         case .max: acc.pointee = Swift.max(acc.pointee, ReductionKernels.extremum(values, n, isMin: false))
@@ -328,6 +359,12 @@ public struct FusedElementwiseKernel: Sendable {
     @inlinable
     static func foldElementwise<T: KernelScalar>(_ op: ReduceOp, _ values: UnsafePointer<T>, _ n: Int,
                                                  into acc: UnsafeMutablePointer<T>, stride: Int) {
+        #if arch(x86_64)
+        if usesAVX512(T.self) && stride == 1 && (op == .sum || op == .mean) {
+            TileOps.accumulate(f32(acc), f32(values), n)
+            return
+        }
+        #endif
         if stride == 1 {
             switch op {
             case .sum, .mean: SIMDMath.map2(acc, values, acc, n) { $0 + $1 }
@@ -350,6 +387,12 @@ public struct FusedElementwiseKernel: Sendable {
     @inlinable
     static func binaryTile<T: KernelScalar>(_ op: BinaryOp, _ a: UnsafePointer<T>, _ b: T,
                                              _ out: UnsafeMutablePointer<T>, _ n: Int) {
+        #if arch(x86_64)
+        if usesAVX512(T.self), let t = op.tileOp {
+            TileOps.binary(t, f32(a), scalar: unsafeBitCast(b, to: Float.self), f32(out), n)
+            return
+        }
+        #endif
         let v = SIMD16<T>(repeating: b)
         switch op {
         case .add: SIMDMath.map(a, out, n) { $0 + v }
@@ -364,6 +407,12 @@ public struct FusedElementwiseKernel: Sendable {
     @inlinable
     static func binaryTile<T: KernelScalar>(_ op: BinaryOp, _ a: T, _ b: UnsafePointer<T>,
                                              _ out: UnsafeMutablePointer<T>, _ n: Int) {
+        #if arch(x86_64)
+        if usesAVX512(T.self), let t = op.tileOp {
+            TileOps.binary(t, scalar: unsafeBitCast(a, to: Float.self), f32(b), f32(out), n)
+            return
+        }
+        #endif
         let v = SIMD16<T>(repeating: a)
         switch op {
         case .add: SIMDMath.map(b, out, n) { v + $0 }
@@ -378,6 +427,12 @@ public struct FusedElementwiseKernel: Sendable {
     @inlinable
     static func binaryTile<T: KernelScalar>(_ op: BinaryOp, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
                                              _ out: UnsafeMutablePointer<T>, _ n: Int) {
+        #if arch(x86_64)
+        if usesAVX512(T.self), let t = op.tileOp {
+            TileOps.binary(t, f32(a), f32(b), f32(out), n)
+            return
+        }
+        #endif
         switch op {
         case .add: SIMDMath.map2(a, b, out, n) { $0 + $1 }
         case .sub: SIMDMath.map2(a, b, out, n) { $0 - $1 }

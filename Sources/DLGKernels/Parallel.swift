@@ -128,6 +128,20 @@ public enum Threads {
         }
     }
 
+    /// Elements from which an elementwise loop splits over threads: below
+    /// 32K elements (128 KiB of f32) a second thread costs more than it saves.
+    public static let elementwiseMinChunk = 1 << 15
+
+    /// Runs `body` over `0 ..< count` in at most `threads` contiguous ranges
+    /// of at least `elementwiseMinChunk` elements, each starting at a multiple of 16.
+    @inlinable
+    public static func elementwise(_ count: Int, threads: Int = Threads.count, _ body: (_ range: Range<Int>) -> Void) {
+        let vectors = (count + 15) / 16
+        parallelFor(0 ..< vectors, threads: threads, minChunk: elementwiseMinChunk / 16) { r in
+            body(r.lowerBound * 16 ..< Swift.min(count, r.upperBound * 16))
+        }
+    }
+
     /// `parallelChunks` without the chunk index: runs `body` on contiguous
     /// sub-ranges of `range`, at most `threads` of them, concurrently.
     @inlinable

@@ -126,12 +126,19 @@ extension Executor {
         if let u = Executor.unaryOp(ins.op.rawValue, alpha: ins.attrs.float("alpha")), ins.inputs.count == 1,
            ins.op != .cast {
             let x = input(0)
-            return { unary(u, x, out, count: n) }
+            return { Threads.elementwise(n, threads: threads) { r in unary(u, x + r.lowerBound, out + r.lowerBound, count: r.count) } }
         }
         if let b = Executor.binaryOp(ins.op) {
             let plan: BroadcastPlan
             do { plan = try BroadcastPlan(lhs: shape(0), rhs: shape(1)) } catch { throw ExecutionError(error.description) }
             let (x, y) = (input(0), input(1))
+            if plan.path == .sameShape {
+                return {
+                    Threads.elementwise(n, threads: threads) { r in
+                        binary(b, x + r.lowerBound, y + r.lowerBound, out + r.lowerBound, count: r.count)
+                    }
+                }
+            }
             return { binary(b, plan, x, y, out) }
         }
         switch ins.op {
@@ -144,9 +151,14 @@ extension Executor {
             let (x, y, dy) = (input(0), input(1), input(2))
             if fn == "neg" {
                 // f′ = −1.
-                return { unary(.neg, dy, out, count: n) }
+                return { Threads.elementwise(n, threads: threads) { r in unary(.neg, dy + r.lowerBound, out + r.lowerBound, count: r.count) } }
             }
-            return { unaryBackward(u, x: x, y: y, dy: dy, dx: out, count: n) }
+            return {
+                Threads.elementwise(n, threads: threads) { r in
+                    let o = r.lowerBound
+                    unaryBackward(u, x: x + o, y: y + o, dy: dy + o, dx: out + o, count: r.count)
+                }
+            }
         case .bias_add:
             let (x, b) = (input(0), input(1))
             let s = shape(0)
