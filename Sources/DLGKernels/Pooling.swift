@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import DLGKernelsAVX512
+#endif
+
 /// The shape of a 2-D pooling, layout NCHW: input `[n, c, h, w]`, output
 /// `[n, c, oh, ow]`. Output window `(y, x)` covers the input rows
 /// `y·strideH − padTop ..< y·strideH − padTop + kh` and the columns
@@ -388,6 +392,19 @@ public enum Pool2D {
             return
         }
         let inPlane = g.inputPlane, outPlane = g.outputPlane
+        #if arch(x86_64)
+        if usesAVX512(T.self) && isPairwise(g) && g.h == 2 * g.oh && g.w == 2 * g.ow {
+            Threads.parallelFor(0 ..< g.planes, threads: threads, minChunk: max(1, 8192 / inPlane)) { planes in
+                let first = planes.lowerBound
+                Pool2x2Ops.backward(input: f32(input + first * inPlane), readableInput: (g.planes - first) * inPlane,
+                                    gradOutput: f32(gradOutput + first * outPlane),
+                                    readableGradient: (g.planes - first) * outPlane,
+                                    gradInput: f32(gradInput + first * inPlane), oh: g.oh, ow: g.ow,
+                                    planes: planes.count, isMax: kind == .max, accumulate: accumulate)
+            }
+            return
+        }
+        #endif
         Threads.parallelFor(0 ..< g.planes, threads: threads, minChunk: max(1, 8192 / inPlane)) { planes in
             for u in planes {
                 extremumBackwardPlane(g, input: input + u * inPlane, gradOutput: gradOutput + u * outPlane,

@@ -25,6 +25,9 @@ extension DenseKernelTests {
             // 2×2 at stride 2 tiling the plane exactly (the vectorized pairwise loops).
             Case(n: 3, c: 5, h: 8, w: 36, kh: 2, kw: 2, sh: 2, sw: 2),
             Case(n: 2, c: 3, h: 5, w: 69, kh: 2, kw: 2, sh: 2, sw: 2),
+            // LeNet-5's two poolings: rows of 14 and of 5 windows (partial vectors), exact tiling.
+            Case(n: 2, c: 3, h: 28, w: 28, kh: 2, kw: 2, sh: 2, sw: 2),
+            Case(n: 3, c: 2, h: 10, w: 10, kh: 2, kw: 2, sh: 2, sw: 2),
             Case(n: 1, c: 3, h: 9, w: 10, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pb: 1, pl: 1, pr: 1, ceil: true),
             Case(n: 2, c: 2, h: 8, w: 7, kh: 3, kw: 2, sh: 3, sw: 2, pt: 1, pb: 0, pl: 0, pr: 1, ceil: true),
             // Overlapping windows (stride < kernel): gradients accumulate.
@@ -287,9 +290,14 @@ extension DenseKernelTests {
         /// The same rule in the 16-window vector loop: one NaN per window, at each of the four
         /// positions in turn, the other cells counting up.
         @Test func pairwiseVectorLoopPropagatesTheFirstNaN() throws {
+            try Self.pairwiseNaNs(as: Double.self)
+            try Self.pairwiseNaNs(as: Float.self)
+        }
+
+        static func pairwiseNaNs<T: KernelScalar>(as _: T.Type) throws {
             let ow = 20
             let g = try Pool2DGeometry(n: 1, c: 1, h: 2, w: 2 * ow, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, oh: 1, ow: ow)
-            var x = (0 ..< 4 * ow).map { Double($0) }
+            var x = (0 ..< 4 * ow).map { T($0) }
             var want: [Int32] = []
             for ox in 0 ..< ow {
                 let cells = [2 * ox, 2 * ox + 1, 2 * ow + 2 * ox, 2 * ow + 2 * ox + 1]
@@ -301,8 +309,8 @@ extension DenseKernelTests {
             for kind in [PoolKind.max, .min] {
                 let (y, _) = Self.forward(g, kind: kind, x: x, threads: 1)
                 #expect(y.allSatisfy { $0.isNaN }, "\(kind): \(y)")
-                var dx = [Double](repeating: -1, count: x.count)
-                let dy = (0 ..< ow).map { Double($0 + 1) }
+                var dx = [T](repeating: -1, count: x.count)
+                let dy = (0 ..< ow).map { T($0 + 1) }
                 x.withUnsafeBufferPointer { xp in
                     dy.withUnsafeBufferPointer { dyp in
                         dx.withUnsafeMutableBufferPointer { dxp in
@@ -311,9 +319,9 @@ extension DenseKernelTests {
                         }
                     }
                 }
-                var expected = [Double](repeating: 0, count: x.count)
+                var expected = [T](repeating: 0, count: x.count)
                 for (o, cell) in want.enumerated() { expected[Int(cell)] = dy[o] }
-                #expect(dx == expected, "\(kind)")
+                #expect(dx == expected, "\(T.dtypeName) \(kind)")
             }
         }
 
