@@ -47,6 +47,19 @@ public enum Threads {
 
     static let state = Mutex(State(count: Threads.coreCount, blas: Int(openblas_get_num_threads())))
 
+    /// Whether the kernels' worker pool, when it starts, keeps each of its
+    /// threads on one processor (the starting thread on the first processor
+    /// it may run on, pool thread i on the i-th): a kernel then finds the
+    /// part of a tensor it works on in the cache of the core that last wrote
+    /// it. Off by default; the `dlg` command turns it on before its first
+    /// kernel runs (and `DLG_PIN_THREADS=0` keeps it off). Only the first
+    /// setting before the pool starts counts.
+    public static var pinsThreads: Bool {
+        get { pinning.load(ordering: .relaxed) }
+        set { pinning.store(newValue, ordering: .relaxed) }
+    }
+    static let pinning = Atomic<Bool>(false)
+
     /// The number of online processor cores (at least 1).
     public static var coreCount: Int {
         let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
@@ -120,6 +133,7 @@ public enum Threads {
             body(0, range)
             return
         }
+        if WorkerPool.shared.run(chunks: chunks, { i in body(i, chunk(i, of: chunks, in: range)) }) { return }
         withoutActuallyEscaping(body) { escapable in
             let box = UncheckedSendableBox(escapable)
             DispatchQueue.concurrentPerform(iterations: chunks) { i in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import DLGKernels
 
 @main
@@ -14,6 +15,9 @@ struct DLG: ParsableCommand {
         // OpenBLAS chose its kernels when it loaded; on a CPU it does not know it runs the
         // generic ones. Start again with the right ones selected (see BLASCore).
         BLASCore.reexecutingForFasterKernels()
+        // Kernels find their part of a tensor in the cache of the core that wrote it when the
+        // worker pool's threads stay on their processors (see Threads.pinsThreads).
+        Threads.pinsThreads = ProcessInfo.processInfo.environment["DLG_PIN_THREADS"] != "0"
         main(nil)
     }
 }

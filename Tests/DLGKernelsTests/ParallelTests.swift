@@ -1,5 +1,8 @@
 import Testing
 @testable import DLGKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Parent of the dense-kernel suites (GEMM, convolution, pooling, padding,
 /// threads). Serialized because kernels set OpenBLAS's process-wide thread
@@ -77,6 +80,78 @@ extension DenseKernelTests {
             // The value itself agrees with a Double sum to Float accuracy.
             let exact = values.reduce(0.0) { $0 + Double($1) }
             #expect(abs(Double(first) - exact) < 1e-3)
+        }
+
+        static func threadID() -> UInt {
+            #if canImport(Glibc)
+            UInt(pthread_self())
+            #else
+            UInt(bitPattern: pthread_self())
+            #endif
+        }
+
+        /// A pool of its own with 3 threads (they stay, asleep, after the test): 20,000 jobs of 1 to 4 chunks in a
+        /// row run every chunk exactly once, chunk 0 on the calling thread and
+        /// chunk i always on the same other thread, including jobs that find
+        /// the pool's threads asleep (after a pause longer than their spin).
+        @Test func workerPoolRunsEveryChunkOnceOnItsThread() {
+            let pool = WorkerPool(threads: 3)
+            var counts = [Int](repeating: 0, count: 4)
+            var owners = [UInt](repeating: 0, count: 4)
+            var sameThread = true
+            let caller = Self.threadID()
+            counts.withUnsafeMutableBufferPointer { c in
+                owners.withUnsafeMutableBufferPointer { o in
+                    for job in 0 ..< 20_000 {
+                        let chunks = 1 + job % 4
+                        if job % 5000 == 4999 { usleep(20_000) }
+                        let ran = pool.run(chunks: chunks) { i in
+                            c[i] += 1
+                            let me = Self.threadID()
+                            if o[i] == 0 { o[i] = me } else if o[i] != me { sameThread = false }
+                        }
+                        #expect(ran)
+                    }
+                }
+            }
+            // Chunk i runs in every job with more than i chunks: 20,000 − 5,000·i times.
+            #expect(counts == [20_000, 15_000, 10_000, 5_000])
+            #expect(sameThread)
+            #expect(owners[0] == caller && Set(owners).count == 4)
+        }
+
+        /// The pool declines a job with more chunks than it has threads, and
+        /// one started while it runs another (here from inside a chunk);
+        /// `parallelFor` then runs it on Dispatch, with the same chunks.
+        @Test func workerPoolDeclinesNestedAndOversizedJobs() {
+            let pool = WorkerPool(threads: 1)
+            #expect(!pool.run(chunks: 3) { _ in })
+            var nested = [Bool](repeating: true, count: 2)
+            nested.withUnsafeMutableBufferPointer { n in
+                #expect(pool.run(chunks: 2) { i in n[i] = pool.run(chunks: 2) { _ in } })
+            }
+            #expect(nested == [false, false])
+            // Nested parallel loops through Threads: every (outer, inner) index once.
+            var hits = [Int](repeating: 0, count: 6 * 50)
+            hits.withUnsafeMutableBufferPointer { buffer in
+                let p = buffer.baseAddress!
+                Threads.parallelFor(0 ..< 6, threads: 2) { outer in
+                    for o in outer {
+                        Threads.parallelFor(0 ..< 50, threads: 2) { inner in
+                            for i in inner { p[o * 50 + i] += 1 }
+                        }
+                    }
+                }
+            }
+            #expect(hits == [Int](repeating: 1, count: 300))
+        }
+
+        /// The processors this process may run on: at least one, none listed twice, in order.
+        @Test func allowedProcessorsAreListed() {
+            #if os(Linux)
+            let cpus = Affinity.allowedProcessors()
+            #expect(!cpus.isEmpty && cpus == cpus.sorted() && Set(cpus).count == cpus.count)
+            #endif
         }
 
         /// configure sets the default thread count and OpenBLAS's; 0 selects the core count.

@@ -1,5 +1,8 @@
 import ArgumentParser
 import DLGKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Benchmarks: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,4 +16,6 @@ struct Benchmarks: ParsableCommand {
 // As `dlg` does: OpenBLAS's AVX-512/AVX2 kernels where it fell back to its generic ones
 // (set OPENBLAS_CORETYPE to choose; the gemm benchmark prints the family in use).
 BLASCore.reexecutingForFasterKernels()
+// As `dlg` does: the kernels' worker threads stay on their processors (DLG_PIN_THREADS=0: not).
+Threads.pinsThreads = getenv("DLG_PIN_THREADS").map { String(cString: $0) } != "0"
 Benchmarks.main()

@@ -1,0 +1,192 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The threads behind `Threads.parallelChunks`: a fork-join pool of
+/// `coreCount − 1` threads of its own plus the calling thread, which runs
+/// chunk 0. Chunk `i` always runs on pool thread `i`, so a kernel that
+/// splits a tensor the same way as the kernel before it finds its part in
+/// the cache of the core that just wrote it (a batch-1 training step reads
+/// and writes the same weight and velocity halves in every update), and a
+/// job costs two atomic operations instead of a round trip through
+/// Dispatch's queues.
+///
+/// Between jobs the pool's threads spin for a while (about the gap between
+/// two kernels of a step), then sleep on a condition variable until the
+/// next job. A call made while the pool is running another job — a nested
+/// parallel loop, or another thread of the caller's — runs on Dispatch
+/// instead, as does one that asks for more chunks than the pool has
+/// threads; the chunks' bounds, and so the results, are the same either way.
+@usableFromInline
+final class WorkerPool: @unchecked Sendable {
+    /// The shared pool, started on first use.
+    @usableFromInline static let shared = WorkerPool(threads: Threads.coreCount - 1)
+
+    /// Threads of the pool besides the caller.
+    let threads: Int
+
+    /// The job: published as `generation << 16 | chunks`, so that a thread
+    /// past the job's chunks never reads `body`.
+    private let word = Atomic<Int>(0)
+    /// Chunks of the current job that have not finished.
+    private let remaining = Atomic<Int>(0)
+    /// Set while a job runs; a second caller finds it set and uses Dispatch.
+    private let busy = Atomic<Bool>(false)
+    /// Threads asleep on `condition`.
+    private let sleepers = Atomic<Int>(0)
+    /// The job's body, set by the caller for the duration of the job.
+    private let body: UnsafeMutablePointer<((Int) -> Void)?>
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+
+    /// Iterations a pool thread spins on the job word before it sleeps (a
+    /// few microseconds). Longer spins held a core that OpenBLAS's own
+    /// threads wanted: on LeNet-5 at batch 128 (2 cores), medians of 3.4–3.6
+    /// ms per step with 1 to 4096 spins, 4.7 ms with 16384, 5.1 ms with 262144.
+    static let spins = 2048
+
+    /// The processors pool thread `i` is kept on (the caller being thread 0),
+    /// set when the pool starts if `Threads.pinsThreads`; empty otherwise.
+    let processors: [Int]
+
+    init(threads: Int) {
+        let allowed = Threads.pinsThreads ? Affinity.allowedProcessors() : []
+        processors = allowed.count > threads ? Array(allowed.prefix(threads + 1)) : []
+        if let first = processors.first { Affinity.pinCurrentThread(to: first) }
+        self.threads = max(0, threads)
+        body = .allocate(capacity: 1)
+        body.initialize(to: nil)
+        mutex = .allocate(capacity: 1)
+        condition = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+        for index in 0 ..< self.threads {
+            let context = Unmanaged.passRetained(Start(pool: self, index: index + 1)).toOpaque()
+            var thread = pthread_t()
+            let started = pthread_create(&thread, nil, { context in
+                let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+                start.pool.work(index: start.index)
+                return nil
+            }, context)
+            if started == 0 { pthread_detach(thread) }
+        }
+    }
+
+    private final class Start {
+        let pool: WorkerPool
+        let index: Int
+        init(pool: WorkerPool, index: Int) { self.pool = pool; self.index = index }
+    }
+
+    /// Runs `body(i)` for every chunk `i < chunks`, chunk 0 on the calling
+    /// thread, and returns when all are done. Returns false, running
+    /// nothing, when the pool cannot take the job (busy, or too few threads).
+    @usableFromInline
+    func run(chunks: Int, _ body: (Int) -> Void) -> Bool {
+        guard chunks - 1 <= threads, chunks < 1 << 16,
+              busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+        withoutActuallyEscaping(body) { escapable in
+            self.body.pointee = escapable
+            remaining.store(chunks - 1, ordering: .relaxed)
+            let generation = (word.load(ordering: .relaxed) >> 16) + 1
+            word.store(generation << 16 | chunks, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(mutex)
+                pthread_cond_broadcast(condition)
+                pthread_mutex_unlock(mutex)
+            }
+            escapable(0)
+            while remaining.load(ordering: .acquiring) > 0 {}
+            self.body.pointee = nil
+        }
+        busy.store(false, ordering: .releasing)
+        return true
+    }
+
+    /// A pool thread's loop: wait for a job word it has not seen, run its
+    /// chunk if the job has one for it.
+    private func work(index: Int) {
+        if index < processors.count { Affinity.pinCurrentThread(to: processors[index]) }
+        var seen = 0
+        while true {
+            var current = word.load(ordering: .acquiring)
+            var spun = 0
+            while current == seen {
+                spun += 1
+                if spun < WorkerPool.spins {
+                    current = word.load(ordering: .acquiring)
+                    continue
+                }
+                pthread_mutex_lock(mutex)
+                sleepers.add(1, ordering: .sequentiallyConsistent)
+                current = word.load(ordering: .sequentiallyConsistent)
+                while current == seen {
+                    pthread_cond_wait(condition, mutex)
+                    current = word.load(ordering: .sequentiallyConsistent)
+                }
+                sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                pthread_mutex_unlock(mutex)
+            }
+            seen = current
+            if index < current & 0xFFFF {
+                runChunk(index)
+                remaining.subtract(1, ordering: .releasing)
+            }
+        }
+    }
+
+    /// Calls the body for one chunk. A function of its own, so that every
+    /// reference it takes to the body is dropped before the chunk is counted
+    /// as done and the caller ends the body's lifetime.
+    @inline(never)
+    private func runChunk(_ index: Int) {
+        body.pointee?(index)
+    }
+}
+
+/// The calling thread's processor affinity, through `sched_getaffinity` and
+/// `sched_setaffinity` (looked up at run time: Swift's Glibc module does not
+/// declare them). On other systems, or when the lookup fails, nothing is pinned.
+enum Affinity {
+    #if canImport(Glibc)
+    typealias Call = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
+
+    static func function(_ name: String) -> Call? {
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), name).map { unsafeBitCast($0, to: Call.self) }
+    }
+    #endif
+
+    /// The processors this thread may run on, in increasing order.
+    static func allowedProcessors() -> [Int] {
+        #if canImport(Glibc)
+        guard let get = function("sched_getaffinity") else { return [] }
+        var set = cpu_set_t()
+        let ok = withUnsafeMutableBytes(of: &set) { get(0, $0.count, $0.baseAddress!) } == 0
+        guard ok else { return [] }
+        return withUnsafeBytes(of: set) { raw in
+            let words = raw.bindMemory(to: UInt64.self)
+            return (0 ..< words.count * 64).filter { words[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
+        }
+        #else
+        return []
+        #endif
+    }
+
+    /// Keeps the calling thread on `processor`.
+    static func pinCurrentThread(to processor: Int) {
+        #if canImport(Glibc)
+        guard let set = function("sched_setaffinity") else { return }
+        var mask = cpu_set_t()
+        withUnsafeMutableBytes(of: &mask) { raw in
+            let words = raw.bindMemory(to: UInt64.self)
+            guard processor / 64 < words.count else { return }
+            words[processor / 64] |= 1 << UInt64(processor % 64)
+            _ = set(0, raw.count, raw.baseAddress!)
+        }
+        #endif
+    }
+}
