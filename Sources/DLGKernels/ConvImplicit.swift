@@ -496,11 +496,13 @@ extension Conv2D {
                 }
             }
         }
-        let tapTiles = (s.taps + 5) / 6
+        let perTile = ShiftedCorrelation.tapsPerTile(rows: g.f, taps: s.taps)
+        let tapTiles = (s.taps + perTile - 1) / perTile
         Threads.parallelFor(0 ..< tapTiles, threads: threads) { range in
             ShiftedCorrelation.run(rows: rows, ldr: ld, rowRange: 0 ..< g.f, offsets: offsets,
-                                   taps: range.lowerBound * 6 ..< min(s.taps, range.upperBound * 6), b: staged,
-                                   count: positions, out: gradWeight, ldo: s.taps, accumulate: add)
+                                   taps: range.lowerBound * perTile ..< min(s.taps, range.upperBound * perTile),
+                                   tapsPerTile: perTile, b: staged, count: positions, out: gradWeight, ldo: s.taps,
+                                   accumulate: add)
         }
     }
 }

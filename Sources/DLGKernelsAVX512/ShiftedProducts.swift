@@ -166,13 +166,27 @@ public enum ShiftedProduct {
 ///     out[r·ldo + t] (+)= Σ_{p < count} rows[r·ldr + p] · b[offsets[t] + p]
 ///
 /// for rows `r` in `rowRange` and taps `t` in `taps`; `count` must be a
-/// multiple of 16. Tiles of 4 rows × 6 taps; a partial tile repeats its last
-/// row or tap (reading valid memory) and discards those sums.
+/// multiple of 16. Tiles of 4 rows × 6 taps or 6 rows × 4 taps
+/// (`tapsPerTile(rows:taps:)`); a partial tile repeats its last row or tap
+/// (reading valid memory) and discards those sums.
 public enum ShiftedCorrelation {
+    /// Taps per tile for `m` rows and `taps` taps: 6 (tiles of 4 rows × 6
+    /// taps), or 4 (6 rows × 4 taps) when that computes fewer padded sums
+    /// (6 rows: 6 × 28 instead of 8 × 30 for LeNet-5's first layer).
+    public static func tapsPerTile(rows m: Int, taps: Int) -> Int {
+        func up(_ x: Int, _ k: Int) -> Int { (x + k - 1) / k * k }
+        return up(m, 6) * up(taps, 4) < up(m, 4) * up(taps, 6) ? 4 : 6
+    }
+
     public static func run(rows: UnsafePointer<Float>, ldr: Int, rowRange: Range<Int>,
-                           offsets: UnsafePointer<Int>, taps: Range<Int>, b: UnsafePointer<Float>, count: Int,
-                           out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+                           offsets: UnsafePointer<Int>, taps: Range<Int>, tapsPerTile: Int, b: UnsafePointer<Float>,
+                           count: Int, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
         precondition(count % 16 == 0, "ShiftedCorrelation: count \(count) is not a multiple of 16")
+        if tapsPerTile == 4 {
+            runSixRows(rows: rows, ldr: ldr, rowRange: rowRange, offsets: offsets, taps: taps, b: b, count: count,
+                       out: out, ldo: ldo, accumulate: accumulate)
+            return
+        }
         var r = rowRange.lowerBound
         while r < rowRange.upperBound {
             let nr = min(4, rowRange.upperBound - r)
@@ -198,6 +212,35 @@ public enum ShiftedCorrelation {
                 t += 6
             }
             r += 4
+        }
+    }
+
+    /// Tiles of 6 rows × 4 taps: the 4×6 tile with the roles of rows and
+    /// taps exchanged (its products and sums are the same either way round).
+    static func runSixRows(rows: UnsafePointer<Float>, ldr: Int, rowRange: Range<Int>, offsets: UnsafePointer<Int>,
+                           taps: Range<Int>, b: UnsafePointer<Float>, count: Int, out: UnsafeMutablePointer<Float>,
+                           ldo: Int, accumulate: Bool) {
+        var r = rowRange.lowerBound
+        while r < rowRange.upperBound {
+            let nr = min(6, rowRange.upperBound - r)
+            func row(_ i: Int) -> UnsafePointer<Float> { rows + (r + min(i, nr - 1)) &* ldr }
+            var t = taps.lowerBound
+            while t < taps.upperBound {
+                let nt = min(4, taps.upperBound - t)
+                func tap(_ j: Int) -> UnsafePointer<Float> { b + offsets[t + min(j, nt - 1)] }
+                var sums = Sums4x6()
+                tile4x6(tap(0), tap(1), tap(2), tap(3), row(0), row(1), row(2), row(3), row(4), row(5),
+                        count: count, into: &sums)
+                for i in 0 ..< nr {
+                    let o = out + (r + i) &* ldo + t
+                    for j in 0 ..< nt {
+                        let s = sums[j, i]
+                        o[j] = accumulate ? o[j] + s : s
+                    }
+                }
+                t += 4
+            }
+            r += 6
         }
     }
 
