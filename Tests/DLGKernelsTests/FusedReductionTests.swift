@@ -70,6 +70,44 @@ import Testing
         Self.check(.sum, shape: [3, 2, 5, 7], axes: [1, 3], threads: threads)
     }
 
+    /// Short rows (planes of 8×8 and 4×4: several rows per tile, the
+    /// per-channel scale laid out row by row) give the same sums.
+    @Test(arguments: [1, 2])
+    func shortRows(threads: Int) {
+        Self.check(.sum, shape: [64, 6, 8, 8], axes: [0, 2, 3], threads: threads)
+        Self.check(.mean, shape: [32, 5, 4, 4], axes: [0, 2, 3], threads: threads)
+        Self.check(.sum, shape: [64, 6, 8, 8], axes: [0], threads: threads)
+        Self.check(.max, shape: [9, 7, 3, 5], axes: [1, 3], threads: threads)
+    }
+
+    /// The chain without a reduction over short rows, 8 or 64 rows per tile
+    /// (the last tile partial): every element exactly as the same two Float
+    /// operations written out.
+    @Test(arguments: [1, 2])
+    func shortRowsElementwise(threads: Int) {
+        for shape in [[64, 6, 8, 8], [33, 5, 2, 4]] {
+            let count = shape.reduce(1, *)
+            let x = EWSupport.rounded(EWSupport.values(count, -2, 2, seed: 9), Float.self)
+            let scale = EWSupport.rounded(EWSupport.values(shape[1], 0.5, 1.5, seed: 10), Float.self)
+            let plane = shape[2...].reduce(1, *)
+            let want = x.indices.map { i in Double(Float(x[i]) * Float(scale[(i / plane) % shape[1]]) + 0.5) }
+            let kernel = FusedElementwiseKernel(
+                steps: [.init(code: .binary(.mul), operands: [.view(0), .view(1)]),
+                        .init(code: .binary(.add), operands: [.step(0), .immediate(0.5)])],
+                shape: shape,
+                views: [(input: 0, strides: FusedElementwiseKernel.broadcastStrides(shape, to: shape)),
+                        (input: 1, strides: FusedElementwiseKernel.axisStrides(axis: 1, of: shape))])
+            let xs = x.map(Float.init), ss = scale.map(Float.init)
+            var out = [Float](repeating: .nan, count: count)
+            xs.withUnsafeBufferPointer { xp in
+                ss.withUnsafeBufferPointer { sp in
+                    out.withUnsafeMutableBufferPointer { kernel.run([xp.baseAddress!, sp.baseAddress!], $0.baseAddress!, threads: threads) }
+                }
+            }
+            EWSupport.expectClose(out.map(Double.init), want, rtol: 0, "\(shape) threads \(threads)")
+        }
+    }
+
     /// A reduced axis of size 0: the identity, and NaN for a mean, as `reduce` gives.
     @Test func emptyReduction() {
         let reduction = FusedElementwiseKernel.Reduction(op: .mean, shape: [0, 3], axes: [0])

@@ -17,7 +17,7 @@ struct ElementwiseBenchmark: ParsableCommand {
 
     @OptionGroup var options: KernelBenchmarkOptions
 
-    @Option(help: "Element counts, each a multiple of \(channels) (repeat the option for several).")
+    @Option(help: "Element counts, each a multiple of 64·\(channels) (repeat the option for several).")
     var sizes: [Int] = [16 << 20, 64 << 10]
 
     /// Channels of the [1, C, count/C] layout the bias + relu chain runs on.
@@ -30,6 +30,9 @@ struct ElementwiseBenchmark: ParsableCommand {
         case fusedMulAddRelu
         /// relu(x + bias[channel]) over [1, C, count/C]
         case fusedBiasRelu
+        /// (x − μ[channel])·σ[channel] over [count/(C·64), C, 8·8]: batchnorm's
+        /// normalization on 8×8 planes, 64 values per row
+        case fusedNormalizeShortRows
     }
 
     struct Row: Encodable {
@@ -55,8 +58,8 @@ struct ElementwiseBenchmark: ParsableCommand {
     }
 
     func validate() throws {
-        if let s = sizes.first(where: { $0 < Self.channels || $0 % Self.channels != 0 }) {
-            throw ValidationError("--sizes must be positive multiples of \(Self.channels), got \(s)")
+        if let s = sizes.first(where: { $0 < 64 * Self.channels || $0 % (64 * Self.channels) != 0 }) {
+            throw ValidationError("--sizes must be positive multiples of 64·\(Self.channels) = \(64 * Self.channels), got \(s)")
         }
     }
 
@@ -69,7 +72,7 @@ struct ElementwiseBenchmark: ParsableCommand {
             let kernels: [Kernel] = [.unary(.relu), .unary(.exp), .unary(.sigmoid), .unary(.tanh),
                                      .binary(.add), .binary(.mul)]
             for k in kernels { rows.append(try measure(k, buffers, threads: 1)) }
-            for k in [Kernel.fusedMulAddRelu, .fusedBiasRelu] {
+            for k in [Kernel.fusedMulAddRelu, .fusedBiasRelu, .fusedNormalizeShortRows] {
                 for t in threadCounts { rows.append(try measure(k, buffers, threads: t)) }
             }
         }
@@ -133,6 +136,18 @@ struct ElementwiseBenchmark: ParsableCommand {
             let inputs = [a.pointer, buffers.bias.pointer]
             label = "fused relu(x + bias[c])"
             bytes = (2 * n + Self.channels) * element
+            body = { kernel.run(inputs, out.base, threads: threads) }
+        case .fusedNormalizeShortRows:
+            let shape = [n / (Self.channels * 64), Self.channels, 64]
+            let perChannel = FusedElementwiseKernel.axisStrides(axis: 1, of: shape)
+            let kernel = FusedElementwiseKernel(
+                steps: [.init(code: .binary(.sub), operands: [.view(0), .view(1)]),
+                        .init(code: .binary(.mul), operands: [.step(0), .view(2)])],
+                shape: shape,
+                views: [(0, FusedElementwiseKernel.broadcastStrides(shape, to: shape)), (1, perChannel), (2, perChannel)])
+            let inputs = [a.pointer, buffers.bias.pointer, buffers.bias.pointer]
+            label = "fused (x − μ[c])·σ[c], 8×8"
+            bytes = (2 * n + 2 * Self.channels) * element
             body = { kernel.run(inputs, out.base, threads: threads) }
         }
         let copy = copyBody(from: a, to: buffers.copy, threads: threads)
