@@ -190,10 +190,7 @@ public struct FusedElementwiseKernel: Sendable {
         let views = viewInputs.count
         let tile = FusedElementwiseKernel.tile
         let tilesPerRow = (inner + tile - 1) / tile
-        // Rows shorter than half a tile are taken several at a time (`group` rows per unit), so
-        // that the program's dispatch is paid per tile, not per short row.
-        let group = inner * 2 <= tile && rows > 1 ? tile / inner : 1
-        let units = group > 1 ? (rows + group - 1) / group : rows * tilesPerRow
+        let units = rows * tilesPerRow
         let stepCount = steps.count
         // Threads: the elementwise work splits over tiles; a reduction also needs room for each worker's accumulators.
         var workers = threads > 1 && count >= 1 << 15 && units > 1 ? Threads.chunkCount(units, threads: threads, minChunk: 8) : 1
@@ -207,16 +204,6 @@ public struct FusedElementwiseKernel: Sendable {
         if reducing {
             for t in 0..<workers { accumulator(t).update(repeating: reduceOp.identity(T.self), count: outCount) }
         }
-        // Per view: contiguous over whole rows (one pointer serves a group), or zero strides everywhere (a scalar).
-        let contiguous = (0..<views).map { v in
-            var expected = 1
-            for a in stride(from: rank - 1, through: 0, by: -1) {
-                if strides[v][a] != expected && dims[a] > 1 { return false }
-                expected *= dims[a]
-            }
-            return true
-        }
-        let constant = (0..<views).map { v in strides[v].allSatisfy { $0 == 0 } }
         reduceStrides.withUnsafeBufferPointer { reduceStrides in
         codes.withUnsafeBufferPointer { codes in
         operandStart.withUnsafeBufferPointer { starts in
@@ -224,25 +211,19 @@ public struct FusedElementwiseKernel: Sendable {
         flatStrides.withUnsafeBufferPointer { strides in
         dims.withUnsafeBufferPointer { dims in
         viewInputs.withUnsafeBufferPointer { viewInputs in
-        contiguous.withUnsafeBufferPointer { contiguous in
-        constant.withUnsafeBufferPointer { constant in
         inputs.withUnsafeBufferPointer { inputs in
             let work = { (worker: Int, range: Range<Int>) in
                 let acc = reducing ? accumulator(worker) : out
                 // Scratch: one tile per step, one per operand that needs gathering or a splat.
                 let operandCount = operands.count
                 withUnsafeTemporaryAllocation(of: T.self, capacity: (stepCount + operandCount) * tile) { scratch in
-                    withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: max(views, 1) * (group + 1)) { base in
-                    withUnsafeTemporaryAllocation(of: Int.self, capacity: max(rank, 1) + group) { index in
+                    withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: max(views, 1)) { base in
+                    withUnsafeTemporaryAllocation(of: Int.self, capacity: max(rank, 1)) { index in
                         let s = scratch.baseAddress!
-                        // The odometer's view starts (base[0..<views]); then, per row of the unit,
-                        // each view's start (base[views...]) and the reduction's output offset.
-                        let rowBase = base.baseAddress! + views
-                        let rowOut = index.baseAddress! + max(rank, 1)
                         // Each view's start for the first row (an odometer over the outer axes), then
                         // advanced row by row without divisions.
-                        var row = group > 1 ? range.lowerBound * group : range.lowerBound / tilesPerRow
-                        var tileInRow = group > 1 ? 0 : range.lowerBound % tilesPerRow
+                        var row = range.lowerBound / tilesPerRow
+                        var tileInRow = range.lowerBound % tilesPerRow
                         for v in 0..<views { base[v] = inputs[viewInputs[v]] }
                         var outOffset = 0
                         var rem = row
@@ -255,44 +236,25 @@ public struct FusedElementwiseKernel: Sendable {
                             if reducing { outOffset += idx * reduceStrides[a] }
                             a -= 1
                         }
-                        func nextRow() {
-                            row += 1
-                            var a = rank - 2
-                            while a >= 0 {
-                                index[a] += 1
-                                for v in 0..<views { base[v] += strides[v * rank + a] }
-                                if reducing { outOffset += reduceStrides[a] }
-                                if index[a] < dims[a] { break }
-                                for v in 0..<views { base[v] -= dims[a] * strides[v * rank + a] }
-                                if reducing { outOffset -= dims[a] * reduceStrides[a] }
-                                index[a] = 0
-                                a -= 1
-                            }
-                        }
                         for _ in range {
-                            let firstRow: Int, rowCount: Int, j: Int, n: Int
-                            if group > 1 {
-                                firstRow = row
-                                rowCount = min(group, rows - row)
-                                (j, n) = (0, rowCount * inner)
-                                for i in 0..<rowCount {
-                                    for v in 0..<views { rowBase[i * views + v] = base[v] }
-                                    rowOut[i] = outOffset
-                                    if row < rows - 1 { nextRow() } else { row += 1 }
+                            if tileInRow == tilesPerRow {
+                                tileInRow = 0
+                                row += 1
+                                var a = rank - 2
+                                while a >= 0 {
+                                    index[a] += 1
+                                    for v in 0..<views { base[v] += strides[v * rank + a] }
+                                    if reducing { outOffset += reduceStrides[a] }
+                                    if index[a] < dims[a] { break }
+                                    for v in 0..<views { base[v] -= dims[a] * strides[v * rank + a] }
+                                    if reducing { outOffset -= dims[a] * reduceStrides[a] }
+                                    index[a] = 0
+                                    a -= 1
                                 }
-                            } else {
-                                if tileInRow == tilesPerRow {
-                                    tileInRow = 0
-                                    nextRow()
-                                }
-                                firstRow = row
-                                rowCount = 1
-                                j = tileInRow * tile
-                                tileInRow += 1
-                                n = min(tile, inner - j)
-                                for v in 0..<views { rowBase[v] = base[v] }
-                                rowOut[0] = outOffset
                             }
+                            let j = tileInRow * tile
+                            tileInRow += 1
+                            let n = min(tile, inner - j)
                             // A contiguous pointer to n values of operand `o` (index `slot` in the flat list).
                             func source(_ o: Operand, _ slot: Int) -> UnsafePointer<T> {
                                 switch o {
@@ -303,15 +265,11 @@ public struct FusedElementwiseKernel: Sendable {
                                     return UnsafePointer(p)
                                 case .view(let v):
                                     let stride = strides[v * rank + rank - 1]
-                                    if rowCount > 1 && contiguous[v] { return rowBase[v] }
-                                    if rowCount == 1 && stride == 1 { return rowBase[v] + j }
+                                    let p = base[v] + j * stride
+                                    if stride == 1 { return p }
                                     let g = s + (stepCount + slot) * tile
-                                    for i in 0..<rowCount {
-                                        let p = rowBase[i * views + v] + j * stride, d = g + i * inner
-                                        let m = rowCount == 1 ? n : inner
-                                        if stride == 0 { FusedElementwiseKernel.fill(d, p.pointee, m) }
-                                        else if stride == 1 { d.update(from: p, count: m) }
-                                        else { for l in 0..<m { d[l] = p[l * stride] } }
+                                    if stride == 0 { g.update(repeating: p.pointee, count: n) } else {
+                                        for l in 0..<n { g[l] = p[l * stride] }
                                     }
                                     return UnsafePointer(g)
                                 }
@@ -319,13 +277,12 @@ public struct FusedElementwiseKernel: Sendable {
                             func scalar(_ o: Operand) -> T? {
                                 switch o {
                                 case .immediate(let v): return T(v)
-                                case .view(let v) where rowCount == 1 ? strides[v * rank + rank - 1] == 0 : constant[v]:
-                                    return rowBase[v].pointee
+                                case .view(let v) where strides[v * rank + rank - 1] == 0: return base[v].pointee
                                 default: return nil
                                 }
                             }
                             for k in 0..<stepCount {
-                                let dst = k == stepCount - 1 && !reducing ? out + firstRow * inner + j : s + k * tile
+                                let dst = k == stepCount - 1 && !reducing ? out + row * inner + j : s + k * tile
                                 let first = starts[k]
                                 switch codes[k] {
                                 case .copy:
@@ -351,15 +308,11 @@ public struct FusedElementwiseKernel: Sendable {
                             if reducing {
                                 let values = UnsafePointer(s + (stepCount - 1) * tile)
                                 let innerStride = reduceStrides[rank - 1]
-                                let m = rowCount == 1 ? n : inner
-                                for i in 0..<rowCount {
-                                    if innerStride == 0 {
-                                        FusedElementwiseKernel.fold(reduceOp, values + i * inner, m, into: acc + rowOut[i])
-                                    } else {
-                                        FusedElementwiseKernel.foldElementwise(reduceOp, values + i * inner, m,
-                                                                              into: acc + rowOut[i] + j * innerStride,
-                                                                              stride: innerStride)
-                                    }
+                                if innerStride == 0 {
+                                    FusedElementwiseKernel.fold(reduceOp, values, n, into: acc + outOffset)
+                                } else {
+                                    FusedElementwiseKernel.foldElementwise(reduceOp, values, n, into: acc + outOffset + j * innerStride,
+                                                                          stride: innerStride)
                                 }
                             }
                         }
@@ -376,8 +329,6 @@ public struct FusedElementwiseKernel: Sendable {
         }
         }
         }
-        }
-        }
         guard let reduction else { return }
         for t in 1..<Swift.max(workers, 1) {
             FusedElementwiseKernel.foldElementwise(reduceOp, UnsafePointer(accumulator(t)), outCount, into: out, stride: 1)
@@ -386,18 +337,6 @@ public struct FusedElementwiseKernel: Sendable {
             let scale = 1 / T(reduction.reducedCount)
             SIMDMath.map(out, out, outCount) { $0 * scale }
         }
-    }
-
-    /// p[i] = value for i < n.
-    @inlinable @inline(__always)
-    static func fill<T: KernelScalar>(_ p: UnsafeMutablePointer<T>, _ value: T, _ n: Int) {
-        #if arch(x86_64)
-        if usesAVX512(T.self) {
-            TileOps.fill(unsafeBitCast(value, to: Float.self), f32(p), n)
-            return
-        }
-        #endif
-        p.update(repeating: value, count: n)
     }
 
     /// acc = op(acc, op over the n values) for a reduction (a mean sums).

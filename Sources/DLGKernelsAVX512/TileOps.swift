@@ -177,17 +177,6 @@ public enum TileOps {
         if i < n { storePartial(apply(op, loadPartial(x + i, n - i), loadPartial(dy + i, n - i)), dx + i, n - i) }
     }
 
-    /// out[i] = value for i < n.
-    public static func fill(_ value: Float, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        let v = Vector16(repeating: value)
-        var i = 0
-        while i + 16 <= n {
-            store(v, out + i)
-            i &+= 16
-        }
-        while i < n { out[i] = value; i &+= 1 }
-    }
-
     /// acc[i] += values[i].
     public static func accumulate(_ acc: UnsafeMutablePointer<Float>, _ values: UnsafePointer<Float>, _ n: Int) {
         binaryLoop(.add, UnsafePointer(acc), values, acc, n)

@@ -70,8 +70,8 @@ import Testing
         Self.check(.sum, shape: [3, 2, 5, 7], axes: [1, 3], threads: threads)
     }
 
-    /// Short rows (planes of 8×8 and 4×4: several rows per tile, the
-    /// per-channel scale laid out row by row) give the same sums.
+    /// Short rows (planes of 8×8 and 4×4, a tile per row, the per-channel
+    /// scale one value per row) give the same sums.
     @Test(arguments: [1, 2])
     func shortRows(threads: Int) {
         Self.check(.sum, shape: [64, 6, 8, 8], axes: [0, 2, 3], threads: threads)
@@ -80,9 +80,8 @@ import Testing
         Self.check(.max, shape: [9, 7, 3, 5], axes: [1, 3], threads: threads)
     }
 
-    /// The chain without a reduction over short rows, 8 or 64 rows per tile
-    /// (the last tile partial): every element exactly as the same two Float
-    /// operations written out.
+    /// The chain without a reduction over short rows: every element exactly
+    /// as the same two Float operations written out.
     @Test(arguments: [1, 2])
     func shortRowsElementwise(threads: Int) {
         for shape in [[64, 6, 8, 8], [33, 5, 2, 4]] {
