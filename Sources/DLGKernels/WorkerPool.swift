@@ -111,6 +111,7 @@ final class WorkerPool: @unchecked Sendable {
     /// chunk if the job has one for it.
     private func work(index: Int) {
         if index < processors.count { Affinity.pinCurrentThread(to: processors[index]) }
+        if Threads.flushesDenormals { Threads.setFlushingDenormalsOnCurrentThread(true) }
         var seen = 0
         while true {
             var current = word.load(ordering: .acquiring)

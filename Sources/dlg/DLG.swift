@@ -18,6 +18,11 @@ struct DLG: ParsableCommand {
         // Kernels find their part of a tensor in the cache of the core that wrote it when the
         // worker pool's threads stay on their processors (see Threads.pinsThreads).
         Threads.pinsThreads = ProcessInfo.processInfo.environment["DLG_PIN_THREADS"] != "0"
+        // Subnormal floats as zero on the threads that run kernels (see Threads.flushesDenormals).
+        if ProcessInfo.processInfo.environment["DLG_DENORMALS"] != "keep" {
+            Threads.flushesDenormals = true
+            Threads.setFlushingDenormalsOnCurrentThread(true)
+        }
         main(nil)
     }
 }

@@ -146,6 +146,23 @@ extension DenseKernelTests {
             #expect(hits == [Int](repeating: 1, count: 300))
         }
 
+        /// With flushing on, a product that would be subnormal (10⁻³⁸ · 0.1 = 10⁻³⁹, below
+        /// f32's smallest normal 1.18·10⁻³⁸) is zero and a subnormal input counts as zero;
+        /// off, both keep their IEEE values. The thread's setting is restored afterwards.
+        @Test func flushingDenormalsOnTheCurrentThread() {
+            #if arch(x86_64) && os(Linux)
+            @inline(never) func product(_ a: Float, _ b: Float) -> Float { a * b }
+            let previous = Threads.setFlushingDenormalsOnCurrentThread(false)
+            #expect(product(1e-38, 0.1) > 0)
+            #expect(product(1e-39, 1e3) > 0)
+            Threads.setFlushingDenormalsOnCurrentThread(true)
+            #expect(product(1e-38, 0.1) == 0)
+            #expect(product(1e-39, 1e3) == 0)
+            #expect(product(2e-38, 1) == 2e-38)
+            Threads.setFlushingDenormalsOnCurrentThread(previous)
+            #endif
+        }
+
         /// The processors this process may run on: at least one, none listed twice, in order.
         @Test func allowedProcessorsAreListed() {
             #if os(Linux)

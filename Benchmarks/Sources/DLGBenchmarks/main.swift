@@ -18,4 +18,9 @@ struct Benchmarks: ParsableCommand {
 BLASCore.reexecutingForFasterKernels()
 // As `dlg` does: the kernels' worker threads stay on their processors (DLG_PIN_THREADS=0: not).
 Threads.pinsThreads = getenv("DLG_PIN_THREADS").map { String(cString: $0) } != "0"
+// As `dlg` does: subnormal floats as zero (DLG_DENORMALS=keep: IEEE subnormals).
+if getenv("DLG_DENORMALS").map({ String(cString: $0) }) != "keep" {
+    Threads.flushesDenormals = true
+    Threads.setFlushingDenormalsOnCurrentThread(true)
+}
 Benchmarks.main()
