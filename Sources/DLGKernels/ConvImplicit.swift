@@ -475,6 +475,12 @@ extension Conv2D {
         }
     }
 
+    /// Whether the weight gradient keeps the filters in the vector lanes
+    /// (`LaneGradient`): 16, 32, 48… filters and a 3-wide kernel at dilation 1.
+    static func lanesFilters(_ g: Conv2DGeometry) -> Bool {
+        g.f % 16 == 0 && g.kw == 3 && g.dilationW == 1
+    }
+
     static func implicitWeightChunk(_ plan: ImplicitPlan, _ g: Conv2DGeometry, input: UnsafePointer<Float>,
                                     gradOutput: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
                                     gradWeight: UnsafeMutablePointer<Float>, add: Bool, firstImage i0: Int, count: Int,
@@ -482,11 +488,21 @@ extension Conv2D {
         let s = plan.conv, cs = plan.channelStride, ld = plan.gridStride
         let staged = slice, rows = slice + s.inC * cs
         let positions = s.gridCount(images: count)
-        Threads.parallelFor(0 ..< s.inC + g.f, threads: threads) { units in
+        let lanes = lanesFilters(g)
+        if lanes {
+            // The output gradient position-major: the filters of one grid position adjacent, zeros at
+            // the discarded positions.
+            rows.update(repeating: 0, count: positions * g.f)
+        }
+        Threads.parallelFor(0 ..< s.inC + (lanes ? count : g.f), threads: threads) { units in
             for u in units {
                 if u < s.inC {
                     stage(s, src: input, totalChannels: g.c, firstImage: i0, images: count, staged: staged,
                           channelStride: cs, channels: u ..< u + 1)
+                } else if lanes {
+                    LaneGradient.stageTransposed(gradOutput + (i0 + u - s.inC) * g.f * g.outputPlane, filters: g.f,
+                                                 rows: g.oh, cols: g.ow, pitch: s.pitch,
+                                                 into: rows + (u - s.inC) * s.rowsPerImage * s.pitch * g.f)
                 } else {
                     // The output gradient on the grid: rows `pitch` apart, zeros at the discarded positions.
                     let o = u - s.inC
@@ -495,6 +511,14 @@ extension Conv2D {
                                  pitch: s.pitch, lead: 0, rowsPerImage: s.rowsPerImage)
                 }
             }
+        }
+        if lanes {
+            let kernelRows = s.inC * g.kh
+            Threads.parallelFor(0 ..< kernelRows, threads: threads) { range in
+                LaneGradient.run(dy: rows, ldd: g.f, filters: g.f, rowOffsets: offsets, rowStride: g.kw, rows: range,
+                                 b: staged, count: positions, out: gradWeight, ldo: s.taps, accumulate: add)
+            }
+            return
         }
         let perTile = ShiftedCorrelation.tapsPerTile(rows: g.f, taps: s.taps)
         let tapTiles = (s.taps + perTile - 1) / perTile
@@ -505,5 +529,6 @@ extension Conv2D {
                                    accumulate: add)
         }
     }
+
 }
 #endif

@@ -290,3 +290,199 @@ public enum ShiftedCorrelation {
 }
 
 #endif
+
+#if arch(x86_64)
+
+/// The weight gradient of a 3-wide kernel with the output channels in the
+/// vector lanes — for layers whose filter count is a multiple of 16:
+///
+///     out[(16v + l)·ldo + q·3 + kx] (+)= Σ_{p < count} dy[p·ldd + 16v + l] · b[rowOffsets[q] + p + kx]
+///
+/// for kernel rows `q` (one input channel and kernel row each) in `rows`,
+/// the filters 16v + l, and kx < 3. `dy`
+/// is the output gradient laid out position-major (the filters of one
+/// position adjacent, `ldd` apart from the next position's). Each position
+/// costs one or a few vector loads of `dy` and one broadcast per tap — no
+/// unaligned vector loads and no sums across lanes, which the row-major
+/// `ShiftedCorrelation` needs.
+public enum LaneGradient {
+    /// Vectors of filters per tile for `filters` filters (a multiple of 16).
+    public static func vectors(filters: Int) -> Int { filters % 64 == 0 ? 4 : filters % 32 == 0 ? 2 : 1 }
+
+    /// `filters` (a multiple of 16) in blocks of `vectors(filters:)` vectors; `rowOffsets[q·rowStride]`
+    /// is the offset of kernel row q's first tap.
+    public static func run(dy: UnsafePointer<Float>, ldd: Int, filters: Int, rowOffsets: UnsafePointer<Int>,
+                           rowStride: Int, rows: Range<Int>, b: UnsafePointer<Float>, count: Int,
+                           out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        let vectors = self.vectors(filters: filters)
+        var f0 = 0
+        while f0 < filters {
+            runBlock(dy: dy + f0, ldd: ldd, vectors: vectors, rowOffsets: rowOffsets, rowStride: rowStride, rows: rows,
+                     b: b, count: count, out: out + f0 &* ldo, ldo: ldo, accumulate: accumulate)
+            f0 += 16 * vectors
+        }
+    }
+
+    static func runBlock(dy: UnsafePointer<Float>, ldd: Int, vectors: Int, rowOffsets: UnsafePointer<Int>,
+                         rowStride: Int, rows: Range<Int>, b: UnsafePointer<Float>, count: Int,
+                         out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        let perTile = vectors == 1 ? 8 : vectors == 2 ? 4 : 2
+        var q = rows.lowerBound
+        while q < rows.upperBound {
+            let nq = min(perTile, rows.upperBound - q)
+            func row(_ i: Int) -> UnsafePointer<Float> { b + rowOffsets[(q + min(i, nq - 1)) &* rowStride] }
+            withUnsafeTemporaryAllocation(of: Vector16.self, capacity: 24) { sums in
+                let s = sums.baseAddress!
+                switch vectors {
+                case 1: tile1x8(dy, ldd, row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7), count, s)
+                case 2: tile2x4(dy, ldd, row(0), row(1), row(2), row(3), count, s)
+                default: tile4x2(dy, ldd, row(0), row(1), count, s)
+                }
+                // sums[(v·perTile + i)·3 + kx] holds filters 16v ..< 16v + 16 of tap (q + i, kx).
+                for v in 0 ..< vectors {
+                    for i in 0 ..< nq {
+                        for kx in 0 ..< 3 {
+                            let vec = s[(v * perTile + i) * 3 + kx]
+                            let o = out + (16 * v) &* ldo + (q + i) * 3 + kx
+                            for l in 0 ..< 16 {
+                                let p = o + l &* ldo
+                                p.pointee = accumulate ? p.pointee + vec[l] : vec[l]
+                            }
+                        }
+                    }
+                }
+            }
+            q += perTile
+        }
+    }
+
+    @inline(__always)
+    static func broadcast(_ p: UnsafePointer<Float>) -> Vector16 { Vector16(repeating: p.pointee) }
+
+    @inline(never)
+    static func tile1x8(_ dy: UnsafePointer<Float>, _ ldd: Int,
+                        _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>,
+                        _ r3: UnsafePointer<Float>, _ r4: UnsafePointer<Float>, _ r5: UnsafePointer<Float>,
+                        _ r6: UnsafePointer<Float>, _ r7: UnsafePointer<Float>, _ count: Int,
+                        _ sums: UnsafeMutablePointer<Vector16>) {
+        var a00 = Vector16(), a01 = Vector16(), a02 = Vector16(), a10 = Vector16(), a11 = Vector16(), a12 = Vector16()
+        var a20 = Vector16(), a21 = Vector16(), a22 = Vector16(), a30 = Vector16(), a31 = Vector16(), a32 = Vector16()
+        var a40 = Vector16(), a41 = Vector16(), a42 = Vector16(), a50 = Vector16(), a51 = Vector16(), a52 = Vector16()
+        var a60 = Vector16(), a61 = Vector16(), a62 = Vector16(), a70 = Vector16(), a71 = Vector16(), a72 = Vector16()
+        var d = dy
+        var p = 0
+        while p < count {
+            let y = load(d)
+            a00.addProduct(y, broadcast(r0 + p)); a01.addProduct(y, broadcast(r0 + p + 1)); a02.addProduct(y, broadcast(r0 + p + 2))
+            a10.addProduct(y, broadcast(r1 + p)); a11.addProduct(y, broadcast(r1 + p + 1)); a12.addProduct(y, broadcast(r1 + p + 2))
+            a20.addProduct(y, broadcast(r2 + p)); a21.addProduct(y, broadcast(r2 + p + 1)); a22.addProduct(y, broadcast(r2 + p + 2))
+            a30.addProduct(y, broadcast(r3 + p)); a31.addProduct(y, broadcast(r3 + p + 1)); a32.addProduct(y, broadcast(r3 + p + 2))
+            a40.addProduct(y, broadcast(r4 + p)); a41.addProduct(y, broadcast(r4 + p + 1)); a42.addProduct(y, broadcast(r4 + p + 2))
+            a50.addProduct(y, broadcast(r5 + p)); a51.addProduct(y, broadcast(r5 + p + 1)); a52.addProduct(y, broadcast(r5 + p + 2))
+            a60.addProduct(y, broadcast(r6 + p)); a61.addProduct(y, broadcast(r6 + p + 1)); a62.addProduct(y, broadcast(r6 + p + 2))
+            a70.addProduct(y, broadcast(r7 + p)); a71.addProduct(y, broadcast(r7 + p + 1)); a72.addProduct(y, broadcast(r7 + p + 2))
+            d += ldd
+            p &+= 1
+        }
+        sums[0] = a00; sums[1] = a01; sums[2] = a02; sums[3] = a10; sums[4] = a11; sums[5] = a12
+        sums[6] = a20; sums[7] = a21; sums[8] = a22; sums[9] = a30; sums[10] = a31; sums[11] = a32
+        sums[12] = a40; sums[13] = a41; sums[14] = a42; sums[15] = a50; sums[16] = a51; sums[17] = a52
+        sums[18] = a60; sums[19] = a61; sums[20] = a62; sums[21] = a70; sums[22] = a71; sums[23] = a72
+    }
+
+    @inline(never)
+    static func tile2x4(_ dy: UnsafePointer<Float>, _ ldd: Int,
+                        _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>,
+                        _ r3: UnsafePointer<Float>, _ count: Int, _ sums: UnsafeMutablePointer<Vector16>) {
+        var a00 = Vector16(), a01 = Vector16(), a02 = Vector16(), a10 = Vector16(), a11 = Vector16(), a12 = Vector16()
+        var a20 = Vector16(), a21 = Vector16(), a22 = Vector16(), a30 = Vector16(), a31 = Vector16(), a32 = Vector16()
+        var c00 = Vector16(), c01 = Vector16(), c02 = Vector16(), c10 = Vector16(), c11 = Vector16(), c12 = Vector16()
+        var c20 = Vector16(), c21 = Vector16(), c22 = Vector16(), c30 = Vector16(), c31 = Vector16(), c32 = Vector16()
+        var d = dy
+        var p = 0
+        while p < count {
+            let y = load(d), z = load(d + 16)
+            var x = broadcast(r0 + p); a00.addProduct(y, x); c00.addProduct(z, x)
+            x = broadcast(r0 + p + 1); a01.addProduct(y, x); c01.addProduct(z, x)
+            x = broadcast(r0 + p + 2); a02.addProduct(y, x); c02.addProduct(z, x)
+            x = broadcast(r1 + p); a10.addProduct(y, x); c10.addProduct(z, x)
+            x = broadcast(r1 + p + 1); a11.addProduct(y, x); c11.addProduct(z, x)
+            x = broadcast(r1 + p + 2); a12.addProduct(y, x); c12.addProduct(z, x)
+            x = broadcast(r2 + p); a20.addProduct(y, x); c20.addProduct(z, x)
+            x = broadcast(r2 + p + 1); a21.addProduct(y, x); c21.addProduct(z, x)
+            x = broadcast(r2 + p + 2); a22.addProduct(y, x); c22.addProduct(z, x)
+            x = broadcast(r3 + p); a30.addProduct(y, x); c30.addProduct(z, x)
+            x = broadcast(r3 + p + 1); a31.addProduct(y, x); c31.addProduct(z, x)
+            x = broadcast(r3 + p + 2); a32.addProduct(y, x); c32.addProduct(z, x)
+            d += ldd
+            p &+= 1
+        }
+        // Vector 0 (filters 0..<16) of rows 0…3, then vector 1.
+        sums[0] = a00; sums[1] = a01; sums[2] = a02; sums[3] = a10; sums[4] = a11; sums[5] = a12
+        sums[6] = a20; sums[7] = a21; sums[8] = a22; sums[9] = a30; sums[10] = a31; sums[11] = a32
+        sums[12] = c00; sums[13] = c01; sums[14] = c02; sums[15] = c10; sums[16] = c11; sums[17] = c12
+        sums[18] = c20; sums[19] = c21; sums[20] = c22; sums[21] = c30; sums[22] = c31; sums[23] = c32
+    }
+
+    @inline(never)
+    static func tile4x2(_ dy: UnsafePointer<Float>, _ ldd: Int, _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>,
+                        _ count: Int, _ sums: UnsafeMutablePointer<Vector16>) {
+        var a00 = Vector16(), a01 = Vector16(), a02 = Vector16(), a10 = Vector16(), a11 = Vector16(), a12 = Vector16()
+        var b00 = Vector16(), b01 = Vector16(), b02 = Vector16(), b10 = Vector16(), b11 = Vector16(), b12 = Vector16()
+        var c00 = Vector16(), c01 = Vector16(), c02 = Vector16(), c10 = Vector16(), c11 = Vector16(), c12 = Vector16()
+        var e00 = Vector16(), e01 = Vector16(), e02 = Vector16(), e10 = Vector16(), e11 = Vector16(), e12 = Vector16()
+        var d = dy
+        var p = 0
+        while p < count {
+            let y0 = load(d), y1 = load(d + 16), y2 = load(d + 32), y3 = load(d + 48)
+            var x = broadcast(r0 + p)
+            a00.addProduct(y0, x); b00.addProduct(y1, x); c00.addProduct(y2, x); e00.addProduct(y3, x)
+            x = broadcast(r0 + p + 1)
+            a01.addProduct(y0, x); b01.addProduct(y1, x); c01.addProduct(y2, x); e01.addProduct(y3, x)
+            x = broadcast(r0 + p + 2)
+            a02.addProduct(y0, x); b02.addProduct(y1, x); c02.addProduct(y2, x); e02.addProduct(y3, x)
+            x = broadcast(r1 + p)
+            a10.addProduct(y0, x); b10.addProduct(y1, x); c10.addProduct(y2, x); e10.addProduct(y3, x)
+            x = broadcast(r1 + p + 1)
+            a11.addProduct(y0, x); b11.addProduct(y1, x); c11.addProduct(y2, x); e11.addProduct(y3, x)
+            x = broadcast(r1 + p + 2)
+            a12.addProduct(y0, x); b12.addProduct(y1, x); c12.addProduct(y2, x); e12.addProduct(y3, x)
+            d += ldd
+            p &+= 1
+        }
+        sums[0] = a00; sums[1] = a01; sums[2] = a02; sums[3] = a10; sums[4] = a11; sums[5] = a12
+        sums[6] = b00; sums[7] = b01; sums[8] = b02; sums[9] = b10; sums[10] = b11; sums[11] = b12
+        sums[12] = c00; sums[13] = c01; sums[14] = c02; sums[15] = c10; sums[16] = c11; sums[17] = c12
+        sums[18] = e00; sums[19] = e01; sums[20] = e02; sums[21] = e10; sums[22] = e11; sums[23] = e12
+    }
+}
+
+#endif
+
+#if arch(x86_64)
+extension LaneGradient {
+    /// One image's output gradient, `filters` (a multiple of 16) planes of
+    /// `rows × cols` at `src`, into the position-major grid at `dst` (rows
+    /// `pitch` positions apart): `dst[(y·pitch + x)·filters + o] = src[o·plane + y·cols + x]`.
+    /// The grid's other positions are left as they are.
+    public static func stageTransposed(_ src: UnsafePointer<Float>, filters: Int, rows: Int, cols: Int, pitch: Int,
+                                       into dst: UnsafeMutablePointer<Float>) {
+        let plane = rows * cols
+        for y in 0 ..< rows {
+            for x in 0 ..< cols {
+                let at = y * cols + x
+                let d = dst + (y * pitch + x) * filters
+                var o = 0
+                while o < filters {
+                    let s = src + o * plane + at
+                    let v = Vector16(s[0], s[plane], s[2 * plane], s[3 * plane], s[4 * plane], s[5 * plane],
+                                     s[6 * plane], s[7 * plane], s[8 * plane], s[9 * plane], s[10 * plane], s[11 * plane],
+                                     s[12 * plane], s[13 * plane], s[14 * plane], s[15 * plane])
+                    store(v, d + o)
+                    o += 16
+                }
+            }
+        }
+    }
+}
+#endif

@@ -82,6 +82,11 @@ extension DenseKernelTests {
             Case(n: 2, c: 3, h: 7, w: 8, f: 5, kh: 3, kw: 3, pt: 3, pb: 0, pl: 0, pr: 2, epilogue: .relu),
             // Dilation 2 at stride 1 without groups, 7 filters, batch 3.
             Case(n: 3, c: 3, h: 9, w: 10, f: 7, kh: 3, kw: 3, pt: 2, pb: 2, pl: 2, pr: 2, dh: 2, dw: 2),
+            // 3-wide kernels with 16, 32 and 64 filters: the weight gradient with the filters in
+            // the vector lanes (tiles of 8, 4 and 2 kernel rows; 9, 15 and 4 rows here).
+            Case(n: 2, c: 3, h: 7, w: 7, f: 16, kh: 3, kw: 3, bias: false),
+            Case(n: 3, c: 5, h: 9, w: 8, f: 32, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: .relu),
+            Case(n: 2, c: 2, h: 6, w: 5, f: 64, kh: 2, kw: 3, pt: 1, pb: 0, pl: 1, pr: 1),
         ]
 
         // MARK: Naive references (Double)
@@ -383,14 +388,14 @@ extension DenseKernelTests {
             #expect(y == edge + inner + inner + inner + inner + edge)
         }
 
-        /// The cases above reach both im2col paths: ten take the flat shift
+        /// The cases above reach both im2col paths: twelve take the flat shift
         /// (stride 1, output as wide as the input), the others the row by row
         /// copy (the four strided ones, the 1×1 output, and the unpadded 5×5
-        /// of LeNet's c3 in small).
+        /// and 3×3 ones).
         @Test func casesCoverBothColumnPaths() throws {
             let im2col = try Self.cases.map { try $0.geometry() }.filter { !$0.isDepthwise && !$0.isPointwise }
-            #expect(im2col.filter(Conv2D.isFlatShift).count == 10)
-            #expect(im2col.filter { !Conv2D.isFlatShift($0) }.count == 6)
+            #expect(im2col.filter(Conv2D.isFlatShift).count == 12)
+            #expect(im2col.filter { !Conv2D.isFlatShift($0) }.count == 7)
             // One worked tap: 6×5 input, 3×3 kernel, padding 2 on top and left; tap (0, 1) reads
             // input (y − 2, x − 1): rows 2..<6 and columns 1..<5, input index = output index − 11.
             let g = try Self.cases.first { $0.pt == 2 && $0.pb == 0 }!.geometry()
@@ -399,19 +404,21 @@ extension DenseKernelTests {
         }
 
         /// On a CPU with AVX-512, f32 stride-1 ungrouped convolutions that are
-        /// not 1×1 take the implicit GEMM: 11 of the cases forward and for
-        /// the weight gradient, 10 for the input gradient (the case padded by
+        /// not 1×1 take the implicit GEMM: 14 of the cases forward and for
+        /// the weight gradient, 13 for the input gradient (the case padded by
         /// 3 on top of a 3×3 kernel cannot stage its output gradient), with
-        /// both product tile shapes; f64 never does.
+        /// both product tile shapes, and three weight gradients with the
+        /// filters in the vector lanes; f64 never does.
         @Test(.enabled(if: CPUFeatures.useAVX512, "the implicit GEMM runs on CPUs with AVX-512 only"))
         func casesCoverTheImplicitGemm() throws {
             let gs = try Self.cases.map { try $0.geometry() }
             func implicit(_ pass: Conv2D.Pass) -> [Conv2DGeometry] {
                 gs.filter { Conv2D.algorithm(pass, for: $0, as: Float.self) == .implicitGemm }
             }
-            #expect(implicit(.forward).count == 11)
-            #expect(implicit(.backwardWeight).count == 11)
-            #expect(implicit(.backwardInput).count == 10)
+            #expect(implicit(.forward).count == 14)
+            #expect(implicit(.backwardWeight).count == 14)
+            #expect(implicit(.backwardInput).count == 13)
+            #expect(implicit(.backwardWeight).filter(Conv2D.lanesFilters).map(\.f) == [16, 32, 64])
             #expect(implicit(.forward).contains { ShiftedProductTiles.rowsPerTile(m: $0.f) == 6 })
             #expect(implicit(.forward).contains { ShiftedProductTiles.rowsPerTile(m: $0.f) == 8 })
             #expect(gs.allSatisfy { Conv2D.algorithm(.forward, for: $0, as: Double.self) == .im2col })
