@@ -51,15 +51,7 @@ public enum Pool2x2Ops {
 
     @inline(__always)
     static func load16(_ p: UnsafePointer<Float>, readable: Int) -> Vector16 {
-        if readable >= 16 { return load(p) }
-        return partial16(p, max(0, readable))
-    }
-
-    @inline(never)
-    static func partial16(_ p: UnsafePointer<Float>, _ count: Int) -> Vector16 {
-        var v = Vector16()
-        for l in 0 ..< count { v[l] = p[l] }
-        return v
+        readable >= 16 ? load(p) : TileOps.loadPartial(p, max(0, readable))
     }
 
     /// Stores `v` whole when `writable` cells are there, else its first `lanes` lanes.

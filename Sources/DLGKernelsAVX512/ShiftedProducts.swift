@@ -182,65 +182,32 @@ public enum ShiftedCorrelation {
                            offsets: UnsafePointer<Int>, taps: Range<Int>, tapsPerTile: Int, b: UnsafePointer<Float>,
                            count: Int, out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
         precondition(count % 16 == 0, "ShiftedCorrelation: count \(count) is not a multiple of 16")
-        if tapsPerTile == 4 {
-            runSixRows(rows: rows, ldr: ldr, rowRange: rowRange, offsets: offsets, taps: taps, b: b, count: count,
-                       out: out, ldo: ldo, accumulate: accumulate)
-            return
-        }
+        // Tiles of 6 rows × 4 taps are the 4×6 tile with the roles of rows and taps exchanged
+        // (its products and sums are the same either way round).
+        let rowsPerTile = tapsPerTile == 4 ? 6 : 4
         var r = rowRange.lowerBound
         while r < rowRange.upperBound {
-            let nr = min(4, rowRange.upperBound - r)
-            let r0 = rows + r &* ldr
-            let r1 = rows + (r + min(1, nr - 1)) &* ldr
-            let r2 = rows + (r + min(2, nr - 1)) &* ldr
-            let r3 = rows + (r + min(3, nr - 1)) &* ldr
+            let nr = min(rowsPerTile, rowRange.upperBound - r)
             var t = taps.lowerBound
             while t < taps.upperBound {
-                let nt = min(6, taps.upperBound - t)
-                var sums = Sums4x6()
-                tile4x6(r0, r1, r2, r3,
-                        b + offsets[t], b + offsets[t + min(1, nt - 1)], b + offsets[t + min(2, nt - 1)],
-                        b + offsets[t + min(3, nt - 1)], b + offsets[t + min(4, nt - 1)], b + offsets[t + min(5, nt - 1)],
-                        count: count, into: &sums)
-                for i in 0 ..< nr {
-                    let o = out + (r + i) &* ldo + t
-                    for j in 0 ..< nt {
-                        let s = sums[i, j]
-                        o[j] = accumulate ? o[j] + s : s
-                    }
-                }
-                t += 6
-            }
-            r += 4
-        }
-    }
-
-    /// Tiles of 6 rows × 4 taps: the 4×6 tile with the roles of rows and
-    /// taps exchanged (its products and sums are the same either way round).
-    static func runSixRows(rows: UnsafePointer<Float>, ldr: Int, rowRange: Range<Int>, offsets: UnsafePointer<Int>,
-                           taps: Range<Int>, b: UnsafePointer<Float>, count: Int, out: UnsafeMutablePointer<Float>,
-                           ldo: Int, accumulate: Bool) {
-        var r = rowRange.lowerBound
-        while r < rowRange.upperBound {
-            let nr = min(6, rowRange.upperBound - r)
-            func row(_ i: Int) -> UnsafePointer<Float> { rows + (r + min(i, nr - 1)) &* ldr }
-            var t = taps.lowerBound
-            while t < taps.upperBound {
-                let nt = min(4, taps.upperBound - t)
+                let nt = min(tapsPerTile, taps.upperBound - t)
+                // A partial tile repeats its last row or tap.
+                func row(_ i: Int) -> UnsafePointer<Float> { rows + (r + min(i, nr - 1)) &* ldr }
                 func tap(_ j: Int) -> UnsafePointer<Float> { b + offsets[t + min(j, nt - 1)] }
+                let (four, six) = tapsPerTile == 4 ? (tap, row) : (row, tap)
                 var sums = Sums4x6()
-                tile4x6(tap(0), tap(1), tap(2), tap(3), row(0), row(1), row(2), row(3), row(4), row(5),
+                tile4x6(four(0), four(1), four(2), four(3), six(0), six(1), six(2), six(3), six(4), six(5),
                         count: count, into: &sums)
                 for i in 0 ..< nr {
                     let o = out + (r + i) &* ldo + t
                     for j in 0 ..< nt {
-                        let s = sums[j, i]
+                        let s = tapsPerTile == 4 ? sums[j, i] : sums[i, j]
                         o[j] = accumulate ? o[j] + s : s
                     }
                 }
-                t += 4
+                t += tapsPerTile
             }
-            r += 6
+            r += rowsPerTile
         }
     }
 

@@ -58,15 +58,34 @@ public enum TileOps {
         }
     }
 
+    /// out[i] = f(a[i]) over whole vectors, the tail through `f` on zero-filled lanes.
+    @inline(__always)
+    static func map(_ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+                    _ f: (Vector16) -> Vector16) {
+        var i = 0
+        while i + 16 <= n {
+            store(f(load(a + i)), out + i)
+            i &+= 16
+        }
+        if i < n { storePartial(f(loadPartial(a + i, n - i)), out + i, n - i) }
+    }
+
+    /// out[i] = f(a[i], b[i]), as `map`.
+    @inline(__always)
+    static func map2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+                     _ f: (Vector16, Vector16) -> Vector16) {
+        var i = 0
+        while i + 16 <= n {
+            store(f(load(a + i), load(b + i)), out + i)
+            i &+= 16
+        }
+        if i < n { storePartial(f(loadPartial(a + i, n - i), loadPartial(b + i, n - i)), out + i, n - i) }
+    }
+
     @inline(__always)
     static func binaryLoop(_ op: Binary, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                            _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        var i = 0
-        while i + 16 <= n {
-            store(apply(op, load(a + i), load(b + i)), out + i)
-            i &+= 16
-        }
-        if i < n { storePartial(apply(op, loadPartial(a + i, n - i), loadPartial(b + i, n - i)), out + i, n - i) }
+        map2(a, b, out, n) { apply(op, $0, $1) }
     }
 
     /// out[i] = a[i] op b.
@@ -84,12 +103,7 @@ public enum TileOps {
     static func scalarRightLoop(_ op: Binary, _ a: UnsafePointer<Float>, _ b: Float,
                                 _ out: UnsafeMutablePointer<Float>, _ n: Int) {
         let v = Vector16(repeating: b)
-        var i = 0
-        while i + 16 <= n {
-            store(apply(op, load(a + i), v), out + i)
-            i &+= 16
-        }
-        if i < n { storePartial(apply(op, loadPartial(a + i, n - i), v), out + i, n - i) }
+        map(a, out, n) { apply(op, $0, v) }
     }
 
     /// out[i] = a op b[i].
@@ -107,12 +121,7 @@ public enum TileOps {
     static func scalarLeftLoop(_ op: Binary, _ a: Float, _ b: UnsafePointer<Float>,
                                _ out: UnsafeMutablePointer<Float>, _ n: Int) {
         let v = Vector16(repeating: a)
-        var i = 0
-        while i + 16 <= n {
-            store(apply(op, v, load(b + i)), out + i)
-            i &+= 16
-        }
-        if i < n { storePartial(apply(op, v, loadPartial(b + i, n - i)), out + i, n - i) }
+        map(b, out, n) { apply(op, v, $0) }
     }
 
     @inline(__always)
@@ -139,12 +148,7 @@ public enum TileOps {
 
     @inline(__always)
     static func unaryLoop(_ op: Unary, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        var i = 0
-        while i + 16 <= n {
-            store(apply(op, load(x + i)), y + i)
-            i &+= 16
-        }
-        if i < n { storePartial(apply(op, loadPartial(x + i, n - i)), y + i, n - i) }
+        map(x, y, n) { apply(op, $0) }
     }
 
     @inline(__always)
@@ -169,12 +173,7 @@ public enum TileOps {
     @inline(__always)
     static func gradientLoop(_ op: Gradient, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                              _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
-        var i = 0
-        while i + 16 <= n {
-            store(apply(op, load(x + i), load(dy + i)), dx + i)
-            i &+= 16
-        }
-        if i < n { storePartial(apply(op, loadPartial(x + i, n - i), loadPartial(dy + i, n - i)), dx + i, n - i) }
+        map2(x, dy, dx, n) { apply(op, $0, $1) }
     }
 
     /// acc[i] += values[i].
