@@ -17,7 +17,9 @@
 // staged planes straight from cache. The input gradient is the same product
 // on the staged output gradient with the kernel flipped and transposed; the
 // weight gradient correlates the output gradient, laid out on the same grid
-// with zeros at the discarded positions, with the staged input.
+// with zeros at the discarded positions, with the staged input — row-major
+// (`ShiftedCorrelation`), or, for a multiple of 16 filters and a 3-wide
+// kernel, position-major with the filters in the vector lanes (`LaneGradient`).
 
 #if arch(x86_64)
 import DLGKernelsAVX512
