@@ -1,5 +1,5 @@
-// The implicit-GEMM convolution: stride-1 convolutions of f32 tensors on CPUs
-// with AVX-512, without an im2col matrix.
+// The implicit-GEMM convolution: convolutions of f32 tensors on CPUs with
+// AVX-512 (their gradients at stride 1), without an im2col matrix.
 //
 // The input planes of a chunk of images are copied ("staged") once into a
 // layout where every kernel tap is a constant shift: each channel holds its
@@ -32,9 +32,9 @@ extension Conv2D {
         /// convolutions) and multiplied by BLAS; depthwise convolutions by
         /// direct loops.
         case im2col
-        /// Stride-1, ungrouped f32 convolutions on AVX-512 CPUs: staged
-        /// planes read at shifted offsets by AVX-512 product tiles (see the
-        /// top of ConvImplicit.swift).
+        /// Ungrouped f32 convolutions on AVX-512 CPUs (their gradients at
+        /// stride 1): staged planes read at shifted offsets by AVX-512 product
+        /// tiles (see the top of ConvImplicit.swift).
         case implicitGemm
     }
 
@@ -62,16 +62,18 @@ extension Conv2D {
     /// the output grid): as many images as fit, at least one.
     public static let implicitChunkTargetBytes = 1 << 20
 
-    /// Whether the implicit GEMM computes `pass` of `g` (on any CPU): stride
-    /// 1, one group, not a 1×1 unpadded convolution (BLAS reads those in
-    /// place), a weight within `implicitWeightLimitBytes`, and paddings the
-    /// staged layout holds: no more than the kernel extent minus one on at
-    /// least one side of each axis (on both sides for the input gradient,
-    /// whose staged output gradient is padded by the extent minus one minus
-    /// the padding).
+    /// Whether the implicit GEMM computes `pass` of `g` (on any CPU): one
+    /// group, not a 1×1 stride-1 unpadded convolution (BLAS reads those in
+    /// place), a weight within `implicitWeightLimitBytes`; for the gradients
+    /// stride 1 (a strided weight gradient over phase planes ran slower than
+    /// im2col + OpenBLAS on ResNet-20's layers: 51 against 93 GFLOP/s for
+    /// the 32 → 64 filters at 16×16); and at stride 1 paddings the staged layout holds:
+    /// no more than the kernel extent minus one on at least one side of each
+    /// axis (on both sides for the input gradient, whose staged output
+    /// gradient is padded by the extent minus one minus the padding).
     public static func implicitApplies(_ pass: Pass, _ g: Conv2DGeometry) -> Bool {
-        guard g.groups == 1, g.strideH == 1, g.strideW == 1, !g.isPointwise,
-              g.weightCount * 4 <= implicitWeightLimitBytes else { return false }
+        guard g.groups == 1, !g.isPointwise, g.weightCount * 4 <= implicitWeightLimitBytes,
+              pass == .forward || (g.strideH == 1 && g.strideW == 1) else { return false }
         return ShiftedConv(pass, g).isValid
     }
 
@@ -84,6 +86,8 @@ extension Conv2D {
         /// Its zero padding.
         @usableFromInline var pt: Int, pb: Int, pl: Int, pr: Int
         @usableFromInline var kh: Int, kw: Int, dh: Int, dw: Int
+        /// The stride: above 1, the staged planes are the input's phases (see `isStrided`).
+        @usableFromInline var sh: Int = 1, sw: Int = 1
         /// The result: channels and plane size.
         @usableFromInline var outC: Int, outH: Int, outW: Int
 
@@ -101,24 +105,39 @@ extension Conv2D {
                 inC = g.c; inH = g.h; inW = g.w
                 pt = g.padTop; pb = g.padBottom; pl = g.padLeft; pr = g.padRight
                 outC = g.f; outH = g.oh; outW = g.ow
+                sh = g.strideH; sw = g.strideW
             }
         }
+
+        /// A strided convolution stages each input channel as `sh·sw` phase
+        /// planes with their padding written out: phase (ry, rx) holds the
+        /// padded input's cells (u·sh + ry, v·sw + rx). Output (y, x) and tap
+        /// (ky, kx) read phase ((ky·dh) mod sh, (kx·dw) mod sw) at
+        /// (y + ⌊ky·dh/sh⌋, x + ⌊kx·dw/sw⌋): a stride-1 correlation again,
+        /// over `sh·sw` times the channels. Used for the forward pass only
+        /// (see `implicitApplies`).
+        @usableFromInline var isStrided: Bool { sh > 1 || sw > 1 }
+        /// Staged channels: the input's, times the phases.
+        @usableFromInline var stagedChannels: Int { inC * sh * sw }
 
         var extentH: Int { dh * (kh - 1) + 1 }
         var extentW: Int { dw * (kw - 1) + 1 }
         /// Paddings are not negative and the output fits the grid (outH ≤ R, outW ≤ pitch).
         var isValid: Bool {
-            min(pt, pb, pl, pr) >= 0 && min(pt, pb) <= extentH - 1 && min(pl, pr) <= extentW - 1
+            if isStrided { return min(pt, pb, pl, pr) >= 0 && outH >= 1 && outW >= 1 }
+            return min(pt, pb, pl, pr) >= 0 && min(pt, pb) <= extentH - 1 && min(pl, pr) <= extentW - 1
                 && outH == inH + pt + pb - extentH + 1 && outW == inW + pl + pr - extentW + 1
         }
-        /// Zero rows below each image (shared as the next one's top padding).
-        @usableFromInline var gap: Int { max(pt, pb) }
-        /// Row stride: the row, then zero columns serving as its right and the next row's left padding.
-        @usableFromInline var pitch: Int { inW + max(pl, pr) }
-        /// Zero rows before the first image: its top padding, plus one for the left padding's reach.
-        @usableFromInline var lead: Int { gap + 1 }
-        /// Rows per staged image.
-        @usableFromInline var rowsPerImage: Int { inH + gap }
+        /// Zero rows below each image (shared as the next one's top padding); none between phase planes.
+        @usableFromInline var gap: Int { isStrided ? 0 : max(pt, pb) }
+        /// Row stride: the row, then zero columns serving as its right and the next row's left padding;
+        /// for phase planes, their width.
+        @usableFromInline var pitch: Int { isStrided ? (inW + pl + pr + sw - 1) / sw : inW + max(pl, pr) }
+        /// Zero rows before the first image: its top padding, plus one for the left padding's reach
+        /// (none for phase planes, which hold their padding).
+        @usableFromInline var lead: Int { isStrided ? 0 : gap + 1 }
+        /// Rows per staged image (phase plane).
+        @usableFromInline var rowsPerImage: Int { isStrided ? (inH + pt + pb + sh - 1) / sh : inH + gap }
         @usableFromInline var taps: Int { inC * kh * kw }
 
         /// Grid positions computed for `images` images, rounded up to whole
@@ -136,7 +155,11 @@ extension Conv2D {
 
         /// Offset of tap (ci, ky, kx) from the grid's origin in the staged buffer.
         @usableFromInline func offset(channel ci: Int, ky: Int, kx: Int, channelStride cs: Int) -> Int {
-            ci * cs + (lead + ky * dh - pt) * pitch + kx * dw - pl
+            if isStrided {
+                let phase = (ci * sh + ky * dh % sh) * sw + kx * dw % sw
+                return phase * cs + (ky * dh / sh) * pitch + kx * dw / sw
+            }
+            return ci * cs + (lead + ky * dh - pt) * pitch + kx * dw - pl
         }
     }
 
@@ -168,7 +191,7 @@ extension Conv2D {
 
         /// Elements of one worker's part for chunks of `images` images.
         func slice(images: Int) -> Int {
-            conv.inC * conv.channelStride(images: images) + gridRows * conv.gridCount(images: images)
+            conv.stagedChannels * conv.channelStride(images: images) + gridRows * conv.gridCount(images: images)
         }
 
         /// The plan for `pass` with `threads` threads within `available`
@@ -272,11 +295,50 @@ extension Conv2D {
     static func stage(_ s: ShiftedConv, src: UnsafePointer<Float>, totalChannels: Int, firstImage i0: Int,
                       images: Int, staged: UnsafeMutablePointer<Float>, channelStride cs: Int, channels: Range<Int>) {
         let plane = s.inH * s.inW
+        if s.isStrided {
+            for ci in channels {
+                for ry in 0 ..< s.sh {
+                    for rx in 0 ..< s.sw {
+                        stagePhase(s, src: src + (i0 * totalChannels + ci) * plane, imageStride: totalChannels * plane,
+                                   images: images, ry: ry, rx: rx,
+                                   into: staged + ((ci * s.sh + ry) * s.sw + rx) * cs, count: cs)
+                    }
+                }
+            }
+            return
+        }
         for ci in channels {
             stageChannel(staged + ci * cs, count: cs, src: src + (i0 * totalChannels + ci) * plane,
                          imageStride: totalChannels * plane, images: images, rows: s.inH, cols: s.inW,
                          pitch: s.pitch, lead: s.lead, rowsPerImage: s.rowsPerImage)
         }
+    }
+
+    /// Phase (ry, rx) of one input channel of `images` images (see
+    /// `ShiftedConv.isStrided`): the padded input's cells (u·sh + ry,
+    /// v·sw + rx), `rowsPerImage × pitch` per image, then zeros up to `count`.
+    @inline(never)
+    static func stagePhase(_ s: ShiftedConv, src: UnsafePointer<Float>, imageStride: Int, images: Int, ry: Int, rx: Int,
+                           into dst: UnsafeMutablePointer<Float>, count: Int) {
+        let (rows, cols) = (s.rowsPerImage, s.pitch)
+        var d = dst
+        for j in 0 ..< images {
+            let image = src + j * imageStride
+            for u in 0 ..< rows {
+                let iy = u * s.sh + ry - s.pt
+                if iy < 0 || iy >= s.inH {
+                    d.update(repeating: 0, count: cols)
+                } else {
+                    let row = image + iy * s.inW
+                    for v in 0 ..< cols {
+                        let ix = v * s.sw + rx - s.pl
+                        d[v] = ix >= 0 && ix < s.inW ? row[ix] : 0
+                    }
+                }
+                d += cols
+            }
+        }
+        d.update(repeating: 0, count: count - (d - dst))
     }
 
     /// The tap offsets of `s` for staged channels `cs` apart, into `offsets[taps]`.
@@ -377,7 +439,7 @@ extension Conv2D {
                                      output: UnsafeMutablePointer<Float>, firstImage i0: Int, count: Int,
                                      slice: UnsafeMutablePointer<Float>, threads: Int) {
         let s = plan.conv, cs = plan.channelStride, ld = plan.gridStride
-        let staged = slice, grid = slice + s.inC * cs
+        let staged = slice, grid = slice + s.stagedChannels * cs
         Threads.parallelFor(0 ..< s.inC, threads: threads) { channels in
             stage(s, src: source, totalChannels: s.inC, firstImage: i0, images: count, staged: staged,
                   channelStride: cs, channels: channels)
@@ -488,9 +550,9 @@ extension Conv2D {
                                     gradWeight: UnsafeMutablePointer<Float>, add: Bool, firstImage i0: Int, count: Int,
                                     slice: UnsafeMutablePointer<Float>, threads: Int) {
         let s = plan.conv, cs = plan.channelStride, ld = plan.gridStride
-        let staged = slice, rows = slice + s.inC * cs
+        let staged = slice, rows = slice + s.stagedChannels * cs
         let positions = s.gridCount(images: count)
-        let lanes = lanesFilters(g)
+        let lanes = lanesFilters(g) && !s.isStrided
         if lanes {
             // The output gradient position-major: the filters of one grid position adjacent, zeros at
             // the discarded positions.
