@@ -98,16 +98,79 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
         "gemm m=\(m) n=\(n) k=\(k)\(transA ? " Aᵀ" : "")\(transB ? " Bᵀ" : "") lda=\(lda) ldb=\(ldb) ldc=\(ldc)"
     }
 
-    /// C ← alpha·op(A)·op(B) + beta·C on raw pointers, with OpenBLAS using
-    /// `threads` threads (see `Threads` for the policy), one for a
-    /// matrix-vector product: gemv reads each matrix element once and waits
-    /// on memory, and a second thread made the batch-1 MLP's step slower and
-    /// erratic (Benchmarks/README.md, 2026-12-03). The pointers must
-    /// hold at least `aCount`, `bCount`, `cCount` elements; C must not
-    /// overlap A or B.
+    /// C ← alpha·op(A)·op(B) + beta·C on raw pointers, over `threads`
+    /// threads of the kernels' worker pool: C is cut into `split(threads:)`
+    /// blocks of whole columns or rows, and each pool thread runs
+    /// single-threaded OpenBLAS on its block (see `Threads` for the policy).
+    /// OpenBLAS's own threads would share the cores with the pool's, which
+    /// spin between kernels: the MLP's training step at batch 128 took
+    /// 1.52 ms split this way against 1.75 with OpenBLAS's two threads, at
+    /// batch 32 0.66 against 0.83 (Benchmarks/README.md, 2026-12-06). A
+    /// matrix-vector product (m or n = 1) runs on one thread: gemv reads
+    /// each matrix element once and waits on memory, and a second thread
+    /// made the batch-1 MLP's step slower and erratic (2026-12-03). The
+    /// pointers must hold at least `aCount`, `bCount`, `cCount` elements; C
+    /// must not overlap A or B.
     @inlinable
     public func run<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
                                      alpha: T = 1, beta: T = 0, threads: Int = Threads.count) {
+        if m == 0 || n == 0 { return }
+        if k > 0 { Threads.setBLASThreads(1) }
+        let (alongColumns, parts) = split(threads: threads)
+        if parts <= 1 {
+            runOnCurrentBLASThreads(a: a, b: b, c: c, alpha: alpha, beta: beta)
+            return
+        }
+        let blocks = ((alongColumns ? n : m) + Self.splitBlock - 1) / Self.splitBlock
+        let plan = self
+        Threads.parallelChunks(0 ..< blocks, threads: parts) { _, range in
+            let first = range.lowerBound * Self.splitBlock
+            let end = Swift.min(range.upperBound * Self.splitBlock, alongColumns ? plan.n : plan.m)
+            let part = plan.part(first ..< end, alongColumns: alongColumns)
+            if alongColumns {
+                part.runOnCurrentBLASThreads(a: a, b: plan.transB ? b + first * plan.ldb : b + first, c: c + first,
+                                             alpha: alpha, beta: beta)
+            } else {
+                part.runOnCurrentBLASThreads(a: plan.transA ? a + first : a + first * plan.lda, b: b,
+                                             c: c + first * plan.ldc, alpha: alpha, beta: beta)
+            }
+        }
+    }
+
+    /// Rows or columns of C per block of a split product.
+    @usableFromInline static let splitBlock = 16
+    /// Least m·n·k per thread of a split product: below it a product runs on one thread.
+    @usableFromInline static let splitWork = 1 << 16
+
+    /// How `run` divides the product over `threads`: along C's columns when
+    /// C has at least as many columns as rows (each thread then packs all of
+    /// op(A), the smaller operand, and its share of op(B)), otherwise along
+    /// its rows; into `parts` chunks of whole 16-wide blocks, each of at
+    /// least `splitWork` multiply-adds. One part for a matrix-vector product
+    /// or an empty one.
+    public func split(threads: Int) -> (alongColumns: Bool, parts: Int) {
+        let alongColumns = n >= m
+        if m <= 1 || n <= 1 || k == 0 || threads <= 1 { return (alongColumns, 1) }
+        let length = alongColumns ? n : m, across = alongColumns ? m : n
+        let blocks = (length + Self.splitBlock - 1) / Self.splitBlock
+        let perBlock = Self.splitBlock * across * k
+        return (alongColumns, Threads.chunkCount(blocks, threads: threads, minChunk: (Self.splitWork + perBlock - 1) / perBlock))
+    }
+
+    /// The same product restricted to C's rows or columns `range` (pointers
+    /// offset by the caller).
+    @usableFromInline
+    func part(_ range: Range<Int>, alongColumns: Bool) -> GemmPlan {
+        // Sub-blocks of a validated plan: smaller sizes, the same leading dimensions.
+        try! GemmPlan(m: alongColumns ? m : range.count, n: alongColumns ? range.count : n, k: k,
+                      transA: transA, transB: transB, lda: lda, ldb: ldb, ldc: ldc)
+    }
+
+    /// `run` with OpenBLAS's own `threads` threads instead of the split (the
+    /// library alone, as the reference the benchmarks' sgemm peak measures).
+    @inlinable
+    public func runOnBLASThreads<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
+                                                  alpha: T = 1, beta: T = 0, threads: Int) {
         if m == 0 || n == 0 { return }
         if k > 0 { Threads.setBLASThreads(m == 1 || n == 1 ? 1 : threads) }
         runOnCurrentBLASThreads(a: a, b: b, c: c, alpha: alpha, beta: beta)
@@ -214,7 +277,7 @@ public struct BatchedGemmPlan: Sendable, Hashable, CustomStringConvertible {
     /// Runs the batch. With `threads > 1` and GEMMs smaller than
     /// `bigGemmWork`, the batch is split into `threads` contiguous chunks run
     /// concurrently with single-threaded OpenBLAS; otherwise the GEMMs run
-    /// one after another, each with `threads` OpenBLAS threads.
+    /// one after another, each split over `threads` threads by `GemmPlan.run`.
     @inlinable
     public func run<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
                                      alpha: T = 1, beta: T = 0, threads: Int = Threads.count) {
@@ -229,9 +292,8 @@ public struct BatchedGemmPlan: Sendable, Hashable, CustomStringConvertible {
                 }
             }
         } else {
-            Threads.setBLASThreads(threads)
             for i in 0 ..< batch {
-                plan.runOnCurrentBLASThreads(a: a + i * sa, b: b + i * sb, c: c + i * sc, alpha: alpha, beta: beta)
+                plan.run(a: a + i * sa, b: b + i * sb, c: c + i * sc, alpha: alpha, beta: beta, threads: threads)
             }
         }
     }

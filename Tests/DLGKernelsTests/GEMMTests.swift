@@ -45,7 +45,7 @@ extension DenseKernelTests {
         /// One GEMM through the plan against the triple loop; C has padding
         /// columns (ldc > n) which must keep their values.
         static func check<T: KernelScalar>(_: T.Type, m: Int, n: Int, k: Int, transA: Bool, transB: Bool,
-                                           padA: Int, padB: Int, padC: Int, alpha: T, beta: T,
+                                           padA: Int, padB: Int, padC: Int, alpha: T, beta: T, threads: Int = 2,
                                            sourceLocation: SourceLocation = #_sourceLocation) throws {
             let lda = (transA ? m : k) + padA, ldb = (transB ? k : n) + padB, ldc = n + padC
             let plan = try GemmPlan(m: m, n: n, k: k, transA: transA, transB: transB, lda: lda, ldb: ldb, ldc: ldc)
@@ -58,11 +58,11 @@ extension DenseKernelTests {
             a.withUnsafeBufferPointer { ap in
                 b.withUnsafeBufferPointer { bp in
                     c.withUnsafeMutableBufferPointer { cp in
-                        plan.run(a: ap.baseAddress!, b: bp.baseAddress!, c: cp.baseAddress!, alpha: alpha, beta: beta, threads: 2)
+                        plan.run(a: ap.baseAddress!, b: bp.baseAddress!, c: cp.baseAddress!, alpha: alpha, beta: beta, threads: threads)
                     }
                 }
             }
-            expectClose(c, want, tolerance: tolerance(T.self), "\(plan)", sourceLocation: sourceLocation)
+            expectClose(c, want, tolerance: tolerance(T.self), "\(plan), \(threads) threads", sourceLocation: sourceLocation)
         }
 
         /// 2×2 by hand: [[1,2],[3,4]]·[[5,6],[7,8]] = [[1·5+2·7, 1·6+2·8], [3·5+4·7, 3·6+4·8]] = [[19,22],[43,50]].
@@ -91,6 +91,34 @@ extension DenseKernelTests {
                 try Self.check(Double.self, m: m, n: n, k: k, transA: transA, transB: transB,
                                padA: 1, padB: 4, padC: 2, alpha: -1.25, beta: 2)
             }
+        }
+
+        /// Products big enough to split over threads: along C's columns when it
+        /// is wider than tall, along its rows otherwise, in blocks of 16 with a
+        /// short last one; every transpose, padded leading dimensions (the
+        /// padding columns of C keep their values), 2 and 3 threads.
+        @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+        func splitProductsMatchTripleLoop(transA: Bool, transB: Bool) throws {
+            for (m, n, k, threads, alongColumns, parts) in [(37, 100, 40, 2, true, 2), (100, 37, 40, 2, false, 2),
+                                                            (45, 130, 64, 3, true, 3), (130, 45, 64, 3, false, 3)] {
+                let plan = try GemmPlan(m: m, n: n, k: k, transA: transA, transB: transB)
+                #expect(plan.split(threads: threads) == (alongColumns, parts), "\(plan)")
+                try Self.check(Float.self, m: m, n: n, k: k, transA: transA, transB: transB,
+                               padA: 3, padB: 2, padC: 5, alpha: 0.75, beta: -0.5, threads: threads)
+                try Self.check(Double.self, m: m, n: n, k: k, transA: transA, transB: transB,
+                               padA: 0, padB: 0, padC: 0, alpha: 1, beta: 0, threads: threads)
+            }
+        }
+
+        /// Below 2¹⁶ multiply-adds per thread, and for matrix-vector products, a product runs whole.
+        @Test func smallAndVectorProductsAreNotSplit() throws {
+            // 33·20·18 = 11,880 multiply-adds; 16·16·256 = 65,536 is one thread's share, 16·32·256 two.
+            #expect(try GemmPlan(m: 33, n: 20, k: 18).split(threads: 2).parts == 1)
+            #expect(try GemmPlan(m: 16, n: 16, k: 256).split(threads: 2).parts == 1)
+            #expect(try GemmPlan(m: 16, n: 32, k: 256).split(threads: 2) == (true, 2))
+            #expect(try GemmPlan(m: 1, n: 512, k: 784).split(threads: 2).parts == 1)
+            #expect(try GemmPlan(m: 784, n: 1, k: 512).split(threads: 2).parts == 1)
+            #expect(try GemmPlan(m: 128, n: 512, k: 784).split(threads: 1).parts == 1)
         }
 
         /// One row or one column runs through gemv, on one OpenBLAS thread: a
