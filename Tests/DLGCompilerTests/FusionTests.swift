@@ -40,10 +40,13 @@ import Testing
         // The variance: the mean of the squared deviations, without storing the squares
         // nor the deviations (x − μ is recomputed there and in x̂, see `duplicable`).
         #expect(reductions.contains([.sub, .square, .reduce_mean]))
-        // The backward's Σ dy·x̂ reads the products as they are made; its Σ dy·(x − μ)
-        // recomputes x − μ too.
-        #expect(reductions.contains([.mul, .reduce_sum]))
-        #expect(reductions.contains { $0.first == .sub && $0.last == .reduce_sum && $0.contains(.mul) })
+        // The backward's Σ dy·x̂ and Σ dy·(x − μ)·… read the products as they are made,
+        // recomputing x̂ = (x − μ)·rstd (2 FLOPs per element over one stored tensor) from x.
+        #expect(reductions.filter { $0 == [.sub, .mul, .mul, .reduce_sum] }.count == 2, "\(reductions)")
+        // x̂ is not stored: no region computes it alone; the forward's γ·x̂ + β recomputes it.
+        let elementwise = Self.regions(g, kind: "elementwise")
+        #expect(!elementwise.contains([.sub, .mul]), "\(elementwise)")
+        #expect(elementwise.contains { $0.starts(with: [.sub, .mul, .mul, .bias_add]) }, "\(elementwise)")
         for r in reductions {
             #expect(r.last.map { $0.decl.fusion == .reduction } == true, "\(r)")
             #expect(r.dropLast().allSatisfy { $0.decl.fusion == .elementwise || $0.decl.fusion == .broadcast }, "\(r)")

@@ -39,25 +39,40 @@ public struct Fusion: GraphPass {
     /// recomputed inside each of them than stored once and read back, as
     /// XLA duplicates cheap producers into the fusions that read them.
     /// Every consumer must be fusable with it (an elementwise op of its
-    /// shape, or a reduction of it); it must read only stored values (no
-    /// chain is duplicated) at no more than 2 FLOPs per element; and the
-    /// traffic must shrink: with `f` full-size inputs and `k` consumers,
-    /// storing reads f + k tensors and writes one, recomputing reads f·k.
-    /// So a value with one full-size input (x − mean in batchnorm, a
-    /// broadcast gradient) is always recomputed, one with two only for two
-    /// consumers.
+    /// shape, or a reduction of it). What is recomputed is the value and the
+    /// elementwise values it reads that are themselves computed inside their
+    /// consumers, down to stored values: at no more than 2 FLOPs per element
+    /// in all; and the traffic must shrink: with `f` full-size stored values
+    /// read and `k` consumers, storing reads f + k tensors and writes one,
+    /// recomputing reads f·k. So a value with one full-size input (x − mean
+    /// in batchnorm, and x̂ = (x − mean)·rstd over it, a broadcast gradient)
+    /// is always recomputed, one with two only for two consumers.
     static func duplicable(_ n: Node, users: [ValueID], _ g: Graph, absorbed: [Bool]) -> Bool {
-        guard elementwise(n), n.inputs.allSatisfy({ !absorbed[$0] }),
-              let dims = n.type.shape.knownDims, let flops = g.flops(of: n.id) else { return false }
+        guard elementwise(n), let dims = n.type.shape.knownDims else { return false }
         let elements = dims.reduce(1, *)
-        guard elements > 0, flops <= 2 * elements else { return false }
+        guard elements > 0 else { return false }
+        var flops = 0
+        var stored = Set<ValueID>(), seen: Set<ValueID> = [n.id], stack = [n.id]
+        while let v = stack.popLast() {
+            guard let f = g.flops(of: v) else { return false }
+            flops += f
+            for x in g[v].inputs {
+                if !absorbed[x] {
+                    stored.insert(x)
+                } else {
+                    guard elementwise(g[x]) else { return false }
+                    if seen.insert(x).inserted { stack.append(x) }
+                }
+            }
+        }
+        guard flops <= 2 * elements else { return false }
         let consumers = Set(users)
         for c in consumers {
             let u = g[c]
             let fusable = (reduction(u, g) && u.inputs[0] == n.id) || (elementwise(u) && u.type.shape == n.type.shape)
             if !fusable { return false }
         }
-        let f = Set(n.inputs).filter { g[$0].type.shape == n.type.shape }.count
+        let f = stored.filter { g[$0].type.shape == n.type.shape }.count
         let k = consumers.count
         return f * k < f + 1 + k
     }
