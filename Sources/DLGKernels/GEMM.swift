@@ -99,33 +99,64 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// C ← alpha·op(A)·op(B) + beta·C on raw pointers, over `threads`
-    /// threads of the kernels' worker pool: C is cut into `split(threads:)`
-    /// blocks of whole columns or rows, and each pool thread runs
-    /// single-threaded OpenBLAS on its block (see `Threads` for the policy).
-    /// OpenBLAS's own threads would share the cores with the pool's, which
-    /// spin between kernels: the MLP's training step at batch 128 took
-    /// 1.52 ms split this way against 1.75 with OpenBLAS's two threads, at
-    /// batch 32 0.66 against 0.83 (Benchmarks/README.md, 2026-12-06). A
-    /// matrix-vector product (m or n = 1) runs on one thread: gemv reads
-    /// each matrix element once and waits on memory, and a second thread
-    /// made the batch-1 MLP's step slower and erratic (2026-12-03). The
-    /// pointers must hold at least `aCount`, `bCount`, `cCount` elements; C
-    /// must not overlap A or B.
+    /// threads of the kernels' worker pool: the product is cut as
+    /// `split(threads:)` says, and each pool thread runs single-threaded
+    /// OpenBLAS on its part (see `Threads` for the policy). OpenBLAS's own
+    /// threads would share the cores with the pool's, which spin between
+    /// kernels: the MLP's training step at batch 128 took 1.52 ms split this
+    /// way against 1.75 with OpenBLAS's two threads, at batch 32 0.66 against
+    /// 0.83 (Benchmarks/README.md, 2026-12-06). A split along the inner
+    /// dimension needs `workspaceCount(threads:)` elements of `workspace`
+    /// for its partial products; without them the product is cut along C's
+    /// columns or rows instead. A matrix-vector product (m or n = 1) runs
+    /// on one thread: gemv reads each matrix element once and waits on
+    /// memory, and a second thread made the batch-1 MLP's step slower and
+    /// erratic (2026-12-03). The pointers must hold at least `aCount`,
+    /// `bCount`, `cCount` elements; C must not overlap A, B or `workspace`.
     @inlinable
     public func run<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
-                                     alpha: T = 1, beta: T = 0, threads: Int = Threads.count) {
+                                     alpha: T = 1, beta: T = 0, threads: Int = Threads.count,
+                                     workspace: UnsafeMutableBufferPointer<T>? = nil) {
         if m == 0 || n == 0 { return }
         if k > 0 { Threads.setBLASThreads(1) }
-        let (alongColumns, parts) = split(threads: threads)
+        var (along, parts) = split(threads: threads)
+        if along == .inner, (workspace?.count ?? 0) < (parts - 1) * m * n { (along, parts) = split(threads: threads, inner: false) }
         if parts <= 1 {
             runOnCurrentBLASThreads(a: a, b: b, c: c, alpha: alpha, beta: beta)
             return
         }
-        let blocks = ((alongColumns ? n : m) + Self.splitBlock - 1) / Self.splitBlock
+        let block = Self.splitBlock
         let plan = self
-        Threads.parallelChunks(0 ..< blocks, threads: parts) { _, range in
-            let first = range.lowerBound * Self.splitBlock
-            let end = Swift.min(range.upperBound * Self.splitBlock, alongColumns ? plan.n : plan.m)
+        if along == .inner, let partials = workspace?.baseAddress {
+            // Thread t multiplies its slice of the inner dimension: thread 0 into C (with beta),
+            // the others into partial products, added to C afterwards in thread order.
+            let (m, n, k) = (self.m, self.n, self.k)
+            Threads.parallelChunks(0 ..< (k + block - 1) / block, threads: parts) { t, range in
+                let k0 = range.lowerBound * block, k1 = Swift.min(range.upperBound * block, k)
+                let part = try! GemmPlan(m: m, n: n, k: k1 - k0, transA: plan.transA, transB: plan.transB,
+                                         lda: plan.lda, ldb: plan.ldb, ldc: t == 0 ? plan.ldc : n)
+                let pa = plan.transA ? a + k0 * plan.lda : a + k0, pb = plan.transB ? b + k0 : b + k0 * plan.ldb
+                if t == 0 {
+                    part.runOnCurrentBLASThreads(a: pa, b: pb, c: c, alpha: alpha, beta: beta)
+                } else {
+                    part.runOnCurrentBLASThreads(a: pa, b: pb, c: partials + (t - 1) * m * n, alpha: alpha, beta: 0)
+                }
+            }
+            Threads.parallelFor(0 ..< m, threads: parts) { rows in
+                for i in rows {
+                    let row = c + i * plan.ldc
+                    for t in 1 ..< parts {
+                        let p = partials + (t - 1) * m * n + i * n
+                        for j in 0 ..< n { row[j] += p[j] }
+                    }
+                }
+            }
+            return
+        }
+        let alongColumns = along == .columns
+        Threads.parallelChunks(0 ..< ((alongColumns ? n : m) + block - 1) / block, threads: parts) { _, range in
+            let first = range.lowerBound * block
+            let end = Swift.min(range.upperBound * block, alongColumns ? plan.n : plan.m)
             let part = plan.part(first ..< end, alongColumns: alongColumns)
             if alongColumns {
                 part.runOnCurrentBLASThreads(a: a, b: plan.transB ? b + first * plan.ldb : b + first, c: c + first,
@@ -137,24 +168,50 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Rows or columns of C per block of a split product.
+    /// Rows, columns or inner indices per block of a split product.
     @usableFromInline static let splitBlock = 16
     /// Least m·n·k per thread of a split product: below it a product runs on one thread.
     @usableFromInline static let splitWork = 1 << 16
 
-    /// How `run` divides the product over `threads`: along C's columns when
-    /// C has at least as many columns as rows (each thread then packs all of
-    /// op(A), the smaller operand, and its share of op(B)), otherwise along
-    /// its rows; into `parts` chunks of whole 16-wide blocks, each of at
-    /// least `splitWork` multiply-adds. One part for a matrix-vector product
-    /// or an empty one.
-    public func split(threads: Int) -> (alongColumns: Bool, parts: Int) {
-        let alongColumns = n >= m
-        if m <= 1 || n <= 1 || k == 0 || threads <= 1 { return (alongColumns, 1) }
-        let length = alongColumns ? n : m, across = alongColumns ? m : n
+    /// Along what a product is split over threads.
+    public enum SplitAxis: Sendable, Hashable {
+        /// Blocks of C's columns: each thread packs all of op(A) and its share of op(B).
+        case columns
+        /// Blocks of C's rows: each thread packs its share of op(A) and all of op(B).
+        case rows
+        /// Blocks of the inner dimension k: each thread reads its share of both
+        /// operands and makes a partial m×n product; the partials are added.
+        case inner
+    }
+
+    /// How `run` divides the product over `threads`, into `parts` chunks of
+    /// whole 16-wide blocks, each of at least `splitWork` multiply-adds. Along
+    /// the inner dimension when it is at least 4·m long (a dense layer's
+    /// forward product at a small batch: the weight matrix op(B), k×n, is
+    /// the big operand and each thread reads the half of its rows that the
+    /// same thread wrote in the optimizer's update, split the same way; the
+    /// MLP's training step at batch 128 took 0.96 of its time with C's
+    /// columns), unless `inner` is false; otherwise along C's columns when C
+    /// has at least as many columns as rows (each thread packs all of op(A),
+    /// the smaller operand), else its rows. One part for a matrix-vector
+    /// product or an empty one.
+    public func split(threads: Int, inner: Bool = true) -> (along: SplitAxis, parts: Int) {
+        let byShape: SplitAxis = inner && k >= 4 * m ? .inner : n >= m ? .columns : .rows
+        if m <= 1 || n <= 1 || k == 0 || threads <= 1 { return (byShape, 1) }
+        let length = byShape == .inner ? k : byShape == .columns ? n : m
+        let across = byShape == .inner ? m * n : byShape == .columns ? m * k : n * k
         let blocks = (length + Self.splitBlock - 1) / Self.splitBlock
-        let perBlock = Self.splitBlock * across * k
-        return (alongColumns, Threads.chunkCount(blocks, threads: threads, minChunk: (Self.splitWork + perBlock - 1) / perBlock))
+        let perBlock = Self.splitBlock * across
+        let parts = Threads.chunkCount(blocks, threads: threads, minChunk: (Self.splitWork + perBlock - 1) / perBlock)
+        if byShape == .inner && parts <= 1 { return split(threads: threads, inner: false) }
+        return (byShape, parts)
+    }
+
+    /// Elements of workspace `run` needs to split along the inner dimension
+    /// at `threads` threads (the partial products): 0 when it splits otherwise.
+    public func workspaceCount(threads: Int) -> Int {
+        let (along, parts) = split(threads: threads)
+        return along == .inner ? (parts - 1) * m * n : 0
     }
 
     /// The same product restricted to C's rows or columns `range` (pointers

@@ -22,9 +22,10 @@ import Darwin
 ///   example one GEMM per image while the loop runs over the batch) first
 ///   switches OpenBLAS to one thread (`setBLASThreads(1)`), so that `threads`
 ///   loop chunks each run a single-threaded GEMM.
-/// - A GEMM through `GemmPlan.run` is itself such a loop: it cuts C into
-///   blocks of columns or rows, one per pool thread, each a single-threaded
-///   OpenBLAS call, so that only the pool's threads run kernels.
+/// - A GEMM through `GemmPlan.run` is itself such a loop: it cuts the
+///   product into blocks (of C's columns or rows, or of the inner dimension
+///   with the partial products added), one per pool thread, each a
+///   single-threaded OpenBLAS call, so that only the pool's threads run kernels.
 /// - The im2col convolutions' GEMMs over a whole batch chunk (when the
 ///   batch is not split over threads) get all `threads` threads through
 ///   OpenBLAS (`setBLASThreads(threads)`), and no loop of ours runs at the

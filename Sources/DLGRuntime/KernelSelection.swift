@@ -101,6 +101,9 @@ extension Executor {
             case .conv2d_grad_weight:
                 return Conv2D.workspaceCount(.backwardWeight, for: try convGeometry(x: ins.inputs[0].shape, w: ins.output.shape, attrs: ins.attrs),
                                              threads: threads, as: T.self) * MemoryLayout<T>.stride
+            case .matmul:
+                // The partial products of a GEMM split along its inner dimension.
+                return (try singleGemm(ins)?.workspaceCount(threads: threads) ?? 0) * MemoryLayout<T>.stride
             default:
                 return 0
             }
@@ -338,26 +341,45 @@ extension Executor {
         }
     }
 
+    /// The one GEMM a matmul runs as when it is one: b a matrix and a not
+    /// transposed (a's batch axes fold into M), or no batch axes; nil for a
+    /// batch of GEMMs.
+    static func singleGemm(_ ins: Instruction) throws(ExecutionError) -> GemmPlan? {
+        let ta = ins.attrs.bool("transpose_a") ?? false, tb = ins.attrs.bool("transpose_b") ?? false
+        let sa = ins.inputs[0].shape, sb = ins.inputs[1].shape
+        let (ra, rb) = (sa[sa.count - 2], sa[sa.count - 1])
+        let (m, k) = ta ? (rb, ra) : (ra, rb)
+        let n = tb ? sb[sb.count - 2] : sb[sb.count - 1]
+        let batch = sa.dropLast(2).reduce(1, *)
+        do {
+            if sb.count == 2, !ta { return try GemmPlan(m: batch * m, n: n, k: k, transA: false, transB: tb) }
+            return batch == 1 ? try GemmPlan(m: m, n: n, k: k, transA: ta, transB: tb) : nil
+        } catch {
+            throw ExecutionError(error.message)
+        }
+    }
+
     /// a [..., M, K] @ b [K, N], or with equal batch axes, through the GEMM wrapper;
     /// C ← a @ b + beta()·C, beta read at each run (0 by default: C is overwritten).
+    /// A single GEMM gets the workspace when it holds the plan's partial products.
     func compileMatmul<T: KernelScalar>(_ ins: Instruction, _: T.Type, output c: UnsafeMutablePointer<T>,
                                         beta: @escaping () -> T = { 0 }) throws(ExecutionError) -> Call {
         let ta = ins.attrs.bool("transpose_a") ?? false, tb = ins.attrs.bool("transpose_b") ?? false
         let sa = ins.inputs[0].shape, sb = ins.inputs[1].shape
         let a = pointer(ins.inputs[0], T.self), b = pointer(ins.inputs[1], T.self)
         let threads = self.threads
+        if let plan = try Executor.singleGemm(ins) {
+            let count = workspaceBytes / MemoryLayout<T>.stride
+            let ws = count >= plan.workspaceCount(threads: threads)
+                ? UnsafeMutableBufferPointer<T>(start: workspace.assumingMemoryBound(to: T.self), count: count) : nil
+            return { plan.run(a: a, b: b, c: c, beta: beta(), threads: threads, workspace: ws) }
+        }
         let (ra, rb) = (sa[sa.count - 2], sa[sa.count - 1])
         let (m, k) = ta ? (rb, ra) : (ra, rb)
         let n = tb ? sb[sb.count - 2] : sb[sb.count - 1]
         let batch = sa.dropLast(2).reduce(1, *)
         do {
-            if sb.count == 2, !ta {
-                // Batch axes of a fold into M: one GEMM.
-                let plan = try GemmPlan(m: batch * m, n: n, k: k, transA: false, transB: tb)
-                return { plan.run(a: a, b: b, c: c, beta: beta(), threads: threads) }
-            }
             let plan = try GemmPlan(m: m, n: n, k: k, transA: ta, transB: tb)
-            if batch == 1 { return { plan.run(a: a, b: b, c: c, beta: beta(), threads: threads) } }
             let batched = try BatchedGemmPlan(plan, batch: batch, strideA: ra * rb,
                                               strideB: sb.count == 2 ? 0 : sb[sb.count - 2] * sb[sb.count - 1],
                                               strideC: m * n)

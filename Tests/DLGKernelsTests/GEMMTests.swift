@@ -46,6 +46,7 @@ extension DenseKernelTests {
         /// columns (ldc > n) which must keep their values.
         static func check<T: KernelScalar>(_: T.Type, m: Int, n: Int, k: Int, transA: Bool, transB: Bool,
                                            padA: Int, padB: Int, padC: Int, alpha: T, beta: T, threads: Int = 2,
+                                           workspace: Bool = false,
                                            sourceLocation: SourceLocation = #_sourceLocation) throws {
             let lda = (transA ? m : k) + padA, ldb = (transB ? k : n) + padB, ldc = n + padC
             let plan = try GemmPlan(m: m, n: n, k: k, transA: transA, transB: transB, lda: lda, ldb: ldb, ldc: ldc)
@@ -58,11 +59,16 @@ extension DenseKernelTests {
             a.withUnsafeBufferPointer { ap in
                 b.withUnsafeBufferPointer { bp in
                     c.withUnsafeMutableBufferPointer { cp in
-                        plan.run(a: ap.baseAddress!, b: bp.baseAddress!, c: cp.baseAddress!, alpha: alpha, beta: beta, threads: threads)
+                        var ws = [T](repeating: .nan, count: workspace ? plan.workspaceCount(threads: threads) : 0)
+                        ws.withUnsafeMutableBufferPointer { wp in
+                            plan.run(a: ap.baseAddress!, b: bp.baseAddress!, c: cp.baseAddress!, alpha: alpha, beta: beta,
+                                     threads: threads, workspace: workspace ? wp : nil)
+                        }
                     }
                 }
             }
-            expectClose(c, want, tolerance: tolerance(T.self), "\(plan), \(threads) threads", sourceLocation: sourceLocation)
+            expectClose(c, want, tolerance: tolerance(T.self), "\(plan), \(threads) threads\(workspace ? ", workspace" : "")",
+                        sourceLocation: sourceLocation)
         }
 
         /// 2×2 by hand: [[1,2],[3,4]]·[[5,6],[7,8]] = [[1·5+2·7, 1·6+2·8], [3·5+4·7, 3·6+4·8]] = [[19,22],[43,50]].
@@ -94,19 +100,28 @@ extension DenseKernelTests {
         }
 
         /// Products big enough to split over threads: along C's columns when it
-        /// is wider than tall, along its rows otherwise, in blocks of 16 with a
-        /// short last one; every transpose, padded leading dimensions (the
-        /// padding columns of C keep their values), 2 and 3 threads.
+        /// is wider than tall, along its rows otherwise, along the inner
+        /// dimension when it is at least 4·m long and the workspace holds the
+        /// partial products (along columns or rows without it); in blocks of 16
+        /// with a short last one; every transpose, padded leading dimensions
+        /// (the padding columns of C keep their values), 2 and 3 threads.
         @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
         func splitProductsMatchTripleLoop(transA: Bool, transB: Bool) throws {
-            for (m, n, k, threads, alongColumns, parts) in [(37, 100, 40, 2, true, 2), (100, 37, 40, 2, false, 2),
-                                                            (45, 130, 64, 3, true, 3), (130, 45, 64, 3, false, 3)] {
+            let cases: [(Int, Int, Int, Int, GemmPlan.SplitAxis, Int)] = [
+                (37, 100, 40, 2, .columns, 2), (100, 37, 40, 2, .rows, 2),
+                (45, 130, 64, 3, .columns, 3), (130, 45, 64, 3, .rows, 3),
+                (20, 50, 200, 2, .inner, 2), (33, 17, 300, 3, .inner, 3),
+            ]
+            for (m, n, k, threads, along, parts) in cases {
                 let plan = try GemmPlan(m: m, n: n, k: k, transA: transA, transB: transB)
-                #expect(plan.split(threads: threads) == (alongColumns, parts), "\(plan)")
-                try Self.check(Float.self, m: m, n: n, k: k, transA: transA, transB: transB,
-                               padA: 3, padB: 2, padC: 5, alpha: 0.75, beta: -0.5, threads: threads)
-                try Self.check(Double.self, m: m, n: n, k: k, transA: transA, transB: transB,
-                               padA: 0, padB: 0, padC: 0, alpha: 1, beta: 0, threads: threads)
+                #expect(plan.split(threads: threads) == (along, parts), "\(plan)")
+                #expect(plan.workspaceCount(threads: threads) == (along == .inner ? (parts - 1) * m * n : 0))
+                for workspace in along == .inner ? [true, false] : [false] {
+                    try Self.check(Float.self, m: m, n: n, k: k, transA: transA, transB: transB,
+                                   padA: 3, padB: 2, padC: 5, alpha: 0.75, beta: -0.5, threads: threads, workspace: workspace)
+                    try Self.check(Double.self, m: m, n: n, k: k, transA: transA, transB: transB,
+                                   padA: 0, padB: 0, padC: 0, alpha: 1, beta: 0, threads: threads, workspace: workspace)
+                }
             }
         }
 
@@ -115,10 +130,14 @@ extension DenseKernelTests {
             // 33·20·18 = 11,880 multiply-adds; 16·16·256 = 65,536 is one thread's share, 16·32·256 two.
             #expect(try GemmPlan(m: 33, n: 20, k: 18).split(threads: 2).parts == 1)
             #expect(try GemmPlan(m: 16, n: 16, k: 256).split(threads: 2).parts == 1)
-            #expect(try GemmPlan(m: 16, n: 32, k: 256).split(threads: 2) == (true, 2))
+            #expect(try GemmPlan(m: 16, n: 32, k: 256).split(threads: 2) == (.inner, 2))
+            #expect(try GemmPlan(m: 16, n: 32, k: 256).split(threads: 2, inner: false) == (.columns, 2))
             #expect(try GemmPlan(m: 1, n: 512, k: 784).split(threads: 2).parts == 1)
             #expect(try GemmPlan(m: 784, n: 1, k: 512).split(threads: 2).parts == 1)
             #expect(try GemmPlan(m: 128, n: 512, k: 784).split(threads: 1).parts == 1)
+            // The MLP's layers at batch 128: the forward products along k, the weight gradient along rows.
+            #expect(try GemmPlan(m: 128, n: 512, k: 784).split(threads: 2) == (.inner, 2))
+            #expect(try GemmPlan(m: 784, n: 512, k: 128, transA: true).split(threads: 2) == (.rows, 2))
         }
 
         /// One row or one column runs through gemv, on one OpenBLAS thread: a

@@ -3,13 +3,15 @@ import DLGKernels
 import Foundation
 
 /// dlg's GEMM (`GemmPlan.run`, what the runtime calls for matmul and dense
-/// layers) against `cblas_sgemm` called directly with the same operands and
-/// OpenBLAS thread count, the two alternating sample by sample; and the sgemm
+/// layers: the product split over the kernels' pool, single-threaded
+/// OpenBLAS in each part, with the workspace the runtime gives it) against
+/// `cblas_sgemm` called directly with the same operands on OpenBLAS's own
+/// threads, as many, the two alternating sample by sample; and the sgemm
 /// peak (raw sgemm on a large square size) at 1 and 2 threads.
 struct GemmBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "dlg's GemmPlan.run against raw cblas_sgemm (Float), interleaved; and the sgemm peak.")
+        abstract: "dlg's GemmPlan.run (split over the pool) against raw cblas_sgemm on OpenBLAS's threads (Float), interleaved; and the sgemm peak.")
 
     @OptionGroup var options: KernelBenchmarkOptions
 
@@ -110,8 +112,11 @@ struct GemmBenchmark: ParsableCommand {
         let plan = try GemmPlan(m: c.m, n: c.n, k: c.k, transA: c.transA, transB: c.transB)
         let a = FloatBuffer(count: plan.aCount, seed: 1), b = FloatBuffer(count: plan.bCount, seed: 2)
         let cWrapper = FloatBuffer(count: plan.cCount, seed: 3), cRaw = FloatBuffer(count: plan.cCount, seed: 3)
-        let wrapper = { plan.run(a: a.pointer, b: b.pointer, c: cWrapper.base, threads: threads) }
+        let workspace = FloatBuffer(count: plan.workspaceCount(threads: threads), seed: 4)
+        let wrapper = { plan.run(a: a.pointer, b: b.pointer, c: cWrapper.base, threads: threads, workspace: workspace.buffer) }
         let raw = {
+            // The wrapper leaves OpenBLAS at one thread; the reference runs on all of its own.
+            Threads.setBLASThreads(threads)
             rawSgemm(m: plan.m, n: plan.n, k: plan.k, transA: plan.transA, transB: plan.transB,
                      a: a.pointer, lda: plan.lda, b: b.pointer, ldb: plan.ldb, c: cRaw.base, ldc: plan.ldc)
         }
