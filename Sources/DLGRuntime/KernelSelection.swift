@@ -175,7 +175,7 @@ extension Executor {
                 throw ExecutionError(error.description)
             }
             let x = input(0)
-            if let r = Executor.reduceOp(ins.op) { return { reduce(r, plan, x, out) } }
+            if let r = Executor.reduceOp(ins.op) { return { reduce(r, plan, x, out, threads: threads) } }
             switch ins.op {
             case .reduce_max_grad:
                 let dy = input(1)

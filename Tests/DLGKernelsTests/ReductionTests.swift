@@ -91,11 +91,17 @@ enum ReductionReference {
 
     /// Sum and mean within rtol·Σ|x| (the scale of summation error when the
     /// exact sum cancels); max and min exactly.
-    func check<T: KernelScalar>(_ op: ReduceOp, _ shape: [Int], _ axes: [Int], _: T.Type,
+    func check<T: KernelScalar>(_ op: ReduceOp, _ shape: [Int], _ axes: [Int], _: T.Type, threads: Int = 1,
                                 sourceLocation: SourceLocation = #_sourceLocation) throws {
         let plan = try ReductionPlan(shape: shape, axes: axes)
         let x = EWSupport.rounded(EWSupport.values(plan.inputCount, -1, 1, seed: UInt64(plan.inputCount)), T.self)
-        let got = EWSupport.run(x, T.self, outCount: plan.outputCount) { xp, yp in reduce(op, plan, xp, yp) }
+        let got = EWSupport.run(x, T.self, outCount: plan.outputCount) { xp, yp in reduce(op, plan, xp, yp, threads: threads) }
+        if threads > 1 {
+            // Each output is computed as on one thread: the same bits.
+            let one = EWSupport.run(x, T.self, outCount: plan.outputCount) { xp, yp in reduce(op, plan, xp, yp) }
+            #expect(got.map(\.bitPattern) == one.map(\.bitPattern), "\(op) \(shape) axes \(axes) on \(threads) threads",
+                    sourceLocation: sourceLocation)
+        }
         let (want, mag) = ReductionReference.reduce(op, x, shape, Set(plan.axes))
         #expect(got.count == want.count, sourceLocation: sourceLocation)
         for i in 0..<Swift.min(got.count, want.count) {
@@ -111,6 +117,18 @@ enum ReductionReference {
         for (shape, axes) in Self.cases {
             try check(op, shape, axes, Float.self)
             try check(op, shape, axes, Double.self)
+        }
+    }
+
+    /// From `ReductionKernels.parallelMinimum` elements the first step splits
+    /// over threads: rows (batchnorm's sums over [N, C, H, W] without C),
+    /// outer blocks, and 16-column blocks of a single outer block (a bias
+    /// gradient over the batch), with a short last block.
+    @Test(arguments: [ReduceOp.sum, .mean, .max, .min])
+    func largeReductionsSplitOverThreads(_ op: ReduceOp) throws {
+        #expect(4 * 8 * 64 * 64 == ReductionKernels.parallelMinimum)
+        for (shape, axes, threads) in [([4, 8, 64, 64], [0, 2, 3], 2), ([3, 347, 130], [1], 3), ([1040, 130], [0], 2)] {
+            try check(op, shape, axes, Float.self, threads: threads)
         }
     }
 
