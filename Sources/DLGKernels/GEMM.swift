@@ -108,11 +108,13 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
     /// 0.83 (Benchmarks/README.md, 2026-12-06). A split along the inner
     /// dimension needs `workspaceCount(threads:)` elements of `workspace`
     /// for its partial products; without them the product is cut along C's
-    /// columns or rows instead. A matrix-vector product (m or n = 1) runs
-    /// on one thread: gemv reads each matrix element once and waits on
-    /// memory, and a second thread made the batch-1 MLP's step slower and
-    /// erratic (2026-12-03). The pointers must hold at least `aCount`,
-    /// `bCount`, `cCount` elements; C must not overlap A, B or `workspace`.
+    /// columns or rows instead. A row times a matrix (m = 1, a dense layer
+    /// at batch 1) runs through gemv, which reads each element of B once:
+    /// each thread reads the rows of B as stored (split along k, or along n
+    /// for Bᵀ), the half of a weight matrix that the same thread updated and
+    /// holds in its core's cache (the MLP's batch-1 step: 0.62 of its time
+    /// on one thread). The pointers must hold at least `aCount`, `bCount`,
+    /// `cCount` elements; C must not overlap A, B or `workspace`.
     @inlinable
     public func run<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
                                      alpha: T = 1, beta: T = 0, threads: Int = Threads.count,
@@ -193,11 +195,14 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
     /// MLP's training step at batch 128 took 0.96 of its time with C's
     /// columns), unless `inner` is false; otherwise along C's columns when C
     /// has at least as many columns as rows (each thread packs all of op(A),
-    /// the smaller operand), else its rows. One part for a matrix-vector
-    /// product or an empty one.
+    /// the smaller operand), else its rows. A single row of C (m = 1) splits
+    /// along B's rows as stored: k, or n when B is transposed or `inner` is
+    /// false. One part for a matrix times a column (n = 1) or an empty product.
     public func split(threads: Int, inner: Bool = true) -> (along: SplitAxis, parts: Int) {
-        let byShape: SplitAxis = inner && k >= 4 * m ? .inner : n >= m ? .columns : .rows
-        if m <= 1 || n <= 1 || k == 0 || threads <= 1 { return (byShape, 1) }
+        // A row times a matrix (m = 1) reads op(B) once: each thread takes the rows of B as stored.
+        let vector = m == 1 && (transB || !inner) ? SplitAxis.columns : .inner
+        let byShape: SplitAxis = m == 1 ? vector : inner && k >= 4 * m ? .inner : n >= m ? .columns : .rows
+        if m < 1 || n <= 1 || k == 0 || threads <= 1 { return (byShape, 1) }
         let length = byShape == .inner ? k : byShape == .columns ? n : m
         let across = byShape == .inner ? m * n : byShape == .columns ? m * k : n * k
         let blocks = (length + Self.splitBlock - 1) / Self.splitBlock

@@ -112,7 +112,9 @@ extension DenseKernelTests {
                 (45, 130, 64, 3, .columns, 3), (130, 45, 64, 3, .rows, 3),
                 (20, 50, 200, 2, .inner, 2), (33, 17, 300, 3, .inner, 3),
             ]
-            for (m, n, k, threads, along, parts) in cases {
+            // A row times a matrix splits along B's stored rows: k for B, n for Bᵀ.
+            let vector: (Int, Int, Int, Int, GemmPlan.SplitAxis, Int) = (1, 512, 784, 2, transB ? .columns : .inner, 2)
+            for (m, n, k, threads, along, parts) in cases + [vector] {
                 let plan = try GemmPlan(m: m, n: n, k: k, transA: transA, transB: transB)
                 #expect(plan.split(threads: threads) == (along, parts), "\(plan)")
                 #expect(plan.workspaceCount(threads: threads) == (along == .inner ? (parts - 1) * m * n : 0))
@@ -125,22 +127,24 @@ extension DenseKernelTests {
             }
         }
 
-        /// Below 2¹⁶ multiply-adds per thread, and for matrix-vector products, a product runs whole.
-        @Test func smallAndVectorProductsAreNotSplit() throws {
+        /// Below 2¹⁶ multiply-adds per thread, and for a matrix times a column, a product runs whole.
+        @Test func smallAndColumnProductsAreNotSplit() throws {
             // 33·20·18 = 11,880 multiply-adds; 16·16·256 = 65,536 is one thread's share, 16·32·256 two.
             #expect(try GemmPlan(m: 33, n: 20, k: 18).split(threads: 2).parts == 1)
             #expect(try GemmPlan(m: 16, n: 16, k: 256).split(threads: 2).parts == 1)
             #expect(try GemmPlan(m: 16, n: 32, k: 256).split(threads: 2) == (.inner, 2))
             #expect(try GemmPlan(m: 16, n: 32, k: 256).split(threads: 2, inner: false) == (.columns, 2))
-            #expect(try GemmPlan(m: 1, n: 512, k: 784).split(threads: 2).parts == 1)
+            #expect(try GemmPlan(m: 1, n: 256, k: 200).split(threads: 2).parts == 1)
             #expect(try GemmPlan(m: 784, n: 1, k: 512).split(threads: 2).parts == 1)
+            #expect(try GemmPlan(m: 1, n: 512, k: 784).split(threads: 2, inner: false) == (.columns, 2))
             #expect(try GemmPlan(m: 128, n: 512, k: 784).split(threads: 1).parts == 1)
             // The MLP's layers at batch 128: the forward products along k, the weight gradient along rows.
             #expect(try GemmPlan(m: 128, n: 512, k: 784).split(threads: 2) == (.inner, 2))
             #expect(try GemmPlan(m: 784, n: 512, k: 128, transA: true).split(threads: 2) == (.rows, 2))
         }
 
-        /// One row or one column runs through gemv, on one OpenBLAS thread: a
+        /// One row or one column runs through gemv (a row split over 2 threads
+        /// along C's columns, no workspace being given): a
         /// batch-1 dense layer (784×512), every transpose, and
         /// with beta = 0 a NaN already in C must not reach the result.
         @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
