@@ -71,6 +71,14 @@ public struct ReductionPlan: Sendable, Hashable {
     @usableFromInline let reducedBlock: [Bool]
     /// Strides of each block in the (kept-layout) output, 0 for reduced blocks.
     @usableFromInline let outputStrides: [Int]
+    /// `reduce`'s steps, rightmost reduced block first: each reduces the
+    /// middle of [outer, m, inner].
+    @usableFromInline let steps: [Step]
+
+    @usableFromInline
+    struct Step: Sendable, Hashable {
+        @usableFromInline let outer: Int, m: Int, inner: Int
+    }
 
     /// `axes` may be negative (counted from the end); an empty list copies.
     public init(shape: [Int], axes: [Int]) throws(ReductionError) {
@@ -109,6 +117,41 @@ public struct ReductionPlan: Sendable, Hashable {
             acc *= b[i]
         }
         outputStrides = s
+        // The steps of `reduce`: the rightmost reduced block each time, kept neighbours merged.
+        var steps: [Step] = []
+        while let j = r.lastIndex(of: true) {
+            steps.append(Step(outer: StridedLoops.product(b[..<j]), m: b[j], inner: StridedLoops.product(b[(j + 1)...])))
+            b.remove(at: j)
+            r.remove(at: j)
+            if j > 0 && j < b.count && !r[j - 1] && !r[j] {
+                b[j - 1] *= b[j]
+                b.remove(at: j)
+                r.remove(at: j)
+            }
+        }
+        self.steps = steps
+    }
+
+    /// Elements of scratch `reduce` uses at `threads` threads: the result
+    /// between steps, and the pairwise column sums' partial rows (one set
+    /// per thread in the first step).
+    @usableFromInline
+    func scratchCount(threads: Int) -> Int {
+        let intermediate = steps.count > 1 ? steps[0].outer * steps[0].inner : 0
+        var columns = 0
+        for (i, step) in steps.enumerated() where step.inner > 1 {
+            let one = step.inner * ReductionKernels.pairwiseDepth(step.m)
+            columns = Swift.max(columns, i == 0 ? one * Swift.max(1, threads) : one)
+        }
+        return intermediate + columns
+    }
+
+    /// Bytes of scratch `reduce` and the max/min backward use at `threads`
+    /// threads for elements of `elementSize` bytes. A caller that passes
+    /// them (the runtime: its workspace) spares each call an allocation.
+    public func scratchBytes(threads: Int, elementSize: Int) -> Int {
+        let extremum = (outputCount * elementSize + 63) / 64 * 64 + outputCount * MemoryLayout<Int>.stride
+        return Swift.max(scratchCount(threads: threads) * elementSize, extremum)
     }
 }
 
@@ -184,15 +227,14 @@ enum ReductionKernels {
     /// y[o·ldy + j] = op_i x[(o·m + i)·ld + j] for j in 0..<inner; the row
     /// strides `ld` of x and `ldy` of y default to `inner` (a column block
     /// of wider rows passes the rows' lengths).
+    /// `scratch` holds inner·pairwiseDepth(m) elements (sum and mean).
     @inlinable
     static func reduceColumns<T: KernelScalar>(_ op: ReduceOp, _ x: UnsafePointer<T>, outer: Int, m: Int,
-                                               inner: Int, ld: Int? = nil, ldy: Int? = nil, _ y: UnsafeMutablePointer<T>) {
+                                               inner: Int, ld: Int? = nil, ldy: Int? = nil, _ y: UnsafeMutablePointer<T>,
+                                               scratch: UnsafeMutablePointer<T>) {
         let ld = ld ?? inner, ldy = ldy ?? inner
         switch op {
         case .sum, .mean:
-            let depth = pairwiseDepth(m)
-            let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, inner * depth))
-            defer { scratch.deallocate() }
             for o in 0..<outer {
                 sumColumns(x + o * m * ld, m, inner, ld: ld, y + o * ldy, scratch)
             }
@@ -219,70 +261,63 @@ enum ReductionKernels {
 /// step (the one that reads all of x) splits its outputs over `threads`
 /// threads from `ReductionKernels.parallelMinimum` input elements; each
 /// output is computed as on one thread, so the result does not depend on
-/// `threads`.
+/// `threads`. `scratch`, when given, holds `plan.scratchBytes(threads:
+/// elementSize:)` bytes, 64-byte aligned; without it each call allocates.
 @inlinable
 public func reduce<T: KernelScalar>(_ op: ReduceOp, _ plan: ReductionPlan, _ x: UnsafePointer<T>,
-                                    _ y: UnsafeMutablePointer<T>, threads: Int = 1) {
+                                    _ y: UnsafeMutablePointer<T>, threads: Int = 1,
+                                    scratch: UnsafeMutableRawPointer? = nil) {
     if plan.outputCount == 0 { return }
     if plan.inputCount == 0 {
         y.update(repeating: op.ofNothing(T.self), count: plan.outputCount)
         return
     }
-    var blocks = plan.blocks
-    var reduced = plan.reducedBlock
-    guard reduced.contains(true) else {
+    let steps = plan.steps
+    guard !steps.isEmpty else {
         y.update(from: x, count: plan.outputCount)
         return
     }
-    // Reduce the rightmost reduced block at each step. Intermediates live in
-    // one scratch buffer, sized for the first (largest) one; later steps run
-    // in place there, which is safe because output element o of a step is
-    // written at or before the first input element of o it reads, and after
-    // every input element of outputs before o.
-    var scratch: UnsafeMutablePointer<T>? = nil
-    defer { scratch?.deallocate() }
+    // Intermediates live in one scratch buffer, sized for the first (largest)
+    // one; later steps run in place there, which is safe because output
+    // element o of a step is written at or before the first input element of
+    // o it reads, and after every input element of outputs before o. The
+    // pairwise column sums' rows follow it.
+    var owned: UnsafeMutableRawPointer? = nil
+    defer { owned?.deallocate() }
+    if scratch == nil {
+        owned = .allocate(byteCount: Swift.max(64, plan.scratchBytes(threads: threads, elementSize: MemoryLayout<T>.stride)),
+                          alignment: 64)
+    }
+    let intermediate = (scratch ?? owned!).assumingMemoryBound(to: T.self)
+    let columns = intermediate + (steps.count > 1 ? steps[0].outer * steps[0].inner : 0)
     var src = x
-    while let j = reduced.lastIndex(of: true) {
-        let outer = StridedLoops.product(blocks[..<j])
-        let m = blocks[j]
-        let inner = StridedLoops.product(blocks[(j + 1)...])
-        blocks.remove(at: j)
-        reduced.remove(at: j)
-        if j > 0 && j < blocks.count && !reduced[j - 1] && !reduced[j] {
-            blocks[j - 1] *= blocks[j]
-            blocks.remove(at: j)
-            reduced.remove(at: j)
-        }
-        let dst: UnsafeMutablePointer<T>
-        if !reduced.contains(true) {
-            dst = y
-        } else {
-            if scratch == nil { scratch = .allocate(capacity: outer * inner) }
-            dst = scratch!
-        }
+    for (i, step) in steps.enumerated() {
+        let (outer, m, inner) = (step.outer, step.m, step.inner)
+        let dst = i == steps.count - 1 ? y : intermediate
         let source = src
-        if threads > 1 && source == x && outer * m * inner >= ReductionKernels.parallelMinimum {
+        let depth = ReductionKernels.pairwiseDepth(m)
+        if threads > 1 && i == 0 && outer * m * inner >= ReductionKernels.parallelMinimum {
             // The first step reads x and writes elsewhere: its outputs split over threads.
             if inner == 1 {
                 Threads.parallelFor(0 ..< outer, threads: threads) { r in
                     ReductionKernels.reduceRows(op, source + r.lowerBound * m, rows: r.count, m: m, dst + r.lowerBound)
                 }
             } else if outer >= threads {
-                Threads.parallelFor(0 ..< outer, threads: threads) { r in
+                Threads.parallelChunks(0 ..< outer, threads: threads) { t, r in
                     ReductionKernels.reduceColumns(op, source + r.lowerBound * m * inner, outer: r.count, m: m, inner: inner,
-                                                   dst + r.lowerBound * inner)
+                                                   dst + r.lowerBound * inner, scratch: columns + t * inner * depth)
                 }
             } else {
                 Threads.parallelFor(0 ..< (inner + 15) / 16, threads: threads) { r in
                     let j0 = r.lowerBound * 16, j1 = Swift.min(inner, r.upperBound * 16)
                     ReductionKernels.reduceColumns(op, source + j0, outer: outer, m: m, inner: j1 - j0, ld: inner, ldy: inner,
-                                                   dst + j0)
+                                                   dst + j0, scratch: columns + j0 * depth)
                 }
             }
         } else if inner == 1 {
             ReductionKernels.reduceRows(op, src, rows: outer, m: m, dst)
         } else {
-            ReductionKernels.reduceColumns(op, src, outer: outer, m: m, inner: inner, dst)
+            ReductionKernels.reduceColumns(op, src, outer: outer, m: m, inner: inner, dst, scratch: columns)
         }
         src = UnsafePointer(dst)
     }
@@ -322,34 +357,39 @@ public func reduceBackward<T: KernelScalar>(_ op: ReduceOp, _ plan: ReductionPla
 /// first in row-major order wins.
 @inlinable
 public func reduceMaxBackward<T: KernelScalar>(_ plan: ReductionPlan, x: UnsafePointer<T>,
-                                               dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>) {
-    ReductionKernels.routeToExtremum(plan, x, dy, dx, isMin: false)
+                                               dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>,
+                                               scratch: UnsafeMutableRawPointer? = nil) {
+    ReductionKernels.routeToExtremum(plan, x, dy, dx, isMin: false, scratch: scratch)
 }
 
 /// Backward of a min reduction (see `reduceMaxBackward`; first minimum wins).
 @inlinable
 public func reduceMinBackward<T: KernelScalar>(_ plan: ReductionPlan, x: UnsafePointer<T>,
-                                               dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>) {
-    ReductionKernels.routeToExtremum(plan, x, dy, dx, isMin: true)
+                                               dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>,
+                                               scratch: UnsafeMutableRawPointer? = nil) {
+    ReductionKernels.routeToExtremum(plan, x, dy, dx, isMin: true, scratch: scratch)
 }
 
 extension ReductionKernels {
     @inlinable
     static func routeToExtremum<T: KernelScalar>(_ plan: ReductionPlan, _ x: UnsafePointer<T>,
                                                  _ dy: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
-                                                 isMin: Bool) {
+                                                 isMin: Bool, scratch: UnsafeMutableRawPointer?) {
         if plan.inputCount == 0 { return }
         guard plan.reducedBlock.contains(true) else {
             dx.update(from: dy, count: plan.inputCount)
             return
         }
         let outCount = plan.outputCount
-        let best = UnsafeMutablePointer<T>.allocate(capacity: outCount)
-        let where_ = UnsafeMutablePointer<Int>.allocate(capacity: outCount)
-        defer {
-            best.deallocate()
-            where_.deallocate()
+        // The best value and its position per output, in the caller's scratch or allocated here.
+        var owned: UnsafeMutableRawPointer? = nil
+        defer { owned?.deallocate() }
+        if scratch == nil {
+            owned = .allocate(byteCount: plan.scratchBytes(threads: 1, elementSize: MemoryLayout<T>.stride), alignment: 64)
         }
+        let base = scratch ?? owned!
+        let best = base.assumingMemoryBound(to: T.self)
+        let where_ = (base + (outCount * MemoryLayout<T>.stride + 63) / 64 * 64).assumingMemoryBound(to: Int.self)
         best.update(repeating: 0, count: outCount)
         where_.update(repeating: -1, count: outCount)
         let dims = plan.blocks

@@ -101,6 +101,10 @@ extension Executor {
             case .conv2d_grad_weight:
                 return Conv2D.workspaceCount(.backwardWeight, for: try convGeometry(x: ins.inputs[0].shape, w: ins.output.shape, attrs: ins.attrs),
                                              threads: threads, as: T.self) * MemoryLayout<T>.stride
+            case .reduce_sum, .reduce_mean, .reduce_max, .reduce_min, .reduce_max_grad, .reduce_min_grad:
+                let axes = ins.attrs.ints("axes") ?? [], s = ins.inputs[0].shape
+                guard let plan = try? ReductionPlan(shape: s, axes: axes.isEmpty ? Array(0..<s.count) : axes) else { return 0 }
+                return plan.scratchBytes(threads: threads, elementSize: MemoryLayout<T>.stride)
             case .matmul:
                 // The partial products of a GEMM split along its inner dimension.
                 return (try singleGemm(ins)?.workspaceCount(threads: threads) ?? 0) * MemoryLayout<T>.stride
@@ -175,14 +179,16 @@ extension Executor {
                 throw ExecutionError(error.description)
             }
             let x = input(0)
-            if let r = Executor.reduceOp(ins.op) { return { reduce(r, plan, x, out, threads: threads) } }
+            // The plan's scratch is in the workspace (see `workspaceBytes`).
+            let scratch = workspace
+            if let r = Executor.reduceOp(ins.op) { return { reduce(r, plan, x, out, threads: threads, scratch: scratch) } }
             switch ins.op {
             case .reduce_max_grad:
                 let dy = input(1)
-                return { reduceMaxBackward(plan, x: x, dy: dy, dx: out) }
+                return { reduceMaxBackward(plan, x: x, dy: dy, dx: out, scratch: scratch) }
             default:
                 let dy = input(1)
-                return { reduceMinBackward(plan, x: x, dy: dy, dx: out) }
+                return { reduceMinBackward(plan, x: x, dy: dy, dx: out, scratch: scratch) }
             }
         case .axis_size:
             let s = shape(0)

@@ -101,6 +101,17 @@ enum ReductionReference {
             let one = EWSupport.run(x, T.self, outCount: plan.outputCount) { xp, yp in reduce(op, plan, xp, yp) }
             #expect(got.map(\.bitPattern) == one.map(\.bitPattern), "\(op) \(shape) axes \(axes) on \(threads) threads",
                     sourceLocation: sourceLocation)
+            // In a caller's scratch of `scratchBytes`: the same bits, and nothing written past its end.
+            let bytes = plan.scratchBytes(threads: threads, elementSize: MemoryLayout<T>.stride)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes + 256, alignment: 64)
+            defer { scratch.deallocate() }
+            scratch.initializeMemory(as: UInt8.self, repeating: 0xA5, count: bytes + 256)
+            let inScratch = EWSupport.run(x, T.self, outCount: plan.outputCount) { xp, yp in
+                reduce(op, plan, xp, yp, threads: threads, scratch: scratch)
+            }
+            #expect(inScratch.map(\.bitPattern) == one.map(\.bitPattern), sourceLocation: sourceLocation)
+            let guardBytes = UnsafeBufferPointer(start: (scratch + bytes).assumingMemoryBound(to: UInt8.self), count: 256)
+            #expect(guardBytes.allSatisfy { $0 == 0xA5 }, "\(op) \(shape) wrote past its scratch", sourceLocation: sourceLocation)
         }
         let (want, mag) = ReductionReference.reduce(op, x, shape, Set(plan.axes))
         #expect(got.count == want.count, sourceLocation: sourceLocation)
