@@ -212,7 +212,9 @@ public struct FusedElementwiseKernel: Sendable {
         dims.withUnsafeBufferPointer { dims in
         viewInputs.withUnsafeBufferPointer { viewInputs in
         inputs.withUnsafeBufferPointer { inputs in
-            let work = { (worker: Int, range: Range<Int>) in
+            // The loop's body is passed straight to the loop: a closure held in a
+            // local would have its captures boxed on the heap on every call.
+            Threads.parallelChunks(0..<units, threads: workers, minChunk: 8) { (worker: Int, range: Range<Int>) in
                 let acc = reducing ? accumulator(worker) : out
                 // Scratch: one tile per step, one per operand that needs gathering or a splat.
                 let operandCount = operands.count
@@ -320,7 +322,6 @@ public struct FusedElementwiseKernel: Sendable {
                     }
                 }
             }
-            Threads.parallelChunks(0..<units, threads: workers, minChunk: 8, work)
         }
         }
         }

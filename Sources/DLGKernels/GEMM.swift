@@ -66,6 +66,16 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
         self.lda = lda; self.ldb = ldb; self.ldc = ldc
     }
 
+    /// A part of a validated plan (smaller sizes, the same leading
+    /// dimensions), made without checks: a split product makes its parts on
+    /// every call, and the checks' messages would allocate.
+    @usableFromInline
+    init(part m: Int, n: Int, k: Int, of plan: GemmPlan, ldc: Int? = nil) {
+        self.m = m; self.n = n; self.k = k
+        transA = plan.transA; transB = plan.transB
+        lda = plan.lda; ldb = plan.ldb; self.ldc = ldc ?? plan.ldc
+    }
+
     static func span(rows: Int, cols: Int, ld: Int) -> Int? {
         if rows == 0 || cols == 0 { return 0 }
         let (p, o) = (rows - 1).multipliedReportingOverflow(by: ld)
@@ -135,8 +145,7 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
             let (m, n, k) = (self.m, self.n, self.k)
             Threads.parallelChunks(0 ..< (k + block - 1) / block, threads: parts) { t, range in
                 let k0 = range.lowerBound * block, k1 = Swift.min(range.upperBound * block, k)
-                let part = try! GemmPlan(m: m, n: n, k: k1 - k0, transA: plan.transA, transB: plan.transB,
-                                         lda: plan.lda, ldb: plan.ldb, ldc: t == 0 ? plan.ldc : n)
+                let part = GemmPlan(part: m, n: n, k: k1 - k0, of: plan, ldc: t == 0 ? plan.ldc : n)
                 let pa = plan.transA ? a + k0 * plan.lda : a + k0, pb = plan.transB ? b + k0 : b + k0 * plan.ldb
                 if t == 0 {
                     part.runOnCurrentBLASThreads(a: pa, b: pb, c: c, alpha: alpha, beta: beta)
@@ -223,9 +232,7 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
     /// offset by the caller).
     @usableFromInline
     func part(_ range: Range<Int>, alongColumns: Bool) -> GemmPlan {
-        // Sub-blocks of a validated plan: smaller sizes, the same leading dimensions.
-        try! GemmPlan(m: alongColumns ? m : range.count, n: alongColumns ? range.count : n, k: k,
-                      transA: transA, transB: transB, lda: lda, ldb: ldb, ldc: ldc)
+        GemmPlan(part: alongColumns ? m : range.count, n: alongColumns ? range.count : n, k: k, of: self)
     }
 
     /// `run` with OpenBLAS's own `threads` threads instead of the split (the

@@ -38,8 +38,14 @@ final class WorkerPool: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
     /// Threads asleep on `condition`.
     private let sleepers = Atomic<Int>(0)
-    /// The job's body, set by the caller for the duration of the job.
-    private let body: UnsafeMutablePointer<((Int) -> Void)?>
+    /// The job's body: the address of a `Job` on the caller's stack, set for
+    /// the duration of the job. (A closure stored in memory as an optional
+    /// would be wrapped in a heap-allocated thunk on every job.)
+    private let body: UnsafeMutablePointer<UnsafeRawPointer?>
+
+    private struct Job {
+        let body: (Int) -> Void
+    }
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
@@ -90,18 +96,21 @@ final class WorkerPool: @unchecked Sendable {
         guard chunks - 1 <= threads, chunks < 1 << 16,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
         withoutActuallyEscaping(body) { escapable in
-            self.body.pointee = escapable
-            remaining.store(chunks - 1, ordering: .relaxed)
-            let generation = (word.load(ordering: .relaxed) >> 16) + 1
-            word.store(generation << 16 | chunks, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(mutex)
-                pthread_cond_broadcast(condition)
-                pthread_mutex_unlock(mutex)
+            var job = Job(body: escapable)
+            withUnsafePointer(to: &job) { job in
+                self.body.pointee = UnsafeRawPointer(job)
+                remaining.store(chunks - 1, ordering: .relaxed)
+                let generation = (word.load(ordering: .relaxed) >> 16) + 1
+                word.store(generation << 16 | chunks, ordering: .sequentiallyConsistent)
+                if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                    pthread_mutex_lock(mutex)
+                    pthread_cond_broadcast(condition)
+                    pthread_mutex_unlock(mutex)
+                }
+                job.pointee.body(0)
+                while remaining.load(ordering: .acquiring) > 0 {}
+                self.body.pointee = nil
             }
-            escapable(0)
-            while remaining.load(ordering: .acquiring) > 0 {}
-            self.body.pointee = nil
         }
         busy.store(false, ordering: .releasing)
         return true
@@ -145,7 +154,7 @@ final class WorkerPool: @unchecked Sendable {
     /// as done and the caller ends the body's lifetime.
     @inline(never)
     private func runChunk(_ index: Int) {
-        body.pointee?(index)
+        body.pointee?.assumingMemoryBound(to: Job.self).pointee.body(index)
     }
 }
 
