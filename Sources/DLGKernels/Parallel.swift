@@ -12,8 +12,8 @@ import Darwin
 /// ## Policy: never oversubscribe the cores
 ///
 /// Two sources of threads exist in the process: the kernels' own parallel
-/// loops (`parallelFor`, run on Dispatch's worker threads) and OpenBLAS's
-/// thread pool. They are never stacked:
+/// loops (`parallelFor`, run on the pinned `WorkerPool`, or on Dispatch's
+/// worker threads when the pool is busy) and OpenBLAS's thread pool. They are never stacked:
 ///
 /// - `Threads.count` (default: the number of online cores) is the thread count
 ///   a kernel uses when the caller passes no explicit `threads:`.

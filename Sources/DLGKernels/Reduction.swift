@@ -137,22 +137,29 @@ public struct ReductionPlan: Sendable, Hashable {
     /// per thread in the first step).
     @usableFromInline
     func scratchCount(threads: Int) -> Int {
-        let intermediate = steps.count > 1 ? steps[0].outer * steps[0].inner : 0
         var columns = 0
         for (i, step) in steps.enumerated() where step.inner > 1 {
             let one = step.inner * ReductionKernels.pairwiseDepth(step.m)
             columns = Swift.max(columns, i == 0 ? one * Swift.max(1, threads) : one)
         }
-        return intermediate + columns
+        return intermediateCount + columns
     }
+
+    /// Elements of the result between `reduce`'s steps (the first step's output when more follow).
+    @usableFromInline
+    var intermediateCount: Int { steps.count > 1 ? steps[0].outer * steps[0].inner : 0 }
 
     /// Bytes of scratch `reduce` and the max/min backward use at `threads`
     /// threads for elements of `elementSize` bytes. A caller that passes
     /// them (the runtime: its workspace) spares each call an allocation.
     public func scratchBytes(threads: Int, elementSize: Int) -> Int {
-        let extremum = (outputCount * elementSize + 63) / 64 * 64 + outputCount * MemoryLayout<Int>.stride
+        let extremum = extremumPositionsOffset(elementSize: elementSize) + outputCount * MemoryLayout<Int>.stride
         return Swift.max(scratchCount(threads: threads) * elementSize, extremum)
     }
+
+    /// Where the max/min backward's positions start in its scratch, after the best values.
+    @usableFromInline
+    func extremumPositionsOffset(elementSize: Int) -> Int { (outputCount * elementSize + 63) / 64 * 64 }
 }
 
 @usableFromInline
@@ -199,6 +206,18 @@ enum ReductionKernels {
     /// took 0.94 of the step's time split, the MLP's bias gradients (32K and
     /// 64K) 1.2–2× as long as on one thread.
     public static let parallelMinimum = 1 << 17
+
+    /// Runs `body` on `scratch`, or, without it, on `plan.scratchBytes` bytes
+    /// allocated for the call.
+    @inlinable
+    static func withScratch<T: KernelScalar>(_ scratch: UnsafeMutableRawPointer?, _ plan: ReductionPlan, threads: Int,
+                                             _: T.Type, _ body: (UnsafeMutableRawPointer) -> Void) {
+        if let scratch { return body(scratch) }
+        let owned = UnsafeMutableRawPointer.allocate(
+            byteCount: Swift.max(64, plan.scratchBytes(threads: threads, elementSize: MemoryLayout<T>.stride)), alignment: 64)
+        defer { owned.deallocate() }
+        body(owned)
+    }
 
     /// Recursion depth of `sumColumns` for m rows (blocks of ≤ 8 rows).
     @inlinable
@@ -282,44 +301,40 @@ public func reduce<T: KernelScalar>(_ op: ReduceOp, _ plan: ReductionPlan, _ x: 
     // element o of a step is written at or before the first input element of
     // o it reads, and after every input element of outputs before o. The
     // pairwise column sums' rows follow it.
-    var owned: UnsafeMutableRawPointer? = nil
-    defer { owned?.deallocate() }
-    if scratch == nil {
-        owned = .allocate(byteCount: Swift.max(64, plan.scratchBytes(threads: threads, elementSize: MemoryLayout<T>.stride)),
-                          alignment: 64)
-    }
-    let intermediate = (scratch ?? owned!).assumingMemoryBound(to: T.self)
-    let columns = intermediate + (steps.count > 1 ? steps[0].outer * steps[0].inner : 0)
-    var src = x
-    for (i, step) in steps.enumerated() {
-        let (outer, m, inner) = (step.outer, step.m, step.inner)
-        let dst = i == steps.count - 1 ? y : intermediate
-        let source = src
-        let depth = ReductionKernels.pairwiseDepth(m)
-        if threads > 1 && i == 0 && outer * m * inner >= ReductionKernels.parallelMinimum {
-            // The first step reads x and writes elsewhere: its outputs split over threads.
-            if inner == 1 {
-                Threads.parallelFor(0 ..< outer, threads: threads) { r in
-                    ReductionKernels.reduceRows(op, source + r.lowerBound * m, rows: r.count, m: m, dst + r.lowerBound)
+    ReductionKernels.withScratch(scratch, plan, threads: threads, T.self) { base in
+        let intermediate = base.assumingMemoryBound(to: T.self)
+        let columns = intermediate + plan.intermediateCount
+        var src = x
+        for (i, step) in steps.enumerated() {
+            let (outer, m, inner) = (step.outer, step.m, step.inner)
+            let dst = i == steps.count - 1 ? y : intermediate
+            let source = src
+            let depth = ReductionKernels.pairwiseDepth(m)
+            if threads > 1 && i == 0 && outer * m * inner >= ReductionKernels.parallelMinimum {
+                // The first step reads x and writes elsewhere: its outputs split over threads.
+                if inner == 1 {
+                    Threads.parallelFor(0 ..< outer, threads: threads) { r in
+                        ReductionKernels.reduceRows(op, source + r.lowerBound * m, rows: r.count, m: m, dst + r.lowerBound)
+                    }
+                } else if outer >= threads {
+                    Threads.parallelChunks(0 ..< outer, threads: threads) { t, r in
+                        ReductionKernels.reduceColumns(op, source + r.lowerBound * m * inner, outer: r.count, m: m, inner: inner,
+                                                       dst + r.lowerBound * inner, scratch: columns + t * inner * depth)
+                    }
+                } else {
+                    Threads.parallelFor(0 ..< (inner + 15) / 16, threads: threads) { r in
+                        let j0 = r.lowerBound * 16, j1 = Swift.min(inner, r.upperBound * 16)
+                        ReductionKernels.reduceColumns(op, source + j0, outer: outer, m: m, inner: j1 - j0, ld: inner, ldy: inner,
+                                                       dst + j0, scratch: columns + j0 * depth)
+                    }
                 }
-            } else if outer >= threads {
-                Threads.parallelChunks(0 ..< outer, threads: threads) { t, r in
-                    ReductionKernels.reduceColumns(op, source + r.lowerBound * m * inner, outer: r.count, m: m, inner: inner,
-                                                   dst + r.lowerBound * inner, scratch: columns + t * inner * depth)
-                }
+            } else if inner == 1 {
+                ReductionKernels.reduceRows(op, src, rows: outer, m: m, dst)
             } else {
-                Threads.parallelFor(0 ..< (inner + 15) / 16, threads: threads) { r in
-                    let j0 = r.lowerBound * 16, j1 = Swift.min(inner, r.upperBound * 16)
-                    ReductionKernels.reduceColumns(op, source + j0, outer: outer, m: m, inner: j1 - j0, ld: inner, ldy: inner,
-                                                   dst + j0, scratch: columns + j0 * depth)
-                }
+                ReductionKernels.reduceColumns(op, src, outer: outer, m: m, inner: inner, dst, scratch: columns)
             }
-        } else if inner == 1 {
-            ReductionKernels.reduceRows(op, src, rows: outer, m: m, dst)
-        } else {
-            ReductionKernels.reduceColumns(op, src, outer: outer, m: m, inner: inner, dst, scratch: columns)
+            src = UnsafePointer(dst)
         }
-        src = UnsafePointer(dst)
     }
     if op == .mean {
         let scale = 1 / T(plan.reducedCount)
@@ -382,47 +397,44 @@ extension ReductionKernels {
         }
         let outCount = plan.outputCount
         // The best value and its position per output, in the caller's scratch or allocated here.
-        var owned: UnsafeMutableRawPointer? = nil
-        defer { owned?.deallocate() }
-        if scratch == nil {
-            owned = .allocate(byteCount: plan.scratchBytes(threads: 1, elementSize: MemoryLayout<T>.stride), alignment: 64)
-        }
-        let base = scratch ?? owned!
-        let best = base.assumingMemoryBound(to: T.self)
-        let where_ = (base + (outCount * MemoryLayout<T>.stride + 63) / 64 * 64).assumingMemoryBound(to: Int.self)
-        best.update(repeating: 0, count: outCount)
-        where_.update(repeating: -1, count: outCount)
-        let dims = plan.blocks
-        let inStrides = StridedLoops.contiguousStrides(dims)
-        let n = dims[dims.count - 1]
-        let innerReduced = plan.reducedBlock[dims.count - 1]
-        // Visit the input in row-major order; strict comparison keeps the first extremum.
-        StridedLoops.forEachRun(dims, inStrides, plan.outputStrides) { xo, yo in
-            let p = x + xo
-            if innerReduced {
-                var k = 0
-                var v = p[0]
-                for i in 1..<n where isMin ? p[i] < v : p[i] > v {
-                    v = p[i]
-                    k = i
-                }
-                if where_[yo] < 0 || (isMin ? v < best[yo] : v > best[yo]) {
-                    best[yo] = v
-                    where_[yo] = xo + k
-                }
-            } else {
-                for i in 0..<n {
-                    let v = p[i]
-                    if where_[yo + i] < 0 || (isMin ? v < best[yo + i] : v > best[yo + i]) {
-                        best[yo + i] = v
-                        where_[yo + i] = xo + i
+        ReductionKernels.withScratch(scratch, plan, threads: 1, T.self) { base in
+            let best = base.assumingMemoryBound(to: T.self)
+            let where_ = (base + plan.extremumPositionsOffset(elementSize: MemoryLayout<T>.stride))
+                .assumingMemoryBound(to: Int.self)
+            best.update(repeating: 0, count: outCount)
+            where_.update(repeating: -1, count: outCount)
+            let dims = plan.blocks
+            let inStrides = StridedLoops.contiguousStrides(dims)
+            let n = dims[dims.count - 1]
+            let innerReduced = plan.reducedBlock[dims.count - 1]
+            // Visit the input in row-major order; strict comparison keeps the first extremum.
+            StridedLoops.forEachRun(dims, inStrides, plan.outputStrides) { xo, yo in
+                let p = x + xo
+                if innerReduced {
+                    var k = 0
+                    var v = p[0]
+                    for i in 1..<n where isMin ? p[i] < v : p[i] > v {
+                        v = p[i]
+                        k = i
+                    }
+                    if where_[yo] < 0 || (isMin ? v < best[yo] : v > best[yo]) {
+                        best[yo] = v
+                        where_[yo] = xo + k
+                    }
+                } else {
+                    for i in 0..<n {
+                        let v = p[i]
+                        if where_[yo + i] < 0 || (isMin ? v < best[yo + i] : v > best[yo + i]) {
+                            best[yo + i] = v
+                            where_[yo + i] = xo + i
+                        }
                     }
                 }
             }
-        }
-        dx.update(repeating: 0, count: plan.inputCount)
-        for o in 0..<outCount where where_[o] >= 0 {
-            dx[where_[o]] = dy[o]
+            dx.update(repeating: 0, count: plan.inputCount)
+            for o in 0..<outCount where where_[o] >= 0 {
+                dx[where_[o]] = dy[o]
+            }
         }
     }
 }

@@ -297,12 +297,11 @@ public enum LaneGradient {
         // The tile's 24 sums on the stack (withUnsafeTemporaryAllocation put 1.5 KB on the heap).
         var sums = TileSums()
         withUnsafeMutableBytes(of: &sums.vectors) { raw in
-        let s = raw.baseAddress!.assumingMemoryBound(to: Vector16.self)
-        var q = rows.lowerBound
-        while q < rows.upperBound {
-            let nq = min(perTile, rows.upperBound - q)
-            func row(_ i: Int) -> UnsafePointer<Float> { b + rowOffsets[(q + min(i, nq - 1)) &* rowStride] }
-            do {
+            let s = raw.baseAddress!.assumingMemoryBound(to: Vector16.self)
+            var q = rows.lowerBound
+            while q < rows.upperBound {
+                let nq = min(perTile, rows.upperBound - q)
+                func row(_ i: Int) -> UnsafePointer<Float> { b + rowOffsets[(q + min(i, nq - 1)) &* rowStride] }
                 switch vectors {
                 case 1: tile1x8(dy, ldd, row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7), count, s)
                 case 2: tile2x4(dy, ldd, row(0), row(1), row(2), row(3), count, s)
@@ -321,9 +320,8 @@ public enum LaneGradient {
                         }
                     }
                 }
+                q += perTile
             }
-            q += perTile
-        }
         }
     }
 

@@ -347,19 +347,33 @@ extension Executor {
         }
     }
 
+    /// A matmul's operands as GEMM sizes: C[m×n] = op(a)[m×k]·op(b)[k×n] for each of
+    /// `batch` items of a, whose last two axes are `aRows`×`aCols` as stored.
+    struct MatmulGeometry {
+        let transA: Bool, transB: Bool, m: Int, n: Int, k: Int, batch: Int, aRows: Int, aCols: Int
+        /// b is a single matrix (rank 2), shared by every item of a.
+        let sharedB: Bool
+        let bRows: Int, bCols: Int
+    }
+
+    static func matmulGeometry(_ ins: Instruction) -> MatmulGeometry {
+        let ta = ins.attrs.bool("transpose_a") ?? false, tb = ins.attrs.bool("transpose_b") ?? false
+        let sa = ins.inputs[0].shape, sb = ins.inputs[1].shape
+        let (ra, rb) = (sa[sa.count - 2], sa[sa.count - 1])
+        let (br, bc) = (sb[sb.count - 2], sb[sb.count - 1])
+        return MatmulGeometry(transA: ta, transB: tb, m: ta ? rb : ra, n: tb ? br : bc, k: ta ? ra : rb,
+                              batch: sa.dropLast(2).reduce(1, *), aRows: ra, aCols: rb, sharedB: sb.count == 2,
+                              bRows: br, bCols: bc)
+    }
+
     /// The one GEMM a matmul runs as when it is one: b a matrix and a not
     /// transposed (a's batch axes fold into M), or no batch axes; nil for a
     /// batch of GEMMs.
     static func singleGemm(_ ins: Instruction) throws(ExecutionError) -> GemmPlan? {
-        let ta = ins.attrs.bool("transpose_a") ?? false, tb = ins.attrs.bool("transpose_b") ?? false
-        let sa = ins.inputs[0].shape, sb = ins.inputs[1].shape
-        let (ra, rb) = (sa[sa.count - 2], sa[sa.count - 1])
-        let (m, k) = ta ? (rb, ra) : (ra, rb)
-        let n = tb ? sb[sb.count - 2] : sb[sb.count - 1]
-        let batch = sa.dropLast(2).reduce(1, *)
+        let g = matmulGeometry(ins)
         do {
-            if sb.count == 2, !ta { return try GemmPlan(m: batch * m, n: n, k: k, transA: false, transB: tb) }
-            return batch == 1 ? try GemmPlan(m: m, n: n, k: k, transA: ta, transB: tb) : nil
+            if g.sharedB, !g.transA { return try GemmPlan(m: g.batch * g.m, n: g.n, k: g.k, transA: false, transB: g.transB) }
+            return g.batch == 1 ? try GemmPlan(m: g.m, n: g.n, k: g.k, transA: g.transA, transB: g.transB) : nil
         } catch {
             throw ExecutionError(error.message)
         }
@@ -370,8 +384,6 @@ extension Executor {
     /// A single GEMM gets the workspace when it holds the plan's partial products.
     func compileMatmul<T: KernelScalar>(_ ins: Instruction, _: T.Type, output c: UnsafeMutablePointer<T>,
                                         beta: @escaping () -> T = { 0 }) throws(ExecutionError) -> Call {
-        let ta = ins.attrs.bool("transpose_a") ?? false, tb = ins.attrs.bool("transpose_b") ?? false
-        let sa = ins.inputs[0].shape, sb = ins.inputs[1].shape
         let a = pointer(ins.inputs[0], T.self), b = pointer(ins.inputs[1], T.self)
         let threads = self.threads
         if let plan = try Executor.singleGemm(ins) {
@@ -380,15 +392,11 @@ extension Executor {
                 ? UnsafeMutableBufferPointer<T>(start: workspace.assumingMemoryBound(to: T.self), count: count) : nil
             return { plan.run(a: a, b: b, c: c, beta: beta(), threads: threads, workspace: ws) }
         }
-        let (ra, rb) = (sa[sa.count - 2], sa[sa.count - 1])
-        let (m, k) = ta ? (rb, ra) : (ra, rb)
-        let n = tb ? sb[sb.count - 2] : sb[sb.count - 1]
-        let batch = sa.dropLast(2).reduce(1, *)
+        let g = Executor.matmulGeometry(ins)
         do {
-            let plan = try GemmPlan(m: m, n: n, k: k, transA: ta, transB: tb)
-            let batched = try BatchedGemmPlan(plan, batch: batch, strideA: ra * rb,
-                                              strideB: sb.count == 2 ? 0 : sb[sb.count - 2] * sb[sb.count - 1],
-                                              strideC: m * n)
+            let plan = try GemmPlan(m: g.m, n: g.n, k: g.k, transA: g.transA, transB: g.transB)
+            let batched = try BatchedGemmPlan(plan, batch: g.batch, strideA: g.aRows * g.aCols,
+                                              strideB: g.sharedB ? 0 : g.bRows * g.bCols, strideC: g.m * g.n)
             return { batched.run(a: a, b: b, c: c, beta: beta(), threads: threads) }
         } catch {
             throw ExecutionError(error.message)
