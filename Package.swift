@@ -14,12 +14,15 @@ let avx512Settings: [SwiftSetting] = []
 
 // One module per pipeline stage; dependencies point one way:
 // Syntax → Graph → Compiler → Runtime → Train → dlg, with Kernels and Data
-// underneath the runtime and the trainer.
+// underneath the runtime and the trainer. DLGOps, at the bottom, holds the op
+// names and the one definition of each elementwise function, which the graph,
+// the compiler, the kernels and the AVX-512 loops all read.
 let package = Package(
     name: "dlg",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dlg", targets: ["dlg"]),
+        .library(name: "DLGOps", targets: ["DLGOps"]),
         .library(name: "DLGSyntax", targets: ["DLGSyntax"]),
         .library(name: "DLGGraph", targets: ["DLGGraph"]),
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
@@ -40,11 +43,12 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .target(name: "DLGOps"),
         .target(name: "DLGSyntax"),
-        .target(name: "DLGGraph", dependencies: ["DLGSyntax"]),
+        .target(name: "DLGGraph", dependencies: ["DLGSyntax", "DLGOps"]),
         .target(name: "DLGCompiler", dependencies: ["DLGSyntax", "DLGGraph"]),
-        .target(name: "DLGKernelsAVX512", swiftSettings: avx512Settings),
-        .target(name: "DLGKernels", dependencies: ["CBLAS", "DLGKernelsAVX512"]),
+        .target(name: "DLGKernelsAVX512", dependencies: ["DLGOps"], swiftSettings: avx512Settings),
+        .target(name: "DLGKernels", dependencies: ["CBLAS", "DLGOps", "DLGKernelsAVX512"]),
         .target(name: "DLGRuntime", dependencies: ["DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
         .target(name: "DLGTrain", dependencies: ["DLGCompiler", "DLGRuntime", "DLGData"]),
@@ -61,7 +65,7 @@ let package = Package(
             dependencies: ["DLGSyntax", "DLGGraph", "DLGCompiler"],
             resources: [.copy("Snapshots")]
         ),
-        .testTarget(name: "DLGKernelsTests", dependencies: ["DLGKernels", "DLGKernelsAVX512"]),
+        .testTarget(name: "DLGKernelsTests", dependencies: ["DLGOps", "DLGKernels", "DLGKernelsAVX512"]),
         .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGCompiler", "DLGRuntime", "DLGKernels"]),
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
         .testTarget(name: "DLGTrainTests", dependencies: ["DLGTrain", "DLGData"]),

@@ -162,15 +162,9 @@ extension Executor {
             if anchor.op == .conv2d, steps.count <= 3, steps.count >= 2, steps[1].op == .bias_add,
                steps[1].operands.first == .step(0), case .input(let bi)? = steps[1].operands.last,
                (steps[1].attrs.int("axis") ?? 1) == 1 {
-                var epilogue: ActivationEpilogue? = steps.count == 2 ? ActivationEpilogue.none : nil
-                if steps.count == 3, steps[2].operands == [.step(1)] {
-                    switch steps[2].op {
-                    case .relu: epilogue = ActivationEpilogue.relu
-                    case .sigmoid: epilogue = ActivationEpilogue.sigmoid
-                    case .tanh: epilogue = ActivationEpilogue.tanh
-                    case .leaky_relu: epilogue = ActivationEpilogue.leakyRelu(alpha: steps[2].attrs.float("alpha") ?? 0.01)
-                    default: epilogue = nil
-                    }
+                var epilogue: UnaryFunction?? = steps.count == 2 ? .some(nil) : nil
+                if steps.count == 3, steps[2].operands == [.step(1)], [.relu, .sigmoid, .tanh, .leaky_relu].contains(steps[2].op) {
+                    epilogue = .some(UnaryFunction(steps[2].op, alpha: steps[2].attrs.float("alpha")))
                 }
                 if let epilogue {
                     let g = try Executor.convGeometry(x: a.inputs[0].shape, w: a.inputs[1].shape, attrs: a.attrs)
@@ -245,7 +239,7 @@ extension Executor {
                 code = .unaryGrad(u)
             } else if let b = Executor.binaryOp(step.op) {
                 code = .binary(b)
-            } else if let u = Executor.unaryOp(step.op.rawValue, alpha: step.attrs.float("alpha")) {
+            } else if let u = UnaryFunction(step.op, alpha: step.attrs.float("alpha")) {
                 code = .unary(u)
             } else {
                 throw ExecutionError("\(step.op.rawValue) cannot run inside a fused elementwise kernel")

@@ -5,35 +5,8 @@ import DLGKernels
 extension Executor {
     typealias Call = () throws(ExecutionError) -> Void
 
-    static func unaryOp(_ name: String, alpha: Double?) -> UnaryOp? {
-        switch name {
-        case "neg": return .neg
-        case "exp": return .exp
-        case "log": return .log
-        case "sqrt": return .sqrt
-        case "rsqrt": return .rsqrt
-        case "abs": return .abs
-        case "square": return .square
-        case "reciprocal": return .reciprocal
-        case "sign": return .sign
-        case "sigmoid": return .sigmoid
-        case "tanh": return .tanh
-        case "relu": return .relu
-        case "leaky_relu": return .leakyRelu(alpha: alpha ?? 0.01)
-        case "elu": return .elu(alpha: alpha ?? 1)
-        case "selu": return .selu
-        case "gelu": return .gelu
-        case "swish": return .swish
-        case "softplus": return .softplus
-        case "softsign": return .softsign
-        case "hardlim": return .hardlim
-        case "hardlims": return .hardlims
-        case "satlin": return .satlin
-        case "satlins": return .satlins
-        case "step": return .step
-        case "stop_gradient": return .identity
-        default: return nil
-        }
+    static func unaryOp(_ name: String, alpha: Double?) -> UnaryFunction? {
+        Op(rawValue: name).flatMap { UnaryFunction($0, alpha: alpha) }
     }
 
     /// The reduction a reduce op computes.
@@ -47,21 +20,7 @@ extension Executor {
         }
     }
 
-    static func binaryOp(_ op: Op) -> BinaryOp? {
-        switch op {
-        case .add: return .add
-        case .sub: return .sub
-        case .mul: return .mul
-        case .div: return .div
-        case .pow: return .pow
-        case .maximum: return .maximum
-        case .minimum: return .minimum
-        case .greater: return .greater
-        case .greater_equal: return .greaterEqual
-        case .equal: return .equal
-        default: return nil
-        }
-    }
+    static func binaryOp(_ op: Op) -> Op? { op.isBinaryFunction ? op : nil }
 
     static func convGeometry(x: [Int], w: [Int], attrs: Attributes) throws(ExecutionError) -> Conv2DGeometry {
         let a = ConvAttributes(attrs)
@@ -130,8 +89,7 @@ extension Executor {
         let ws = UnsafeMutableBufferPointer<T>(start: workspace.assumingMemoryBound(to: T.self),
                                                 count: workspaceBytes / MemoryLayout<T>.stride)
 
-        if let u = Executor.unaryOp(ins.op.rawValue, alpha: ins.attrs.float("alpha")), ins.inputs.count == 1,
-           ins.op != .cast {
+        if let u = UnaryFunction(ins.op, alpha: ins.attrs.float("alpha")) {
             let x = input(0)
             return { Threads.elementwise(n, threads: threads) { r in unary(u, x + r.lowerBound, out + r.lowerBound, count: r.count) } }
         }
@@ -156,10 +114,6 @@ extension Executor {
                 throw ExecutionError("unknown function \(ins.attrs.string("fn") ?? "")")
             }
             let (x, y, dy) = (input(0), input(1), input(2))
-            if fn == "neg" {
-                // f′ = −1.
-                return { Threads.elementwise(n, threads: threads) { r in unary(.neg, dy + r.lowerBound, out + r.lowerBound, count: r.count) } }
-            }
             return {
                 Threads.elementwise(n, threads: threads) { r in
                     let o = r.lowerBound
@@ -195,7 +149,7 @@ extension Executor {
             let axes = (ins.attrs.ints("axes") ?? []).map { $0 < 0 ? $0 + s.count : $0 }
             let size = T(axes.reduce(1) { $0 * s[$1] })
             return { out.pointee = size }
-        case .reshape:
+        case .reshape, .stop_gradient:
             let x = input(0)
             if UnsafeMutablePointer(x) == out { return {} }
             return { out.update(from: x, count: n) }

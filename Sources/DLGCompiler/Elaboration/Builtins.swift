@@ -29,23 +29,19 @@ enum Builtins {
         }
     }
 
-    static let activations: [Builtin] = [
-        activation("relu", .relu),
-        activation("hardlim", .hardlim),
-        activation("hardlims", .hardlims),
-        activation("satlin", .satlin),
-        activation("satlins", .satlins),
-        activation("selu", .selu),
-        activation("gelu", .gelu),
-        activation("swish", .swish),
-        activation("softplus", .softplus),
-        activation("softsign", .softsign),
-        activation("leaky_relu", .leaky_relu, extra: [.optional("alpha", .float, .float(0.01), positional: true)]) {
-            ["alpha": .float($0.float("alpha")!)]
-        },
-        activation("elu", .elu, extra: [.optional("alpha", .float, .float(1), positional: true)]) {
-            ["alpha": .float($0.float("alpha")!)]
-        },
+    /// Every unary function whose definition makes it an activation (`UnaryInfo.role`), except
+    /// those with a builtin of their own below (sigmoid and tanh take slopes); its parameter,
+    /// if any, is an optional positional argument with the definition's default.
+    static let definedActivations: [Builtin] = Op.unaryFunctions.compactMap { op in
+        let info = op.unaryInfo!
+        guard info.role == .activation, !["sigmoid", "tanh"].contains(op.rawValue) else { return nil }
+        guard let p = info.parameter else { return activation(op.rawValue, op) }
+        return activation(op.rawValue, op, extra: [.optional(p.name, .float, .float(p.defaultValue), positional: true)]) {
+            [p.name: .float($0.float(p.name)!)]
+        }
+    }
+
+    static let activations: [Builtin] = definedActivations + [
         activation("softmax", .softmax, extra: [.optional("axis", .int, .int(-1))]) { ["axis": .int($0.int("axis")!)] },
         activation("log_softmax", .log_softmax, extra: [.optional("axis", .int, .int(-1))]) {
             ["axis": .int($0.int("axis")!)]
@@ -139,10 +135,12 @@ enum Builtins {
         }
     }
 
-    static let mathOps: [Builtin] = [
-        unaryOp("exp", .exp), unaryOp("log", .log), unaryOp("sqrt", .sqrt), unaryOp("rsqrt", .rsqrt),
-        unaryOp("abs", .abs), unaryOp("square", .square), unaryOp("sign", .sign), unaryOp("reciprocal", .reciprocal),
-        unaryOp("step", .step), unaryOp("stop_gradient", .stop_gradient),
+    /// The unary functions whose definitions make them math functions (`UnaryInfo.role`).
+    static let definedFunctions: [Builtin] = Op.unaryFunctions.filter { $0.unaryInfo!.role == .function }
+        .map { unaryOp($0.rawValue, $0) }
+
+    static let mathOps: [Builtin] = definedFunctions + [
+        unaryOp("stop_gradient", .stop_gradient),
         binaryOp("pow", .pow), binaryOp("maximum", .maximum), binaryOp("minimum", .minimum),
         reduction("sum", .reduce_sum, elementwise: nil),
         reduction("mean", .reduce_mean, elementwise: nil),

@@ -5,9 +5,10 @@ import DLGSyntax
 enum Layers {
     static let x = ParamSpec.required("x", .tensor)
     static let name = ParamSpec.optional("name", .any)
-    static let activationWords = ["none", "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu",
-                                  "elu", "selu", "gelu", "swish", "softplus", "softsign", "hardlim", "hardlims", "satlin",
-                                  "satlins"]
+    /// `activation:` words: none and linear, the unary functions whose definitions make them
+    /// activations, and the softmaxes.
+    static let activationWords = ["none", "linear"]
+        + Op.unaryFunctions.filter { $0.unaryInfo!.role == .activation }.map(\.rawValue) + ["softmax", "log_softmax"]
     static let activation = ParamSpec.optional("activation", .word(activationWords), .word("none"))
     static let weightInit = ParamSpec.optional("init", .initializer, .initializer(.uniformFanIn))
     static let bias = ParamSpec.optional("bias", .bool, .bool(true))
@@ -116,9 +117,12 @@ extension Elaborator {
         case "none", "linear": return v
         case "softmax", "log_softmax":
             return emit(word == "softmax" ? .softmax : .log_softmax, [t], ["axis": .int(-1)], at: range, what: word)
-        case "leaky_relu": return emit(.leaky_relu, [t], ["alpha": .float(0.01)], at: range, what: word)
-        case "elu": return emit(.elu, [t], ["alpha": .float(1)], at: range, what: word)
-        default: return emit(Op(rawValue: word)!, [t], at: range, what: word)
+        default:
+            // A unary function, with its parameter's default.
+            guard let op = Op(rawValue: word), let info = op.unaryInfo else { return .poison }
+            var attrs = Attributes()
+            if let p = info.parameter { attrs[p.name] = .float(p.defaultValue) }
+            return emit(op, [t], attrs, at: range, what: word)
         }
     }
 

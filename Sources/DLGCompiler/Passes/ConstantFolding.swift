@@ -1,8 +1,8 @@
 import DLGGraph
-import Foundation
 
 /// Computes at compile time what depends only on constants: elementwise
-/// arithmetic on literal tensors, reshapes of constants, and `axis_size`
+/// functions of literal tensors (through their one definition, as the f64
+/// kernels compute them), reshapes of constants, and `axis_size`
 /// once its axes are known (a bound batch size). Results larger than
 /// `maxElements` stay computed at run time.
 public struct ConstantFolding: GraphPass {
@@ -55,11 +55,12 @@ public struct ConstantFolding: GraphPass {
         default:
             break
         }
-        if n.inputs.count == 1, let f = unary(n.op, alpha: n.attrs.float("alpha")) {
-            return TensorLiteral(shape: out, values: xs[0].values.map(f))
+        if n.inputs.count == 1, let f = UnaryFunction(n.op, alpha: n.attrs.float("alpha")) {
+            return TensorLiteral(shape: out, values: f.values(xs[0].values))
         }
-        if n.inputs.count == 2, let f = binary(n.op), let a = broadcast(xs[0], to: out), let b = broadcast(xs[1], to: out) {
-            return TensorLiteral(shape: out, values: zip(a.values, b.values).map(f))
+        if n.inputs.count == 2, n.op.isBinaryFunction, let a = broadcast(xs[0], to: out), let b = broadcast(xs[1], to: out),
+           let v = n.op.binaryValues(a.values, b.values) {
+            return TensorLiteral(shape: out, values: v)
         }
         return nil
     }
@@ -93,36 +94,5 @@ public struct ConstantFolding: GraphPass {
             }
         }
         return TensorLiteral(shape: shape, values: values)
-    }
-
-    func unary(_ op: Op, alpha: Double?) -> ((Double) -> Double)? {
-        switch op {
-        case .neg: return { -$0 }
-        case .exp: return { Foundation.exp($0) }
-        case .log: return { Foundation.log($0) }
-        case .sqrt: return { $0.squareRoot() }
-        case .rsqrt: return { 1 / $0.squareRoot() }
-        case .abs: return { Swift.abs($0) }
-        case .square: return { $0 * $0 }
-        case .reciprocal: return { 1 / $0 }
-        case .sign: return { $0 > 0 ? 1 : $0 < 0 ? -1 : 0 }
-        case .sigmoid: return { 1 / (1 + Foundation.exp(-$0)) }
-        case .tanh: return { Foundation.tanh($0) }
-        case .relu: return { Swift.max($0, 0) }
-        default: return nil
-        }
-    }
-
-    func binary(_ op: Op) -> ((Double, Double) -> Double)? {
-        switch op {
-        case .add: return { $0 + $1 }
-        case .sub: return { $0 - $1 }
-        case .mul: return { $0 * $1 }
-        case .div: return { $0 / $1 }
-        case .pow: return { Foundation.pow($0, $1) }
-        case .maximum: return { Swift.max($0, $1) }
-        case .minimum: return { Swift.min($0, $1) }
-        default: return nil
-        }
     }
 }

@@ -1,14 +1,17 @@
 /// Elementwise operations: unary functions, their derivatives, and binary
 /// operations with NumPy broadcasting.
 
-private func unary(_ op: Op, _ doc: String, attributes: [String] = [], flopsPerElement: Int = 1,
-                   piecewise: Bool = false) -> OpDecl {
-    OpDecl(op, arity: .exactly(1), fusion: .elementwise, attributes: attributes, doc: doc,
-           flops: { $0.outputCount * flopsPerElement }, vjp: Gradients.unary, piecewise: piecewise,
-           inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
-               try ctx.requireFloat(0)
-               return ctx.inputs[0]
-           })
+/// The declaration of a unary function, made from its definition in DLGOps
+/// (`UnaryDefinition`): doc, FLOPs, parameter and flags come from there.
+private func unary(_ op: Op, _ info: UnaryInfo) -> OpDecl {
+    var doc = info.doc
+    if let p = info.parameter { doc += " Attribute `\(p.name)`: \(p.doc) (default \(formatNumber(p.defaultValue)))." }
+    return OpDecl(op, arity: .exactly(1), fusion: .elementwise, attributes: info.parameter.map { [$0.name] } ?? [], doc: doc,
+                  flops: { $0.outputCount * info.flops }, vjp: Gradients.unary, piecewise: info.kink,
+                  inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
+                      try ctx.requireFloat(0)
+                      return ctx.inputs[0]
+                  })
 }
 
 private func binary(_ op: Op, _ doc: String, vjp: VJPRule?, piecewise: Bool = false) -> OpDecl {
@@ -26,38 +29,7 @@ private func binary(_ op: Op, _ doc: String, vjp: VJPRule?, piecewise: Bool = fa
            })
 }
 
-/// The elementwise functions `unary_grad` can differentiate, by op name.
-public let differentiableUnaryFunctions: Set<String> = [
-    "neg", "exp", "log", "sqrt", "rsqrt", "abs", "square", "reciprocal", "sign", "sigmoid", "tanh", "relu",
-    "leaky_relu", "elu", "selu", "gelu", "swish", "softplus", "softsign", "hardlim", "hardlims", "satlin",
-    "satlins", "step",
-]
-
-let elementwiseOps: [OpDecl] = [
-    unary(.neg, "−x."),
-    unary(.exp, "eˣ."),
-    unary(.log, "Natural logarithm."),
-    unary(.sqrt, "√x."),
-    unary(.rsqrt, "1/√x."),
-    unary(.abs, "|x|.", piecewise: true),
-    unary(.square, "x²."),
-    unary(.reciprocal, "1/x."),
-    unary(.sign, "−1, 0 or 1.", piecewise: true),
-    unary(.sigmoid, "Logistic function 1/(1+e⁻ˣ).", flopsPerElement: 4),
-    unary(.tanh, "Hyperbolic tangent.", flopsPerElement: 4),
-    unary(.relu, "max(x, 0).", piecewise: true),
-    unary(.leaky_relu, "x if x > 0 else α·x (`alpha`, default 0.01).", attributes: ["alpha"], piecewise: true),
-    unary(.elu, "x if x > 0 else α·(eˣ − 1) (`alpha`, default 1).", attributes: ["alpha"], flopsPerElement: 4, piecewise: true),
-    unary(.selu, "λ·elu(x, α) with λ = 1.0507, α = 1.6733 (self-normalizing).", flopsPerElement: 4, piecewise: true),
-    unary(.gelu, "x·Φ(x), Φ the standard normal CDF (exact, via erf).", flopsPerElement: 8),
-    unary(.swish, "x·σ(x) (also called SiLU).", flopsPerElement: 5),
-    unary(.softplus, "log(1 + eˣ), computed stably.", flopsPerElement: 4),
-    unary(.softsign, "x/(1 + |x|).", flopsPerElement: 3),
-    unary(.hardlim, "1 if x ≥ 0 else 0. Its gradient is passed straight through (identity).", piecewise: true),
-    unary(.hardlims, "1 if x ≥ 0 else −1. Its gradient is passed straight through (identity).", piecewise: true),
-    unary(.satlin, "Saturated linear: clamp(x, 0, 1).", piecewise: true),
-    unary(.satlins, "Symmetric saturated linear: clamp(x, −1, 1).", piecewise: true),
-    unary(.step, "1 if x > 0 else 0 (the derivative of relu).", piecewise: true),
+let elementwiseOps: [OpDecl] = Op.unaryFunctions.map { unary($0, $0.unaryInfo!) } + [
     OpDecl(.stop_gradient, arity: .exactly(1), fusion: .elementwise,
            doc: "Identity in the forward pass; no gradient flows through it.", vjp: Gradients.none,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in ctx.inputs[0] }),
@@ -70,7 +42,7 @@ let elementwiseOps: [OpDecl] = [
            """,
            flops: { $0.outputCount * 3 },
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
-               guard let fn = ctx.attrs.string("fn"), differentiableUnaryFunctions.contains(fn) else {
+               guard let fn = ctx.attrs.string("fn"), let op = Op(rawValue: fn), op.unaryInfo != nil else {
                    throw ctx.fail("unknown function \(ctx.attrs.string("fn") ?? "(none)")")
                }
                _ = try ctx.requireSameDType()

@@ -61,23 +61,19 @@ public struct GradientEmitter {
 
 /// Gradient rules of the primitives, referenced by their declarations.
 public enum Gradients {
-    /// Elementwise functions: dx = unary_grad(x, y, dy){fn}.
+    /// Elementwise functions: dx = unary_grad(x, y, dy){fn}. Where f′ reads only
+    /// y = f(x) (relu: y > 0 ⟺ x > 0; exp, sigmoid, tanh), y takes x's place too, so x
+    /// need not be kept (it can be fused into its producer); where f′ reads only x
+    /// (square: 2x) or neither, x takes y's place, so y need not be kept (a square
+    /// feeding only a reduction, a variance, then fuses into it).
     public static let unary: VJPRule = { e, n, g throws(ShapeError) in
         var attrs: Attributes = ["fn": .string(n.op.rawValue)]
         if let a = n.attrs["alpha"] { attrs["alpha"] = a }
-        // Where f′ is a function of y = f(x) alone (relu: y > 0 ⟺ x > 0; exp, sigmoid, tanh), the
-        // backward reads only y, so x need not be kept: it can be fused into its producer.
-        let x = outputDetermined.contains(n.op) ? n.id : n.inputs[0]
-        // Where f′ reads x alone (square: 2x), x stands in for y, so y need not be kept for the backward:
-        // a square feeding only a reduction (a variance) then fuses into it.
-        let y = inputDetermined.contains(n.op) ? n.inputs[0] : n.id
+        let reads = n.op.unaryInfo?.derivative ?? .both
+        let x = reads == .output ? n.id : n.inputs[0]
+        let y = reads == .input || reads == .neither ? n.inputs[0] : n.id
         return [try e.emit(.unary_grad, [x, y, g], attrs)]
     }
-
-    /// Elementwise functions whose derivative is computed from their output (see `unary`).
-    static let outputDetermined: Set<Op> = [.relu, .exp, .sigmoid, .tanh]
-    /// Elementwise functions whose derivative needs their input only (see `unary`).
-    static let inputDetermined: Set<Op> = [.neg, .log, .abs, .square, .sign, .step, .leaky_relu, .softplus, .satlin, .satlins]
 
     public static let identity: VJPRule = { _, _, g throws(ShapeError) in [g] }
     public static let none: VJPRule = { _, n, _ throws(ShapeError) in n.inputs.map { _ in nil } }
