@@ -62,9 +62,11 @@ public struct UnaryInfo: Sendable {
     public var piecewiseConstant: Bool
     /// The gradient passes straight through (dx = dy) although the function is a step.
     public var straightThrough: Bool
+    /// f(f(x)) = x (negation): algebraic simplification removes the pair.
+    public var involution: Bool
 
     public init(doc: String, flops: Int = 1, role: Role, derivative: DerivativeReads, parameter: UnaryParameter? = nil,
-                kink: Bool = false, piecewiseConstant: Bool = false, straightThrough: Bool = false) {
+                kink: Bool = false, piecewiseConstant: Bool = false, straightThrough: Bool = false, involution: Bool = false) {
         self.doc = doc
         self.flops = flops
         self.role = role
@@ -73,6 +75,7 @@ public struct UnaryInfo: Sendable {
         self.kink = kink
         self.piecewiseConstant = piecewiseConstant
         self.straightThrough = straightThrough
+        self.involution = involution
     }
 }
 
@@ -158,7 +161,7 @@ struct InfoVisitor: UnaryVisitor {
 /// The definitions.
 public enum Elementwise {
     public enum Neg: UnaryDefinition {
-        public static var info: UnaryInfo { UnaryInfo(doc: "−x.", role: .none, derivative: .neither) }
+        public static var info: UnaryInfo { UnaryInfo(doc: "−x.", role: .none, derivative: .neither, involution: true) }
         @inlinable @inline(__always)
         public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { -x }
         @inlinable @inline(__always)

@@ -55,7 +55,7 @@ extension Executor {
             for i in 0..<n { y[i] = base[i] }
         case .pieces(let base):
             let x = pointer(ins.inputs[0], Double.self)
-            guard let f = UnaryFunction(ins.op, alpha: ins.attrs.float("alpha")) else { return }
+            guard let f = UnaryFunction(ins.op, alpha: ins.attrs.alpha) else { return }
             for i in 0..<n where f.piece(x[i]) != base[i] {
                 y[i] = f.onPiece(base[i], x[i])
             }
@@ -136,7 +136,7 @@ extension Executor {
             return .poolCells(cells)
         default:
             guard ins.inputs.count == 1, ins.inputs[0].count == n,
-                  let f = UnaryFunction(ins.op, alpha: ins.attrs.float("alpha")) else { return nil }
+                  let f = UnaryFunction(ins.op, alpha: ins.attrs.alpha) else { return nil }
             let x = pointer(ins.inputs[0], Double.self)
             return .pieces((0..<n).map { f.piece(x[$0]) })
         }
@@ -144,7 +144,6 @@ extension Executor {
 
     private static func reductionPlan(_ ins: Instruction) -> ReductionPlan? {
         let s = ins.inputs[0].shape
-        let axes = ins.attrs.ints("axes") ?? []
-        return try? ReductionPlan(shape: s, axes: axes.isEmpty ? Array(0..<s.count) : axes)
+        return try? ReductionPlan(shape: s, axes: ins.attrs.reduce.normalizedAxes(rank: s.count))
     }
 }
