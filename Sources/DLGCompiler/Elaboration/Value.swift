@@ -37,19 +37,13 @@ extension Elaborator {
     }
 }
 
-/// Why a value is not a literal tensor.
-struct LiteralError: Error {
-    var message: String
-    init(_ message: String) { self.message = message }
-}
-
 /// A literal tensor from nested lists of numbers, or nil with a reason.
-func tensorLiteral(from value: Value) -> Result<TensorLiteral, LiteralError> {
+func tensorLiteral(from value: Value) -> Result<TensorLiteral, ElaborationDiagnostic> {
     switch value {
     case .int(let i): return .success(.scalar(Double(i)))
     case .float(let f): return .success(.scalar(f))
     case .list(let items):
-        if items.isEmpty { return .failure(LiteralError("an empty list is not a tensor")) }
+        if items.isEmpty { return .failure(.emptyListLiteral) }
         var shape: [Int]? = nil
         var values: [Double] = []
         for item in items {
@@ -57,7 +51,7 @@ func tensorLiteral(from value: Value) -> Result<TensorLiteral, LiteralError> {
             case .failure(let e): return .failure(e)
             case .success(let t):
                 if let s = shape, s != t.shape {
-                    return .failure(LiteralError("rows of a literal tensor differ in shape: \(Shape(s)) and \(Shape(t.shape))"))
+                    return .failure(.raggedLiteral(Shape(s), Shape(t.shape)))
                 }
                 shape = t.shape
                 values += t.values
@@ -65,6 +59,6 @@ func tensorLiteral(from value: Value) -> Result<TensorLiteral, LiteralError> {
         }
         return .success(TensorLiteral(shape: [items.count] + (shape ?? []), values: values))
     default:
-        return .failure(LiteralError("a literal tensor holds numbers only"))
+        return .failure(.nonNumericLiteral)
     }
 }

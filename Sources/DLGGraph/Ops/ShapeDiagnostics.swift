@@ -1,9 +1,12 @@
-/// The messages shape rules and gradient rules give, as typed values with
-/// stable IDs (in the manner of swift-syntax's `ParserDiagnosticMessages`):
-/// one case per message, whose payload holds the numbers it shows. The ID
-/// names the class of problem (`matmul-mismatch`, `window-output`, …) and
-/// never changes once released; the text may be reworded.
-public enum ShapeMessage: Sendable, Hashable {
+import DLGSource
+
+/// The messages shape rules and gradient rules give: the shape phase's
+/// diagnostic catalog (swift-syntax's `ParserDiagnosticMessages` is the
+/// model), one case per message whose payload holds the numbers it shows.
+/// The ID (`Kind`) names the class of problem (`matmul-mismatch`,
+/// `window-output`, …) and never changes once released; the text may be
+/// reworded. A shape error (`ShapeError`) puts the op in front of the text.
+public enum ShapeMessage: DiagnosticCatalog, Hashable {
     // MARK: Operands
     /// `expected` is "a floating-point tensor", "floating-point matrices", …
     case notFloat(TensorType, expected: String)
@@ -55,7 +58,6 @@ public enum ShapeMessage: Sendable, Hashable {
     case windowOutput(axis: String, numbers: String, formula: String, value: String)
     case windowFractional(axis: String, numbers: String, formula: String, value: String)
     case poolPadding(pad: [Int], kernel: [Int])
-    case gradientSize(axis: String, expected: Int, got: Int)
     // MARK: Losses and dropout
     case batchMismatch(logits: TensorType, labels: TensorType)
     case targetsDType(TensorType, logits: TensorType)
@@ -68,7 +70,7 @@ public enum ShapeMessage: Sendable, Hashable {
     case unbroadcastUnknownRank(TensorType, TensorType)
 
     /// The stable IDs, one per message.
-    public enum ID: String, Sendable, Hashable, CaseIterable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
         case notFloat = "not-float"
         case dtypeMismatch = "dtype-mismatch"
         case unknownRank = "unknown-rank"
@@ -114,7 +116,6 @@ public enum ShapeMessage: Sendable, Hashable {
         case windowOutput = "window-output"
         case windowFractional = "window-fractional"
         case poolPadding = "pool-padding"
-        case gradientSize = "gradient-size"
         case batchMismatch = "batch-mismatch"
         case targetsDType = "targets-dtype"
         case targetsShape = "targets-shape"
@@ -125,7 +126,9 @@ public enum ShapeMessage: Sendable, Hashable {
         case unbroadcastUnknownRank = "unbroadcast-unknown-rank"
     }
 
-    public var id: ID {
+    public static let phase = "shapes"
+
+    public var kind: Kind {
         switch self {
         case .notFloat: .notFloat
         case .dtypeMismatch: .dtypeMismatch
@@ -172,7 +175,6 @@ public enum ShapeMessage: Sendable, Hashable {
         case .windowOutput: .windowOutput
         case .windowFractional: .windowFractional
         case .poolPadding: .poolPadding
-        case .gradientSize: .gradientSize
         case .batchMismatch: .batchMismatch
         case .targetsDType: .targetsDType
         case .targetsShape: .targetsShape
@@ -185,7 +187,7 @@ public enum ShapeMessage: Sendable, Hashable {
     }
 
     /// The message, without the op it concerns.
-    public var text: String {
+    public var message: String {
         switch self {
         case .notFloat(let t, let expected): "expects \(expected), got \(t)"
         case .dtypeMismatch(let ts): "operands have different dtypes: " + ts.map(\.description).joined(separator: " and ")
@@ -238,8 +240,6 @@ public enum ShapeMessage: Sendable, Hashable {
         case .windowFractional(let axis, let numbers, let formula, let value):
             "output \(axis) is fractional: \(numbers) → \(formula) = \(value)"
         case .poolPadding(let pad, let kernel): "padding \(pad) is more than half the window \(kernel); a window could see only padding"
-        case .gradientSize(let axis, let expected, let got):
-            "dy has \(got) on the output's \(axis) axis, but the convolution gives \(expected)"
         case .batchMismatch(let z, let l): "\(z) logits but \(l) labels: batch sizes \(z.dims?.first?.description ?? "?") and \(l.dims?.first?.description ?? "?") differ"
         case .targetsDType(let t, let z): "targets \(t) and logits \(z) have different dtypes"
         case .targetsShape(let t, let z): "targets \(t) must have the shape of the logits \(z)"
@@ -252,7 +252,9 @@ public enum ShapeMessage: Sendable, Hashable {
     }
 
     /// Notes that say what to do.
-    public var notes: [String] {
+    public var notes: [DiagnosticNote] { noteTexts.map { DiagnosticNote($0) } }
+
+    var noteTexts: [String] {
         switch self {
         case .dtypeMismatch(let ts):
             ["convert one side with cast(x, dtype: \(ts.first?.dtype.rawValue ?? "f32")) or declare both with the same dtype"]
@@ -283,7 +285,75 @@ public struct ShapeError: Error, Sendable, Hashable {
     }
 
     /// The stable ID of the problem (`matmul-mismatch`).
-    public var id: String { problem.id.rawValue }
-    public var message: String { what.map { "\($0): \(problem.text)" } ?? problem.text }
-    public var notes: [String] { problem.notes }
+    public var id: String { problem.id }
+    public var message: String { what.map { "\($0): \(problem.message)" } ?? problem.message }
+    public var notes: [String] { problem.noteTexts }
+}
+
+extension ShapeMessage {
+    /// One example of every message, with sample types and numbers (Docs/diagnostics.md).
+    public static var examples: [ShapeMessage] {
+        let x = TensorType(.f32, Shape([.symbol("B"), .known(3)]))
+        let y = TensorType(.f32, Shape([.symbol("B"), .known(4)]))
+        let image = TensorType(.f32, Shape([.symbol("B"), .known(3), .known(32), .known(32)]))
+        let filter = TensorType(.f32, [8, 2, 3, 3])
+        let labels = TensorType(.i32, Shape([.symbol("B")]))
+        return [
+            .notFloat(TensorType(.i32, Shape([.symbol("B")])), expected: "a floating-point tensor"),
+            .dtypeMismatch([x, TensorType(.f64, Shape([.symbol("B"), .known(3)]))]),
+            .unknownRank(role: "input", type: TensorType(.f32, .unknownRank), op: "flatten"),
+            .wrongRank(role: "bias", rank: 1, type: TensorType(.f32, [3, 1])),
+            .symbolicSize(what: "the input height", symbol: "H"),
+            .axisOutOfRange(axis: 2, rank: 2),
+            .wrongArity(op: .matmul, arity: .exactly(2), count: 3),
+            .wrongAttributes(op: .conv2d, expected: .conv, got: .pool),
+            .missingAttribute("input_shape"),
+            .broadcastMismatch(x, y, reason: "dimension 1 is 3 in one operand and 4 in the other"),
+            .biasMismatch(entries: .known(4), axis: 1, type: x, size: .known(3)),
+            .notUnaryFunction(.matmul),
+            .gradientOperands([x, x, y]),
+            .reductionUnknownRank(TensorType(.f32, .unknownRank)),
+            .gradientShape(expected: x, got: y, of: "reduced"),
+            .reshapeCount(x, to: Shape([.symbol("B"), .known(4)])),
+            .notPermutation([0, 0], type: x),
+            .broadcastTo(y, to: Shape([.symbol("B"), .known(3)])),
+            .concatRanks(x, image),
+            .concatAxis(operand: 1, type: TensorType(.f32, [2, 3]), first: TensorType(.f32, [4, 4]), axis: 1, concatAxis: 0),
+            .sliceEntries(rank: 2),
+            .sliceRange(start: 5, end: 3, axis: 1, size: 8),
+            .padEntries(count: 4, type: x),
+            .negativePadding(-1, 0, axis: 2),
+            .reflectPadding(4, axis: 3, size: 3),
+            .labelsNotInteger(x, role: "labels"),
+            .classesNotPositive(0),
+            .paramShape(x),
+            .notMatrix(side: "left", TensorType(.f32, [3])),
+            .matmulMismatch(x, TensorType(.f32, [4, 5]), inner: .known(3), rows: .known(4)),
+            .matmulBatch(TensorType(.f32, [2, 3, 4]), TensorType(.f32, [5, 4, 6])),
+            .filterDType(image, TensorType(.f64, [8, 3, 3, 3])),
+            .nchwUnknownRank(TensorType(.f32, .unknownRank), op: "conv2d"),
+            .nchwRank(x),
+            .filterRank(TensorType(.f32, [8, 3, 3])),
+            .windowEntries("stride, dilation"),
+            .groupsNotPositive(0),
+            .channelsNotDivisible(channels: 3, groups: 2),
+            .filtersNotDivisible(filters: 9, groups: 2),
+            .channelMismatch(channels: 3, expected: 2, filter: filter, groups: 1),
+            .windowParameter(name: "stride", value: 0),
+            .negativeWindowPadding(-1, 1),
+            .windowOutput(axis: "height", numbers: "input height 5, kernel 7, padding 0, stride 1", formula: "(5 + 0 − 7)/1 + 1",
+                          value: "-1"),
+            .windowFractional(axis: "width", numbers: "input width 8, kernel 3, padding 0, stride 2", formula: "(8 + 0 − 3)/2 + 1",
+                              value: "3.5"),
+            .poolPadding(pad: [2, 2, 2, 2], kernel: [2, 2]),
+            .batchMismatch(logits: TensorType(.f32, [8, 10]), labels: TensorType(.i32, [6])),
+            .targetsDType(TensorType(.f64, [8, 10]), logits: TensorType(.f32, [8, 10])),
+            .targetsShape(TensorType(.f32, [8, 5]), logits: TensorType(.f32, [8, 10])),
+            .dropoutRate(1),
+            .emptyRegion,
+            .regionInput(step: 1, input: 3, count: 2),
+            .regionOrder(step: 1, reads: 2),
+            .unbroadcastUnknownRank(TensorType(.f32, .unknownRank), labels),
+        ]
+    }
 }
