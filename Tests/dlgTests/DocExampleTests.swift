@@ -45,23 +45,9 @@ struct DocExampleTests {
             script += c + "\n__status=$?; printf '\\n%s\\n' '\(separator)'; (exit $__status)\n"
         }
         try scratch.write(".script.sh", script)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [scratch.file(".script.sh")]
-        p.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
-        var env = ProcessInfo.processInfo.environment
-        env["PATH"] = scratch.file(".bin") + ":" + (env["PATH"] ?? "/usr/bin:/bin")
-        env["NO_COLOR"] = "1"
-        if let m = CLI.mnistDirectory { env["DLG_MNIST_DIR"] = m } else { env["DLG_MNIST_DIR"] = nil }
-        p.environment = env
-        _ = FileManager.default.createFile(atPath: scratch.file(".output"), contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch.file(".output")))
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try out.close()
+        _ = try CLI.execute("/bin/bash", [scratch.file(".script.sh")], in: scratch.path,
+                            environment: ["PATH": scratch.file(".bin") + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")],
+                            stdout: scratch.file(".output"), stderr: scratch.file(".output"))
         let text = try String(contentsOfFile: scratch.file(".output"), encoding: .utf8)
         var parts = text.components(separatedBy: "\n" + separator + "\n")
         if parts.last == "" { parts.removeLast() }
