@@ -57,8 +57,8 @@ public enum ProgramPrinter {
         case .padGradient(let g): return "gradient of \(g)"
         case .oneHot(let c): return "one-hot, \(c) classes"
         case .convert: return "convert element type"
-        case .gemm(let p, let a, let b, let acc): return "gemm \(p), A = input \(a), B = input \(b)" + accumulation(acc)
-        case .batchedGemm(let p, let a, let b, let acc): return "batched gemm \(p), A = input \(a), B = input \(b)" + accumulation(acc)
+        case .gemm(let p, let a, let b, let acc): return "\(p), A = input \(a), B = input \(b)" + accumulation(acc)
+        case .batchedGemm(let p, let a, let b, let acc): return "batched \(p), A = input \(a), B = input \(b)" + accumulation(acc)
         case .convolution(let g, let x, let w, let bias, let activation):
             var s = "\(g), x = input \(x), w = input \(w)"
             if let bias { s += ", bias = input \(bias)" }

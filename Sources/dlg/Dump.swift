@@ -18,11 +18,11 @@ struct Dump: ParsableCommand {
     @OptionGroup var options: ModelOptions
     @OptionGroup var form: FormOptions
 
-    @Option(help: ArgumentHelp("Where in the pipeline to stop: after the parser, after elaboration, or after the pass of that stage.",
+    @Option(help: ArgumentHelp("Where in the pipeline to stop: after the parser, after elaboration, after the pass of that stage, or (kernels) the lowered kernel program.",
                                valueName: "STAGE"))
     var stage: Stage = .shapes
 
-    @Option(help: ArgumentHelp("text: one line per value; json: schema dlg.ir/1; dot: a Graphviz digraph.", valueName: "FORMAT"))
+    @Option(help: ArgumentHelp("text: one line per value; json: schema dlg.ir/1; dot: a Graphviz digraph (not for --stage kernels).", valueName: "FORMAT"))
     var format: Format = .text
 
     @OptionGroup var passes: PassOptions
