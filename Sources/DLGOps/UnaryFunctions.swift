@@ -138,6 +138,7 @@ extension Op {
         case .swish: v.visit(Elementwise.Swish.self)
         case .softplus: v.visit(Elementwise.Softplus.self)
         case .softsign: v.visit(Elementwise.Softsign.self)
+        case .mish: v.visit(Elementwise.Mish.self)
         case .hardlim: v.visit(Elementwise.Hardlim.self)
         case .hardlims: v.visit(Elementwise.Hardlims.self)
         case .satlin: v.visit(Elementwise.Satlin.self)
@@ -394,6 +395,20 @@ public enum Elementwise {
         public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
             let d = 1 + SIMDMath.abs(x)
             return dy / (d * d)
+        }
+    }
+
+    public enum Mish: UnaryDefinition {
+        public static var info: UnaryInfo {
+            UnaryInfo(doc: "x·tanh(softplus(x)) (Misra, 2019).", flops: 10, role: .activation, derivative: .input)
+        }
+        @inlinable @inline(__always)
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { x * SIMDMath.tanh(Softplus.forward(x, a)) }
+        /// f′ = t + x·(1 − t²)·σ(x) with t = tanh(softplus(x)).
+        @inlinable @inline(__always)
+        public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
+            let t = SIMDMath.tanh(Softplus.forward(x, a))
+            return dy * (t + x * (1 - t * t) * SIMDMath.sigmoid(x))
         }
     }
 

@@ -158,6 +158,7 @@ enum UnaryReference {
         // log(1 + e^x) with log1p so that the reference stays accurate for negative x.
         case .softplus: return log1p(exp(x))
         case .softsign: return x / (1 + Swift.abs(x))
+        case .mish: return x * tanh(log1p(exp(x)))
         case .hardlim: return x >= 0 ? 1 : 0
         case .hardlims: return x >= 0 ? 1 : -1
         case .satlin: return Swift.min(Swift.max(x, 0), 1)
@@ -192,6 +193,7 @@ enum UnaryReference {
         case .swish: return sigma(x) + x * sigma(x) * (1 - sigma(x))
         case .softplus: return sigma(x)
         case .softsign: return 1 / ((1 + Swift.abs(x)) * (1 + Swift.abs(x)))
+        case .mish: return { let t = tanh(log1p(exp(x))); return t + x * (1 - t * t) * sigma(x) }()
         case .hardlim, .hardlims: return 1
         case .satlin: return x > 0 && x < 1 ? 1 : 0
         case .satlins: return x > -1 && x < 1 ? 1 : 0

@@ -47,6 +47,7 @@ extension GradientCases {
         unary("swish") { _, u in "swish(\(u))" },
         unary("softplus") { _, u in "softplus(\(u) * 2)" },
         unary("softsign") { _, u in "softsign(\(u) * 2)" },
+        unary("mish") { _, u in "mish(\(u) * 2)" },
         // Inputs spread over the linear piece and both saturated ones.
         unary("satlin") { _, u in "satlin(\(u) + 0.5)" },
         unary("satlins") { _, u in "satlins(\(u) * 1.5)" },
