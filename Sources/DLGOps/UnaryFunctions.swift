@@ -139,6 +139,7 @@ extension Op {
         case .softplus: v.visit(Elementwise.Softplus.self)
         case .softsign: v.visit(Elementwise.Softsign.self)
         case .mish: v.visit(Elementwise.Mish.self)
+        case .hard_sigmoid: v.visit(Elementwise.HardSigmoid.self)
         case .hardlim: v.visit(Elementwise.Hardlim.self)
         case .hardlims: v.visit(Elementwise.Hardlims.self)
         case .satlin: v.visit(Elementwise.Satlin.self)
@@ -410,6 +411,22 @@ public enum Elementwise {
             let t = SIMDMath.tanh(Softplus.forward(x, a))
             return dy * (t + x * (1 - t * t) * SIMDMath.sigmoid(x))
         }
+    }
+
+    public enum HardSigmoid: UnaryDefinition {
+        public static var info: UnaryInfo {
+            UnaryInfo(doc: "relu6(x + 3)/6: 0 for x ≤ −3, 1 for x ≥ 3, x/6 + 1/2 between (PyTorch's hardsigmoid).", flops: 3,
+                      role: .activation, derivative: .input, kink: true)
+        }
+        @inlinable @inline(__always)
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { SIMDMath.clamp(x + 3, 0, 6) / 6 }
+        /// 1/6 strictly inside (−3, 3), 0 elsewhere (at ±3 too, as PyTorch).
+        @inlinable @inline(__always)
+        public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
+            SIMDMath.select(x, .gt, -3, then: SIMDMath.select(x, .lt, 3, then: dy / 6, else: SIMD16()), else: SIMD16())
+        }
+        public static func piece(_ x: Double, _ a: Double) -> UInt8 { x <= -3 ? 0 : x >= 3 ? 2 : 1 }
+        public static func onPiece(_ piece: UInt8, _ x: Double, _ a: Double) -> Double { piece == 0 ? 0 : piece == 2 ? 1 : (x + 3) / 6 }
     }
 
     public enum Hardlim: UnaryDefinition {
