@@ -140,6 +140,7 @@ extension Op {
         case .softsign: v.visit(Elementwise.Softsign.self)
         case .mish: v.visit(Elementwise.Mish.self)
         case .hard_sigmoid: v.visit(Elementwise.HardSigmoid.self)
+        case .hard_swish: v.visit(Elementwise.HardSwish.self)
         case .hardlim: v.visit(Elementwise.Hardlim.self)
         case .hardlims: v.visit(Elementwise.Hardlims.self)
         case .satlin: v.visit(Elementwise.Satlin.self)
@@ -427,6 +428,22 @@ public enum Elementwise {
         }
         public static func piece(_ x: Double, _ a: Double) -> UInt8 { x <= -3 ? 0 : x >= 3 ? 2 : 1 }
         public static func onPiece(_ piece: UInt8, _ x: Double, _ a: Double) -> Double { piece == 0 ? 0 : piece == 2 ? 1 : (x + 3) / 6 }
+    }
+
+    public enum HardSwish: UnaryDefinition {
+        public static var info: UnaryInfo {
+            UnaryInfo(doc: "x·relu6(x + 3)/6: 0 for x ≤ −3, x for x ≥ 3, x·(x + 3)/6 between (PyTorch's hardswish).", flops: 4,
+                      role: .activation, derivative: .input, kink: true)
+        }
+        @inlinable @inline(__always)
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { x * SIMDMath.clamp(x + 3, 0, 6) / 6 }
+        /// 0 below −3, x/3 + 1/2 on [−3, 3], 1 above 3 (PyTorch's convention at the kinks).
+        @inlinable @inline(__always)
+        public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
+            SIMDMath.select(x, .lt, -3, then: SIMD16(), else: SIMDMath.select(x, .le, 3, then: dy * (x / 3 + 0.5), else: dy))
+        }
+        public static func piece(_ x: Double, _ a: Double) -> UInt8 { x < -3 ? 0 : x > 3 ? 2 : 1 }
+        public static func onPiece(_ piece: UInt8, _ x: Double, _ a: Double) -> Double { piece == 0 ? 0 : piece == 2 ? x : x * (x + 3) / 6 }
     }
 
     public enum Hardlim: UnaryDefinition {
