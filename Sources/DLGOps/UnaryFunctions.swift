@@ -141,6 +141,7 @@ extension Op {
         case .mish: v.visit(Elementwise.Mish.self)
         case .hard_sigmoid: v.visit(Elementwise.HardSigmoid.self)
         case .hard_swish: v.visit(Elementwise.HardSwish.self)
+        case .log_sigmoid: v.visit(Elementwise.LogSigmoid.self)
         case .hardlim: v.visit(Elementwise.Hardlim.self)
         case .hardlims: v.visit(Elementwise.Hardlims.self)
         case .satlin: v.visit(Elementwise.Satlin.self)
@@ -444,6 +445,20 @@ public enum Elementwise {
         }
         public static func piece(_ x: Double, _ a: Double) -> UInt8 { x < -3 ? 0 : x > 3 ? 2 : 1 }
         public static func onPiece(_ piece: UInt8, _ x: Double, _ a: Double) -> Double { piece == 0 ? 0 : piece == 2 ? x : x * (x + 3) / 6 }
+    }
+
+    public enum LogSigmoid: UnaryDefinition {
+        public static var info: UnaryInfo {
+            UnaryInfo(doc: "log σ(x) = −softplus(−x), computed stably.", flops: 4, role: .activation, derivative: .input)
+        }
+        /// min(x, 0) − log1p(e^−|x|).
+        @inlinable @inline(__always)
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { -Softplus.forward(-x, a) }
+        /// f′ = σ(−x).
+        @inlinable @inline(__always)
+        public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
+            dy * SIMDMath.sigmoid(-x)
+        }
     }
 
     public enum Hardlim: UnaryDefinition {

@@ -161,6 +161,7 @@ enum UnaryReference {
         case .mish: return x * tanh(log1p(exp(x)))
         case .hard_sigmoid: return Swift.min(Swift.max(x + 3, 0), 6) / 6
         case .hard_swish: return x * Swift.min(Swift.max(x + 3, 0), 6) / 6
+        case .log_sigmoid: return x < 0 ? x - log1p(exp(x)) : -log1p(exp(-x))
         case .hardlim: return x >= 0 ? 1 : 0
         case .hardlims: return x >= 0 ? 1 : -1
         case .satlin: return Swift.min(Swift.max(x, 0), 1)
@@ -198,6 +199,7 @@ enum UnaryReference {
         case .mish: return { let t = tanh(log1p(exp(x))); return t + x * (1 - t * t) * sigma(x) }()
         case .hard_sigmoid: return x > -3 && x < 3 ? 1.0 / 6 : 0
         case .hard_swish: return x < -3 ? 0 : x <= 3 ? (2 * x + 3) / 6 : 1
+        case .log_sigmoid: return sigma(-x)
         case .hardlim, .hardlims: return 1
         case .satlin: return x > 0 && x < 1 ? 1 : 0
         case .satlins: return x > -1 && x < 1 ? 1 : 0

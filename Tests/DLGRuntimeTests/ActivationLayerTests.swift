@@ -25,6 +25,7 @@ import Testing
         Case(word: "mish") { x in x * tanh(softplus(x)) },
         Case(word: "hard_sigmoid") { x in min(max(x + 3, 0), 6) / 6 },
         Case(word: "hard_swish") { x in x * min(max(x + 3, 0), 6) / 6 },
+        Case(word: "log_sigmoid") { x in -softplus(-x) },
     ]
 
     static func values(_ n: Int, scale: Double, seed: UInt64) -> [Double] {
