@@ -18,7 +18,6 @@ public enum ProfileReport {
         var rows: [Row] = []
         for (i, ins) in e.program.instructions.enumerated() where i < profile.count {
             let ops = ins.steps
-            let inputs = ins.inputs.map(\.shape)
             let flops = ins.flops
             let bytes = ins.inputs.reduce(ins.output.bytes) { $0 + $1.bytes }
             let name = "%\(ins.value)" + (ins.label.map { " \($0)" } ?? "")
