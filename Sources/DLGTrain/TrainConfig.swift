@@ -77,6 +77,14 @@ public struct TrainConfig: Sendable {
     /// Model inputs fed with the features and the labels (default: the first two inputs in order).
     public var inputs: [String]?
     public var checkpoint: String?
+    /// Held-out test data, evaluated once after training (same forms as `validation`).
+    public var test: ValidationSpec = .none
+    /// Early stopping: a change of `metric` smaller than this is not an improvement (Keras's min_delta).
+    public var minDelta = 0.0
+    /// Parameters kept fixed: glob patterns over their hierarchical names (`c1.*`).
+    public var freeze: [String] = []
+    /// Transforms applied to each training batch (empty: none).
+    public var augment: [AugmentSpec] = []
 
     public init() {}
 
@@ -104,18 +112,20 @@ public struct TrainConfig: Sendable {
             case .success(let d): data = d
             case .failure(let e): return e.message
             }
-        case "validation":
+        case "validation", "test":
+            let spec: ValidationSpec
             switch v {
-            case .float(let f) where f > 0 && f < 1: validation = .fraction(f)
-            case .int(let n) where n > 0: validation = .count(n)
-            case .int(0), .word("none"), .bool(false): validation = .none
+            case .float(let f) where f > 0 && f < 1: spec = .fraction(f)
+            case .int(let n) where n > 0: spec = .count(n)
+            case .int(0), .word("none"), .bool(false): spec = .none
             default:
                 switch DataSpec.parse(v) {
-                case .success(let d): validation = .data(d)
+                case .success(let d): spec = .data(d)
                 case .failure:
                     return "expected a fraction in (0, 1), a count of examples, or a data source; got \(v)"
                 }
             }
+            if key == "test" { test = spec } else { validation = spec }
         case "optimizer":
             switch OptimizerSpec.parse(v, keeping: optimizer) {
             case .success(let o): optimizer = o
@@ -171,7 +181,20 @@ public struct TrainConfig: Sendable {
         case "checkpoint":
             guard let p = v.text else { return "expected a file path, got \(v)" }
             checkpoint = p
-        case "test", "loss_every":
+        case "min_delta":
+            guard let x = v.number, x >= 0 else { return "expected a non-negative number, got \(v)" }
+            minDelta = x
+        case "freeze":
+            switch FreezePatterns.parse(v) {
+            case .success(let p): freeze = p
+            case .failure(let e): return e.message
+            }
+        case "augment":
+            switch AugmentSpec.parseList(v) {
+            case .success(let a): augment = a
+            case .failure(let e): return e.message
+            }
+        case "loss_every":
             return nil
         default:
             return "unknown setting"

@@ -13,6 +13,8 @@ struct TrainingOptions: ParsableArguments {
     var data: String?
     @Option(help: "Held-out data: a fraction (0.2), a count (2000) or a data source.")
     var validation: String?
+    @Option(help: "Test data, evaluated once after training: a fraction (0.1), a count or a data source.")
+    var test: String?
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: "Batch size (1: per-sample SGD; 'full': the whole set).") var batch: String?
     @Option(help: "Learning rate (keeps the optimizer).") var lr: Double?
@@ -20,6 +22,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Learning-rate schedule, e.g. 'time_based(k: 0.01)', 'step(every: 10, factor: 0.5)'.") var schedule: String?
     @Option(help: "Early stopping: epochs without improvement of --metric.") var patience: Int?
     @Option(help: "Metric for early stopping: val_loss, val_accuracy, loss, accuracy.") var metric: String?
+    @Option(name: .customLong("min-delta"), help: "Early stopping: the smallest change of --metric that counts as an improvement.")
+    var minDelta: Double?
     @Option(name: .customLong("l1")) var l1: Double?
     @Option(name: .customLong("l2")) var l2: Double?
     @Option(name: .customLong("weight-decay")) var weightDecay: Double?
@@ -27,10 +31,14 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("clip-norm")) var clipNorm: Double?
     @Option(help: "Normalize features: none, unit, standardize.") var normalize: String?
     @Flag(inversion: .prefixedNo, help: "Shuffle the examples every epoch.") var shuffle: Bool?
+    @Option(help: ArgumentHelp("Keep the parameters matching a pattern fixed, e.g. 'c1.*' (repeatable).", valueName: "PATTERN"))
+    var freeze: [String] = []
+    @Option(help: "Augment the training batches, e.g. '[flip(horizontal), shift(0.1), rotate(15)]'.") var augment: String?
 
     func validate() throws {
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
-        for (name, v) in [("l1", l1), ("l2", l2), ("weight-decay", weightDecay), ("clip-value", clipValue), ("clip-norm", clipNorm)] {
+        for (name, v) in [("l1", l1), ("l2", l2), ("weight-decay", weightDecay), ("clip-value", clipValue), ("clip-norm", clipNorm),
+                          ("min-delta", minDelta)] {
             if let v, !(v >= 0) { throw ValidationError("--\(name) must not be negative, got \(v)") }
         }
     }
@@ -44,11 +52,13 @@ struct TrainingOptions: ParsableArguments {
         }
         try set("data", data)
         try set("validation", validation)
+        try set("test", test)
         try set("optimizer", optimizer)
         try set("schedule", schedule)
         try set("metric", metric)
         try set("normalize", normalize)
         try set("batch", batch)
+        try set("augment", augment)
         if let epochs { try set("epochs", String(epochs)) }
         if let patience { try set("patience", String(patience)) }
         if let lr { c.optimizer.lr = lr }
@@ -58,6 +68,8 @@ struct TrainingOptions: ParsableArguments {
         if let clipValue { c.optimizer.clipValue = clipValue > 0 ? clipValue : nil }   // 0 turns clipping off, as in a train block
         if let clipNorm { c.optimizer.clipNorm = clipNorm > 0 ? clipNorm : nil }   // 0 turns clipping off, as in a train block
         if let shuffle { c.shuffle = shuffle }
+        if let minDelta { c.minDelta = minDelta }
+        if !freeze.isEmpty { c.freeze = freeze.filter { !$0.isEmpty && $0 != "none" } }
     }
 }
 
@@ -83,36 +95,10 @@ func trainConfiguration(_ file: SourceFile, model: String?, flags: TrainingOptio
     return (config, base)
 }
 
-/// Loads training and validation sets as configured.
-func loadData(_ c: TrainConfig, base: String) throws -> (Dataset, Dataset?) {
-    guard let spec = c.data else {
-        printError("error: no data: give the train block a 'data = …' setting or pass --data")
-        throw ExitCode.failure
-    }
+/// Loads the training, validation and test parts as configured.
+func loadData(_ c: TrainConfig, base: String) throws -> DataSplits {
     do {
-        var train = try DataLoader.load(spec, relativeTo: base, seed: c.seed)
-        var validation: Dataset?
-        switch c.validation {
-        case .none: break
-        case .fraction(let f):
-            let k = max(1, Int((Double(train.count) * f).rounded()))
-            guard k < train.count else { throw TrainError("validation \(f) leaves no training examples") }
-            (train, validation) = try train.split(last: k)
-        case .count(let k):
-            guard k < train.count else {
-                throw TrainError("validation holds out \(k) examples but the data has only \(train.count)")
-            }
-            (train, validation) = try train.split(last: k)
-        case .data(let v):
-            validation = try DataLoader.load(v, relativeTo: base, seed: c.seed &+ 1)
-        }
-        if c.normalize != .none {
-            let norm = c.normalize == .unit ? try Normalization.unitRange(fittedOn: train.features)
-                                            : try Normalization.standardize(fittedOn: train.features, perFeature: true)
-            train = try norm.apply(to: train, as: .f32)
-            validation = try validation.map { try norm.apply(to: $0, as: .f32) }
-        }
-        return (train, validation)
+        return try DataSplits.load(c, relativeTo: base)
     } catch let e as DataError {
         printError("error: \(e.description)")
         throw ExitCode.failure
@@ -145,6 +131,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var flags: TrainingOptions
+    @OptionGroup var transfer: TransferOptions
     @Option(help: "Threads for kernels and BLAS (default: the train block's threads, else all cores).") var threads: Int?
     @Option(help: "Seed for initialization, shuffling and dropout (default: the train block's).") var seed: UInt64?
     @Option(help: "Save a checkpoint (safetensors) as training goes (see --checkpoint-every) and after the last epoch.") var checkpoint: String?
@@ -162,13 +149,16 @@ struct Train: ParsableCommand {
         if let n = checkpointEvery, n < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         if let n = stopAfter, n < 1 { throw ValidationError("--stop-after must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if transfer.initFrom != nil, resume != nil {
+            throw ValidationError("--init-from starts a new run from another model's parameters and --resume continues a run: give one of them")
+        }
     }
 
     func run() throws {
         func threadCount(_ c: TrainConfig) -> Int { threads ?? c.threads ?? ProcessInfo.processInfo.activeProcessorCount }
         let session: Session
         let config: TrainConfig
-        let train: Dataset, validation: Dataset?
+        let data: DataSplits
         if CompiledModel.isCompiled(options.file) {
             // A compiled training step: the train block's settings travel with it.
             let compiled: CompiledModel
@@ -183,8 +173,12 @@ struct Train: ParsableCommand {
             }
             try flags.apply(to: &c)
             if let seed { c.seed = seed }
+            if !c.freeze.isEmpty {
+                printError("error: \(options.file) is compiled: its trainable parameters were fixed when it was compiled, so freeze needs the .dlg file")
+                throw ExitCode.failure
+            }
             config = c
-            (train, validation) = try loadData(c, base: (compiled.source as NSString).deletingLastPathComponent)
+            data = try loadData(c, base: (compiled.source as NSString).deletingLastPathComponent)
             do { session = try Session(compiled: compiled, config: c, threads: threadCount(c)) } catch let e as TrainError {
                 printError("error: \(e.message)")
                 throw ExitCode.failure
@@ -193,24 +187,33 @@ struct Train: ParsableCommand {
             let file = try loadSource(options.file)
             let (c, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: seed)
             config = c
-            (train, validation) = try loadData(c, base: base)
+            data = try loadData(c, base: base)
             session = try makeSession(file, model: options.model, config: c, threads: threadCount(c),
                                       bindings: try options.bindings())
         }
         let trainer: Trainer
         let result: TrainResult
+        var test: (tally: Tally, scoring: Scoring)?
         do {
             session.profile = profile
             trainer = try Trainer(session: session)
-            trainer.progress = ConsoleProgress(live: !json && isatty(2) != 0)
+            let progress = ConsoleProgress(live: !json && isatty(2) != 0)
+            progress.testExamples = data.test?.count ?? 0
+            trainer.progress = progress
             trainer.logPath = log
             trainer.plotPath = plot
             trainer.checkpointPath = checkpoint ?? config.checkpoint
             trainer.checkpointEvery = checkpointEvery
             trainer.resumePath = resume
+            trainer.initFrom = transfer.source
             trainer.checkNumerics = checkNumerics
             trainer.stopAfterEpochs = stopAfter
-            result = try trainer.run(train: train, validation: validation)
+            if let t = data.test { try trainer.validate(t, role: "test") }
+            result = try trainer.run(train: data.train, validation: data.validation)
+            // The test part is evaluated once, with the weights training ended with.
+            if let t = data.test, result.failure == nil, !result.history.isEmpty {
+                test = try trainer.evaluateHeldOut(t, batch: config.batch == 0 ? nil : config.batch)
+            }
         } catch let e as TrainError {
             printError("error: \(e.message)")
             throw ExitCode.failure
@@ -238,6 +241,10 @@ struct Train: ParsableCommand {
                 if let v = l.valLoss { fields.append(("val_loss", .double(v))) }
                 if let v = l.valAccuracy { fields.append(("val_accuracy", .double(v))) }
             }
+            if let (t, s) = test {
+                fields.append(("test_loss", .double(t.loss)))
+                if s != .regression { fields.append(("test_accuracy", .double(t.accuracy))) }
+            }
             if let f = result.failure { fields.append(("error", .string(f))) }
             if let c = trainer.checkpointPath { fields.append(("checkpoint", .string(c))) }
             print(JSON.object(fields).serialized(pretty: true))
@@ -248,6 +255,11 @@ struct Train: ParsableCommand {
             if let v = l.valLoss { s += "; held out: loss \(String(format: "%.4g", v))" }
             if let v = l.valAccuracy { s += ", accuracy \(String(format: "%.2f%%", v * 100))" }
             print(s)
+            if let (t, sc) = test {
+                print("test: loss \(String(format: "%.4g", t.loss))"
+                      + (sc == .regression ? "" : ", accuracy \(String(format: "%.2f%%", t.accuracy * 100))")
+                      + " on \(t.examples) examples")
+            }
             if let c = trainer.checkpointPath, result.failure == nil { print("checkpoint: \(c)") }
             if let p = plot { print("curves: \(p)") }
         }

@@ -1,0 +1,31 @@
+import ArgumentParser
+import DLGTrain
+
+/// `--init-from`, `--init-map`, `--strict`: start training from another model's parameters.
+struct TransferOptions: ParsableArguments {
+    @Option(name: .customLong("init-from"), help: ArgumentHelp("Start from the parameters of this safetensors file, matched by name (transfer learning).", valueName: "FILE"))
+    var initFrom: String?
+    @Option(name: .customLong("init-map"), help: ArgumentHelp("Rewrite a name prefix of the --init-from file, e.g. 'encoder.=features.' (repeatable).", valueName: "SRC=DST"))
+    var initMap: [String] = []
+    @Flag(help: "With --init-from: every tensor must match by name and shape, both ways.")
+    var strict = false
+
+    func validate() throws {
+        for r in initMap where InitFrom.rule(r) == nil {
+            throw ValidationError("--init-map takes SRC=DST, a prefix of the file's names and what it becomes (e.g. 'encoder.=features.'); got '\(r)'")
+        }
+        if initFrom == nil, !initMap.isEmpty || strict {
+            throw ValidationError("--init-map and --strict go with --init-from FILE")
+        }
+    }
+
+    var source: InitFrom? {
+        initFrom.map { InitFrom(path: $0, map: initMap.compactMap(InitFrom.rule), strict: strict) }
+    }
+
+    /// The flags as given, for a run started by another command (`dlg tune`).
+    var arguments: [String] {
+        guard let initFrom else { return [] }
+        return ["--init-from", initFrom] + initMap.flatMap { ["--init-map", $0] } + (strict ? ["--strict"] : [])
+    }
+}
