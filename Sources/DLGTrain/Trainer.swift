@@ -148,6 +148,7 @@ public final class Trainer {
         let cfg = session.config
         try validate(train, role: "training")
         if let v = validation { try validate(v, role: "validation") }
+        let augmentation = try augmentation(for: train)
         let n = train.count
         let batch = try batchSize(n)
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -209,6 +210,9 @@ public final class Trainer {
                 order = Array(0..<n)
             }
             var tally = Tally(classes: { if case .classes(let c) = scoring { c } else { nil } }())
+            // Augmented batches are made on a worker thread, ahead of the steps that take them.
+            let augmented = augmentation?.batches(order: order, batch: batch, epoch: epoch)
+            defer { augmented?.finish() }
             let e0 = DispatchTime.now().uptimeNanoseconds
             var start = 0
             let batches = session.fixedBatch != nil ? n / batch : (n + batch - 1) / batch
@@ -217,7 +221,7 @@ public final class Trainer {
                 let rows = order[start..<min(start + batch, n)]
                 if let f = session.fixedBatch, rows.count != f { break }
                 let e = try session.trainExecutor(batch: rows.count)
-                try feed(e, train, rows)
+                if let augmented { try feed(e, train, rows, features: try augmented.take(done)) } else { try feed(e, train, rows) }
                 e.step = UInt64(position.step)
                 e.checkNumerics = checkNumerics
                 do { try e.run() } catch { throw TrainError(error.message) }
@@ -255,6 +259,11 @@ public final class Trainer {
                                      valLoss: nil, valAccuracy: nil, learningRate: lr, seconds: seconds,
                                      samplesPerSecond: Double(n) / max(seconds, 1e-9))
             if penalty(try session.trainExecutor(batch: batch)) != nil { record.penalty = tally.penalty }
+            if let augmented {
+                augmented.finish()
+                record.augmentSeconds = augmented.producingSeconds
+                record.augmentWaitSeconds = augmented.waitingSeconds
+            }
             if let v = validation {
                 let (vt, vs) = try evaluateHeldOut(v, batch: batch)
                 record.valLoss = vt.loss
@@ -314,7 +323,10 @@ public final class Trainer {
         if let a = r.accuracy { line += ",\"accuracy\":\(json(a))" }
         if let v = r.valLoss { line += ",\"val_loss\":\(json(v))" }
         if let v = r.valAccuracy { line += ",\"val_accuracy\":\(json(v))" }
-        line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))}\n"
+        line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))"
+        if let a = r.augmentSeconds { line += ",\"augment_seconds\":\(json(a))" }
+        if let w = r.augmentWaitSeconds { line += ",\"augment_wait_seconds\":\(json(w))" }
+        line += "}\n"
         return line
     }
 

@@ -25,7 +25,7 @@ public enum AugmentSpec: Sendable, Equatable, CustomStringConvertible {
         case zeros
         /// The nearest edge pixel (Keras's "nearest").
         case nearest
-        /// The image mirrored at its edge, the edge pixel not repeated (Keras's "reflect", NumPy's "reflect").
+        /// The image mirrored about its edge, d c b a | a b c d | d c b a (Keras's "reflect").
         case reflect
     }
 
@@ -93,7 +93,7 @@ public enum AugmentSpec: Sendable, Equatable, CustomStringConvertible {
         }
         let fills = out.compactMap { a in a.fill.map { (a, $0) } }
         if let first = fills.first, let other = fills.first(where: { $0.1 != first.1 }) {
-            return .failure(SettingError("augment: \(first.0.name) fills with \(first.1.rawValue) but \(other.0.name) with \(other.1.rawValue); "
+            return .failure(SettingError("\(first.0.name) fills with \(first.1.rawValue) but \(other.0.name) with \(other.1.rawValue); "
                                          + "the geometric transforms are applied as one map with one fill"))
         }
         return .success(out)
@@ -101,9 +101,9 @@ public enum AugmentSpec: Sendable, Equatable, CustomStringConvertible {
 
     public static func parse(_ v: Setting) -> Result<AugmentSpec, SettingError> {
         guard let c = SettingCall(v) else {
-            return .failure(SettingError("augment: expected a transform such as flip(horizontal) or rotate(15), got \(v)"))
+            return .failure(SettingError("expected a transform such as flip(horizontal) or rotate(15), got \(v)"))
         }
-        func fail(_ m: String) -> Result<AugmentSpec, SettingError> { .failure(SettingError("augment: \(m)")) }
+        func fail(_ m: String) -> Result<AugmentSpec, SettingError> { .failure(SettingError(m)) }
         let allowed: [String: [String]] = [
             "flip": ["mode", "p", "fill"], "shift": ["height", "width", "fill"], "zoom": ["low", "high", "fill"],
             "rotate": ["degrees", "low", "high", "fill"], "crop": ["pad", "fill"], "noise": ["std"],
