@@ -97,11 +97,21 @@ public struct TrainConfig: Sendable {
             case .failure(let d): diagnostics.append(d.diagnostic)
             case .success(let v):
                 if let problem = c.apply(key: s.key.name, v) {
-                    diagnostics.error("bad-setting", "train setting '\(s.key.name)': \(problem)", at: s.value.range)
+                    diagnostics.error("bad-setting", "train setting '\(s.key.name)': \(problem)", at: badItem(s) ?? s.value.range)
                 }
             }
         }
         return c
+    }
+
+    /// In a list of transforms, the first one that cannot be read: the place to point at.
+    static func badItem(_ s: TrainSetting) -> SourceRange? {
+        guard s.key.name == "augment", case .list(let items) = s.value.kind else { return nil }
+        return items.first { item in
+            guard case .success(let v) = Setting.from(item) else { return true }
+            if case .failure = AugmentSpec.parse(v) { return true }
+            return false
+        }?.range
     }
 
     /// Applies one setting; returns what is wrong with it, or nil.

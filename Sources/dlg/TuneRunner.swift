@@ -114,7 +114,11 @@ final class TrialRunner: @unchecked Sendable {
         let procs = running.values.map(\.process)
         lock.unlock()
         for p in procs where p.isRunning { p.terminate() }
-        for p in procs { p.waitUntilExit() }
+        // A trial that does not end within five seconds of SIGTERM is killed.
+        for p in procs {
+            for _ in 0..<100 where p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
         printError("interrupted: the finished trials are in \(directory)/trials.jsonl; run the same command again to continue")
         exit(128 + signal)
     }
@@ -124,8 +128,14 @@ final class TrialRunner: @unchecked Sendable {
         var finished: [TrialKey: TrialResult] = [:]
         for r in previous { finished[r.job.key] = r }
         var all = previous
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
+        // A process started from one that blocks signals (a test harness, some job runners) inherits
+        // the mask: unblock SIGINT and SIGTERM here, so that they reach this process and, since
+        // trials inherit this thread's mask, so that SIGTERM ends a trial.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             s.setEventHandler { [unowned self] in self.interrupt(sig) }

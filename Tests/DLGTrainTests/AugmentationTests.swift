@@ -204,7 +204,7 @@ struct AugmentationTests {
         let (train, held) = try data.split(last: 8)
         func run(_ augment: [AugmentSpec], threads: Int) throws -> EpochRecord {
             var c = TrainConfig()
-            c.optimizer = OptimizerSpec(kind: .sgd, lr: 1e-30)
+            c.optimizer.lr = 1e-30
             c.batch = 4
             c.epochs = 1
             c.seed = 5
