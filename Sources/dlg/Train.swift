@@ -3,6 +3,7 @@ import DLGCompiler
 import DLGData
 import DLGGraph
 import DLGRuntime
+import DLGSource
 import DLGSyntax
 import DLGTrain
 import Foundation
@@ -48,7 +49,7 @@ struct TrainingOptions: ParsableArguments {
         func set(_ key: String, _ text: String?) throws {
             guard let text else { return }
             guard let v = Setting.parse(text) else { throw ValidationError("--\(key): cannot read '\(text)'") }
-            if let problem = c.apply(key: key, v) { throw ValidationError("--\(key): \(problem)") }
+            if let problem = c.apply(key: key, v) { throw ValidationError("--\(key): \(problem.message)") }
         }
         try set("data", data)
         try set("validation", validation)
@@ -80,9 +81,8 @@ func trainConfiguration(_ file: SourceFile, model: String?, flags: TrainingOptio
         report(pdiags, in: file)
         throw ExitCode.failure
     }
-    let name = model ?? unit.models.first?.name.name
     var diags = Diagnostics()
-    var config = TrainConfig.from(unit.trains.last { $0.model.name == name }, diagnostics: &diags)
+    var config = TrainConfig.from(Frontend.trainBlock(unit, model: model), diagnostics: &diags)
     if diags.hasErrors {
         report(diags, in: file)
         throw ExitCode.failure

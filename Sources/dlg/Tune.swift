@@ -2,6 +2,7 @@ import ArgumentParser
 import DLGData
 import DLGGraph
 import DLGKernels
+import DLGSource
 import DLGSyntax
 import DLGTrain
 import Foundation
@@ -60,10 +61,10 @@ struct Tune: ParsableCommand {
         do {
             for text in params {
                 let p = try TunedParameter.parse(text, modelParameters: modelParameters, model: model.name.name)
-                if tuned.contains(where: { $0.name == p.name }) { throw SettingError("--param \(p.name) is given twice") }
+                if tuned.contains(where: { $0.name == p.name }) { throw TuneError("--param \(p.name) is given twice") }
                 tuned.append(p)
             }
-        } catch let e as SettingError {
+        } catch let e as TuneError {
             throw ValidationError(e.message)
         }
         let passThrough = passThroughArguments()
@@ -87,7 +88,7 @@ struct Tune: ParsableCommand {
         do {
             search = try TuneSearch(strategy: strategy, params: tuned, objective: objective, trials: trials, seed: searchSeed,
                                     maxEpochs: config.epochs, factor: factor)
-        } catch let e as SettingError {
+        } catch let e as TuneError {
             throw ValidationError(e.message)
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)

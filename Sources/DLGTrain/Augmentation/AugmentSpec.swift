@@ -1,3 +1,5 @@
+import DLGCompiler
+
 /// One transform of the `augment` setting, in the conventions of Keras's preprocessing
 /// layers and torchvision's transforms (training.md, *Augmentation*). Each is drawn anew
 /// for every example of every training batch.
@@ -77,7 +79,7 @@ public enum AugmentSpec: Sendable, Equatable, CustomStringConvertible {
     /// Reads `[flip(horizontal), shift(0.1), …]` (or one transform alone); `[]`, `none` and
     /// `false` mean no augmentation. The geometric transforms are applied as one map, so
     /// they must agree on `fill`.
-    public static func parseList(_ v: Setting) -> Result<[AugmentSpec], SettingError> {
+    public static func parseList(_ v: Setting) -> Result<[AugmentSpec], TrainSettingDiagnostic> {
         let items: [Setting]
         switch v {
         case .list(let l): items = l
@@ -93,32 +95,30 @@ public enum AugmentSpec: Sendable, Equatable, CustomStringConvertible {
         }
         let fills = out.compactMap { a in a.fill.map { (a, $0) } }
         if let first = fills.first, let other = fills.first(where: { $0.1 != first.1 }) {
-            return .failure(SettingError("\(first.0.name) fills with \(first.1.rawValue) but \(other.0.name) with \(other.1.rawValue); "
-                                         + "the geometric transforms are applied as one map with one fill"))
+            return .failure(.badTransform(.fillConflict(first: first.0.name, firstFill: first.1.rawValue,
+                                                        other: other.0.name, otherFill: other.1.rawValue)))
         }
         return .success(out)
     }
 
-    public static func parse(_ v: Setting) -> Result<AugmentSpec, SettingError> {
-        guard let c = SettingCall(v) else {
-            return .failure(SettingError("expected a transform such as flip(horizontal) or rotate(15), got \(v)"))
-        }
-        func fail(_ m: String) -> Result<AugmentSpec, SettingError> { .failure(SettingError(m)) }
+    public static func parse(_ v: Setting) -> Result<AugmentSpec, TrainSettingDiagnostic> {
+        guard let c = SettingCall(v) else { return .failure(.expected(.transform, got: v.description)) }
+        func fail(_ p: TrainSettingDiagnostic.TransformProblem) -> Result<AugmentSpec, TrainSettingDiagnostic> { .failure(.badTransform(p)) }
         let allowed: [String: [String]] = [
             "flip": ["mode", "p", "fill"], "shift": ["height", "width", "fill"], "zoom": ["low", "high", "fill"],
             "rotate": ["degrees", "low", "high", "fill"], "crop": ["pad", "fill"], "noise": ["std"],
             "brightness": ["factor"], "contrast": ["factor"],
         ]
         guard let names = allowed[c.name] else {
-            return fail("unknown transform '\(c.name)'; known: " + AugmentSpec.names.joined(separator: ", "))
+            return .failure(.unknownTransform(name: c.name, known: AugmentSpec.names))
         }
         if let bad = c.unknownNames(names).first {
-            return fail("\(c.name) has no argument '\(bad)'; it takes " + names.joined(separator: ", "))
+            return fail(.unknownArgument(transform: c.name, argument: bad, known: names))
         }
         var fill = Fill.zeros
         if let f = c.arg("fill") {
             guard let w = f.text, let m = Fill(rawValue: w == "constant" ? "zeros" : w) else {
-                return fail("fill is zeros, nearest or reflect, got \(f)")
+                return fail(.fill(got: f.description))
             }
             fill = m
         }
@@ -127,45 +127,45 @@ public enum AugmentSpec: Sendable, Equatable, CustomStringConvertible {
         case "flip":
             let mode = c.arg("mode", 0)?.text ?? "horizontal_and_vertical"
             let p = number("p", nil) ?? 0.5
-            guard (0...1).contains(p) else { return fail("flip's p is a probability in [0, 1], got \(p)") }
+            guard (0...1).contains(p) else { return fail(.flipProbability(got: String(p))) }
             switch mode {
             case "horizontal": return .success(.flip(horizontal: true, vertical: false, p: p, fill: fill))
             case "vertical": return .success(.flip(horizontal: false, vertical: true, p: p, fill: fill))
             case "horizontal_and_vertical", "both": return .success(.flip(horizontal: true, vertical: true, p: p, fill: fill))
-            default: return fail("flip takes horizontal, vertical or horizontal_and_vertical, got \(mode)")
+            default: return fail(.flipMode(got: mode))
             }
         case "shift":
-            guard let h = number("height", 0) else { return fail("shift needs the largest shift as a fraction of the size: shift(0.1)") }
+            guard let h = number("height", 0) else { return fail(.shiftMissing) }
             let w = number("width", 1) ?? h
             guard (0..<1).contains(h), (0..<1).contains(w) else {
-                return fail("shift takes fractions of the height and width in [0, 1) (0.1 = up to 10%), got shift(\(h), \(w))")
+                return fail(.shiftRange(got: v.description))
             }
             return .success(.shift(height: h, width: w, fill: fill))
         case "zoom":
-            guard let a = number("low", 0) else { return fail("zoom needs a range of scale factors: zoom(0.9, 1.1), or zoom(0.1) for the same") }
+            guard let a = number("low", 0) else { return fail(.zoomMissing) }
             let (low, high) = number("high", 1).map { (a, $0) } ?? (1 - a, 1 + a)
             guard low > 0, low <= high, high < 100 else {
-                return fail("zoom's scale factors must satisfy 0 < low ≤ high (zoom(0.9, 1.1)); zoom(f) takes 0 ≤ f < 1")
+                return fail(.zoomRange)
             }
             return .success(.zoom(low: low, high: high, fill: fill))
         case "rotate":
-            guard let d = number("degrees", 0) ?? number("low", nil) else { return fail("rotate needs the largest angle in degrees: rotate(15)") }
+            guard let d = number("degrees", 0) ?? number("low", nil) else { return fail(.rotateMissing) }
             let (low, high) = number("high", 1).map { (d, $0) } ?? (-abs(d), abs(d))
             guard low <= high, abs(low) <= 360, abs(high) <= 360 else {
-                return fail("rotate takes an angle in degrees (rotate(15): −15° … 15°) or a range low ≤ high within ±360")
+                return fail(.rotateRange)
             }
             return .success(.rotate(low: low, high: high, fill: fill))
         case "crop":
             guard let p = c.arg("pad", 0)?.integer, p >= 1, p <= 1024 else {
-                return fail("crop needs the padding in pixels, an integer ≥ 1: crop(pad: 4)")
+                return fail(.cropPad)
             }
             return .success(.crop(pad: p, fill: fill))
         case "noise":
-            guard let s = number("std", 0), s >= 0, s.isFinite else { return fail("noise needs a standard deviation ≥ 0: noise(0.05)") }
+            guard let s = number("std", 0), s >= 0, s.isFinite else { return fail(.noiseStd) }
             return .success(.noise(std: s))
         default:
-            guard let f = number("factor", 0), f >= 0, f.isFinite else { return fail("\(c.name) needs a factor ≥ 0: \(c.name)(0.2)") }
-            if c.name == "contrast", f > 1 { return fail("contrast's factor is in [0, 1], got \(f)") }
+            guard let f = number("factor", 0), f >= 0, f.isFinite else { return fail(.factor(transform: c.name)) }
+            if c.name == "contrast", f > 1 { return fail(.contrastFactor(got: String(f))) }
             return .success(c.name == "brightness" ? .brightness(f) : .contrast(f))
         }
     }
@@ -173,7 +173,7 @@ public enum AugmentSpec: Sendable, Equatable, CustomStringConvertible {
 
 /// The `freeze` setting: a pattern or a list of patterns over parameter names.
 public enum FreezePatterns {
-    public static func parse(_ v: Setting) -> Result<[String], SettingError> {
+    public static func parse(_ v: Setting) -> Result<[String], TrainSettingDiagnostic> {
         let items: [Setting]
         switch v {
         case .list(let l): items = l
@@ -183,7 +183,7 @@ public enum FreezePatterns {
         var out: [String] = []
         for i in items {
             guard let t = i.text, !t.isEmpty else {
-                return .failure(SettingError("freeze takes parameter-name patterns such as [\"c1.*\", \"c3.*\"], got \(i)"))
+                return .failure(.expected(.freezePatterns, got: i.description))
             }
             out.append(t)
         }

@@ -1,3 +1,4 @@
+import DLGCompiler
 import Foundation
 
 /// How `dlg tune` chooses its trials.
@@ -117,7 +118,7 @@ public struct TuneSearch: Sendable {
         self.seed = seed
         self.maxEpochs = maxEpochs
         self.factor = factor
-        guard factor >= 2 else { throw SettingError("--factor must be at least 2") }
+        guard factor >= 2 else { throw TuneError("--factor must be at least 2") }
         switch strategy {
         case .grid:
             let all = try TuneConfig.grid(params)

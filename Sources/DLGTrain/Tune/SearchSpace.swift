@@ -1,5 +1,12 @@
+import DLGCompiler
 import DLGKernels
 import Foundation
+
+/// A search that cannot be set up: a bad `--param`, a grid over a continuous range, ….
+public struct TuneError: Error, Sendable {
+    public var message: String
+    public init(_ m: String) { message = m }
+}
 
 /// One value a tuned parameter takes.
 public enum TuneValue: Sendable, Hashable, CustomStringConvertible {
@@ -77,24 +84,24 @@ public enum ValueSpec: Sendable, Equatable, CustomStringConvertible {
             let inner = t.dropFirst(prefix.count + 1).dropLast()
             let parts = inner.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard parts.count == 2, let a = parts[0], let b = parts[1], a.isFinite, b.isFinite else {
-                throw SettingError("\(prefix)(a, b) takes two numbers, got '\(t)'")
+                throw TuneError("\(prefix)(a, b) takes two numbers, got '\(t)'")
             }
-            guard a < b else { throw SettingError("\(prefix)(a, b) needs a < b, got '\(t)'") }
+            guard a < b else { throw TuneError("\(prefix)(a, b) needs a < b, got '\(t)'") }
             return (a, b)
         }
         if let (a, b) = try pair("log") ?? pair("loguniform") {
-            guard a > 0 else { throw SettingError("log(a, b) draws log-uniformly, so it needs 0 < a < b, got '\(t)'") }
+            guard a > 0 else { throw TuneError("log(a, b) draws log-uniformly, so it needs 0 < a < b, got '\(t)'") }
             return .logUniform(a, b)
         }
         if let (a, b) = try pair("uniform") { return .uniform(a, b) }
         if let r = t.range(of: ".."), !t.contains("("), let a = Int(t[..<r.lowerBound]), let b = Int(t[r.upperBound...]) {
-            guard a <= b else { throw SettingError("the range \(t) is empty: write low..high") }
-            guard b - a < 1_000_000 else { throw SettingError("the range \(t) is too large for a search") }
+            guard a <= b else { throw TuneError("the range \(t) is empty: write low..high") }
+            guard b - a < 1_000_000 else { throw TuneError("the range \(t) is too large for a search") }
             return .integers(a, b)
         }
         let items = splitTopLevel(t)
         guard !items.isEmpty, items.allSatisfy({ !$0.isEmpty }) else {
-            throw SettingError("expected a list (16,32,64), a range (1..3), log(1e-4, 1e-1) or uniform(a, b), got '\(t)'")
+            throw TuneError("expected a list (16,32,64), a range (1..3), log(1e-4, 1e-1) or uniform(a, b), got '\(t)'")
         }
         return .list(items.map(TuneValue.read))
     }
@@ -144,12 +151,12 @@ public struct TunedParameter: Sendable, Equatable {
     /// Reads `NAME=SPEC`; NAME is one of `modelParameters` or a setting (dashes or underscores).
     public static func parse(_ text: String, modelParameters: [String], model: String) throws -> TunedParameter {
         guard let eq = text.firstIndex(of: "=") else {
-            throw SettingError("--param takes NAME=SPEC, e.g. width=32,64,128 or lr=log(1e-4,1e-1); got '\(text)'")
+            throw TuneError("--param takes NAME=SPEC, e.g. width=32,64,128 or lr=log(1e-4,1e-1); got '\(text)'")
         }
         let name = String(text[..<eq]).trimmingCharacters(in: .whitespaces)
         let spec: ValueSpec
-        do { spec = try ValueSpec.parse(String(text[text.index(after: eq)...])) } catch let e as SettingError {
-            throw SettingError("--param \(name): \(e.message)")
+        do { spec = try ValueSpec.parse(String(text[text.index(after: eq)...])) } catch let e as TuneError {
+            throw TuneError("--param \(name): \(e.message)")
         }
         let p: TunedParameter
         if modelParameters.contains(name) {
@@ -158,7 +165,7 @@ public struct TunedParameter: Sendable, Equatable {
             p = TunedParameter(name: s.name, spec: spec, target: .setting(flag: s.flag), integral: s.integral)
         } else {
             let params = modelParameters.isEmpty ? "no model parameters" : "model parameters " + modelParameters.joined(separator: ", ")
-            throw SettingError("--param '\(name)' names no model parameter or train setting: \(model) has \(params) "
+            throw TuneError("--param '\(name)' names no model parameter or train setting: \(model) has \(params) "
                                + "(declare them as model \(model)(width = 32, …)), and the settings are "
                                + settings.map(\.name).joined(separator: ", "))
         }
@@ -172,17 +179,17 @@ public struct TunedParameter: Sendable, Equatable {
                 return
             }
             if case .list(let l) = spec, let bad = l.first(where: { $0.number == nil }) {
-                throw SettingError("--param \(name): '\(bad)' is not a number")
+                throw TuneError("--param \(name): '\(bad)' is not a number")
             }
             return
         }
         switch spec {
         case .list(let l):
             if let bad = l.first(where: { if case .int = $0 { false } else { true } }) {
-                throw SettingError("--param \(name): '\(bad)' is not an integer, and \(name) takes integers")
+                throw TuneError("--param \(name): '\(bad)' is not an integer, and \(name) takes integers")
             }
         case .logUniform(let a, let b), .uniform(let a, let b):
-            if a.rounded(.up) > b.rounded(.down) { throw SettingError("--param \(name): no integer lies in \(spec)") }
+            if a.rounded(.up) > b.rounded(.down) { throw TuneError("--param \(name): no integer lies in \(spec)") }
         case .integers: break
         }
     }
@@ -228,10 +235,10 @@ public struct TuneConfig: Sendable, Hashable {
         var out = [TuneConfig(values: [])]
         for p in params {
             guard let values = p.spec.values else {
-                throw SettingError("grid search takes lists and integer ranges; \(p.name) is \(p.spec) (use --strategy random)")
+                throw TuneError("grid search takes lists and integer ranges; \(p.name) is \(p.spec) (use --strategy random)")
             }
             out = out.flatMap { c in values.map { TuneConfig(values: c.values + [$0]) } }
-            if out.count > 1_000_000 { throw SettingError("the grid has more than a million points") }
+            if out.count > 1_000_000 { throw TuneError("the grid has more than a million points") }
         }
         return out
     }

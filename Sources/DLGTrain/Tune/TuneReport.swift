@@ -1,3 +1,4 @@
+import DLGCompiler
 import Foundation
 
 /// The tables, the picture and the best configuration of a search.
