@@ -1,3 +1,4 @@
+import DLGCompiler
 import DLGData
 import DLGKernels
 import DLGSyntax
