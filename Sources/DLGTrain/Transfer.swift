@@ -85,7 +85,7 @@ extension Trainer {
     public func initialize(from source: InitFrom) throws -> TransferReport {
         let file: SafetensorsFile
         do { file = try Safetensors.read(source.path) } catch let e as DataError {
-            throw TrainError("--init-from: \(e.description)")
+            throw TrainError("--init-from \(source.path) is not a safetensors file this run can read: \(e.description)")
         }
         var report = TransferReport()
         let wanted = session.state.entries.filter { !$0.name.hasPrefix("optimizer.") }

@@ -80,14 +80,8 @@ public enum AugmentSpec: Sendable, Equatable, CustomStringConvertible {
     /// `false` mean no augmentation. The geometric transforms are applied as one map, so
     /// they must agree on `fill`.
     public static func parseList(_ v: Setting) -> Result<[AugmentSpec], TrainSettingDiagnostic> {
-        let items: [Setting]
-        switch v {
-        case .list(let l): items = l
-        case .word("none"), .bool(false): items = []
-        default: items = [v]
-        }
         var out: [AugmentSpec] = []
-        for item in items {
+        for item in listItems(v) {
             switch parse(item) {
             case .success(let a): out.append(a)
             case .failure(let e): return .failure(e)
@@ -174,19 +168,22 @@ public enum AugmentSpec: Sendable, Equatable, CustomStringConvertible {
 /// The `freeze` setting: a pattern or a list of patterns over parameter names.
 public enum FreezePatterns {
     public static func parse(_ v: Setting) -> Result<[String], TrainSettingDiagnostic> {
-        let items: [Setting]
-        switch v {
-        case .list(let l): items = l
-        case .word("none"), .bool(false): items = []
-        default: items = [v]
-        }
         var out: [String] = []
-        for i in items {
+        for i in listItems(v) {
             guard let t = i.text, !t.isEmpty else {
                 return .failure(.expected(.freezePatterns, got: i.description))
             }
             out.append(t)
         }
         return .success(out)
+    }
+}
+
+/// The items of a setting that takes a list or one item; `none` and `false` are no items.
+func listItems(_ v: Setting) -> [Setting] {
+    switch v {
+    case .list(let l): return l
+    case .word("none"), .bool(false): return []
+    default: return [v]
     }
 }
