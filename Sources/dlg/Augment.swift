@@ -12,13 +12,18 @@ struct Augment: ParsableCommand {
             """)
 
     @OptionGroup var options: ModelOptions
-    @Option(help: "Data source, as in a train block (default: the train block's).") var data: String?
-    @Option(help: "The transforms (default: the train block's augment), e.g. '[flip(horizontal), rotate(15)]'.") var augment: String?
-    @Option(name: [.short, .long], help: "The picture to write: a .png or .svg file.") var output: String
-    @Option(help: "Examples shown, one per row (the first ones of the training part).") var examples: Int = 8
-    @Option(help: "Augmented versions per example (epochs 1, 2, …).") var columns: Int = 8
-    @Option(help: "Screen pixels per image pixel.") var scale: Int = 3
-    @Option(help: "Seed of the draws (default: the train block's).") var seed: UInt64?
+    @Option(help: ArgumentHelp("A data source, as in a train block, with paths relative to the working directory (default: the train block's).",
+                               valueName: "SETTING"))
+    var data: String?
+    @Option(help: ArgumentHelp("The transforms, e.g. '[flip(horizontal), rotate(15)]' (default: the train block's augment).", valueName: "SETTING"))
+    var augment: String?
+    @Option(name: [.short, .long], help: ArgumentHelp(
+        "The picture to write, atomically: a .png file, or a .svg file (the PNG embedded, with a caption naming the transforms).", valueName: "PATH"))
+    var output: String
+    @Option(help: ArgumentHelp("Examples shown, one per row (the first ones of the training part), N in 1…256.", valueName: "N")) var examples: Int = 8
+    @Option(help: ArgumentHelp("Augmented versions per example (epochs 1, 2, …), N in 1…64.", valueName: "N")) var columns: Int = 8
+    @Option(help: ArgumentHelp("Screen pixels per image pixel, N in 1…16.", valueName: "N")) var scale: Int = 3
+    @Option(help: ArgumentHelp("Seed of the draws (default: the train block's, else 0).", valueName: "N")) var seed: UInt64?
 
     func validate() throws {
         guard output.hasSuffix(".png") || output.hasSuffix(".svg") else {

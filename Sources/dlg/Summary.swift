@@ -11,7 +11,9 @@ struct Summary: ParsableCommand {
     @OptionGroup var options: ModelOptions
     @OptionGroup var form: FormOptions
 
-    @Option(help: ArgumentHelp("Count the parameters matching a pattern as frozen (default: the train block's freeze; repeatable).", valueName: "PATTERN"))
+    @Option(help: ArgumentHelp(
+        "Count the parameters matching PATTERN ('*' any characters, e.g. 'c1.*') as frozen, hence non-trainable; repeatable; none clears the block's; a pattern that matches no trainable parameter is an error (default: the train block's freeze).",
+        valueName: "PATTERN"))
     var freeze: [String] = []
 
     @Flag(help: "Print the summary as JSON.")

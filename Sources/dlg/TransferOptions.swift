@@ -3,11 +3,15 @@ import DLGTrain
 
 /// `--init-from`, `--init-map`, `--strict`: start training from another model's parameters.
 struct TransferOptions: ParsableArguments {
-    @Option(name: .customLong("init-from"), help: ArgumentHelp("Start from the parameters of this safetensors file, matched by name (transfer learning).", valueName: "FILE"))
+    @Option(name: .customLong("init-from"), help: ArgumentHelp(
+        "Start from the parameters and buffers of this safetensors file, matched by name (transfer learning); prints what was loaded, skipped and shape-mismatched; not with --resume.",
+        valueName: "FILE"))
     var initFrom: String?
-    @Option(name: .customLong("init-map"), help: ArgumentHelp("Rewrite a name prefix of the --init-from file, e.g. 'encoder.=features.' (repeatable).", valueName: "SRC=DST"))
+    @Option(name: .customLong("init-map"), help: ArgumentHelp(
+        "With --init-from: the file's names that start with the prefix SRC start with DST instead, e.g. 'encoder.=features.'; repeatable, the first rule that applies wins.",
+        valueName: "SRC=DST"))
     var initMap: [String] = []
-    @Flag(help: "With --init-from: every tensor must match by name and shape, both ways.")
+    @Flag(help: "With --init-from: a file tensor the model lacks, a shape mismatch or a model parameter the file lacks is an error.")
     var strict = false
 
     func validate() throws {

@@ -15,24 +15,37 @@ struct Tune: ParsableCommand {
         discussion: """
             Each trial is a `dlg train` run of the model with one configuration; every train flag given here \
             passes to all of them. Results go to a table as trials finish, to DIR/trials.jsonl (which a rerun \
-            with the same search continues from), DIR/results.svg and DIR/best.txt.
+            with the same search continues from), DIR/results.svg and DIR/best.txt. --metric is the objective \
+            (loss, accuracy, val_loss or val_accuracy; default val_loss, or loss without held-out data).
             """)
 
     @OptionGroup var options: ModelOptions
     @Option(name: .customLong("param"), help: ArgumentHelp(
-        "A parameter to search and its values: a model parameter or a train setting, e.g. width=32,64,128, depth=1..3, lr=log(1e-4,1e-1), l2=uniform(0,1e-3) (repeatable).",
+        "A parameter and its values, repeatable, searched in the order given. NAME is a model parameter (model m(width = 32): integers, set as with --bind) or a train setting: lr, batch, epochs, l1, l2, weight_decay, clip_value, clip_norm, min_delta, patience, seed, optimizer, schedule, normalize, augment. SPEC is a list 16,32,64 (values may be words or calls: adam,sgd(lr: 0.1)), a range 1..3 (integers, both ends included), log(1e-4,1e-1) (log-uniform) or uniform(a,b); continuous draws keep three significant digits, rounded for integer parameters (default: at least one).",
         valueName: "NAME=SPEC"))
     var params: [String] = []
-    @Option(help: "grid, random, hyperband or halving.") var strategy: TuneStrategy = .random
-    @Option(help: "Configurations to try (random: default 10; grid: the first N; halving: the first round's).") var trials: Int?
-    @Option(help: "Trials run at once, each a process with its share of the cores.") var jobs: Int = 1
-    @Option(name: [.short, .long], help: "The directory of the results (created if missing).") var output: String = "tune"
-    @Option(name: .customLong("search-seed"), help: "Seed of the random draws of configurations.") var searchSeed: UInt64 = 0
-    @Option(help: "Hyperband's η: each round keeps 1/η of the configurations and trains them η times longer.") var factor: Int = 3
+    @Option(help: ArgumentHelp(
+        "grid: every combination of lists and ranges, the first parameter slowest; random: --trials draws; hyperband: Hyperband with R = the trials' epochs and η = --factor; halving: one bracket of successive halving of --trials configurations.",
+        valueName: "STRATEGY"))
+    var strategy: TuneStrategy = .random
+    @Option(help: ArgumentHelp(
+        "Configurations to try, N ≥ 1: random draws; the first N of a grid; the first round of halving; Hyperband's brackets decide, not N (default: random and halving 10, grid all).",
+        valueName: "N"))
+    var trials: Int?
+    @Option(help: ArgumentHelp("Trials run at once, J in 1…256, each a process with ⌊cores/J⌋ threads (at least 1) kept on processors of its own.",
+                               valueName: "J"))
+    var jobs: Int = 1
+    @Option(name: [.short, .long], help: ArgumentHelp("The directory of the results, created if missing.", valueName: "DIR")) var output: String = "tune"
+    @Option(name: .customLong("search-seed"), help: ArgumentHelp(
+        "Seed of the random configurations: trial i's draw depends on it and i alone, so a longer search begins with a shorter one's trials.",
+        valueName: "N"))
+    var searchSeed: UInt64 = 0
+    @Option(help: ArgumentHelp("Hyperband's η ≥ 2: each round keeps 1/η of the configurations and trains them η times longer.", valueName: "η"))
+    var factor: Int = 3
     @OptionGroup var flags: TrainingOptions
     @OptionGroup var transfer: TransferOptions
-    @Option(help: "Seed of every trial's training (default: the train block's).") var seed: UInt64?
-    @Option(help: "Threads of each trial (default: the cores divided among the jobs).") var threads: Int?
+    @Option(help: ArgumentHelp("Every trial's training seed (default: the train block's, else 0).", valueName: "N")) var seed: UInt64?
+    @Option(help: ArgumentHelp("Threads of each trial, N ≥ 1 (default: ⌊cores/J⌋, at least 1).", valueName: "N")) var threads: Int?
 
     func validate() throws {
         if params.isEmpty { throw ValidationError("give at least one --param NAME=SPEC, e.g. --param lr=log(1e-4,1e-1)") }
