@@ -38,7 +38,8 @@ public final class Trainer {
     /// Start from another model's parameters (transfer learning), before training.
     public var initFrom: InitFrom?
 
-    let featureInput: String
+    /// The input the data's features feed.
+    public let featureInput: String
     let labelInput: String?
 
     public init(session: Session) throws {

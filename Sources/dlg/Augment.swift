@@ -49,8 +49,10 @@ struct Augment: ParsableCommand {
         do {
             let trainer = try Trainer(session: session)
             try trainer.validate(splits.train, role: "training", labels: false)
-            guard trainer.imageGeometry() != nil, let a = try trainer.augmentation(for: splits.train) else {
-                printError("error: dlg augment draws images, but the model's features input is not [B, C, H, W] or [B, H, W]")
+            // augmentation(for:) names the input when a transform moves pixels; noise and the like need images only to be drawn.
+            guard let a = try trainer.augmentation(for: splits.train), trainer.imageGeometry() != nil else {
+                let input = session.inputs.first { $0.name == trainer.featureInput }.map { "'\($0.name)' is \($0.type)" } ?? "is not an image"
+                printError("error: dlg augment draws images, but the features input \(input); images come as [B, C, H, W] or [B, H, W]")
                 throw ExitCode.failure
             }
             let shown = Array(0..<min(examples, splits.train.count))
