@@ -222,6 +222,11 @@ struct AugmentationTests {
         // The same seed gives the same run at 1 and 2 threads (this model's sums do not split).
         let two = try run([.noise(std: 100)], threads: 2)
         #expect(two.loss == noisy.loss && two.valLoss == noisy.valLoss)
+        // Geometric transforms too: the batches, hence the training loss, are the same at 1 and 2 threads.
+        let moving: [AugmentSpec] = [.rotate(low: -30, high: 30, fill: .zeros), .shift(height: 0.25, width: 0.25, fill: .nearest), .noise(std: 1)]
+        let one = try run(moving, threads: 1), both = try run(moving, threads: 2)
+        #expect(one.loss == both.loss, "1 thread \(one.loss), 2 threads \(both.loss)")
+        #expect(one.loss != plain.loss && one.loss != noisy.loss)
     }
 
     @Test func settingsReadTheIssuesExampleAndRefuseUnknownTransforms() throws {
