@@ -1,6 +1,7 @@
 import DLGData
 import DLGGraph
 import DLGRuntime
+import Foundation
 
 /// Transfer learning's starting point: parameters (and buffers such as batchnorm's running
 /// statistics) read by name from a safetensors file — a checkpoint of another model, or any
@@ -85,6 +86,8 @@ extension Trainer {
     public func initialize(from source: InitFrom) throws -> TransferReport {
         let file: SafetensorsFile
         do { file = try Safetensors.read(source.path) } catch let e as DataError {
+            // A file that is not there (or not readable) is not a file of the wrong kind.
+            guard FileManager.default.isReadableFile(atPath: source.path) else { throw TrainError("--init-from: \(e.description)") }
             throw TrainError("--init-from \(source.path) is not a safetensors file this run can read: \(e.description)")
         }
         var report = TransferReport()
