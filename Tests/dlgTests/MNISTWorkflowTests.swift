@@ -35,16 +35,31 @@ struct MNISTWorkflowTests {
         #expect(waiting < 0.1 * seconds, "the steps waited \(waiting) s of \(seconds) s")
     }
 
-    /// A short random search over the MLP's width and depth and a log-uniform rate, two jobs.
+    /// The issue's search: random, over the MLP's width and depth and a log-uniform rate, 12 trials,
+    /// two jobs (narrow layers and one epoch each, to keep it short).
     @Test(.enabled(if: enabled, skipReason))
     func tuneSearchesTheMLPsWidthAndDepth() throws {
         let dir = try Scratch()
-        let r = try CLI.run(["tune", CLI.graph("mnist_mlp.dlg"), "--param", "width=64,128", "--param", "depth=1..2",
-                             "--param", "lr=log(1e-4,1e-2)", "--trials", "4", "--jobs", "2", "--epochs", "1",
+        let r = try CLI.run(["tune", CLI.graph("mnist_mlp.dlg"), "--param", "width=32,64,128", "--param", "depth=1..3",
+                             "--param", "lr=log(1e-3,1e-2)", "--trials", "12", "--jobs", "2", "--epochs", "1",
                              "--metric", "val_accuracy", "-o", "mlp"], in: dir.path)
         expectSuccess(r)
+        #expect(r.stderr.contains("tuning mnist_mlp: 12 configurations, random search, objective val_accuracy (higher is better), 2 jobs"),
+                "\(r.stderr)")
         let results = try String(contentsOfFile: dir.file("mlp/trials.jsonl"), encoding: .utf8).split(separator: "\n").dropFirst()
-        #expect(results.count == 4)
+        #expect(results.count == 12)
+        // The live table has a row per trial, and the sorted table the same rows, best first.
+        let tables = r.stdout.components(separatedBy: "all trials, best first:\n")
+        #expect(tables.count == 2)
+        func rows(_ text: String) -> [[Substring]] {
+            text.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.last == "ok" }
+        }
+        let live = rows(tables[0]), sorted = rows(tables.count == 2 ? tables[1] : "")
+        #expect(live.count == 12 && sorted.count == 12)
+        #expect(Set(live.map(\.first)) == Set(sorted.map(\.first)))
+        // Columns: trial, width, depth, lr, epochs, then the objective.
+        let objectives = sorted.compactMap { $0.count > 5 ? Double($0[5]) : nil }
+        #expect(objectives.count == 12 && objectives == objectives.sorted(by: >), "\(objectives)")
         #expect(r.stdout.contains("dlg train \(CLI.graph("mnist_mlp.dlg")) --epochs 1 --bind width="), "\(r.stdout)")
         #expect(r.stdout.contains("model mnist_mlp(width = ") && r.stdout.contains("train mnist_mlp {"))
         #expect(dir.exists("mlp/results.svg") && dir.exists("mlp/best.txt"))
