@@ -40,6 +40,7 @@ struct Dump: ParsableCommand {
         var (file, graph) = try compileOrExit(options, inference: form.inference)
         var context = PassContext(verify: passes.verify)
         var popts = try passes.pipelineOptions(stage: stage, blockOptimizer: blockOptimizer(file, model: options.model))
+        popts.freeze = passes.freezePatterns(file, model: options.model)
         popts.bindings = try options.bindings()
         if stage == .kernels {
             // A program has concrete shapes: an unbound symbol of an input is bound to 1, as dlg compile does.
