@@ -27,6 +27,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("clip-norm")) var clipNorm: Double?
     @Option(help: "Normalize features: none, unit, standardize.") var normalize: String?
     @Flag(inversion: .prefixedNo, help: "Shuffle the examples every epoch.") var shuffle: Bool?
+    @Flag(name: .customLong("sync-batchnorm"), inversion: .prefixedNo,
+          help: "Data-parallel runs: batchnorm statistics over the whole global batch rather than each process's share.")
+    var syncBatchnorm: Bool?
 
     func validate() throws {
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
@@ -58,6 +61,7 @@ struct TrainingOptions: ParsableArguments {
         if let clipValue { c.optimizer.clipValue = clipValue > 0 ? clipValue : nil }   // 0 turns clipping off, as in a train block
         if let clipNorm { c.optimizer.clipNorm = clipNorm > 0 ? clipNorm : nil }   // 0 turns clipping off, as in a train block
         if let shuffle { c.shuffle = shuffle }
+        if let syncBatchnorm { c.syncBatchnorm = syncBatchnorm }
     }
 }
 
