@@ -2,7 +2,7 @@ import DLGCompiler
 import DLGData
 import DLGDistributed
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import DLGTrain
 import Foundation
 import Testing

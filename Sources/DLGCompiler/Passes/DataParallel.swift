@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// How the minimized value depends on the batch, which decides how the
 /// replicas of a data-parallel run share it.
