@@ -50,6 +50,7 @@ let package = Package(
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
         .library(name: "DLGKernels", targets: ["DLGKernels"]),
         .library(name: "DLGRuntime", targets: ["DLGRuntime"]),
+        .library(name: "DLGDistributed", targets: ["DLGDistributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
