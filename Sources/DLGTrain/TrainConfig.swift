@@ -161,7 +161,7 @@ public struct TrainConfig: Sendable {
             guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
             shuffle = b
         case "sync_batchnorm":
-            guard case .bool(let b) = v else { return "expected true or false, got \(v)" }
+            guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
             syncBatchnorm = b
         case "normalize":
             guard let w = v.text, let n = NormalizeSpec(rawValue: w) else { return .expected(.normalize, got: v.description) }

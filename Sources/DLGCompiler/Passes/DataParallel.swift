@@ -70,6 +70,23 @@ public enum BatchReduction: String, Sendable {
 public struct ReplicaLossScaling: GraphPass {
     public var name: String { "replica-loss" }
     public var summary: String { "data-parallel: scale the loss to this replica's share of the global batch" }
+    public var details: String {
+        """
+        Only in the training step of a data-parallel run over several processes
+        ([distributed.md](distributed.md); `--replicas N` in `dump`). Each process
+        minimizes its share of the global batch's loss, so that the sum of the
+        processes' gradients is the gradient of the whole batch: the loss times the
+        state scalar `replica.fraction` (n_r / n, the process's examples over the
+        batch's, set by the trainer before each step) when the minimized value is a
+        mean over the batch — every built-in loss —, or times `replica.active` (1,
+        or 0 for a process without examples in a short last batch) when it is a sum.
+        Which of the two it is, is read from the graph: the loss must reach the data
+        through `reduce_mean` or `reduce_sum` over axis 0, joined by add, sub, neg,
+        reshape and products with values that do not depend on the data (a weight
+        penalty fits a mean, not a sum). Any other loss (`sqrt(mse(…))`) cannot be
+        shared exactly: a warning, and the mean's rule.
+        """
+    }
     public init() {}
 
     public static let fraction = "replica.fraction"
@@ -79,15 +96,13 @@ public struct ReplicaLossScaling: GraphPass {
         guard let loss = g.loss else { return false }
         let kind = BatchReduction.classify(g, loss: loss)
         if kind == .unknown {
-            ctx.diagnostics.warning("replica-loss",
-                                    "the minimized value is neither a mean nor a sum over the batch, so replicas cannot share it exactly; each replica's gradient is weighted by its share of the batch, as for a mean",
-                                    at: g.lossLoc ?? .point(0))
+            ctx.diagnostics.report(PassDiagnostic.lossNotShareable, at: g.lossLoc ?? .point(0))
         }
         let scale = g.replicaScalar(kind == .sum ? Self.active : Self.fraction, dtype: g[loss].type.dtype)
         do {
             g.loss = try g.add(.mul, [loss, scale], loc: g.lossLoc, label: "replica share")
         } catch {
-            ctx.diagnostics.error("replica-loss", "scaling the loss: \(error.message)", at: g.lossLoc ?? .point(0))
+            ctx.diagnostics.report(PassDiagnostic.replicaLoss(reason: error.message), at: g.lossLoc ?? .point(0))
         }
         return true
     }
@@ -104,6 +119,20 @@ public struct ReplicaLossScaling: GraphPass {
 public struct GradientAllreduce: GraphPass {
     public var name: String { "gradient-allreduce" }
     public var summary: String { "data-parallel: sum the gradients over the replicas, in buckets, before the optimizer" }
+    public var details: String {
+        """
+        Only in a data-parallel training step. The gradients of the trainable
+        parameters are summed over the processes before the optimizer reads them,
+        in buckets filled in the order the backward pass finishes the gradients (the
+        last layers' first), each of a quarter of all the gradients' bytes, at least
+        256 KiB and at most 25 MiB (`dlg train --bucket-mb`). A bucket is one
+        `allreduce_start` — it copies the bucket's gradients into one vector and
+        starts the sum on MPI's worker thread — and one `allreduce_wait`; `slice`s
+        of the sum (and `reshape`s) replace the gradients. So there are a few large
+        transfers, not one per tensor, and the scheduler overlaps them with the rest
+        of the backward pass.
+        """
+    }
     /// The size a bucket grows to before the next one starts; nil: `defaultBucketBytes`.
     public var bucketBytes: Int?
     public init(bucketBytes: Int? = nil) { self.bucketBytes = bucketBytes }
@@ -159,8 +188,7 @@ public struct GradientAllreduce: GraphPass {
                 }
             }
         } catch {
-            ctx.diagnostics.error("gradient-allreduce", "summing the gradients over replicas: \(error.message)",
-                                  at: g.lossLoc ?? .point(0))
+            ctx.diagnostics.report(PassDiagnostic.gradientAllreduce(reason: error.message), at: g.lossLoc ?? .point(0))
         }
         return true
     }

@@ -17,7 +17,10 @@ public struct Scheduling: GraphPass {
         scheduling: among the ops whose operands are ready, run the one that grows
         the live set least (its output's bytes minus the bytes of operands it reads
         last), so an optimizer update runs as soon as its gradient exists; ties keep
-        the original order.
+        the original order. An op's declaration may ask to run early or late: an
+        `allreduce_start` runs as soon as its operands are ready, an
+        `allreduce_wait` only when no other op is ready, so that a bucket's transfer
+        runs while the backward pass computes the next buckets' gradients.
         """
     }
     public init() {}
