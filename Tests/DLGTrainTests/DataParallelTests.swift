@@ -34,16 +34,9 @@ struct DataParallelTests {
         """
     }
 
-    /// Batchnorm and dropout: local statistics differ by design; synchronized ones do not.
-    static let regularized = """
-        model spiral_net {
-            input  x: f32[B, 2]
-            input  label: i32[B]
-            h = dropout(relu(batchnorm(dense(x, 16, bias: false, init: he_normal))), 0.3)
-            output logits = dense(h, 2)
-            minimize cross_entropy(logits, label)
-        }
-        """
+    /// Batchnorm and dropout (CheckpointTests' model): local statistics differ by design;
+    /// synchronized ones do not.
+    static let regularized = DLGTrainTests.regularized
 
     /// A loss summed over the batch (not averaged): replicas add their shares without weights.
     static let summed = """
