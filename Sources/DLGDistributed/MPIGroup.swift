@@ -25,10 +25,6 @@ public final class MPIGroup: ProcessGroup, @unchecked Sendable {
 
     /// Initializes MPI (once per process) and learns this process's rank.
     public init() throws(CollectiveError) {
-        // A rank waiting for the others polls; with dlg's worker thread beside each rank's own,
-        // ranks as many as the cores already oversubscribe them, so the polling yields the
-        // processor (Open MPI's own choice for an oversubscribed node) unless the user set it.
-        setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0)
         var provided: Int32 = 0
         try MPIGroup.check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_SERIALIZED), &provided), "MPI_Init_thread")
         guard provided >= Int32(MPI_THREAD_SERIALIZED) else {

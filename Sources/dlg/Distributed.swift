@@ -154,7 +154,7 @@ final class StandardErrorCapture {
     init() {
         var template = Array((NSTemporaryDirectory() + "dlg-stderr-XXXXXX").utf8CString)
         fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        path = String(cString: template)
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         saved = dup(2)
         if fd >= 0 { dup2(fd, 2) }
     }

@@ -24,7 +24,7 @@ struct AllreduceBenchmark: ParsableCommand {
         defer { group.finish() }
         let sizes: [(String, Int)] = [("1 float (latency)", 1), ("LeNet-5 (61,706)", 61_706),
                                       ("ResNet-20 (272,474)", 272_474), ("ResNet-50 (25,557,032)", 25_557_032)]
-        var rows: [(String, Int, Double)] = []
+        var rows: [(String, Int, Double, Double)] = []
         for (name, count) in sizes {
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
             defer { buffer.deallocate() }
@@ -42,24 +42,26 @@ struct AllreduceBenchmark: ParsableCommand {
                 // Keep the values small: a sum of ones grows N-fold each run.
                 buffer.update(repeating: 1, count: count)
             }
-            rows.append((name, count, Measurement(name: name, samples: samples).median))
+            let m = Measurement(name: name, samples: samples)
+            rows.append((name, count, m.median, m.min))
         }
         guard group.rank == 0 else { return }
         let n = Double(group.size)
         if json {
             let items = rows.map { r in
-                "{\"name\":\"\(r.0)\",\"floats\":\(r.1),\"seconds\":\(r.2),\"bus_gb_per_s\":\(2 * (n - 1) / n * Double(r.1 * 4) / r.2 / 1e9)}"
+                "{\"name\":\"\(r.0)\",\"floats\":\(r.1),\"seconds\":\(r.2),\"min_seconds\":\(r.3),\"bus_gb_per_s\":\(2 * (n - 1) / n * Double(r.1 * 4) / r.2 / 1e9)}"
             }
             print("{\"processes\":\(group.size),\"sizes\":[\(items.joined(separator: ","))]}")
             return
         }
-        print("MPI_Allreduce (sum, f32, in place) over \(group.size) processes, median of \(runs) runs:")
-        print("size".padding(toLength: 26, withPad: " ", startingAt: 0) + "bytes".leftPad(12) + "time".leftPad(14) + "bus GB/s".leftPad(11))
-        for (name, count, t) in rows {
+        print("MPI_Allreduce (sum, f32, in place) over \(group.size) processes, median and minimum of \(runs) runs:")
+        print("size".padding(toLength: 26, withPad: " ", startingAt: 0) + "bytes".leftPad(12) + "median".leftPad(14)
+              + "bus GB/s".leftPad(10) + "minimum".leftPad(14) + "bus GB/s".leftPad(10))
+        for (name, count, t, fastest) in rows {
             let bytes = count * 4
-            let bus = 2 * (n - 1) / n * Double(bytes) / t / 1e9
+            func bus(_ s: Double) -> String { String(format: "%.2f", 2 * (n - 1) / n * Double(bytes) / s / 1e9) }
             print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(bytes).leftPad(12)
-                  + ms(t).leftPad(14) + String(format: "%.2f", bus).leftPad(11))
+                  + ms(t).leftPad(14) + bus(t).leftPad(10) + ms(fastest).leftPad(14) + bus(fastest).leftPad(10))
         }
     }
 }
