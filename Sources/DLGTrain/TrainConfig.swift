@@ -77,6 +77,9 @@ public struct TrainConfig: Sendable {
     /// Model inputs fed with the features and the labels (default: the first two inputs in order).
     public var inputs: [String]?
     public var checkpoint: String?
+    /// Data-parallel runs: batchnorm's training statistics over the whole global batch (summed
+    /// over the replicas) rather than each replica's own shard (Docs/distributed.md).
+    public var syncBatchnorm = false
 
     public init() {}
 
@@ -157,6 +160,9 @@ public struct TrainConfig: Sendable {
         case "shuffle":
             guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
             shuffle = b
+        case "sync_batchnorm":
+            guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
+            syncBatchnorm = b
         case "normalize":
             guard let w = v.text, let n = NormalizeSpec(rawValue: w) else { return .expected(.normalize, got: v.description) }
             normalize = n

@@ -35,7 +35,8 @@ struct Dump: ParsableCommand {
             print(ASTPrinter.print(unit), terminator: "")
             return
         }
-        var (file, graph) = try compileOrExit(options, inference: form.inference)
+        var (file, graph) = try compileOrExit(options, inference: form.inference, replicas: passes.replicas,
+                                              syncBatchnorm: passes.syncBatchnorm)
         var context = PassContext(verify: passes.verify)
         var popts = try passes.pipelineOptions(stage: stage, blockOptimizer: blockOptimizer(file, model: options.model))
         popts.bindings = try options.bindings()

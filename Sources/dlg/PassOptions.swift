@@ -34,8 +34,14 @@ struct PassOptions: ParsableArguments {
           help: "Run the IR verifier after every pass; a failure is an error naming the pass, status 1.")
     var verify = false
 
+    @Option(help: "Compile the training step of a data-parallel run over this many processes (Docs/distributed.md).")
+    var replicas = 1
+
+    @Flag(name: .customLong("sync-batchnorm"), help: "With --replicas: batchnorm statistics over the replicas' whole batch.")
+    var syncBatchnorm = false
+
     static var optimizingPasses: [String] {
-        Pipeline.passNames.filter { !["shape-inference", "autodiff", "optimizer"].contains($0) }
+        Pipeline.passNames.filter { !["shape-inference", "autodiff", "optimizer", "replica-loss", "gradient-allreduce"].contains($0) }
     }
 
     func validate() throws {
@@ -49,6 +55,9 @@ struct PassOptions: ParsableArguments {
         if let o = optimizer, Setting.parse(o) == nil {
             throw ValidationError("--optimizer: cannot read '\(o)'")
         }
+        if replicas < 1 { throw ValidationError("--replicas must be at least 1") }
+        if replicas > 1 && !trainingStep { throw ValidationError("--replicas needs --training-step: only the training step runs on several processes") }
+        if syncBatchnorm && replicas == 1 { throw ValidationError("--sync-batchnorm needs --replicas 2 or more") }
     }
 
     func printAfterSet() throws -> Set<String> { Set(printAfter) }
@@ -69,6 +78,8 @@ struct PassOptions: ParsableArguments {
                 }
             }
             o.optimizer = spec
+            o.replicas = replicas
+            o.syncBatchnorm = syncBatchnorm
         }
         return o
     }

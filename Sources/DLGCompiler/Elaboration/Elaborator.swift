@@ -9,9 +9,16 @@ public struct ElaborationOptions: Sendable {
     public var training: Bool
     /// Symbol sizes substituted where inputs are declared (`--bind B=64`).
     public var bindings: [String: Int]
-    public init(training: Bool = true, bindings: [String: Int] = [:]) {
+    /// Data-parallel training over this many replicas (Docs/distributed.md).
+    public var replicas: Int
+    /// With several replicas: batchnorm's training statistics summed over all of them
+    /// (`sync_batchnorm = true`) rather than each replica's own.
+    public var syncBatchnorm: Bool
+    public init(training: Bool = true, bindings: [String: Int] = [:], replicas: Int = 1, syncBatchnorm: Bool = false) {
         self.training = training
         self.bindings = bindings
+        self.replicas = replicas
+        self.syncBatchnorm = syncBatchnorm
     }
 }
 

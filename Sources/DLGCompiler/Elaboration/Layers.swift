@@ -518,10 +518,20 @@ extension Elaborator {
             let normalized: ValueID?
             if graph.training {
                 // Batch statistics: mean and (biased) variance over the batch and spatial axes.
-                guard let mean = op(.reduce_mean, [x], ["axes": .ints(axes), "keepdims": .bool(true)]),
+                // Synchronized over the replicas of a data-parallel run: each statistic is the sum over
+                // replicas of the local one weighted by the replica's share of the batch (its gradient,
+                // through allreduce's own, is the one of the whole batch).
+                let sync = graph.training && options.syncBatchnorm && options.replicas > 1
+                func synced(_ s: ValueID?) -> ValueID? {
+                    guard sync, let s else { return s }
+                    let share = graph.replicaScalar(ReplicaLossScaling.fraction, dtype: type.dtype)
+                    guard let w = op(.mul, [s, share]) else { return nil }
+                    return op(.allreduce, [w])
+                }
+                guard let mean = synced(op(.reduce_mean, [x], ["axes": .ints(axes), "keepdims": .bool(true)])),
                       let centered = op(.sub, [x, mean]),
                       let sq = op(.square, [centered]),
-                      let variance = op(.reduce_mean, [sq], ["axes": .ints(axes), "keepdims": .bool(true)]),
+                      let variance = synced(op(.reduce_mean, [sq], ["axes": .ints(axes), "keepdims": .bool(true)])),
                       let ve = op(.add, [variance, epsC]),
                       let inv = op(.rsqrt, [ve]),
                       let xhat = op(.mul, [centered, inv]) else { return .poison }
