@@ -231,6 +231,44 @@ struct BasicsTests {
         for (a, e) in zip(z, expected) { #expect(abs(a - e) < 1e-6, "\(z) vs \(expected)") }
     }
 
+    /// Normalization keeps f64 data in f64: the predictions of an f64 model with W = 1 are the
+    /// standardized inputs to double precision (rounded to f32 on the way they were off by
+    /// about 1e-8 relatively).
+    @Test func normalizeKeepsDoublePrecisionData() throws {
+        let dir = try Scratch()
+        let x = [0.1, 0.2, 0.7, 1000 + 1.0 / 3]
+        try NPY.write(try NDArray(x, shape: [4, 1]), to: dir.file("x.npy"))
+        try NPY.write(try NDArray([0.0, 1, 2, 3], shape: [4, 1]), to: dir.file("y.npy"))
+        try Safetensors.write([NamedArray("W", try NDArray([1.0], shape: [1, 1]))], to: dir.file("w.safetensors"))
+        for normalize in ["standardize", "unit"] {
+            try dir.write("scale.dlg", """
+                model scale {
+                    input  x: f64[B, 1]
+                    input  y: f64[B, 1]
+                    param  W: f64[1, 1] = [[0.0]]
+                    output z = x @ W
+                    minimize mse(z, y)
+                }
+                train scale {
+                    data = npy("x.npy", "y.npy")
+                    normalize = \(normalize)
+                }
+                """)
+            expectSuccess(try CLI.run(["predict", "scale.dlg", "--weights", "w.safetensors", "--output", "z.npy"],
+                                      in: dir.path))
+            let mean = x.reduce(0, +) / 4
+            let sd = (x.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 4).squareRoot()
+            let expected = normalize == "unit" ? x.map { ($0 - 0.1) / (1000 + 1.0 / 3 - 0.1) } : x.map { ($0 - mean) / sd }
+            let z = try NPY.read(dir.file("z.npy"))
+            #expect(z.elementType == .f64)
+            let values = z.toDoubles()
+            #expect(values.count == 4)
+            for (a, e) in zip(values, expected) {
+                #expect(abs(a - e) <= 1e-14 * max(1, abs(e)), "\(normalize): \(values) vs \(expected)")
+            }
+        }
+    }
+
     @Test func usageErrorsExit64() throws {
         let r = try CLI.run(["run", CLI.graph("xor.dlg"), "--input", "x"])
         #expect(r.status == 64)
