@@ -1,3 +1,5 @@
+import DLGCompiler
+import DLGSyntax
 import Testing
 
 /// Type and shape errors found while elaborating: dtypes, matrix products,
@@ -34,6 +36,43 @@ import Testing
                 input label: i32[B, 1]
                 h = dense(x, 1)
                 minimize ①mse(h, label)    #! ① error: mse: prediction f32[B,1] and target i32[B,1] have different dtypes
+            }
+            """)
+    }
+
+    /// Values of both float types that never meet in one op still cannot run in one program: the
+    /// first value of the other type is the error, with a note at the value that set the type.
+    @Test func mixedFloatTypesAreAnErrorAtTheFirstValueOfTheOtherType() throws {
+        assertDiagnostics("""
+            model m {
+                input x: f64[B, 3]
+                input label: i32[B]
+                output p = dense(x, 3)
+                output q = ①one_hot(label, 3, dtype: f32)     #! ① error: the model mixes f32 and f64 values: this is f32[B,3], but the model computes in f64
+            }
+            """)
+        let file = SourceFile(path: "m.dlg", text: """
+            model m {
+                input x: f32[B, 3]
+                output y = cast(x, f64)
+            }
+            """)
+        let d = try #require(Frontend.check(file).errors.first)
+        #expect(d.id == "mixed-float-types")
+        #expect(file.lineColumn(of: d.range.start) == (3, 16))
+        #expect(d.notes.map(\.message) == ["the model's first floating-point value, f32[B,3], is here",
+                                           "a program computes in one float type; convert with cast(…, f32) or declare f64 throughout"])
+        #expect(d.notes.first?.range.map { file.lineColumn(of: $0.start) } ?? (0, 0) == (2, 11))
+    }
+
+    /// one_hot without a dtype produces the model's float type, so it meets f64 values.
+    @Test func oneHotTakesTheModelsFloatType() {
+        assertDiagnostics("""
+            model m {
+                input x: f64[B, 3]
+                input label: i32[B]
+                output logits = dense(x, 3)
+                minimize cross_entropy(logits, one_hot(label, 3)) + mse(softmax(logits), one_hot(label, 3))
             }
             """)
     }

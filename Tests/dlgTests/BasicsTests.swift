@@ -269,6 +269,29 @@ struct BasicsTests {
         }
     }
 
+    /// A model of both float types is an error at the value's place in `check` and `compile`
+    /// (compile used to say only "the graph mixes f32 and f64 values", and check nothing).
+    @Test func mixedFloatTypesAreReportedAtTheirPlace() throws {
+        let dir = try Scratch()
+        try dir.write("mixed.dlg", """
+            model m {
+                input x: f64[B, 3]
+                input label: i32[B]
+                output p = dense(x, 3)
+                output q = one_hot(label, 3, dtype: f32)
+            }
+            """)
+        for command in [["check", "mixed.dlg"], ["compile", "mixed.dlg", "--bind", "B=2", "-o", "m.dlgc"]] {
+            let r = try CLI.run(command, in: dir.path)
+            // check keeps B symbolic; compile binds it.
+            let type = command[0] == "check" ? "f32[B,3]" : "f32[2,3]"
+            expectFailure(r, ["mixed.dlg:5:16: error: the model mixes f32 and f64 values: this is \(type), but the model computes in f64",
+                              "        output q = one_hot(label, 3, dtype: f32)\n                   ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+                              "mixed.dlg:2:11: note: the model's first floating-point value"])
+            #expect(!dir.exists("m.dlgc"))
+        }
+    }
+
     @Test func usageErrorsExit64() throws {
         let r = try CLI.run(["run", CLI.graph("xor.dlg"), "--input", "x"])
         #expect(r.status == 64)

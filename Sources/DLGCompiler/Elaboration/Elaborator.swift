@@ -112,11 +112,33 @@ public final class Elaborator {
         }
         execute(model.body)
         graph.layers = scope.layers
+        checkOneFloatType()
         if graph.outputs.isEmpty, graph.loss == nil, !diagnostics.hasErrors, !afterSyntaxErrors {
             diagnostics.warning("no-output", "model '\(model.name.name)' has no output and nothing to minimize",
                                 at: model.name.range,
                                 notes: [DiagnosticNote("mark a value with 'output name = …' or add 'minimize loss'")])
         }
+    }
+
+    /// The float type of the model: that of its first floating-point value (usually its first
+    /// input or parameter), f32 when it has none yet. `one_hot` produces it unless told otherwise.
+    var modelFloatType: DType {
+        graph.nodes.first { $0.type.dtype.isFloat }?.type.dtype ?? .f32
+    }
+
+    /// A program computes in one float type: the first value of the other one is an error at its
+    /// place, with a note at the value that set the model's type.
+    func checkOneFloatType() {
+        // After another error the mix is most likely its consequence (a mismatch already reported).
+        guard !diagnostics.hasErrors, let first = graph.nodes.first(where: { $0.type.dtype.isFloat }),
+              let other = graph.nodes.first(where: { $0.type.dtype.isFloat && $0.type.dtype != first.type.dtype }),
+              let range = other.loc else { return }
+        let (a, b) = (first.type.dtype, other.type.dtype)
+        diagnostics.error("mixed-float-types",
+                          "the model mixes f32 and f64 values: this is \(other.type), but the model computes in \(a)",
+                          at: range,
+                          notes: [DiagnosticNote("the model's first floating-point value, \(first.type), is here", at: first.loc),
+                                  DiagnosticNote("a program computes in one float type; convert with cast(…, \(a)) or declare \(b) throughout")])
     }
 
     func execute(_ body: [Statement]) {
