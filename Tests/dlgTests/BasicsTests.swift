@@ -67,6 +67,23 @@ struct BasicsTests {
         #expect(try CLI.run(["dump", CLI.graph("xor.dlg"), "--stage", "nonsense"]).status == 64)
     }
 
+    /// softsign's input at exactly 0 (zero-initialized weights) passes: its kink, where the second
+    /// derivative jumps, is stepped over as relu's and abs's are.
+    @Test func gradcheckPassesWithSoftsignAtZero() throws {
+        let dir = try Scratch()
+        try dir.write("soft.dlg", """
+            model soft {
+                input  x: f32[B, 3]
+                input  y: f32[B, 2]
+                output z = softsign(dense(x, 2, init: zeros, bias_init: zeros))
+                minimize mse(z, y)
+            }
+            """)
+        let r = try CLI.run(["gradcheck", "soft.dlg", "--samples", "0"], in: dir.path)
+        expectSuccess(r)
+        #expect(r.stdout.contains("all gradients agree"), "\(r.stdout)")
+    }
+
     @Test func gradcheckPassesOnXOR() throws {
         let r = try CLI.run(["gradcheck", CLI.graph("xor.dlg")])
         expectSuccess(r)
