@@ -359,7 +359,7 @@ public final class Elaborator {
                 naming.rowCalls += 1
             } else if let b = Builtins.table[callee.name] {
                 if b.role.makesRow { naming.rowCalls += 1 }
-                if b.role.createsParameters { naming.paramCalls += 1 }
+                if b.role.isWeightLayer { naming.weightCalls += 1 }
             }
             for a in args { countCalls(a.value) }
         case .list(let items): items.forEach(countCalls)
@@ -371,16 +371,21 @@ public final class Elaborator {
         }
     }
 
-    /// The name of a layer created by the current statement.
+    /// The name of a layer created by the current statement. In `b = …` the statement's prefix
+    /// is `b` made unique in the scope (`b`, `b_1`, …); a weight layer is named the prefix when it
+    /// is the statement's only one, a call without parameters when it is the statement's only
+    /// naming call, and every other call (batchnorm and prelu always) is `prefix.kind`.
     func layerName(kind: String, createsParameters: Bool, explicit: String? = nil) -> String {
         if let explicit { return scope.qualified(scope.unique(explicit)) }
         let base: String
         if let b = naming.binding {
-            if naming.rowCalls == 1 || (createsParameters && naming.paramCalls == 1) {
-                base = b
-            } else {
-                base = "\(b).\(kind)"
-            }
+            let prefix = naming.prefix ?? scope.unique(b)
+            naming.prefix = prefix
+            let takesBinding = createsParameters
+                ? (Builtins.table[kind]?.role.isWeightLayer ?? true) && naming.weightCalls == 1
+                : naming.rowCalls == 1
+            if takesBinding { return scope.qualified(prefix) }
+            base = "\(prefix).\(kind)"
         } else {
             base = kind
         }
