@@ -31,7 +31,7 @@ public enum Lowering {
         if let n = g.nodes.first(where: { $0.type.dtype.isFloat && $0.type.dtype != floatType }) {
             throw LoweringError(message: "the graph mixes f32 and f64 values: \(g.ref(n.id)) (\(n.op.rawValue)"
                                 + (g.location(n.loc).map { " at \($0)" } ?? "")
-                                + ") is \(n.type.dtype), the first float value \(floatType); a program computes in one float type")
+                                + ") is \(n.type.dtype) but the first float value is \(floatType); a program computes in one float type")
         }
 
         var arena = g.plan?.arenaBytes ?? 0, state = 0, total = 0
