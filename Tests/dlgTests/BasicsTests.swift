@@ -219,25 +219,32 @@ struct BasicsTests {
         #expect(text.stdout.contains("4 examples (or): loss 0.2500, accuracy 50.00%"))
     }
 
+    /// z = x·W with one weight, in `dtype`, and a train block of `settings` (one per line).
+    static func scaleModel(_ dtype: String, settings: String) -> String {
+        """
+        model scale {
+            input  x: \(dtype)[B, 1]
+            input  y: \(dtype)[B, 1]
+            param  W: \(dtype)[1, 1] = [[0.0]]
+            output z = x @ W
+            minimize mse(z, y)
+        }
+        train scale {
+        \(settings)
+        }
+        """
+    }
+
     /// predict on the train block's data normalizes it as training did: statistics of the
     /// training part. x = 0, 2, 4 train (mean 2, population deviation √(8/3)), 10 is held out;
     /// with W = 1 the predictions are the standardized inputs (x − 2)/√(8/3).
     @Test func predictNormalizesWithTheTrainingStatistics() throws {
         let dir = try Scratch()
-        try dir.write("scale.dlg", """
-            model scale {
-                input  x: f32[B, 1]
-                input  y: f32[B, 1]
-                param  W: f32[1, 1] = [[0.0]]
-                output z = x @ W
-                minimize mse(z, y)
-            }
-            train scale {
-                data = csv("d.csv", label: "y")
-                normalize = standardize
-                validation = 1
-            }
-            """)
+        try dir.write("scale.dlg", Self.scaleModel("f32", settings: """
+            data = csv("d.csv", label: "y")
+            normalize = standardize
+            validation = 1
+            """))
         try dir.write("d.csv", "x,y\n0,0\n2,1\n4,2\n10,3\n")
         try Safetensors.write([NamedArray("W", try NDArray([Float(1)], shape: [1, 1]))], to: dir.file("w.safetensors"))
         expectSuccess(try CLI.run(["predict", "scale.dlg", "--weights", "w.safetensors", "--output", "z.npy"], in: dir.path))
@@ -258,19 +265,7 @@ struct BasicsTests {
         try NPY.write(try NDArray([0.0, 1, 2, 3], shape: [4, 1]), to: dir.file("y.npy"))
         try Safetensors.write([NamedArray("W", try NDArray([1.0], shape: [1, 1]))], to: dir.file("w.safetensors"))
         for normalize in ["standardize", "unit"] {
-            try dir.write("scale.dlg", """
-                model scale {
-                    input  x: f64[B, 1]
-                    input  y: f64[B, 1]
-                    param  W: f64[1, 1] = [[0.0]]
-                    output z = x @ W
-                    minimize mse(z, y)
-                }
-                train scale {
-                    data = npy("x.npy", "y.npy")
-                    normalize = \(normalize)
-                }
-                """)
+            try dir.write("scale.dlg", Self.scaleModel("f64", settings: "data = npy(\"x.npy\", \"y.npy\")\nnormalize = \(normalize)"))
             expectSuccess(try CLI.run(["predict", "scale.dlg", "--weights", "w.safetensors", "--output", "z.npy"],
                                       in: dir.path))
             let mean = x.reduce(0, +) / 4
