@@ -1,5 +1,5 @@
 import DLGCompiler
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// Type and shape errors found while elaborating: dtypes, matrix products,

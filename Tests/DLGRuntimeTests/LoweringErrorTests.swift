@@ -1,6 +1,6 @@
 import DLGGraph
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// Graphs the elaborator would have refused, built by hand: lowering still names the value and

@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 import Foundation
 
 /// An optimizer and its hyper-parameters, as a user configures it.
