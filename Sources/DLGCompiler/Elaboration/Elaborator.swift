@@ -128,12 +128,7 @@ public final class Elaborator {
         guard !diagnostics.hasErrors, let first = graph.nodes.first(where: { $0.type.dtype.isFloat }),
               let other = graph.nodes.first(where: { $0.type.dtype.isFloat && $0.type.dtype != first.type.dtype }),
               let range = other.loc else { return }
-        let (a, b) = (first.type.dtype, other.type.dtype)
-        diagnostics.error("mixed-float-types",
-                          "the model mixes f32 and f64 values: this is \(other.type), but the model computes in \(a)",
-                          at: range,
-                          notes: [DiagnosticNote("the model's first floating-point value, \(first.type), is here", at: first.loc),
-                                  DiagnosticNote("a program computes in one float type; convert with cast(…, \(a)) or declare \(b) throughout")])
+        diagnostics.report(E.mixedFloatTypes(found: other.type, first: first.type, firstAt: first.loc), at: range)
     }
 
     func execute(_ body: [Statement]) {

@@ -131,7 +131,8 @@ public struct OpDecl: Sendable {
     /// The gradient rule; nil when the op is not differentiable (gradient ops themselves).
     public let vjp: VJPRule?
     /// Piecewise: the op switches between branches (relu at 0, the winner of a max, a step),
-    /// so its derivative jumps where the branch changes. Gradient checks must not step across such a point.
+    /// so its derivative jumps where the branch changes (softsign's second derivative, at 0). Gradient checks
+    /// must not step across such a point.
     public let piecewise: Bool
 
     public init(_ op: Op, arity: Arity, fusion: FusionKind, isSource: Bool = false,
