@@ -143,8 +143,9 @@ func loadData(_ c: TrainConfig, base: String) throws -> (Dataset, Dataset?) {
         if c.normalize != .none {
             let norm = c.normalize == .unit ? try Normalization.unitRange(fittedOn: train.features)
                                             : try Normalization.standardize(fittedOn: train.features, perFeature: true)
-            train = try norm.apply(to: train, as: .f32)
-            validation = try validation.map { try norm.apply(to: $0, as: .f32) }
+            // f64 data stays f64; other types become f32.
+            train = try norm.apply(to: train)
+            validation = try validation.map { try norm.apply(to: $0) }
         }
         return (train, validation)
     } catch let e as DataError {

@@ -55,7 +55,7 @@ enum Layers {
             e.record(layer, kind: "flatten", output: out, params: [], at: c.range)
             return out
         },
-        Builtin(name: "batchnorm", role: .layer(parameters: true),
+        Builtin(name: "batchnorm", role: .layer(parameters: true, perChannel: true),
                 params: [x, .optional("eps", .float, .float(1e-5)), .optional("momentum", .float, .float(0.1)), name]) { e, c in
             e.batchnorm(c)
         },
@@ -63,7 +63,7 @@ enum Layers {
                 params: [x, .optional("rate", .float, .float(0.5), positional: true), name]) { e, c in
             e.dropout(c)
         },
-        Builtin(name: "prelu", role: .layer(parameters: true),
+        Builtin(name: "prelu", role: .layer(parameters: true, perChannel: true),
                 params: [x, .optional("init", .initializer, .initializer(.constant(0.25))), name]) { e, c in
             e.prelu(c)
         },

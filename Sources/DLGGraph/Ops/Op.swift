@@ -143,7 +143,8 @@ public struct OpDecl: Sendable {
     /// The gradient rule; nil when the op is not differentiable (gradient ops themselves).
     public let vjp: VJPRule?
     /// Piecewise: the op switches between branches (relu at 0, the winner of a max, a step),
-    /// so its derivative jumps where the branch changes. Gradient checks must not step across such a point.
+    /// so its derivative jumps where the branch changes (softsign's second derivative, at 0). Gradient checks
+    /// must not step across such a point.
     public let piecewise: Bool
     /// Where the scheduler puts it among the ops ready to run.
     public let schedule: SchedulePlacement
