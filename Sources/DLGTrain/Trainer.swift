@@ -43,8 +43,11 @@ public final class Trainer {
     /// cut off after `bytes` bytes, as if the process were killed while writing it; `run`
     /// then throws, and the checkpoint file keeps its previous contents.
     public var interruptCheckpoint: (epoch: Int, bytes: Int)?
+    /// Start from another model's parameters (transfer learning), before training.
+    public var initFrom: InitFrom?
 
-    let featureInput: String
+    /// The input the data's features feed.
+    public let featureInput: String
     let labelInput: String?
 
     public init(session: Session) throws {
@@ -95,10 +98,13 @@ public final class Trainer {
         }
     }
 
-    /// How a program's first output is scored against labels; a model without outputs has only its loss.
-    public static func scoring(_ e: Executor, labels: NDArray?) -> Scoring {
-        guard let first = e.program.outputs.first else { return .regression }
-        return Scoring.decide(outputShape: first.buffer.shape, labels: labels)
+    /// How a program's first output is scored against labels; a model without outputs has only its
+    /// loss, and so has a model that is not fed labels (an autoencoder), whatever the data holds.
+    public func scoring(_ e: Executor, labels: NDArray?) -> Scoring {
+        guard labelInput != nil, let first = e.program.outputs.first, !Self.isPenalty(first.name) else {
+            return .regression
+        }
+        return Scoring.decide(outputShape: first.buffer.shape, labels: labels, loss: session.lossKind)
     }
 
     func formatLabel(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
@@ -132,7 +138,7 @@ public final class Trainer {
         var tally = Tally()
         if span.isEmpty {
             // A replica without held-out rows still scores as the others do.
-            scoring = Self.scoring(try session.evalExecutor(batch: b), labels: d.labels)
+            scoring = self.scoring(try session.evalExecutor(batch: b), labels: d.labels)
             return (tally, scoring)
         }
         var start = span.lowerBound
@@ -142,7 +148,7 @@ public final class Trainer {
             if let f = session.fixedBatch, rows.count != f { break }
             let e = try session.evalExecutor(batch: rows.count)
             if start == span.lowerBound {
-                scoring = Self.scoring(e, labels: d.labels)
+                scoring = self.scoring(e, labels: d.labels)
                 if case .classes(let c) = scoring { tally = Tally(classes: c) }
             }
             try feed(e, d, rows)
@@ -178,7 +184,7 @@ public final class Trainer {
             if cfg.metric.hasPrefix("val_"), validation == nil {
                 throw TrainError("early stopping watches \(cfg.metric), which needs held-out data: add 'validation = 0.1' (--validation) or watch loss")
             }
-            let scoring = Self.scoring(try session.trainExecutor(batch: batch / replicas), labels: train.labels)
+            let scoring = self.scoring(try session.trainExecutor(batch: batch / replicas), labels: train.labels)
             if cfg.metric.hasSuffix("accuracy"), scoring == .regression {
                 throw TrainError("early stopping watches \(cfg.metric), but this model's output is scored as a regression (no accuracy); watch \(cfg.metric.hasPrefix("val_") ? "val_loss" : "loss")")
             }
@@ -240,6 +246,8 @@ public final class Trainer {
         let t0 = DispatchTime.now().uptimeNanoseconds
         var position = Checkpoint.Position(epoch: 0, step: 0, seed: cfg.seed, best: nil, sinceBest: 0)
         let first = try session.trainExecutor(batch: batch / replicas)
+        let augmentation = try augmentation(for: train)
+        if let initFrom { for line in try initialize(from: initFrom).lines(path: initFrom.path) { progress.message(line) } }
         if let resumePath {
             if let group {
                 position = try loadReplicated(checkpoint: resumePath, position: position, over: group)
@@ -283,7 +291,7 @@ public final class Trainer {
         var stoppedEarly = false
         var failure: String?
         var bestEpoch: Int?
-        let scoring = Self.scoring(first, labels: train.labels)
+        let scoring = self.scoring(first, labels: train.labels)
         var epochsThisRun = 0
         epochs: while position.epoch < cfg.epochs {
             if let s = stopAfterEpochs, epochsThisRun >= s { break }
@@ -298,6 +306,9 @@ public final class Trainer {
                 order = Array(0..<n)
             }
             var tally = Tally(classes: { if case .classes(let c) = scoring { c } else { nil } }())
+            // Augmented batches (whole global batches) are made on a worker thread, ahead of the steps that take them.
+            let augmented = augmentation?.batches(order: order, batch: batch, epoch: epoch)
+            defer { augmented?.finish() }
             let e0 = DispatchTime.now().uptimeNanoseconds
             var start = 0
             let batches = session.fixedBatch != nil ? n / batch : (n + batch - 1) / batch
@@ -321,7 +332,13 @@ public final class Trainer {
                     try? session.state.set(ReplicaLossScaling.active, values: [share > 0 ? 1 : 0])
                     e.firstRow = DataParallel.shard(global.count, replicas: replicas, rank: rank).lowerBound
                 }
-                try feed(e, train, rows)
+                if let augmented {
+                    // This replica's rows of the augmented global batch.
+                    let offset = rows.startIndex - global.startIndex
+                    try feed(e, train, rows, features: try augmented.take(done), featureRows: offset..<(offset + rows.count))
+                } else {
+                    try feed(e, train, rows)
+                }
                 e.step = UInt64(position.step)
                 e.checkNumerics = checkNumerics
                 do { try e.run() } catch { throw TrainError(error.message) }
@@ -331,12 +348,18 @@ public final class Trainer {
                     stepTally.add(loss: 0, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
                                   labels: train.labels, rows: rows, scoring: scoring)
                 }
+                // The L1/L2 penalty, part of the step's loss: on every replica in full, counted once.
+                let stepPenalty = penalty(e)
                 if let group {
                     // The global batch's loss is the sum of the replicas' shares of it.
+                    let p = stepPenalty ?? 0
                     let sums: [Double]
-                    do { sums = try group.allreduceSum([loss, Double(stepTally.correct)]) } catch { throw TrainError(error.message) }
-                    loss = sums[0]
+                    do { sums = try group.allreduceSum([loss - p, Double(stepTally.correct), Double(stepTally.scored)]) } catch {
+                        throw TrainError(error.message)
+                    }
+                    loss = sums[0] + p
                     stepTally.correct = Int(sums[1])
+                    stepTally.scored = Int(sums[2])
                 }
                 if !loss.isFinite {
                     var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
@@ -359,6 +382,8 @@ public final class Trainer {
                 tally.lossSum += loss * Double(global.count)
                 tally.examples += global.count
                 tally.correct += stepTally.correct
+                tally.scored += stepTally.scored
+                if let p = stepPenalty { tally.penaltySum += p * Double(global.count) }
                 position.step += 1
                 start += batch
                 done += 1
@@ -374,6 +399,12 @@ public final class Trainer {
             var record = EpochRecord(epoch: epoch, loss: tally.loss, accuracy: scoring == .regression ? nil : tally.accuracy,
                                      valLoss: nil, valAccuracy: nil, learningRate: lr, seconds: seconds,
                                      samplesPerSecond: Double(n) / max(seconds, 1e-9))
+            if penalty(first) != nil { record.penalty = tally.penalty }
+            if let augmented {
+                augmented.finish()
+                record.augmentSeconds = augmented.producingSeconds
+                record.augmentWaitSeconds = augmented.waitingSeconds
+            }
             if let group {
                 try DataParallel.broadcast(session.state, names: buffers, over: group)
                 if checkReplicasEvery != nil { try checkReplicas(group, after: "at the end of epoch \(epoch + 1)") }
@@ -386,10 +417,15 @@ public final class Trainer {
                 let vs = evaluated.scoring
                 if let group {
                     let sums: [Double]
-                    do { sums = try group.allreduceSum([vt.lossSum, Double(vt.examples), Double(vt.correct)]) } catch {
+                    do { sums = try group.allreduceSum([vt.lossSum, Double(vt.examples), Double(vt.correct), Double(vt.scored)]) } catch {
                         throw TrainError(error.message)
                     }
-                    (vt.lossSum, vt.examples, vt.correct) = (sums[0], Int(sums[1]), Int(sums[2]))
+                    (vt.lossSum, vt.examples, vt.correct, vt.scored) = (sums[0], Int(sums[1]), Int(sums[2]), Int(sums[3]))
+                }
+                // The held-out loss includes the penalty at the current weights, as the training loss does.
+                if let p = currentPenalty() {
+                    vt.lossSum += p * Double(vt.examples)
+                    vt.penaltySum = p * Double(vt.examples)
                 }
                 record.valLoss = vt.loss
                 record.valAccuracy = vs == .regression ? nil : vt.accuracy
@@ -412,7 +448,7 @@ public final class Trainer {
                 default: record.valLoss
                 }
                 if let v = value {
-                    if position.best == nil || v < position.best! {
+                    if position.best == nil || v < position.best! - cfg.minDelta {
                         position.best = v
                         position.sinceBest = 0
                         bestEpoch = epoch
@@ -447,10 +483,14 @@ public final class Trainer {
     /// One JSON object per line; epochs counted from 1.
     func logLine(_ r: EpochRecord) -> String {
         var line = "{\"epoch\":\(r.epoch + 1),\"loss\":\(json(r.loss))"
+        if let p = r.penalty { line += ",\"penalty\":\(json(p))" }
         if let a = r.accuracy { line += ",\"accuracy\":\(json(a))" }
         if let v = r.valLoss { line += ",\"val_loss\":\(json(v))" }
         if let v = r.valAccuracy { line += ",\"val_accuracy\":\(json(v))" }
-        line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))}\n"
+        line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))"
+        if let a = r.augmentSeconds { line += ",\"augment_seconds\":\(json(a))" }
+        if let w = r.augmentWaitSeconds { line += ",\"augment_wait_seconds\":\(json(w))" }
+        line += "}\n"
         return line
     }
 
@@ -477,10 +517,12 @@ public final class Trainer {
         for line in text.split(separator: "\n") {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let e = obj["epoch"] as? Int, let l = obj["loss"] as? Double else { continue }
-            out.append(EpochRecord(epoch: e - 1, loss: l, accuracy: obj["accuracy"] as? Double,
-                                   valLoss: obj["val_loss"] as? Double, valAccuracy: obj["val_accuracy"] as? Double,
-                                   learningRate: obj["lr"] as? Double ?? 0, seconds: obj["seconds"] as? Double ?? 0,
-                                   samplesPerSecond: obj["samples_per_second"] as? Double ?? 0))
+            var r = EpochRecord(epoch: e - 1, loss: l, accuracy: obj["accuracy"] as? Double,
+                                valLoss: obj["val_loss"] as? Double, valAccuracy: obj["val_accuracy"] as? Double,
+                                learningRate: obj["lr"] as? Double ?? 0, seconds: obj["seconds"] as? Double ?? 0,
+                                samplesPerSecond: obj["samples_per_second"] as? Double ?? 0)
+            r.penalty = obj["penalty"] as? Double
+            out.append(r)
         }
         return out.isEmpty ? nil : out
     }

@@ -39,6 +39,7 @@ struct Dump: ParsableCommand {
                                               syncBatchnorm: passes.syncBatchnorm)
         var context = PassContext(verify: passes.verify)
         var popts = try passes.pipelineOptions(stage: stage, blockOptimizer: blockOptimizer(file, model: options.model))
+        popts.freeze = passes.freezePatterns(file, model: options.model)
         popts.bindings = try options.bindings()
         let printAfter = try passes.printAfterSet()
         var index = 0

@@ -40,6 +40,16 @@ struct PassOptions: ParsableArguments {
     @Flag(name: .customLong("sync-batchnorm"), help: "With --replicas: batchnorm statistics over the replicas' whole batch.")
     var syncBatchnorm = false
 
+    @Option(help: ArgumentHelp(
+        "Keep the parameters matching PATTERN ('*' any characters, e.g. 'c1.*') fixed: the backward pass computes no gradient for them and the optimizer no update; repeatable; none clears the block's (default: the train block's freeze).",
+        valueName: "PATTERN"))
+    var freeze: [String] = []
+
+    /// The patterns of --freeze, else of the train block's `freeze` setting ('none' clears them).
+    func freezePatterns(_ file: SourceFile, model: String?) -> [String] {
+        freeze.isEmpty ? blockFreezePatterns(file, model: model) : freeze.filter { !$0.isEmpty && $0 != "none" }
+    }
+
     static var optimizingPasses: [String] {
         Pipeline.passNames.filter { !["shape-inference", "autodiff", "optimizer", "replica-loss", "gradient-allreduce"].contains($0) }
     }
@@ -92,4 +102,15 @@ func blockOptimizer(_ file: SourceFile, model: String?) -> OptimizerSpec? {
     guard let block = Frontend.trainBlock(unit, model: model) else { return nil }
     var d = Diagnostics()
     return TrainConfig.from(block, diagnostics: &d).optimizer
+}
+
+/// The `freeze` setting of a model's train block (the last one naming it), if it has a readable one.
+func blockFreezePatterns(_ file: SourceFile, model: String?) -> [String] {
+    let (unit, diags) = Parser.parse(file)
+    guard !diags.hasErrors else { return [] }
+    let name = model ?? unit.models.first?.name.name
+    guard let block = unit.trains.last(where: { $0.model.name == name }),
+          let s = block.settings.last(where: { $0.key.name == "freeze" }),
+          case .success(let v) = Setting.from(s.value), case .success(let p) = FreezePatterns.parse(v) else { return [] }
+    return p
 }
