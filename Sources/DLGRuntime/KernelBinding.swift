@@ -179,13 +179,17 @@ extension Executor {
         case .dropoutMask(let rate, let stream):
             let control = self.control
             let s = UInt64(stream)
+            // A replica's rows start at row control[2] of the global batch: its mask is that part of the whole batch's.
+            let perRow = UInt64(n / max(ins.output.shape.first ?? 1, 1))
             return { () throws(ExecutionError) in
                 // A fresh mask per (seed, step, stream), independent of threading.
                 let key = splitMix64(control[0] &+ splitMix64(control[1] &* 0x9E37_79B9_7F4A_7C15 &+ s))
-                do throws(DropoutError) { try dropoutMask(out, range: 0..<n, rate: rate, seed: key, offset: 0) } catch {
+                do throws(DropoutError) { try dropoutMask(out, range: 0..<n, rate: rate, seed: key, offset: control[2] &* perRow) } catch {
                     throw ExecutionError(error.description)
                 }
             }
+        case .collective(let c):
+            return try bindCollective(c, ins, inputs: x, output: out)
         case .fused(let f):
             return try bindFused(f, ins, inputs: x, output: out, T.self)
         }

@@ -45,12 +45,12 @@ public struct DataSplits: Sendable {
         if case .data(let v) = c.validation { splits.validation = try DataLoader.load(v, relativeTo: base, seed: c.seed &+ 1) }
         if case .data(let t) = c.test { splits.test = try DataLoader.load(t, relativeTo: base, seed: c.seed &+ 2) }
         if c.normalize != .none {
-            // Each feature on its own (scikit-learn's MinMaxScaler and StandardScaler).
+            // Each feature on its own (scikit-learn's MinMaxScaler and StandardScaler); f64 data stays f64, other types become f32.
             let norm = c.normalize == .unit ? try Normalization.unitRange(fittedOn: splits.train.features, perFeature: true)
                                             : try Normalization.standardize(fittedOn: splits.train.features, perFeature: true)
-            splits.train = try norm.apply(to: splits.train, as: .f32)
-            splits.validation = try splits.validation.map { try norm.apply(to: $0, as: .f32) }
-            splits.test = try splits.test.map { try norm.apply(to: $0, as: .f32) }
+            splits.train = try norm.apply(to: splits.train)
+            splits.validation = try splits.validation.map { try norm.apply(to: $0) }
+            splits.test = try splits.test.map { try norm.apply(to: $0) }
         }
         return splits
     }

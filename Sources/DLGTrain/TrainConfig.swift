@@ -85,6 +85,9 @@ public struct TrainConfig: Sendable {
     public var freeze: [String] = []
     /// Transforms applied to each training batch (empty: none).
     public var augment: [AugmentSpec] = []
+    /// Data-parallel runs: batchnorm's training statistics over the whole global batch (summed
+    /// over the replicas) rather than each replica's own shard (Docs/distributed.md).
+    public var syncBatchnorm = false
 
     public init() {}
 
@@ -176,6 +179,9 @@ public struct TrainConfig: Sendable {
         case "shuffle":
             guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
             shuffle = b
+        case "sync_batchnorm":
+            guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
+            syncBatchnorm = b
         case "normalize":
             guard let w = v.text, let n = NormalizeSpec(rawValue: w) else { return .expected(.normalize, got: v.description) }
             normalize = n

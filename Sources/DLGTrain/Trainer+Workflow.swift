@@ -93,9 +93,14 @@ extension Trainer {
     }
 
     /// Feeds a batch whose features were made elsewhere (augmented), with the labels of its rows.
-    func feed(_ e: Executor, _ d: Dataset, _ rows: ArraySlice<Int>, features: NDArray) throws {
+    /// `featureRows` are the rows of `features` this step takes (a replica's share of a global batch).
+    func feed(_ e: Executor, _ d: Dataset, _ rows: ArraySlice<Int>, features: NDArray, featureRows: Range<Int>) throws {
         do {
-            if let i = e.program.inputIndex(named: featureInput) { try e.setInput(i, features) }
+            if let i = e.program.inputIndex(named: featureInput) {
+                if featureRows.count == features.shape.first { try e.setInput(i, features) } else {
+                    try e.setInput(i, rowsOf: features, Array(featureRows)[...])
+                }
+            }
             if let l = labelInput, let i = e.program.inputIndex(named: l), let labels = d.labels {
                 try e.setInput(i, rowsOf: labels, rows)
             }

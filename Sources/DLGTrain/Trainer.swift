@@ -1,3 +1,4 @@
+import DLGCompiler
 import DLGData
 import DLGKernels
 import DLGRuntime
@@ -12,6 +13,10 @@ public struct TrainResult: Sendable {
     public var failure: String?
     public var bestEpoch: Int?
     public var seconds: Double
+    /// The processes of a data-parallel run (1 for a single process).
+    public var worldSize = 1
+    /// Seconds this process spent blocked in collectives (summing gradients, statistics and tallies).
+    public var collectiveSeconds = 0.0
 }
 
 /// Trains a session's model on a dataset: per-sample, mini-batch or full
@@ -31,6 +36,9 @@ public final class Trainer {
     public var checkNumerics = false
     /// Stop after this many epochs of this run even if more are configured (to split a run).
     public var stopAfterEpochs: Int?
+    /// Data-parallel runs: compare a fingerprint of the parameters and optimizer state across
+    /// the replicas after every this many steps and at the end of every epoch (nil: never).
+    public var checkReplicasEvery: Int?
     /// Fault injection for tests: the checkpoint written once `epoch` epochs are complete is
     /// cut off after `bytes` bytes, as if the process were killed while writing it; `run`
     /// then throws, and the checkpoint file keeps its previous contents.
@@ -121,18 +129,25 @@ public final class Trainer {
         }
     }
 
-    /// Loss and scores over a dataset, in the inference form.
-    public func evaluate(_ d: Dataset, batch: Int? = nil) throws -> (tally: Tally, scoring: Scoring) {
-        let b = session.fixedBatch ?? min(batch ?? (session.config.batch == 0 ? d.count : max(session.config.batch, 1)), d.count)
+    /// Loss and scores over a dataset (or rows `range` of it), in the inference form.
+    public func evaluate(_ d: Dataset, batch: Int? = nil, rows range: Range<Int>? = nil) throws -> (tally: Tally, scoring: Scoring) {
+        let span = range ?? 0..<d.count
+        let b = session.fixedBatch ?? min(batch ?? (session.config.batch == 0 ? d.count : max(session.config.batch, 1)),
+                                          max(span.count, 1))
         var scoring = Scoring.regression
         var tally = Tally()
-        var start = 0
-        while start < d.count {
-            let rows = Array(start..<min(start + b, d.count))[...]
+        if span.isEmpty {
+            // A replica without held-out rows still scores as the others do.
+            scoring = self.scoring(try session.evalExecutor(batch: b), labels: d.labels)
+            return (tally, scoring)
+        }
+        var start = span.lowerBound
+        while start < span.upperBound {
+            let rows = Array(start..<min(start + b, span.upperBound))[...]
             // A program compiled for one batch size skips a last, partial batch.
             if let f = session.fixedBatch, rows.count != f { break }
             let e = try session.evalExecutor(batch: rows.count)
-            if start == 0 {
+            if start == span.lowerBound {
                 scoring = self.scoring(e, labels: d.labels)
                 if case .classes(let c) = scoring { tally = Tally(classes: c) }
             }
@@ -145,35 +160,124 @@ public final class Trainer {
         return (tally, scoring)
     }
 
-    public func run(train: Dataset, validation: Dataset?) throws -> TrainResult {
+    /// Everything `run` checks before it trains, without side effects: the data fits the
+    /// model, the batch fits the data (and, over several replicas, splits evenly over them),
+    /// early stopping watches a metric the run has.
+    public func check(train: Dataset, validation: Dataset?) throws {
         let cfg = session.config
         try validate(train, role: "training")
         if let v = validation { try validate(v, role: "validation") }
-        let augmentation = try augmentation(for: train)
+        let batch = try batchSize(train.count)
+        let replicas = session.isReplicated ? session.collective!.size : 1
+        if replicas > 1 {
+            if session.fixedBatch != nil {
+                throw TrainError("a compiled training step runs in one process; train the .dlg file to run on \(replicas) processes")
+            }
+            guard batch % replicas == 0 else {
+                let below = batch / replicas * replicas, above = below + replicas
+                throw TrainError("the global batch \(batch) does not split evenly over \(replicas) processes; "
+                                 + "choose a multiple of \(replicas)" + (below > 0 ? ", such as \(below) or \(above)" : ", such as \(above)")
+                                 + " (each process takes batch/\(replicas) examples of every step)")
+            }
+        }
+        if cfg.patience != nil {
+            if cfg.metric.hasPrefix("val_"), validation == nil {
+                throw TrainError("early stopping watches \(cfg.metric), which needs held-out data: add 'validation = 0.1' (--validation) or watch loss")
+            }
+            let scoring = self.scoring(try session.trainExecutor(batch: batch / replicas), labels: train.labels)
+            if cfg.metric.hasSuffix("accuracy"), scoring == .regression {
+                throw TrainError("early stopping watches \(cfg.metric), but this model's output is scored as a regression (no accuracy); watch \(cfg.metric.hasPrefix("val_") ? "val_loss" : "loss")")
+            }
+        }
+    }
+
+    /// Reads a checkpoint into the state: every tensor must be a state entry and every entry present.
+    func load(checkpoint path: String) throws -> Checkpoint.Position? {
+        let (file, pos) = try Checkpoint.load(path)
+        for t in file.tensors {
+            guard session.state.entry(t.name) != nil, !Session.isReplicaScalar(t.name) else {
+                throw TrainError("\(path): tensor '\(t.name)' is not part of this model"
+                                 + (t.name.hasPrefix("optimizer.") ? " (optimizer state of another optimizer: \(session.config.optimizer.kind.rawValue) keeps no such entry)" : ""))
+            }
+            do { try session.state.set(t.name, t.array) } catch { throw TrainError("\(path): \(error.message)") }
+        }
+        for e in session.state.entries where file[e.name] == nil && !Session.isReplicaScalar(e.name) {
+            throw TrainError("\(path): tensor '\(e.name)' is missing")
+        }
+        return pos
+    }
+
+    /// Over several replicas: rank 0 reads the checkpoint and sends its state and position to
+    /// the others (so that only rank 0's machine needs the file); a failure is every replica's.
+    func loadReplicated(checkpoint path: String, position: Checkpoint.Position, over c: Collective) throws -> Checkpoint.Position {
+        var failure: String?
+        var pos: Checkpoint.Position?
+        if c.rank == 0 {
+            do { pos = try load(checkpoint: path) } catch let e as TrainError { failure = e.message } catch let e as DataError {
+                failure = e.description
+            }
+        }
+        let p = pos ?? position
+        var header: [Double] = [failure == nil ? 1 : 0, pos == nil ? 0 : 1, Double(p.epoch), Double(p.step),
+                                p.best ?? 0, p.best == nil ? 0 : 1, Double(p.sinceBest)]
+        var sent: CollectiveError?
+        header.withUnsafeMutableBytes { b in
+            do throws(CollectiveError) { try c.broadcast(b.baseAddress!, bytes: b.count, root: 0) } catch { sent = error }
+        }
+        if let sent { throw TrainError(sent.message) }
+        guard header[0] == 1 else {
+            throw TrainError(failure ?? "", collective: true, silent: c.rank != 0)
+        }
+        try DataParallel.broadcast(session.state, names: session.stateArrays().map(\.name), over: c)
+        guard header[1] == 1 else { return position }
+        return Checkpoint.Position(epoch: Int(header[2]), step: Int(header[3]), seed: position.seed,
+                                   best: header[5] == 1 ? header[4] : nil, sinceBest: Int(header[6]))
+    }
+
+    public func run(train: Dataset, validation: Dataset?) throws -> TrainResult {
+        let cfg = session.config
+        try check(train: train, validation: validation)
         let n = train.count
         let batch = try batchSize(n)
+        // A data-parallel run: this replica takes its share of every global batch.
+        let group = session.isReplicated ? session.collective : nil
+        let replicas = group?.size ?? 1, rank = group?.rank ?? 0
+        let waited0 = group?.waitSeconds ?? 0
         let t0 = DispatchTime.now().uptimeNanoseconds
         var position = Checkpoint.Position(epoch: 0, step: 0, seed: cfg.seed, best: nil, sinceBest: 0)
-        _ = try session.trainExecutor(batch: batch)
+        let first = try session.trainExecutor(batch: batch / replicas)
+        let augmentation = try augmentation(for: train)
         if let initFrom { for line in try initialize(from: initFrom).lines(path: initFrom.path) { progress.message(line) } }
         if let resumePath {
-            let (file, pos) = try Checkpoint.load(resumePath)
-            for t in file.tensors {
-                guard session.state.entry(t.name) != nil else {
-                    throw TrainError("\(resumePath): tensor '\(t.name)' is not part of this model"
-                                     + (t.name.hasPrefix("optimizer.") ? " (optimizer state of another optimizer: \(session.config.optimizer.kind.rawValue) keeps no such entry)" : ""))
-                }
-                do { try session.state.set(t.name, t.array) } catch { throw TrainError("\(resumePath): \(error.message)") }
+            if let group {
+                position = try loadReplicated(checkpoint: resumePath, position: position, over: group)
+            } else if let pos = try load(checkpoint: resumePath) {
+                position = pos
             }
-            for e in session.state.entries where file[e.name] == nil {
-                throw TrainError("\(resumePath): tensor '\(e.name)' is missing")
-            }
-            if let pos { position = pos }
             progress.message("resumed from \(resumePath) after epoch \(position.epoch), step \(position.step)")
             if position.epoch >= cfg.epochs {
                 progress.message("the checkpoint already holds \(position.epoch) of \(cfg.epochs) epochs; nothing to train (raise --epochs to continue)")
             }
         }
+        // What must be the same on every replica: the parameters and the optimizer state. The
+        // buffers a step updates besides (batchnorm's running statistics, from each replica's
+        // own batches unless they are synchronized) are rank 0's, sent to the others after each epoch.
+        let replicated = first.program.state.filter { $0.trainable || $0.name.hasPrefix("optimizer.") }.map(\.name)
+        let buffers = first.program.updates.map { first.program.state[$0.target] }
+            .filter { !$0.trainable && !$0.name.hasPrefix("optimizer.") }.map(\.name)
+        func checkReplicas(_ group: Collective, after what: String) throws {
+            let all: [[UInt64]]
+            do { all = try group.allgather([DataParallel.fingerprint(session.state, names: replicated)]) } catch {
+                throw TrainError(error.message)
+            }
+            let differing = all.indices.filter { all[$0][0] != all[0][0] }
+            guard differing.isEmpty else {
+                throw TrainError("the replicas have drifted apart \(what): the parameters or optimizer state of rank"
+                                 + (differing.count == 1 ? " " : "s ") + differing.map(String.init).joined(separator: ", ")
+                                 + " differ from rank 0's", collective: true)
+            }
+        }
+        if let group, checkReplicasEvery != nil { try checkReplicas(group, after: "before the first step") }
         // Epochs complete in the checkpoint file on disk, for the message of a failed run.
         var savedEpoch: Int? = resumePath != nil && resumePath == checkpointPath ? position.epoch : nil
         let checkpointInterval = max(1, checkpointEvery ?? cfg.epochs / 20)
@@ -187,16 +291,7 @@ public final class Trainer {
         var stoppedEarly = false
         var failure: String?
         var bestEpoch: Int?
-        let scoring = self.scoring(try session.trainExecutor(batch: batch), labels: train.labels)
-        // Early stopping must watch a metric the run has; otherwise it would silently never stop.
-        if cfg.patience != nil {
-            if cfg.metric.hasPrefix("val_"), validation == nil {
-                throw TrainError("early stopping watches \(cfg.metric), which needs held-out data: add 'validation = 0.1' (--validation) or watch loss")
-            }
-            if cfg.metric.hasSuffix("accuracy"), scoring == .regression {
-                throw TrainError("early stopping watches \(cfg.metric), but this model's output is scored as a regression (no accuracy); watch \(cfg.metric.hasPrefix("val_") ? "val_loss" : "loss")")
-            }
-        }
+        let scoring = self.scoring(first, labels: train.labels)
         var epochsThisRun = 0
         epochs: while position.epoch < cfg.epochs {
             if let s = stopAfterEpochs, epochsThisRun >= s { break }
@@ -211,7 +306,7 @@ public final class Trainer {
                 order = Array(0..<n)
             }
             var tally = Tally(classes: { if case .classes(let c) = scoring { c } else { nil } }())
-            // Augmented batches are made on a worker thread, ahead of the steps that take them.
+            // Augmented batches (whole global batches) are made on a worker thread, ahead of the steps that take them.
             let augmented = augmentation?.batches(order: order, batch: batch, epoch: epoch)
             defer { augmented?.finish() }
             let e0 = DispatchTime.now().uptimeNanoseconds
@@ -219,14 +314,53 @@ public final class Trainer {
             let batches = session.fixedBatch != nil ? n / batch : (n + batch - 1) / batch
             var done = 0
             while start < n {
-                let rows = order[start..<min(start + batch, n)]
-                if let f = session.fixedBatch, rows.count != f { break }
+                let global = order[start..<min(start + batch, n)]
+                if let f = session.fixedBatch, global.count != f { break }
+                // This replica's rows of the global batch. One without rows (a last batch shorter
+                // than the replicas are many) runs on the batch's first row with a share of 0.
+                var rows = global
+                var share = 1.0
+                if replicas > 1 {
+                    let mine = DataParallel.shard(global.count, replicas: replicas, rank: rank)
+                    share = Double(mine.count) / Double(global.count)
+                    rows = mine.isEmpty ? global.prefix(1)
+                        : global[(global.startIndex + mine.lowerBound)..<(global.startIndex + mine.upperBound)]
+                }
                 let e = try session.trainExecutor(batch: rows.count)
-                if let augmented { try feed(e, train, rows, features: try augmented.take(done)) } else { try feed(e, train, rows) }
+                if group != nil {
+                    try? session.state.set(ReplicaLossScaling.fraction, values: [share])
+                    try? session.state.set(ReplicaLossScaling.active, values: [share > 0 ? 1 : 0])
+                    e.firstRow = DataParallel.shard(global.count, replicas: replicas, rank: rank).lowerBound
+                }
+                if let augmented {
+                    // This replica's rows of the augmented global batch.
+                    let offset = rows.startIndex - global.startIndex
+                    try feed(e, train, rows, features: try augmented.take(done), featureRows: offset..<(offset + rows.count))
+                } else {
+                    try feed(e, train, rows)
+                }
                 e.step = UInt64(position.step)
                 e.checkNumerics = checkNumerics
                 do { try e.run() } catch { throw TrainError(error.message) }
-                let loss = e.nonFinite != nil ? .nan : (e.loss ?? .nan)
+                var loss = e.nonFinite != nil ? .nan : (e.loss ?? .nan)
+                var stepTally = Tally()
+                if share > 0 {
+                    stepTally.add(loss: 0, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
+                                  labels: train.labels, rows: rows, scoring: scoring)
+                }
+                // The L1/L2 penalty, part of the step's loss: on every replica in full, counted once.
+                let stepPenalty = penalty(e)
+                if let group {
+                    // The global batch's loss is the sum of the replicas' shares of it.
+                    let p = stepPenalty ?? 0
+                    let sums: [Double]
+                    do { sums = try group.allreduceSum([loss - p, Double(stepTally.correct), Double(stepTally.scored)]) } catch {
+                        throw TrainError(error.message)
+                    }
+                    loss = sums[0] + p
+                    stepTally.correct = Int(sums[1])
+                    stepTally.scored = Int(sums[2])
+                }
                 if !loss.isFinite {
                     var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
                     if checkNumerics, let bad = e.firstNonFinite() {
@@ -234,6 +368,7 @@ public final class Trainer {
                         let what = bad.op == .fused ? "fused(\(bad.steps))" : bad.op.rawValue
                         why += "; the first non-finite value comes from %\(bad.value) = \(what)"
                             + (bad.label.map { " ('\($0)')" } ?? "") + (bad.loc.map { " at \($0)" } ?? "")
+                            + (group != nil ? " on rank \(rank)" : "")
                     } else if !checkNumerics {
                         why += "; rerun with --check-numerics to find the op that produced it"
                     }
@@ -244,12 +379,17 @@ public final class Trainer {
                     failure = why
                     break epochs
                 }
-                tally.add(loss: loss, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
-                          labels: train.labels, rows: rows, scoring: scoring)
-                if let p = penalty(e) { tally.penaltySum += p * Double(rows.count) }
+                tally.lossSum += loss * Double(global.count)
+                tally.examples += global.count
+                tally.correct += stepTally.correct
+                tally.scored += stepTally.scored
+                if let p = stepPenalty { tally.penaltySum += p * Double(global.count) }
                 position.step += 1
                 start += batch
                 done += 1
+                if let group, let k = checkReplicasEvery, position.step % k == 0 {
+                    try checkReplicas(group, after: "at step \(position.step)")
+                }
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - e0) * 1e-9
                 progress.batch(epoch: epoch, done: done, total: batches, loss: tally.loss,
                                accuracy: scoring == .regression ? nil : tally.accuracy,
@@ -259,14 +399,34 @@ public final class Trainer {
             var record = EpochRecord(epoch: epoch, loss: tally.loss, accuracy: scoring == .regression ? nil : tally.accuracy,
                                      valLoss: nil, valAccuracy: nil, learningRate: lr, seconds: seconds,
                                      samplesPerSecond: Double(n) / max(seconds, 1e-9))
-            if penalty(try session.trainExecutor(batch: batch)) != nil { record.penalty = tally.penalty }
+            if penalty(first) != nil { record.penalty = tally.penalty }
             if let augmented {
                 augmented.finish()
                 record.augmentSeconds = augmented.producingSeconds
                 record.augmentWaitSeconds = augmented.waitingSeconds
             }
+            if let group {
+                try DataParallel.broadcast(session.state, names: buffers, over: group)
+                if checkReplicasEvery != nil { try checkReplicas(group, after: "at the end of epoch \(epoch + 1)") }
+            }
             if let v = validation {
-                let (vt, vs) = try evaluateHeldOut(v, batch: batch)
+                // Over several replicas each evaluates its share of the held-out rows; the sums are combined.
+                let mine = DataParallel.shard(v.count, replicas: replicas, rank: rank)
+                let evaluated = try evaluate(v, batch: batch / replicas, rows: group == nil ? nil : mine)
+                var vt = evaluated.tally
+                let vs = evaluated.scoring
+                if let group {
+                    let sums: [Double]
+                    do { sums = try group.allreduceSum([vt.lossSum, Double(vt.examples), Double(vt.correct), Double(vt.scored)]) } catch {
+                        throw TrainError(error.message)
+                    }
+                    (vt.lossSum, vt.examples, vt.correct, vt.scored) = (sums[0], Int(sums[1]), Int(sums[2]), Int(sums[3]))
+                }
+                // The held-out loss includes the penalty at the current weights, as the training loss does.
+                if let p = currentPenalty() {
+                    vt.lossSum += p * Double(vt.examples)
+                    vt.penaltySum = p * Double(vt.examples)
+                }
                 record.valLoss = vt.loss
                 record.valAccuracy = vs == .regression ? nil : vt.accuracy
             }
@@ -313,8 +473,11 @@ public final class Trainer {
             let all = (try? readLog(logPath)) ?? history
             try AtomicFile.write(CurvePlot.svg(model: session.name, history: all), to: plotPath)
         }
-        return TrainResult(history: history, steps: position.step, stoppedEarly: stoppedEarly, failure: failure,
-                           bestEpoch: bestEpoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        var result = TrainResult(history: history, steps: position.step, stoppedEarly: stoppedEarly, failure: failure,
+                                 bestEpoch: bestEpoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        result.worldSize = replicas
+        result.collectiveSeconds = (group?.waitSeconds ?? 0) - waited0
+        return result
     }
 
     /// One JSON object per line; epochs counted from 1.

@@ -31,6 +31,12 @@ struct Compile: ParsableCommand {
         valueName: "BYTES"))
     var maxMemory: String?
 
+    func validate() throws {
+        if passes.replicas > 1 {
+            throw ValidationError("--replicas: a compiled training step runs in one process; inspect the data-parallel step with dlg dump --training-step --replicas N")
+        }
+    }
+
     func run() throws {
         let file = try loadSource(options.file)
         let start = DispatchTime.now().uptimeNanoseconds

@@ -34,6 +34,12 @@ struct PassOptions: ParsableArguments {
           help: "Run the IR verifier after every pass; a failure is an error naming the pass, status 1.")
     var verify = false
 
+    @Option(help: "Compile the training step of a data-parallel run over this many processes (Docs/distributed.md).")
+    var replicas = 1
+
+    @Flag(name: .customLong("sync-batchnorm"), help: "With --replicas: batchnorm statistics over the replicas' whole batch.")
+    var syncBatchnorm = false
+
     @Option(help: ArgumentHelp(
         "Keep the parameters matching PATTERN ('*' any characters, e.g. 'c1.*') fixed: the backward pass computes no gradient for them and the optimizer no update; repeatable; none clears the block's (default: the train block's freeze).",
         valueName: "PATTERN"))
@@ -45,7 +51,7 @@ struct PassOptions: ParsableArguments {
     }
 
     static var optimizingPasses: [String] {
-        Pipeline.passNames.filter { !["shape-inference", "autodiff", "optimizer"].contains($0) }
+        Pipeline.passNames.filter { !["shape-inference", "autodiff", "optimizer", "replica-loss", "gradient-allreduce"].contains($0) }
     }
 
     func validate() throws {
@@ -59,6 +65,9 @@ struct PassOptions: ParsableArguments {
         if let o = optimizer, Setting.parse(o) == nil {
             throw ValidationError("--optimizer: cannot read '\(o)'")
         }
+        if replicas < 1 { throw ValidationError("--replicas must be at least 1") }
+        if replicas > 1 && !trainingStep { throw ValidationError("--replicas needs --training-step: only the training step runs on several processes") }
+        if syncBatchnorm && replicas == 1 { throw ValidationError("--sync-batchnorm needs --replicas 2 or more") }
     }
 
     func printAfterSet() throws -> Set<String> { Set(printAfter) }
@@ -79,6 +88,8 @@ struct PassOptions: ParsableArguments {
                 }
             }
             o.optimizer = spec
+            o.replicas = replicas
+            o.syncBatchnorm = syncBatchnorm
         }
         return o
     }

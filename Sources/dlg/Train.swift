@@ -74,6 +74,9 @@ struct TrainingOptions: ParsableArguments {
         "Train setting augment: transforms applied to each training batch, e.g. '[flip(horizontal), shift(0.1), rotate(15)]' (default: none).",
         valueName: "SETTING"))
     var augment: String?
+    @Flag(name: .customLong("sync-batchnorm"), inversion: .prefixedNo,
+          help: "Train setting sync_batchnorm: in a data-parallel run, batchnorm statistics over the whole global batch rather than each process's share (default: off).")
+    var syncBatchnorm: Bool?
 
     func validate() throws {
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
@@ -110,6 +113,7 @@ struct TrainingOptions: ParsableArguments {
         if let shuffle { c.shuffle = shuffle }
         if let minDelta { c.minDelta = minDelta }
         if !freeze.isEmpty { c.freeze = freeze.filter { !$0.isEmpty && $0 != "none" } }
+        if let syncBatchnorm { c.syncBatchnorm = syncBatchnorm }
     }
 }
 
@@ -148,9 +152,10 @@ func loadData(_ c: TrainConfig, base: String) throws -> DataSplits {
 }
 
 func makeSession(_ file: SourceFile, model: String?, config: TrainConfig, threads: Int,
-                 bindings: [String: Int] = [:]) throws -> Session {
+                 bindings: [String: Int] = [:], collective: Collective? = nil) throws -> Session {
     do {
-        return try Session(file: file, model: model, config: config, threads: threads, bindings: bindings)
+        return try Session(file: file, model: model, config: config, threads: threads, bindings: bindings,
+                           collective: collective)
     } catch let f as CompileFailure {
         report(f.diagnostics, in: f.file)
         throw ExitCode.failure
@@ -165,13 +170,15 @@ struct Train: ParsableCommand {
         abstract: "Train a model: the train block gives the defaults, flags override them.",
         discussion: """
             The whole step — forward, backward, optimizer update — runs as one compiled program. \
-            Progress is a live bar on a terminal and one line per epoch otherwise.
+            Progress is a live bar on a terminal and one line per epoch otherwise. Started by \
+            mpirun (mpirun -np N dlg train …), the processes train data-parallel: each takes \
+            1/N of every batch and the gradients are summed over them (Docs/distributed.md).
             """)
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var flags: TrainingOptions
     @OptionGroup var transfer: TransferOptions
-    @Option(help: ArgumentHelp("Train setting threads: threads for kernels and BLAS, N ≥ 1 (default: the train block's, else all cores).",
+    @Option(help: ArgumentHelp("Train setting threads: threads for kernels and BLAS, N ≥ 1 (default: the train block's, else all cores, shared among the processes of a data-parallel job on one machine).",
                                valueName: "N"))
     var threads: Int?
     @Option(help: ArgumentHelp(
@@ -197,6 +204,7 @@ struct Train: ParsableCommand {
         "Stop after N epochs of this run (N ≥ 1), writing the checkpoint; the rest can follow with --resume.", valueName: "N"))
     var stopAfter: Int?
     @Flag(help: "Time every kernel of the training step and print a per-kernel table after training.") var profile = false
+    @OptionGroup var parallel: DistributedOptions
 
     func validate() throws {
         if let n = checkpointEvery, n < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
@@ -207,11 +215,78 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// What a run trains: the session, its settings, the data, the trainer.
+    struct Prepared {
+        var session: Session
+        var config: TrainConfig
+        var data: DataSplits
+        var train: Dataset { data.train }
+        var validation: Dataset? { data.validation }
+        var trainer: Trainer
+        /// The model file's text and the model's name (empty for a compiled file).
+        var source: String
+    }
+
     func run() throws {
-        func threadCount(_ c: TrainConfig) -> Int { threads ?? c.threads ?? ProcessInfo.processInfo.activeProcessorCount }
+        guard let job = try ReplicaJob.start(requested: parallel.distributed) else {
+            let p = try prepare(job: nil)
+            let result: TrainResult
+            do { result = try p.trainer.run(train: p.train, validation: p.validation) } catch {
+                try reportAndExit(error)
+            }
+            try finish(p, result, job: nil)
+            return
+        }
+        // A data-parallel job: read and compile, agree that every process runs the same
+        // training, check the settings, train; rank 0 reports.
+        let p = try job.phase { try prepare(job: job) }
+        do {
+            try DataParallel.checkSameRun(job.group, [
+                ("model file", DataParallel.fingerprint(p.source)),
+                ("settings", DataParallel.fingerprint(settingsFingerprintText(p.config))),
+                ("data", DataParallel.fingerprint(p.train) ^ (p.validation.map(DataParallel.fingerprint) ?? 0)),
+            ])
+        } catch { job.report(error) }
+        try job.phase {
+            try p.trainer.check(train: p.train, validation: p.validation)
+            if job.rank == 0, !p.session.warnings.isEmpty { report(p.session.warnings, in: p.session.file) }
+        }
+        let result: TrainResult
+        do { result = try p.trainer.run(train: p.train, validation: p.validation) } catch { job.report(error) }
+        do { try finish(p, result, job: job) } catch let e as ExitCode {
+            throw job.end(status: e.rawValue)
+        }
+        throw job.end(status: 0)
+    }
+
+    /// The settings every process must share, as text: the configuration without what only
+    /// rank 0 uses or what may differ per machine, and the flags that shape the collective calls.
+    func settingsFingerprintText(_ c: TrainConfig) -> String {
+        var shared = c
+        shared.threads = nil
+        shared.checkpoint = nil
+        return "\(shared)|resume:\(resume != nil)|stop:\(stopAfter ?? 0)|check:\(parallel.checkReplicasEvery ?? 0)"
+            + "|bucket:\(parallel.bucketMB ?? 0)|numerics:\(checkNumerics)"
+    }
+
+    func reportAndExit(_ error: Error) throws -> Never {
+        switch error {
+        case let e as TrainError: printError("error: \(e.message)")
+        case let f as CompileFailure: report(f.diagnostics, in: f.file)
+        case let e as DataError: printError("error: \(e.description)")
+        default: throw error
+        }
+        throw ExitCode.failure
+    }
+
+    func prepare(job: ReplicaJob?) throws -> Prepared {
+        func threadCount(_ c: TrainConfig) -> Int {
+            threads ?? c.threads ?? (job != nil ? ReplicaJob.defaultThreads() : ProcessInfo.processInfo.activeProcessorCount)
+        }
         let session: Session
         let config: TrainConfig
         let data: DataSplits
+        var source = ""
         if CompiledModel.isCompiled(options.file) {
             // A compiled training step: the train block's settings travel with it.
             let compiled: CompiledModel
@@ -236,46 +311,58 @@ struct Train: ParsableCommand {
                 printError("error: \(e.message)")
                 throw ExitCode.failure
             }
+            if let job, job.size > 1 {
+                printError("error: \(options.file) is a compiled training step, which runs in one process; train the .dlg file to run on \(job.size) processes")
+                throw ExitCode.failure
+            }
         } else {
             let file = try loadSource(options.file)
             let (c, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: seed)
             config = c
             data = try loadData(c, base: base)
             session = try makeSession(file, model: options.model, config: c, threads: threadCount(c),
-                                      bindings: try options.bindings())
+                                      bindings: try options.bindings(), collective: job?.group)
+            source = file.text + "|model:\(options.model ?? "")|bind:\(try options.bindings().sorted { $0.key < $1.key })"
         }
+        if let b = parallel.bucketMB { session.bucketBytes = max(1, Int(b * 1_048_576)) }
+        // Only rank 0 of a data-parallel job reports and writes files.
+        let lead = (job?.rank ?? 0) == 0
         let trainer: Trainer
-        let result: TrainResult
-        var test: (tally: Tally, scoring: Scoring)?
         do {
             session.profile = profile
             trainer = try Trainer(session: session)
-            let progress = ConsoleProgress(live: !json && isatty(2) != 0)
-            progress.testExamples = data.test?.count ?? 0
-            trainer.progress = progress
-            trainer.logPath = log
-            trainer.plotPath = plot
-            trainer.checkpointPath = checkpoint ?? config.checkpoint
-            trainer.checkpointEvery = checkpointEvery
-            trainer.resumePath = resume
-            trainer.initFrom = transfer.source
-            trainer.checkNumerics = checkNumerics
-            trainer.stopAfterEpochs = stopAfter
-            if let t = data.test { try trainer.validate(t, role: "test") }
-            result = try trainer.run(train: data.train, validation: data.validation)
-            // The test part is evaluated once, with the weights training ended with.
-            if let t = data.test, result.failure == nil, !result.history.isEmpty {
-                test = try trainer.evaluateHeldOut(t, batch: config.batch == 0 ? nil : config.batch)
-            }
         } catch let e as TrainError {
             printError("error: \(e.message)")
             throw ExitCode.failure
-        } catch let f as CompileFailure {
-            report(f.diagnostics, in: f.file)
-            throw ExitCode.failure
-        } catch let e as DataError {
-            printError("error: \(e.description)")
-            throw ExitCode.failure
+        }
+        if let t = data.test {
+            do { try trainer.validate(t, role: "test") } catch { try reportAndExit(error) }
+        }
+        if lead {
+            let progress = ConsoleProgress(live: !json && isatty(2) != 0)
+            progress.testExamples = data.test?.count ?? 0
+            trainer.progress = progress
+        } else {
+            trainer.progress = SilentProgress()
+        }
+        trainer.logPath = lead ? log : nil
+        trainer.plotPath = lead ? plot : nil
+        trainer.checkpointPath = lead ? checkpoint ?? config.checkpoint : nil
+        trainer.checkpointEvery = checkpointEvery
+        trainer.resumePath = resume
+        trainer.initFrom = transfer.source
+        trainer.checkNumerics = checkNumerics
+        trainer.stopAfterEpochs = stopAfter
+        trainer.checkReplicasEvery = parallel.checkReplicasEvery
+        return Prepared(session: session, config: config, data: data, trainer: trainer, source: source)
+    }
+
+    /// Prints the results (rank 0 only in a data-parallel job); status 1 for a run that failed.
+    func finish(_ p: Prepared, _ result: TrainResult, job: ReplicaJob?) throws {
+        let session = p.session, trainer = p.trainer
+        guard (job?.rank ?? 0) == 0 else {
+            if result.failure != nil { throw ExitCode.failure }
+            return
         }
         if profile, let e = session.trainingExecutors.first {
             let rows = ProfileReport.rows(e)
@@ -283,11 +370,17 @@ struct Train: ParsableCommand {
             printError("per-kernel profile of the training step (batch \(e.program.inputs.first?.buffer.shape.first ?? 0), \(steps) steps):")
             printError(ProfileReport.report(rows))
         }
+        // The test part is evaluated once, with the weights training ended with.
+        var test: (tally: Tally, scoring: Scoring)?
+        if let t = p.data.test, result.failure == nil, !result.history.isEmpty {
+            do { test = try trainer.evaluateHeldOut(t, batch: p.config.batch == 0 ? nil : p.config.batch) } catch { try reportAndExit(error) }
+        }
         let last = result.history.last
         if json {
             var fields: [(String, JSON)] = [("model", .string(session.name)),
                                             ("epochs", .int(result.history.count)), ("steps", .int(result.steps)),
-                                            ("seconds", .double(result.seconds)), ("stopped_early", .bool(result.stoppedEarly))]
+                                            ("seconds", .double(result.seconds)), ("stopped_early", .bool(result.stoppedEarly)),
+                                            ("world_size", .int(result.worldSize))]
             if let l = last {
                 fields.append(("loss", .double(l.loss)))
                 if let a = l.accuracy { fields.append(("accuracy", .double(a))) }
@@ -298,6 +391,7 @@ struct Train: ParsableCommand {
                 fields.append(("test_loss", .double(t.loss)))
                 if s != .regression { fields.append(("test_accuracy", .double(t.accuracy))) }
             }
+            if result.worldSize > 1 { fields.append(("collective_seconds", .double(result.collectiveSeconds))) }
             if let f = result.failure { fields.append(("error", .string(f))) }
             if let c = trainer.checkpointPath { fields.append(("checkpoint", .string(c))) }
             print(JSON.object(fields).serialized(pretty: true))
@@ -307,6 +401,7 @@ struct Train: ParsableCommand {
             if let a = l.accuracy { s += ", accuracy \(String(format: "%.2f%%", a * 100))" }
             if let v = l.valLoss { s += "; held out: loss \(String(format: "%.4g", v))" }
             if let v = l.valAccuracy { s += ", accuracy \(String(format: "%.2f%%", v * 100))" }
+            if result.worldSize > 1 { s += " (\(result.worldSize) processes)" }
             print(s)
             if let (t, sc) = test {
                 print("test: loss \(String(format: "%.4g", t.loss))"

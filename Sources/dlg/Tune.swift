@@ -245,6 +245,7 @@ extension TrainingOptions {
         add("--augment", augment)
         for f in freeze { a += ["--freeze", f] }
         if let shuffle { a.append(shuffle ? "--shuffle" : "--no-shuffle") }
+        if let syncBatchnorm { a.append(syncBatchnorm ? "--sync-batchnorm" : "--no-sync-batchnorm") }
         return a
     }
 }

@@ -1,5 +1,6 @@
 import DLGGraph
 import DLGSource
+import Foundation
 
 /// An optimizer and its hyper-parameters, as a user configures it.
 public struct OptimizerSpec: Sendable, Hashable {
@@ -88,12 +89,22 @@ public struct OptimizerUpdate: GraphPass {
                        fanIn: 1, fanOut: 1, loc: loc)
         }
         let lr = stateScalar("optimizer.lr", spec.lr)
-        var t: ValueID? = nil
+        var biasCorrections: (ValueID, ValueID)? = nil
         if spec.kind == .adam {
             let t0 = stateScalar("optimizer.t", 0)
             let t1 = try op(.add, [t0, c(1)], Attributes(), "optimizer")
             g.updates.append(StateUpdate(target: t0, value: t1))
-            t = t1
+            // Adam's bias corrections 1 − βᵗ, computed once per step as −expm1(t·ln β): elu(z; α = −1)
+            // is −(eᶻ − 1) for z ≤ 0, and its kernel computes eᶻ − 1 accurately near 0. The plain
+            // 1 − pow(β, t) loses digits in single precision: β = 0.999 rounds to 0.99900001, so
+            // 1 − βᵗ for small t is off by about 1.3e-5 relatively (and the step by half that),
+            // where PyTorch computes the corrections in double precision.
+            func oneMinusPower(_ beta: Double) throws(ShapeError) -> ValueID {
+                if beta == 0 { return c(1) }
+                let z = try op(.mul, [t1, c(Foundation.log(beta))], Attributes(), "optimizer")
+                return try op(.elu, [z], .alpha(-1), "optimizer")
+            }
+            biasCorrections = (try oneMinusPower(spec.beta1), try oneMinusPower(spec.beta2))
         }
         let params = g.gradients.keys.sorted()
         var grads: [ValueID: ValueID] = [:]
@@ -189,8 +200,7 @@ public struct OptimizerUpdate: GraphPass {
                 g.updates.append(StateUpdate(target: m, value: m1))
                 g.updates.append(StateUpdate(target: v, value: v1))
                 // Bias correction: m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
-                let bc1 = try o(.sub, [c(1), try o(.pow, [c(spec.beta1), t!])])
-                let bc2 = try o(.sub, [c(1), try o(.pow, [c(spec.beta2), t!])])
+                let (bc1, bc2) = biasCorrections!
                 let mhat = try o(.div, [m1, bc1]), vhat = try o(.div, [v1, bc2])
                 let denom = try o(.add, [try o(.sqrt, [vhat]), c(spec.eps)])
                 step = try o(.mul, [try o(.div, [mhat, denom]), lr])
