@@ -3,7 +3,7 @@ import DLGCompiler
 import DLGData
 import DLGGraph
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import DLGTrain
 import Foundation
 
