@@ -245,10 +245,21 @@ public final class InferenceEngine: @unchecked Sendable {
         metrics?.queueDepth.record(queuedRows)
     }
 
+    /// Answers every request of the gathered batch with `error`.
+    func fail(_ error: RequestError) {
+        for job in batch {
+            job.continuation?.resume(returning: .failure(error))
+            job.continuation = nil
+        }
+    }
+
     /// Runs the gathered batch and answers its requests.
     func run(rows: Int) {
         let start = DispatchTime.now().uptimeNanoseconds
-        guard let b = model.bucket(for: rows) else { return }
+        guard let b = model.bucket(for: rows) else {
+            fail(RequestError(.internalError, "no program holds a batch of \(rows)"))
+            return
+        }
         let e = executors[b]
         let size = model.buckets[b]
         for (i, spec) in model.inputs.enumerated() {
@@ -267,10 +278,7 @@ public final class InferenceEngine: @unchecked Sendable {
         do {
             try e.run()
         } catch {
-            for job in batch {
-                job.continuation?.resume(returning: .failure(RequestError(.internalError, "running the model failed: \(error.message)")))
-                job.continuation = nil
-            }
+            fail(RequestError(.internalError, "running the model failed: \(error.message)"))
             return
         }
         var row = 0

@@ -150,9 +150,9 @@ public struct PredictRequestDecoder: Sendable {
         mutating func element<C: NumberSource>(_ c: inout C) throws {
             do {
                 switch spec.dtype {
-                case .f32: floats.append(try c.decodeNumber(Float.self))
-                case .f64: doubles.append(try c.decodeNumber(Double.self))
-                case .i32: ints.append(try c.decodeNumber(Int32.self))
+                case .f32: floats.append(try c.float())
+                case .f64: doubles.append(try c.double())
+                case .i32: ints.append(try c.int32())
                 }
             } catch DecodingError.typeMismatch {
                 if c.holdsArray() {
@@ -307,16 +307,23 @@ public struct PredictRequestDecoder: Sendable {
     }
 }
 
-/// What `Walker.element` reads a number from: an unkeyed container's next element or a single value.
+/// What `Walker.element` reads a number from: an unkeyed container's next
+/// element or a single value. Each element type has its own method, so that
+/// the decoder's non-generic entry point for that type is called (its
+/// generic one costs several times as much per number).
 protocol NumberSource {
-    mutating func decodeNumber<T: Decodable>(_ type: T.Type) throws -> T
+    mutating func float() throws -> Float
+    mutating func double() throws -> Double
+    mutating func int32() throws -> Int32
     /// Whether the element that failed to decode as a number is an array.
     mutating func holdsArray() -> Bool
 }
 
 struct UnkeyedNumbers: NumberSource {
     var container: any UnkeyedDecodingContainer
-    mutating func decodeNumber<T: Decodable>(_ type: T.Type) throws -> T { try container.decode(type) }
+    mutating func float() throws -> Float { try container.decode(Float.self) }
+    mutating func double() throws -> Double { try container.decode(Double.self) }
+    mutating func int32() throws -> Int32 { try container.decode(Int32.self) }
     mutating func holdsArray() -> Bool {
         var probe = container
         return (try? probe.nestedUnkeyedContainer()) != nil
@@ -325,6 +332,8 @@ struct UnkeyedNumbers: NumberSource {
 
 struct SingleNumber: NumberSource {
     var container: any SingleValueDecodingContainer
-    func decodeNumber<T: Decodable>(_ type: T.Type) throws -> T { try container.decode(type) }
+    func float() throws -> Float { try container.decode(Float.self) }
+    func double() throws -> Double { try container.decode(Double.self) }
+    func int32() throws -> Int32 { try container.decode(Int32.self) }
     func holdsArray() -> Bool { false }
 }

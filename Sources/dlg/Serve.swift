@@ -1,6 +1,7 @@
 import ArgumentParser
 import DLGData
 import DLGGraph
+import DLGKernels
 import DLGRuntime
 import DLGServe
 import Foundation
@@ -61,10 +62,15 @@ struct Serve: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Log one line per request (level info).")
     var accessLog = true
 
-    @OptionGroup var runtime: RuntimeOptions
+    @Option(help: "Threads for the kernels (default 1: the other cores read requests and decode their JSON).")
+    var threads = 1
+
+    @Option(help: "Seed of the initializers when there is no --weights.")
+    var seed: UInt64 = 0
 
     func validate() throws {
         if maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(maxDelayMs >= 0) || maxDelayMs > 60_000 { throw ValidationError("--max-delay-ms must be between 0 and 60000") }
         if !(0 ... 65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
@@ -79,7 +85,7 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        runtime.configureThreads()
+        Threads.configure(threads)
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
@@ -129,10 +135,10 @@ struct Serve: ParsableCommand {
                     throw ExitCode.failure
                 }
             } else {
-                printError("warning: no --weights: serving the initializers' values (seed \(runtime.seed))")
+                printError("warning: no --weights: serving the initializers' values (seed \(seed))")
             }
             metrics = ServerMetrics(model: model)
-            engine = try InferenceEngine(model: model, weights: file, seed: runtime.seed, threads: runtime.threads,
+            engine = try InferenceEngine(model: model, weights: file, seed: seed, threads: threads,
                                          maxDelay: .microseconds(Int64(maxDelayMs * 1000)), timeout: .milliseconds(Int64(timeout * 1000)),
                                          maxQueue: maxQueue, metrics: metrics)
         } catch let e as ModelLoadError {
@@ -144,7 +150,7 @@ struct Serve: ParsableCommand {
         let shapes = { (specs: [TensorSpec]) in specs.map { "\($0.name) \($0.dtype.rawValue)\(Shape($0.shape))" }.joined(separator: ", ") }
         printError("serving \(model.name) (\(options.file), sha256 \(model.sha256.prefix(12))…): \(shapes(model.inputs)) → \(shapes(model.outputs)); "
                    + "batches of up to \(model.maxBatch) (buckets \(model.buckets.map(String.init).joined(separator: ", "))), "
-                   + "max delay \(maxDelayMs) ms, \(runtime.threads) thread\(runtime.threads == 1 ? "" : "s")")
+                   + "max delay \(maxDelayMs) ms, \(threads) thread\(threads == 1 ? "" : "s")")
         let failure = ServeFailure()
         let done = DispatchSemaphore(value: 0)
         let host = self.host
