@@ -41,7 +41,7 @@ struct TrainingOptions: ParsableArguments {
         func set(_ key: String, _ text: String?) throws {
             guard let text else { return }
             guard let v = Setting.parse(text) else { throw ValidationError("--\(key): cannot read '\(text)'") }
-            if let problem = c.apply(key: key, v) { throw ValidationError("--\(key): \(problem)") }
+            if let problem = c.apply(key: key, v) { throw ValidationError("--\(key): \(problem.message)") }
         }
         try set("data", data)
         try set("validation", validation)
