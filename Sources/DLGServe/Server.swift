@@ -98,6 +98,7 @@ struct Handlers: Sendable {
         decoder = PredictRequestDecoder(model: engine.model)
         let e = JSONEncoder()
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder = e
     }
 
@@ -158,7 +159,8 @@ struct Handlers: Sendable {
         let type = (request.headers[.contentType] ?? "application/json").lowercased()
         let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         switch media {
-        case "application/json", "text/json", "":
+        // curl -d sends application/x-www-form-urlencoded unless told otherwise: read as JSON too.
+        case "application/json", "text/json", "application/x-www-form-urlencoded", "":
             return try decoder.decodeJSON(Data(body.readableBytesView))
         case "application/x-npy", "application/npy":
             return try decoder.decodeNPY(Array(body.readableBytesView))
