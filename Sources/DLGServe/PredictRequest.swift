@@ -25,10 +25,12 @@ public struct PredictRequestDecoder: Sendable {
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         d.userInfo[Self.specsKey] = model.inputs
+        d.userInfo[Self.maxBatchKey] = model.maxBatch
         decoder = d
     }
 
     static let specsKey = CodingUserInfoKey(rawValue: "dlg.inputs")!
+    static let maxBatchKey = CodingUserInfoKey(rawValue: "dlg.maxBatch")!
 
     // MARK: JSON
 
@@ -68,6 +70,11 @@ public struct PredictRequestDecoder: Sendable {
             if depth == rank + 1 {
                 var top = try decoder.unkeyedContainer()
                 let n = top.count ?? 0
+                // Before anything is reserved for them.
+                let most = decoder.userInfo[PredictRequestDecoder.maxBatchKey] as? Int ?? 1
+                guard n <= most else {
+                    throw RequestError(.tooManyExamples, "a request holds at most \(most) examples (the largest batch, --max-batch); this one holds \(n)")
+                }
                 walker.dims = [n] + spec.example
                 walker.reserve(n * spec.exampleCount)
                 try walker.walk(&top, level: 0)

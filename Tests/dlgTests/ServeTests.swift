@@ -176,6 +176,38 @@ struct ServeTests {
         #expect(!server.stderr.contains("Fatal error"))
     }
 
+    /// Truncated, deeply nested, oversized and random bodies: each gets a 4xx JSON error, and the
+    /// server goes on.
+    @Test func garbageNeverStopsTheServer() async throws {
+        let server = try ServeProcess([CLI.graph("xor.dlg"), "--no-access-log"])
+        let valid = Array("{\"inputs\": {\"x\": [[0, 1], [1, 0.5]]}}".utf8)
+        var bodies: [(String, [UInt8])] = stride(from: 0, to: valid.count, by: 2).map { ("the first \($0) bytes", Array(valid.prefix($0))) }
+        bodies.append(("100,000 nested arrays", Array(("{\"inputs\": {\"x\": " + String(repeating: "[", count: 100_000)).utf8)))
+        bodies.append(("200,000 empty examples", Array(("{\"inputs\": {\"x\": [" + Array(repeating: "[]", count: 200_000).joined(separator: ",") + "]}}").utf8)))
+        bodies.append(("a number beyond f32", Array("{\"inputs\": {\"x\": [[1e999, 0]]}}".utf8)))
+        bodies.append(("an object for an input", Array("{\"inputs\": {\"x\": {\"a\": 1}}}".utf8)))
+        bodies.append(("a number for the inputs", Array("{\"inputs\": 5}".utf8)))
+        bodies.append(("null", Array("null".utf8)))
+        var x: UInt64 = 12345
+        for i in 0 ..< 40 {
+            let bytes = (0 ..< (i * 37 % 300 + 1)).map { _ -> UInt8 in
+                x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return UInt8(truncatingIfNeeded: x >> 56)
+            }
+            bodies.append(("random bytes \(i)", bytes))
+        }
+        for (what, body) in bodies {
+            for type in ["application/json", "application/x-npy", "application/x-npz"] {
+                let r = try await server.request("POST", "/v1/predict", body: Data(body), contentType: type)
+                #expect((400 ..< 500).contains(r.status) && r.text.hasPrefix("{\"error\":"), "\(what) as \(type): \(r.status) \(r.text.prefix(300))")
+            }
+        }
+        #expect(server.process.isRunning)
+        let ok = try await server.predict(String(decoding: valid, as: UTF8.self))
+        #expect(ok.status == 200, "\(ok.text)")
+        #expect(server.terminate() == 0)
+    }
+
     @Test func aTokenIsRequiredWhenOneIsSet() async throws {
         let dir = try Scratch()
         try dir.write("token", "s3cret-token\n")
