@@ -22,9 +22,13 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var passes: PassOptions
-    @Option(name: .shortAndLong, help: "Write the compiled program to this file (.dlgc).") var output: String?
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the compiled program to this file (JSON, format dlg-compiled/1; usually .dlgc).",
+                                                     valueName: "PATH"))
+    var output: String?
     @Flag(help: "Print the report as JSON.") var json = false
-    @Option(name: .customLong("max-memory"), help: ArgumentHelp("Refuse a plan whose arena exceeds this many bytes (suffixes K, M, G).", valueName: "BYTES"))
+    @Option(name: .customLong("max-memory"), help: ArgumentHelp(
+        "Refuse a plan whose arena exceeds this many bytes: a number, optionally with the suffix K, M or G (powers of 1024), e.g. 512M, 1.5G.",
+        valueName: "BYTES"))
     var maxMemory: String?
 
     func run() throws {

@@ -1,9 +1,46 @@
+import DLGCompiler
+import DLGSource
 import Testing
 
 /// What must be known while compiling: block expansion that never ends, loop
 /// bounds, conditions, integer arithmetic, and the limits that keep
 /// elaboration finite and sizes representable.
 @Suite struct CompileTimeDiagnosticTests {
+    // MARK: model parameters
+
+    @Test func modelParameterWithoutDefaultMustBeBound() {
+        assertDiagnostics("""
+            model m(①width①, depth = 2) {     #! ① error[missing-model-parameter]: model parameter 'width' has no default; give it with --bind width=N
+                input x: f32[B, 3]
+                output y = dense(x, width)
+            }
+            """)
+        assertClean("""
+            model m(width, depth = 2) {
+                input x: f32[B, 3]
+                output y = dense(x, width)
+            }
+            """, bindings: ["width": 5])
+    }
+
+    @Test func modelParametersTakeTheirDefaultsOrTheBoundValues() throws {
+        let source = SourceFile(path: "mlp.dlg", text: """
+            model mlp(width = 32, depth = 2) {
+                input x: f32[B, 16]
+                h = x
+                for i in 0..<depth { h = relu(dense(h, width)) }
+                output y = dense(h, 1)
+            }
+            """)
+        // Weight shapes: [16, w], then [w, w] for each further hidden layer, then [w, 1].
+        func weights(_ bindings: [String: Int]) throws -> [[Int]] {
+            let g = try #require(Frontend.compile(source, options: ElaborationOptions(bindings: bindings)).graph)
+            return g.params.filter { $0.name?.hasSuffix(".weight") == true }.compactMap { $0.type.shape.knownDims }
+        }
+        #expect(try weights([:]) == [[16, 32], [32, 32], [32, 1]])
+        #expect(try weights(["width": 64, "depth": 3]) == [[16, 64], [64, 64], [64, 64], [64, 1]])
+    }
+
     // MARK: recursion
 
     @Test func directRecursion() {
