@@ -23,49 +23,64 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Option(help: "Parameters from a safetensors checkpoint (without it: the initializers' values, with --seed).")
+    @Option(help: ArgumentHelp(
+        "The parameters, from a safetensors file, as for dlg run (default: the initializers, with --seed, and a warning).",
+        valueName: "PATH"))
     var weights: String?
 
-    @Option(help: "Address to listen on; anything but loopback needs --token-file or --insecure.")
+    @Option(help: ArgumentHelp(
+        "The address to listen on; any but loopback (127.0.0.0/8, ::1, localhost) needs --token-file or --insecure.",
+        valueName: "ADDRESS"))
     var host = "127.0.0.1"
 
-    @Option(help: "Port to listen on (0: any free port; the one bound is printed).")
+    @Option(help: ArgumentHelp("The port; 0 binds a free one. 'listening on http://ADDRESS:PORT' goes to standard output once it is bound.",
+                               valueName: "N"))
     var port = 8080
 
-    @Option(name: .customLong("max-batch"), help: "Most examples in one batch (and in one request).")
+    @Option(name: .customLong("max-batch"), help: ArgumentHelp(
+        "The most examples in one batch, and in one request; programs are compiled for 1, 2, 4, …, N.", valueName: "N"))
     var maxBatch = 32
 
-    @Option(name: .customLong("max-delay-ms"), help: "Longest a request waits for others to join its batch, in milliseconds.")
+    @Option(name: .customLong("max-delay-ms"), help: ArgumentHelp(
+        "The longest a request waits for requests already arriving to join its batch, 0 to 60000 milliseconds.",
+        valueName: "MS"))
     var maxDelayMs = 2.0
 
-    @Option(name: .customLong("token-file"), help: "A file holding the token every request but GET /healthz must send as 'Authorization: Bearer TOKEN'.")
+    @Option(name: .customLong("token-file"), help: ArgumentHelp(
+        "A file holding one token: every endpoint but /healthz then requires 'Authorization: Bearer TOKEN' (401 otherwise).",
+        valueName: "FILE"))
     var tokenFile: String?
 
-    @Flag(help: "Serve on a non-loopback address without a token.")
+    @Flag(help: "Listen on a non-loopback address without a token.")
     var insecure = false
 
-    @Option(name: .customLong("max-body"), help: ArgumentHelp("Largest request body (suffixes K, M, G).", valueName: "BYTES"))
+    @Option(name: .customLong("max-body"), help: ArgumentHelp(
+        "The largest request body, in bytes with an optional suffix K, M or G; larger bodies get 413.", valueName: "BYTES"))
     var maxBody = "8M"
 
-    @Option(help: "Seconds a request may wait for its batch before it is answered 503.")
+    @Option(help: ArgumentHelp("A request still waiting for its batch after this many seconds gets 503.", valueName: "SECONDS"))
     var timeout = 30.0
 
-    @Option(name: .customLong("max-queue"), help: "Requests that may wait at once; more are answered 503.")
+    @Option(name: .customLong("max-queue"), help: ArgumentHelp("The requests that may wait at once; more get 503.", valueName: "N"))
     var maxQueue = 1024
 
-    @Option(name: .customLong("class-names"), help: "A file of class names, one per line, for a classifier's answers.")
+    @Option(name: .customLong("class-names"), help: ArgumentHelp(
+        "A classifier's class names, one per line, as many as classes; answers then hold label or labels.", valueName: "FILE"))
     var classNames: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(
+        "trace, debug, info, notice, warning, error or critical: what goes to standard error (swift-log).", valueName: "LEVEL"))
     var logLevel: Logger.Level = .info
 
-    @Flag(inversion: .prefixedNo, help: "Log one line per request (level info).")
-    var accessLog = true
+    @Flag(inversion: .prefixedNo, help: "Log one line per request, at level info (default: on).")
+    var accessLog: Bool?
 
-    @Option(help: "Threads for the kernels (default 1: the other cores read requests and decode their JSON).")
+    @Option(help: ArgumentHelp(
+        "Threads of the kernels, N ≥ 1; the other cores read the requests and decode their JSON (see Docs/serve.md).",
+        valueName: "N"))
     var threads = 1
 
-    @Option(help: "Seed of the initializers when there is no --weights.")
+    @Option(help: ArgumentHelp("Seed of the initializers when there is no --weights.", valueName: "N"))
     var seed: UInt64 = 0
 
     func validate() throws {
@@ -97,7 +112,7 @@ struct Serve: ParsableCommand {
         settings.port = port
         settings.maxBodyBytes = parseBytes(maxBody) ?? settings.maxBodyBytes
         settings.maxDelayMilliseconds = maxDelayMs
-        settings.accessLog = accessLog
+        settings.accessLog = accessLog ?? true
         settings.logger = Logger(label: "dlg.serve")
         if let tokenFile {
             guard let data = FileManager.default.contents(atPath: tokenFile), let text = String(data: data, encoding: .utf8) else {
