@@ -82,6 +82,11 @@ def seconds(text):
     return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
 
+def percentile(out, p):
+    """A line of wrk's latency distribution ("     50%    1.23ms"), not a percentage of its other lines ("66.50%")."""
+    return seconds(re.search(rf"^\s+{p}%\s+(\S+)", out, re.M).group(1))
+
+
 def wrk(url, concurrency, duration, script, body_paths):
     out = subprocess.run(
         ["wrk", "-t", str(min(concurrency, 2)), "-c", str(concurrency), "-d", f"{duration}s", "--latency",
@@ -90,8 +95,8 @@ def wrk(url, concurrency, duration, script, body_paths):
     result = {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-        "p50": seconds(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99": seconds(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50": percentile(out, 50),
+        "p99": percentile(out, 99),
         "non2xx": 0, "socket_errors": 0,
     }
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -176,7 +181,7 @@ def main():
     ap.add_argument("--memory-seconds", type=int, default=60, help="the long run at concurrency 32 (0: none)")
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--max-delay-ms", type=float, default=2)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--threads", type=int, default=1, help="dlg serve --threads (its default)")
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="gunicorn workers (one thread each)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()

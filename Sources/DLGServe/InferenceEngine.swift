@@ -176,7 +176,7 @@ public final class InferenceEngine: @unchecked Sendable {
                 let full = !stopping
                 condition.signal()
                 condition.unlock()
-                c.resume(returning: .failure(full ? RequestError(.overloaded, "\(ring.count) requests are already waiting; try again later")
+                c.resume(returning: .failure(full ? RequestError(.overloaded, "the queue is full: \(ring.count) request\(ring.count == 1 ? " is" : "s are") already waiting (--max-queue); try again later")
                                                   : RequestError(.shuttingDown, "the server is shutting down")))
                 return
             }
@@ -238,7 +238,7 @@ public final class InferenceEngine: @unchecked Sendable {
             head = (head + 1) % ring.count
             queued -= 1
             queuedRows -= job.rows
-            let seconds = Double(timeoutNanoseconds) * 1e-9
+            let seconds = Double(timeoutNanoseconds) / 1e9
             job.continuation?.resume(returning: .failure(RequestError(.timeout, "no batch took the request within \(seconds) s (--timeout)")))
             job.continuation = nil
         }

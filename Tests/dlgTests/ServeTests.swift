@@ -208,6 +208,51 @@ struct ServeTests {
         #expect(server.terminate() == 0)
     }
 
+    /// `count` requests of one full batch of ResNet-20 (8 CIFAR-sized images, as .npy) sent at once.
+    static func fullBatchesAtOnce(_ server: ServeProcess, count: Int) async throws -> [ServeProcess.Reply] {
+        let npy = Data(NPY.encode(try NDArray(Self.pixels(8 * 3 * 32 * 32, seed: 7), shape: [8, 3, 32, 32])))
+        return try await withThrowingTaskGroup(of: ServeProcess.Reply.self) { group in
+            for _ in 0 ..< count {
+                group.addTask { try await server.request("POST", "/v1/predict", body: npy, contentType: "application/x-npy") }
+            }
+            var all: [ServeProcess.Reply] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+    }
+
+    /// A request still waiting for its batch after --timeout gets 503 `timeout`; one that finds
+    /// --max-queue requests waiting gets 503 `overloaded`. A batch of ResNet-20 on 8 images takes
+    /// milliseconds, so of six such requests sent at once, those queued behind another wait longer
+    /// than a 1 ms timeout, and find a queue of one taken.
+    @Test func requestsThatWaitTooLongOrFindTheQueueFullGet503() async throws {
+        for (option, kind, fragment) in [("--timeout", "timeout", "no batch took the request within 0.001 s (--timeout)"),
+                                         ("--max-queue", "overloaded", "the queue is full: 1 request is already waiting (--max-queue)")] {
+            let limit = option == "--timeout" ? "0.001" : "1"
+            let server = try ServeProcess([CLI.graph("resnet_cifar.dlg"), "--max-batch", "8", "--max-delay-ms", "0",
+                                           option, limit, "--no-access-log"])
+            let replies = try await Self.fullBatchesAtOnce(server, count: 6)
+            var refused = 0
+            for r in replies {
+                if r.status == 200 {
+                    #expect(floats(after: "logits", in: r.text).count == 80, "\(r.text.prefix(300))")
+                } else {
+                    refused += 1
+                    #expect(r.status == 503, "\(option): \(r.status) \(r.text)")
+                    let e = try #require(try r.json()["error"] as? [String: Any], "\(r.text)")
+                    #expect(e["kind"] as? String == kind && (e["message"] as? String ?? "").contains(fragment), "\(option): \(r.text)")
+                }
+            }
+            #expect(refused >= 1, "\(option) \(limit): six full batches at once, none refused")
+            // The first request finds the queue empty and is taken at once.
+            if option == "--max-queue" { #expect(refused < replies.count) }
+            let metrics = try await server.request("GET", "/metrics").text
+            #expect(Self.metric("dlg_request_errors_total{kind=\"\(kind)\"}", in: metrics) == Double(refused), "\(metrics)")
+            #expect(try await server.request("GET", "/healthz").status == 200)
+            #expect(server.terminate() == 0, "\(server.stderr)")
+        }
+    }
+
     @Test func aTokenIsRequiredWhenOneIsSet() async throws {
         let dir = try Scratch()
         try dir.write("token", "s3cret-token\n")
