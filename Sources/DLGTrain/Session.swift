@@ -36,6 +36,8 @@ public final class Session: @unchecked Sendable {
     var evalExecutors: [Int: Executor] = [:]
     var predictExecutors: [Int: Executor] = [:]
     var stateInitialized = false
+    /// The loss function the model minimizes (`bce`, `cross_entropy`, …), when it is one call.
+    public private(set) var lossKind: String?
     /// Time spent compiling (parse to executor), in seconds.
     public private(set) var compileSeconds = 0.0
 
@@ -61,6 +63,8 @@ public final class Session: @unchecked Sendable {
         if g.loss == nil {
             throw TrainError("model '\(g.name)' has nothing to minimize; add 'minimize <loss>' to train it")
         }
+        lossKind = Session.lossKind(g)
+        try checkFreezePatterns(g)
     }
 
     /// A session over programs compiled ahead of time (`dlg compile --training-step -o`).
@@ -106,6 +110,7 @@ public final class Session: @unchecked Sendable {
         o.differentiate = training
         o.optimizer = training ? config.optimizer : nil
         o.bindings = bindings
+        o.freeze = config.freeze
         if let s = batchSymbol { o.bindings[s] = batch }
         let (graph, diags, _) = Pipeline.compile(file, model: modelName, options: o)
         guard let g = graph else { throw CompileFailure(diagnostics: diags, file: file) }

@@ -35,8 +35,11 @@ public final class Trainer {
     /// cut off after `bytes` bytes, as if the process were killed while writing it; `run`
     /// then throws, and the checkpoint file keeps its previous contents.
     public var interruptCheckpoint: (epoch: Int, bytes: Int)?
+    /// Start from another model's parameters (transfer learning), before training.
+    public var initFrom: InitFrom?
 
-    let featureInput: String
+    /// The input the data's features feed.
+    public let featureInput: String
     let labelInput: String?
 
     public init(session: Session) throws {
@@ -87,10 +90,13 @@ public final class Trainer {
         }
     }
 
-    /// How a program's first output is scored against labels; a model without outputs has only its loss.
-    public static func scoring(_ e: Executor, labels: NDArray?) -> Scoring {
-        guard let first = e.program.outputs.first else { return .regression }
-        return Scoring.decide(outputShape: first.buffer.shape, labels: labels)
+    /// How a program's first output is scored against labels; a model without outputs has only its
+    /// loss, and so has a model that is not fed labels (an autoencoder), whatever the data holds.
+    public func scoring(_ e: Executor, labels: NDArray?) -> Scoring {
+        guard labelInput != nil, let first = e.program.outputs.first, !Self.isPenalty(first.name) else {
+            return .regression
+        }
+        return Scoring.decide(outputShape: first.buffer.shape, labels: labels, loss: session.lossKind)
     }
 
     func formatLabel(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
@@ -127,7 +133,7 @@ public final class Trainer {
             if let f = session.fixedBatch, rows.count != f { break }
             let e = try session.evalExecutor(batch: rows.count)
             if start == 0 {
-                scoring = Self.scoring(e, labels: d.labels)
+                scoring = self.scoring(e, labels: d.labels)
                 if case .classes(let c) = scoring { tally = Tally(classes: c) }
             }
             try feed(e, d, rows)
@@ -143,11 +149,13 @@ public final class Trainer {
         let cfg = session.config
         try validate(train, role: "training")
         if let v = validation { try validate(v, role: "validation") }
+        let augmentation = try augmentation(for: train)
         let n = train.count
         let batch = try batchSize(n)
         let t0 = DispatchTime.now().uptimeNanoseconds
         var position = Checkpoint.Position(epoch: 0, step: 0, seed: cfg.seed, best: nil, sinceBest: 0)
         _ = try session.trainExecutor(batch: batch)
+        if let initFrom { for line in try initialize(from: initFrom).lines(path: initFrom.path) { progress.message(line) } }
         if let resumePath {
             let (file, pos) = try Checkpoint.load(resumePath)
             for t in file.tensors {
@@ -179,7 +187,7 @@ public final class Trainer {
         var stoppedEarly = false
         var failure: String?
         var bestEpoch: Int?
-        let scoring = Self.scoring(try session.trainExecutor(batch: batch), labels: train.labels)
+        let scoring = self.scoring(try session.trainExecutor(batch: batch), labels: train.labels)
         // Early stopping must watch a metric the run has; otherwise it would silently never stop.
         if cfg.patience != nil {
             if cfg.metric.hasPrefix("val_"), validation == nil {
@@ -203,6 +211,9 @@ public final class Trainer {
                 order = Array(0..<n)
             }
             var tally = Tally(classes: { if case .classes(let c) = scoring { c } else { nil } }())
+            // Augmented batches are made on a worker thread, ahead of the steps that take them.
+            let augmented = augmentation?.batches(order: order, batch: batch, epoch: epoch)
+            defer { augmented?.finish() }
             let e0 = DispatchTime.now().uptimeNanoseconds
             var start = 0
             let batches = session.fixedBatch != nil ? n / batch : (n + batch - 1) / batch
@@ -211,7 +222,7 @@ public final class Trainer {
                 let rows = order[start..<min(start + batch, n)]
                 if let f = session.fixedBatch, rows.count != f { break }
                 let e = try session.trainExecutor(batch: rows.count)
-                try feed(e, train, rows)
+                if let augmented { try feed(e, train, rows, features: try augmented.take(done)) } else { try feed(e, train, rows) }
                 e.step = UInt64(position.step)
                 e.checkNumerics = checkNumerics
                 do { try e.run() } catch { throw TrainError(error.message) }
@@ -235,6 +246,7 @@ public final class Trainer {
                 }
                 tally.add(loss: loss, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
                           labels: train.labels, rows: rows, scoring: scoring)
+                if let p = penalty(e) { tally.penaltySum += p * Double(rows.count) }
                 position.step += 1
                 start += batch
                 done += 1
@@ -247,8 +259,14 @@ public final class Trainer {
             var record = EpochRecord(epoch: epoch, loss: tally.loss, accuracy: scoring == .regression ? nil : tally.accuracy,
                                      valLoss: nil, valAccuracy: nil, learningRate: lr, seconds: seconds,
                                      samplesPerSecond: Double(n) / max(seconds, 1e-9))
+            if penalty(try session.trainExecutor(batch: batch)) != nil { record.penalty = tally.penalty }
+            if let augmented {
+                augmented.finish()
+                record.augmentSeconds = augmented.producingSeconds
+                record.augmentWaitSeconds = augmented.waitingSeconds
+            }
             if let v = validation {
-                let (vt, vs) = try evaluate(v, batch: batch)
+                let (vt, vs) = try evaluateHeldOut(v, batch: batch)
                 record.valLoss = vt.loss
                 record.valAccuracy = vs == .regression ? nil : vt.accuracy
             }
@@ -270,7 +288,7 @@ public final class Trainer {
                 default: record.valLoss
                 }
                 if let v = value {
-                    if position.best == nil || v < position.best! {
+                    if position.best == nil || v < position.best! - cfg.minDelta {
                         position.best = v
                         position.sinceBest = 0
                         bestEpoch = epoch
@@ -302,10 +320,14 @@ public final class Trainer {
     /// One JSON object per line; epochs counted from 1.
     func logLine(_ r: EpochRecord) -> String {
         var line = "{\"epoch\":\(r.epoch + 1),\"loss\":\(json(r.loss))"
+        if let p = r.penalty { line += ",\"penalty\":\(json(p))" }
         if let a = r.accuracy { line += ",\"accuracy\":\(json(a))" }
         if let v = r.valLoss { line += ",\"val_loss\":\(json(v))" }
         if let v = r.valAccuracy { line += ",\"val_accuracy\":\(json(v))" }
-        line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))}\n"
+        line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))"
+        if let a = r.augmentSeconds { line += ",\"augment_seconds\":\(json(a))" }
+        if let w = r.augmentWaitSeconds { line += ",\"augment_wait_seconds\":\(json(w))" }
+        line += "}\n"
         return line
     }
 
@@ -332,10 +354,12 @@ public final class Trainer {
         for line in text.split(separator: "\n") {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let e = obj["epoch"] as? Int, let l = obj["loss"] as? Double else { continue }
-            out.append(EpochRecord(epoch: e - 1, loss: l, accuracy: obj["accuracy"] as? Double,
-                                   valLoss: obj["val_loss"] as? Double, valAccuracy: obj["val_accuracy"] as? Double,
-                                   learningRate: obj["lr"] as? Double ?? 0, seconds: obj["seconds"] as? Double ?? 0,
-                                   samplesPerSecond: obj["samples_per_second"] as? Double ?? 0))
+            var r = EpochRecord(epoch: e - 1, loss: l, accuracy: obj["accuracy"] as? Double,
+                                valLoss: obj["val_loss"] as? Double, valAccuracy: obj["val_accuracy"] as? Double,
+                                learningRate: obj["lr"] as? Double ?? 0, seconds: obj["seconds"] as? Double ?? 0,
+                                samplesPerSecond: obj["samples_per_second"] as? Double ?? 0)
+            r.penalty = obj["penalty"] as? Double
+            out.append(r)
         }
         return out.isEmpty ? nil : out
     }

@@ -35,6 +35,7 @@ struct Compile: ParsableCommand {
         let file = try loadSource(options.file)
         let start = DispatchTime.now().uptimeNanoseconds
         var popts = try passes.pipelineOptions(stage: .planned, blockOptimizer: blockOptimizer(file, model: options.model))
+        popts.freeze = passes.freezePatterns(file, model: options.model)
         popts.bindings = try options.bindings()
         // Without --training-step: the forward pass a deployment runs (inference form, no loss).
         popts.training = passes.trainingStep

@@ -38,6 +38,7 @@ struct Dump: ParsableCommand {
         var (file, graph) = try compileOrExit(options, inference: form.inference)
         var context = PassContext(verify: passes.verify)
         var popts = try passes.pipelineOptions(stage: stage, blockOptimizer: blockOptimizer(file, model: options.model))
+        popts.freeze = passes.freezePatterns(file, model: options.model)
         popts.bindings = try options.bindings()
         let printAfter = try passes.printAfterSet()
         var index = 0

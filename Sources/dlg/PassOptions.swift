@@ -34,6 +34,16 @@ struct PassOptions: ParsableArguments {
           help: "Run the IR verifier after every pass; a failure is an error naming the pass, status 1.")
     var verify = false
 
+    @Option(help: ArgumentHelp(
+        "Keep the parameters matching PATTERN ('*' any characters, e.g. 'c1.*') fixed: the backward pass computes no gradient for them and the optimizer no update; repeatable; none clears the block's (default: the train block's freeze).",
+        valueName: "PATTERN"))
+    var freeze: [String] = []
+
+    /// The patterns of --freeze, else of the train block's `freeze` setting ('none' clears them).
+    func freezePatterns(_ file: SourceFile, model: String?) -> [String] {
+        freeze.isEmpty ? blockFreezePatterns(file, model: model) : freeze.filter { !$0.isEmpty && $0 != "none" }
+    }
+
     static var optimizingPasses: [String] {
         Pipeline.passNames.filter { !["shape-inference", "autodiff", "optimizer"].contains($0) }
     }
@@ -81,4 +91,15 @@ func blockOptimizer(_ file: SourceFile, model: String?) -> OptimizerSpec? {
     guard let block = Frontend.trainBlock(unit, model: model) else { return nil }
     var d = Diagnostics()
     return TrainConfig.from(block, diagnostics: &d).optimizer
+}
+
+/// The `freeze` setting of a model's train block (the last one naming it), if it has a readable one.
+func blockFreezePatterns(_ file: SourceFile, model: String?) -> [String] {
+    let (unit, diags) = Parser.parse(file)
+    guard !diags.hasErrors else { return [] }
+    let name = model ?? unit.models.first?.name.name
+    guard let block = unit.trains.last(where: { $0.model.name == name }),
+          let s = block.settings.last(where: { $0.key.name == "freeze" }),
+          case .success(let v) = Setting.from(s.value), case .success(let p) = FreezePatterns.parse(v) else { return [] }
+    return p
 }

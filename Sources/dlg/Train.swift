@@ -18,6 +18,10 @@ struct TrainingOptions: ParsableArguments {
         "Train setting validation: held-out data, a fraction in (0, 1) of the data (its last examples), a count of examples, a data source, or 0, none or false (default: none).",
         valueName: "SETTING"))
     var validation: String?
+    @Option(help: ArgumentHelp(
+        "Train setting test: test data, evaluated once after training and reported apart from validation; a fraction in (0, 1) of the data (its last examples, the validation part just before them), a count of examples, or a data source (default: none).",
+        valueName: "SETTING"))
+    var test: String?
     @Option(help: ArgumentHelp("Train setting epochs: epochs, N ≥ 1 (default: 10).", valueName: "N")) var epochs: Int?
     @Option(help: ArgumentHelp("Train setting batch: examples per step; 1 is per-sample SGD, full (or 0) the whole training set (default: 32).",
                                valueName: "N|full"))
@@ -37,6 +41,10 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Train setting metric: what early stopping watches, loss, accuracy, val_loss or val_accuracy (default: val_loss).",
                                valueName: "NAME"))
     var metric: String?
+    @Option(name: .customLong("min-delta"), help: ArgumentHelp(
+        "Train setting min_delta: early stopping counts a change of --metric as an improvement only when it is larger than X ≥ 0 (default: 0).",
+        valueName: "X"))
+    var minDelta: Double?
     @Option(name: .customLong("l1"), help: ArgumentHelp(
         "Train setting l1: L1 penalty, λ·sign(p) added to every trainable parameter's gradient (default: 0).", valueName: "X"))
     var l1: Double?
@@ -58,10 +66,19 @@ struct TrainingOptions: ParsableArguments {
     var normalize: String?
     @Flag(inversion: .prefixedNo, help: "Train setting shuffle: reshuffle the training examples every epoch, or keep their order (default: shuffle).")
     var shuffle: Bool?
+    @Option(help: ArgumentHelp(
+        "Train setting freeze: keep the parameters whose names match PATTERN ('*' any characters, e.g. 'c1.*') fixed; no gradient, no optimizer state; repeatable; none clears the block's (default: the train block's).",
+        valueName: "PATTERN"))
+    var freeze: [String] = []
+    @Option(help: ArgumentHelp(
+        "Train setting augment: transforms applied to each training batch, e.g. '[flip(horizontal), shift(0.1), rotate(15)]' (default: none).",
+        valueName: "SETTING"))
+    var augment: String?
 
     func validate() throws {
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
-        for (name, v) in [("l1", l1), ("l2", l2), ("weight-decay", weightDecay), ("clip-value", clipValue), ("clip-norm", clipNorm)] {
+        for (name, v) in [("l1", l1), ("l2", l2), ("weight-decay", weightDecay), ("clip-value", clipValue), ("clip-norm", clipNorm),
+                          ("min-delta", minDelta)] {
             if let v, !(v >= 0) { throw ValidationError("--\(name) must not be negative, got \(v)") }
         }
     }
@@ -75,11 +92,13 @@ struct TrainingOptions: ParsableArguments {
         }
         try set("data", data)
         try set("validation", validation)
+        try set("test", test)
         try set("optimizer", optimizer)
         try set("schedule", schedule)
         try set("metric", metric)
         try set("normalize", normalize)
         try set("batch", batch)
+        try set("augment", augment)
         if let epochs { try set("epochs", String(epochs)) }
         if let patience { try set("patience", String(patience)) }
         if let lr { c.optimizer.lr = lr }
@@ -89,6 +108,8 @@ struct TrainingOptions: ParsableArguments {
         if let clipValue { c.optimizer.clipValue = clipValue > 0 ? clipValue : nil }   // 0 turns clipping off, as in a train block
         if let clipNorm { c.optimizer.clipNorm = clipNorm > 0 ? clipNorm : nil }   // 0 turns clipping off, as in a train block
         if let shuffle { c.shuffle = shuffle }
+        if let minDelta { c.minDelta = minDelta }
+        if !freeze.isEmpty { c.freeze = freeze.filter { !$0.isEmpty && $0 != "none" } }
     }
 }
 
@@ -113,36 +134,10 @@ func trainConfiguration(_ file: SourceFile, model: String?, flags: TrainingOptio
     return (config, base)
 }
 
-/// Loads training and validation sets as configured.
-func loadData(_ c: TrainConfig, base: String) throws -> (Dataset, Dataset?) {
-    guard let spec = c.data else {
-        printError("error: no data: give the train block a 'data = …' setting or pass --data")
-        throw ExitCode.failure
-    }
+/// Loads the training, validation and test parts as configured.
+func loadData(_ c: TrainConfig, base: String) throws -> DataSplits {
     do {
-        var train = try DataLoader.load(spec, relativeTo: base, seed: c.seed)
-        var validation: Dataset?
-        switch c.validation {
-        case .none: break
-        case .fraction(let f):
-            let k = max(1, Int((Double(train.count) * f).rounded()))
-            guard k < train.count else { throw TrainError("validation \(f) leaves no training examples") }
-            (train, validation) = try train.split(last: k)
-        case .count(let k):
-            guard k < train.count else {
-                throw TrainError("validation holds out \(k) examples but the data has only \(train.count)")
-            }
-            (train, validation) = try train.split(last: k)
-        case .data(let v):
-            validation = try DataLoader.load(v, relativeTo: base, seed: c.seed &+ 1)
-        }
-        if c.normalize != .none {
-            let norm = c.normalize == .unit ? try Normalization.unitRange(fittedOn: train.features)
-                                            : try Normalization.standardize(fittedOn: train.features, perFeature: true)
-            train = try norm.apply(to: train, as: .f32)
-            validation = try validation.map { try norm.apply(to: $0, as: .f32) }
-        }
-        return (train, validation)
+        return try DataSplits.load(c, relativeTo: base)
     } catch let e as DataError {
         printError("error: \(e.description)")
         throw ExitCode.failure
@@ -175,6 +170,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var flags: TrainingOptions
+    @OptionGroup var transfer: TransferOptions
     @Option(help: ArgumentHelp("Train setting threads: threads for kernels and BLAS, N ≥ 1 (default: the train block's, else all cores).",
                                valueName: "N"))
     var threads: Int?
@@ -206,13 +202,16 @@ struct Train: ParsableCommand {
         if let n = checkpointEvery, n < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         if let n = stopAfter, n < 1 { throw ValidationError("--stop-after must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if transfer.initFrom != nil, resume != nil {
+            throw ValidationError("--init-from starts a new run from another model's parameters and --resume continues a run: give one of them")
+        }
     }
 
     func run() throws {
         func threadCount(_ c: TrainConfig) -> Int { threads ?? c.threads ?? ProcessInfo.processInfo.activeProcessorCount }
         let session: Session
         let config: TrainConfig
-        let train: Dataset, validation: Dataset?
+        let data: DataSplits
         if CompiledModel.isCompiled(options.file) {
             // A compiled training step: the train block's settings travel with it.
             let compiled: CompiledModel
@@ -227,8 +226,12 @@ struct Train: ParsableCommand {
             }
             try flags.apply(to: &c)
             if let seed { c.seed = seed }
+            if !c.freeze.isEmpty {
+                printError("error: \(options.file) is compiled: its trainable parameters were fixed when it was compiled, so freeze needs the .dlg file")
+                throw ExitCode.failure
+            }
             config = c
-            (train, validation) = try loadData(c, base: (compiled.source as NSString).deletingLastPathComponent)
+            data = try loadData(c, base: (compiled.source as NSString).deletingLastPathComponent)
             do { session = try Session(compiled: compiled, config: c, threads: threadCount(c)) } catch let e as TrainError {
                 printError("error: \(e.message)")
                 throw ExitCode.failure
@@ -237,24 +240,33 @@ struct Train: ParsableCommand {
             let file = try loadSource(options.file)
             let (c, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: seed)
             config = c
-            (train, validation) = try loadData(c, base: base)
+            data = try loadData(c, base: base)
             session = try makeSession(file, model: options.model, config: c, threads: threadCount(c),
                                       bindings: try options.bindings())
         }
         let trainer: Trainer
         let result: TrainResult
+        var test: (tally: Tally, scoring: Scoring)?
         do {
             session.profile = profile
             trainer = try Trainer(session: session)
-            trainer.progress = ConsoleProgress(live: !json && isatty(2) != 0)
+            let progress = ConsoleProgress(live: !json && isatty(2) != 0)
+            progress.testExamples = data.test?.count ?? 0
+            trainer.progress = progress
             trainer.logPath = log
             trainer.plotPath = plot
             trainer.checkpointPath = checkpoint ?? config.checkpoint
             trainer.checkpointEvery = checkpointEvery
             trainer.resumePath = resume
+            trainer.initFrom = transfer.source
             trainer.checkNumerics = checkNumerics
             trainer.stopAfterEpochs = stopAfter
-            result = try trainer.run(train: train, validation: validation)
+            if let t = data.test { try trainer.validate(t, role: "test") }
+            result = try trainer.run(train: data.train, validation: data.validation)
+            // The test part is evaluated once, with the weights training ended with.
+            if let t = data.test, result.failure == nil, !result.history.isEmpty {
+                test = try trainer.evaluateHeldOut(t, batch: config.batch == 0 ? nil : config.batch)
+            }
         } catch let e as TrainError {
             printError("error: \(e.message)")
             throw ExitCode.failure
@@ -282,6 +294,10 @@ struct Train: ParsableCommand {
                 if let v = l.valLoss { fields.append(("val_loss", .double(v))) }
                 if let v = l.valAccuracy { fields.append(("val_accuracy", .double(v))) }
             }
+            if let (t, s) = test {
+                fields.append(("test_loss", .double(t.loss)))
+                if s != .regression { fields.append(("test_accuracy", .double(t.accuracy))) }
+            }
             if let f = result.failure { fields.append(("error", .string(f))) }
             if let c = trainer.checkpointPath { fields.append(("checkpoint", .string(c))) }
             print(JSON.object(fields).serialized(pretty: true))
@@ -292,6 +308,11 @@ struct Train: ParsableCommand {
             if let v = l.valLoss { s += "; held out: loss \(String(format: "%.4g", v))" }
             if let v = l.valAccuracy { s += ", accuracy \(String(format: "%.2f%%", v * 100))" }
             print(s)
+            if let (t, sc) = test {
+                print("test: loss \(String(format: "%.4g", t.loss))"
+                      + (sc == .regression ? "" : ", accuracy \(String(format: "%.2f%%", t.accuracy * 100))")
+                      + " on \(t.examples) examples")
+            }
             if let c = trainer.checkpointPath, result.failure == nil { print("checkpoint: \(c)") }
             if let p = plot { print("curves: \(p)") }
         }

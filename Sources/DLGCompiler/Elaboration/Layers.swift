@@ -526,9 +526,22 @@ extension Elaborator {
                       let inv = op(.rsqrt, [ve]),
                       let xhat = op(.mul, [centered, inv]) else { return .poison }
                 normalized = xhat
-                // Running averages: r ← (1 − m)·r + m·batch.
+                // Running averages: r ← (1 − m)·r + m·batch, the variance's with the unbiased batch
+                // variance, n/(n − 1) times the biased one used above (as PyTorch keeps it).
                 let keep = scalar(1 - momentum, like: x, at: rg), m = scalar(momentum, like: x, at: rg)
-                for (running, batch) in [(rmean, mean), (rvar, variance)] {
+                let counted = axes.map { dims[$0] }
+                let correction: ValueID?
+                if counted.allSatisfy({ $0.value != nil }) {
+                    let n = Double(counted.reduce(1) { $0 * $1.value! })
+                    correction = scalar(n / max(n - 1, 1), like: x, at: rg)
+                } else if let n = op(.axis_size, [x], ["axes": .ints(axes)]), let n1 = op(.sub, [n, scalar(1, like: x, at: rg)]),
+                          let d = op(.maximum, [n1, scalar(1, like: x, at: rg)]) {
+                    correction = op(.div, [n, d])
+                } else {
+                    correction = nil
+                }
+                guard let correction, let unbiased = op(.mul, [variance, correction]) else { return .poison }
+                for (running, batch) in [(rmean, mean), (rvar, unbiased)] {
                     guard let flat = op(.reshape, [batch], ["shape": .shape(Shape([.known(ch)]))]),
                           let a = op(.mul, [running, keep]), let b = op(.mul, [flat, m]),
                           let updated = op(.add, [a, b]) else { return .poison }

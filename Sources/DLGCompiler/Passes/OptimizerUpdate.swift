@@ -113,6 +113,7 @@ public struct OptimizerUpdate: GraphPass {
             }
             grads[p] = d
         }
+        if spec.l1 > 0 || spec.l2 > 0 { try addPenalty(&g, params: params, dtype: dtype) }
         // Clipping by global norm: g ← g · min(1, c / (‖g‖ + 1e-6)).
         if let cn = spec.clipNorm {
             var total: ValueID? = nil
@@ -201,5 +202,41 @@ public struct OptimizerUpdate: GraphPass {
             }
             g.updates.append(StateUpdate(target: p, value: newP))
         }
+    }
+}
+
+extension OptimizerUpdate {
+    /// The name of the training step's output holding the penalty.
+    public static let penaltyOutput = "optimizer.penalty"
+
+    /// The penalty whose gradient the update adds, (λ₂/2)·Σp² + λ₁·Σ|p| over the trainable
+    /// parameters, as an output of the step, and added to the reported loss (as Keras adds
+    /// its regularization losses). The loss was differentiated before this pass: the sum
+    /// changes what the step reports, not its gradients.
+    func addPenalty(_ g: inout Graph, params: [ValueID], dtype: DType) throws(ShapeError) {
+        let loc = g.lossLoc, label = "penalty"
+        func sum(_ x: ValueID) throws(ShapeError) -> ValueID {
+            try g.add(.reduce_sum, [x], ["axes": .ints([])], loc: loc, label: label)
+        }
+        func add(_ a: ValueID?, _ b: ValueID) throws(ShapeError) -> ValueID {
+            guard let a else { return b }
+            return try g.add(.add, [a, b], loc: loc, label: label)
+        }
+        var squares: ValueID?, magnitudes: ValueID?
+        for p in params {
+            if spec.l2 > 0 { squares = try add(squares, try sum(try g.add(.square, [p], loc: loc, label: label))) }
+            if spec.l1 > 0 { magnitudes = try add(magnitudes, try sum(try g.add(.abs, [p], loc: loc, label: label))) }
+        }
+        var total: ValueID?
+        if let squares {
+            total = try g.add(.mul, [squares, g.addConstant(.scalar(spec.l2 / 2), dtype: dtype, loc: loc)], loc: loc, label: label)
+        }
+        if let magnitudes {
+            let scaled = try g.add(.mul, [magnitudes, g.addConstant(.scalar(spec.l1), dtype: dtype, loc: loc)], loc: loc, label: label)
+            total = try add(total, scaled)
+        }
+        guard let total else { return }
+        g.outputs.append(GraphOutput(name: Self.penaltyOutput, value: total, loc: loc))
+        if let loss = g.loss { g.loss = try g.add(.add, [loss, total], loc: loc, label: label) }
     }
 }

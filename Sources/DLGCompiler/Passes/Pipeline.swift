@@ -21,6 +21,8 @@ public struct PipelineOptions: Sendable {
     public var optimizer: OptimizerSpec?
     /// Keep the loss (an inference run without labels drops it).
     public var keepLoss = true
+    /// Parameters to keep fixed (`Freezing` patterns): marked not trainable before autodiff.
+    public var freeze: [String] = []
     public var verify = false
     public var disabled: Set<String> = []
     public init() {}
@@ -56,6 +58,8 @@ public enum Pipeline {
                            after: ((String, Graph) -> Void)? = nil) -> [PassReport] {
         var reports: [PassReport] = []
         guard let target = Stage.allCases.firstIndex(of: stage) else { return reports }
+        // Frozen parameters are not trainable from the start: autodiff leaves them out.
+        Freezing.apply(options.freeze, to: &graph)
         var o = options
         if stage == .grad || stage == .optimizer { o.differentiate = true }
         if stage == .optimizer, o.optimizer == nil { o.optimizer = OptimizerSpec(kind: .sgd, lr: 0.01) }
