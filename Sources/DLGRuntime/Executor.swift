@@ -232,6 +232,14 @@ public final class Executor: @unchecked Sendable {
         throw ExecutionError("input '\(slot.name)' expects \(slot.buffer.dtype.rawValue)\(Shape(expected)), found \(from)")
     }
 
+    /// The memory of input `i` (`program.inputs[i].buffer` gives its element
+    /// type and shape), for callers that fill it in place before each `run()`:
+    /// the program may reuse it for other values while it runs.
+    public func inputPointer(_ i: Int) -> UnsafeMutableRawPointer { arenaPointer(program.inputs[i].buffer) }
+
+    /// The memory of output `i`, valid from the end of a `run()` to the start of the next.
+    public func outputPointer(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(arenaPointer(program.outputs[i].buffer)) }
+
     public func output(_ i: Int) -> NDArray {
         let b = program.outputs[i].buffer
         return makeArray(arenaPointer(b), dtype: b.dtype, shape: b.shape)

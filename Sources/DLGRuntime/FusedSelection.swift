@@ -179,7 +179,9 @@ extension Executor {
                     let ws = UnsafeMutableBufferPointer<T>(start: workspace.assumingMemoryBound(to: T.self),
                                                             count: workspaceBytes / MemoryLayout<T>.stride)
                     let threads = self.threads
-                    return { Conv2D.forward(g, input: x, weight: w, bias: b, epilogue: epilogue, output: out, workspace: ws, threads: threads) }
+                    let oneByOne = program.batchInvariant
+                    return { Conv2D.forward(g, input: x, weight: w, bias: b, epilogue: epilogue, output: out, workspace: ws,
+                                            threads: threads, imageByImage: oneByOne) }
                 }
             }
             if Executor.writesOverInput(ins) {

@@ -279,7 +279,9 @@ extension Executor {
         case .conv2d:
             let g = try Executor.convGeometry(x: shape(0), w: shape(1), attrs: ins.attrs)
             let (x, w) = (input(0), input(1))
-            return { Conv2D.forward(g, input: x, weight: w, bias: nil, epilogue: .none, output: out, workspace: ws, threads: threads) }
+            let oneByOne = program.batchInvariant
+            return { Conv2D.forward(g, input: x, weight: w, bias: nil, epilogue: .none, output: out, workspace: ws, threads: threads,
+                                    imageByImage: oneByOne) }
         case .conv2d_grad_input:
             let g = try Executor.convGeometry(x: ins.output.shape, w: shape(1), attrs: ins.attrs)
             let (dy, w) = (input(0), input(1))
@@ -390,6 +392,7 @@ extension Executor {
                                         beta: @escaping () -> T = { 0 }) throws(ExecutionError) -> Call {
         let a = pointer(ins.inputs[0], T.self), b = pointer(ins.inputs[1], T.self)
         let threads = self.threads
+        if program.batchInvariant { return try compileRowStableMatmul(ins, a: a, b: b, c: c, beta: beta) }
         if let plan = try Executor.singleGemm(ins) {
             let count = workspaceBytes / MemoryLayout<T>.stride
             let ws = count >= plan.workspaceCount(threads: threads)
@@ -404,6 +407,29 @@ extension Executor {
             return { batched.run(a: a, b: b, c: c, beta: beta(), threads: threads) }
         } catch {
             throw ExecutionError(error.message)
+        }
+    }
+
+    /// A matmul of a batch-invariant program: every GEMM row-stable
+    /// (`GemmPlan.runRowStable`), so that an example's result does not depend
+    /// on the batch it is in; a batch of GEMMs runs them one after another.
+    func compileRowStableMatmul<T: KernelScalar>(_ ins: Instruction, a: UnsafeMutablePointer<T>, b: UnsafeMutablePointer<T>,
+                                                 c: UnsafeMutablePointer<T>, beta: @escaping () -> T) throws(ExecutionError) -> Call {
+        let threads = self.threads
+        if let plan = try Executor.singleGemm(ins) {
+            return { plan.runRowStable(a: a, b: b, c: c, beta: beta(), threads: threads) }
+        }
+        let g = Executor.matmulGeometry(ins)
+        let plan: GemmPlan
+        do { plan = try GemmPlan(m: g.m, n: g.n, k: g.k, transA: g.transA, transB: g.transB) } catch {
+            throw ExecutionError(error.message)
+        }
+        let (sa, sb, sc) = (g.aRows * g.aCols, g.sharedB ? 0 : g.bRows * g.bCols, g.m * g.n)
+        return {
+            let bv = beta()
+            for i in 0 ..< g.batch {
+                plan.runRowStable(a: a + i * sa, b: b + i * sb, c: c + i * sc, beta: bv, threads: threads)
+            }
         }
     }
 }

@@ -1,4 +1,6 @@
 import DLGData
+import DLGGraph
+import DLGRuntime
 import Foundation
 
 /// Checkpoints are safetensors files: one tensor per state entry, named by
@@ -55,5 +57,27 @@ public enum Checkpoint {
         return (f, Position(epoch: e, step: s, seed: f.metadata["seed"].flatMap(UInt64.init) ?? 0,
                             best: f.metadata["best"].flatMap(Double.init),
                             sinceBest: f.metadata["since_best"].flatMap(Int.init) ?? 0))
+    }
+}
+
+extension Checkpoint {
+    /// Copies every parameter and buffer of `state` (optimizer state
+    /// excepted) from the tensor of the same name in `file`. Returns one line
+    /// per entry that is missing from the file or has another shape there
+    /// (those entries keep their values); empty when everything matched.
+    public static func restore(_ state: StateStore, from file: SafetensorsFile) -> [String] {
+        var problems: [String] = []
+        for e in state.entries where !e.name.hasPrefix("optimizer.") {
+            guard let t = file[e.name] else {
+                problems.append("'\(e.name)' (\(e.dtype.rawValue)\(Shape(e.shape))) is missing")
+                continue
+            }
+            guard t.shape == e.shape else {
+                problems.append("'\(e.name)' has shape \(Shape(t.shape)) in the file but the model expects \(Shape(e.shape))")
+                continue
+            }
+            do { try state.set(e.name, t) } catch { problems.append(error.message) }
+        }
+        return problems
     }
 }

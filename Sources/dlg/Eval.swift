@@ -8,23 +8,17 @@ import Foundation
 
 /// Loads a checkpoint's tensors into a session's state (every parameter must be there).
 func restore(_ session: Session, from path: String) throws {
+    try restore(session.state, from: path)
+}
+
+/// Loads a checkpoint's tensors into a state store (every parameter must be there).
+func restore(_ state: StateStore, from path: String) throws {
     let file: SafetensorsFile
     do { file = try Safetensors.read(path) } catch let e as DataError {
         printError("error: \(e.description)")
         throw ExitCode.failure
     }
-    var problems: [String] = []
-    for e in session.state.entries where !e.name.hasPrefix("optimizer.") {
-        guard let t = file[e.name] else {
-            problems.append("'\(e.name)' (\(e.dtype.rawValue)\(Shape(e.shape))) is missing")
-            continue
-        }
-        guard t.shape == e.shape else {
-            problems.append("'\(e.name)' has shape \(Shape(t.shape)) in the file but the model expects \(Shape(e.shape))")
-            continue
-        }
-        do { try session.state.set(e.name, t) } catch { problems.append(error.message) }
-    }
+    let problems = Checkpoint.restore(state, from: file)
     if !problems.isEmpty {
         printError("error: \(path) does not match the model:\n" + problems.map { "  \($0)" }.joined(separator: "\n"))
         throw ExitCode.failure

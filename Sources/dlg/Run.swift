@@ -141,7 +141,11 @@ struct Run: ParsableCommand {
         try execute(program, arrays: arrays, paths: paths, bindings: [:])
     }
 
-    func execute(_ program: Program, arrays: [String: NDArray], paths: [String: String], bindings: [String: Int]) throws {
+    func execute(_ lowered: Program, arrays: [String: NDArray], paths: [String: String], bindings: [String: Int]) throws {
+        // An example's outputs do not depend on the others given with it (nor on --limit), and
+        // equal what `dlg serve` answers for it in any batch.
+        var program = lowered
+        program.batchInvariant = true
         let executor: Executor
         do { executor = try Executor(program, threads: runtime.threads) } catch {
             printError("error: \(error.message)")
@@ -246,25 +250,5 @@ func readArray(_ path: String) throws -> NDArray {
 
 /// Loads parameters by name from a safetensors file; every parameter must be there with its shape.
 func loadWeights(_ path: String, into e: Executor) throws {
-    let file: SafetensorsFile
-    do { file = try Safetensors.read(path) } catch let err as DataError {
-        printError("error: \(err.description)")
-        throw ExitCode.failure
-    }
-    var problems: [String] = []
-    for slot in e.program.state where !slot.name.hasPrefix("optimizer.") {
-        guard let t = file[slot.name] else {
-            problems.append("'\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing")
-            continue
-        }
-        if t.shape != slot.buffer.shape {
-            problems.append("'\(slot.name)' has shape \(Shape(t.shape)) in the file but the model expects \(Shape(slot.buffer.shape))")
-            continue
-        }
-        do { try e.state.set(slot.name, t) } catch { problems.append(error.message) }
-    }
-    if !problems.isEmpty {
-        printError("error: \(path) does not match the model:\n" + problems.map { "  \($0)" }.joined(separator: "\n"))
-        throw ExitCode.failure
-    }
+    try restore(e.state, from: path)
 }
