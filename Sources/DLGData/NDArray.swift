@@ -467,6 +467,7 @@ public struct NDArray: Sendable, Equatable, CustomStringConvertible {
             throw DataError(file: file, .invalid(
                 "\(type)\(shapeText(shape)) needs \(overflow ? "too many" : String(needed)) bytes of data, found \(bytes.count)"))
         }
+        try MemoryBudget.require(needed, for: "the array \(type)\(shapeText(shape))", file: file)
         func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
             [T](unsafeUninitializedCapacity: n) { buf, initialized in
                 if n > 0 {
@@ -562,4 +563,51 @@ public struct NamedArray: Sendable, Equatable {
         self.name = name
         self.array = array
     }
+}
+
+// MARK: Finiteness
+
+extension NDArray {
+    /// The flat index of the first NaN or infinity, or nil when every
+    /// element is finite (always nil for integer arrays). One pass over the
+    /// elements, sixteen at a time: `x − x` is 0 for a finite `x` and NaN
+    /// otherwise.
+    public func firstNonFinite() -> Int? {
+        switch storage {
+        case .f32(let a): return a.withUnsafeBufferPointer { firstNonFiniteIndex($0) }
+        case .f64(let a): return a.withUnsafeBufferPointer { firstNonFiniteIndex($0) }
+        default: return nil
+        }
+    }
+
+    /// A flat index as a multi-index, `[12, 3]`.
+    public func indexText(_ flat: Int) -> String {
+        var rest = flat
+        var index = [Int](repeating: 0, count: shape.count)
+        for k in stride(from: shape.count - 1, through: 0, by: -1) where shape[k] > 0 {
+            index[k] = rest % shape[k]
+            rest /= shape[k]
+        }
+        return shapeText(index)
+    }
+}
+
+/// The index of the first NaN or infinity in `a`, sixteen elements at a time; nil when all are finite.
+public func firstNonFiniteIndex<T: BinaryFloatingPoint & SIMDScalar>(_ a: UnsafeBufferPointer<T>) -> Int? {
+    let n = a.count
+    guard let base = a.baseAddress else { return nil }
+    var i = 0
+    let zero = SIMD16<T>(repeating: 0)
+    let raw = UnsafeRawPointer(base)
+    while i + 16 <= n {
+        let v = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.stride, as: SIMD16<T>.self)
+        let d = v - v
+        if any(d .!= zero) { break }
+        i += 16
+    }
+    while i < n {
+        if !base[i].isFinite { return i }
+        i += 1
+    }
+    return nil
 }
