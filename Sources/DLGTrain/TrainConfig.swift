@@ -43,14 +43,14 @@ public enum ScheduleSpec: Sendable, Equatable {
         case .constant: return base
         case .timeBased(let k): return base / (1 + k * Double(epoch))
         case .steppedTimeBased(let k, let every): return base / (1 + k * Double(epoch / every))
-        case .exponential(let g): return base * pow(g, Double(epoch))
-        case .step(let every, let f): return base * pow(f, Double(epoch / every))
+        case .exponential(let g): return base * pow(g, epoch)
+        case .step(let every, let f): return base * pow(f, epoch / every)
         }
     }
 
-    private func pow(_ x: Double, _ n: Double) -> Double {
+    private func pow(_ x: Double, _ n: Int) -> Double {
         var r = 1.0
-        for _ in 0..<Int(n) { r *= x }
+        for _ in 0..<max(0, n) { r *= x }
         return r
     }
 }
@@ -77,6 +77,8 @@ public struct TrainConfig: Sendable {
     /// Model inputs fed with the features and the labels (default: the first two inputs in order).
     public var inputs: [String]?
     public var checkpoint: String?
+    /// Load NaN and infinity in the data instead of refusing them (`allow_nonfinite = true`).
+    public var allowNonFinite = false
 
     public init() {}
 
@@ -130,6 +132,7 @@ public struct TrainConfig: Sendable {
             epochs = n
         case "seed":
             guard let n = v.integer, n >= 0 else { return "expected a non-negative integer, got \(v)" }
+            // conversion: n ≥ 0 checked above
             seed = UInt64(n)
         case "schedule":
             switch ScheduleSpec.parse(v) {
@@ -171,6 +174,9 @@ public struct TrainConfig: Sendable {
         case "checkpoint":
             guard let p = v.text else { return "expected a file path, got \(v)" }
             checkpoint = p
+        case "allow_nonfinite":
+            guard case .bool(let b) = v else { return "expected true or false, got \(v)" }
+            allowNonFinite = b
         case "test", "loss_every":
             return nil
         default:

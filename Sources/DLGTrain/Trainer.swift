@@ -5,7 +5,10 @@ import Foundation
 
 /// The figures of a finished run.
 public struct TrainResult: Sendable {
+    /// The epochs' records; for long runs thinned to at most `History.capacity` (see `History`).
     public var history: [EpochRecord]
+    /// Epochs run by this invocation.
+    public var epochs: Int
     public var steps: Int
     public var stoppedEarly: Bool
     /// Why training stopped before its last epoch (a non-finite loss), if it did.
@@ -61,7 +64,7 @@ public final class Trainer {
             let perRow = dims.dropFirst().compactMap(\.value).reduce(1, *)
             let dataPerRow = d.features.count / d.count
             if dims.dropFirst().allSatisfy({ $0.value != nil }), perRow != dataPerRow {
-                throw TrainError("the \(role) data does not fit the model: features are \(d.features) but input '\(input.name)' is \(input.type) (\(perRow) values per example, the data has \(dataPerRow))")
+                throw TrainError("\(d.name): the \(role) data does not fit the model: features are \(d.features) but input '\(input.name)' is \(input.type) (\(perRow) values per example, the data has \(dataPerRow))")
             }
         }
         guard let labelInput, needLabels else { return }
@@ -72,7 +75,7 @@ public final class Trainer {
         if let dims = li.type.shape.dims, dims.dropFirst().allSatisfy({ $0.value != nil }) {
             let perRow = dims.dropFirst().compactMap(\.value).reduce(1, *)
             if labels.count / d.count != perRow {
-                throw TrainError("the \(role) labels are \(labels) but input '\(labelInput)' is \(li.type)")
+                throw TrainError("\(d.labelsName): the \(role) labels are \(labels) but input '\(labelInput)' is \(li.type)")
             }
         }
         // Integer labels must index the model's classes.
@@ -80,8 +83,8 @@ public final class Trainer {
             let e = try session.evalExecutor(batch: session.fixedBatch ?? 1)
             if let classes = e.program.outputs.first?.buffer.shape.last, (e.program.outputs.first?.buffer.shape.count ?? 0) >= 2 {
                 let values = labels.toDoubles()
-                if let bad = values.firstIndex(where: { $0 < 0 || $0 >= Double(classes) || $0 != $0.rounded() }) {
-                    throw TrainError("label \(formatLabel(values[bad])) of \(role) example \(bad) is out of range for the model's \(classes) classes (0…\(classes - 1))")
+                if let bad = values.firstIndex(where: { !($0 >= 0 && $0 < Double(classes) && $0 == $0.rounded()) }) {
+                    throw TrainError("\(d.labelsName): label \(formatLabel(values[bad])) of \(role) example \(bad) is out of range for the model's \(classes) classes (0…\(classes - 1))")
                 }
             }
         }
@@ -93,7 +96,8 @@ public final class Trainer {
         return Scoring.decide(outputShape: first.buffer.shape, labels: labels)
     }
 
-    func formatLabel(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+    /// A label as written: an integer without a fraction when it is one that fits, else as a float (`1e+30`, `inf`, `nan`).
+    func formatLabel(_ v: Double) -> String { Int(exactly: v).map(String.init) ?? String(v) }
 
     func batchSize(_ n: Int) throws -> Int {
         let b = session.fixedBatch ?? (session.config.batch == 0 ? n : session.config.batch)
@@ -139,6 +143,94 @@ public final class Trainer {
         return (tally, scoring)
     }
 
+    /// The order of an epoch's examples and its learning rate.
+    func epochPlan(_ epoch: Int, count n: Int) -> (order: [Int], lr: Double) {
+        let cfg = session.config
+        let lr = cfg.schedule.rate(lrBase, epoch: epoch)
+        if cfg.shuffle {
+            // conversion: epochs count from 0
+            var rng = RandomStream(seed: cfg.seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
+            return (rng.permutation(n), lr)
+        }
+        return (Array(0..<n), lr)
+    }
+
+    /// Runs one training step on `rows`; the executor holds the loss (and, when checked, `nonFinite`).
+    func step(_ train: Dataset, rows: ArraySlice<Int>, step: Int, checked: Bool) throws -> Executor {
+        let e = try session.trainExecutor(batch: rows.count)
+        try feed(e, train, rows)
+        // conversion: steps count from 0 (a checkpoint's step is checked non-negative)
+        e.step = UInt64(step)
+        e.checkNumerics = checked
+        defer { e.checkNumerics = false }
+        do { try e.run() } catch { throw TrainError(error.message) }
+        return e
+    }
+
+    /// After a step gave a non-finite loss (or left a non-finite parameter):
+    /// restores the state copied at the start of an epoch and runs the same
+    /// steps again, each op's output checked, up to `failedStep` (1-based).
+    /// Returns where the first non-finite value appeared, or why it was not found.
+    func locate(_ train: Dataset, snapshot: StateSnapshot?, failedStep: Int, batch: Int) -> String {
+        guard let snapshot, snapshot.taken else {
+            return "the op that produced it was not located (no copy of the state was kept: not enough memory); rerun with --check-numerics to find it"
+        }
+        snapshot.restore(session.state)
+        let n = train.count
+        var stepIndex = snapshot.step
+        var epoch = snapshot.epoch
+        do {
+            while stepIndex < failedStep {
+                let (order, lr) = epochPlan(epoch, count: n)
+                try? session.state.set("optimizer.lr", values: [lr])
+                let batches = session.fixedBatch != nil ? n / batch : (n + batch - 1) / batch
+                var start = 0
+                var done = 0
+                while start < n && stepIndex < failedStep {
+                    let rows = order[start..<min(start + batch, n)]
+                    if let f = session.fixedBatch, rows.count != f { break }
+                    let e = try step(train, rows: rows, step: stepIndex, checked: true)
+                    if let bad = e.nonFinite {
+                        let at = stepIndex + 1 == failedStep ? "" : " at step \(stepIndex + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
+                        return "the first non-finite value comes from \(describeNonFinite(bad))\(at)"
+                    }
+                    stepIndex += 1
+                    start += batch
+                    done += 1
+                }
+                epoch += 1
+            }
+        } catch {
+            return "re-running the steps from epoch \(snapshot.epoch + 1) with checks failed: \(error)"
+        }
+        return "re-running the steps from epoch \(snapshot.epoch + 1) with every op's output checked found no non-finite value (the failure did not reproduce)"
+    }
+
+    /// After an evaluation gave a non-finite loss: runs the batches again with
+    /// every op's output checked and says where the first non-finite value appears.
+    public func locateEvaluation(_ d: Dataset, batch: Int? = nil) -> String {
+        let b = session.fixedBatch ?? min(batch ?? (session.config.batch == 0 ? d.count : max(session.config.batch, 1)), d.count)
+        var start = 0
+        while start < d.count {
+            let rows = Array(start..<min(start + b, d.count))[...]
+            if let f = session.fixedBatch, rows.count != f { break }
+            do {
+                let e = try session.evalExecutor(batch: rows.count)
+                try feed(e, d, rows)
+                e.checkNumerics = true
+                defer { e.checkNumerics = false }
+                try e.run()
+                if let bad = e.nonFinite {
+                    return "examples \(start)..<\(start + rows.count) give a non-finite value first in \(describeNonFinite(bad))"
+                }
+            } catch {
+                return "re-running with checks failed: \(error)"
+            }
+            start += b
+        }
+        return "re-running every batch with every op's output checked found no non-finite value"
+    }
+
     public func run(train: Dataset, validation: Dataset?) throws -> TrainResult {
         let cfg = session.config
         try validate(train, role: "training")
@@ -148,8 +240,18 @@ public final class Trainer {
         let t0 = DispatchTime.now().uptimeNanoseconds
         var position = Checkpoint.Position(epoch: 0, step: 0, seed: cfg.seed, best: nil, sinceBest: 0)
         _ = try session.trainExecutor(batch: batch)
+        // Temporary files left by a killed run's atomic writes of the files this run writes.
+        for path in [checkpointPath, logPath, plotPath].compactMap({ $0 }) {
+            for stale in AtomicFile.removeStaleTemporaries(of: path) {
+                progress.message("removed \(stale), left by an interrupted run")
+            }
+        }
         if let resumePath {
-            let (file, pos) = try Checkpoint.load(resumePath)
+            let file: SafetensorsFile
+            let pos: Checkpoint.Position?
+            do { (file, pos) = try Checkpoint.load(resumePath, model: session.name) } catch let e as DataError {
+                throw TrainError(e.description)
+            }
             for t in file.tensors {
                 guard session.state.entry(t.name) != nil else {
                     throw TrainError("\(resumePath): tensor '\(t.name)' is not part of this model"
@@ -160,7 +262,15 @@ public final class Trainer {
             for e in session.state.entries where file[e.name] == nil {
                 throw TrainError("\(resumePath): tensor '\(e.name)' is missing")
             }
-            if let pos { position = pos }
+            if let bad = session.state.firstNonFinite() {
+                throw TrainError("\(resumePath): tensor '\(bad.name)' element \(bad.index) is \(bad.value); a checkpoint to resume from must be finite")
+            }
+            if let pos {
+                position = pos
+                position.seed = cfg.seed
+            } else {
+                progress.message("\(resumePath) records no training position (it is not a dlg checkpoint); starting at epoch 1 from its tensors")
+            }
             progress.message("resumed from \(resumePath) after epoch \(position.epoch), step \(position.step)")
             if position.epoch >= cfg.epochs {
                 progress.message("the checkpoint already holds \(position.epoch) of \(cfg.epochs) epochs; nothing to train (raise --epochs to continue)")
@@ -175,7 +285,7 @@ public final class Trainer {
         defer { try? log?.close() }
         progress.begin(model: session.name, epochs: cfg.epochs,
                        examples: n, batch: batch, validation: validation?.count ?? 0)
-        var history: [EpochRecord] = []
+        var history = History()
         var stoppedEarly = false
         var failure: String?
         var bestEpoch: Int?
@@ -189,19 +299,32 @@ public final class Trainer {
                 throw TrainError("early stopping watches \(cfg.metric), but this model's output is scored as a regression (no accuracy); watch \(cfg.metric.hasPrefix("val_") ? "val_loss" : "loss")")
             }
         }
+        // The state at the start of an epoch, to locate a non-finite value (see StateSnapshot).
+        let snapshot = checkNumerics ? nil : StateSnapshot(session.state)
+        func failureMessage(_ why: String) -> String {
+            var why = why
+            if let checkpointPath {
+                why += savedEpoch.map { "; the last checkpoint, \(checkpointPath), is from epoch \($0)" }
+                    ?? "; no checkpoint was written (no epoch finished)"
+            }
+            return why
+        }
         var epochsThisRun = 0
         epochs: while position.epoch < cfg.epochs {
             if let s = stopAfterEpochs, epochsThisRun >= s { break }
             let epoch = position.epoch
-            let lr = cfg.schedule.rate(lrBase, epoch: epoch)
-            try? session.state.set("optimizer.lr", values: [lr])
-            let order: [Int]
-            if cfg.shuffle {
-                var rng = RandomStream(seed: cfg.seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
-                order = rng.permutation(n)
-            } else {
-                order = Array(0..<n)
+            if let snapshot, !snapshot.taken || position.step - snapshot.step >= StateSnapshot.interval {
+                // A non-finite parameter left by the last epoch (with a finite loss) is found here.
+                if let bad = session.state.firstNonFinite() {
+                    var why = "parameter '\(bad.name)' element \(bad.index) became \(bad.value) by the end of epoch \(epoch)"
+                    why += "; " + locate(train, snapshot: snapshot, failedStep: position.step, batch: batch)
+                    failure = failureMessage(why)
+                    break epochs
+                }
+                snapshot.take(session.state, epoch: epoch, step: position.step)
             }
+            let (order, lr) = epochPlan(epoch, count: n)
+            try? session.state.set("optimizer.lr", values: [lr])
             var tally = Tally(classes: { if case .classes(let c) = scoring { c } else { nil } }())
             let e0 = DispatchTime.now().uptimeNanoseconds
             var start = 0
@@ -210,27 +333,16 @@ public final class Trainer {
             while start < n {
                 let rows = order[start..<min(start + batch, n)]
                 if let f = session.fixedBatch, rows.count != f { break }
-                let e = try session.trainExecutor(batch: rows.count)
-                try feed(e, train, rows)
-                e.step = UInt64(position.step)
-                e.checkNumerics = checkNumerics
-                do { try e.run() } catch { throw TrainError(error.message) }
+                let e = try step(train, rows: rows, step: position.step, checked: checkNumerics)
                 let loss = e.nonFinite != nil ? .nan : (e.loss ?? .nan)
                 if !loss.isFinite {
                     var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
                     if checkNumerics, let bad = e.firstNonFinite() {
-                        // A fused kernel is named by its steps: the op that overflowed is among them.
-                        let what = bad.op == .fused ? "fused(\(bad.steps))" : bad.op.rawValue
-                        why += "; the first non-finite value comes from %\(bad.value) = \(what)"
-                            + (bad.label.map { " ('\($0)')" } ?? "") + (bad.loc.map { " at \($0)" } ?? "")
+                        why += "; the first non-finite value comes from \(describeNonFinite(bad))"
                     } else if !checkNumerics {
-                        why += "; rerun with --check-numerics to find the op that produced it"
+                        why += "; " + locate(train, snapshot: snapshot, failedStep: position.step + 1, batch: batch)
                     }
-                    if let checkpointPath {
-                        why += savedEpoch.map { "; the last checkpoint, \(checkpointPath), is from epoch \($0)" }
-                            ?? "; no checkpoint was written (no epoch finished)"
-                    }
-                    failure = why
+                    failure = failureMessage(why)
                     break epochs
                 }
                 tally.add(loss: loss, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
@@ -284,6 +396,13 @@ public final class Trainer {
                 }
             }
             let lastOfRun = stoppedEarly || position.epoch >= cfg.epochs || stopAfterEpochs.map { epochsThisRun >= $0 } == true
+            if lastOfRun, !checkNumerics, let bad = session.state.firstNonFinite() {
+                // The last step's update left a non-finite parameter: no checkpoint of it.
+                var why = "parameter '\(bad.name)' element \(bad.index) became \(bad.value) by the end of epoch \(position.epoch)"
+                why += "; " + locate(train, snapshot: snapshot, failedStep: position.step, batch: batch)
+                failure = failureMessage(why)
+                break epochs
+            }
             if let checkpointPath, lastOfRun || position.epoch % checkpointInterval == 0 {
                 try Checkpoint.save(session.stateArrays(), model: session.name, position: position, to: checkpointPath,
                                     interruptAfterBytes: interruptCheckpoint.flatMap { $0.epoch == position.epoch ? $0.bytes : nil })
@@ -291,11 +410,11 @@ public final class Trainer {
             }
             if stoppedEarly { break }
         }
-        if let plotPath, !history.isEmpty {
-            let all = (try? readLog(logPath)) ?? history
+        if let plotPath, !history.all.isEmpty {
+            let all = (try? readLog(logPath)) ?? history.all
             try AtomicFile.write(CurvePlot.svg(model: session.name, history: all), to: plotPath)
         }
-        return TrainResult(history: history, steps: position.step, stoppedEarly: stoppedEarly, failure: failure,
+        return TrainResult(history: history.all, epochs: epochsThisRun, steps: position.step, stoppedEarly: stoppedEarly, failure: failure,
                            bestEpoch: bestEpoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
     }
 
@@ -325,10 +444,10 @@ public final class Trainer {
         return h
     }
 
-    /// The whole run's records from the log (a resumed run plots every epoch).
+    /// The whole run's records from the log (a resumed run plots every epoch), thinned as `History` does.
     func readLog(_ path: String?) throws -> [EpochRecord]? {
         guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        var out: [EpochRecord] = []
+        var out = History()
         for line in text.split(separator: "\n") {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let e = obj["epoch"] as? Int, let l = obj["loss"] as? Double else { continue }
@@ -337,7 +456,7 @@ public final class Trainer {
                                    learningRate: obj["lr"] as? Double ?? 0, seconds: obj["seconds"] as? Double ?? 0,
                                    samplesPerSecond: obj["samples_per_second"] as? Double ?? 0))
         }
-        return out.isEmpty ? nil : out
+        return out.all.isEmpty ? nil : out.all
     }
 
     func json(_ v: Double) -> String { v.isFinite ? String(v) : "null" }
