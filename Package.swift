@@ -25,6 +25,8 @@ let package = Package(
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
         .library(name: "DLGKernels", targets: ["DLGKernels"]),
         .library(name: "DLGRuntime", targets: ["DLGRuntime"]),
+        .library(name: "DLGData", targets: ["DLGData"]),
+        .library(name: "DLGTrain", targets: ["DLGTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

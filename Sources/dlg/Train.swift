@@ -27,6 +27,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("clip-norm")) var clipNorm: Double?
     @Option(help: "Normalize features: none, unit, standardize.") var normalize: String?
     @Flag(inversion: .prefixedNo, help: "Shuffle the examples every epoch.") var shuffle: Bool?
+    @Flag(name: .customLong("allow-nonfinite"), help: "Load NaN and infinity in the data instead of refusing them (train setting allow_nonfinite).")
+    var allowNonFinite = false
 
     func validate() throws {
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
@@ -58,6 +60,7 @@ struct TrainingOptions: ParsableArguments {
         if let clipValue { c.optimizer.clipValue = clipValue > 0 ? clipValue : nil }   // 0 turns clipping off, as in a train block
         if let clipNorm { c.optimizer.clipNorm = clipNorm > 0 ? clipNorm : nil }   // 0 turns clipping off, as in a train block
         if let shuffle { c.shuffle = shuffle }
+        if allowNonFinite { c.allowNonFinite = true }
     }
 }
 
@@ -90,11 +93,12 @@ func loadData(_ c: TrainConfig, base: String) throws -> (Dataset, Dataset?) {
         throw ExitCode.failure
     }
     do {
-        var train = try DataLoader.load(spec, relativeTo: base, seed: c.seed)
+        var train = try DataLoader.load(spec, relativeTo: base, seed: c.seed, allowNonFinite: c.allowNonFinite)
         var validation: Dataset?
         switch c.validation {
         case .none: break
         case .fraction(let f):
+            // conversion: f is in (0, 1): at most the example count
             let k = max(1, Int((Double(train.count) * f).rounded()))
             guard k < train.count else { throw TrainError("validation \(f) leaves no training examples") }
             (train, validation) = try train.split(last: k)
@@ -104,7 +108,7 @@ func loadData(_ c: TrainConfig, base: String) throws -> (Dataset, Dataset?) {
             }
             (train, validation) = try train.split(last: k)
         case .data(let v):
-            validation = try DataLoader.load(v, relativeTo: base, seed: c.seed &+ 1)
+            validation = try DataLoader.load(v, relativeTo: base, seed: c.seed &+ 1, allowNonFinite: c.allowNonFinite)
         }
         if c.normalize != .none {
             let norm = c.normalize == .unit ? try Normalization.unitRange(fittedOn: train.features)
@@ -157,6 +161,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Print the final summary as JSON on standard output.") var json = false
     @Option(help: "Stop after this many epochs of this run (the rest can follow with --resume).") var stopAfter: Int?
     @Flag(help: "Profile the training step and print a per-kernel table after training.") var profile = false
+    @OptionGroup var memory: MemoryOptions
 
     func validate() throws {
         if let n = checkpointEvery, n < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
@@ -165,6 +170,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        memory.apply()
         func threadCount(_ c: TrainConfig) -> Int { threads ?? c.threads ?? ProcessInfo.processInfo.activeProcessorCount }
         let session: Session
         let config: TrainConfig
@@ -173,7 +179,7 @@ struct Train: ParsableCommand {
             // A compiled training step: the train block's settings travel with it.
             let compiled: CompiledModel
             do { compiled = try CompiledModel.load(options.file) } catch {
-                printError("error: \(options.file): \(error)")
+                printError("error: \(error.message)")
                 throw ExitCode.failure
             }
             var c = TrainConfig()
@@ -230,7 +236,7 @@ struct Train: ParsableCommand {
         let last = result.history.last
         if json {
             var fields: [(String, JSON)] = [("model", .string(session.name)),
-                                            ("epochs", .int(result.history.count)), ("steps", .int(result.steps)),
+                                            ("epochs", .int(result.epochs)), ("steps", .int(result.steps)),
                                             ("seconds", .double(result.seconds)), ("stopped_early", .bool(result.stoppedEarly))]
             if let l = last {
                 fields.append(("loss", .double(l.loss)))
@@ -242,7 +248,7 @@ struct Train: ParsableCommand {
             if let c = trainer.checkpointPath { fields.append(("checkpoint", .string(c))) }
             print(JSON.object(fields).serialized(pretty: true))
         } else if let l = last {
-            let what = result.failure == nil ? "done" : "stopped after \(result.history.count) epoch\(result.history.count == 1 ? "" : "s")"
+            let what = result.failure == nil ? "done" : "stopped after \(result.epochs) epoch\(result.epochs == 1 ? "" : "s")"
             var s = "\(what) in \(String(format: "%.1f", result.seconds)) s: loss \(String(format: "%.4g", l.loss))"
             if let a = l.accuracy { s += ", accuracy \(String(format: "%.2f%%", a * 100))" }
             if let v = l.valLoss { s += "; held out: loss \(String(format: "%.4g", v))" }
