@@ -1,0 +1,17 @@
+import DLGData
+import FuzzSupport
+
+/// `.safetensors` bytes through `Safetensors.decode`; a decoded file is
+/// encoded again and must decode to the same tensors.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    FuzzSupport.setUp()
+    let bytes = FuzzSupport.bytes(data, size)
+    FuzzSupport.expectNamed {
+        let f = try Safetensors.decode(bytes, file: FuzzSupport.file)
+        guard !f.tensors.contains(where: { $0.name.isEmpty || $0.name == "__metadata__" }) else { return }
+        let again = try Safetensors.decode(try Safetensors.encode(f.tensors, metadata: f.metadata), file: FuzzSupport.file)
+        if again.tensors != f.tensors { fatalError("safetensors round trip changed the tensors") }
+    }
+    return 0
+}
