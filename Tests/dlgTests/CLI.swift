@@ -48,10 +48,12 @@ enum CLI {
 
     /// Runs dlg with the arguments in `directory`; the environment gets DLG_MNIST_DIR
     /// when the sample exists, NO_COLOR, and `environment`.
-    static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// `executable` runs another program instead (a shell that sets limits and then runs dlg).
+    static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
+                    executable: String? = nil) throws -> Result {
         let scratch = try Scratch()
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable ?? binary)
         p.arguments = arguments
         if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         var env = ProcessInfo.processInfo.environment
