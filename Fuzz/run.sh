@@ -50,7 +50,8 @@ fi
 # package (a path dependency here) are always picked up.
 flags=(-c release --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -g --disable-dead-strip
        --disable-build-manifest-caching)
-swift build "${flags[@]}" --product "$product"
+# FUZZ_NO_BUILD=1 runs the targets as last built (while the sources change, or to run several in turn).
+[ -n "${FUZZ_NO_BUILD:-}" ] || swift build "${flags[@]}" --product "$product"
 bindir="$(swift build "${flags[@]}" --show-bin-path)"
 bin="$bindir/$product"
 
@@ -60,10 +61,11 @@ mkdir -p "$corpus" "$crashes"
 if [ "$target" = frontend ]; then
     cp ../Graphs/*.dlg "$corpus"/
 else
-    swift build "${flags[@]}" --product FuzzCompiled
+    [ -n "${FUZZ_NO_BUILD:-}" ] || swift build "${flags[@]}" --product FuzzCompiled
     seeds="$here/.build/seeds"
     rm -rf "$seeds"
-    DLG_FUZZ_SEEDS="$seeds" "$bindir/FuzzCompiled" >/dev/null
+    # (It exits from its initializer: no leak report for what it left allocated.)
+    ASAN_OPTIONS=detect_leaks=0 DLG_FUZZ_SEEDS="$seeds" "$bindir/FuzzCompiled" >/dev/null
     cp "$seeds/$target"/* "$corpus"/
 fi
 for f in "$crashes"/*; do

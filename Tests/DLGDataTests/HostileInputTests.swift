@@ -1,5 +1,8 @@
 import Testing
 @testable import DLGData
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The hostile files of issue 22's campaign, each a reproducer that trapped,
 /// crashed or was accepted before the readers were hardened: each must now
