@@ -14,12 +14,15 @@ let avx512Settings: [SwiftSetting] = []
 
 // One module per pipeline stage; dependencies point one way:
 // Syntax → Graph → Compiler → Runtime → Train → dlg, with Kernels and Data
-// underneath the runtime and the trainer.
+// underneath the runtime and the trainer. Source files, ranges and
+// diagnostics (DLGSource) sit under all of them: only the compiler and the
+// `dlg` executable read the parser's syntax tree.
 let package = Package(
     name: "dlg",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dlg", targets: ["dlg"]),
+        .library(name: "DLGSource", targets: ["DLGSource"]),
         .library(name: "DLGSyntax", targets: ["DLGSyntax"]),
         .library(name: "DLGGraph", targets: ["DLGGraph"]),
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
@@ -42,31 +45,32 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "DLGSyntax"),
-        .target(name: "DLGGraph", dependencies: ["DLGSyntax"]),
-        .target(name: "DLGCompiler", dependencies: ["DLGSyntax", "DLGGraph"]),
+        .target(name: "DLGSource"),
+        .target(name: "DLGSyntax", dependencies: ["DLGSource"]),
+        .target(name: "DLGGraph", dependencies: ["DLGSource"]),
+        .target(name: "DLGCompiler", dependencies: ["DLGSource", "DLGSyntax", "DLGGraph"]),
         .target(name: "DLGKernelsAVX512", swiftSettings: avx512Settings),
         .target(name: "DLGKernels", dependencies: ["CBLAS", "DLGKernelsAVX512"]),
-        .target(name: "DLGRuntime", dependencies: ["DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
+        .target(name: "DLGRuntime", dependencies: ["DLGSource", "DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
-        .target(name: "DLGTrain", dependencies: ["DLGCompiler", "DLGRuntime", "DLGData"]),
+        .target(name: "DLGTrain", dependencies: ["DLGSource", "DLGCompiler", "DLGRuntime", "DLGData"]),
         .executableTarget(
             name: "dlg",
             dependencies: [
-                "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain",
+                "DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "DLGSyntaxTests", dependencies: ["DLGSyntax"]),
+        .testTarget(name: "DLGSyntaxTests", dependencies: ["DLGSource", "DLGSyntax"]),
         .testTarget(
             name: "DLGCompilerTests",
-            dependencies: ["DLGSyntax", "DLGGraph", "DLGCompiler"],
+            dependencies: ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler"],
             resources: [.copy("Snapshots")]
         ),
         .testTarget(name: "DLGKernelsTests", dependencies: ["DLGKernels", "DLGKernelsAVX512"]),
-        .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGCompiler", "DLGRuntime", "DLGKernels"]),
+        .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGKernels"]),
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
-        .testTarget(name: "DLGTrainTests", dependencies: ["DLGTrain", "DLGData"]),
+        .testTarget(name: "DLGTrainTests", dependencies: ["DLGSource", "DLGSyntax", "DLGTrain", "DLGData"]),
         .testTarget(name: "dlgTests", dependencies: ["dlg"]),
     ],
     swiftLanguageModes: [.v6]

@@ -15,6 +15,7 @@ let package = Package(
         .executableTarget(
             name: "dlg-benchmarks",
             dependencies: [
+                .product(name: "DLGSource", package: "dlg"),
                 .product(name: "DLGSyntax", package: "dlg"),
                 .product(name: "DLGGraph", package: "dlg"),
                 .product(name: "DLGCompiler", package: "dlg"),

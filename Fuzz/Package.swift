@@ -19,6 +19,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzFrontend",
             dependencies: [
+                .product(name: "DLGSource", package: "dlg"),
                 .product(name: "DLGSyntax", package: "dlg"),
                 .product(name: "DLGGraph", package: "dlg"),
                 .product(name: "DLGCompiler", package: "dlg"),

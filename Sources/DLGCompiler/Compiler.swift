@@ -1,4 +1,5 @@
 import DLGGraph
+import DLGSource
 import DLGSyntax
 
 /// The front door of the compiler: source text in, graph and diagnostics out.

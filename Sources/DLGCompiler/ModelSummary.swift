@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// A table like Keras's `model.summary()`: one row per layer, block call or
 /// parameter, then totals. Figures "per sample" take every batch symbol (the

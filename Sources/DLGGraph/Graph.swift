@@ -1,4 +1,4 @@
-import DLGSyntax
+import DLGSource
 
 /// An SSA value is named by the index of the node that defines it.
 public typealias ValueID = Int

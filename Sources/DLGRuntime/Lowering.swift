@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 public struct LoweringError: Error, CustomStringConvertible, Sendable {
     public var message: String

@@ -1,7 +1,7 @@
 import DLGCompiler
 import DLGGraph
 import DLGKernels
-import DLGSyntax
+import DLGSource
 import Foundation
 
 /// Times compiled steps (a training step, or a forward pass) on random data,

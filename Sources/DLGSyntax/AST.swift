@@ -1,3 +1,5 @@
+import DLGSource
+
 /// The syntax tree of a `.dlg` file. Every node keeps its source range.
 
 public struct Identifier: Hashable, Sendable {

@@ -1,3 +1,5 @@
+import DLGSource
+
 /// The `parsed` stage of `dlg dump`: the syntax tree written back as source,
 /// with every binary operation parenthesized so the grouping the parser chose
 /// is visible, and each statement's location.

@@ -1,3 +1,5 @@
+import DLGSource
+
 /// Turns source bytes into tokens. Never fails: a malformed token becomes a
 /// diagnostic and lexing continues after it.
 public struct Lexer {

@@ -1,3 +1,5 @@
+import DLGSource
+
 /// A recursive-descent parser with error recovery: a syntax error is
 /// reported, the parser skips to the end of the statement, and parsing goes on,
 /// so that one run reports every independent error in a file.

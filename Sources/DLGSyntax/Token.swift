@@ -1,3 +1,5 @@
+import DLGSource
+
 public enum TokenKind: Hashable, Sendable {
     case identifier(String)
     case keyword(Keyword)

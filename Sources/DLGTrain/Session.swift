@@ -3,7 +3,7 @@ import DLGData
 import DLGGraph
 import DLGKernels
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import Foundation
 
 public struct TrainError: Error, CustomStringConvertible, Sendable {

@@ -1,6 +1,6 @@
 import DLGCompiler
 import DLGData
-import DLGSyntax
+import DLGSource
 
 /// Where examples come from.
 public enum DataSpec: Sendable, Equatable {
@@ -83,15 +83,15 @@ public struct TrainConfig: Sendable {
     public init() {}
 
     /// Reads a `train` block. Unknown or ill-formed settings are errors at their place in the file.
-    public static func from(_ block: TrainDecl?, diagnostics: inout Diagnostics) -> TrainConfig {
+    public static func from(_ block: TrainBlock?, diagnostics: inout Diagnostics) -> TrainConfig {
         var c = TrainConfig()
         guard let block else { return c }
         for s in block.settings {
-            switch Setting.from(s.value) {
+            switch s.value {
             case .failure(let d): diagnostics.append(d.diagnostic)
             case .success(let v):
-                if let problem = c.apply(key: s.key.name, v) {
-                    diagnostics.error("bad-setting", "train setting '\(s.key.name)': \(problem)", at: s.value.range)
+                if let problem = c.apply(key: s.key, v) {
+                    diagnostics.error("bad-setting", "train setting '\(s.key)': \(problem)", at: s.valueRange)
                 }
             }
         }

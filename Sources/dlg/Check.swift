@@ -1,7 +1,7 @@
 import ArgumentParser
 import DLGCompiler
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import DLGCompiler
 import DLGData
 import DLGGraph
 import DLGRuntime
+import DLGSource
 import DLGSyntax
 import DLGTrain
 import Foundation

@@ -3,6 +3,7 @@ import DLGCompiler
 import DLGData
 import Foundation
 import DLGGraph
+import DLGSource
 import DLGSyntax
 
 extension Stage: ExpressibleByArgument {}

@@ -1,7 +1,7 @@
 import ArgumentParser
 import DLGCompiler
 import DLGGraph
-import DLGSyntax
+import DLGSource
 import Foundation
 
 /// `--bind SYM=N`, repeatable.

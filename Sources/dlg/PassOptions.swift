@@ -1,6 +1,7 @@
 import ArgumentParser
 import DLGCompiler
 import DLGGraph
+import DLGSource
 import DLGSyntax
 import DLGTrain
 import Foundation
@@ -70,8 +71,7 @@ struct PassOptions: ParsableArguments {
 func blockOptimizer(_ file: SourceFile, model: String?) -> OptimizerSpec? {
     let (unit, diags) = Parser.parse(file)
     guard !diags.hasErrors else { return nil }
-    let name = model ?? unit.models.first?.name.name
-    guard let block = unit.trains.last(where: { $0.model.name == name }) else { return nil }
+    guard let block = Frontend.trainBlock(unit, model: model) else { return nil }
     var d = Diagnostics()
     return TrainConfig.from(block, diagnostics: &d).optimizer
 }

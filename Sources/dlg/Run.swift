@@ -4,6 +4,7 @@ import DLGData
 import DLGGraph
 import DLGKernels
 import DLGRuntime
+import DLGSource
 import DLGSyntax
 import Foundation
 

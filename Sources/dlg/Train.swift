@@ -3,6 +3,7 @@ import DLGCompiler
 import DLGData
 import DLGGraph
 import DLGRuntime
+import DLGSource
 import DLGSyntax
 import DLGTrain
 import Foundation
@@ -71,9 +72,8 @@ func trainConfiguration(_ file: SourceFile, model: String?, flags: TrainingOptio
         report(pdiags, in: file)
         throw ExitCode.failure
     }
-    let name = model ?? unit.models.first?.name.name
     var diags = Diagnostics()
-    var config = TrainConfig.from(unit.trains.last { $0.model.name == name }, diagnostics: &diags)
+    var config = TrainConfig.from(Frontend.trainBlock(unit, model: model), diagnostics: &diags)
     if diags.hasErrors {
         report(diags, in: file)
         throw ExitCode.failure

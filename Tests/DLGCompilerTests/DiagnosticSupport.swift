@@ -1,6 +1,6 @@
 import Foundation
 import DLGCompiler
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// Expected diagnostics are written inline in the .dlg snippet: a marker

@@ -1,5 +1,6 @@
 import DLGCompiler
 import DLGGraph
+import DLGSource
 import DLGSyntax
 import Testing
 

@@ -1,6 +1,6 @@
 @testable import DLGCompiler
 import DLGGraph
-import DLGSyntax
+import DLGSource
 import Foundation
 import Testing
 

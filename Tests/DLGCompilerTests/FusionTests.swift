@@ -1,6 +1,6 @@
 @testable import DLGCompiler
 import DLGGraph
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// What the fusion pass makes of batchnorm's training step: its statistics and

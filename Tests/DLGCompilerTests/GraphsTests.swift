@@ -1,5 +1,6 @@
 @testable import DLGCompiler
 import DLGGraph
+import DLGSource
 import DLGSyntax
 import Foundation
 import Testing

@@ -1,6 +1,6 @@
 import DLGCompiler
 import DLGGraph
-import DLGSyntax
+import DLGSource
 import Foundation
 import Testing
 

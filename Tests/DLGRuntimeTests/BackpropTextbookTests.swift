@@ -2,6 +2,7 @@ import DLGCompiler
 import DLGData
 import DLGGraph
 import DLGRuntime
+import DLGSource
 import DLGSyntax
 import Foundation
 import Testing

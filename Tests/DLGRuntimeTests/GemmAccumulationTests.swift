@@ -2,7 +2,7 @@ import DLGCompiler
 import DLGData
 import DLGGraph
 @testable import DLGRuntime
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// A fused matmul region that only adds a multiple of one input to the

@@ -1,7 +1,7 @@
 import DLGCompiler
 import DLGGraph
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// Random sizes for one draw of a gradient-check case (SplitMix64, so a seed

@@ -1,7 +1,7 @@
 import DLGCompiler
 import DLGGraph
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// Asking for gradients that cannot exist is an error at a source location,

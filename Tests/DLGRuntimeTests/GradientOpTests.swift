@@ -2,7 +2,7 @@ import DLGCompiler
 import DLGData
 import DLGGraph
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// Every gradient-check case, by family (the families live in GradientCases+*.swift).

@@ -2,7 +2,7 @@ import DLGCompiler
 import DLGData
 import DLGGraph
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// hardlim and hardlims pass their gradient straight through (taken as 1),

@@ -2,7 +2,7 @@ import DLGCompiler
 import DLGData
 import DLGGraph
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import Testing
 
 /// Compiles a model snippet, runs the passes up to `stage`, and lowers it.

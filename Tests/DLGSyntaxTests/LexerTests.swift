@@ -1,4 +1,5 @@
 import Testing
+import DLGSource
 @testable import DLGSyntax
 
 private func kinds(_ text: String) -> [TokenKind] {

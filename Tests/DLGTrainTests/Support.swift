@@ -1,6 +1,7 @@
 import DLGCompiler
 import DLGData
 import DLGRuntime
+import DLGSource
 import DLGSyntax
 import DLGTrain
 import Foundation
@@ -61,7 +62,7 @@ func trainConfig(_ file: SourceFile, sourceLocation: SourceLocation = #_sourceLo
     let (unit, parseDiagnostics) = Parser.parse(file)
     #expect(!parseDiagnostics.hasErrors, sourceLocation: sourceLocation)
     var diagnostics = Diagnostics()
-    let config = TrainConfig.from(unit.trains.first, diagnostics: &diagnostics)
+    let config = TrainConfig.from(unit.trains.first.map(TrainBlock.init), diagnostics: &diagnostics)
     if diagnostics.hasErrors {
         Issue.record("train block: \(DiagnosticsFormatter().format(diagnostics.sorted, in: file))", sourceLocation: sourceLocation)
     }

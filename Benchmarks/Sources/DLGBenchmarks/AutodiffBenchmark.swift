@@ -1,7 +1,7 @@
 import ArgumentParser
 import DLGCompiler
 import DLGGraph
-import DLGSyntax
+import DLGSource
 import Foundation
 
 /// Time to build the backward graph (the Autodiff pass) of a model's

@@ -2,6 +2,7 @@ import ArgumentParser
 import DLGCompiler
 import DLGGraph
 import DLGRuntime
+import DLGSource
 import DLGSyntax
 import Foundation
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DLGCompiler
 import DLGGraph
+import DLGSource
 import DLGSyntax
 import Foundation
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import DLGCompiler
 import DLGKernels
 import DLGRuntime
-import DLGSyntax
+import DLGSource
 import Foundation
 
 /// Training-step time with the fusion pass against the same step with fusion

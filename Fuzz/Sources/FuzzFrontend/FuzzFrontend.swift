@@ -1,5 +1,6 @@
 import DLGCompiler
 import DLGGraph
+import DLGSource
 import DLGSyntax
 
 /// One fuzz input: arbitrary bytes, read as UTF-8 with invalid sequences

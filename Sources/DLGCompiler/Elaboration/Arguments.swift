@@ -1,4 +1,5 @@
 import DLGGraph
+import DLGSource
 import DLGSyntax
 
 /// What a built-in's argument accepts.

@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// The built-in functions, layers, activations, losses and queries of the
 /// language, by name. `Docs/language.md` has one entry for each.

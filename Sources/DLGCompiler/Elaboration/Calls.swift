@@ -1,4 +1,5 @@
 import DLGGraph
+import DLGSource
 import DLGSyntax
 
 enum BuiltinRole: Sendable {

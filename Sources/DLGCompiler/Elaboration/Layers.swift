@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// Layers: calls that expand to several primitives and usually create parameters.
 enum Layers {

@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// Bounds that keep elaboration finite and every size representable. A
 /// program beyond one of them gets an error that names the bound; the

@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// Losses: each reduces to a scalar averaged over the batch.
 enum Losses {

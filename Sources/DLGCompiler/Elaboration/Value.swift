@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// A compile-time value: what a name is bound to during elaboration.
 enum Value: Sendable {

@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// Reverse-mode differentiation as a graph-to-graph pass. Walks the graph in
 /// reverse topological order from the minimized scalar, applies each op's

@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// An optimizer and its hyper-parameters, as a user configures it.
 public struct OptimizerSpec: Sendable, Hashable, Codable {

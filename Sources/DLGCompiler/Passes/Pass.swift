@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// A graph-to-graph transformation with a name. `run` reports whether it changed the graph.
 public protocol GraphPass: Sendable {

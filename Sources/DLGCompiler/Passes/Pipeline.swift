@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// The stages `dlg dump --stage` can show, in pipeline order.
 public enum Stage: String, CaseIterable, Sendable {

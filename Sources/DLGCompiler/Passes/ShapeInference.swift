@@ -1,5 +1,5 @@
 import DLGGraph
-import DLGSyntax
+import DLGSource
 
 /// Re-derives every value's type from its op's shape rule, in order, after
 /// substituting the bound symbols (`--bind B=64`) into inputs and shape

@@ -1,4 +1,4 @@
-import DLGSyntax
+import DLGSource
 
 /// A gradient rule (vector–Jacobian product): given the forward node and the
 /// gradient `dy` of the loss with respect to its output, emit IR ops that

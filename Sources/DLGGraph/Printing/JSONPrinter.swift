@@ -110,7 +110,7 @@ public enum JSONPrinter {
         .object([("shape", .array(lit.shape.map { .int($0) })), ("values", .array(lit.values.map { .double($0) }))])
     }
 
-    public static func location(_ g: Graph, _ r: DLGSyntax.SourceRange?) -> JSON? {
+    public static func location(_ g: Graph, _ r: DLGSource.SourceRange?) -> JSON? {
         guard let r, let src = g.source else { return nil }
         let (l, c) = src.lineColumn(of: r.start)
         return .object([("file", .string(src.path)), ("line", .int(l)), ("column", .int(c))])
@@ -124,4 +124,4 @@ extension JSON {
     }
 }
 
-import DLGSyntax
+import DLGSource

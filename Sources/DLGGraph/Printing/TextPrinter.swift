@@ -1,5 +1,5 @@
 import Foundation
-import DLGSyntax
+import DLGSource
 
 extension Graph {
     /// How a value is written in dumps: `%image`, `%c1.weight`, `%12`.

@@ -1,3 +1,4 @@
+import DLGSource
 import DLGSyntax
 
 /// A value written in a `train` block or on the command line: numbers,
@@ -88,6 +89,36 @@ public indirect enum Setting: Sendable, Equatable, CustomStringConvertible {
 /// A setting that could not be read, with its place in the file.
 public struct LocatedSettingError: Error, Sendable {
     public var diagnostic: Diagnostic
+}
+
+/// A model's `train` block as values: each setting's name, its value (or
+/// why it cannot be read) and where both are written. The trainer reads
+/// this, not the syntax tree.
+public struct TrainBlock: Sendable {
+    public struct Entry: Sendable {
+        public var key: String
+        public var keyRange: SourceRange
+        public var value: Result<Setting, LocatedSettingError>
+        public var valueRange: SourceRange
+    }
+    /// The model the block trains.
+    public var model: String
+    public var settings: [Entry]
+
+    public init(_ decl: TrainDecl) {
+        model = decl.model.name
+        settings = decl.settings.map {
+            Entry(key: $0.key.name, keyRange: $0.key.range, value: Setting.from($0.value), valueRange: $0.value.range)
+        }
+    }
+}
+
+extension Frontend {
+    /// The train block of a model (the one named, else the file's first): the last one written for it.
+    public static func trainBlock(_ unit: SourceUnit, model: String?) -> TrainBlock? {
+        let name = model ?? unit.models.first?.name.name
+        return unit.trains.last { $0.model.name == name }.map(TrainBlock.init)
+    }
 }
 
 /// Reads a call's arguments by name or position, reporting what's wrong.
