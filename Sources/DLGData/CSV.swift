@@ -28,17 +28,21 @@ public enum CSV {
         var rows = [[String]]()
         var lines = [Int]()
         while let (line, fields) = try parser.nextRecord() {
-            guard fields.count == header.count else {
-                let column = min(fields.count, header.count) + 1
-                throw DataError(file: file, .csv(
-                    row: line, column: column, columnName: column <= header.count ? header[column - 1] : nil,
-                    text: fields.joined(separator: String(UnicodeScalar(delimiter))),
-                    message: "the record has \(fields.count) fields but the header has \(header.count)"))
-            }
+            try checkFieldCount(fields, line: line, header: header, file: file, delimiter: delimiter)
             rows.append(fields)
             lines.append(line)
         }
         return Table(header: header, rows: rows, lineNumbers: lines)
+    }
+
+    /// Throws unless a record has as many fields as the header.
+    static func checkFieldCount(_ fields: [String], line: Int, header: [String], file: String, delimiter: UInt8) throws {
+        guard fields.count != header.count else { return }
+        let column = min(fields.count, header.count) + 1
+        throw DataError(file: file, .csv(
+            row: line, column: column, columnName: column <= header.count ? header[column - 1] : nil,
+            text: fields.joined(separator: String(UnicodeScalar(delimiter))),
+            message: "the record has \(fields.count) fields but the header has \(header.count)"))
     }
 
     /// Reads a CSV file as a dataset.
@@ -88,13 +92,7 @@ public enum CSV {
         var labels = [Double]()
         var n = 0
         while let (line, row) = try parser.nextRecord() {
-            guard row.count == header.count else {
-                let column = min(row.count, header.count) + 1
-                throw DataError(file: file, .csv(
-                    row: line, column: column, columnName: column <= header.count ? header[column - 1] : nil,
-                    text: row.joined(separator: String(UnicodeScalar(delimiter))),
-                    message: "the record has \(row.count) fields but the header has \(header.count)"))
-            }
+            try checkFieldCount(row, line: line, header: header, file: file, delimiter: delimiter)
             guard !featureColumns.isEmpty else { break }
             for c in featureColumns {
                 features.append(try number(row[c], row: line, column: c, header: header, file: file, as: featureType,

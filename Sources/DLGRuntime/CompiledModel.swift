@@ -1,7 +1,7 @@
 import DLGCompiler
 import DLGData
 import DLGGraph
-import DLGSyntax
+import DLGSource
 import Foundation
 
 /// What `dlg compile -o` writes: the lowered programs of a model (JSON,
@@ -110,9 +110,8 @@ public struct CompiledModel: Codable, Sendable {
         if case .symbol(let s)? = elaborated.graph?.inputs.first?.type.shape.dims?.first { batch = recipe.bindings[s] }
         // The train block's settings as written.
         var settings: [String: String] = [:]
-        let (unit, _) = Parser.parse(file)
-        if let t = unit.trains.last(where: { $0.model.name == graph.name }) {
-            for s in t.settings { settings[s.key.name] = file.text(in: s.value.range) }
+        if let t = Frontend.trainBlock(file, model: graph.name) {
+            for s in t.settings { settings[s.key] = file.text(in: s.valueRange) }
         }
         return CompiledModel(model: graph.name, source: path, recipe: recipe, batch: batch,
                              forward: recipe.trainingStep ? nil : main, train: recipe.trainingStep ? main : nil,

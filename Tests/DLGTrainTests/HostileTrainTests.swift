@@ -1,6 +1,7 @@
 import DLGCompiler
 import DLGData
 import DLGRuntime
+import DLGSource
 import DLGSyntax
 import DLGTrain
 import Foundation

@@ -293,16 +293,19 @@ struct HostileCLITests {
             model big {
                 input  x: f32[B, 1]
                 input  y: f32[B, 1]
-                param  W: f32[1, 400000000] = zeros
-                output p = x @ W
+                param  W: f32[1, 100000000] = uniform(-1, 1)
+                param  V: f32[100000000, 1] = uniform(-1, 1)
+                output p = (x @ W) @ V
                 minimize mse(p, y)
             }
             train big {
-                data = sine()
+                data  = sine()
+                batch = 4
             }
             """)
         let r = try CLI.run(["train", "big.dlg", "--max-memory", "1G", "--optimizer", "sgd(lr: 0.1, momentum: 0.9)"], in: dir.path)
-        expectFailure(r, ["needs", "--max-memory 1 GiB", "nothing was allocated"])
+        expectFailure(r, ["model 'big' (an arena of", "1.5 GiB of parameters and optimizer state", "more than the",
+                          "--max-memory 1 GiB less the", "nothing was allocated"])
         let c = try CLI.run(["compile", "big.dlg", "--training-step", "--bind", "B=1", "--max-memory", "1G"], in: dir.path)
         expectFailure(c, ["of parameters and state, above --max-memory 1 GiB"])
     }
