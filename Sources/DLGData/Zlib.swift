@@ -15,8 +15,8 @@ public enum Gzip {
     /// At most `limit` bytes are produced: a stream that decompresses to more
     /// throws (a "gzip bomb" is stopped there), and every growth of the
     /// output is checked against `MemoryBudget` first. With `prefix`, the
-    /// first `limit` bytes (or fewer, if the stream is shorter) are returned
-    /// without error: enough to read a header.
+    /// first `limit` bytes (or all of a shorter, complete stream) are
+    /// returned without error: enough to read a header.
     public static func decompress(_ bytes: [UInt8], file: String, limit: Int = Int.max, prefix: Bool = false) throws -> [UInt8] {
         var hint = 0
         if bytes.count >= 18 {
@@ -157,7 +157,6 @@ private func zlibInflate(_ input: UnsafeRawBufferPointer, windowBits: Int32, siz
             return output
         case Z_BUF_ERROR:
             if consumed >= input.count {
-                if prefix { return Array(output[0..<produced]) }
                 throw DataError(file: file, .corrupt(format: format, detail:
                     "the compressed stream ends early, after \(input.count) bytes (\(produced) bytes decompressed)"))
             }

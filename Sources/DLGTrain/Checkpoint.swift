@@ -53,15 +53,17 @@ public enum Checkpoint {
     }
 
     /// The run's position recorded in a checkpoint's metadata. A file
-    /// without dlg's metadata (a safetensors file from elsewhere) has none:
-    /// nil. With it, every field is checked — the format, the model's name
+    /// without dlg's metadata (a safetensors file from elsewhere, which may
+    /// have a `format` such as `pt`, but not `epoch`, `step`, `since_best` or
+    /// `best`) has none: nil. With it, every field is checked — the format, the model's name
     /// (when `model` is given), non-negative integers for the epoch, step,
     /// seed and epochs since the best, at least one step per epoch, a finite
     /// best metric — and a bad one is an error naming the file, the field
     /// and its value, never a silent restart at epoch 0.
     public static func position(_ meta: [String: String], file: String, model: String?) throws -> Position? {
-        let keys: Set<String> = ["format", "model", "epoch", "step", "seed", "since_best", "best"]
-        guard meta.keys.contains(where: keys.contains) else { return nil }
+        // dlg's own keys; "format" and "model" alone are not dlg's (PyTorch writes format "pt").
+        let keys: Set<String> = ["epoch", "step", "since_best", "best"]
+        guard meta.keys.contains(where: keys.contains) || meta["format"]?.hasPrefix("dlg-checkpoint") == true else { return nil }
         func fail(_ key: String, _ why: String) -> DataError {
             DataError(file: file, .badHeader(field: "__metadata__.\(key)", message: why))
         }

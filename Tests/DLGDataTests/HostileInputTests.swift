@@ -117,6 +117,21 @@ struct HostileInputTests {
         _ = refusal("signed.safetensors") { _ = try Safetensors.decode(s, file: "signed.safetensors") }
     }
 
+    /// The safetensors fuzz target's six findings: files whose tensors hold
+    /// NaN bit patterns, which its round-trip check compared with `==` (NaN is
+    /// not equal to itself). The reader was right: encoding and decoding
+    /// again keeps every bit, which is what the target now compares.
+    @Test func safetensorsRoundTripKeepsNaNBits() throws {
+        let bits: [UInt32] = [0x7FC0_0000, 0xFFC0_0001, 0x7F80_0001, 0x3F80_0000]
+        let raw = bits.flatMap { b in (0..<4).map { UInt8(truncatingIfNeeded: b >> (8 * $0)) } }
+        let a = try NDArray(.f32, shape: [4], littleEndianBytes: raw)
+        let bytes = try Safetensors.encode([NamedArray("n", a)])
+        let once = try Safetensors.decode(bytes, file: "n.safetensors")
+        let twice = try Safetensors.decode(try Safetensors.encode(once.tensors), file: "n.safetensors")
+        #expect(twice.tensors[0].array.littleEndianBytes() == raw)
+        #expect(once.tensors != twice.tensors, "NaN elements compare unequal, which misled the round-trip check")
+    }
+
     // MARK: npz
 
     /// Python's zipfile refuses a local header whose name differs from the
