@@ -593,6 +593,7 @@ extension NDArray {
 }
 
 /// The index of the first NaN or infinity in `a`, sixteen elements at a time; nil when all are finite.
+@inlinable
 public func firstNonFiniteIndex<T: BinaryFloatingPoint & SIMDScalar>(_ a: UnsafeBufferPointer<T>) -> Int? {
     let n = a.count
     guard let base = a.baseAddress else { return nil }

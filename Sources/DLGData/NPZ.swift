@@ -102,7 +102,13 @@ public enum NPZ {
             guard try c.u32LE("ZIP central directory entry \(index)") == centralSignature else {
                 throw DataError(file: file, .corrupt(format: "ZIP", detail: "bad central directory entry signature at byte offset \(at)"))
             }
-            try c.skip(4, "ZIP central directory entry")          // versions
+            _ = try c.u16LE("ZIP entry version made by")
+            let needed = try c.u16LE("ZIP entry version needed")
+            // Python's zipfile reads versions up to 6.3 (ZIP64, AES and LZMA are 4.5–6.3).
+            guard needed & 0xFF <= 63 else {
+                throw DataError(file: file, .unsupported(
+                    "ZIP entry \(index) needs version \((needed & 0xFF) / 10).\((needed & 0xFF) % 10) to extract (at most 6.3 is read)"))
+            }
             let flags = try c.u16LE("ZIP entry flags")
             let method = try c.u16LE("ZIP entry compression method")
             try c.skip(4, "ZIP entry time and date")

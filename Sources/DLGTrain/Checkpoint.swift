@@ -82,6 +82,8 @@ public enum Checkpoint {
             guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let v = Int(text) else {
                 throw fail(key, "'\(text)' is not a non-negative integer")
             }
+            // Counts go up from here: far below Int.max, so that they cannot overflow.
+            guard v <= 1 << 53 else { throw fail(key, "\(v) is more than 2^53") }
             return v
         }
         let epoch = try count("epoch")!

@@ -99,10 +99,10 @@ public final class Trainer {
     /// A label as written: an integer without a fraction when it is one that fits, else as a float (`1e+30`, `inf`, `nan`).
     func formatLabel(_ v: Double) -> String { Int(exactly: v).map(String.init) ?? String(v) }
 
-    func batchSize(_ n: Int) throws -> Int {
+    func batchSize(_ n: Int, data: String) throws -> Int {
         let b = session.fixedBatch ?? (session.config.batch == 0 ? n : session.config.batch)
         guard b <= n else {
-            throw TrainError("batch \(b) is larger than the training data (\(n) examples); use a smaller batch or batch = full")
+            throw TrainError("batch \(b) is larger than the training data (\(data): \(n) examples); use a smaller batch or batch = full")
         }
         return b
     }
@@ -236,7 +236,7 @@ public final class Trainer {
         try validate(train, role: "training")
         if let v = validation { try validate(v, role: "validation") }
         let n = train.count
-        let batch = try batchSize(n)
+        let batch = try batchSize(n, data: train.name)
         let t0 = DispatchTime.now().uptimeNanoseconds
         var position = Checkpoint.Position(epoch: 0, step: 0, seed: cfg.seed, best: nil, sinceBest: 0)
         _ = try session.trainExecutor(batch: batch)

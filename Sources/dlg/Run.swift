@@ -149,7 +149,7 @@ struct Run: ParsableCommand {
         if let weights { try loadWeights(weights, into: executor) }
         for (i, slot) in program.inputs.enumerated() {
             guard let a = arrays[slot.name] else {
-                printError("error: input '\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing; give it with --input \(slot.name)=PATH")
+                printError("error: \(options.file): input '\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing; give it with --input \(slot.name)=PATH")
                 throw ExitCode.failure
             }
             let path = paths[slot.name] ?? slot.name

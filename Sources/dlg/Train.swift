@@ -192,7 +192,7 @@ struct Train: ParsableCommand {
             config = c
             (train, validation) = try loadData(c, base: (compiled.source as NSString).deletingLastPathComponent)
             do { session = try Session(compiled: compiled, config: c, threads: threadCount(c)) } catch let e as TrainError {
-                printError("error: \(e.message)")
+                printError("error: \(options.file): \(e.message)")
                 throw ExitCode.failure
             }
         } else {

@@ -151,6 +151,13 @@ struct HostileInputTests {
         counted[eocd + 8] = 2
         counted[eocd + 10] = 2
         _ = refusal("counted.npz") { _ = try NPZ.decode(counted, file: "counted.npz") }
+        // The campaign's finding: "version needed to extract" 14.8, which Python's zipfile
+        // refuses (it reads up to 6.3); the central directory's is at offset 6 of its entry.
+        var versioned = good
+        let directory = Int(readUnsigned(good, at: eocd + 16, size: 4, bigEndian: false))
+        versioned[directory + 6] = 148
+        let t = refusal("versioned.npz") { _ = try NPZ.decode(versioned, file: "versioned.npz") }
+        #expect(t.contains("needs version 14.8 to extract"), "\(t)")
     }
 
     /// An entry whose directory size is small but whose data inflates to far

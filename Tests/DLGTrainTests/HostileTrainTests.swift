@@ -45,6 +45,10 @@ struct HostileTrainTests {
         m = good
         m["step"] = "2"
         #expect(refusal(m).contains("2 steps cannot complete 3 epochs"))
+        // The campaign's crash: a step of Int.max overflowed when the run counted on from it.
+        m = good
+        m["step"] = "9223372036854775807"
+        #expect(refusal(m).contains("9223372036854775807 is more than 2^53"))
         m = good
         m["best"] = "nan"
         #expect(refusal(m).contains("not a finite number"))

@@ -172,7 +172,7 @@ struct TrainErrorTests {
 
     @Test func batchLargerThanTheDataset() throws {
         expectFailure(try train("a,b,label\n0,1,0\n1,0,2\n1,1,1\n0,0,1\n", ["--batch", "8"]),
-                      ["batch 8 is larger than the training data (4 examples)"])
+                      ["batch 8 is larger than the training data (", ".csv: 4 examples)"])
     }
 
     /// A linear model on the sine data with a learning rate of 10 diverges: the weights

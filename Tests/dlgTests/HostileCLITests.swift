@@ -102,6 +102,10 @@ struct HostileCLITests {
         try dir.write("old.dlgc", "{\"format\": \"dlg-compiled/1\"}")
         expectFailure(try CLI.run(["run", "old.dlgc", "--output", "o.npy"], in: dir.path),
                       ["old.dlgc: not a dlg-compiled/2 file (format 'dlg-compiled/1'); compile the model again"])
+        // Valid files given to the other command name the file (the campaign's findings).
+        expectFailure(try CLI.run(["run", "t.dlgc", "--output", "o.npy"], in: dir.path), ["t.dlgc: input '"])
+        expectSuccess(try CLI.run(["compile", CLI.graph("xor.dlg"), "--bind", "B=4", "-o", "f.dlgc"], in: dir.path))
+        expectFailure(try CLI.run(["train", "f.dlgc"], in: dir.path), ["f.dlgc: this compiled file (of ", "holds no training step"])
         // The untouched file trains, from the source it carries (no .dlg needed beside it).
         expectSuccess(try CLI.run(["train", "t.dlgc", "--epochs", "2"], in: dir.path))
     }
