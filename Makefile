@@ -12,7 +12,7 @@ DLG_RELEASE := .build/release/dlg
 # The MNIST sample (the 10,000-image test set) used by the integration tests.
 MNIST_DIR ?= ../shared/data/mnist
 
-.PHONY: all deps build release test demo check-graphs bench clean
+.PHONY: all deps build release test demo check-graphs bench docs clean
 
 all: build
 
@@ -38,6 +38,13 @@ test: deps
 	DLG_BIN=$(abspath $(DLG_RELEASE)) \
 	$(if $(wildcard $(MNIST_DIR)/t10k-images-idx3-ubyte.gz),DLG_MNIST_DIR=$(abspath $(MNIST_DIR))) \
 	$(SWIFT) test --skip-build --parallel $(SWIFTPM_FLAGS)
+
+# Rewrite the documents generated from the code — Docs/ops.md, Docs/diagnostics.md,
+# the pass list of Docs/passes.md, the option tables of Docs/cli.md — by running
+# the tests that compare them with DLG_RECORD=1.
+docs: deps
+	$(SWIFT) build --build-tests $(SWIFTPM_FLAGS)
+	DLG_RECORD=1 $(SWIFT) test --skip-build $(SWIFTPM_FLAGS) --filter 'ReferenceDocsTests|DiagnosticCatalogTests|CLIReferenceTests'
 
 # Compile every example model.
 check-graphs: build

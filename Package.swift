@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGKernels"]),
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
         .testTarget(name: "DLGTrainTests", dependencies: ["DLGSource", "DLGSyntax", "DLGTrain", "DLGData"]),
-        .testTarget(name: "dlgTests", dependencies: ["dlg"]),
+        .testTarget(name: "dlgTests", dependencies: ["dlg", "DLGCompiler"]),
     ],
     swiftLanguageModes: [.v6]
 )

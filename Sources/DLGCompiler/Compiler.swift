@@ -26,8 +26,7 @@ public enum Frontend {
         var diags = parseDiags
         if unit.models.isEmpty {
             if !diags.hasErrors {
-                diags.error("no-model", "no model in \(file.path)", at: .point(0),
-                            notes: [DiagnosticNote("a file declares at least one 'model name { … }'")])
+                diags.report(ElaborationDiagnostic.noModel(path: file.path), at: .point(0))
             }
             return diags
         }
@@ -45,7 +44,7 @@ public enum Frontend {
             if e.aborted { incomplete = true }
         }
         for b in unit.blocks where !usedBlocks.contains(b.name.name) && !incomplete {
-            diags.warning("unused-block", "block '\(b.name.name)' is never used, so its body is not checked", at: b.name.range)
+            diags.report(ElaborationDiagnostic.unusedBlock(name: b.name.name), at: b.name.range)
         }
         checkTrainBlocks(unit, &diags)
         return diags
@@ -60,14 +59,13 @@ public enum Frontend {
         if let name {
             model = unit.models.first { $0.name.name == name }
             if model == nil {
-                let names = unit.models.map(\.name.name)
-                diags.error("unknown-model", "no model named '\(name)' in \(file.path)" + (names.isEmpty ? "" : "; it has " + names.joined(separator: ", ")),
-                            at: .point(0))
+                diags.report(ElaborationDiagnostic.unknownModel(name: name, path: file.path, available: unit.models.map(\.name.name)),
+                             at: .point(0))
             }
         } else {
             model = unit.models.first
             if model == nil, !diags.hasErrors {
-                diags.error("no-model", "no model in \(file.path)", at: .point(0))
+                diags.report(ElaborationDiagnostic.noModel(path: file.path), at: .point(0))
             }
         }
         guard let model else { return CompileResult(file: file, unit: unit, graph: nil, diagnostics: diags) }
@@ -81,21 +79,20 @@ public enum Frontend {
         let models = Set(unit.models.map(\.name.name))
         for t in unit.trains {
             if !models.contains(t.model.name) {
-                let s = suggestion(for: t.model.name, among: models)
-                diags.error("unknown-model", "train block refers to unknown model '\(t.model.name)'" + (s.map { "; did you mean '\($0)'?" } ?? ""),
-                            at: t.model.range)
+                diags.report(TrainSettingDiagnostic.unknownTrainedModel(name: t.model.name,
+                                                                        suggestion: suggestion(for: t.model.name, among: models)),
+                             at: t.model.range)
             }
             var seen: [String: SourceRange] = [:]
             for s in t.settings {
                 if !trainSettings.contains(s.key.name) {
-                    let sug = suggestion(for: s.key.name, among: trainSettings)
-                    diags.error("unknown-setting", "unknown train setting '\(s.key.name)'" + (sug.map { "; did you mean '\($0)'?" } ?? ""),
-                                at: s.key.range,
-                                notes: [DiagnosticNote("settings: " + trainSettings.sorted().joined(separator: ", "))])
+                    diags.report(TrainSettingDiagnostic.unknownSetting(name: s.key.name,
+                                                                       suggestion: suggestion(for: s.key.name, among: trainSettings),
+                                                                       known: trainSettings.sorted()),
+                                 at: s.key.range)
                 }
                 if let first = seen[s.key.name] {
-                    diags.error("duplicate-setting", "train setting '\(s.key.name)' is given twice", at: s.key.range,
-                                notes: [DiagnosticNote("first given here", at: first)])
+                    diags.report(TrainSettingDiagnostic.duplicateSetting(name: s.key.name, first: first), at: s.key.range)
                 }
                 seen[s.key.name] = s.key.range
             }

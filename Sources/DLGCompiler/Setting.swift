@@ -71,8 +71,7 @@ public indirect enum Setting: Sendable, Equatable, CustomStringConvertible {
             }
             return .success(.call(f.name, positional: pos, named: named))
         default:
-            return .failure(LocatedSettingError(diagnostic: .error("bad-setting",
-                "a train setting is a number, string, word, list or call such as sgd(lr: 0.1)", at: e.range)))
+            return .failure(LocatedSettingError(diagnostic: Diagnostic(TrainSettingDiagnostic.unreadableSetting, at: e.range)))
         }
     }
 

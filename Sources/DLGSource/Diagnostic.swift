@@ -19,28 +19,21 @@ public struct DiagnosticNote: Sendable, Hashable {
 
 public struct Diagnostic: Sendable, Hashable {
     public var severity: Severity
-    /// A stable identifier for the class of problem, e.g. `unknown-name`.
+    /// The stable identifier of the kind of problem, e.g. `unknown-name`: the
+    /// `id` of the catalog message it was made from.
     public var id: String
     public var message: String
     public var range: SourceRange
     public var notes: [DiagnosticNote]
 
-    public init(_ severity: Severity, _ id: String, _ message: String, at range: SourceRange,
-                notes: [DiagnosticNote] = []) {
-        self.severity = severity
-        self.id = id
-        self.message = message
+    /// A diagnostic from a catalog message: its ID, severity, text and own
+    /// notes, then `notes` (the call chain that led to it, say).
+    public init(_ message: some DiagnosticMessage, at range: SourceRange, notes: [DiagnosticNote] = []) {
+        self.severity = message.severity
+        self.id = message.id
+        self.message = message.message
         self.range = range
-        self.notes = notes
-    }
-
-    public static func error(_ id: String, _ message: String, at range: SourceRange,
-                             notes: [DiagnosticNote] = []) -> Diagnostic {
-        Diagnostic(.error, id, message, at: range, notes: notes)
-    }
-    public static func warning(_ id: String, _ message: String, at range: SourceRange,
-                               notes: [DiagnosticNote] = []) -> Diagnostic {
-        Diagnostic(.warning, id, message, at: range, notes: notes)
+        self.notes = message.notes + notes
     }
 }
 
@@ -63,13 +56,9 @@ public struct Diagnostics: Sendable {
         all.append(d)
     }
     public mutating func append(contentsOf ds: [Diagnostic]) { ds.forEach { append($0) } }
-    public mutating func error(_ id: String, _ message: String, at range: SourceRange,
-                               notes: [DiagnosticNote] = []) {
-        append(.error(id, message, at: range, notes: notes))
-    }
-    public mutating func warning(_ id: String, _ message: String, at range: SourceRange,
-                                 notes: [DiagnosticNote] = []) {
-        append(.warning(id, message, at: range, notes: notes))
+    /// Reports a catalog message at a place, with notes beyond its own.
+    public mutating func report(_ message: some DiagnosticMessage, at range: SourceRange, notes: [DiagnosticNote] = []) {
+        append(Diagnostic(message, at: range, notes: notes))
     }
     public var hasErrors: Bool { all.contains { $0.severity == .error } }
     public var errors: [Diagnostic] { all.filter { $0.severity == .error } }

@@ -74,19 +74,17 @@ public struct Lexer {
             if c < 32 || c == 127 { printable = false }
             if count < 16 {
                 let shown = String(decoding: bytes[s..<pos], as: UTF8.self)
-                if count == 0 { first = describeCharacter(c, shown) }
+                if count == 0 { first = SyntaxDiagnostic.describe(character: shown) }
                 shownPrefix += shown
             }
             count += 1
         }
         let range = SourceRange(start, pos)
         if count == 1 {
-            diagnostics.error("lex-unexpected-character", "unexpected \(first)", at: range)
+            diagnostics.report(SyntaxDiagnostic.unexpectedCharacter(character: first), at: range)
         } else {
-            let what = printable && count <= 16 ? "characters '\(shownPrefix)'"
-                : printable ? "characters '\(shownPrefix)…' (\(count) of them)"
-                : "\(count) characters, starting with \(first)"
-            diagnostics.error("lex-unexpected-character", "unexpected \(what)", at: range)
+            diagnostics.report(SyntaxDiagnostic.unexpectedCharacters(first: first, shown: shownPrefix, count: count, printable: printable),
+                               at: range)
         }
         return Token(.invalid, range)
     }
@@ -141,16 +139,6 @@ public struct Lexer {
         }
     }
 
-    private func describeCharacter(_ b: UInt8, _ shown: String) -> String {
-        if b < 32 || b == 127 {
-            return "control character U+\(String(b, radix: 16, uppercase: true).leftPad(4))"
-        }
-        if shown.unicodeScalars.count == 1, let s = shown.unicodeScalars.first, s.value > 127 {
-            return "character '\(shown)' (U+\(String(s.value, radix: 16, uppercase: true).leftPad(4)))"
-        }
-        return "character '\(shown)'"
-    }
-
     private mutating func number(_ start: Int) -> Token {
         var isFloat = false
         while let c = peek(), Lexer.isDigit(c) || c == UInt8(ascii: "_") { pos += 1 }
@@ -170,9 +158,7 @@ public struct Lexer {
             } else {
                 pos += k
                 let range = SourceRange(start, pos)
-                diagnostics.error("lex-bad-number",
-                                  "malformed number '\(file.text(in: range))': the exponent has no digits",
-                                  at: range)
+                diagnostics.report(SyntaxDiagnostic.exponentWithoutDigits(number: file.text(in: range)), at: range)
                 return Token(.invalid, range)
             }
         }
@@ -180,22 +166,18 @@ public struct Lexer {
         if let c = peek(), Lexer.isIdentStart(c) {
             while let c = peek(), Lexer.isIdentContinue(c) { pos += 1 }
             let range = SourceRange(start, pos)
-            diagnostics.error("lex-bad-number",
-                              "malformed number '\(file.text(in: range))': letters directly after digits",
-                              at: range)
+            diagnostics.report(SyntaxDiagnostic.lettersAfterDigits(number: file.text(in: range)), at: range)
             return Token(.invalid, range)
         }
         let range = SourceRange(start, pos)
         let text = String(file.text(in: range).filter { $0 != "_" })
         if isFloat {
             if let v = Double(text), v.isFinite { return Token(.float(v), range) }
-            diagnostics.error("lex-bad-number", "number '\(file.text(in: range))' is too large for a 64-bit float (at most about 1.8e308)",
-                              at: range)
+            diagnostics.report(SyntaxDiagnostic.floatTooLarge(number: file.text(in: range)), at: range)
             return Token(.invalid, range)
         }
         if let v = Int(text) { return Token(.integer(v), range) }
-        diagnostics.error("lex-bad-number", "integer '\(file.text(in: range))' does not fit in 64 bits (at most 9223372036854775807)",
-                          at: range)
+        diagnostics.report(SyntaxDiagnostic.integerTooLarge(number: file.text(in: range)), at: range)
         return Token(.invalid, range)
     }
 
@@ -213,21 +195,14 @@ public struct Lexer {
                 case UInt8(ascii: "t"): value.append(9)
                 case UInt8(ascii: "\\"), UInt8(ascii: "\""): value.append(e)
                 default:
-                    diagnostics.error("lex-bad-escape", "unknown escape sequence '\\\(String(UnicodeScalar(e)))' in string",
-                                      at: SourceRange(pos - 2, pos))
+                    diagnostics.report(SyntaxDiagnostic.badEscape(sequence: "\\" + String(UnicodeScalar(e))),
+                                       at: SourceRange(pos - 2, pos))
                 }
                 continue
             }
             value.append(c)
         }
-        diagnostics.error("lex-unterminated-string", "unterminated string literal", at: SourceRange(start, start + 1),
-                          notes: [DiagnosticNote("a string must close with '\"' on the same line")])
+        diagnostics.report(SyntaxDiagnostic.unterminatedString, at: SourceRange(start, start + 1))
         return Token(.invalid, SourceRange(start, pos))
-    }
-}
-
-extension String {
-    func leftPad(_ n: Int, with c: Character = "0") -> String {
-        count >= n ? self : String(repeating: c, count: n - count) + self
     }
 }

@@ -92,10 +92,9 @@ public struct Parser {
 
     /// Reports a syntax error about the current token, unless that token is
     /// one the lexer already reported as invalid.
-    private mutating func syntaxError(_ id: String, _ message: String, at range: SourceRange,
-                                      notes: [DiagnosticNote] = []) {
+    private mutating func syntaxError(_ message: SyntaxDiagnostic, at range: SourceRange) {
         if current.kind == .invalid || lastInvalidToken >= statementStart { return }
-        diagnostics.error(id, message, at: range, notes: notes)
+        diagnostics.report(message, at: range)
     }
 
     /// Enters one level of nesting; deeper than `maxDepth` is an error.
@@ -103,9 +102,7 @@ public struct Parser {
         nesting += 1
         if nesting > Parser.maxDepth {
             nesting -= 1
-            diagnostics.error("syntax-too-deep",
-                              "nesting is too deep: more than \(Parser.maxDepth) levels of brackets, calls, operators or bodies",
-                              at: range, notes: [DiagnosticNote("split the expression with intermediate names")])
+            diagnostics.report(SyntaxDiagnostic.nestingTooDeep(limit: Parser.maxDepth), at: range)
             throw SyntaxError()
         }
     }
@@ -113,9 +110,7 @@ public struct Parser {
     /// An expression tree deeper than `maxDepth` (a long chain of operators) is an error.
     private mutating func checkDepth(_ e: Expr, at range: SourceRange) throws(SyntaxError) {
         if e.depth > Parser.maxDepth {
-            diagnostics.error("syntax-too-deep",
-                              "expression is too deep: more than \(Parser.maxDepth) nested operations",
-                              at: range, notes: [DiagnosticNote("split the expression with intermediate names")])
+            diagnostics.report(SyntaxDiagnostic.expressionTooDeep(limit: Parser.maxDepth), at: range)
             throw SyntaxError()
         }
     }
@@ -130,28 +125,30 @@ public struct Parser {
         return current.range
     }
 
-    private mutating func expect(_ p: Punct, _ context: String, openedAt: SourceRange? = nil) throws(SyntaxError) -> Token {
+    private mutating func expect(_ p: Punct, _ context: SyntaxDiagnostic.TokenContext,
+                                 openedAt: SourceRange? = nil) throws(SyntaxError) -> Token {
         if at(p) { return advance() }
-        var notes: [DiagnosticNote] = []
-        if let o = openedAt { notes.append(DiagnosticNote("to match this '\(file.text(in: o))'", at: o)) }
-        syntaxError("syntax-expected", "expected '\(p.rawValue)' \(context), found \(current.kind)",
-                    at: missingTokenRange(), notes: notes)
+        expected(p.rawValue, context, openedAt: openedAt)
         throw SyntaxError()
     }
 
-    private mutating func expectIdentifier(_ context: String) throws(SyntaxError) -> Identifier {
+    /// Reports a missing token (punctuation or keyword) where it belongs.
+    private mutating func expected(_ token: String, _ context: SyntaxDiagnostic.TokenContext, openedAt: SourceRange? = nil) {
+        syntaxError(.expectedToken(token: token, context: context, found: current.kind.description, opening: openedAt,
+                                   openingText: openedAt.map { file.text(in: $0) } ?? ""),
+                    at: missingTokenRange())
+    }
+
+    private mutating func expectIdentifier(_ context: SyntaxDiagnostic.NameContext) throws(SyntaxError) -> Identifier {
         if case .identifier(let name) = current.kind {
             let t = advance()
             return Identifier(name, t.range)
         }
         if case .keyword(let k) = current.kind {
-            // "an input name after 'input'" → "an input name"
-            let noun = context.firstRange(of: " after '").map { String(context[..<$0.lowerBound]) } ?? context
-            diagnostics.error("syntax-keyword-as-name", "'\(k.rawValue)' is a keyword and cannot be used as \(noun)",
-                              at: current.range)
+            diagnostics.report(SyntaxDiagnostic.keywordAsName(keyword: k.rawValue, context), at: current.range)
             throw SyntaxError()
         }
-        syntaxError("syntax-expected", "expected \(context), found \(current.kind)", at: missingTokenRange())
+        syntaxError(.expectedName(context, found: current.kind.description), at: missingTokenRange())
         throw SyntaxError()
     }
 
@@ -190,9 +187,7 @@ public struct Parser {
                 case .keyword(.block): decls.append(.block(try parseBlock()))
                 case .keyword(.train): decls.append(.train(try parseTrain()))
                 default:
-                    syntaxError("syntax-top-level",
-                                "expected 'model', 'block' or 'train' at top level, found \(current.kind)",
-                                at: current.range)
+                    syntaxError(.expectedDeclaration(found: current.kind.description), at: current.range)
                     throw SyntaxError()
                 }
             } catch {
@@ -221,22 +216,22 @@ public struct Parser {
 
     private mutating func parseModel() throws(SyntaxError) -> ModelDecl {
         let start = advance().range
-        let name = try expectIdentifier("a model name after 'model'")
+        let name = try expectIdentifier(.modelName)
         // Optional compile-time parameters with defaults, set from the command line with --bind.
         let params = at(.lparen) ? try parseParameterList() : []
-        let body = try parseBody("model '\(name.name)'")
+        let body = try parseBody(.model(name.name))
         return ModelDecl(name: name, parameters: params, body: body, range: start.union(.point(lastEnd)))
     }
 
     private mutating func parseBlock() throws(SyntaxError) -> BlockDecl {
         let start = advance().range
-        let name = try expectIdentifier("a block name after 'block'")
+        let name = try expectIdentifier(.blockName)
         guard at(.lparen) else {
-            _ = try expect(.lparen, "after the block name")
+            _ = try expect(.lparen, .afterBlockName)
             throw SyntaxError()
         }
         let params = try parseParameterList()
-        let body = try parseBody("block '\(name.name)'")
+        let body = try parseBody(.block(name.name))
         return BlockDecl(name: name, parameters: params, body: body, range: start.union(.point(lastEnd)))
     }
 
@@ -246,7 +241,7 @@ public struct Parser {
         bracketDepth += 1
         var params: [BlockParameter] = []
         while !at(.rparen) {
-            let p = try expectIdentifier("a parameter name")
+            let p = try expectIdentifier(.parameterName)
             var def: Expr?
             if at(.assign) {
                 advance()
@@ -254,7 +249,7 @@ public struct Parser {
             }
             params.append(BlockParameter(name: p, defaultValue: def))
             if at(.comma) { advance(); continue }
-            if !at(.rparen) { _ = try expect(.rparen, "to close the parameter list", openedAt: open) }
+            if !at(.rparen) { _ = try expect(.rparen, .closeParameterList, openedAt: open) }
         }
         bracketDepth -= 1
         advance()
@@ -263,26 +258,27 @@ public struct Parser {
 
     private mutating func parseTrain() throws(SyntaxError) -> TrainDecl {
         let start = advance().range
-        let model = try expectIdentifier("the name of the model to train after 'train'")
-        let open = try expect(.lbrace, "to begin the train settings").range
+        let model = try expectIdentifier(.trainedModel)
+        let open = try expect(.lbrace, .beginTrainSettings).range
         var settings: [TrainSetting] = []
         while true {
             skipNewlines()
             if at(.rbrace) { advance(); break }
             if current.kind == .eof {
-                diagnostics.error("syntax-expected", "expected '}' to close the train block of '\(model.name)', found end of file",
-                                  at: .point(lastEnd), notes: [DiagnosticNote("to match this '{'", at: open)])
+                diagnostics.report(SyntaxDiagnostic.unclosedBody(.trainBlock(model: model.name), before: nil, opening: open),
+                                   at: .point(lastEnd))
                 throw SyntaxError()
             }
             if atDeclarationStart() {
-                diagnostics.error("syntax-expected", "expected '}' to close the train block of '\(model.name)' before \(current.kind)",
-                                  at: .point(endOfPreviousToken()), notes: [DiagnosticNote("to match this '{'", at: open)])
+                diagnostics.report(SyntaxDiagnostic.unclosedBody(.trainBlock(model: model.name), before: current.kind.description,
+                                                                 opening: open),
+                                   at: .point(endOfPreviousToken()))
                 break
             }
             statementStart = index
             do throws(SyntaxError) {
-                let key = try expectIdentifier("a setting name")
-                _ = try expect(.assign, "after setting name '\(key.name)'")
+                let key = try expectIdentifier(.settingName)
+                _ = try expect(.assign, .afterSettingName(key.name))
                 let value = try parseExpr()
                 settings.append(TrainSetting(key: key, value: value))
                 try expectStatementEnd()
@@ -306,9 +302,9 @@ public struct Parser {
         return i >= 0 ? tokens[i].range.end : 0
     }
 
-    /// `{ statements }`; `what` names the owner in messages ("model 'm'", "the loop").
-    private mutating func parseBody(_ what: String) throws(SyntaxError) -> [Statement] {
-        let open = try expect(.lbrace, "to begin the body of \(what)")
+    /// `{ statements }`; `owner` names it in messages ("the body of model 'm'", "the body of the loop").
+    private mutating func parseBody(_ owner: SyntaxDiagnostic.BodyOwner) throws(SyntaxError) -> [Statement] {
+        let open = try expect(.lbrace, .beginBody(owner))
         try enter(open.range)
         defer { nesting -= 1 }
         var body: [Statement] = []
@@ -316,8 +312,7 @@ public struct Parser {
             skipNewlines()
             if at(.rbrace) { advance(); return body }
             if current.kind == .eof {
-                diagnostics.error("syntax-expected", "expected '}' to close the body of \(what), found end of file",
-                                  at: .point(lastEnd), notes: [DiagnosticNote("to match this '{'", at: open.range)])
+                diagnostics.report(SyntaxDiagnostic.unclosedBody(owner, before: nil, opening: open.range), at: .point(lastEnd))
                 throw SyntaxError()
             }
             // A declaration keyword inside a body: the body's '}' is missing.
@@ -325,10 +320,8 @@ public struct Parser {
             if atDeclarationStart() {
                 if unclosedBodyEndedAt != index {
                     unclosedBodyEndedAt = index
-                    diagnostics.error("syntax-expected",
-                                      "expected '}' to close the body of \(what) before \(current.kind)",
-                                      at: .point(endOfPreviousToken()),
-                                      notes: [DiagnosticNote("to match this '{'", at: open.range)])
+                    diagnostics.report(SyntaxDiagnostic.unclosedBody(owner, before: current.kind.description, opening: open.range),
+                                       at: .point(endOfPreviousToken()))
                 }
                 return body
             }
@@ -355,8 +348,7 @@ public struct Parser {
         case .newline, .eof, .punct(.rbrace): return
         case .punct(.semicolon): index += 1
         default:
-            syntaxError("syntax-expected",
-                        "expected end of line after the statement, found \(current.kind)", at: current.range)
+            syntaxError(.expectedStatementEnd(found: current.kind.description), at: current.range)
             throw SyntaxError()
         }
     }
@@ -368,16 +360,16 @@ public struct Parser {
         switch current.kind {
         case .keyword(.input):
             advance()
-            let name = try expectIdentifier("an input name after 'input'")
+            let name = try expectIdentifier(.inputName)
             declaredName = name
-            _ = try expect(.colon, "after the input name, then a type such as f32[B, 784]")
+            _ = try expect(.colon, .afterInputName)
             let type = try parseType()
             return Statement(.input(name, type), start.union(.point(lastEnd)))
         case .keyword(.param):
             advance()
-            let name = try expectIdentifier("a parameter name after 'param'")
+            let name = try expectIdentifier(.paramName)
             declaredName = name
-            _ = try expect(.colon, "after the parameter name, then a type such as f32[784, 10]")
+            _ = try expect(.colon, .afterParamName)
             let type = try parseType()
             var initializer: Expr?
             if at(.assign) {
@@ -387,7 +379,7 @@ public struct Parser {
             return Statement(.param(name, type, initializer), start.union(.point(lastEnd)))
         case .keyword(.output):
             advance()
-            let name = try expectIdentifier("an output name after 'output'")
+            let name = try expectIdentifier(.outputName)
             declaredName = name
             var value: Expr?
             if at(.assign) {
@@ -403,28 +395,25 @@ public struct Parser {
             return Statement(.return(try parseExpr()), start.union(.point(lastEnd)))
         case .keyword(.for):
             advance()
-            let v = try expectIdentifier("a loop variable after 'for'")
+            let v = try expectIdentifier(.loopVariable)
             if !at(.in) {
-                syntaxError("syntax-expected", "expected 'in' after the loop variable, found \(current.kind)",
-                            at: missingTokenRange())
+                expected("in", .loopIn)
                 throw SyntaxError()
             }
             advance()
             let lo = try parseExpr()
-            _ = try expect(.halfOpenRange, "in the loop range (for i in 0..<n)")
+            _ = try expect(.halfOpenRange, .loopRange)
             let hi = try parseExpr()
-            let body = try parseBody("the loop")
+            let body = try parseBody(.loop)
             return Statement(.forLoop(v, lo, hi, body), start.union(.point(lastEnd)))
         case .keyword(.if):
             advance()
             let cond = try parseExpr()
             if at(.then) {
-                diagnostics.error("syntax-if-expression-statement",
-                                  "an 'if … then … else …' expression must be assigned to a name",
-                                  at: start, notes: [DiagnosticNote("write 'name = if … then … else …', or use 'if cond { … }' for statements")])
+                diagnostics.report(SyntaxDiagnostic.conditionalAsStatement, at: start)
                 throw SyntaxError()
             }
-            let thenBody = try parseBody("'if'")
+            let thenBody = try parseBody(.ifBody)
             var elseBody: [Statement]?
             skipNewlines(before: [.keyword(.else)])
             if at(.else) {
@@ -435,7 +424,7 @@ public struct Parser {
                     let nested = try parseStatement()
                     elseBody = [nested]
                 } else {
-                    elseBody = try parseBody("'else'")
+                    elseBody = try parseBody(.elseBody)
                 }
             }
             return Statement(.ifStatement(cond, thenBody, elseBody), start.union(.point(lastEnd)))
@@ -448,19 +437,16 @@ public struct Parser {
                 return Statement(.assign(id, value), start.union(.point(lastEnd)))
             }
             let e = try parseExpr()
-            diagnostics.error("syntax-unused-expression",
-                              "expression result is unused; assign it to a name, or mark it with 'output' or 'minimize'",
-                              at: e.range)
+            diagnostics.report(SyntaxDiagnostic.unusedExpression, at: e.range)
             throw SyntaxError()
         default:
-            syntaxError("syntax-expected-statement", "expected a statement, found \(current.kind)",
-                        at: current.range)
+            syntaxError(.expectedStatement(found: current.kind.description), at: current.range)
             throw SyntaxError()
         }
     }
 
     private mutating func parseType() throws(SyntaxError) -> TypeExpr {
-        let dtype = try expectIdentifier("a dtype (f32, f64 or i32)")
+        let dtype = try expectIdentifier(.dtype)
         if !at(.lbracket) {
             // A bare dtype is a scalar.
             return TypeExpr(dtype: dtype, dims: [], range: dtype.range)
@@ -477,7 +463,7 @@ public struct Parser {
         while !at(.rbracket) {
             dims.append(try parseExpr())
             if at(.comma) { advance(); continue }
-            if !at(.rbracket) { _ = try expect(.rbracket, "to close the shape", openedAt: open) }
+            if !at(.rbracket) { _ = try expect(.rbracket, .closeShape, openedAt: open) }
         }
         let close = advance().range
         return TypeExpr(dtype: dtype, dims: dims, range: dtype.range.union(close))
@@ -493,18 +479,14 @@ public struct Parser {
             let cond = try parseExpr()
             skipNewlines(before: [.keyword(.then)])
             if !at(.then) {
-                syntaxError("syntax-expected", "expected 'then' after the condition, found \(current.kind)",
-                            at: missingTokenRange())
+                expected("then", .conditionThen)
                 throw SyntaxError()
             }
             advance()
             let a = try parseExpr()
             skipNewlines(before: [.keyword(.else)])
             if !at(.else) {
-                syntaxError("syntax-expected",
-                            "expected 'else' in 'if … then … else …', found \(current.kind)",
-                            at: missingTokenRange(),
-                            notes: [DiagnosticNote("an 'if' expression needs both branches")])
+                expected("else", .conditionalElse)
                 throw SyntaxError()
             }
             advance()
@@ -561,7 +543,7 @@ public struct Parser {
                 let open = advance().range
                 bracketDepth += 1
                 let i = try parseExpr()
-                let close = try expect(.rbracket, "to close the index", openedAt: open)
+                let close = try expect(.rbracket, .closeIndex, openedAt: open)
                 bracketDepth -= 1
                 e = Expr(.index(e, i), e.range.union(close.range))
                 try checkDepth(e, at: open)
@@ -597,7 +579,7 @@ public struct Parser {
             advance()
             bracketDepth += 1
             let e = try parseExpr()
-            let close = try expect(.rparen, "to close the parenthesized expression", openedAt: t.range)
+            let close = try expect(.rparen, .closeParentheses, openedAt: t.range)
             bracketDepth -= 1
             return Expr(e.kind, t.range.union(close.range))
         case .punct(.lbracket):
@@ -609,14 +591,13 @@ public struct Parser {
             while !at(.rbracket) {
                 items.append(try parseExpr())
                 if at(.comma) { advance(); continue }
-                if !at(.rbracket) { _ = try expect(.rbracket, "to close the list", openedAt: t.range) }
+                if !at(.rbracket) { _ = try expect(.rbracket, .closeList, openedAt: t.range) }
             }
             let close = advance()
             bracketDepth -= 1
             return Expr(.list(items), t.range.union(close.range))
         default:
-            syntaxError("syntax-expected-expression", "expected an expression, found \(t.kind)",
-                        at: missingTokenRange())
+            syntaxError(.expectedExpression(found: t.kind.description), at: missingTokenRange())
             throw SyntaxError()
         }
     }
@@ -636,9 +617,7 @@ public struct Parser {
                 sawLabel = true
             } else if sawLabel {
                 let e = try parseExpr()
-                diagnostics.error("syntax-positional-after-named",
-                                  "positional argument after a named argument in call to '\(callee.name)'",
-                                  at: e.range)
+                diagnostics.report(SyntaxDiagnostic.positionalAfterNamed(callee: callee.name), at: e.range)
                 args.append(CallArgument(label: nil, value: e))
                 if at(.comma) { advance() }
                 continue
@@ -647,7 +626,7 @@ public struct Parser {
             args.append(CallArgument(label: label, value: value))
             if at(.comma) { advance(); continue }
             if !at(.rparen) {
-                _ = try expect(.rparen, "to close the argument list of '\(callee.name)'", openedAt: open)
+                _ = try expect(.rparen, .closeArguments(callee: callee.name), openedAt: open)
             }
         }
         let close = advance()

@@ -91,7 +91,7 @@ public struct TrainConfig: Sendable {
             case .failure(let d): diagnostics.append(d.diagnostic)
             case .success(let v):
                 if let problem = c.apply(key: s.key, v) {
-                    diagnostics.error("bad-setting", "train setting '\(s.key)': \(problem)", at: s.valueRange)
+                    diagnostics.report(TrainSettingDiagnostic.inSetting(key: s.key, problem), at: s.valueRange)
                 }
             }
         }
@@ -99,12 +99,12 @@ public struct TrainConfig: Sendable {
     }
 
     /// Applies one setting; returns what is wrong with it, or nil.
-    public mutating func apply(key: String, _ v: Setting) -> String? {
+    public mutating func apply(key: String, _ v: Setting) -> TrainSettingDiagnostic? {
         switch key {
         case "data":
             switch DataSpec.parse(v) {
             case .success(let d): data = d
-            case .failure(let e): return e.message
+            case .failure(let e): return e
             }
         case "validation":
             switch v {
@@ -115,32 +115,32 @@ public struct TrainConfig: Sendable {
                 switch DataSpec.parse(v) {
                 case .success(let d): validation = .data(d)
                 case .failure:
-                    return "expected a fraction in (0, 1), a count of examples, or a data source; got \(v)"
+                    return .expected(.validation, got: v.description)
                 }
             }
         case "optimizer":
             switch OptimizerSpec.parse(v, keeping: optimizer) {
             case .success(let o): optimizer = o
-            case .failure(let e): return e.message
+            case .failure(let e): return e
             }
         case "batch":
             if case .word("full") = v { batch = 0; return nil }
-            guard let n = v.integer, n >= 0 else { return "expected a positive batch size (or full), got \(v)" }
+            guard let n = v.integer, n >= 0 else { return .expected(.batch, got: v.description) }
             batch = n
         case "epochs":
-            guard let n = v.integer, n >= 1 else { return "expected a positive number of epochs, got \(v)" }
+            guard let n = v.integer, n >= 1 else { return .expected(.epochs, got: v.description) }
             epochs = n
         case "seed":
-            guard let n = v.integer, n >= 0 else { return "expected a non-negative integer, got \(v)" }
+            guard let n = v.integer, n >= 0 else { return .expected(.seed, got: v.description) }
             // conversion: n ≥ 0 checked above
             seed = UInt64(n)
         case "schedule":
             switch ScheduleSpec.parse(v) {
             case .success(let s): schedule = s
-            case .failure(let e): return e.message
+            case .failure(let e): return e
             }
         case "l1", "l2", "weight_decay", "clip_value", "clip_norm":
-            guard let x = v.number, x >= 0 else { return "expected a non-negative number, got \(v)" }
+            guard let x = v.number, x >= 0 else { return .expected(.nonNegativeNumber, got: v.description) }
             switch key {
             case "l1": optimizer.l1 = x
             case "l2": optimizer.l2 = x
@@ -150,53 +150,48 @@ public struct TrainConfig: Sendable {
             }
         case "patience", "early_stopping":
             if case .bool(false) = v { patience = nil; return nil }
-            guard let n = v.integer, n >= 1 else { return "expected a number of epochs, got \(v)" }
+            guard let n = v.integer, n >= 1 else { return .expected(.patience, got: v.description) }
             patience = n
         case "metric":
             guard let m = v.text, ["loss", "accuracy", "val_loss", "val_accuracy"].contains(m) else {
-                return "expected loss, accuracy, val_loss or val_accuracy, got \(v)"
+                return .expected(.metric, got: v.description)
             }
             metric = m
         case "shuffle":
-            guard case .bool(let b) = v else { return "expected true or false, got \(v)" }
+            guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
             shuffle = b
         case "normalize":
-            guard let w = v.text, let n = NormalizeSpec(rawValue: w) else { return "expected none, unit or standardize, got \(v)" }
+            guard let w = v.text, let n = NormalizeSpec(rawValue: w) else { return .expected(.normalize, got: v.description) }
             normalize = n
         case "threads":
-            guard let n = v.integer, n >= 1 else { return "expected a positive thread count, got \(v)" }
+            guard let n = v.integer, n >= 1 else { return .expected(.threads, got: v.description) }
             threads = n
         case "inputs":
             guard case .list(let items) = v, !items.isEmpty, items.allSatisfy({ $0.text != nil }) else {
-                return "expected a list of input names, e.g. [image, label]"
+                return .expectedInputList
             }
             inputs = items.compactMap(\.text)
         case "checkpoint":
-            guard let p = v.text else { return "expected a file path, got \(v)" }
+            guard let p = v.text else { return .expected(.path, got: v.description) }
             checkpoint = p
         case "allow_nonfinite":
-            guard case .bool(let b) = v else { return "expected true or false, got \(v)" }
+            guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
             allowNonFinite = b
         case "test", "loss_every":
             return nil
         default:
-            return "unknown setting"
+            return .unknownSetting(name: key, suggestion: nil, known: Frontend.trainSettings.sorted())
         }
         return nil
     }
 }
 
-public struct SettingError: Error, Sendable {
-    public var message: String
-    public init(_ m: String) { message = m }
-}
-
 extension DataSpec {
     public static let names = ["and", "or", "xor", "sine", "spirals", "shapes", "mnist", "csv", "npy", "npz", "idx", "cifar10"]
 
-    public static func parse(_ v: Setting) -> Result<DataSpec, SettingError> {
+    public static func parse(_ v: Setting) -> Result<DataSpec, TrainSettingDiagnostic> {
         guard let c = SettingCall(v) else {
-            return .failure(SettingError("expected a data source such as xor(), mnist(\"dir\") or csv(\"file.csv\", label: \"y\"), got \(v)"))
+            return .failure(.expected(.dataSource, got: v.description))
         }
         func str(_ k: String, _ p: Int?) -> String? { c.arg(k, p)?.text }
         func int(_ k: String, _ p: Int?, _ d: Int) -> Int? { c.arg(k, p).map { $0.integer } ?? d }
@@ -205,74 +200,75 @@ extension DataSpec {
         case "or": return .success(.or)
         case "xor": return .success(.xor)
         case "sine":
-            guard let n = int("n", 0, 200), n > 0 else { return .failure(SettingError("sine(n:) needs a positive count")) }
+            guard let n = int("n", 0, 200), n > 0 else { return .failure(.badDataSource(.count(source: "sine"))) }
             return .success(.sine(count: n))
         case "spirals":
-            guard let n = int("n", 0, 200), n > 0 else { return .failure(SettingError("spirals(n:) needs a positive count per class")) }
+            guard let n = int("n", 0, 200), n > 0 else { return .failure(.badDataSource(.countPerClass(source: "spirals"))) }
             return .success(.spirals(perClass: n, noise: c.arg("noise")?.number ?? 0.05))
         case "shapes":
-            guard let n = int("n", 0, 2000), n > 0 else { return .failure(SettingError("shapes(n:) needs a positive count")) }
+            guard let n = int("n", 0, 2000), n > 0 else { return .failure(.badDataSource(.count(source: "shapes"))) }
             return .success(.shapes(count: n, noise: c.arg("noise")?.number ?? 0.05))
         case "mnist":
             let split = str("split", nil) ?? "test"
-            guard split == "test" || split == "train" else { return .failure(SettingError("mnist split must be train or test")) }
+            guard split == "test" || split == "train" else { return .failure(.badDataSource(.mnistSplit)) }
             var classes: [Int]? = nil
             if case .list(let items)? = c.arg("classes") {
                 classes = items.compactMap(\.integer)
                 guard classes!.count == items.count, classes!.allSatisfy({ (0...9).contains($0) }) else {
-                    return .failure(SettingError("mnist classes must be digits 0…9"))
+                    return .failure(.badDataSource(.mnistClasses))
                 }
             }
             return .success(.mnist(directory: str("dir", 0) ?? "", split: split, classes: classes))
         case "csv":
-            guard let p = str("path", 0) else { return .failure(SettingError("csv needs a file path: csv(\"data.csv\", label: \"y\")")) }
+            guard let p = str("path", 0) else { return .failure(.badDataSource(.csvPath)) }
             return .success(.csv(path: p, label: str("label", 1)))
         case "npy":
-            guard let p = str("features", 0) else { return .failure(SettingError("npy needs a features file: npy(\"x.npy\", \"y.npy\")")) }
+            guard let p = str("features", 0) else { return .failure(.badDataSource(.npyFeatures)) }
             return .success(.npy(features: p, labels: str("labels", 1)))
         case "npz":
-            guard let p = str("path", 0) else { return .failure(SettingError("npz needs a file: npz(\"d.npz\", features: \"x\", labels: \"y\")")) }
+            guard let p = str("path", 0) else { return .failure(.badDataSource(.npzFile)) }
             return .success(.npz(path: p, features: str("features", 1) ?? "x", labels: str("labels", 2)))
         case "idx":
-            guard let p = str("images", 0) else { return .failure(SettingError("idx needs an images file: idx(\"images.gz\", \"labels.gz\")")) }
+            guard let p = str("images", 0) else { return .failure(.badDataSource(.idxImages)) }
             return .success(.idx(images: p, labels: str("labels", 1)))
         case "cifar10":
             var files: [String] = []
             for a in c.positional {
                 if case .list(let l) = a { files += l.compactMap(\.text) } else if let s = a.text { files.append(s) }
             }
-            guard !files.isEmpty else { return .failure(SettingError("cifar10 needs batch files: cifar10(\"data_batch_1.bin\", …)")) }
+            guard !files.isEmpty else { return .failure(.badDataSource(.cifarFiles)) }
             return .success(.cifar10(files: files))
         default:
-            return .failure(SettingError("unknown data source '\(c.name)'; known: " + names.joined(separator: ", ")))
+            return .failure(.unknownDataSource(name: c.name, known: names))
         }
     }
 }
 
 extension ScheduleSpec {
-    public static func parse(_ v: Setting) -> Result<ScheduleSpec, SettingError> {
-        guard let c = SettingCall(v) else { return .failure(SettingError("expected a schedule such as time_based(k: 0.01), got \(v)")) }
+    public static func parse(_ v: Setting) -> Result<ScheduleSpec, TrainSettingDiagnostic> {
+        guard let c = SettingCall(v) else { return .failure(.expected(.schedule, got: v.description)) }
         let k = c.arg("k", 0)?.number
         switch c.name {
         case "constant", "none": return .success(.constant)
         case "time_based":
-            guard let k, k >= 0 else { return .failure(SettingError("time_based needs k ≥ 0: time_based(k: 0.01)")) }
+            guard let k, k >= 0 else { return .failure(.badSchedule(name: "time_based", usage: "k ≥ 0: time_based(k: 0.01)")) }
             return .success(.timeBased(k: k))
         case "stepped_time_based":
             guard let k, k >= 0, let e = c.arg("every", 1)?.integer, e >= 1 else {
-                return .failure(SettingError("stepped_time_based needs k and every: stepped_time_based(k: 0.5, every: 10)"))
+                return .failure(.badSchedule(name: "stepped_time_based",
+                                                     usage: "k and every: stepped_time_based(k: 0.5, every: 10)"))
             }
             return .success(.steppedTimeBased(k: k, every: e))
         case "exponential":
-            guard let g = c.arg("gamma", 0)?.number, g > 0 else { return .failure(SettingError("exponential needs gamma > 0: exponential(gamma: 0.95)")) }
+            guard let g = c.arg("gamma", 0)?.number, g > 0 else { return .failure(.badSchedule(name: "exponential", usage: "gamma > 0: exponential(gamma: 0.95)")) }
             return .success(.exponential(gamma: g))
         case "step":
             guard let e = c.arg("every", 0)?.integer, e >= 1, let f = c.arg("factor", 1)?.number, f > 0 else {
-                return .failure(SettingError("step needs every and factor: step(every: 10, factor: 0.5)"))
+                return .failure(.badSchedule(name: "step", usage: "every and factor: step(every: 10, factor: 0.5)"))
             }
             return .success(.step(every: e, factor: f))
         default:
-            return .failure(SettingError("unknown schedule '\(c.name)'; known: constant, time_based, stepped_time_based, exponential, step"))
+            return .failure(.unknownSchedule(name: c.name, known: ["constant", "time_based", "stepped_time_based", "exponential", "step"]))
         }
     }
 }
@@ -280,24 +276,24 @@ extension ScheduleSpec {
 extension OptimizerSpec {
     /// `sgd(lr: 0.1)`, `sgd(lr: 0.1, momentum: 0.9, form: pytorch)`, `adam(lr: 1e-3, beta1: 0.9)`, …
     /// A bare number changes only the learning rate of `base`.
-    public static func parse(_ v: Setting, keeping base: OptimizerSpec) -> Result<OptimizerSpec, SettingError> {
+    public static func parse(_ v: Setting, keeping base: OptimizerSpec) -> Result<OptimizerSpec, TrainSettingDiagnostic> {
         if let lr = v.number {
             var o = base
             o.lr = lr
             return .success(o)
         }
-        guard let c = SettingCall(v) else { return .failure(SettingError("expected an optimizer such as sgd(lr: 0.1), got \(v)")) }
+        guard let c = SettingCall(v) else { return .failure(.expected(.optimizer, got: v.description)) }
         let kinds = OptimizerSpec.Kind.allCases.map(\.rawValue)
         guard var kind = OptimizerSpec.Kind(rawValue: c.name) else {
-            return .failure(SettingError("unknown optimizer '\(c.name)'; known: " + kinds.joined(separator: ", ")))
+            return .failure(.unknownOptimizer(name: c.name, known: kinds))
         }
         let allowed = ["lr", "momentum", "form", "nesterov", "beta1", "beta2", "rho", "eps"]
         if let bad = c.unknownNames(allowed).first {
-            return .failure(SettingError("\(c.name) has no argument '\(bad)'; it takes " + allowed.joined(separator: ", ")))
+            return .failure(.unknownOptimizerArgument(optimizer: c.name, argument: bad, known: allowed))
         }
         let defaultLR: Double = [.adam: 0.001, .rmsprop: 0.001, .adadelta: 1.0, .adagrad: 0.01][kind] ?? 0.01
         guard let lr = c.arg("lr", 0)?.number ?? Optional(defaultLR), lr > 0 else {
-            return .failure(SettingError("the learning rate must be positive"))
+            return .failure(.badOptimizerArgument(.learningRate))
         }
         if kind == .sgd, let m = c.arg("momentum")?.number, m > 0 {
             kind = c.arg("nesterov") == .bool(true) ? .nesterov : .momentum
@@ -309,18 +305,18 @@ extension OptimizerSpec {
         o.clipValue = base.clipValue
         o.clipNorm = base.clipNorm
         if let m = c.arg("momentum")?.number {
-            guard m >= 0, m < 1 else { return .failure(SettingError("momentum must be in [0, 1)")) }
+            guard m >= 0, m < 1 else { return .failure(.badOptimizerArgument(.momentum)) }
             o.momentum = m
         }
         if let f = c.arg("form")?.text {
             guard let form = OptimizerSpec.MomentumForm(rawValue: f) else {
-                return .failure(SettingError("form must be ewma (v ← βv + (1−β)g) or pytorch (v ← βv + g)"))
+                return .failure(.badOptimizerArgument(.form))
             }
             o.momentumForm = form
         }
         for (key, range) in [("beta1", 0.0..<1.0), ("beta2", 0.0..<1.0), ("rho", 0.0..<1.0)] {
             if let x = c.arg(key)?.number {
-                guard range.contains(x) else { return .failure(SettingError("\(key) must be in [0, 1)")) }
+                guard range.contains(x) else { return .failure(.badOptimizerArgument(.unitInterval(argument: key))) }
                 switch key {
                 case "beta1": o.beta1 = x
                 case "beta2": o.beta2 = x
@@ -329,7 +325,7 @@ extension OptimizerSpec {
             }
         }
         if let e = c.arg("eps")?.number {
-            guard e > 0 else { return .failure(SettingError("eps must be positive")) }
+            guard e > 0 else { return .failure(.badOptimizerArgument(.eps)) }
             o.eps = e
         }
         return .success(o)

@@ -16,15 +16,20 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var form: FormOptions
-    @Option(help: "Batch size.") var batch: Int = 32
-    @Option(help: "Timed steps.") var steps: Int = 50
-    @Option(help: "Warm-up steps.") var warmup: Int = 5
-    @Flag(help: "Time the training step (the default; --inference times the forward pass).") var training = false
-    @Option(help: "Threads (default: all cores).") var threads: Int = Threads.coreCount
-    @Option(help: "Optimizer of the training step.") var optimizer: String = "sgd(lr: 0.01, momentum: 0.9, form: pytorch)"
-    @Option(name: .customLong("disable-pass"), help: "Skip an optimizing pass (repeatable).") var disabled: [String] = []
+    @Option(help: ArgumentHelp("The batch size, N ≥ 1; every symbol of every input is bound to it.", valueName: "N")) var batch: Int = 32
+    @Option(help: ArgumentHelp("Timed steps, N ≥ 1.", valueName: "N")) var steps: Int = 50
+    @Option(help: ArgumentHelp("Untimed steps before, N ≥ 0.", valueName: "N")) var warmup: Int = 5
+    @Flag(help: "Time the training step; this is the default, and the flag only conflicts with --inference.") var training = false
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for kernels and BLAS, N ≥ 1 (default: all cores).", valueName: "N"))
+    var threadCount: Int?
+    var threads: Int { threadCount ?? Threads.coreCount }
+    @Option(help: ArgumentHelp("The optimizer of the training step (the train block's is not used).", valueName: "SETTING"))
+    var optimizer: String = "sgd(lr: 0.01, momentum: 0.9, form: pytorch)"
+    @Option(name: .customLong("disable-pass"), help: ArgumentHelp("Skip a pass; repeatable; the names as for compile.", valueName: "NAME"))
+    var disabled: [String] = []
     @Flag(help: "Print the result as JSON.") var json = false
-    @Flag(help: "After timing, profile the steps kernel by kernel and print the table.") var profile = false
+    @Flag(help: "After timing, run --steps more steps kernel by kernel and print the per-kernel table and its sums by ops (as train --profile).")
+    var profile = false
 
     var mode: String { form.inference ? "inference" : "training" }
 

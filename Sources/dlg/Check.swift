@@ -8,15 +8,15 @@ struct Check: ParsableCommand {
         abstract: "Parse, elaborate and shape-check .dlg files; print every diagnostic.",
         discussion: "Exit status 0 when every file is free of errors (warnings allowed), 1 otherwise.")
 
-    @Argument(help: "The .dlg files.")
+    @Argument(help: "The .dlg files, one or more.")
     var files: [String]
 
     @OptionGroup var binding: BindingOptions
 
-    @Flag(help: "Print the diagnostics as JSON on standard output.")
+    @Flag(help: "Print the diagnostics as JSON on standard output instead of the text form on standard error.")
     var json = false
 
-    @Flag(name: .customLong("werror"), help: "Treat warnings as errors.")
+    @Flag(name: .customLong("werror"), help: "Treat warnings as errors: exit 1 if any file has a warning.")
     var warningsAsErrors = false
 
     func run() throws {

@@ -22,7 +22,9 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var passes: PassOptions
-    @Option(name: .shortAndLong, help: "Write the compiled program to this file (.dlgc).") var output: String?
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the compiled program to this file (JSON, format dlg-compiled/2; usually .dlgc).",
+                                                     valueName: "PATH"))
+    var output: String?
     @Flag(help: "Print the report as JSON.") var json = false
     @OptionGroup var memory: MemoryOptions
 

@@ -17,10 +17,11 @@ struct Dump: ParsableCommand {
     @OptionGroup var options: ModelOptions
     @OptionGroup var form: FormOptions
 
-    @Option(help: "The pipeline stage: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: ArgumentHelp("Where in the pipeline to stop: after the parser, after elaboration, or after the pass of that stage.",
+                               valueName: "STAGE"))
     var stage: Stage = .shapes
 
-    @Option(help: "Output form: text, json or dot.")
+    @Option(help: ArgumentHelp("text: one line per value; json: schema dlg.ir/1; dot: a Graphviz digraph.", valueName: "FORMAT"))
     var format: Format = .text
 
     @OptionGroup var passes: PassOptions

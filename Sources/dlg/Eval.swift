@@ -37,10 +37,18 @@ struct Eval: ParsableCommand {
         discussion: "Uses the inference form (dropout off, batchnorm on running statistics). The data defaults to the train block's validation set, or its data.")
 
     @OptionGroup var options: ModelOptions
-    @Option(help: "The checkpoint (safetensors) to evaluate.") var weights: String
-    @Option(help: "Data source, as in a train block (default: the held-out part of the train block's data).") var data: String?
-    @Option(help: "Examples per batch.") var batch: Int = 256
-    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: ArgumentHelp(
+        "The checkpoint (safetensors); every parameter and buffer must be there with its shape (optimizer.* entries are not needed).",
+        valueName: "PATH"))
+    var weights: String
+    @Option(help: ArgumentHelp(
+        "A data source, as in a train block; given here it is evaluated whole, with paths relative to the working directory (default: the train block's held-out data, else its data).",
+        valueName: "SETTING"))
+    var data: String?
+    @Option(help: ArgumentHelp("Examples per batch, N ≥ 1 (capped at the set's size).", valueName: "N")) var batch: Int = 256
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for kernels and BLAS (default: all cores).", valueName: "N"))
+    var threadCount: Int?
+    var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
     @Flag(help: "Print the results as JSON.") var json = false
     @OptionGroup var memory: MemoryOptions
     @Flag(name: .customLong("allow-nonfinite"), help: "Load NaN and infinity in the data instead of refusing them.")
@@ -114,11 +122,17 @@ struct Predict: ParsableCommand {
         abstract: "Write a trained model's predictions for a dataset: the first output, and the predicted class for classifiers.")
 
     @OptionGroup var options: ModelOptions
-    @Option(help: "The checkpoint (safetensors).") var weights: String
-    @Option(help: "Data source, as in a train block (default: the train block's data).") var data: String?
-    @Option(help: "Output file: .npy (the output array) or .csv (one row per example).") var output: String
-    @Option(help: "Examples per batch.") var batch: Int = 256
-    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: ArgumentHelp("The checkpoint (safetensors), as for eval.", valueName: "PATH")) var weights: String
+    @Option(help: ArgumentHelp("A data source, with paths relative to the working directory (default: the train block's data).",
+                               valueName: "SETTING"))
+    var data: String?
+    @Option(help: ArgumentHelp("A .csv file (one row per example), or for any other name a .npy file holding the output array.",
+                               valueName: "PATH"))
+    var output: String
+    @Option(help: ArgumentHelp("Examples per batch, N ≥ 1.", valueName: "N")) var batch: Int = 256
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for kernels and BLAS (default: all cores).", valueName: "N"))
+    var threadCount: Int?
+    var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
     @OptionGroup var memory: MemoryOptions
     @Flag(name: .customLong("allow-nonfinite"), help: "Load NaN and infinity in the data instead of refusing them.")
     var allowNonFinite = false

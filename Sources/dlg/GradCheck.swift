@@ -24,22 +24,23 @@ struct GradCheck: ParsableCommand {
     @OptionGroup var options: ModelOptions
     @OptionGroup var form: FormOptions
 
-    @Option(help: "Seed for parameters, inputs and dropout.")
+    @Option(help: ArgumentHelp("Seed of the parameters' initializers, the random inputs and dropout.", valueName: "N"))
     var seed: UInt64 = 0
 
-    @Option(help: "Finite-difference step.")
+    @Option(help: ArgumentHelp("The finite-difference step ε; must be positive.", valueName: "X"))
     var eps: Double = 1e-5
 
-    @Option(help: "Coordinates checked per tensor (0: all).")
+    @Option(help: ArgumentHelp("Coordinates checked per tensor; 0 checks all of them.", valueName: "N"))
     var samples: Int = 16
 
-    @Option(help: "Largest accepted relative error.")
+    @Option(help: ArgumentHelp("The largest relative error that passes.", valueName: "X"))
     var threshold: Double = 1e-7
 
-    @Option(help: ArgumentHelp("Check only the tensors whose name contains TEXT (repeatable).", valueName: "TEXT"))
+    @Option(help: ArgumentHelp("Check only the tensors whose name contains TEXT; repeatable; an error (status 1) when no tensor's name does.",
+                               valueName: "TEXT"))
     var only: [String] = []
 
-    @Option(help: "Threads for the kernels.")
+    @Option(help: ArgumentHelp("Threads for the kernels.", valueName: "N"))
     var threads: Int = 1
 
     @Flag(help: "Print the report as JSON.")

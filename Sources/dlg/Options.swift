@@ -6,7 +6,9 @@ import Foundation
 
 /// `--bind SYM=N`, repeatable.
 struct BindingOptions: ParsableArguments {
-    @Option(name: .customLong("bind"), help: ArgumentHelp("Fix a symbolic size, e.g. --bind B=64 (repeatable).", valueName: "SYM=N"))
+    @Option(name: .customLong("bind"), help: ArgumentHelp(
+        "Fix the symbolic size SYM (or a model parameter) to the positive integer N, e.g. --bind B=64; repeatable.",
+        valueName: "SYM=N"))
     var binds: [String] = []
 
     func validate() throws {
@@ -32,7 +34,9 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "The .dlg file.")
     var file: String
 
-    @Option(name: .long, help: "The model to use when the file has several (default: the first).")
+    @Option(name: .long, help: ArgumentHelp(
+        "The model to use when the file has several; an unknown name is an error that lists them (default: the first).",
+        valueName: "NAME"))
     var model: String?
 
     @OptionGroup var binding: BindingOptions
@@ -42,7 +46,7 @@ struct ModelOptions: ParsableArguments {
 
 /// `--inference`, for the commands where the model's form is a choice.
 struct FormOptions: ParsableArguments {
-    @Flag(name: .long, help: "Elaborate the inference form (dropout off, batchnorm on running statistics).")
+    @Flag(name: .long, help: "Elaborate the inference form: dropout is the identity, batchnorm uses its running statistics.")
     var inference = false
 }
 

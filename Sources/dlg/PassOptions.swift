@@ -9,22 +9,29 @@ import Foundation
 /// Options of every command that compiles: which passes run, what is printed, checks.
 struct PassOptions: ParsableArguments {
     @Flag(name: [.customLong("training"), .customLong("training-step")],
-          help: "Compile the whole training step: forward, backward and optimizer update.")
+          help: "Compile the whole training step: the forward pass, autodiff's backward pass and the optimizer's updates; the model must minimize something.")
     var trainingStep = false
 
-    @Option(help: "Optimizer of the training step (default: the train block's, else sgd(lr: 0.01)).")
+    @Option(help: ArgumentHelp("The optimizer of the training step, e.g. 'adam(lr: 1e-3)' (default: the train block's optimizer with its penalties and clipping, else sgd(lr: 0.01)).",
+                               valueName: "SETTING"))
     var optimizer: String?
 
-    @Option(name: .customLong("disable-pass"), help: ArgumentHelp("Skip an optimizing pass (repeatable).", valueName: "NAME"))
+    @Option(name: .customLong("disable-pass"), help: ArgumentHelp(
+        "Skip a pass; repeatable. Every pass can be named: \(Pipeline.passNames.joined(separator: ", ")).", valueName: "NAME"))
     var disabled: [String] = []
 
-    @Option(name: .customLong("print-after"), help: ArgumentHelp("Print the IR to standard error after a pass, or 'all' (repeatable).", valueName: "NAME"))
+    @Option(name: .customLong("print-after"), help: ArgumentHelp(
+        "Print the IR to standard error after that pass, headed '// after NAME'; 'all' prints it after every pass; repeatable.",
+        valueName: "NAME"))
     var printAfter: [String] = []
 
-    @Option(name: .customLong("dump-dir"), help: ArgumentHelp("Write the IR after every pass into this directory, one numbered file per pass.", valueName: "DIR"))
+    @Option(name: .customLong("dump-dir"), help: ArgumentHelp(
+        "Write the IR into DIR (created if missing): 00-elaborated.txt, then one file per pass numbered in the order the passes ran (a disabled pass has no file and takes no number); dump writes the passes up to its --stage.",
+        valueName: "DIR"))
     var dumpDir: String?
 
-    @Flag(name: [.customLong("verify"), .customLong("verify-passes")], help: "Run the IR verifier after every pass.")
+    @Flag(name: [.customLong("verify"), .customLong("verify-passes")],
+          help: "Run the IR verifier after every pass; a failure is an error naming the pass, status 1.")
     var verify = false
 
     static var optimizingPasses: [String] {

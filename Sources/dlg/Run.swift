@@ -20,19 +20,26 @@ struct Run: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Option(name: .long, help: "Parameters from a safetensors checkpoint.")
+    @Option(name: .long, help: ArgumentHelp(
+        "Load the parameters from a safetensors file (a dlg train checkpoint, or any file with the same tensor names); every parameter and buffer must be there with its shape, optimizer.* entries are not needed and extra tensors are ignored (default: the initializers, with --seed).",
+        valueName: "PATH"))
     var weights: String?
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("An input array, NAME=PATH (repeatable).", valueName: "NAME=PATH"))
+    @Option(name: .customLong("input"), help: ArgumentHelp(
+        "An input array; repeatable. .npy files are read as stored, .csv files (with a header row) give every column as a feature, [rows, columns] f32, any other name is read as IDX (plain or gzip); u8 data is scaled to [0, 1].",
+        valueName: "NAME=PATH"))
     var inputs: [String] = []
 
-    @Option(name: .customLong("output"), help: ArgumentHelp("Where to write outputs: PATH for the first output, or NAME=PATH (repeatable).", valueName: "[NAME=]PATH"))
+    @Option(name: .customLong("output"), help: ArgumentHelp(
+        "Where to write an output: a bare PATH is the model's first output, NAME=PATH the output called NAME; repeatable, at least one.",
+        valueName: "[NAME=]PATH"))
     var outputs: [String] = []
 
-    @Option(help: "Output format: npy or csv (default: from the file extension).")
+    @Option(help: ArgumentHelp("The form of every written file: npy or csv (default: from each path's extension, .csv is CSV, anything else .npy).",
+                               valueName: "FORMAT"))
     var format: String?
 
-    @Option(help: "Use only the first N rows of every input.")
+    @Option(help: ArgumentHelp("Use only the first N rows of every input, N ≥ 1 (default: all rows).", valueName: "N"))
     var limit: Int?
 
     @OptionGroup var runtime: RuntimeOptions
@@ -209,10 +216,11 @@ struct Run: ParsableCommand {
 
 /// Options of every command that executes a program.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "Threads for kernels and BLAS (default: all cores).")
-    var threads: Int = Threads.coreCount
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for kernels and BLAS, N ≥ 1 (default: all cores).", valueName: "N"))
+    var threadCount: Int?
+    var threads: Int { threadCount ?? Threads.coreCount }
 
-    @Option(help: "Seed for initializers, shuffling and dropout.")
+    @Option(help: ArgumentHelp("Seed of the initializers when there is no --weights.", valueName: "N"))
     var seed: UInt64 = 0
 
     func validate() throws {

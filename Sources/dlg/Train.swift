@@ -10,25 +10,56 @@ import Foundation
 
 /// Flags that override a `train` block.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Data source, as in a train block: 'mnist(\"dir\")', 'csv(\"f.csv\", label: \"y\")', 'xor()', …")
+    @Option(help: ArgumentHelp(
+        "Train setting data: the data source, e.g. 'mnist()', 'csv(\"f.csv\", label: \"y\")', 'xor()'; paths given here are relative to the working directory (default: the train block's).",
+        valueName: "SETTING"))
     var data: String?
-    @Option(help: "Held-out data: a fraction (0.2), a count (2000) or a data source.")
+    @Option(help: ArgumentHelp(
+        "Train setting validation: held-out data, a fraction in (0, 1) of the data (its last examples), a count of examples, a data source, or 0, none or false (default: none).",
+        valueName: "SETTING"))
     var validation: String?
-    @Option(help: "Epochs.") var epochs: Int?
-    @Option(help: "Batch size (1: per-sample SGD; 'full': the whole set).") var batch: String?
-    @Option(help: "Learning rate (keeps the optimizer).") var lr: Double?
-    @Option(help: "Optimizer, e.g. 'sgd(lr: 0.1, momentum: 0.9)', 'adam(lr: 1e-3)'.") var optimizer: String?
-    @Option(help: "Learning-rate schedule, e.g. 'time_based(k: 0.01)', 'step(every: 10, factor: 0.5)'.") var schedule: String?
-    @Option(help: "Early stopping: epochs without improvement of --metric.") var patience: Int?
-    @Option(help: "Metric for early stopping: val_loss, val_accuracy, loss, accuracy.") var metric: String?
-    @Option(name: .customLong("l1")) var l1: Double?
-    @Option(name: .customLong("l2")) var l2: Double?
-    @Option(name: .customLong("weight-decay")) var weightDecay: Double?
-    @Option(name: .customLong("clip-value")) var clipValue: Double?
-    @Option(name: .customLong("clip-norm")) var clipNorm: Double?
-    @Option(help: "Normalize features: none, unit, standardize.") var normalize: String?
-    @Flag(inversion: .prefixedNo, help: "Shuffle the examples every epoch.") var shuffle: Bool?
-    @Flag(name: .customLong("allow-nonfinite"), help: "Load NaN and infinity in the data instead of refusing them (train setting allow_nonfinite).")
+    @Option(help: ArgumentHelp("Train setting epochs: epochs, N ≥ 1 (default: 10).", valueName: "N")) var epochs: Int?
+    @Option(help: ArgumentHelp("Train setting batch: examples per step; 1 is per-sample SGD, full (or 0) the whole training set (default: 32).",
+                               valueName: "N|full"))
+    var batch: String?
+    @Option(help: ArgumentHelp("The optimizer's learning rate; keeps the optimizer and its other settings.", valueName: "X")) var lr: Double?
+    @Option(help: ArgumentHelp(
+        "Train setting optimizer, e.g. 'sgd(lr: 0.1, momentum: 0.9)', 'adam(lr: 1e-3)'; a bare number sets only the rate (default: sgd(lr: 0.01)).",
+        valueName: "SETTING"))
+    var optimizer: String?
+    @Option(help: ArgumentHelp(
+        "Train setting schedule: the learning-rate schedule, e.g. 'time_based(k: 0.01)', 'step(every: 10, factor: 0.5)' (default: constant).",
+        valueName: "SETTING"))
+    var schedule: String?
+    @Option(help: ArgumentHelp("Train setting patience: early stopping after N epochs (N ≥ 1) without improvement of --metric (default: off).",
+                               valueName: "N"))
+    var patience: Int?
+    @Option(help: ArgumentHelp("Train setting metric: what early stopping watches, loss, accuracy, val_loss or val_accuracy (default: val_loss).",
+                               valueName: "NAME"))
+    var metric: String?
+    @Option(name: .customLong("l1"), help: ArgumentHelp(
+        "Train setting l1: L1 penalty, λ·sign(p) added to every trainable parameter's gradient (default: 0).", valueName: "X"))
+    var l1: Double?
+    @Option(name: .customLong("l2"), help: ArgumentHelp("Train setting l2: L2 penalty, λ·p added to the gradients (default: 0).", valueName: "X"))
+    var l2: Double?
+    @Option(name: .customLong("weight-decay"), help: ArgumentHelp(
+        "Train setting weight_decay: decoupled weight decay, p ← p − α·wd·p (default: 0).", valueName: "X"))
+    var weightDecay: Double?
+    @Option(name: .customLong("clip-value"), help: ArgumentHelp(
+        "Train setting clip_value: clip every gradient component to [−X, X]; 0 turns it off (default: off).", valueName: "X"))
+    var clipValue: Double?
+    @Option(name: .customLong("clip-norm"), help: ArgumentHelp(
+        "Train setting clip_norm: scale all gradients together so that their global norm is at most X; 0 turns it off (default: off).",
+        valueName: "X"))
+    var clipNorm: Double?
+    @Option(help: ArgumentHelp(
+        "Train setting normalize: none, unit or standardize the features, with statistics fitted on the training part (default: none).",
+        valueName: "MODE"))
+    var normalize: String?
+    @Flag(inversion: .prefixedNo, help: "Train setting shuffle: reshuffle the training examples every epoch, or keep their order (default: shuffle).")
+    var shuffle: Bool?
+    @Flag(name: .customLong("allow-nonfinite"),
+          help: "Train setting allow_nonfinite: load NaN and infinity in the data instead of refusing them (default: off).")
     var allowNonFinite = false
 
     func validate() throws {
@@ -43,7 +74,7 @@ struct TrainingOptions: ParsableArguments {
         func set(_ key: String, _ text: String?) throws {
             guard let text else { return }
             guard let v = Setting.parse(text) else { throw ValidationError("--\(key): cannot read '\(text)'") }
-            if let problem = c.apply(key: key, v) { throw ValidationError("--\(key): \(problem)") }
+            if let problem = c.apply(key: key, v) { throw ValidationError("--\(key): \(problem.message)") }
         }
         try set("data", data)
         try set("validation", validation)
@@ -149,18 +180,32 @@ struct Train: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var flags: TrainingOptions
-    @Option(help: "Threads for kernels and BLAS (default: the train block's threads, else all cores).") var threads: Int?
-    @Option(help: "Seed for initialization, shuffling and dropout (default: the train block's).") var seed: UInt64?
-    @Option(help: "Save a checkpoint (safetensors) as training goes (see --checkpoint-every) and after the last epoch.") var checkpoint: String?
-    @Option(help: "Epochs between checkpoints (default: about 20 per run, every max(1, epochs/20)).") var checkpointEvery: Int?
-    @Option(help: "Continue from a checkpoint.") var resume: String?
-    @Option(help: "Append one JSON object per epoch to this file.") var log: String?
-    @Option(help: "Draw loss and accuracy curves to this SVG file.") var plot: String?
-    @Flag(name: .customLong("check-numerics"), help: "On a non-finite loss, name the first op that produced a non-finite value.")
+    @Option(help: ArgumentHelp("Train setting threads: threads for kernels and BLAS, N ≥ 1 (default: the train block's, else all cores).",
+                               valueName: "N"))
+    var threads: Int?
+    @Option(help: ArgumentHelp(
+        "Train setting seed: seed of initialization, shuffling, dropout and the synthetic data sets (default: the train block's, else 0).",
+        valueName: "N"))
+    var seed: UInt64?
+    @Option(help: ArgumentHelp(
+        "Train setting checkpoint: save a checkpoint (safetensors) every --checkpoint-every epochs and after the last epoch of the run.",
+        valueName: "PATH"))
+    var checkpoint: String?
+    @Option(help: ArgumentHelp("Epochs between checkpoints, N ≥ 1 (default: max(1, ⌊epochs / 20⌋)).", valueName: "N")) var checkpointEvery: Int?
+    @Option(help: ArgumentHelp(
+        "Continue from a checkpoint: parameters, optimizer state, epoch, step and early-stopping state.", valueName: "PATH"))
+    var resume: String?
+    @Option(help: ArgumentHelp("Write one JSON object per epoch to this file.", valueName: "PATH")) var log: String?
+    @Option(help: ArgumentHelp("Draw the loss and accuracy curves to this SVG file at the end of the run.", valueName: "PATH"))
+    var plot: String?
+    @Flag(name: .customLong("check-numerics"),
+          help: "Check every op's output for NaN and infinity as it is computed, every step; on a non-finite value, name the op. Without it, a non-finite loss or parameter is still located, by re-running the steps since the last saved state with these checks.")
     var checkNumerics = false
     @Flag(help: "Print the final summary as JSON on standard output.") var json = false
-    @Option(help: "Stop after this many epochs of this run (the rest can follow with --resume).") var stopAfter: Int?
-    @Flag(help: "Profile the training step and print a per-kernel table after training.") var profile = false
+    @Option(help: ArgumentHelp(
+        "Stop after N epochs of this run (N ≥ 1), writing the checkpoint; the rest can follow with --resume.", valueName: "N"))
+    var stopAfter: Int?
+    @Flag(help: "Time every kernel of the training step and print a per-kernel table after training.") var profile = false
     @OptionGroup var memory: MemoryOptions
 
     func validate() throws {

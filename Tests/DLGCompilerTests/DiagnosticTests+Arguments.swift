@@ -8,7 +8,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = dense(x, 4, ①activaton: relu)     #! ① error: dense has no argument 'activaton'
+                output y = dense(x, 4, ①activaton①: relu)    #! ① error[unknown-argument]: dense has no argument 'activaton' #! ① note: did you mean 'activation'? #! ① note: dense takes: x, units, bias, init, bias_init, activation, name
             }
             """)
     }
@@ -17,7 +17,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = ①dense(x)          #! ① error: dense needs argument 'units' (an integer)
+                output y = ①dense①(x)         #! ① error[missing-argument]: dense needs argument 'units' (an integer)
             }
             """)
     }
@@ -26,7 +26,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = dense(x, ①2.5)     #! ① error: argument 'units' of dense must be an integer, got number 2.5
+                output y = dense(x, ①2.5①)    #! ① error[bad-argument]: argument 'units' of dense must be an integer, got number 2.5 #! ① note: write an integer without a fractional part
             }
             """)
     }
@@ -35,7 +35,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = dense(x, units: ①"ten")     #! ① error: argument 'units' of dense must be an integer, got string "ten"
+                output y = dense(x, units: ①"ten"①)    #! ① error[bad-argument]: argument 'units' of dense must be an integer, got string "ten"
             }
             """)
     }
@@ -44,7 +44,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = dense(x, 4, bias: ①1)     #! ① error: argument 'bias' of dense must be true or false, got integer 1
+                output y = dense(x, 4, bias: ①1①)    #! ① error[bad-argument]: argument 'bias' of dense must be true or false, got integer 1
             }
             """)
     }
@@ -53,7 +53,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = dense(x, 4, ①units: 5)     #! ① error: argument 'units' is given twice
+                output y = dense(x, 4, ①units①: 5)    #! ① error[duplicate-argument]: argument 'units' is given twice
             }
             """)
     }
@@ -62,7 +62,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = relu(x, ①x)        #! ① error: relu takes 1 positional argument but 2 were given
+                output y = relu(x, ①x①)       #! ① error[too-many-arguments]: relu takes 1 positional argument but 2 were given
             }
             """)
     }
@@ -71,7 +71,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 1, 8, 8]
-                output y = maxpool(x, kernel: 2, round: ①nearest)     #! ① error: argument 'round' of maxpool must be one of floor, ceil, exact; 'nearest' is not
+                output y = maxpool(x, kernel: 2, round: ①nearest①)    #! ① error[bad-argument]: argument 'round' of maxpool must be one of floor, ceil, exact; 'nearest' is not
             }
             """)
     }
@@ -80,7 +80,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 1, 8, 8]
-                output y = conv2d(x, filters: 2, kernel: 3, pad: ①-1)     #! ① error: argument 'pad' of conv2d must be same, valid, an integer, [h, w] or [top, bottom, left, right], got integer -1
+                output y = conv2d(x, filters: 2, kernel: 3, pad: ①-1①)    #! ① error[bad-argument]: argument 'pad' of conv2d must be same, valid, an integer, [h, w] or [top, bottom, left, right], got integer -1
             }
             """)
     }
@@ -89,7 +89,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 1, 8, 8]
-                output y = conv2d(x, filters: 2, kernel: ①[3, 0])     #! ① error: argument 'kernel' of conv2d must be a positive integer or a pair [h, w], got list of 2
+                output y = conv2d(x, filters: 2, kernel: ①[3, 0]①)    #! ① error[bad-argument]: argument 'kernel' of conv2d must be a positive integer or a pair [h, w], got list of 2
             }
             """)
     }
@@ -98,19 +98,19 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = cast(x, dtype: ①f16)     #! ① error: argument 'dtype' of cast must be a dtype (f32, f64 or i32); 'f16' is not
+                output y = cast(x, dtype: ①f16①)    #! ① error[bad-argument]: argument 'dtype' of cast must be a dtype (f32, f64 or i32); 'f16' is not
             }
             """)
     }
 
     @Test func blockCalledWithTooFewArguments() {
         assertDiagnostics("""
-            block add(a, b) {
+            block ②add②(a, b) {
                 return a + b
             }
             model m {
                 input x: f32[B, 3]
-                output y = ①add(x)            #! ① error: block 'add' takes 2 arguments but 1 was given; missing 'b'
+                output y = ①add①(x)           #! ① error[block-arity]: block 'add' takes 2 arguments but 1 was given; missing 'b' #! ① note ②: 'add' is defined here
             }
             """)
     }
@@ -118,24 +118,24 @@ import Testing
     @Test func blockCalledWithTooManyArguments() {
         // The error points at the first argument beyond the parameter list.
         assertDiagnostics("""
-            block add(a, b) {
+            block ②add②(a, b) {
                 return a + b
             }
             model m {
                 input x: f32[B, 3]
-                output y = add(x, x, ①x, x)      #! ① error: block 'add' takes 2 arguments but 4 were given
+                output y = add(x, x, ①x①, x)     #! ① error[block-arity]: block 'add' takes 2 arguments but 4 were given #! ① note ②: 'add' is defined here
             }
             """)
     }
 
     @Test func blockWithDefaultsCalledWithTooFewArguments() {
         assertDiagnostics("""
-            block layer(x, width, act = 1) {
+            block ②layer②(x, width, act = 1) {
                 return dense(x, width)
             }
             model m {
                 input x: f32[B, 3]
-                output y = ①layer(x)            #! ① error: block 'layer' takes 2 to 3 arguments but 1 was given; missing 'width'
+                output y = ①layer①(x)           #! ① error[block-arity]: block 'layer' takes 2 to 3 arguments but 1 was given; missing 'width' #! ① note ②: 'layer' is defined here
             }
             """)
     }
@@ -143,12 +143,12 @@ import Testing
     @Test func blockCalledWithUnknownParameterName() {
         // The misspelt name is the missing one: that is not reported a second time.
         assertDiagnostics("""
-            block layer(x, width) {
+            block ②layer②(x, width) {
                 return dense(x, width)
             }
             model m {
                 input x: f32[B, 3]
-                output y = layer(x, ①widht: 4)      #! ① error: block 'layer' has no parameter 'widht'; did you mean 'width'?
+                output y = layer(x, ①widht①: 4)     #! ① error[unknown-argument]: block 'layer' has no parameter 'widht'; did you mean 'width'? #! ① note ②: 'layer' is defined here
             }
             """)
     }

@@ -8,7 +8,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = relu(x) ①$ 2      #! ① error: unexpected character '$'
+                output y = relu(x) ①$① 2     #! ① error[lex-unexpected-character]: unexpected character '$'
             }
             """)
     }
@@ -17,7 +17,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = x ①`~?       #! ① error: unexpected characters '`~?'
+                output y = x ①`~?①      #! ① error[lex-unexpected-character]: unexpected characters '`~?'
             }
             """)
     }
@@ -27,14 +27,14 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = x ①→ x      #! ① error: unexpected character '→' (U+2192)
+                output y = x ①→① x     #! ① error[lex-unexpected-character]: unexpected character '→' (U+2192)
             }
             """)
     }
 
     @Test func controlCharacter() {
         // The 'x' after the bad character is not reported as a stray token.
-        assertDiagnostics("model m {\n    input x: f32[B, 3]\n    output y = ①\u{7}x   #! ① error: unexpected control character U+0007\n}")
+        assertDiagnostics("model m {\n    input x: f32[B, 3]\n    output y = ①\u{7}①x   #! ① error[lex-unexpected-character]: unexpected control character U+0007\n}")
     }
 
     @Test func unexpectedCharacterInsideACallLeavesTheRestChecked() {
@@ -42,8 +42,8 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                y = maximum(①$, x)        #! ① error: unexpected character '$'
-                output z = relu(②w)       #! ② error: unknown name 'w'
+                y = maximum(①$①, x)       #! ① error[lex-unexpected-character]: unexpected character '$'
+                output z = relu(②w②)      #! ② error[unknown-name]: unknown name 'w'
             }
             """)
     }
@@ -54,7 +54,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = dense(x, 4, name: ①"fc1)      #! ① error: unterminated string literal
+                output y = dense(x, 4, name: ①"①fc1)     #! ① error[lex-unterminated-string]: unterminated string literal #! ① note: a string must close with '"' on the same line
             }
             """)
     }
@@ -63,7 +63,7 @@ import Testing
         assertDiagnostics(#"""
             model m {
                 input x: f32[B, 3]
-                output y = dense(x, 4, name: "fc①\q1")      #! ① error: unknown escape sequence '\q' in string
+                output y = dense(x, 4, name: "fc①\q①1")     #! ① error[lex-bad-escape]: unknown escape sequence '\q' in string
             }
             """#)
     }
@@ -72,7 +72,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = leaky_relu(x, ①1.5e)      #! ① error: malformed number '1.5e': the exponent has no digits
+                output y = leaky_relu(x, ①1.5e①)     #! ① error[lex-bad-number]: malformed number '1.5e': the exponent has no digits
             }
             """)
     }
@@ -82,7 +82,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 1, 8, 8]
-                output y = conv2d(x, filters: ①3x, kernel: 3)      #! ① error: malformed number '3x': letters directly after digits
+                output y = conv2d(x, filters: ①3x①, kernel: 3)     #! ① error[lex-bad-number]: malformed number '3x': letters directly after digits
             }
             """)
     }
@@ -91,7 +91,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = dense(x, ①99999999999999999999)      #! ① error: integer '99999999999999999999' does not fit in 64 bits (at most 9223372036854775807)
+                output y = dense(x, ①99999999999999999999①)     #! ① error[lex-number-out-of-range]: integer '99999999999999999999' does not fit in 64 bits (at most 9223372036854775807)
             }
             """)
     }
@@ -100,7 +100,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = leaky_relu(x, ①1e999)      #! ① error: number '1e999' is too large for a 64-bit float (at most about 1.8e308)
+                output y = leaky_relu(x, ①1e999①)     #! ① error[lex-number-out-of-range]: number '1e999' is too large for a 64-bit float (at most about 1.8e308)
             }
             """)
     }
@@ -109,8 +109,8 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                a = x ①^ 2          #! ① error: unexpected character '^'
-                b = ②0x1F           #! ② error: malformed number '0x1F': letters directly after digits
+                a = x ①^① 2         #! ① error[lex-unexpected-character]: unexpected character '^'
+                b = ②0x1F②          #! ② error[lex-bad-number]: malformed number '0x1F': letters directly after digits
                 output y = relu(x)
             }
             """)

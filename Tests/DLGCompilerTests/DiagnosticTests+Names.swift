@@ -7,8 +7,8 @@ import Testing
         // 'imgae' is one transposition (two edits) from 'image'.
         assertDiagnostics("""
             model m {
-                input image: f32[B, 1, 28, 28]
-                output y = relu(①imgae)        #! ① error: unknown name 'imgae'
+                input ②image②: f32[B, 1, 28, 28]
+                output y = relu(①imgae①)       #! ① error[unknown-name]: unknown name 'imgae' #! ① note ②: did you mean 'image'?
             }
             """)
     }
@@ -17,7 +17,7 @@ import Testing
         // 'w' exists in the model but not inside the block.
         assertDiagnostics("""
             block scale(x) {
-                return x * ①w                  #! ① error: unknown name 'w'
+                return x * ①w①                 #! ① error[unknown-name]: unknown name 'w' #! ① note: a block sees only its parameters and its own bindings
             }
             model m {
                 input x: f32[B, 3]
@@ -31,7 +31,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = ①dens(x, 10)       #! ① error: unknown function 'dens'
+                output y = ①dens①(x, 10)      #! ① error[unknown-function]: unknown function 'dens' #! ① note: did you mean 'dense'?
             }
             """)
     }
@@ -40,7 +40,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = x + ①relu          #! ① error: 'relu' is a function; call it, as in relu(x)
+                output y = x + ①relu①         #! ① error[function-as-value]: 'relu' is a function; call it, as in relu(x)
             }
             """)
     }
@@ -50,7 +50,7 @@ import Testing
             model m {
                 input x: f32[B, 3]
                 h = relu(x)
-                output y = ①h(x)              #! ① error: 'h' is a value, not a function
+                output y = ①h①(x)             #! ① error[not-callable]: 'h' is a value, not a function
             }
             """)
     }
@@ -59,7 +59,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                param W: f32[3, 2] = ①xavier_unifrom     #! ① error: unknown initializer 'xavier_unifrom'; did you mean 'xavier_uniform'?
+                param W: f32[3, 2] = ①xavier_unifrom①    #! ① error[unknown-initializer]: unknown initializer 'xavier_unifrom'; did you mean 'xavier_uniform'?
                 output y = x @ W
             }
             """)
@@ -69,7 +69,7 @@ import Testing
         // The failed input still defines 'x', so its use is not reported again.
         assertDiagnostics("""
             model m {
-                input x: ①f16[B, 3]           #! ① error: unknown dtype 'f16'
+                input x: ①f16①[B, 3]          #! ① error[unknown-dtype]: unknown dtype 'f16' #! ① note: dtypes are f32, f64 and i32
                 output y = relu(x)
             }
             """)
@@ -78,8 +78,8 @@ import Testing
     @Test func redefinedInput() {
         assertDiagnostics("""
             model m {
-                input x: f32[B, 3]
-                input ①x: f32[B, 4]           #! ① error: 'x' is already defined
+                input ②x②: f32[B, 3]
+                input ①x①: f32[B, 4]          #! ① error[redefinition]: 'x' is already defined #! ① note ②: previous definition here
                 output y = relu(x)
             }
             """)
@@ -102,9 +102,9 @@ import Testing
                 output y = relu(x)
             }
             train m {
-                ①epoch = 4                     #! ① error: unknown train setting 'epoch'; did you mean 'epochs'?
+                ①epoch① = 4                    #! ① error[unknown-setting]: unknown train setting 'epoch'; did you mean 'epochs'? #! ① note: settings: batch, checkpoint, clip_norm, clip_value, data, early_stopping, epochs, inputs, l1, l2, loss_every, metric, normalize, optimizer, patience, schedule, seed, shuffle, test, threads, validation, weight_decay
             }
-            train ②mm {                       #! ② error: train block refers to unknown model 'mm'; did you mean 'm'?
+            train ②mm② {                      #! ② error[unknown-trained-model]: train block refers to unknown model 'mm'; did you mean 'm'?
                 epochs = 4
             }
             """)

@@ -37,11 +37,11 @@ func exerciseFrontend(_ text: String, bindings: [String: Int] = [:],
     return (file, diags)
 }
 
-/// The diagnostics of a check as `line:column: severity: message`, in order.
+/// The diagnostics of a check as `line:column: severity[id]: message`, in order.
 func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
     r.diagnostics.sorted.map { d in
         let (l, c) = r.file.lineColumn(of: d.range.start)
-        return "\(l):\(c): \(d.severity.rawValue): \(d.message)"
+        return "\(l):\(c): \(d.severity.rawValue)[\(d.id)]: \(d.message)"
     }
 }
 
@@ -58,7 +58,7 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         let n = 20_000
         let r = exerciseFrontend("model m {\n    input x: f32[B, 3]\n    output y = "
             + String(repeating: "(", count: n) + "x" + String(repeating: ")", count: n) + "\n}\n")
-        #expect(rendered(r) == ["3:271: error: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies"])
+        #expect(rendered(r) == ["3:271: error[syntax-too-deep]: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies"])
     }
 
     @Test func fiftyThousandTermSum() {
@@ -67,7 +67,7 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         // is at column 18 + 4(k − 1); the 256th makes the tree 257 deep.
         let r = exerciseFrontend("model m {\n    input x: f32[B, 3]\n    output y = x"
             + String(repeating: " + x", count: 50_000) + "\n}\n")
-        #expect(rendered(r) == ["3:\(18 + 4 * 255): error: expression is too deep: more than 256 nested operations"])
+        #expect(rendered(r) == ["3:\(18 + 4 * 255): error[syntax-too-deep]: expression is too deep: more than 256 nested operations"])
     }
 
     @Test func twentyThousandMinusSigns() {
@@ -75,14 +75,14 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         // parser recursed once per sign. The 256th '-' (column 16 + 2·255) is too deep.
         let r = exerciseFrontend("model m {\n    input x: f32[B, 3]\n    output y = x * "
             + String(repeating: "- ", count: 20_000) + "1\n}\n")
-        #expect(rendered(r) == ["3:\(20 + 2 * 255): error: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies"])
+        #expect(rendered(r) == ["3:\(20 + 2 * 255): error[syntax-too-deep]: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies"])
     }
 
     @Test func deeplyNestedLists() {
         let n = 20_000
         let r = exerciseFrontend("model m {\n    input x: f32[B, 3]\n    output y = x + "
             + String(repeating: "[", count: n) + "1" + String(repeating: "]", count: n) + "\n}\n")
-        #expect(rendered(r) == ["3:\(20 + 255): error: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies"])
+        #expect(rendered(r) == ["3:\(20 + 255): error[syntax-too-deep]: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies"])
     }
 
     @Test func deeplyNestedLoops() {
@@ -92,7 +92,7 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         text += "x = relu(x)\n" + String(repeating: "}\n", count: 300) + "    output y = x\n}\n"
         let r = exerciseFrontend(text)
         // The k-th loop is on line 2 + k, its body at level 1 + k.
-        #expect(rendered(r).first == "\(2 + 256):16: error: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies")
+        #expect(rendered(r).first == "\(2 + 256):16: error[syntax-too-deep]: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies")
     }
 
     @Test func loopsAndConditionsNestedToTheParserLimitElaborate() {
@@ -109,7 +109,7 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         for i in 0..<100 { text += "block b\(i)(x) { return \(i == 99 ? "relu(x)" : "b\(i + 1)(x)") }\n" }
         text += "model m {\n    input x: f32[B, 3]\n    output y = b0(x)\n}\n"
         let r = exerciseFrontend(text)
-        #expect(rendered(r) == ["64:23: error: block calls are nested too deeply: more than 64 blocks call each other"])
+        #expect(rendered(r) == ["64:23: error[elaboration-limit]: block calls are nested too deeply: more than 64 blocks call each other"])
     }
 
     @Test func deepExpressionsInsideDeepBlockCalls() {
@@ -126,7 +126,7 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         }
         text += "model m {\n    input x: f32[B, 3]\n    output y = b0(x)\n}\n"
         let r = exerciseFrontend(text)
-        #expect(rendered(r) == ["3:\(22 + 5 * 97): error: expressions and block calls are nested too deeply: more than 300 levels"])
+        #expect(rendered(r) == ["3:\(22 + 5 * 97): error[elaboration-limit]: expressions and block calls are nested too deeply: more than 300 levels"])
     }
 
     @Test func callsNestedToTheParserLimitElaborate() {
@@ -141,7 +141,7 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         // The lexer recursed once per unexpected character.
         let r = exerciseFrontend("model m {\n    input x: f32[B, 3]\n    y = x " + String(repeating: "$", count: 50_000)
             + "\n    output o = x\n}\n")
-        #expect(rendered(r) == ["3:11: error: unexpected characters '$$$$$$$$$$$$$$$$…' (50000 of them)"])
+        #expect(rendered(r) == ["3:11: error[lex-unexpected-character]: unexpected characters '$$$$$$$$$$$$$$$$…' (50000 of them)"])
     }
 
     // MARK: integer overflow
@@ -160,10 +160,10 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
             }
             """)
         #expect(rendered(r) == [
-            "3:29: error: integer overflow: 9223372036854775807 * 2 does not fit in 64 bits",
-            "4:36: error: integer overflow: -9223372036854775808 / -1 does not fit in 64 bits",
-            "5:36: error: integer overflow: -9223372036854775808 % -1 does not fit in 64 bits",
-            "6:9: error: integer overflow: -(-9223372036854775808) does not fit in 64 bits",
+            "3:29: error[integer-overflow]: integer overflow: 9223372036854775807 * 2 does not fit in 64 bits",
+            "4:36: error[integer-overflow]: integer overflow: -9223372036854775808 / -1 does not fit in 64 bits",
+            "5:36: error[integer-overflow]: integer overflow: -9223372036854775808 % -1 does not fit in 64 bits",
+            "6:9: error[integer-overflow]: integer overflow: -(-9223372036854775808) does not fit in 64 bits",
         ])
     }
 
@@ -182,14 +182,14 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
             }
             """)
         #expect(rendered(r) == [
-            "3:47: error: argument 'pad' of conv2d: 9,223,372,036,854,775,807 is too large; a size is at most 2,147,483,647",
-            "4:28: error: argument 'kernel' of maxpool: 9,223,372,036,854,775,807 is too large; a size is at most 2,147,483,647",
-            "5:50: error: argument 'stride' of conv2d: 4,611,686,018,427,387,904 is too large; a size is at most 2,147,483,647",
-            "5:81: error: argument 'dilation' of conv2d: 4,611,686,018,427,387,904 is too large; a size is at most 2,147,483,647",
+            "3:47: error[size-too-large]: argument 'pad' of conv2d: 9,223,372,036,854,775,807 is too large; a size is at most 2,147,483,647",
+            "4:28: error[size-too-large]: argument 'kernel' of maxpool: 9,223,372,036,854,775,807 is too large; a size is at most 2,147,483,647",
+            "5:50: error[size-too-large]: argument 'stride' of conv2d: 4,611,686,018,427,387,904 is too large; a size is at most 2,147,483,647",
+            "5:81: error[size-too-large]: argument 'dilation' of conv2d: 4,611,686,018,427,387,904 is too large; a size is at most 2,147,483,647",
             // (8 + 2·2147483647 − 3)/1 + 1 = 4,294,967,300 rows: too many for one tensor.
-            "6:9: error: conv2d 'd': the result f32[B,2,4294967300,4294967300] would hold about 3.689349e+19 elements; a tensor holds at most 2,147,483,647",
-            "7:51: error: slice: step 9,223,372,036,854,775,807 is too large; a size is at most 2,147,483,647",
-            "8:9: error: reshape: the target shape would hold about 9.9035203e+27 elements; a tensor holds at most 2,147,483,647",
+            "6:9: error[tensor-too-large]: conv2d 'd': the result f32[B,2,4294967300,4294967300] would hold about 3.689349e+19 elements; a tensor holds at most 2,147,483,647",
+            "7:51: error[size-too-large]: slice: step 9,223,372,036,854,775,807 is too large; a size is at most 2,147,483,647",
+            "8:9: error[tensor-too-large]: reshape: the target shape would hold about 9.9035203e+27 elements; a tensor holds at most 2,147,483,647",
         ])
     }
 
@@ -202,7 +202,7 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
             }
             """, bindings: ["B": Int.max])
         #expect(rendered(r) == [
-            "2:11: error: input 'x' with the bound sizes f32[9223372036854775807,3] would hold about 2.7670116e+19 elements; a tensor holds at most 2,147,483,647",
+            "2:11: error[tensor-too-large]: input 'x' with the bound sizes f32[9223372036854775807,3] would hold about 2.7670116e+19 elements; a tensor holds at most 2,147,483,647",
         ])
     }
 
@@ -221,7 +221,7 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
             """)
         #expect(rendered(r) == [
             // (2³¹ − 1)² = 4,611,686,014,132,420,609, exactly.
-            "6:11: error: '@': the result f32[2147483647,2147483647] would hold 4,611,686,014,132,420,609 elements; a tensor holds at most 2,147,483,647",
+            "6:11: error[tensor-too-large]: '@': the result f32[2147483647,2147483647] would hold 4,611,686,014,132,420,609 elements; a tensor holds at most 2,147,483,647",
         ])
         let ok = exerciseFrontend("""
             model m {
@@ -241,20 +241,20 @@ func rendered(_ r: (file: SourceFile, diagnostics: Diagnostics)) -> [String] {
         let bytes: [UInt8] = Array("model m {\n    input x: f32[B, 3]\n    y = x ".utf8) + [0xFF, 0xFE, 0x00, 0x80]
             + Array("\n    output o = relu(x)\n}\n".utf8)
         let r = exerciseFrontend(String(decoding: bytes, as: UTF8.self))
-        #expect(rendered(r) == ["3:11: error: unexpected 4 characters, starting with character '\u{FFFD}' (U+FFFD)"])
+        #expect(rendered(r) == ["3:11: error[lex-unexpected-character]: unexpected 4 characters, starting with character '\u{FFFD}' (U+FFFD)"])
     }
 
     @Test func emptyAndCommentOnlyFiles() {
         for text in ["", "\n\n\n", "# only a comment", "\r\n\t  "] {
-            #expect(rendered(exerciseFrontend(text)) == ["1:1: error: no model in fuzz.dlg"])
+            #expect(rendered(exerciseFrontend(text)) == ["1:1: error[no-model]: no model in fuzz.dlg"])
         }
     }
 
     @Test func modelWithoutAName() {
         let r = exerciseFrontend("model {\n}\nmodel")
         #expect(rendered(r) == [
-            "1:7: error: expected a model name after 'model', found '{'",
-            "3:6: error: expected a model name after 'model', found end of file",
+            "1:7: error[syntax-expected-name]: expected a model name after 'model', found '{'",
+            "3:6: error[syntax-expected-name]: expected a model name after 'model', found end of file",
         ])
     }
 }

@@ -12,7 +12,7 @@ import Testing
             model m {
                 input x: f32[B, 3]
                 input k: i32[B, 3]
-                output y = x ①+ k          #! ① error: '+': operands have different dtypes: f32[B,3] and i32[B,3]
+                output y = x ①+① k         #! ① error[dtype-mismatch]: '+': operands have different dtypes: f32[B,3] and i32[B,3] #! ① note: convert one side with cast(x, dtype: f32) or declare both with the same dtype
             }
             """)
     }
@@ -22,7 +22,7 @@ import Testing
             model m {
                 input x: f32[B, 3]
                 param W: f64[3, 2]
-                output y = x ①@ W          #! ① error: '@': operands have different dtypes: f32[B,3] and f64[3,2]
+                output y = x ①@① W         #! ① error[dtype-mismatch]: '@': operands have different dtypes: f32[B,3] and f64[3,2] #! ① note: convert one side with cast(x, dtype: f32) or declare both with the same dtype
             }
             """)
     }
@@ -33,7 +33,7 @@ import Testing
                 input x: f32[B, 3]
                 input label: i32[B, 1]
                 h = dense(x, 1)
-                minimize ①mse(h, label)    #! ① error: mse: prediction f32[B,1] and target i32[B,1] have different dtypes
+                minimize ①mse(h, label)①   #! ① error[loss-dtype-mismatch]: mse: prediction f32[B,1] and target i32[B,1] have different dtypes #! ① note: integer class labels go with cross_entropy(logits, labels)
             }
             """)
     }
@@ -45,7 +45,7 @@ import Testing
             model m {
                 input x: f32[B, 3]
                 param W: f32[4, 5]
-                output y = x ①@ W          #! ① error: '@': inner dimensions differ: f32[B,3] @ f32[4,5] needs 3 = 4
+                output y = x ①@① W         #! ① error[matmul-mismatch]: '@': inner dimensions differ: f32[B,3] @ f32[4,5] needs 3 = 4 #! ① note: in a @ b the last dimension of a must equal the first of b
             }
             """)
     }
@@ -56,7 +56,7 @@ import Testing
             model m {
                 input x: f32[B, 4]
                 param W: f32[2, 3]
-                output y = ①matmul(x, W, transpose_b: true)     #! ① error: matmul: inner dimensions differ: f32[B,4] @ f32[2,3] needs 4 = 3
+                output y = ①matmul(x, W, transpose_b: true)①    #! ① error[matmul-mismatch]: matmul: inner dimensions differ: f32[B,4] @ f32[2,3] needs 4 = 3 #! ① note: in a @ b the last dimension of a must equal the first of b
             }
             """)
     }
@@ -66,7 +66,7 @@ import Testing
             model m {
                 input x: f32[B, 3]
                 param v: f32[3]
-                output y = x ①@ v          #! ① error: '@': right operand must be a matrix (rank ≥ 2), got f32[3]
+                output y = x ①@① v         #! ① error[shape-error]: '@': right operand must be a matrix (rank ≥ 2), got f32[3]
             }
             """)
     }
@@ -79,7 +79,7 @@ import Testing
             model m {
                 input x: f32[B, 3]
                 param b: f32[4]
-                output y = x ①+ b          #! ① error: '+': cannot broadcast f32[B,3] with f32[4]: dimension 1 is 3 in one operand and 4 in the other
+                output y = x ①+① b         #! ① error[broadcast-mismatch]: '+': cannot broadcast f32[B,3] with f32[4]: dimension 1 is 3 in one operand and 4 in the other #! ① note: broadcasting aligns shapes from the right; each pair of dimensions must be equal or one of them 1
             }
             """)
     }
@@ -89,7 +89,7 @@ import Testing
             model m {
                 input x: f32[B, 2, 5]
                 input z: f32[B, 3, 5]
-                output y = ①maximum(x, z)    #! ① error: maximum: cannot broadcast f32[B,2,5] with f32[B,3,5]: dimension 1 is 2 in one operand and 3 in the other
+                output y = ①maximum(x, z)①   #! ① error[broadcast-mismatch]: maximum: cannot broadcast f32[B,2,5] with f32[B,3,5]: dimension 1 is 2 in one operand and 3 in the other #! ① note: broadcasting aligns shapes from the right; each pair of dimensions must be equal or one of them 1
             }
             """)
     }
@@ -101,7 +101,7 @@ import Testing
                 input x: f32[B, 3]
                 input t: f32[B]
                 h = dense(x, 1)
-                minimize ①mse(h, t)        #! ① error: mse: prediction f32[B,1] and target f32[B] must have the same shape
+                minimize ①mse(h, t)①       #! ① error[loss-shape-mismatch]: mse: prediction f32[B,1] and target f32[B] must have the same shape
             }
             """)
     }
@@ -113,7 +113,7 @@ import Testing
             model m {
                 input x: f32[B, 3, 8, 8]
                 param K: f32[4, 2, 3, 3]
-                output y = ①conv2d(x, K)    #! ① error: conv2d: input has 3 channels but the filter expects 2 (filter f32[4,2,3,3])
+                output y = ①conv2d(x, K)①   #! ① error[conv-channel-mismatch]: conv2d: input has 3 channels but the filter expects 2 (filter f32[4,2,3,3])
             }
             """)
     }
@@ -122,7 +122,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3, 8, 8]
-                output y = conv2d(x, filters: 4, kernel: 3, groups: ①2)    #! ① error: conv2d 'y': groups 2 must divide both the input channels 3 and the filters 4
+                output y = conv2d(x, filters: 4, kernel: 3, groups: ①2①)   #! ① error[conv-channel-mismatch]: conv2d 'y': groups 2 must divide both the input channels 3 and the filters 4
             }
             """)
     }
@@ -133,7 +133,7 @@ import Testing
             model m {
                 input x: f32[B, 4, 8, 8]
                 param K: f32[6, 1, 3, 3]
-                output y = ①conv2d(x, K, groups: 2)    #! ① error: conv2d: input has 4 channels but the filter expects 2 (filter f32[6,1,3,3], groups 2)
+                output y = ①conv2d(x, K, groups: 2)①   #! ① error[conv-channel-mismatch]: conv2d: input has 4 channels but the filter expects 2 (filter f32[6,1,3,3], groups 2)
             }
             """)
     }
@@ -147,7 +147,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 1, 12, 4]
-                output y = ①conv2d(x, filters: 2, kernel: 9, stride: 2, pad: 1)   #! ① error: conv2d 'y': output width is not positive: input width 4, kernel 9, padding 1, stride 2 → (4 + 2·1 − 9)/2 + 1 = -1
+                output y = ①conv2d(x, filters: 2, kernel: 9, stride: 2, pad: 1)①  #! ① error[window-output]: conv2d 'y': output width is not positive: input width 4, kernel 9, padding 1, stride 2 → (4 + 2·1 − 9)/2 + 1 = -1 #! ① note: the input is too small for this window: reduce the kernel or stride, add padding, or remove a downsampling layer before it
             }
             """)
     }
@@ -157,7 +157,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 1, 4, 4]
-                output y = ①conv2d(x, filters: 2, kernel: 3, dilation: 2)   #! ① error: conv2d 'y': output height is not positive: input height 4, kernel 3 (dilation 2, effective 5), padding 0, stride 1 → (4 + 0 − 5)/1 + 1 = 0
+                output y = ①conv2d(x, filters: 2, kernel: 3, dilation: 2)①  #! ① error[window-output]: conv2d 'y': output height is not positive: input height 4, kernel 3 (dilation 2, effective 5), padding 0, stride 1 → (4 + 0 − 5)/1 + 1 = 0 #! ① note: the input is too small for this window: reduce the kernel or stride, add padding, or remove a downsampling layer before it
             }
             """)
     }
@@ -167,7 +167,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3, 8, 8]
-                output y = ①maxpool(x, kernel: 9)   #! ① error: maxpool 'y': output height is not positive: input height 8, kernel 9, padding 0, stride 9 → (8 + 0 − 9)/9 + 1 = 0
+                output y = ①maxpool(x, kernel: 9)①  #! ① error[window-output]: maxpool 'y': output height is not positive: input height 8, kernel 9, padding 0, stride 9 → (8 + 0 − 9)/9 + 1 = 0 #! ① note: the input is too small for this window: reduce the kernel or stride, add padding, or remove a downsampling layer before it
             }
             """)
     }
@@ -177,7 +177,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3, 8, 8]
-                output y = ①maxpool(x, kernel: 3, stride: 2, round: exact)   #! ① error: maxpool 'y': output height is fractional: input height 8, kernel 3, padding 0, stride 2 → (8 + 0 − 3)/2 + 1 = 3.5
+                output y = ①maxpool(x, kernel: 3, stride: 2, round: exact)①  #! ① error[window-output]: maxpool 'y': output height is fractional: input height 8, kernel 3, padding 0, stride 2 → (8 + 0 − 3)/2 + 1 = 3.5 #! ① note: round: exact requires (n + padding − kernel) to be a multiple of the stride; use round: floor or ceil, or change the padding
             }
             """)
     }
@@ -187,7 +187,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 1, 9, 10]
-                output y = ①conv2d(x, filters: 2, kernel: 3, stride: 2, round: exact)   #! ① error: conv2d 'y': output width is fractional: input width 10, kernel 3, padding 0, stride 2 → (10 + 0 − 3)/2 + 1 = 4.5
+                output y = ①conv2d(x, filters: 2, kernel: 3, stride: 2, round: exact)①  #! ① error[window-output]: conv2d 'y': output width is fractional: input width 10, kernel 3, padding 0, stride 2 → (10 + 0 − 3)/2 + 1 = 4.5 #! ① note: round: exact requires (n + padding − kernel) to be a multiple of the stride; use round: floor or ceil, or change the padding
             }
             """)
     }
@@ -197,7 +197,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3, 8, 8]
-                output y = ①maxpool(x, kernel: 3, stride: 2)   #! ① warning: maxpool 'y': the last input row of 8 falls outside every window (stride 2, kernel 3) and is ignored #! ① warning: maxpool 'y': the last input column of 8 falls outside every window (stride 2, kernel 3) and is ignored
+                output y = ①②maxpool(x, kernel: 3, stride: 2)①②  #! ① warning[dropped-input]: maxpool 'y': the last input row of 8 falls outside every window (stride 2, kernel 3) and is ignored #! ① note: pad: same keeps every input position #! ② warning[dropped-input]: maxpool 'y': the last input column of 8 falls outside every window (stride 2, kernel 3) and is ignored #! ② note: pad: same keeps every input position
             }
             """)
     }
@@ -208,7 +208,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[*]
-                output y = ①flatten(x)       #! ① error: flatten needs a known rank, but f32[*] has unknown rank
+                output y = ①flatten(x)①      #! ① error[unknown-rank]: flatten needs a known rank, but f32[*] has unknown rank #! ① note: declare the input with a full shape such as f32[B, 1, 28, 28]
             }
             """)
     }
@@ -217,7 +217,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[*]
-                output y = ①dense(x, 4)       #! ① error: dense 'y' needs input of rank ≥ 2 ([batch, features]), got a tensor of unknown rank
+                output y = ①dense(x, 4)①      #! ① error[unknown-rank]: dense 'y' needs input of rank ≥ 2 ([batch, features]), got a tensor of unknown rank
             }
             """)
     }
@@ -226,7 +226,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 784]
-                output y = ①conv2d(x, filters: 6, kernel: 5)     #! ① error: conv2d 'y' needs an NCHW input of rank 4, got f32[B,784]
+                output y = ①conv2d(x, filters: 6, kernel: 5)①    #! ① error[layer-input]: conv2d 'y' needs an NCHW input of rank 4, got f32[B,784] #! ① note: reshape a flat input to images first, e.g. reshape(x, [B, 1, 28, 28])
             }
             """)
     }
@@ -235,7 +235,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 10]
-                output y = softmax(x, axis: ①2)     #! ① error: softmax: axis 2 is out of range for f32[B,10]; it has 2 axes: 0…1, or −2…−1 from the end
+                output y = softmax(x, axis: ①2①)    #! ① error[bad-axis]: softmax: axis 2 is out of range for f32[B,10]; it has 2 axes: 0…1, or −2…−1 from the end
             }
             """)
     }
@@ -244,7 +244,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 784]
-                output y = ①reshape(x, [B, 1, 28, 27])     #! ① error: reshape: cannot reshape f32[B,784] to [B,1,28,27]: element counts differ
+                output y = ①reshape(x, [B, 1, 28, 27])①    #! ① error[shape-error]: reshape: cannot reshape f32[B,784] to [B,1,28,27]: element counts differ
             }
             """)
     }
@@ -253,7 +253,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = ①slice(x, axis: 1, start: 5)     #! ① error: slice: 5..<end of axis 1 (size 3) is empty or out of range
+                output y = ①slice(x, axis: 1, start: 5)①    #! ① error[shape-error]: slice: 5..<end of axis 1 (size 3) is empty or out of range
             }
             """)
     }
@@ -262,7 +262,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                minimize ①relu(x)          #! ① error: minimize needs a scalar, but this is f32[B,3]
+                minimize ①relu(x)①         #! ① error[minimize-not-scalar]: minimize needs a scalar, but this is f32[B,3] #! ① note: reduce it with mean(…) or sum(…), or use a loss such as mse(yhat, y)
             }
             """)
     }

@@ -9,7 +9,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                h = relu(x①                 #! ① error: expected ')' to close the argument list of 'relu', found 'output'
+                h = relu②(②x①               #! ① error[syntax-expected-token]: expected ')' to close the argument list of 'relu', found 'output' #! ① note ②: to match this '('
                 output y = relu(h)
             }
             """)
@@ -19,7 +19,7 @@ import Testing
         // x is declared (as an error), so its use is not reported as unknown.
         assertDiagnostics("""
             model m {
-                input x: f32[B, 3 ①4]        #! ① error: expected ']' to close the shape, found integer 4
+                input x: f32②[②B, 3 ①4①]     #! ① error[syntax-expected-token]: expected ']' to close the shape, found integer 4 #! ① note ②: to match this '['
                 output y = relu(x)
             }
             """)
@@ -27,22 +27,22 @@ import Testing
 
     @Test func missingCloseBraceAtEndOfFile() {
         assertDiagnostics("""
-            model m {
+            model m ②{②
                 input x: f32[B, 3]
-                output y = relu(x)①          #! ① error: expected '}' to close the body of model 'm', found end of file
+                output y = relu(x)①          #! ① error[syntax-unclosed-body]: expected '}' to close the body of model 'm', found end of file #! ① note ②: to match this '{'
             """)
     }
 
     @Test func missingCloseBraceBeforeNextModel() {
         // Reported once, where model 'a' should have ended; model 'b' is still checked.
         assertDiagnostics("""
-            model a {
+            model a ②{②
                 input x: f32[B, 3]
-                output y = relu(x)①          #! ① error: expected '}' to close the body of model 'a' before 'model'
+                output y = relu(x)①          #! ① error[syntax-unclosed-body]: expected '}' to close the body of model 'a' before 'model' #! ① note ②: to match this '{'
 
             model b {
                 input x: f32[B, 3]
-                output y = relu(②z)          #! ② error: unknown name 'z'
+                output y = relu(③z③)         #! ③ error[unknown-name]: unknown name 'z'
             }
             """)
     }
@@ -52,8 +52,8 @@ import Testing
         assertDiagnostics("""
             model a {
                 input x: f32[B, 3]
-                for i in 0..<2 {
-                    x = relu(x)①             #! ① error: expected '}' to close the body of the loop before 'model'
+                for i in 0..<2 ②{②
+                    x = relu(x)①             #! ① error[syntax-unclosed-body]: expected '}' to close the body of the loop before 'model' #! ① note ②: to match this '{'
             model b {
                 input x: f32[B, 3]
                 output y = relu(x)
@@ -66,8 +66,8 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                h = dense(x, 4)①)            #! ① error: expected end of line after the statement, found ')'
-                output y = h ②@ h            #! ② error: '@': inner dimensions differ: f32[B,4] @ f32[B,4] needs 4 = B
+                h = dense(x, 4)①)①           #! ① error[syntax-expected-end-of-statement]: expected end of line after the statement, found ')'
+                output y = h ②@② h           #! ② error[matmul-mismatch]: '@': inner dimensions differ: f32[B,4] @ f32[B,4] needs 4 = B #! ② note: in a @ b the last dimension of a must equal the first of b
             }
             """)
     }
@@ -76,7 +76,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output ①for = relu(x)       #! ① error: 'for' is a keyword and cannot be used as an output name
+                output ①for① = relu(x)      #! ① error[syntax-keyword-as-name]: 'for' is a keyword and cannot be used as an output name
             }
             """)
     }
@@ -85,7 +85,7 @@ import Testing
         // The input is not declared, so 'in' is not looked up later either.
         assertDiagnostics("""
             model m {
-                input ①in: f32[B, 3]        #! ① error: 'in' is a keyword and cannot be used as an input name
+                input ①in①: f32[B, 3]       #! ① error[syntax-keyword-as-name]: 'in' is a keyword and cannot be used as an input name
                 input x: f32[B, 3]
                 output y = relu(x)
             }
@@ -94,7 +94,7 @@ import Testing
 
     @Test func keywordUsedAsBlockParameter() {
         assertDiagnostics("""
-            block twice(x, ①then) {         #! ① error: 'then' is a keyword and cannot be used as a parameter name
+            block twice(x, ①then①) {        #! ① error[syntax-keyword-as-name]: 'then' is a keyword and cannot be used as a parameter name
                 return x + x
             }
             model m {
@@ -108,7 +108,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = dense(units: 4, ①x)       #! ① error: positional argument after a named argument in call to 'dense'
+                output y = dense(units: 4, ①x①)      #! ① error[syntax-positional-after-named]: positional argument after a named argument in call to 'dense'
             }
             """)
     }
@@ -117,7 +117,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                h =①                         #! ① error: expected an expression, found end of line
+                h =①                         #! ① error[syntax-expected-expression]: expected an expression, found end of line
                 output y = relu(x)
             }
             """)
@@ -127,7 +127,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                h = if 1 > 0 then relu(x)①   #! ① error: expected 'else' in 'if … then … else …', found end of line
+                h = if 1 > 0 then relu(x)①   #! ① error[syntax-expected-token]: expected 'else' in 'if … then … else …', found end of line #! ① note: an 'if' expression needs both branches
                 output y = relu(x)
             }
             """)
@@ -137,7 +137,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                for i ①0..<3 { x = relu(x) }     #! ① error: expected 'in' after the loop variable, found integer 0
+                for i ①0①..<3 { x = relu(x) }    #! ① error[syntax-expected-token]: expected 'in' after the loop variable, found integer 0
                 output y = relu(x)
             }
             """)
@@ -147,7 +147,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                ①relu(x)                      #! ① error: expression result is unused; assign it to a name, or mark it with 'output' or 'minimize'
+                ①relu(x)①                     #! ① error[syntax-unused-expression]: expression result is unused; assign it to a name, or mark it with 'output' or 'minimize'
                 output y = relu(x)
             }
             """)
@@ -155,7 +155,7 @@ import Testing
 
     @Test func statementAtTopLevel() {
         assertDiagnostics("""
-            ①x = 3                            #! ① error: expected 'model', 'block' or 'train' at top level, found identifier 'x'
+            ①x① = 3                           #! ① error[syntax-top-level]: expected 'model', 'block' or 'train' at top level, found identifier 'x'
             model m {
                 input x: f32[B, 3]
                 output y = relu(x)
@@ -165,7 +165,7 @@ import Testing
 
     @Test func missingBraceAfterModelName() {
         assertDiagnostics("""
-            model m ①[                        #! ① error: expected '{' to begin the body of model 'm', found '['
+            model m ①[①                       #! ① error[syntax-expected-token]: expected '{' to begin the body of model 'm', found '['
             }
             model n {
                 input x: f32[B, 3]
@@ -181,7 +181,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = \(open)①(x\(close)     #! ① error: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies
+                output y = \(open)①(①x\(close)    #! ① error[syntax-too-deep]: nesting is too deep: more than 256 levels of brackets, calls, operators or bodies #! ① note: split the expression with intermediate names
             }
             """)
     }
@@ -203,7 +203,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = x\(terms) ①+ x + x      #! ① error: expression is too deep: more than 256 nested operations
+                output y = x\(terms) ①+① x + x     #! ① error[syntax-too-deep]: expression is too deep: more than 256 nested operations #! ① note: split the expression with intermediate names
             }
             """)
     }

@@ -64,9 +64,10 @@ private func kinds(_ text: String) -> [TokenKind] {
 
     @Test func formatterDrawsCaretAndTildes() {
         let file = SourceFile(path: "m.dlg", text: "model m {\n    y = foo(x)\n}\n")
-        let d = Diagnostic.error("unknown-name", "unknown name 'foo'", at: SourceRange(18, 21))
+        let d = Diagnostic(SyntaxDiagnostic.unexpectedCharacter(character: "character '$'"), at: SourceRange(18, 21))
+        #expect(d.id == "lex-unexpected-character")
         #expect(DiagnosticsFormatter().format(d, in: file) == """
-            m.dlg:2:9: error: unknown name 'foo'
+            m.dlg:2:9: error: unexpected character '$'
                     y = foo(x)
                         ^~~
 

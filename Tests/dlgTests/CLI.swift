@@ -52,8 +52,21 @@ enum CLI {
     static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
                     executable: String? = nil) throws -> Result {
         let scratch = try Scratch()
+        let status = try execute(executable ?? binary, arguments, in: directory, environment: environment,
+                                 stdout: scratch.file("out"), stderr: scratch.file("err"))
+        return Result(status: status,
+                      stdout: try String(contentsOfFile: scratch.file("out"), encoding: .utf8),
+                      stderr: try String(contentsOfFile: scratch.file("err"), encoding: .utf8))
+    }
+
+    /// Runs a program to its end with the tests' environment — NO_COLOR, and DLG_MNIST_DIR
+    /// when the sample exists — plus `environment`; standard output and standard error go to
+    /// the files named (files rather than pipes: nothing blocks however much either stream
+    /// holds), which may be one file, written in the order the program writes. Returns the exit status.
+    static func execute(_ executable: String, _ arguments: [String], in directory: String? = nil,
+                        environment: [String: String] = [:], stdout: String, stderr: String) throws -> Int32 {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable ?? binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
         if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         var env = ProcessInfo.processInfo.environment
@@ -61,21 +74,21 @@ enum CLI {
         if let m = mnistDirectory { env["DLG_MNIST_DIR"] = m }
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        // Files rather than pipes: nothing blocks however much either stream holds.
-        _ = FileManager.default.createFile(atPath: scratch.file("out"), contents: nil)
-        _ = FileManager.default.createFile(atPath: scratch.file("err"), contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch.file("out")))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch.file("err")))
+        _ = FileManager.default.createFile(atPath: stdout, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
+        var err = out
+        if stderr != stdout {
+            _ = FileManager.default.createFile(atPath: stderr, contents: nil)
+            err = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
+        }
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         try p.run()
         p.waitUntilExit()
         try out.close()
-        try err.close()
-        return Result(status: p.terminationStatus,
-                      stdout: try String(contentsOfFile: scratch.file("out"), encoding: .utf8),
-                      stderr: try String(contentsOfFile: scratch.file("err"), encoding: .utf8))
+        if stderr != stdout { try err.close() }
+        return p.terminationStatus
     }
 }
 

@@ -331,7 +331,7 @@ struct HostileCLITests {
         header.append(0x0A)
         var npy: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)]
         npy += header
-        FileManager.default.createFile(atPath: dir.file("big.npy"), contents: Data(npy))
+        _ = FileManager.default.createFile(atPath: dir.file("big.npy"), contents: Data(npy))
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("big.npy")))
         try h.truncate(atOffset: UInt64(npy.count) + 8_000_000_000)
         try h.close()

@@ -2,6 +2,8 @@ import DLGGraph
 import DLGSource
 import DLGSyntax
 
+private typealias E = ElaborationDiagnostic
+
 /// What a built-in's argument accepts.
 enum ArgKind: Sendable {
     case tensor
@@ -140,20 +142,16 @@ extension Elaborator {
         for a in args {
             if let label = a.label {
                 guard let p = params.first(where: { $0.name == label.name }) else {
-                    var notes: [DiagnosticNote] = []
-                    if let s = suggestion(for: label.name, among: params.map(\.name)) {
-                        notes.append(DiagnosticNote("did you mean '\(s)'?"))
-                    }
-                    let names = params.map(\.name).joined(separator: ", ")
-                    notes.append(DiagnosticNote("\(what) takes: \(names)"))
-                    diagnostics.error("unknown-argument", "\(what) has no argument '\(label.name)'", at: label.range,
-                                      notes: notes)
+                    diagnostics.report(E.unknownArgument(callee: what, label: label.name,
+                                                         suggestion: suggestion(for: label.name, among: params.map(\.name)),
+                                                         takes: params.map(\.name)),
+                                       at: label.range)
                     ok = false
                     unknownLabel = true
                     continue
                 }
                 if assigned[p.name] != nil {
-                    diagnostics.error("duplicate-argument", "argument '\(p.name)' is given twice", at: label.range)
+                    diagnostics.report(E.duplicateArgument(name: p.name), at: label.range)
                     ok = false
                     continue
                 }
@@ -162,17 +160,16 @@ extension Elaborator {
             } else {
                 guard nextPositional < positional.count else {
                     let n = positional.count
-                    diagnostics.error("too-many-arguments",
-                                      "\(what) takes \(n) positional argument\(n == 1 ? "" : "s") but \(args.filter { $0.label == nil }.count) were given",
-                                      at: a.range,
-                                      notes: params.count > n ? [DiagnosticNote("name the others, e.g. \(params[n].name): …")] : [])
+                    diagnostics.report(E.tooManyArguments(callee: what, positional: n, given: args.filter { $0.label == nil }.count,
+                                                          nextNamed: params.count > n ? params[n].name : nil),
+                                       at: a.range)
                     ok = false
                     continue
                 }
                 let p = positional[nextPositional]
                 nextPositional += 1
                 if assigned[p.name] != nil {
-                    diagnostics.error("duplicate-argument", "argument '\(p.name)' is given twice", at: a.range)
+                    diagnostics.report(E.duplicateArgument(name: p.name), at: a.range)
                     ok = false
                     continue
                 }
@@ -182,8 +179,7 @@ extension Elaborator {
         }
         // A misspelt argument name usually is the missing argument: one error is enough.
         for p in params where p.required && assigned[p.name] == nil && !unknownLabel {
-            diagnostics.error("missing-argument", "\(what) needs argument '\(p.name)' (\(p.kind.expectation))",
-                              at: callee.range)
+            diagnostics.report(E.missingArgument(callee: what, name: p.name, expectation: p.kind.expectation), at: callee.range)
             ok = false
         }
         var call = BoundCall(name: callee.name, range: range, calleeRange: callee.range)
@@ -205,9 +201,9 @@ extension Elaborator {
     func convert(_ e: Expr, to kind: ArgKind, name: String, what: String) -> Arg? {
         func mismatch(_ v: Value) -> Arg? {
             if !v.isPoison {
-                diagnostics.error("bad-argument",
-                                  "argument '\(name)' of \(what) must be \(kind.expectation), got \(describe(v))",
-                                  at: e.range, notes: notesForNonInteger(v).filter { _ in kind.wantsInteger })
+                diagnostics.report(E.argumentMismatch(name: name, callee: what, expectation: kind.expectation, got: describe(v),
+                                                      hint: kind.wantsInteger ? hint(v) : .other),
+                                   at: e.range)
             }
             return nil
         }
@@ -219,24 +215,25 @@ extension Elaborator {
             if case .name(let n) = e.kind, scope.bindings[n] == nil || choices.contains(n) { word = n }
             if case .string(let s) = e.kind { word = s }
             guard let w = word, choices.contains(w) else {
-                let shown = word.map { "'\($0)'" } ?? "this"
-                var notes: [DiagnosticNote] = []
-                if let w = word, let s = suggestion(for: w, among: choices) { notes.append(DiagnosticNote("did you mean '\(s)'?")) }
-                diagnostics.error("bad-argument", "argument '\(name)' of \(what) must be \(kind.expectation); \(shown) is not",
-                                  at: e.range, notes: notes)
+                diagnostics.report(E.argumentNotAChoice(name: name, callee: what, expectation: kind.expectation,
+                                                        shown: word.map { "'\($0)'" },
+                                                        suggestion: word.flatMap { suggestion(for: $0, among: choices) }),
+                                   at: e.range)
                 return nil
             }
             return .word(w)
         case .dtype:
             if case .name(let n) = e.kind, let d = DType(rawValue: n) { return .dtype(d) }
             if case .string(let n) = e.kind, let d = DType(rawValue: n) { return .dtype(d) }
-            let given: String
+            let given: String?
             switch e.kind {
             case .name(let n): given = "'\(n)'"
             case .string(let n): given = "\"\(n)\""
-            default: given = "this"
+            default: given = nil
             }
-            diagnostics.error("bad-argument", "argument '\(name)' of \(what) must be \(kind.expectation); \(given) is not", at: e.range)
+            diagnostics.report(E.argumentNotAChoice(name: name, callee: what, expectation: kind.expectation, shown: given,
+                                                    suggestion: nil),
+                               at: e.range)
             return nil
         case .initializer:
             return evaluateInitializer(e, shape: nil, what: "argument '\(name)' of \(what)").map { .initializer($0) }
@@ -300,7 +297,7 @@ extension Elaborator {
                 }
             }
             guard entries.filter({ $0 == .infer }).count <= 1 else {
-                diagnostics.error("bad-argument", "a shape may infer at most one size with -1", at: e.range)
+                diagnostics.report(E.inferTwice, at: e.range)
                 return nil
             }
             return .shape(entries)
@@ -327,13 +324,11 @@ extension Elaborator {
         case .name(let n) where scope.bindings[n] == nil:
             if let i = words[n] { return i }
             if ["constant", "uniform", "normal"].contains(n) {
-                diagnostics.error("bad-initializer", "initializer '\(n)' needs arguments, as in \(n == "constant" ? "constant(0.1)" : n == "uniform" ? "uniform(-1, 1)" : "normal(0, 0.01)")",
-                                  at: e.range)
+                diagnostics.report(E.initializerNeedsArguments(name: n), at: e.range)
                 return nil
             }
             let s = suggestion(for: n, among: Array(words.keys) + ["constant", "uniform", "normal"])
-            diagnostics.error("unknown-initializer", "unknown initializer '\(n)'" + (s.map { "; did you mean '\($0)'?" } ?? ""),
-                              at: e.range)
+            diagnostics.report(E.unknownInitializer(name: n, suggestion: s), at: e.range)
             return nil
         case .call(let callee, let args) where ["constant", "uniform", "normal"].contains(callee.name):
             let params: [ParamSpec]
@@ -351,21 +346,20 @@ extension Elaborator {
             case "uniform":
                 let (a, b) = (c.float("low")!, c.float("high")!)
                 guard a < b else {
-                    diagnostics.error("bad-initializer", "uniform(\(formatNumber(a)), \(formatNumber(b))) needs low < high",
-                                      at: e.range)
+                    diagnostics.report(E.uniformBounds(low: a, high: b), at: e.range)
                     return nil
                 }
                 return .uniform(a, b)
             default:
                 let std = c.float("std")!
                 guard std >= 0 else {
-                    diagnostics.error("bad-initializer", "normal needs a non-negative std, got \(formatNumber(std))", at: e.range)
+                    diagnostics.report(E.normalStd(std), at: e.range)
                     return nil
                 }
                 return .normal(mean: c.float("mean")!, std: std)
             }
         case .call(let callee, _) where words[callee.name] != nil:
-            diagnostics.error("bad-initializer", "initializer '\(callee.name)' takes no arguments; write it bare", at: e.range)
+            diagnostics.report(E.initializerTakesNoArguments(name: callee.name), at: e.range)
             return nil
         default:
             let v = evaluate(e)
@@ -376,20 +370,18 @@ extension Elaborator {
             case .list:
                 switch tensorLiteral(from: v) {
                 case .failure(let err):
-                    diagnostics.error("bad-literal", err.message, at: e.range)
+                    diagnostics.report(err, at: e.range)
                     return nil
                 case .success(let lit):
                     if let shape, lit.shape != shape {
-                        diagnostics.error("literal-shape-mismatch",
-                                          "\(what): the literal has shape \(Shape(lit.shape)) but \(Shape(shape)) is needed",
-                                          at: e.range)
+                        diagnostics.report(E.literalShapeMismatch(what: what, literal: Shape(lit.shape), needed: Shape(shape)),
+                                           at: e.range)
                         return nil
                     }
                     return .literal(lit)
                 }
             default:
-                diagnostics.error("bad-initializer", "\(what) must be an initializer or a literal tensor, got \(describe(v))",
-                                  at: e.range)
+                diagnostics.report(E.notAnInitializer(what: what, got: describe(v)), at: e.range)
                 return nil
             }
         }
@@ -398,9 +390,7 @@ extension Elaborator {
     /// Literal initializers given to layers are checked once the parameter's shape is known.
     func checkInitializer(_ i: Initializer, shape: [Int], what: String, at range: SourceRange) -> Bool {
         if case .literal(let lit) = i, lit.shape != shape {
-            diagnostics.error("literal-shape-mismatch",
-                              "\(what): the literal has shape \(Shape(lit.shape)) but \(Shape(shape)) is needed",
-                              at: range)
+            diagnostics.report(E.literalShapeMismatch(what: what, literal: Shape(lit.shape), needed: Shape(shape)), at: range)
             return false
         }
         return true
@@ -421,10 +411,7 @@ extension Elaborator {
 
     func warnIfSymmetric(_ i: Initializer, dims: [Int], name: String, at range: SourceRange) {
         guard dims.count >= 2, i.isConstant, dims[0] > 1 || dims[1] > 1 else { return }
-        diagnostics.warning("symmetric-init",
-                            "'\(name)' starts with every weight equal (\(i)); units that start alike get the same gradient and stay alike",
-                            at: range,
-                            notes: [DiagnosticNote("break the symmetry with a random initializer such as xavier_uniform or he_normal")])
+        diagnostics.report(E.symmetricInit(parameter: name, initializer: i.description), at: range)
     }
 }
 

@@ -1,6 +1,8 @@
 import DLGGraph
 import DLGSource
 
+private typealias E = ElaborationDiagnostic
+
 /// The built-in functions, layers, activations, losses and queries of the
 /// language, by name. `Docs/language.md` has one entry for each.
 enum Builtins {
@@ -129,7 +131,7 @@ enum Builtins {
                 }
             }
             guard case .tensor(let t) = xv else {
-                e.diagnostics.error("bad-argument", "\(name) reduces a tensor, got \(e.describe(xv))", at: c.range(of: "x"))
+                e.diagnostics.report(E.reduceNeedsTensor(function: name, got: e.describe(xv)), at: c.range(of: "x"))
                 return .poison
             }
             guard e.checkAxes(c.ints("axis") ?? [], of: t, c, argument: "axis") else { return .poison }
@@ -161,8 +163,7 @@ enum Builtins {
             let t = c.tensor("x")!
             let (lo, hi) = (c.float("low")!, c.float("high")!)
             guard lo <= hi else {
-                e.diagnostics.error("bad-argument", "clip needs low ≤ high, got \(formatNumber(lo)) and \(formatNumber(hi))",
-                                    at: c.range)
+                e.diagnostics.report(E.clipBounds(low: lo, high: hi), at: c.range)
                 return .poison
             }
             guard let a = e.emitID(.maximum, [t, e.scalar(lo, like: t, at: c.range)], at: c.range, what: "clip") else {
@@ -190,15 +191,13 @@ enum Builtins {
         },
         Builtin(name: "concat", role: .op, params: [.required("tensors", .any), .optional("axis", .int, .int(0))]) { e, c in
             guard case .list(let items) = c.value("tensors")! else {
-                e.diagnostics.error("bad-argument", "concat takes a list of tensors, as in concat([a, b], axis: 1)",
-                                    at: c.range(of: "tensors"))
+                e.diagnostics.report(E.concatNeedsList, at: c.range(of: "tensors"))
                 return .poison
             }
             var ids: [ValueID] = []
             for item in items {
                 guard case .tensor(let t) = item else {
-                    e.diagnostics.error("bad-argument", "concat takes a list of tensors; one item is \(e.describe(item))",
-                                        at: c.range(of: "tensors"))
+                    e.diagnostics.report(E.concatItem(got: e.describe(item)), at: c.range(of: "tensors"))
                     return .poison
                 }
                 ids.append(t)
@@ -218,7 +217,7 @@ enum Builtins {
                          .optional("value", .float, .float(0))]) { e, c in
             let t = c.tensor("x")!
             guard case .explicit(let p) = c.padding("pads")! else {
-                e.diagnostics.error("bad-argument", "pad takes explicit amounts, not same/valid", at: c.range(of: "pads"))
+                e.diagnostics.report(E.padNeedsAmounts, at: c.range(of: "pads"))
                 return .poison
             }
             return e.spatialPad(t, p, mode: c.word("mode")!, value: c.float("value")!, at: c.range) ?? .poison
@@ -243,8 +242,7 @@ enum Builtins {
         Builtin(name: "channels", role: .query, params: [x]) { e, c in
             let t = e.graph[c.tensor("x")!].type
             guard let d = t.dims, d.count >= 2 else {
-                e.diagnostics.error("bad-argument", "channels(x) needs a tensor of rank ≥ 2 (axis 1 is channels), got \(t)",
-                                    at: c.range)
+                e.diagnostics.report(E.channelsQuery(type: t), at: c.range)
                 return .poison
             }
             switch d[1] {
@@ -255,7 +253,7 @@ enum Builtins {
         Builtin(name: "shape", role: .query, params: [x]) { e, c in
             let t = e.graph[c.tensor("x")!].type
             guard let d = t.dims else {
-                e.diagnostics.error("unknown-rank", "shape(x) of \(t): the rank is unknown", at: c.range)
+                e.diagnostics.report(E.shapeQueryUnknownRank(query: "shape", type: t), at: c.range)
                 return .poison
             }
             return .list(d.map { if case .known(let v) = $0 { .int(v) } else { .symbol($0.description) } })
@@ -263,14 +261,14 @@ enum Builtins {
         Builtin(name: "rank", role: .query, params: [x]) { e, c in
             let t = e.graph[c.tensor("x")!].type
             guard let r = t.rank else {
-                e.diagnostics.error("unknown-rank", "rank(x) of \(t): the rank is unknown", at: c.range)
+                e.diagnostics.report(E.shapeQueryUnknownRank(query: "rank", type: t), at: c.range)
                 return .poison
             }
             return .int(r)
         },
         Builtin(name: "len", role: .query, params: [.required("list", .any)]) { e, c in
             guard case .list(let items) = c.value("list")! else {
-                e.diagnostics.error("bad-argument", "len takes a list", at: c.range)
+                e.diagnostics.report(E.lenNeedsList, at: c.range)
                 return .poison
             }
             return .int(items.count)
@@ -304,8 +302,7 @@ extension Elaborator {
         let type = graph[t].type
         guard let r = type.rank else { return true }
         for a in axes where a < -r || a >= r {
-            let valid = r == 0 ? "a scalar has no axes" : "it has \(r) ax\(r == 1 ? "is" : "es"): 0…\(r - 1), or −\(r)…−1 from the end"
-            diagnostics.error("bad-axis", "\(c.name): axis \(a) is out of range for \(type); \(valid)", at: c.range(of: argument))
+            diagnostics.report(E.badAxis(function: c.name, axis: a, type: type), at: c.range(of: argument))
             return false
         }
         return true
@@ -319,7 +316,7 @@ extension Elaborator {
             case .size(let v): dims.append(.known(v))
             case .symbol(let s): dims.append(.symbol(s))
             case .infer:
-                diagnostics.error("bad-argument", "-1 is only allowed in reshape", at: range)
+                diagnostics.report(E.inferOutsideReshape, at: range)
                 return nil
             }
         }
@@ -330,9 +327,7 @@ extension Elaborator {
         let type = graph[t].type
         let target = Shape(entries.map { if case .size(let v) = $0 { Dim.known(v) } else { Dim.known(1) } })
         guard target.knownElementCountWithinLimit != nil else {
-            diagnostics.error("tensor-too-large",
-                              "\(what): the target shape would hold \(describeElementCount(target)) elements; a tensor holds at most \(groupDigits(Shape.maxElements))",
-                              at: range)
+            diagnostics.report(E.reshapeTooLarge(what: what, elements: describeElementCount(target), limit: Shape.maxElements), at: range)
             return .poison
         }
         var dims: [Dim] = entries.map {
@@ -344,7 +339,7 @@ extension Elaborator {
         }
         if let i = entries.firstIndex(of: .infer) {
             guard let inDims = type.dims else {
-                diagnostics.error("unknown-rank", "\(what): cannot infer -1 for \(type), whose rank is unknown", at: range)
+                diagnostics.report(E.reshapeUnknownRank(what: what, type: type), at: range)
                 return .poison
             }
             let (a, sa) = symbolicProduct(inDims)
@@ -355,14 +350,13 @@ extension Elaborator {
                 if let k = remaining.firstIndex(of: s) { remaining.remove(at: k) } else { remaining.append("?") }
             }
             guard b > 0, a % b == 0, remaining.count <= 1, !remaining.contains("?") else {
-                diagnostics.error("shape-error", "\(what): cannot reshape \(type) to \(Shape(dims.map { $0 == .known(-1) ? .symbol("-1") : $0 })): no size for -1 makes the element counts equal",
-                                  at: range)
+                diagnostics.report(E.reshapeImpossible(what: what, type: type, target: Shape(dims.map { $0 == .known(-1) ? .symbol("-1") : $0 })),
+                                   at: range)
                 return .poison
             }
             if remaining.count == 1 {
                 guard a / b == 1 else {
-                    diagnostics.error("shape-error", "\(what): -1 would have to be \(a / b)·\(remaining[0]); only a plain size or symbol can be inferred",
-                                      at: range)
+                    diagnostics.report(E.reshapeProduct(what: what, factor: a / b, symbol: remaining[0]), at: range)
                     return .poison
                 }
                 dims[i] = .symbol(remaining[0])
@@ -376,18 +370,18 @@ extension Elaborator {
     func slice(_ t: ValueID, axis: Int, start: Int, end: Int, step: Int, call c: BoundCall) -> Value {
         let type = graph[t].type
         guard step >= 1 else {
-            diagnostics.error("bad-argument", "slice: step must be at least 1, got \(step)", at: c.range(of: "step"))
+            diagnostics.report(E.sliceStep(step), at: c.range(of: "step"))
             return .poison
         }
         guard checkSizeArgument(step, "slice: step", at: c.range(of: "step")) else { return .poison }
         guard let dims = type.dims else {
-            diagnostics.error("unknown-rank", "slice: \(type) has unknown rank", at: c.range)
+            diagnostics.report(E.sliceUnknownRank(type: type), at: c.range)
             return .poison
         }
         let r = dims.count
         let ax = axis < 0 ? axis + r : axis
         guard ax >= 0, ax < r else {
-            diagnostics.error("bad-argument", "slice: axis \(axis) is out of range for \(type)", at: c.range(of: "axis"))
+            diagnostics.report(E.sliceAxis(axis: axis, type: type), at: c.range(of: "axis"))
             return .poison
         }
         var starts = Array(repeating: 0, count: r), ends = Array(repeating: Int.max, count: r)
@@ -408,7 +402,7 @@ extension Elaborator {
     func spatialPad(_ t: ValueID, _ p: [Int], mode: String, value: Double, at range: SourceRange) -> Value? {
         let type = graph[t].type
         guard let r = type.rank, r >= 2 else {
-            diagnostics.error("bad-argument", "pad works on the last two axes and needs rank ≥ 2, got \(type)", at: range)
+            diagnostics.report(E.padRank(type: type), at: range)
             return nil
         }
         let pads = Array(repeating: 0, count: 2 * (r - 2)) + p

@@ -2,6 +2,8 @@ import DLGGraph
 import DLGSource
 import DLGSyntax
 
+private typealias E = ElaborationDiagnostic
+
 enum BuiltinRole: Sendable {
     /// A primitive operation; no summary row.
     case op
@@ -43,18 +45,15 @@ extension Elaborator {
             return callBlock(block, callee: callee, args, range: range)
         }
         guard let b = Builtins.table[callee.name] else {
-            var notes: [DiagnosticNote] = []
             let candidates = Array(Builtins.table.keys) + Array(blocks.keys)
-            if let s = suggestion(for: callee.name, among: candidates) {
-                notes.append(DiagnosticNote("did you mean '\(s)'?"))
-            }
-            if Elaborator.initializerWords[callee.name] != nil || ["uniform", "normal", "constant"].contains(callee.name) {
-                notes.append(DiagnosticNote("'\(callee.name)' is an initializer; it can only appear after '=' in a param or as init:"))
-            }
+            let isInitializer = Elaborator.initializerWords[callee.name] != nil
+                || ["uniform", "normal", "constant"].contains(callee.name)
             if scope.bindings[callee.name] != nil {
-                diagnostics.error("not-callable", "'\(callee.name)' is a value, not a function", at: callee.range)
+                diagnostics.report(E.notCallable(name: callee.name), at: callee.range)
             } else {
-                diagnostics.error("unknown-function", "unknown function '\(callee.name)'", at: callee.range, notes: notes)
+                diagnostics.report(E.unknownFunction(name: callee.name, suggestion: suggestion(for: callee.name, among: candidates),
+                                                     isInitializer: isInitializer),
+                                   at: callee.range)
             }
             // Still evaluate the arguments so that errors inside them are reported.
             for a in args { _ = evaluate(a.value) }
@@ -71,19 +70,14 @@ extension Elaborator {
         if aborted { return .poison }
         if callStack.count >= ElaborationLimits.maxCallDepth {
             aborted = true
-            diagnostics.error("elaboration-limit",
-                              "block calls are nested too deeply: more than \(ElaborationLimits.maxCallDepth) blocks call each other",
-                              at: callee.range,
-                              notes: callStack.first.map { [DiagnosticNote("the chain of calls starts here, with '\($0.name)'", at: $0.call)] } ?? [])
+            diagnostics.report(E.callsTooDeep(limit: ElaborationLimits.maxCallDepth, chainStart: callStack.first?.name,
+                                              startedAt: callStack.first?.call),
+                               at: callee.range)
             return .poison
         }
         if let i = callStack.firstIndex(where: { $0.name == block.name.name }) {
             let cycle = callStack[i...].map(\.name) + [block.name.name]
-            diagnostics.error("recursive-block",
-                              "block '\(block.name.name)' calls itself recursively: " + cycle.joined(separator: " → "),
-                              at: callee.range,
-                              notes: [DiagnosticNote("blocks are expanded while compiling, so recursion would never end; use a for loop")]
-                                  + callStackNotes())
+            diagnostics.report(E.recursiveBlock(name: block.name.name, cycle: cycle), at: callee.range, notes: callStackNotes())
             return .poison
         }
         // Arguments are evaluated in the caller's scope.
@@ -94,21 +88,20 @@ extension Elaborator {
         var firstExtra: SourceRange?
         let n = block.parameters.count
         let required = block.parameters.filter { $0.defaultValue == nil }.count
-        let takes = required == n ? "\(n) argument\(n == 1 ? "" : "s")" : "\(required) to \(n) arguments"
         for a in args {
             let v = evaluate(a.value)
             if let label = a.label {
                 guard block.parameters.contains(where: { $0.name.name == label.name }) else {
                     let s = suggestion(for: label.name, among: block.parameters.map(\.name.name))
-                    diagnostics.error("unknown-argument",
-                                      "block '\(block.name.name)' has no parameter '\(label.name)'" + (s.map { "; did you mean '\($0)'?" } ?? ""),
-                                      at: label.range, notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
+                    diagnostics.report(E.unknownBlockArgument(block: block.name.name, label: label.name, suggestion: s,
+                                                              definedAt: block.name.range),
+                                       at: label.range)
                     ok = false
                     unknownLabel = true
                     continue
                 }
                 if values[label.name] != nil {
-                    diagnostics.error("duplicate-argument", "argument '\(label.name)' is given twice", at: label.range)
+                    diagnostics.report(E.duplicateArgument(name: label.name), at: label.range)
                     ok = false
                 }
                 values[label.name] = v
@@ -124,18 +117,16 @@ extension Elaborator {
         }
         let given = args.count
         if positional > n {
-            diagnostics.error("block-arity",
-                              "block '\(block.name.name)' takes \(takes) but \(given) \(given == 1 ? "was" : "were") given",
-                              at: firstExtra ?? callee.range,
-                              notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
+            diagnostics.report(E.blockArity(block: block.name.name, required: required, parameters: n, given: given, missing: [],
+                                            definedAt: block.name.range),
+                               at: firstExtra ?? callee.range)
             ok = false
         }
         let missing = block.parameters.filter { values[$0.name.name] == nil && $0.defaultValue == nil }
         if !missing.isEmpty, !unknownLabel {
-            let names = missing.map { "'\($0.name.name)'" }.joined(separator: ", ")
-            diagnostics.error("block-arity",
-                              "block '\(block.name.name)' takes \(takes) but \(given) \(given == 1 ? "was" : "were") given; missing \(names)",
-                              at: callee.range, notes: [DiagnosticNote("'\(block.name.name)' is defined here", at: block.name.range)])
+            diagnostics.report(E.blockArity(block: block.name.name, required: required, parameters: n, given: given,
+                                            missing: missing.map(\.name.name), definedAt: block.name.range),
+                               at: callee.range)
             ok = false
         }
         guard ok else { return .poison }
@@ -165,8 +156,7 @@ extension Elaborator {
         currentLabel = savedLabel
 
         guard let result = inner.returned else {
-            diagnostics.error("block-without-return", "block '\(block.name.name)' ends without 'return'",
-                              at: block.name.range, notes: [DiagnosticNote("called here", at: callee.range)])
+            diagnostics.report(E.blockWithoutReturn(block: block.name.name, calledAt: callee.range), at: block.name.range)
             return .poison
         }
         let params = (firstNode..<graph.nodes.count).filter { graph[$0].op == .param }

@@ -2,6 +2,8 @@ import DLGGraph
 import DLGSource
 import DLGSyntax
 
+private typealias E = ElaborationDiagnostic
+
 public struct ElaborationOptions: Sendable {
     /// Dropout active, batchnorm on batch statistics with running-average updates.
     public var training: Bool
@@ -73,21 +75,17 @@ public final class Elaborator {
     func collectBlocks() {
         for b in unit.blocks {
             if let previous = blocks[b.name.name] {
-                diagnostics.error("duplicate-block", "block '\(b.name.name)' is defined twice", at: b.name.range,
-                                  notes: [DiagnosticNote("first defined here", at: previous.name.range)])
+                diagnostics.report(E.duplicateBlock(name: b.name.name, first: previous.name.range), at: b.name.range)
                 continue
             }
             if let builtin = Builtins.table[b.name.name] {
-                diagnostics.error("block-shadows-builtin",
-                                  "block '\(b.name.name)' would hide the built-in \(builtin.role.noun) '\(b.name.name)'; choose another name",
-                                  at: b.name.range)
+                diagnostics.report(E.blockShadowsBuiltin(name: b.name.name, builtin: builtin.role.noun), at: b.name.range)
                 continue
             }
             var seen: [String: SourceRange] = [:]
             for p in b.parameters {
                 if let first = seen[p.name.name] {
-                    diagnostics.error("duplicate-parameter", "parameter '\(p.name.name)' appears twice in block '\(b.name.name)'",
-                                      at: p.name.range, notes: [DiagnosticNote("first declared here", at: first)])
+                    diagnostics.report(E.duplicateParameter(name: p.name.name, block: b.name.name, first: first), at: p.name.range)
                 }
                 seen[p.name.name] = p.name.range
             }
@@ -105,18 +103,14 @@ public final class Elaborator {
             } else if let d = p.defaultValue {
                 scope.bindings[p.name.name] = Binding(value: evaluate(d), loc: p.name.range)
             } else {
-                diagnostics.error("missing-model-parameter",
-                                  "model parameter '\(p.name.name)' has no default; give it with --bind \(p.name.name)=N",
-                                  at: p.name.range)
+                diagnostics.report(E.missingModelParameter(name: p.name.name), at: p.name.range)
                 scope.bindings[p.name.name] = Binding(value: .poison, loc: p.name.range)
             }
         }
         execute(model.body)
         graph.layers = scope.layers
         if graph.outputs.isEmpty, graph.loss == nil, !diagnostics.hasErrors, !afterSyntaxErrors {
-            diagnostics.warning("no-output", "model '\(model.name.name)' has no output and nothing to minimize",
-                                at: model.name.range,
-                                notes: [DiagnosticNote("mark a value with 'output name = …' or add 'minimize loss'")])
+            diagnostics.report(E.noOutput(model: model.name.name), at: model.name.range)
         }
     }
 
@@ -124,7 +118,7 @@ public final class Elaborator {
         for s in body {
             if aborted { return }
             if scope.returned != nil {
-                diagnostics.warning("unreachable", "statement after 'return' is never run", at: s.range)
+                diagnostics.report(E.unreachable, at: s.range)
                 return
             }
             execute(s)
@@ -136,8 +130,7 @@ public final class Elaborator {
         switch s.kind {
         case .input(let name, let type):
             guard !scope.isBlock else {
-                diagnostics.error("input-in-block", "'input' is only allowed in a model body; pass tensors to a block as arguments",
-                                  at: s.range)
+                diagnostics.report(E.misplaced(.input), at: s.range)
                 return
             }
             guard let t = evaluateType(type, allowSymbols: true) else {
@@ -184,15 +177,13 @@ public final class Elaborator {
         case .assign(let name, let expr):
             let v = evaluateStatementExpression(expr, binding: name.name)
             if builtinOrBlockName(name.name) {
-                diagnostics.warning("shadows-function", "'\(name.name)' hides the function of the same name in the rest of this body",
-                                    at: name.range)
+                diagnostics.report(E.shadowsFunction(name: name.name), at: name.range)
             }
             scope.bindings[name.name] = Binding(value: v, loc: name.range)
             labelResult(v, name.name)
         case .output(let name, let expr):
             guard !scope.isBlock else {
-                diagnostics.error("output-in-block", "'output' is only allowed in a model body; a block gives its result with 'return'",
-                                  at: s.range)
+                diagnostics.report(E.misplaced(.output), at: s.range)
                 return
             }
             let v: Value
@@ -204,7 +195,7 @@ public final class Elaborator {
                 v = b
             }
             if outputNames.contains(name.name) {
-                diagnostics.error("duplicate-output", "output '\(name.name)' is declared twice", at: name.range)
+                diagnostics.report(E.duplicateOutput(name: name.name), at: name.range)
                 return
             }
             guard let t = tensorValue(v, at: expr?.range ?? name.range, what: "an output") else { return }
@@ -213,12 +204,11 @@ public final class Elaborator {
             outputNames.insert(name.name)
         case .minimize(let expr):
             guard !scope.isBlock else {
-                diagnostics.error("minimize-in-block", "'minimize' is only allowed in a model body", at: s.range)
+                diagnostics.report(E.misplaced(.minimize), at: s.range)
                 return
             }
             if sawMinimize {
-                diagnostics.error("duplicate-minimize", "a model minimizes one value; add the terms into one loss instead",
-                                  at: s.range)
+                diagnostics.report(E.duplicateMinimize, at: s.range)
                 return
             }
             sawMinimize = true
@@ -226,18 +216,14 @@ public final class Elaborator {
             guard let t = tensorValue(v, at: expr.range, what: "the value to minimize") else { return }
             let type = graph[t].type
             guard type.shape.dims == [] else {
-                diagnostics.error("minimize-not-scalar",
-                                  "minimize needs a scalar, but this is \(type)",
-                                  at: expr.range,
-                                  notes: [DiagnosticNote("reduce it with mean(…) or sum(…), or use a loss such as mse(yhat, y)")])
+                diagnostics.report(E.minimizeNotScalar(type: type), at: expr.range)
                 return
             }
             graph.loss = t
             graph.lossLoc = expr.range
         case .return(let expr):
             guard scope.isBlock else {
-                diagnostics.error("return-in-model", "'return' is only allowed in a block; a model marks results with 'output'",
-                                  at: s.range)
+                diagnostics.report(E.misplaced(.return), at: s.range)
                 return
             }
             scope.returned = evaluateStatementExpression(expr, binding: nil)
@@ -249,11 +235,9 @@ public final class Elaborator {
             }
             let (count, overflow) = b.subtractingReportingOverflow(a)
             if overflow || count > ElaborationLimits.maxLoopIterations {
-                diagnostics.error("loop-too-long",
-                                  "the loop \(a)..<\(b) would run \(overflow ? "more than 2⁶³" : groupDigits(count)) times; a loop runs at most \(groupDigits(ElaborationLimits.maxLoopIterations)) times",
-                                  at: lo.range.union(hi.range),
-                                  notes: [DiagnosticNote("loops are unrolled while compiling: every iteration adds its layers to the graph")]
-                                      + callStackNotes())
+                diagnostics.report(E.loopTooLong(lower: a, upper: b, count: overflow ? nil : count,
+                                                 limit: ElaborationLimits.maxLoopIterations),
+                                   at: lo.range.union(hi.range), notes: callStackNotes())
                 poisonNamesDefined(in: body)
                 return
             }
@@ -299,8 +283,7 @@ public final class Elaborator {
     func checkRedefinition(_ name: Identifier) -> Bool {
         if let previous = scope.bindings[name.name] {
             if case .symbol = previous.value { return true }
-            diagnostics.error("redefinition", "'\(name.name)' is already defined", at: name.range,
-                              notes: [DiagnosticNote("previous definition here", at: previous.loc)])
+            diagnostics.report(E.redefinition(name: name.name, previous: previous.loc), at: name.range)
             return false
         }
         return true
@@ -371,8 +354,7 @@ public final class Elaborator {
     func evaluateType(_ t: TypeExpr, allowSymbols: Bool) -> TensorType? {
         guard let dtype = DType(rawValue: t.dtype.name) else {
             let s = suggestion(for: t.dtype.name, among: DType.allCases.map(\.rawValue))
-            diagnostics.error("unknown-dtype", "unknown dtype '\(t.dtype.name)'" + (s.map { "; did you mean '\($0)'?" } ?? ""),
-                              at: t.dtype.range, notes: [DiagnosticNote("dtypes are f32, f64 and i32")])
+            diagnostics.report(E.unknownDType(name: t.dtype.name, suggestion: s), at: t.dtype.range)
             return nil
         }
         guard let dimExprs = t.dims else { return TensorType(dtype, .unknownRank) }
@@ -381,9 +363,7 @@ public final class Elaborator {
         for d in dimExprs {
             if case .name(let n) = d.kind, scope.bindings[n] == nil {
                 guard allowSymbols else {
-                    diagnostics.error("param-symbolic-shape",
-                                      "a parameter's shape must be known; '\(n)' is not a compile-time integer",
-                                      at: d.range)
+                    diagnostics.report(E.paramShapeNotCompileTime(name: n), at: d.range)
                     ok = false
                     continue
                 }
@@ -398,18 +378,15 @@ public final class Elaborator {
                 }
                 dims.append(.known(v))
             case .int(let v):
-                diagnostics.error("bad-dimension", "a dimension must be positive, got \(v)", at: d.range)
+                diagnostics.report(E.dimensionNotPositive(v), at: d.range)
                 ok = false
             case .symbol(let s) where allowSymbols: dims.append(.symbol(s))
             case .symbol(let s):
-                diagnostics.error("param-symbolic-shape",
-                                  "a parameter's shape must be known, but \(s) is a symbolic size",
-                                  at: d.range, notes: [DiagnosticNote("bind it with --bind \(s)=N, or use a layer such as dense, which sizes its parameters from its input")])
+                diagnostics.report(E.paramShapeSymbolic(symbol: s), at: d.range)
                 ok = false
             case .poison: ok = false
             case let v:
-                diagnostics.error("bad-dimension", "a dimension must be an integer or a symbol such as B, got \(describe(v))",
-                                  at: d.range)
+                diagnostics.report(E.dimensionNotInteger(got: describe(v)), at: d.range)
                 ok = false
             }
         }
@@ -426,19 +403,18 @@ public final class Elaborator {
         case .int(let i): return i
         case .poison: return nil
         case let v:
-            diagnostics.error("not-compile-time-integer", "\(what) must be a compile-time integer, got \(describe(v))",
-                              at: e.range,
-                              notes: notesForNonInteger(v))
+            diagnostics.report(E.notCompileTimeInteger(what: what, got: describe(v), hint: hint(v)), at: e.range)
             return nil
         }
     }
 
-    func notesForNonInteger(_ v: Value) -> [DiagnosticNote] {
+    /// What kind of value stands where an integer is needed, for the hint after the error.
+    func hint(_ v: Value) -> ElaborationDiagnostic.ValueHint {
         switch v {
-        case .tensor: return [DiagnosticNote("tensors are only known when the model runs; use an integer, a block argument or a shape query such as channels(x)")]
-        case .symbol(let s): return [DiagnosticNote("\(s) is a symbolic size; bind it with --bind \(s)=N")]
-        case .float: return [DiagnosticNote("write an integer without a fractional part")]
-        default: return []
+        case .tensor: return .tensor
+        case .symbol(let s): return .symbol(s)
+        case .float: return .number
+        default: return .other
         }
     }
 
@@ -447,9 +423,7 @@ public final class Elaborator {
         case .bool(let b): return b
         case .poison: return nil
         case let v:
-            diagnostics.error("not-compile-time-bool", "\(what) must be a compile-time boolean, got \(describe(v))",
-                              at: e.range,
-                              notes: [DiagnosticNote("conditions compare integers known while compiling, e.g. 'if stride != 1 then … else …'")])
+            diagnostics.report(E.notCompileTimeBool(what: what, got: describe(v)), at: e.range)
             return nil
         }
     }
@@ -462,18 +436,13 @@ public final class Elaborator {
 
     func reportUnknownName(_ name: String, at range: SourceRange) {
         if Builtins.table[name] != nil || blocks[name] != nil {
-            diagnostics.error("function-as-value", "'\(name)' is a function; call it, as in \(name)(x)", at: range)
+            diagnostics.report(E.functionAsValue(name: name), at: range)
             return
         }
-        var notes: [DiagnosticNote] = []
-        let candidates = Array(scope.bindings.keys)
-        if let s = suggestion(for: name, among: candidates) {
-            notes.append(DiagnosticNote("did you mean '\(s)'?", at: scope.bindings[s]?.loc))
-        }
-        if scope.isBlock {
-            notes.append(DiagnosticNote("a block sees only its parameters and its own bindings"))
-        }
-        diagnostics.error("unknown-name", "unknown name '\(name)'", at: range, notes: notes)
+        let s = suggestion(for: name, among: Array(scope.bindings.keys))
+        diagnostics.report(E.unknownName(name: name, suggestion: s, definedAt: s.flatMap { scope.bindings[$0]?.loc },
+                                         inBlock: scope.isBlock),
+                           at: range)
     }
 
     // MARK: Expressions
@@ -484,9 +453,7 @@ public final class Elaborator {
         defer { evaluationDepth -= 1 }
         if evaluationDepth > ElaborationLimits.maxEvaluationDepth {
             aborted = true
-            diagnostics.error("elaboration-limit",
-                              "expressions and block calls are nested too deeply: more than \(groupDigits(ElaborationLimits.maxEvaluationDepth)) levels",
-                              at: e.range, notes: callStackNotes())
+            diagnostics.report(E.evaluationTooDeep(limit: ElaborationLimits.maxEvaluationDepth), at: e.range, notes: callStackNotes())
             return .poison
         }
         switch e.kind {
@@ -505,7 +472,7 @@ public final class Elaborator {
             case (_, .poison): return .poison
             case (.negate, .int(let i)):
                 guard i != Int.min else {
-                    diagnostics.error("integer-overflow", "integer overflow: -(\(i)) does not fit in 64 bits", at: e.range)
+                    diagnostics.report(E.negationOverflow(i), at: e.range)
                     return .poison
                 }
                 return .int(-i)
@@ -513,7 +480,7 @@ public final class Elaborator {
             case (.negate, .tensor(let t)): return emit(.neg, [t], at: e.range, what: "'-'")
             case (.not, .bool(let b)): return .bool(!b)
             default:
-                diagnostics.error("bad-operand", "'\(op.rawValue)' cannot be applied to \(describe(v))", at: e.range)
+                diagnostics.report(E.unaryOperand(operator: op.rawValue, operand: describe(v)), at: e.range)
                 return .poison
             }
         case .binary(let op, let a, let b, let opRange):
@@ -534,21 +501,19 @@ public final class Elaborator {
             if b.isPoison || i.isPoison { return .poison }
             guard case .list(let items) = b else {
                 if case .tensor = b {
-                    diagnostics.error("tensor-index", "indexing a tensor is not supported; use slice(x, axis: …, start: …, end: …)",
-                                      at: e.range)
+                    diagnostics.report(E.tensorIndex, at: e.range)
                 } else {
-                    diagnostics.error("bad-index", "\(describe(b)) cannot be indexed", at: base.range)
+                    diagnostics.report(E.notIndexable(describe(b)), at: base.range)
                 }
                 return .poison
             }
             guard case .int(let k) = i else {
-                diagnostics.error("bad-index", "an index must be an integer, got \(describe(i))", at: index.range)
+                diagnostics.report(E.indexNotInteger(got: describe(i)), at: index.range)
                 return .poison
             }
             let n = k < 0 ? k + items.count : k
             guard n >= 0, n < items.count else {
-                diagnostics.error("index-out-of-range", "index \(k) is out of range for a list of \(items.count)",
-                                  at: index.range)
+                diagnostics.report(E.indexOutOfRange(index: k, count: items.count), at: index.range)
                 return .poison
             }
             return items[n]
@@ -577,14 +542,12 @@ public final class Elaborator {
             return false
         }()
         guard let tensorOp, involvesTensor else {
-            diagnostics.error("bad-operand", "'\(op.rawValue)' cannot be applied to \(describe(x)) and \(describe(y))",
-                              at: opRange)
+            diagnostics.report(E.binaryOperands(operator: op.rawValue, describe(x), describe(y)), at: opRange)
             return .poison
         }
         if tensorOp == .matmul {
             guard case .tensor(let a) = x, case .tensor(let b) = y else {
-                diagnostics.error("bad-operand", "'@' multiplies two tensors, got \(describe(x)) and \(describe(y))",
-                                  at: opRange)
+                diagnostics.report(E.matmulOperands(describe(x), describe(y)), at: opRange)
                 return .poison
             }
             return emit(.matmul, [a, b], at: opRange, what: "'@'")
@@ -627,12 +590,12 @@ public final class Elaborator {
         case .multiply: return .float(a * b)
         case .divide:
             if b == 0 {
-                diagnostics.error("division-by-zero", "division by zero", at: range)
+                diagnostics.report(E.divisionByZero, at: range)
                 return .poison
             }
             return .float(a / b)
         case .modulo:
-            diagnostics.error("bad-operand", "'%' needs integers, got \(describe(x)) and \(describe(y))", at: range)
+            diagnostics.report(E.moduloOperands(describe(x), describe(y)), at: range)
             return .poison
         case .less: return .bool(a < b)
         case .greater: return .bool(a > b)
@@ -648,7 +611,7 @@ public final class Elaborator {
     func foldIntegers(_ op: BinaryOperator, _ a: Int, _ b: Int, at range: SourceRange) -> Value? {
         func checked(_ r: (partialValue: Int, overflow: Bool)) -> Value {
             if r.overflow {
-                diagnostics.error("integer-overflow", "integer overflow: \(a) \(op.rawValue) \(b) does not fit in 64 bits", at: range)
+                diagnostics.report(E.arithmeticOverflow(a, operator: op.rawValue, b), at: range)
                 return .poison
             }
             return .int(r.partialValue)
@@ -659,7 +622,7 @@ public final class Elaborator {
         case .multiply: return checked(a.multipliedReportingOverflow(by: b))
         case .divide, .modulo:
             if b == 0 {
-                diagnostics.error("division-by-zero", "division by zero", at: range)
+                diagnostics.report(E.divisionByZero, at: range)
                 return .poison
             }
             let r = a.remainderReportingOverflow(dividingBy: b)
@@ -693,8 +656,7 @@ public final class Elaborator {
             }
             return .tensor(id)
         } catch {
-            diagnostics.error(error.id, error.message, at: range,
-                              notes: error.notes.map { DiagnosticNote($0) } + callStackNotes())
+            diagnostics.report(ShapeDiagnostic(error), at: range, notes: callStackNotes())
             return .poison
         }
     }
@@ -708,7 +670,7 @@ public final class Elaborator {
 
     /// Where an error inside a block came from.
     func callStackNotes() -> [DiagnosticNote] {
-        callStack.reversed().map { DiagnosticNote("in block '\($0.name)' called here", at: $0.call) }
+        callStack.reversed().map { ElaborationDiagnostic.calledFrom(block: $0.name, at: $0.call) }
     }
 
     func constant(_ value: TensorLiteral, dtype: DType, at range: SourceRange) -> ValueID {
@@ -731,12 +693,12 @@ public final class Elaborator {
             switch tensorLiteral(from: v) {
             case .success(let lit): return constant(lit, dtype: dtype, at: range)
             case .failure(let e):
-                diagnostics.error("bad-literal", e.message, at: range)
+                diagnostics.report(e, at: range)
                 return nil
             }
         case .poison: return nil
         default:
-            diagnostics.error("expected-tensor", "expected a tensor, got \(describe(v))", at: range)
+            diagnostics.report(E.expectedTensor(got: describe(v)), at: range)
             return nil
         }
     }
@@ -746,7 +708,7 @@ public final class Elaborator {
         case .tensor(let t): return t
         case .poison: return nil
         default:
-            diagnostics.error("expected-tensor", "\(what) must be a tensor, got \(describe(v))", at: range)
+            diagnostics.report(E.mustBeTensor(what: what, got: describe(v)), at: range)
             return nil
         }
     }

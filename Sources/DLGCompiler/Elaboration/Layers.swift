@@ -1,6 +1,8 @@
 import DLGGraph
 import DLGSource
 
+private typealias E = ElaborationDiagnostic
+
 /// Layers: calls that expand to several primitives and usually create parameters.
 enum Layers {
     static let x = ParamSpec.required("x", .tensor)
@@ -81,8 +83,7 @@ enum Layers {
             let t = c.tensor("x")!
             let out: Value = e.withLabel(layer) {
                 guard let r = e.graph[t].type.rank, r == 4 else {
-                    e.diagnostics.error("shape-error", "\(fn) needs an NCHW tensor of rank 4, got \(e.graph[t].type)",
-                                        at: c.range)
+                    e.diagnostics.report(E.globalPoolInput(function: fn, type: e.graph[t].type), at: c.range)
                     return .poison
                 }
                 return e.emit(op, [t], ["axes": .ints([2, 3])], at: c.range, what: fn)
@@ -99,7 +100,7 @@ extension Elaborator {
             return nil
         }
         if case .string(let s) = v, !s.isEmpty, !s.contains(" ") { return s }
-        diagnostics.error("bad-argument", "name must be a string without spaces, as in name: \"conv1\"", at: c.range(of: "name"))
+        diagnostics.report(E.badLayerName, at: c.range(of: "name"))
         return nil
     }
 
@@ -128,22 +129,19 @@ extension Elaborator {
         let type = graph[x].type
         let units = c.int("units")!
         guard units > 0 else {
-            diagnostics.error("bad-argument", "dense needs a positive number of units, got \(units)", at: c.range(of: "units"))
+            diagnostics.report(E.positiveCount(layer: "dense", argument: "units", got: units), at: c.range(of: "units"))
             return .poison
         }
         guard type.dtype.isFloat else {
-            diagnostics.error("dtype-mismatch", "dense 'layer' expects floating-point input, got \(type)", at: c.range)
+            diagnostics.report(E.denseDType(layer: layer, type: type), at: c.range)
             return .poison
         }
         guard let dims = type.dims, dims.count >= 2 else {
-            let what = type.dims == nil ? "a tensor of unknown rank" : "\(type)"
-            diagnostics.error(type.dims == nil ? "unknown-rank" : "shape-error",
-                              "dense '\(layer)' needs input of rank ≥ 2 ([batch, features]), got \(what)", at: c.range,
-                              notes: type.rank == 4 ? [DiagnosticNote("flatten image features first: dense(flatten(x), \(units))")] : [])
+            diagnostics.report(E.denseInput(layer: layer, type: type, units: units), at: c.range)
             return .poison
         }
         guard case .known(let fanIn) = dims[dims.count - 1] else {
-            diagnostics.error("shape-error", "dense '\(layer)' needs a known feature count, got \(type)", at: c.range)
+            diagnostics.report(E.denseFeatures(layer: layer, type: type), at: c.range)
             return .poison
         }
         guard checkSizeArgument(units, "dense '\(layer)': units", at: c.range(of: "units")),
@@ -151,8 +149,7 @@ extension Elaborator {
             return .poison
         }
         if type.rank! > 2, type.rank! == 4 {
-            diagnostics.warning("dense-on-images", "dense '\(layer)' on \(type) acts on the last axis only",
-                                at: c.range, notes: [DiagnosticNote("to connect every pixel, use dense(flatten(x), \(units))")])
+            diagnostics.report(E.denseOnImages(layer: layer, type: type, units: units), at: c.range)
         }
         let winit = c.initializer("init")!, binit = c.initializer("bias_init")!
         guard checkInitializer(winit, shape: [fanIn, units], what: "init of dense '\(layer)'", at: c.range(of: "init")) else {
@@ -204,25 +201,19 @@ extension Elaborator {
                   weightInit: Initializer, activation: String) -> (ValueID, [ValueID])? {
         let type = graph[x].type
         guard let dims = type.dims, dims.count == 4 else {
-            let found = type.dims == nil ? "a tensor of unknown rank" : "\(type)"
-            diagnostics.error(type.dims == nil ? "unknown-rank" : "shape-error",
-                              "conv2d '\(layer)' needs an NCHW input of rank 4, got \(found)", at: c.range,
-                              notes: type.rank == 2 ? [DiagnosticNote("reshape a flat input to images first, e.g. reshape(x, [B, 1, 28, 28])")] : [])
+            diagnostics.report(E.convInput(layer: layer, type: type), at: c.range)
             return nil
         }
         guard filters > 0 else {
-            diagnostics.error("bad-argument", "conv2d '\(layer)' needs a positive number of filters, got \(filters)",
-                              at: c.range(of: "filters"))
+            diagnostics.report(E.positiveCount(layer: "conv2d '\(layer)'", argument: "filters", got: filters), at: c.range(of: "filters"))
             return nil
         }
         guard case .known(let channels) = dims[1] else {
-            diagnostics.error("shape-error", "conv2d '\(layer)' needs a known channel count, got \(type)", at: c.range)
+            diagnostics.report(E.convChannels(layer: layer, type: type), at: c.range)
             return nil
         }
         guard groups >= 1, channels % groups == 0, filters % groups == 0 else {
-            diagnostics.error("conv-channel-mismatch",
-                              "conv2d '\(layer)': groups \(groups) must divide both the input channels \(channels) and the filters \(filters)",
-                              at: c.range(of: "groups"))
+            diagnostics.report(E.convGroups(layer: layer, groups: groups, channels: channels, filters: filters), at: c.range(of: "groups"))
             return nil
         }
         let stride = c.ints("stride")!, dilation = c.ints("dilation")!
@@ -231,8 +222,7 @@ extension Elaborator {
         let padding = c.padding("pad")!
         if padding != .valid {
             guard case .known(let h) = dims[2], case .known(let w) = dims[3] else {
-                diagnostics.error("shape-error", "conv2d '\(layer)' needs known spatial sizes to pad, got \(type)", at: c.range,
-                                  notes: [DiagnosticNote("bind them with --bind")])
+                diagnostics.report(E.convPaddingNeedsSizes(layer: layer, type: type), at: c.range)
                 return nil
             }
             pads = resolvePadding(padding, h: h, w: w, kernel: kernel, stride: stride, dilation: dilation)
@@ -294,10 +284,9 @@ extension Elaborator {
             let unused = n + pads[2 * axis] + pads[2 * axis + 1] - covered
             let dropped = unused - pads[2 * axis + 1]
             if dropped > 0 {
-                let what = dropped == 1 ? "input \(name.dropLast()) of \(n) falls" : "\(dropped) input \(name) of \(n) fall"
-                diagnostics.warning("dropped-input",
-                                    "\(layer): the last \(what) outside every window (stride \(stride[axis]), kernel \(kernel[axis])) and \(dropped == 1 ? "is" : "are") ignored",
-                                    at: range, notes: [DiagnosticNote("pad: same keeps every input position")])
+                diagnostics.report(E.droppedInput(layer: layer, axis: name, dropped: dropped, size: n, stride: stride[axis],
+                                                  kernel: kernel[axis]),
+                                   at: range)
             }
         }
     }
@@ -314,13 +303,12 @@ extension Elaborator {
         let kernel: [Int]
         if kind == "depthwise_conv2d" {
             guard let ch = channels else {
-                diagnostics.error("shape-error", "depthwise_conv2d '\(layer)' needs an NCHW input with known channels, got \(graph[x].type)",
-                                  at: c.range)
+                diagnostics.report(E.channelwiseConvInput(function: "depthwise_conv2d", layer: layer, type: graph[x].type), at: c.range)
                 return .poison
             }
             let m = c.int("multiplier")!
             guard m >= 1 else {
-                diagnostics.error("bad-argument", "multiplier must be at least 1, got \(m)", at: c.range(of: "multiplier"))
+                diagnostics.report(E.multiplierTooSmall(m), at: c.range(of: "multiplier"))
                 return .poison
             }
             guard checkSizeArgument(m, "depthwise_conv2d '\(layer)': multiplier", at: c.range(of: "multiplier")) else {
@@ -333,14 +321,13 @@ extension Elaborator {
             guard case .int(let f)? = c.value("filters") else {
                 let v = c.value("filters") ?? .poison
                 if !v.isPoison {
-                    diagnostics.error("bad-argument", "argument 'filters' of conv2d must be an integer (or a filter tensor), got \(describe(v))",
-                                      at: c.range(of: "filters"))
+                    diagnostics.report(E.filtersArgument(got: describe(v)), at: c.range(of: "filters"))
                 }
                 return .poison
             }
             guard let k = c.ints("kernel") else {
-                diagnostics.error("missing-argument", "conv2d needs argument 'kernel' (\(ArgKind.pair.expectation))",
-                                  at: c.calleeRange)
+                diagnostics.report(E.missingArgument(callee: "conv2d", name: "kernel", expectation: ArgKind.pair.expectation),
+                                   at: c.calleeRange)
                 return .poison
             }
             filters = f
@@ -363,12 +350,11 @@ extension Elaborator {
     func conv2dPrimitive(_ c: BoundCall, x: ValueID, w: ValueID) -> Value {
         let wt = graph[w].type
         guard let wd = wt.shape.knownDims, wd.count == 4 else {
-            diagnostics.error("shape-error", "conv2d's filter must be a tensor [F, C, kh, kw] of known shape, got \(wt)",
-                              at: c.range(of: "filters"))
+            diagnostics.report(E.convFilterShape(type: wt), at: c.range(of: "filters"))
             return .poison
         }
         if c.has("kernel"), c.ints("kernel")! != [wd[2], wd[3]] {
-            diagnostics.error("bad-argument", "kernel \(c.ints("kernel")!) does not match the filter \(wt)", at: c.range(of: "kernel"))
+            diagnostics.report(E.kernelFilterMismatch(kernel: c.ints("kernel")!, filter: wt), at: c.range(of: "kernel"))
             return .poison
         }
         let stride = c.ints("stride")!, dilation = c.ints("dilation")!
@@ -377,8 +363,7 @@ extension Elaborator {
         let padding = c.padding("pad")!
         if padding != .valid {
             guard let (h, w) = spatialSize(x) else {
-                diagnostics.error("shape-error", "conv2d needs an NCHW input of known height and width to pad, got \(graph[x].type)",
-                                  at: c.range)
+                diagnostics.report(E.poolPaddingNeedsSizes(function: "conv2d", layer: "", type: graph[x].type), at: c.range)
                 return .poison
             }
             pads = resolvePadding(padding, h: h, w: w, kernel: [wd[2], wd[3]], stride: stride, dilation: dilation)
@@ -402,13 +387,12 @@ extension Elaborator {
         let layer = layerName(kind: "separable_conv2d", createsParameters: true, explicit: explicitName(c))
         let x = c.tensor("x")!
         guard let ch = graph[x].type.dims.flatMap({ $0.count == 4 ? $0[1].value : nil }) else {
-            diagnostics.error("shape-error", "separable_conv2d '\(layer)' needs an NCHW input with known channels, got \(graph[x].type)",
-                              at: c.range)
+            diagnostics.report(E.channelwiseConvInput(function: "separable_conv2d", layer: layer, type: graph[x].type), at: c.range)
             return .poison
         }
         let m = c.int("multiplier")!
         guard m >= 1 else {
-            diagnostics.error("bad-argument", "multiplier must be at least 1, got \(m)", at: c.range(of: "multiplier"))
+            diagnostics.report(E.multiplierTooSmall(m), at: c.range(of: "multiplier"))
             return .poison
         }
         guard checkSizeArgument(m, "separable_conv2d '\(layer)': multiplier", at: c.range(of: "multiplier")) else {
@@ -443,9 +427,8 @@ extension Elaborator {
         let kernel = c.ints("kernel")!
         let stride = c.ints("stride") ?? kernel
         guard kernel[0] * kernel[1] <= Shape.maxElements else {
-            diagnostics.error("size-too-large",
-                              "\(fn) '\(layer)': a \(kernel[0])×\(kernel[1]) window has \(groupDigits(kernel[0] * kernel[1])) cells; at most \(groupDigits(Shape.maxElements))",
-                              at: c.range(of: "kernel"))
+            diagnostics.report(E.windowTooLarge(function: fn, layer: layer, kernel: kernel, limit: Shape.maxElements),
+                               at: c.range(of: "kernel"))
             return .poison
         }
         let out: Value = withLabel(layer) {
@@ -453,8 +436,7 @@ extension Elaborator {
             let padding = c.padding("pad")!
             if padding != .valid {
                 guard let (h, w) = spatialSize(x) else {
-                    diagnostics.error("shape-error", "\(fn) '\(layer)' needs an NCHW input of known height and width to pad, got \(graph[x].type)",
-                                      at: c.range)
+                    diagnostics.report(E.poolPaddingNeedsSizes(function: fn, layer: layer, type: graph[x].type), at: c.range)
                     return .poison
                 }
                 pads = resolvePadding(padding, h: h, w: w, kernel: kernel, stride: stride, dilation: [1, 1])
@@ -478,12 +460,11 @@ extension Elaborator {
     func flatten(_ x: ValueID, at range: SourceRange) -> Value {
         let type = graph[x].type
         guard let dims = type.dims else {
-            diagnostics.error("unknown-rank", "flatten needs a known rank, but \(type) has unknown rank", at: range,
-                              notes: [DiagnosticNote("declare the input with a full shape such as f32[B, 1, 28, 28]")])
+            diagnostics.report(E.flattenUnknownRank(type: type), at: range)
             return .poison
         }
         guard dims.count >= 2 else {
-            diagnostics.error("shape-error", "flatten keeps axis 0 (the batch) and needs rank ≥ 2, got \(type)", at: range)
+            diagnostics.report(E.flattenRank(type: type), at: range)
             return .poison
         }
         let (k, syms) = symbolicProduct(Array(dims[1...]))
@@ -493,8 +474,7 @@ extension Elaborator {
         } else if syms.count == 1, k == 1 {
             rest = .symbol(syms[0])
         } else {
-            diagnostics.error("shape-error", "flatten of \(type): the flattened size depends on \(syms.joined(separator: ", ")); bind it with --bind",
-                              at: range)
+            diagnostics.report(E.flattenSymbolic(type: type, symbols: syms), at: range)
             return .poison
         }
         return emit(.reshape, [x], ["shape": .shape(Shape([dims[0], rest]))], at: range, what: "flatten")
@@ -506,18 +486,16 @@ extension Elaborator {
         let x = c.tensor("x")!
         let type = graph[x].type
         guard let dims = type.dims, dims.count >= 2 else {
-            diagnostics.error(type.dims == nil ? "unknown-rank" : "shape-error",
-                              "batchnorm '\(layer)' needs a tensor of rank ≥ 2 with features or channels on axis 1, got \(type)",
-                              at: c.range)
+            diagnostics.report(E.batchnormInput(layer: layer, type: type), at: c.range)
             return .poison
         }
         guard case .known(let ch) = dims[1], type.dtype.isFloat else {
-            diagnostics.error("shape-error", "batchnorm '\(layer)' needs a known, floating-point axis 1, got \(type)", at: c.range)
+            diagnostics.report(E.batchnormAxis(layer: layer, type: type), at: c.range)
             return .poison
         }
         let eps = c.float("eps")!, momentum = c.float("momentum")!
         guard eps > 0, momentum >= 0, momentum <= 1 else {
-            diagnostics.error("bad-argument", "batchnorm needs eps > 0 and momentum in [0, 1]", at: c.range)
+            diagnostics.report(E.batchnormArguments, at: c.range)
             return .poison
         }
         let r = dims.count
@@ -579,7 +557,7 @@ extension Elaborator {
         let x = c.tensor("x")!
         let rate = c.float("rate")!
         guard rate >= 0, rate < 1 else {
-            diagnostics.error("bad-argument", "dropout rate must be in [0, 1), got \(formatNumber(rate))", at: c.range(of: "rate"))
+            diagnostics.report(E.dropoutRate(rate), at: c.range(of: "rate"))
             return .poison
         }
         let out: Value = withLabel(layer) {
@@ -601,7 +579,7 @@ extension Elaborator {
         let x = c.tensor("x")!
         let type = graph[x].type
         guard let dims = type.dims, dims.count >= 2, case .known(let ch) = dims[1] else {
-            diagnostics.error("shape-error", "prelu '\(layer)' needs a tensor of rank ≥ 2 with a known axis 1, got \(type)", at: c.range)
+            diagnostics.report(E.preluInput(layer: layer, type: type), at: c.range)
             return .poison
         }
         let ainit = c.initializer("init")!

@@ -1,6 +1,8 @@
 import DLGGraph
 import DLGSource
 
+private typealias E = ElaborationDiagnostic
+
 /// Bounds that keep elaboration finite and every size representable. A
 /// program beyond one of them gets an error that names the bound; the
 /// compiler never hangs, exhausts the stack or overflows an integer on it.
@@ -24,11 +26,7 @@ extension Elaborator {
         steps += 1
         if steps > ElaborationLimits.maxSteps {
             aborted = true
-            diagnostics.error("elaboration-limit",
-                              "the model is too large to elaborate: more than \(groupDigits(ElaborationLimits.maxSteps)) steps (statements run, expressions evaluated, operations created)",
-                              at: range,
-                              notes: [DiagnosticNote("a loop bound or a number of repetitions is probably larger than intended")]
-                                  + callStackNotes())
+            diagnostics.report(E.tooManySteps(limit: ElaborationLimits.maxSteps), at: range, notes: callStackNotes())
             return false
         }
         return true
@@ -50,17 +48,15 @@ extension Elaborator {
     /// `what` names it ("input 'x'", "the weight of dense 'h'").
     func checkElementCount(_ type: TensorType, _ what: String, at range: SourceRange) -> Bool {
         if type.shape.knownElementCountWithinLimit != nil { return true }
-        diagnostics.error("tensor-too-large",
-                          "\(what) \(type) would hold \(describeElementCount(type.shape)) elements; a tensor holds at most \(groupDigits(Shape.maxElements))",
-                          at: range, notes: callStackNotes())
+        diagnostics.report(E.tensorTooLarge(what: what, type: type, elements: describeElementCount(type.shape), limit: Shape.maxElements),
+                           at: range, notes: callStackNotes())
         return false
     }
 
     /// Checks a size given as an argument (kernel, stride, padding, units, …).
     func checkSizeArgument(_ v: Int, _ what: String, at range: SourceRange) -> Bool {
         if v <= Shape.maxDimension { return true }
-        diagnostics.error("size-too-large", "\(what) \(groupDigits(v)) is too large; a size is at most \(groupDigits(Shape.maxDimension))",
-                          at: range)
+        diagnostics.report(E.sizeTooLarge(what: what, size: v, limit: Shape.maxDimension), at: range)
         return false
     }
 }

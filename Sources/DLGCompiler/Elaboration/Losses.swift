@@ -1,6 +1,8 @@
 import DLGGraph
 import DLGSource
 
+private typealias E = ElaborationDiagnostic
+
 /// Losses: each reduces to a scalar averaged over the batch.
 enum Losses {
     static let prediction = ParamSpec.required("prediction", .tensor)
@@ -41,7 +43,7 @@ enum Losses {
         loss("huber", extra: [.optional("delta", .float, .float(1))]) { e, c, p, t in
             let delta = c.float("delta")!
             guard delta > 0 else {
-                e.diagnostics.error("bad-argument", "huber needs delta > 0, got \(formatNumber(delta))", at: c.range(of: "delta"))
+                e.diagnostics.report(E.huberDelta(delta), at: c.range(of: "delta"))
                 return .poison
             }
             let dc = e.scalar(delta, like: p, at: c.range), half = e.scalar(0.5, like: p, at: c.range)
@@ -74,8 +76,7 @@ enum Losses {
             let zt = e.graph[z].type, tt = e.graph[t].type
             let sparse = tt.dtype == .i32
             if sparse, let d = tt.dims, d.count == 2, d[1] == .known(1) {
-                e.diagnostics.error("shape-error", "cross_entropy: integer labels must be a vector [N], got \(tt)", at: c.range(of: "target"),
-                                    notes: [DiagnosticNote("declare the labels as i32[B]")])
+                e.diagnostics.report(E.crossEntropyLabels(type: tt), at: c.range(of: "target"))
                 return .poison
             }
             guard let per = e.lossOp(sparse ? .sparse_softmax_ce : .softmax_ce, [z, t], c) else { return .poison }
@@ -102,12 +103,11 @@ extension Elaborator {
     func sameShape(_ p: ValueID, _ t: ValueID, _ c: BoundCall) -> Bool {
         let a = graph[p].type, b = graph[t].type
         if a.dtype != b.dtype {
-            diagnostics.error("dtype-mismatch", "\(c.name): prediction \(a) and target \(b) have different dtypes", at: c.range,
-                              notes: b.dtype == .i32 ? [DiagnosticNote("integer class labels go with cross_entropy(logits, labels)")] : [])
+            diagnostics.report(E.lossDTypes(loss: c.name, prediction: a, target: b), at: c.range)
             return false
         }
         if a.shape != b.shape {
-            diagnostics.error("broadcast-mismatch", "\(c.name): prediction \(a) and target \(b) must have the same shape", at: c.range)
+            diagnostics.report(E.lossShapes(loss: c.name, prediction: a, target: b), at: c.range)
             return false
         }
         return true

@@ -7,6 +7,14 @@ import DLGGraph
 public struct AlgebraicSimplification: GraphPass {
     public var name: String { "algebraic" }
     public var summary: String { "x+0, x·1, x/1, −(−x), transpose∘transpose, reshape chains and other identities" }
+    public var details: String {
+        """
+        Removes identities: x+0, x−0, x·1, x/1, −(−x), transposes that
+        undo each other (and composes the rest), reshape or broadcast to the same
+        shape, reshape chains, a one-tensor concat, and `stop_gradient` once the
+        backward graph exists.
+        """
+    }
     public init() {}
 
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {

@@ -12,6 +12,19 @@ import DLGSource
 public struct Autodiff: GraphPass {
     public var name: String { "autodiff" }
     public var summary: String { "append the backward graph: the gradient of the loss for every trainable parameter" }
+    public var details: String {
+        """
+        Reverse-mode differentiation as a graph-to-graph pass. From the
+        minimized scalar it walks the graph in reverse order, applies each op's
+        gradient rule (the `vjp` of its declaration, which emits ordinary IR ops),
+        and adds contributions where a value has several readers. Only values that
+        both depend on a trainable parameter and influence the loss are
+        differentiated; integer values, constants and `stop_gradient` block the flow.
+        Every backward value records the forward value and rule it came from
+        (`∂ of %12 by conv2d` in dumps). Errors: a loss that is not a float scalar,
+        or no trainable parameter reaching it.
+        """
+    }
     /// Also differentiate with respect to floating-point inputs (for gradient checking).
     public var includeInputs: Bool
 
@@ -19,14 +32,12 @@ public struct Autodiff: GraphPass {
 
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
         guard let loss = g.loss else {
-            ctx.diagnostics.error("nothing-to-minimize", "model '\(g.name)' has nothing to minimize, so there is no gradient",
-                                  at: .point(0), notes: [DiagnosticNote("add 'minimize <loss>' to the model")])
+            ctx.diagnostics.report(PassDiagnostic.nothingToMinimize(model: g.name), at: .point(0))
             return false
         }
         let lossLoc = g.lossLoc ?? .point(0)
         guard g[loss].type.shape.dims == [], g[loss].type.dtype.isFloat else {
-            ctx.diagnostics.error("gradient-of-non-scalar",
-                                  "gradients need a floating-point scalar to minimize, but this is \(g[loss].type)", at: lossLoc)
+            ctx.diagnostics.report(PassDiagnostic.gradientOfNonScalar(type: g[loss].type.description), at: lossLoc)
             return false
         }
         let count = g.nodes.count
@@ -56,10 +67,7 @@ public struct Autodiff: GraphPass {
         }
         let needs = (0..<count).map { influences[$0] && depends[$0] }
         guard targets.contains(where: { needs[$0] }) else {
-            ctx.diagnostics.error("no-trainable-parameters",
-                                  "no trainable parameter influences the minimized value, so there is nothing to train",
-                                  at: lossLoc,
-                                  notes: [DiagnosticNote("parameters come from 'param' declarations and layers such as dense(…) or conv2d(…)")])
+            ctx.diagnostics.report(PassDiagnostic.noTrainableParameters, at: lossLoc)
             return false
         }
 
@@ -72,7 +80,7 @@ public struct Autodiff: GraphPass {
             let node = g[i]
             if node.decl.isSource { continue }
             guard let rule = node.decl.vjp else {
-                ctx.diagnostics.error("no-gradient-rule", "\(node.op.rawValue) has no gradient rule", at: node.loc ?? lossLoc)
+                ctx.diagnostics.report(PassDiagnostic.noGradientRule(op: node.op.rawValue), at: node.loc ?? lossLoc)
                 return true
             }
             let inputNeeds = node.inputs.map { needs[$0] }
@@ -98,8 +106,7 @@ public struct Autodiff: GraphPass {
                     }
                 }
             } catch {
-                ctx.diagnostics.error("gradient-rule", "gradient of \(node.op.rawValue): \(error.message)",
-                                      at: node.loc ?? lossLoc)
+                ctx.diagnostics.report(PassDiagnostic.gradientRule(op: node.op.rawValue, reason: error.message), at: node.loc ?? lossLoc)
                 return true
             }
         }

@@ -11,6 +11,15 @@ import DLGGraph
 public struct BatchNormFolding: GraphPass {
     public var name: String { "batchnorm-folding" }
     public var summary: String { "fold inference batchnorm into the preceding conv2d or dense weights and bias" }
+    public var details: String {
+        """
+        In the inference form, a batchnorm after a conv2d or a
+        dense layer becomes part of its weights: with s = γ/√(running_var + ε),
+        W′ = W·s per output channel and b′ = (b − running_mean)·s + β. The four
+        activation-sized operations disappear; only parameter-sized arithmetic
+        remains.
+        """
+    }
     public init() {}
 
     struct Match {

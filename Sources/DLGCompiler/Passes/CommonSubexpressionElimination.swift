@@ -6,6 +6,12 @@ import DLGGraph
 public struct CommonSubexpressionElimination: GraphPass {
     public var name: String { "cse" }
     public var summary: String { "merge nodes with the same op, operands and attributes, and equal constants" }
+    public var details: String {
+        """
+        Merges ops with the same op, operands and attributes, and equal
+        constants. Inputs and parameters are never merged.
+        """
+    }
     public init() {}
 
     struct Key: Hashable {

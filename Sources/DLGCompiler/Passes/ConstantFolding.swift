@@ -8,6 +8,12 @@ import Foundation
 public struct ConstantFolding: GraphPass {
     public var name: String { "constant-folding" }
     public var summary: String { "evaluate ops whose operands are constants; sizes of bound axes become constants" }
+    public var details: String {
+        """
+        Evaluates ops whose operands are all constants (small
+        results only) and replaces `axis_size` by a constant once its axes are bound.
+        """
+    }
     public static let maxElements = 4096
     public init() {}
 

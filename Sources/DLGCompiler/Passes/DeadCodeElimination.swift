@@ -7,6 +7,11 @@ import DLGGraph
 public struct DeadCodeElimination: GraphPass {
     public var name: String { "dce" }
     public var summary: String { "remove values that no output, loss, gradient or state update needs" }
+    public var details: String {
+        """
+        Removes values that no output, loss, gradient or state update needs.
+        """
+    }
     public init() {}
 
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {

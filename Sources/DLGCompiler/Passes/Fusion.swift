@@ -21,6 +21,39 @@ import DLGGraph
 public struct Fusion: GraphPass {
     public var name: String { "fusion" }
     public var summary: String { "fuse elementwise chains into one kernel and bias/activation/residual into GEMM and conv epilogues" }
+    public var details: String {
+        """
+        Groups ops into kernels by asking each op's fusion kind
+        (elementwise, broadcast, injective, reduction, output-fusable, opaque — TVM's
+        lattice). A chain of elementwise and broadcast ops becomes one `fused`
+        elementwise kernel: one loop over the output in SIMD registers, no
+        temporaries. A matmul or conv2d whose only reader is such a chain heads an
+        epilogue region: the bias, the activation and a residual add are applied as
+        its output is produced (conv2d + bias + relu/leaky relu/sigmoid/tanh run
+        inside the convolution kernel itself). A reduction (sum, mean, max, min)
+        whose input is such a chain, read by nothing else, ends the chain's group
+        (kind `reduction`): one pass computes the chain tile by tile and folds it
+        into the reduced result, so batchnorm's variance is the mean of squares never
+        stored, and the backward's Σ dy·x̂ never stores the product. A `broadcast_to`
+        joins a chain as a view of its small operand instead of a full-size copy.
+        A cheap elementwise value whose readers are all fusable with it is
+        recomputed inside each of them, as XLA duplicates cheap producers, when that
+        moves fewer bytes. What is recomputed is the value together with the
+        elementwise values it reads that are themselves recomputed, down to stored
+        values, at most 2 FLOPs per element in all; with `f` full-size stored values
+        read and `k` readers, storing it reads `f + k` tensors and writes one,
+        recomputing reads `f·k`. So batchnorm's `x − μ` and `x̂ = (x − μ)·rstd` (one
+        full-size input, 2 FLOPs) are never stored: the forward's `γ·x̂ + β` and the
+        backward's sums read `x` (ResNet-20's training step at batch 32: 0.96 of the
+        time with `x̂` stored), and a difference of two tensors is recomputed for two
+        readers but stored for three. Otherwise a value stays materialized when
+        something outside its group needs it: several readers, an output, the loss,
+        a state update, a gradient, a non-fusable reader, or a reader of a different
+        shape (broadcast operands are read, not recomputed). The optimizer updates of
+        each parameter fuse into a few elementwise kernels. In dumps a fused op shows
+        its steps as a nested region; the footer counts the groups.
+        """
+    }
     public init() {}
 
     static func elementwise(_ n: Node) -> Bool {
@@ -170,7 +203,7 @@ public struct Fusion: GraphPass {
                 let id = try rw.graph.add(.fused, inputs, attrs, loc: n.loc, label: n.label, origin: n.origin)
                 rw.replace(n.id, with: id)
             } catch {
-                ctx.diagnostics.error("fusion", "fusing \(g.ref(n.id)): \(error.message)", at: n.loc ?? .point(0))
+                ctx.diagnostics.report(PassDiagnostic.fusion(value: g.ref(n.id), reason: error.message), at: n.loc ?? .point(0))
                 return false
             }
         }

@@ -15,6 +15,23 @@ import DLGGraph
 public struct MemoryPlanning: GraphPass {
     public var name: String { "memory-planning" }
     public var summary: String { "liveness, in-place reuse and arena offsets (greedy by size)" }
+    public var details: String {
+        """
+        Gives every value a place in one arena per program:
+
+        1. Liveness over the schedule: a value lives from the op that defines it to
+           its last reader; fed inputs for the whole step (a program may run again on the
+           same inputs); outputs, the loss, gradients
+           and state-update sources to the end.
+        2. In-place reuse, from each op's operand effects: an elementwise op (or a
+           fused elementwise kernel) writes over an operand of its exact shape whose
+           last reader it is; a reshape shares its operand's buffer; a state update
+           whose old value nothing reads afterwards is computed straight into the
+           parameter's own storage, so no copy follows the step.
+        3. Offsets, greedy by size: buffers largest first, each at the lowest offset
+           that overlaps no placed buffer live at the same time.
+        """
+    }
     public static let alignment = 64
     public init() {}
 

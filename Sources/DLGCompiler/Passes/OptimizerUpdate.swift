@@ -43,6 +43,17 @@ public struct OptimizerSpec: Sendable, Hashable, Codable {
 public struct OptimizerUpdate: GraphPass {
     public var name: String { "optimizer" }
     public var summary: String { "append the parameter updates of the optimizer (and penalties, clipping) as IR" }
+    public var details: String {
+        """
+        Appends the update of the chosen optimizer for every trainable
+        parameter as IR ops (SGD; momentum as the EWMA v ← βv + (1−β)g or PyTorch's
+        v ← βv + g; Nesterov; AdaGrad; RMSProp; AdaDelta; Adam with bias correction),
+        with L1/L2 penalties, decoupled weight decay and clipping by value or by
+        global norm. Optimizer state (velocities, moments) and the learning rate are
+        non-trainable state (`optimizer.lr`, `optimizer.<param>.m`, …); the new values
+        become state updates.
+        """
+    }
     public var spec: OptimizerSpec
 
     public init(_ spec: OptimizerSpec) { self.spec = spec }
@@ -54,8 +65,7 @@ public struct OptimizerUpdate: GraphPass {
             // The updates consume the gradients; the step does not return them, so they can be fused away.
             g.gradients = [:]
         } catch {
-            ctx.diagnostics.error("optimizer", "building the \(spec.kind.rawValue) update: \(error.message)",
-                                  at: g.lossLoc ?? .point(0))
+            ctx.diagnostics.report(PassDiagnostic.optimizer(kind: spec.kind.rawValue, reason: error.message), at: g.lossLoc ?? .point(0))
         }
         return true
     }

@@ -4,8 +4,10 @@ import DLGSource
 /// A graph-to-graph transformation with a name. `run` reports whether it changed the graph.
 public protocol GraphPass: Sendable {
     var name: String { get }
-    /// One line for `--help` and Docs/passes.md.
+    /// One line: what the pass does (Docs/passes.md's table).
     var summary: String { get }
+    /// What the pass does in full, in Markdown: Docs/passes.md's paragraph for it.
+    var details: String { get }
     func run(_ graph: inout Graph, _ context: inout PassContext) -> Bool
 }
 

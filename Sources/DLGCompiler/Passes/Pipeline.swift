@@ -71,8 +71,7 @@ public enum Pipeline {
             if context.verify {
                 let failures = Verifier.verify(graph)
                 if !failures.isEmpty {
-                    context.diagnostics.error("verifier", "after pass \(pass.name): " + failures.map(\.message).joined(separator: "; "),
-                                              at: .point(0))
+                    context.diagnostics.report(PassDiagnostic.verifier(pass: pass.name, failures: failures.map(\.message)), at: .point(0))
                     break
                 }
             }

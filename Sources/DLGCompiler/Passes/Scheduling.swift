@@ -8,6 +8,15 @@ import DLGGraph
 public struct Scheduling: GraphPass {
     public var name: String { "scheduling" }
     public var summary: String { "reorder ops (topologically) to keep the bytes alive at once low" }
+    public var details: String {
+        """
+        Chooses a topological order that keeps memory low by list
+        scheduling: among the ops whose operands are ready, run the one that grows
+        the live set least (its output's bytes minus the bytes of operands it reads
+        last), so an optimizer update runs as soon as its gradient exists; ties keep
+        the original order.
+        """
+    }
     public init() {}
 
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
@@ -53,7 +62,7 @@ public struct Scheduling: GraphPass {
             }
         }
         guard order.count == n else {
-            ctx.diagnostics.error("scheduling", "the graph has a cycle; \(n - order.count) ops could not be ordered", at: .point(0))
+            ctx.diagnostics.report(PassDiagnostic.cycle(unordered: n - order.count), at: .point(0))
             return false
         }
         if order == Array(0..<n) { return false }

@@ -9,6 +9,15 @@ import DLGSource
 public struct ShapeInference: GraphPass {
     public var name: String { "shape-inference" }
     public var summary: String { "re-derive every type from the op rules, with bound symbols substituted" }
+    public var details: String {
+        """
+        Substitutes bound sizes (`--bind B=64`, or a training
+        run's batch) into inputs and shape attributes and re-derives every value's
+        type from its op's rule. Elaboration already inferred types as it built the
+        graph (layers need their input's shape to create parameters); this pass makes
+        them concrete and re-checks them.
+        """
+    }
     public init() {}
 
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
@@ -34,8 +43,7 @@ public struct ShapeInference: GraphPass {
                 }
                 g.nodes[i] = n
             } catch {
-                ctx.diagnostics.error(error.id, error.message, at: n.loc ?? .point(0),
-                                      notes: error.notes.map { DiagnosticNote($0) })
+                ctx.diagnostics.report(ShapeDiagnostic(error), at: n.loc ?? .point(0))
                 return changed
             }
         }
