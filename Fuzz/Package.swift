@@ -10,6 +10,12 @@ import PackageDescription
 // one so that the fuzzer's build flags never touch a normal build.
 let libFuzzerTarget: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
 
+/// A reader's target: FuzzSupport and DLGData, and what else it reads through.
+func readerTarget(_ name: String, _ more: [Target.Dependency] = []) -> Target {
+    .executableTarget(name: name, dependencies: ["FuzzSupport", .product(name: "DLGData", package: "dlg")] + more,
+                      swiftSettings: libFuzzerTarget)
+}
+
 let package = Package(
     name: "dlg-fuzz",
     dependencies: [
@@ -28,26 +34,14 @@ let package = Package(
             swiftSettings: libFuzzerTarget
         ),
         .target(name: "FuzzSupport", dependencies: [.product(name: "DLGData", package: "dlg")]),
-        .executableTarget(name: "FuzzNPY", dependencies: ["FuzzSupport", .product(name: "DLGData", package: "dlg")],
-                          swiftSettings: libFuzzerTarget),
-        .executableTarget(name: "FuzzNPZ", dependencies: ["FuzzSupport", .product(name: "DLGData", package: "dlg")],
-                          swiftSettings: libFuzzerTarget),
-        .executableTarget(name: "FuzzSafetensors", dependencies: ["FuzzSupport", .product(name: "DLGData", package: "dlg")],
-                          swiftSettings: libFuzzerTarget),
-        .executableTarget(name: "FuzzIDX", dependencies: ["FuzzSupport", .product(name: "DLGData", package: "dlg")],
-                          swiftSettings: libFuzzerTarget),
-        .executableTarget(name: "FuzzCSV", dependencies: ["FuzzSupport", .product(name: "DLGData", package: "dlg")],
-                          swiftSettings: libFuzzerTarget),
-        .executableTarget(name: "FuzzCIFAR", dependencies: ["FuzzSupport", .product(name: "DLGData", package: "dlg")],
-                          swiftSettings: libFuzzerTarget),
-        .executableTarget(name: "FuzzCompiled",
-                          dependencies: ["FuzzSupport", "FuzzSeeds", .product(name: "DLGData", package: "dlg"),
-                                         .product(name: "DLGRuntime", package: "dlg"), .product(name: "DLGKernels", package: "dlg")],
-                          swiftSettings: libFuzzerTarget),
-        .executableTarget(name: "FuzzCheckpoint",
-                          dependencies: ["FuzzSupport", .product(name: "DLGData", package: "dlg"),
-                                         .product(name: "DLGTrain", package: "dlg")],
-                          swiftSettings: libFuzzerTarget),
+        readerTarget("FuzzNPY"),
+        readerTarget("FuzzNPZ"),
+        readerTarget("FuzzSafetensors"),
+        readerTarget("FuzzIDX"),
+        readerTarget("FuzzCSV"),
+        readerTarget("FuzzCIFAR"),
+        readerTarget("FuzzCompiled", ["FuzzSeeds", .product(name: "DLGRuntime", package: "dlg"), .product(name: "DLGKernels", package: "dlg")]),
+        readerTarget("FuzzCheckpoint", [.product(name: "DLGTrain", package: "dlg")]),
         // Writes the seed files (through FuzzCompiled, see FuzzSeeds.swift).
         .target(name: "FuzzSeeds",
                           dependencies: [.product(name: "DLGData", package: "dlg"), .product(name: "DLGRuntime", package: "dlg"),

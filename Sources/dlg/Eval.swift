@@ -96,6 +96,7 @@ struct Eval: ParsableCommand {
             if let c = t.confusion { fields.append(("confusion", .array(c.map { .array($0.map { .int($0) }) }))) }
             print(JSON.object(fields).serialized(pretty: true))
             if let nonFinite {
+                fflush(nil)
                 printError("error: \(nonFinite)")
                 throw ExitCode.failure
             }
@@ -111,6 +112,8 @@ struct Eval: ParsableCommand {
             for (i, row) in c.enumerated() { print(pad(String(i)) + row.map { pad(String($0)) }.joined()) }
         }
         if let nonFinite {
+            // The results first, as on a terminal, also when standard output is a file or a pipe (nil: every stream).
+            fflush(nil)
             printError("error: \(nonFinite)")
             throw ExitCode.failure
         }

@@ -31,34 +31,25 @@ struct HostileTrainTests {
     @Test func checkpointMetadataChecked() throws {
         let p = try #require(try Checkpoint.position(good, file: "ck.safetensors", model: "xor"))
         #expect(p == Checkpoint.Position(epoch: 3, step: 12, seed: 7, best: 0.25, sinceBest: 1))
+        // One field edited at a time, and what the refusal must say.
+        let edits: [(field: String, value: String, says: String)] = [
+            ("step", "-5", "'-5' is not a non-negative integer"),
+            ("epoch", "-1", "__metadata__.epoch"),
+            ("epoch", "three", "'three' is not a non-negative integer"),
+            ("model", "lenet5", "the checkpoint is of model 'lenet5', not 'xor'"),
+            ("step", "2", "2 steps cannot complete 3 epochs"),
+            // The campaign's crash: a step of Int.max overflowed when the run counted on from it.
+            ("step", "9223372036854775807", "9223372036854775807 is more than 2^53"),
+            ("best", "nan", "not a finite number"),
+            ("seed", "99999999999999999999", "seed"),
+            ("format", "dlg-checkpoint/0", "'dlg-checkpoint/0' is not dlg-checkpoint/1"),
+        ]
+        for e in edits {
+            var m = good
+            m[e.field] = e.value
+            #expect(refusal(m).contains(e.says), "\(e.field) = \(e.value)")
+        }
         var m = good
-        m["step"] = "-5"
-        #expect(refusal(m).contains("'-5' is not a non-negative integer"))
-        m = good
-        m["epoch"] = "-1"
-        #expect(refusal(m).contains("__metadata__.epoch"))
-        m["epoch"] = "three"
-        #expect(refusal(m).contains("'three' is not a non-negative integer"))
-        m = good
-        m["model"] = "lenet5"
-        #expect(refusal(m).contains("the checkpoint is of model 'lenet5', not 'xor'"))
-        m = good
-        m["step"] = "2"
-        #expect(refusal(m).contains("2 steps cannot complete 3 epochs"))
-        // The campaign's crash: a step of Int.max overflowed when the run counted on from it.
-        m = good
-        m["step"] = "9223372036854775807"
-        #expect(refusal(m).contains("9223372036854775807 is more than 2^53"))
-        m = good
-        m["best"] = "nan"
-        #expect(refusal(m).contains("not a finite number"))
-        m = good
-        m["seed"] = "99999999999999999999"
-        #expect(refusal(m).contains("seed"))
-        m = good
-        m["format"] = "dlg-checkpoint/0"
-        #expect(refusal(m).contains("'dlg-checkpoint/0' is not dlg-checkpoint/1"))
-        m = good
         m.removeValue(forKey: "epoch")
         #expect(refusal(m).contains("__metadata__.epoch': missing"))
         // A safetensors file from elsewhere has no position: its tensors start a run.

@@ -6,9 +6,7 @@ import FuzzSupport
 /// in its metadata, as `dlg train --resume` reads them.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    FuzzSupport.setUp()
-    let bytes = FuzzSupport.bytes(data, size)
-    FuzzSupport.expectNamed {
+    FuzzSupport.run(data, size) { bytes in
         let f = try Safetensors.decode(bytes, file: FuzzSupport.file)
         if let p = try Checkpoint.position(f.metadata, file: FuzzSupport.file, model: "xor") {
             if p.epoch < 0 || p.step < p.epoch || p.sinceBest < 0 || p.sinceBest > p.epoch || !(p.best?.isFinite ?? true) {
@@ -16,5 +14,4 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             }
         }
     }
-    return 0
 }

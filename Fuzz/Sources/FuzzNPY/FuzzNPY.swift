@@ -5,13 +5,10 @@ import FuzzSupport
 /// must decode to the same array.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    FuzzSupport.setUp()
-    let bytes = FuzzSupport.bytes(data, size)
-    FuzzSupport.expectNamed {
+    FuzzSupport.run(data, size) { bytes in
         let a = try NPY.decode(bytes, file: FuzzSupport.file)
         let again = try NPY.decode(NPY.encode(a), file: FuzzSupport.file)
         if again.shape != a.shape || again.elementType != a.elementType { fatalError("npy round trip changed \(a) to \(again)") }
         _ = a.firstNonFinite()
     }
-    return 0
 }

@@ -5,9 +5,7 @@ import FuzzSupport
 /// encoded again and must decode to the same tensors.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    FuzzSupport.setUp()
-    let bytes = FuzzSupport.bytes(data, size)
-    FuzzSupport.expectNamed {
+    FuzzSupport.run(data, size) { bytes in
         let f = try Safetensors.decode(bytes, file: FuzzSupport.file)
         guard !f.tensors.contains(where: { $0.name.isEmpty || $0.name == "__metadata__" }) else { return }
         let again = try Safetensors.decode(try Safetensors.encode(f.tensors, metadata: f.metadata), file: FuzzSupport.file)
@@ -18,5 +16,4 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         }
         if !same { fatalError("safetensors round trip changed the tensors") }
     }
-    return 0
 }

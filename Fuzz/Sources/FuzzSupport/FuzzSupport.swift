@@ -30,4 +30,13 @@ public enum FuzzSupport {
             if !text.contains(file) { fatalError("an error that does not name the file: \(text)") }
         }
     }
+
+    /// A target's whole entry point: the limits set, then `body` on the input's
+    /// bytes, whose errors must name the file. Returns libFuzzer's 0.
+    public static func run(_ data: UnsafePointer<UInt8>?, _ size: Int, _ body: ([UInt8]) throws -> Void) -> CInt {
+        setUp()
+        let input = bytes(data, size)
+        expectNamed { try body(input) }
+        return 0
+    }
 }
