@@ -593,18 +593,42 @@ extension NDArray {
 }
 
 /// The index of the first NaN or infinity in `a`, sixteen elements at a time; nil when all are finite.
+///
+/// A float is NaN or infinite exactly when its exponent bits are all ones, so the
+/// main loop tests the bits as integers: a concrete `SIMD16<UInt32>` mask and compare,
+/// which compile to vector instructions (the generic `SIMD16<T>` arithmetic on a
+/// `BinaryFloatingPoint` scalar does not, and ran one lane at a time).
 @inlinable
-public func firstNonFiniteIndex<T: BinaryFloatingPoint & SIMDScalar>(_ a: UnsafeBufferPointer<T>) -> Int? {
-    let n = a.count
+public func firstNonFiniteIndex(_ a: UnsafeBufferPointer<Float>) -> Int? {
     guard let base = a.baseAddress else { return nil }
-    var i = 0
-    let zero = SIMD16<T>(repeating: 0)
+    let n = a.count
+    let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000)
     let raw = UnsafeRawPointer(base)
+    var i = 0
     while i + 16 <= n {
-        let v = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.stride, as: SIMD16<T>.self)
-        let d = v - v
-        if any(d .!= zero) { break }
+        let bits = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD16<UInt32>.self)
+        if any(bits & exponent .== exponent) { break }
         i += 16
+    }
+    while i < n {
+        if !base[i].isFinite { return i }
+        i += 1
+    }
+    return nil
+}
+
+/// As for `Float`, eight doubles at a time (exponent bits 0x7FF).
+@inlinable
+public func firstNonFiniteIndex(_ a: UnsafeBufferPointer<Double>) -> Int? {
+    guard let base = a.baseAddress else { return nil }
+    let n = a.count
+    let exponent = SIMD8<UInt64>(repeating: 0x7FF0_0000_0000_0000)
+    let raw = UnsafeRawPointer(base)
+    var i = 0
+    while i + 8 <= n {
+        let bits = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Double>.stride, as: SIMD8<UInt64>.self)
+        if any(bits & exponent .== exponent) { break }
+        i += 8
     }
     while i < n {
         if !base[i].isFinite { return i }

@@ -221,6 +221,33 @@ struct HostileInputTests {
         #expect(try NDArray(y, shape: [33]).firstNonFinite() == 5)
     }
 
+    /// The vectorized scan agrees with a plain one for every position of one
+    /// special value among finite extremes (largest, smallest normal, subnormal, −0).
+    @Test func nonFiniteScanMatchesAPlainScan() {
+        let finite: [Float] = [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNormalMagnitude,
+                               .leastNonzeroMagnitude, -0.0, 1, -3.5]
+        let finiteD: [Double] = [.greatestFiniteMagnitude, -.leastNonzeroMagnitude, .leastNormalMagnitude, -0.0, 2]
+        for n in [0, 1, 15, 16, 17, 40] {
+            let base = (0..<n).map { finite[$0 % finite.count] }
+            #expect(base.withUnsafeBufferPointer { firstNonFiniteIndex($0) } == nil)
+            let baseD = (0..<n).map { finiteD[$0 % finiteD.count] }
+            #expect(baseD.withUnsafeBufferPointer { firstNonFiniteIndex($0) } == nil)
+            for k in 0..<n {
+                for special in [Float.nan, .infinity, -.infinity, Float(bitPattern: 0xFFC0_0001)] {
+                    var a = base
+                    a[k] = special
+                    if k + 3 < n { a[k + 3] = .nan }
+                    #expect(a.withUnsafeBufferPointer { firstNonFiniteIndex($0) } == a.firstIndex { !$0.isFinite }, "n \(n), k \(k)")
+                }
+                for special in [Double.nan, .infinity, -.infinity] {
+                    var a = baseD
+                    a[k] = special
+                    #expect(a.withUnsafeBufferPointer { firstNonFiniteIndex($0) } == k, "n \(n), k \(k)")
+                }
+            }
+        }
+    }
+
     // MARK: memory
 
     @Test func memoryAllowanceNamesItsBound() {
