@@ -12,6 +12,28 @@ let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx5
 let avx512Settings: [SwiftSetting] = []
 #endif
 
+// Open MPI, for data-parallel training (`mpirun -np N dlg train`, Docs/distributed.md):
+// the CMPI module, and the code in DLGDistributed that uses it, are part of the build
+// only where pkg-config finds Open MPI (Debian: libopenmpi-dev); elsewhere dlg builds
+// and trains in one process, and says so when started by mpirun. DLG_MPI=0 leaves MPI
+// out even where it is installed.
+func pkgConfigFinds(_ name: String) -> Bool {
+    #if os(Linux)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["pkg-config", "--exists", name]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    do { try p.run() } catch { return false }
+    p.waitUntilExit()
+    return p.terminationStatus == 0
+    #else
+    return false
+    #endif
+}
+let withMPI = ProcessInfo.processInfo.environment["DLG_MPI"] != "0" && pkgConfigFinds("ompi")
+let mpiDependency: [Target.Dependency] = withMPI ? ["CMPI"] : []
+
 // One module per pipeline stage; dependencies point one way:
 // Syntax → Graph → Compiler → Runtime → Train → dlg, with Kernels and Data
 // underneath the runtime and the trainer. Source files, ranges and
@@ -30,6 +52,7 @@ let package = Package(
         .library(name: "DLGRuntime", targets: ["DLGRuntime"]),
         .library(name: "DLGData", targets: ["DLGData"]),
         .library(name: "DLGTrain", targets: ["DLGTrain"]),
+        .library(name: "DLGDistributed", targets: ["DLGDistributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,10 +77,11 @@ let package = Package(
         .target(name: "DLGRuntime", dependencies: ["DLGSource", "DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
         .target(name: "DLGTrain", dependencies: ["DLGSource", "DLGCompiler", "DLGRuntime", "DLGData"]),
+        .target(name: "DLGDistributed", dependencies: ["DLGGraph", "DLGRuntime"] + mpiDependency),
         .executableTarget(
             name: "dlg",
             dependencies: [
-                "DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain",
+                "DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain", "DLGDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -70,11 +94,15 @@ let package = Package(
         .testTarget(name: "DLGKernelsTests", dependencies: ["DLGKernels", "DLGKernelsAVX512"]),
         .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGKernels"]),
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
-        .testTarget(name: "DLGTrainTests", dependencies: ["DLGSource", "DLGSyntax", "DLGTrain", "DLGData"]),
+        .testTarget(name: "DLGTrainTests", dependencies: ["DLGSource", "DLGSyntax", "DLGTrain", "DLGData", "DLGDistributed"]),
         .testTarget(name: "dlgTests", dependencies: ["dlg", "DLGCompiler"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+if withMPI {
+    package.targets.append(.systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]))
+}
 
 // While the project grows, a test target is declared only once its folder exists.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path

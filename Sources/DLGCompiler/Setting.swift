@@ -99,6 +99,8 @@ public struct TrainBlock: Sendable {
         public var keyRange: SourceRange
         public var value: Result<Setting, LocatedSettingError>
         public var valueRange: SourceRange
+        /// For a list, the range of each item (to point at the one that is wrong).
+        public var itemRanges: [SourceRange] = []
     }
     /// The model the block trains.
     public var model: String
@@ -107,7 +109,10 @@ public struct TrainBlock: Sendable {
     public init(_ decl: TrainDecl) {
         model = decl.model.name
         settings = decl.settings.map {
-            Entry(key: $0.key.name, keyRange: $0.key.range, value: Setting.from($0.value), valueRange: $0.value.range)
+            var items: [SourceRange] = []
+            if case .list(let l) = $0.value.kind { items = l.map(\.range) }
+            return Entry(key: $0.key.name, keyRange: $0.key.range, value: Setting.from($0.value), valueRange: $0.value.range,
+                         itemRanges: items)
         }
     }
 }

@@ -280,9 +280,12 @@ public enum CSV {
     /// decimal; lines end with LF. Names are quoted when they contain a
     /// comma, quote, line break or surrounding spaces.
     public static func encode(columns: [NamedArray]) throws -> String {
-        guard let first = columns.first else {
+        guard !columns.isEmpty else {
             throw DataError(file: "CSV", .emptyDataset(detail: "no columns to write"))
         }
+        // A scalar is one row of one value.
+        let columns = try columns.map { $0.array.rank == 0 ? NamedArray($0.name, try $0.array.reshaped([1])) : $0 }
+        let first = columns[0]
         let n = first.array.rowCount
         var header = [String]()
         for c in columns {

@@ -151,8 +151,8 @@ extension Executor {
     }
 
     /// Which piece of a unary op x lies on, split where the op's gradient kernel splits it: relu,
-    /// leaky_relu, elu, selu and abs at 0 (with 0 a piece of its own, where relu′ = abs′ = 0),
-    /// satlin at 0 and 1, satlins at ±1.
+    /// leaky_relu, elu, selu, abs and softsign at 0 (with 0 a piece of its own, where
+    /// relu′ = abs′ = 0), satlin at 0 and 1, satlins at ±1.
     static func piece(_ op: Op, _ x: Double) -> UInt8 {
         switch op {
         case .satlin: x <= 0 ? 0 : x >= 1 ? 2 : 1
@@ -169,6 +169,9 @@ extension Executor {
         case .relu: return piece == 1 ? x : 0
         case .leaky_relu: return piece == 1 ? x : (alpha ?? 0.01) * x
         case .abs: return piece == 1 ? x : piece == 0 ? -x : 0
+        // x/(1 + |x|): slope 1 from both sides of 0, but the second derivative jumps there, so the
+        // piece at 0 keeps to the formula of x ≥ 0, smooth through 0 with the same slope.
+        case .softsign: return piece == 0 ? x / (1 - x) : x / (1 + x)
         case .elu:
             return piece == 1 ? x : (alpha ?? 1) * (expm1(x))
         case .selu:

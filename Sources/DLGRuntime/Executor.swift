@@ -14,7 +14,7 @@ public final class Executor: @unchecked Sendable {
     let arena: UnsafeMutableRawPointer
     let workspace: UnsafeMutableRawPointer
     let workspaceBytes: Int
-    /// [seed, step], read by dropout kernels.
+    /// [seed, step, first row], read by dropout kernels.
     let control: UnsafeMutablePointer<UInt64>
     var kernels: [Kernel] = []
     var stateBase: [Int: UnsafeMutableRawPointer] = [:]
@@ -34,8 +34,19 @@ public final class Executor: @unchecked Sendable {
         get { control[1] }
         set { control[1] = newValue }
     }
+    /// In a data-parallel run, the row of the global batch where this replica's rows start
+    /// (dropout draws the masks of those rows of the whole batch); 0 otherwise.
+    public var firstRow: Int {
+        get { Int(control[2]) }
+        set { control[2] = UInt64(max(newValue, 0)) }
+    }
+    /// The replicas the collective kernels combine values over; nil in a single process.
+    public let collective: Collective?
+    /// Whether the program combines values across replicas (a data-parallel training step).
+    public let isReplicated: Bool
 
-    public init(_ program: Program, state: StateStore = StateStore(), threads: Int = Threads.count) throws(ExecutionError) {
+    public init(_ program: Program, state: StateStore = StateStore(), threads: Int = Threads.count,
+                collective: Collective? = nil) throws(ExecutionError) {
         self.program = program
         self.state = state
         self.threads = max(1, threads)
@@ -54,10 +65,12 @@ public final class Executor: @unchecked Sendable {
         } catch {
             throw ExecutionError(error.message)
         }
+        self.collective = collective
+        isReplicated = program.instructions.contains { $0.op.isCollective }
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(program.arenaBytes, 64), alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(program.arenaBytes, 64))
-        control = .allocate(capacity: 2)
-        control.initialize(repeating: 0, count: 2)
+        control = .allocate(capacity: 3)
+        control.initialize(repeating: 0, count: 3)
         // Bind state by name; allocation happens only for new names.
         for slot in program.state {
             guard case .state(let offset) = slot.buffer.location else { continue }
@@ -152,13 +165,17 @@ public final class Executor: @unchecked Sendable {
                 throw ExecutionError("\(describe(program.instructions[k.instruction])): \(error.message)")
             }
             let ins = program.instructions[k.instruction]
+            // A started sum is being written by the transfer; it is checked once it is waited for.
+            if nonFinite != nil || ins.op == .allreduce_start { continue }
             if ins.output.dtype.isFloat,
                readDoubles(arenaPointer(ins.output), dtype: ins.output.dtype, count: ins.output.count).contains(where: { !$0.isFinite }) {
                 nonFinite = ins
-                return
+                // The replicas of a data-parallel step make every collective call of the step together:
+                // the step goes on to its end, and only its updates are skipped.
+                if !isReplicated { return }
             }
         }
-        applyUpdates()
+        if nonFinite == nil { applyUpdates() }
     }
 
     func runProfiled() throws(ExecutionError) {

@@ -335,13 +335,17 @@ extension Executor {
             let rate = ins.attrs.float("rate") ?? 0.5
             let stream = UInt64(ins.attrs.int("stream") ?? 0)
             let control = self.control
+            // A replica's rows start at row control[2] of the global batch: its mask is that part of the whole batch's.
+            let perRow = UInt64(n / max(ins.output.shape.first ?? 1, 1))
             return { () throws(ExecutionError) in
                 // A fresh mask per (seed, step, stream), independent of threading.
                 let key = splitMix64(control[0] &+ splitMix64(control[1] &* 0x9E37_79B9_7F4A_7C15 &+ stream))
-                do throws(DropoutError) { try dropoutMask(out, range: 0..<n, rate: rate, seed: key, offset: 0) } catch {
+                do throws(DropoutError) { try dropoutMask(out, range: 0..<n, rate: rate, seed: key, offset: control[2] &* perRow) } catch {
                     throw ExecutionError(error.description)
                 }
             }
+        case .allreduce, .allreduce_start, .allreduce_wait:
+            return try compileCollective(ins, T.self, output: out)
         default:
             throw ExecutionError("no kernel for \(ins.op.rawValue)")
         }

@@ -1,3 +1,4 @@
+import DLGCompiler
 import DLGData
 import DLGKernels
 import DLGRuntime
@@ -15,6 +16,10 @@ public struct TrainResult: Sendable {
     public var failure: String?
     public var bestEpoch: Int?
     public var seconds: Double
+    /// The processes of a data-parallel run (1 for a single process).
+    public var worldSize = 1
+    /// Seconds this process spent blocked in collectives (summing gradients, statistics and tallies).
+    public var collectiveSeconds = 0.0
 }
 
 /// Trains a session's model on a dataset: per-sample, mini-batch or full
@@ -34,12 +39,18 @@ public final class Trainer {
     public var checkNumerics = false
     /// Stop after this many epochs of this run even if more are configured (to split a run).
     public var stopAfterEpochs: Int?
+    /// Data-parallel runs: compare a fingerprint of the parameters and optimizer state across
+    /// the replicas after every this many steps and at the end of every epoch (nil: never).
+    public var checkReplicasEvery: Int?
     /// Fault injection for tests: the checkpoint written once `epoch` epochs are complete is
     /// cut off after `bytes` bytes, as if the process were killed while writing it; `run`
     /// then throws, and the checkpoint file keeps its previous contents.
     public var interruptCheckpoint: (epoch: Int, bytes: Int)?
+    /// Start from another model's parameters (transfer learning), before training.
+    public var initFrom: InitFrom?
 
-    let featureInput: String
+    /// The input the data's features feed.
+    public let featureInput: String
     let labelInput: String?
 
     public init(session: Session) throws {
@@ -90,10 +101,13 @@ public final class Trainer {
         }
     }
 
-    /// How a program's first output is scored against labels; a model without outputs has only its loss.
-    public static func scoring(_ e: Executor, labels: NDArray?) -> Scoring {
-        guard let first = e.program.outputs.first else { return .regression }
-        return Scoring.decide(outputShape: first.buffer.shape, labels: labels)
+    /// How a program's first output is scored against labels; a model without outputs has only its
+    /// loss, and so has a model that is not fed labels (an autoencoder), whatever the data holds.
+    public func scoring(_ e: Executor, labels: NDArray?) -> Scoring {
+        guard labelInput != nil, let first = e.program.outputs.first, !Self.isPenalty(first.name) else {
+            return .regression
+        }
+        return Scoring.decide(outputShape: first.buffer.shape, labels: labels, loss: session.lossKind)
     }
 
     /// A label as written: an integer without a fraction when it is one that fits, else as a float (`1e+30`, `inf`, `nan`).
@@ -119,19 +133,26 @@ public final class Trainer {
         }
     }
 
-    /// Loss and scores over a dataset, in the inference form.
-    public func evaluate(_ d: Dataset, batch: Int? = nil) throws -> (tally: Tally, scoring: Scoring) {
-        let b = session.fixedBatch ?? min(batch ?? (session.config.batch == 0 ? d.count : max(session.config.batch, 1)), d.count)
+    /// Loss and scores over a dataset (or rows `range` of it), in the inference form.
+    public func evaluate(_ d: Dataset, batch: Int? = nil, rows range: Range<Int>? = nil) throws -> (tally: Tally, scoring: Scoring) {
+        let span = range ?? 0..<d.count
+        let b = session.fixedBatch ?? min(batch ?? (session.config.batch == 0 ? d.count : max(session.config.batch, 1)),
+                                          max(span.count, 1))
         var scoring = Scoring.regression
         var tally = Tally()
-        var start = 0
-        while start < d.count {
-            let rows = Array(start..<min(start + b, d.count))[...]
+        if span.isEmpty {
+            // A replica without held-out rows still scores as the others do.
+            scoring = self.scoring(try session.evalExecutor(batch: b), labels: d.labels)
+            return (tally, scoring)
+        }
+        var start = span.lowerBound
+        while start < span.upperBound {
+            let rows = Array(start..<min(start + b, span.upperBound))[...]
             // A program compiled for one batch size skips a last, partial batch.
             if let f = session.fixedBatch, rows.count != f { break }
             let e = try session.evalExecutor(batch: rows.count)
-            if start == 0 {
-                scoring = Self.scoring(e, labels: d.labels)
+            if start == span.lowerBound {
+                scoring = self.scoring(e, labels: d.labels)
                 if case .classes(let c) = scoring { tally = Tally(classes: c) }
             }
             try feed(e, d, rows)
@@ -155,23 +176,54 @@ public final class Trainer {
         return (Array(0..<n), lr)
     }
 
-    /// Runs one training step on `rows`; the executor holds the loss (and, when checked, `nonFinite`).
-    func step(_ train: Dataset, rows: ArraySlice<Int>, step: Int, checked: Bool) throws -> Executor {
+    /// Runs one training step on this process's share of the global batch `global` (all of it
+    /// in a single process), with `features` the global batch's augmented features if any. The
+    /// executor holds the loss (and, when checked, `nonFinite`); `share` is the fraction of
+    /// the global batch this process ran (0: none, it ran one row to take part in the collectives).
+    func step(_ train: Dataset, global: ArraySlice<Int>, features: NDArray?, step: Int,
+              checked: Bool) throws -> (e: Executor, rows: ArraySlice<Int>, share: Double) {
+        let group = session.isReplicated ? session.collective : nil
+        let replicas = group?.size ?? 1, rank = group?.rank ?? 0
+        // This replica's rows of the global batch. One without rows (a last batch shorter
+        // than the replicas are many) runs on the batch's first row with a share of 0.
+        var rows = global
+        var share = 1.0
+        if replicas > 1 {
+            let mine = DataParallel.shard(global.count, replicas: replicas, rank: rank)
+            share = Double(mine.count) / Double(global.count)
+            rows = mine.isEmpty ? global.prefix(1)
+                : global[(global.startIndex + mine.lowerBound)..<(global.startIndex + mine.upperBound)]
+        }
         let e = try session.trainExecutor(batch: rows.count)
-        try feed(e, train, rows)
+        if group != nil {
+            try? session.state.set(ReplicaLossScaling.fraction, values: [share])
+            try? session.state.set(ReplicaLossScaling.active, values: [share > 0 ? 1 : 0])
+            e.firstRow = DataParallel.shard(global.count, replicas: replicas, rank: rank).lowerBound
+        }
+        if let features {
+            // This replica's rows of the augmented global batch.
+            let offset = rows.startIndex - global.startIndex
+            try feed(e, train, rows, features: features, featureRows: offset..<(offset + rows.count))
+        } else {
+            try feed(e, train, rows)
+        }
         // conversion: steps count from 0 (a checkpoint's step is checked non-negative)
         e.step = UInt64(step)
         e.checkNumerics = checked
         defer { e.checkNumerics = false }
         do { try e.run() } catch { throw TrainError(error.message) }
-        return e
+        return (e, rows, share)
     }
 
     /// After a step gave a non-finite loss (or left a non-finite parameter):
     /// restores the state copied at the start of an epoch and runs the same
     /// steps again, each op's output checked, up to `failedStep` (1-based).
     /// Returns where the first non-finite value appeared, or why it was not found.
-    func locate(_ train: Dataset, snapshot: StateSnapshot?, failedStep: Int, batch: Int) -> String {
+    /// The augmented features are made again for each epoch re-run, so that each step sees the
+    /// batch it saw. Over several processes each re-runs its own share of the batches, all of
+    /// them step by step together (the steps' collectives need every process); they stop at
+    /// the first step where any of them found a non-finite value.
+    func locate(_ train: Dataset, augmentation: Augmentation?, snapshot: StateSnapshot?, failedStep: Int, batch: Int) -> String {
         guard let snapshot, snapshot.taken else {
             return "the op that produced it was not located (no copy of the state was kept: not enough memory); rerun with --check-numerics to find it"
         }
@@ -179,20 +231,30 @@ public final class Trainer {
         let n = train.count
         var stepIndex = snapshot.step
         var epoch = snapshot.epoch
+        let group = session.isReplicated ? session.collective : nil
         do {
             while stepIndex < failedStep {
                 let (order, lr) = epochPlan(epoch, count: n)
                 try? session.state.set("optimizer.lr", values: [lr])
                 let batches = session.fixedBatch != nil ? n / batch : (n + batch - 1) / batch
+                let augmented = augmentation?.batches(order: order, batch: batch, epoch: epoch)
+                defer { augmented?.finish() }
                 var start = 0
                 var done = 0
                 while start < n && stepIndex < failedStep {
-                    let rows = order[start..<min(start + batch, n)]
-                    if let f = session.fixedBatch, rows.count != f { break }
-                    let e = try step(train, rows: rows, step: stepIndex, checked: true)
-                    if let bad = e.nonFinite {
+                    let global = order[start..<min(start + batch, n)]
+                    if let f = session.fixedBatch, global.count != f { break }
+                    let e = try step(train, global: global, features: try augmented?.take(done), step: stepIndex, checked: true).e
+                    let bad = e.nonFinite
+                    var found = bad != nil
+                    if let group {
+                        do { found = try group.allreduceSum([bad != nil ? 1 : 0])[0] > 0 } catch { throw TrainError(error.message) }
+                    }
+                    if found {
                         let at = stepIndex + 1 == failedStep ? "" : " at step \(stepIndex + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
+                        guard let bad else { return "the first non-finite value appears on another process\(at)" }
                         return "the first non-finite value comes from \(describeNonFinite(bad))\(at)"
+                            + (group.map { " on rank \($0.rank)" } ?? "")
                     }
                     stepIndex += 1
                     start += batch
@@ -231,41 +293,113 @@ public final class Trainer {
         return "re-running every batch with every op's output checked found no non-finite value"
     }
 
-    public func run(train: Dataset, validation: Dataset?) throws -> TrainResult {
+    /// Everything `run` checks before it trains, without side effects: the data fits the
+    /// model, the batch fits the data (and, over several replicas, splits evenly over them),
+    /// early stopping watches a metric the run has.
+    public func check(train: Dataset, validation: Dataset?) throws {
         let cfg = session.config
         try validate(train, role: "training")
         if let v = validation { try validate(v, role: "validation") }
+        let batch = try batchSize(train.count, data: train.name)
+        let replicas = session.isReplicated ? session.collective!.size : 1
+        if replicas > 1 {
+            if session.fixedBatch != nil {
+                throw TrainError("a compiled training step runs in one process; train the .dlg file to run on \(replicas) processes")
+            }
+            guard batch % replicas == 0 else {
+                let below = batch / replicas * replicas, above = below + replicas
+                throw TrainError("the global batch \(batch) does not split evenly over \(replicas) processes; "
+                                 + "choose a multiple of \(replicas)" + (below > 0 ? ", such as \(below) or \(above)" : ", such as \(above)")
+                                 + " (each process takes batch/\(replicas) examples of every step)")
+            }
+        }
+        if cfg.patience != nil {
+            if cfg.metric.hasPrefix("val_"), validation == nil {
+                throw TrainError("early stopping watches \(cfg.metric), which needs held-out data: add 'validation = 0.1' (--validation) or watch loss")
+            }
+            let scoring = self.scoring(try session.trainExecutor(batch: batch / replicas), labels: train.labels)
+            if cfg.metric.hasSuffix("accuracy"), scoring == .regression {
+                throw TrainError("early stopping watches \(cfg.metric), but this model's output is scored as a regression (no accuracy); watch \(cfg.metric.hasPrefix("val_") ? "val_loss" : "loss")")
+            }
+        }
+    }
+
+    /// Reads a checkpoint into the state: every tensor must be a state entry and every entry present.
+    func load(checkpoint path: String) throws -> Checkpoint.Position? {
+        let file: SafetensorsFile
+        let pos: Checkpoint.Position?
+        do { (file, pos) = try Checkpoint.load(path, model: session.name) } catch let e as DataError {
+            throw TrainError(e.description)
+        }
+        for t in file.tensors {
+            guard session.state.entry(t.name) != nil, !Session.isReplicaScalar(t.name) else {
+                throw TrainError("\(path): tensor '\(t.name)' is not part of this model"
+                                 + (t.name.hasPrefix("optimizer.") ? " (optimizer state of another optimizer: \(session.config.optimizer.kind.rawValue) keeps no such entry)" : ""))
+            }
+            do { try session.state.set(t.name, t.array) } catch { throw TrainError("\(path): \(error.message)") }
+        }
+        for e in session.state.entries where file[e.name] == nil && !Session.isReplicaScalar(e.name) {
+            throw TrainError("\(path): tensor '\(e.name)' is missing")
+        }
+        if let bad = session.state.firstNonFinite() {
+            throw TrainError("\(path): tensor '\(bad.name)' element \(bad.index) is \(bad.value); a checkpoint to resume from must be finite")
+        }
+        return pos
+    }
+
+    /// Over several replicas: rank 0 reads the checkpoint and sends its state and position to
+    /// the others (so that only rank 0's machine needs the file); a failure is every replica's.
+    func loadReplicated(checkpoint path: String, position: Checkpoint.Position, over c: Collective) throws -> Checkpoint.Position {
+        var failure: String?
+        var pos: Checkpoint.Position?
+        if c.rank == 0 {
+            do { pos = try load(checkpoint: path) } catch let e as TrainError { failure = e.message } catch let e as DataError {
+                failure = e.description
+            }
+        }
+        let p = pos ?? position
+        var header: [Double] = [failure == nil ? 1 : 0, pos == nil ? 0 : 1, Double(p.epoch), Double(p.step),
+                                p.best ?? 0, p.best == nil ? 0 : 1, Double(p.sinceBest)]
+        var sent: CollectiveError?
+        header.withUnsafeMutableBytes { b in
+            do throws(CollectiveError) { try c.broadcast(b.baseAddress!, bytes: b.count, root: 0) } catch { sent = error }
+        }
+        if let sent { throw TrainError(sent.message) }
+        guard header[0] == 1 else {
+            throw TrainError(failure ?? "", collective: true, silent: c.rank != 0)
+        }
+        try DataParallel.broadcast(session.state, names: session.stateArrays().map(\.name), over: c)
+        guard header[1] == 1 else { return position }
+        return Checkpoint.Position(epoch: Int(header[2]), step: Int(header[3]), seed: position.seed,
+                                   best: header[5] == 1 ? header[4] : nil, sinceBest: Int(header[6]))
+    }
+
+    public func run(train: Dataset, validation: Dataset?) throws -> TrainResult {
+        let cfg = session.config
+        try check(train: train, validation: validation)
         let n = train.count
         let batch = try batchSize(n, data: train.name)
+        // A data-parallel run: this replica takes its share of every global batch.
+        let group = session.isReplicated ? session.collective : nil
+        let replicas = group?.size ?? 1, rank = group?.rank ?? 0
+        let waited0 = group?.waitSeconds ?? 0
         let t0 = DispatchTime.now().uptimeNanoseconds
         var position = Checkpoint.Position(epoch: 0, step: 0, seed: cfg.seed, best: nil, sinceBest: 0)
-        _ = try session.trainExecutor(batch: batch)
+        let first = try session.trainExecutor(batch: batch / replicas)
+        let augmentation = try augmentation(for: train)
+        if let initFrom { for line in try initialize(from: initFrom).lines(path: initFrom.path) { progress.message(line) } }
         // Temporary files left by a killed run's atomic writes of the files this run writes.
-        for path in [checkpointPath, logPath, plotPath].compactMap({ $0 }) {
-            for stale in AtomicFile.removeStaleTemporaries(of: path) {
-                progress.message("removed \(stale), left by an interrupted run")
+        if rank == 0 {
+            for path in [checkpointPath, logPath, plotPath].compactMap({ $0 }) {
+                for stale in AtomicFile.removeStaleTemporaries(of: path) {
+                    progress.message("removed \(stale), left by an interrupted run")
+                }
             }
         }
         if let resumePath {
-            let file: SafetensorsFile
-            let pos: Checkpoint.Position?
-            do { (file, pos) = try Checkpoint.load(resumePath, model: session.name) } catch let e as DataError {
-                throw TrainError(e.description)
-            }
-            for t in file.tensors {
-                guard session.state.entry(t.name) != nil else {
-                    throw TrainError("\(resumePath): tensor '\(t.name)' is not part of this model"
-                                     + (t.name.hasPrefix("optimizer.") ? " (optimizer state of another optimizer: \(session.config.optimizer.kind.rawValue) keeps no such entry)" : ""))
-                }
-                do { try session.state.set(t.name, t.array) } catch { throw TrainError("\(resumePath): \(error.message)") }
-            }
-            for e in session.state.entries where file[e.name] == nil {
-                throw TrainError("\(resumePath): tensor '\(e.name)' is missing")
-            }
-            if let bad = session.state.firstNonFinite() {
-                throw TrainError("\(resumePath): tensor '\(bad.name)' element \(bad.index) is \(bad.value); a checkpoint to resume from must be finite")
-            }
-            if let pos {
+            if let group {
+                position = try loadReplicated(checkpoint: resumePath, position: position, over: group)
+            } else if let pos = try load(checkpoint: resumePath) {
                 position = pos
                 position.seed = cfg.seed
             } else {
@@ -276,6 +410,25 @@ public final class Trainer {
                 progress.message("the checkpoint already holds \(position.epoch) of \(cfg.epochs) epochs; nothing to train (raise --epochs to continue)")
             }
         }
+        // What must be the same on every replica: the parameters and the optimizer state. The
+        // buffers a step updates besides (batchnorm's running statistics, from each replica's
+        // own batches unless they are synchronized) are rank 0's, sent to the others after each epoch.
+        let replicated = first.program.state.filter { $0.trainable || $0.name.hasPrefix("optimizer.") }.map(\.name)
+        let buffers = first.program.updates.map { first.program.state[$0.target] }
+            .filter { !$0.trainable && !$0.name.hasPrefix("optimizer.") }.map(\.name)
+        func checkReplicas(_ group: Collective, after what: String) throws {
+            let all: [[UInt64]]
+            do { all = try group.allgather([DataParallel.fingerprint(session.state, names: replicated)]) } catch {
+                throw TrainError(error.message)
+            }
+            let differing = all.indices.filter { all[$0][0] != all[0][0] }
+            guard differing.isEmpty else {
+                throw TrainError("the replicas have drifted apart \(what): the parameters or optimizer state of rank"
+                                 + (differing.count == 1 ? " " : "s ") + differing.map(String.init).joined(separator: ", ")
+                                 + " differ from rank 0's", collective: true)
+            }
+        }
+        if let group, checkReplicasEvery != nil { try checkReplicas(group, after: "before the first step") }
         // Epochs complete in the checkpoint file on disk, for the message of a failed run.
         var savedEpoch: Int? = resumePath != nil && resumePath == checkpointPath ? position.epoch : nil
         let checkpointInterval = max(1, checkpointEvery ?? cfg.epochs / 20)
@@ -289,16 +442,7 @@ public final class Trainer {
         var stoppedEarly = false
         var failure: String?
         var bestEpoch: Int?
-        let scoring = Self.scoring(try session.trainExecutor(batch: batch), labels: train.labels)
-        // Early stopping must watch a metric the run has; otherwise it would silently never stop.
-        if cfg.patience != nil {
-            if cfg.metric.hasPrefix("val_"), validation == nil {
-                throw TrainError("early stopping watches \(cfg.metric), which needs held-out data: add 'validation = 0.1' (--validation) or watch loss")
-            }
-            if cfg.metric.hasSuffix("accuracy"), scoring == .regression {
-                throw TrainError("early stopping watches \(cfg.metric), but this model's output is scored as a regression (no accuracy); watch \(cfg.metric.hasPrefix("val_") ? "val_loss" : "loss")")
-            }
-        }
+        let scoring = self.scoring(first, labels: train.labels)
         // The state at the start of an epoch, to locate a non-finite value (see StateSnapshot).
         let snapshot = checkNumerics ? nil : StateSnapshot(session.state)
         func failureMessage(_ why: String) -> String {
@@ -317,7 +461,7 @@ public final class Trainer {
                 // A non-finite parameter left by the last epoch (with a finite loss) is found here.
                 if let bad = session.state.firstNonFinite() {
                     var why = "parameter '\(bad.name)' element \(bad.index) became \(bad.value) by the end of epoch \(epoch)"
-                    why += "; " + locate(train, snapshot: snapshot, failedStep: position.step, batch: batch)
+                    why += "; " + locate(train, augmentation: augmentation, snapshot: snapshot, failedStep: position.step, batch: batch)
                     failure = failureMessage(why)
                     break epochs
                 }
@@ -326,30 +470,59 @@ public final class Trainer {
             let (order, lr) = epochPlan(epoch, count: n)
             try? session.state.set("optimizer.lr", values: [lr])
             var tally = Tally(classes: { if case .classes(let c) = scoring { c } else { nil } }())
+            // Augmented batches (whole global batches) are made on a worker thread, ahead of the steps that take them.
+            let augmented = augmentation?.batches(order: order, batch: batch, epoch: epoch)
+            defer { augmented?.finish() }
             let e0 = DispatchTime.now().uptimeNanoseconds
             var start = 0
             let batches = session.fixedBatch != nil ? n / batch : (n + batch - 1) / batch
             var done = 0
             while start < n {
-                let rows = order[start..<min(start + batch, n)]
-                if let f = session.fixedBatch, rows.count != f { break }
-                let e = try step(train, rows: rows, step: position.step, checked: checkNumerics)
-                let loss = e.nonFinite != nil ? .nan : (e.loss ?? .nan)
+                let global = order[start..<min(start + batch, n)]
+                if let f = session.fixedBatch, global.count != f { break }
+                let (e, rows, share) = try step(train, global: global, features: try augmented?.take(done),
+                                                step: position.step, checked: checkNumerics)
+                var loss = e.nonFinite != nil ? .nan : (e.loss ?? .nan)
+                var stepTally = Tally()
+                if share > 0 {
+                    stepTally.add(loss: 0, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
+                                  labels: train.labels, rows: rows, scoring: scoring)
+                }
+                // The L1/L2 penalty, part of the step's loss: on every replica in full, counted once.
+                let stepPenalty = penalty(e)
+                if let group {
+                    // The global batch's loss is the sum of the replicas' shares of it.
+                    let p = stepPenalty ?? 0
+                    let sums: [Double]
+                    do { sums = try group.allreduceSum([loss - p, Double(stepTally.correct), Double(stepTally.scored)]) } catch {
+                        throw TrainError(error.message)
+                    }
+                    loss = sums[0] + p
+                    stepTally.correct = Int(sums[1])
+                    stepTally.scored = Int(sums[2])
+                }
                 if !loss.isFinite {
                     var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
                     if checkNumerics, let bad = e.firstNonFinite() {
                         why += "; the first non-finite value comes from \(describeNonFinite(bad))"
+                            + (group != nil ? " on rank \(rank)" : "")
                     } else if !checkNumerics {
-                        why += "; " + locate(train, snapshot: snapshot, failedStep: position.step + 1, batch: batch)
+                        why += "; " + locate(train, augmentation: augmentation, snapshot: snapshot, failedStep: position.step + 1, batch: batch)
                     }
                     failure = failureMessage(why)
                     break epochs
                 }
-                tally.add(loss: loss, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
-                          labels: train.labels, rows: rows, scoring: scoring)
+                tally.lossSum += loss * Double(global.count)
+                tally.examples += global.count
+                tally.correct += stepTally.correct
+                tally.scored += stepTally.scored
+                if let p = stepPenalty { tally.penaltySum += p * Double(global.count) }
                 position.step += 1
                 start += batch
                 done += 1
+                if let group, let k = checkReplicasEvery, position.step % k == 0 {
+                    try checkReplicas(group, after: "at step \(position.step)")
+                }
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - e0) * 1e-9
                 progress.batch(epoch: epoch, done: done, total: batches, loss: tally.loss,
                                accuracy: scoring == .regression ? nil : tally.accuracy,
@@ -359,8 +532,34 @@ public final class Trainer {
             var record = EpochRecord(epoch: epoch, loss: tally.loss, accuracy: scoring == .regression ? nil : tally.accuracy,
                                      valLoss: nil, valAccuracy: nil, learningRate: lr, seconds: seconds,
                                      samplesPerSecond: Double(n) / max(seconds, 1e-9))
+            if penalty(first) != nil { record.penalty = tally.penalty }
+            if let augmented {
+                augmented.finish()
+                record.augmentSeconds = augmented.producingSeconds
+                record.augmentWaitSeconds = augmented.waitingSeconds
+            }
+            if let group {
+                try DataParallel.broadcast(session.state, names: buffers, over: group)
+                if checkReplicasEvery != nil { try checkReplicas(group, after: "at the end of epoch \(epoch + 1)") }
+            }
             if let v = validation {
-                let (vt, vs) = try evaluate(v, batch: batch)
+                // Over several replicas each evaluates its share of the held-out rows; the sums are combined.
+                let mine = DataParallel.shard(v.count, replicas: replicas, rank: rank)
+                let evaluated = try evaluate(v, batch: batch / replicas, rows: group == nil ? nil : mine)
+                var vt = evaluated.tally
+                let vs = evaluated.scoring
+                if let group {
+                    let sums: [Double]
+                    do { sums = try group.allreduceSum([vt.lossSum, Double(vt.examples), Double(vt.correct), Double(vt.scored)]) } catch {
+                        throw TrainError(error.message)
+                    }
+                    (vt.lossSum, vt.examples, vt.correct, vt.scored) = (sums[0], Int(sums[1]), Int(sums[2]), Int(sums[3]))
+                }
+                // The held-out loss includes the penalty at the current weights, as the training loss does.
+                if let p = currentPenalty() {
+                    vt.lossSum += p * Double(vt.examples)
+                    vt.penaltySum = p * Double(vt.examples)
+                }
                 record.valLoss = vt.loss
                 record.valAccuracy = vs == .regression ? nil : vt.accuracy
             }
@@ -382,7 +581,7 @@ public final class Trainer {
                 default: record.valLoss
                 }
                 if let v = value {
-                    if position.best == nil || v < position.best! {
+                    if position.best == nil || v < position.best! - cfg.minDelta {
                         position.best = v
                         position.sinceBest = 0
                         bestEpoch = epoch
@@ -399,7 +598,7 @@ public final class Trainer {
             if lastOfRun, !checkNumerics, let bad = session.state.firstNonFinite() {
                 // The last step's update left a non-finite parameter: no checkpoint of it.
                 var why = "parameter '\(bad.name)' element \(bad.index) became \(bad.value) by the end of epoch \(position.epoch)"
-                why += "; " + locate(train, snapshot: snapshot, failedStep: position.step, batch: batch)
+                why += "; " + locate(train, augmentation: augmentation, snapshot: snapshot, failedStep: position.step, batch: batch)
                 failure = failureMessage(why)
                 break epochs
             }
@@ -414,17 +613,25 @@ public final class Trainer {
             let all = (try? readLog(logPath)) ?? history.all
             try AtomicFile.write(CurvePlot.svg(model: session.name, history: all), to: plotPath)
         }
-        return TrainResult(history: history.all, epochs: epochsThisRun, steps: position.step, stoppedEarly: stoppedEarly, failure: failure,
-                           bestEpoch: bestEpoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        var result = TrainResult(history: history.all, epochs: epochsThisRun, steps: position.step, stoppedEarly: stoppedEarly,
+                                 failure: failure, bestEpoch: bestEpoch,
+                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        result.worldSize = replicas
+        result.collectiveSeconds = (group?.waitSeconds ?? 0) - waited0
+        return result
     }
 
     /// One JSON object per line; epochs counted from 1.
     func logLine(_ r: EpochRecord) -> String {
         var line = "{\"epoch\":\(r.epoch + 1),\"loss\":\(json(r.loss))"
+        if let p = r.penalty { line += ",\"penalty\":\(json(p))" }
         if let a = r.accuracy { line += ",\"accuracy\":\(json(a))" }
         if let v = r.valLoss { line += ",\"val_loss\":\(json(v))" }
         if let v = r.valAccuracy { line += ",\"val_accuracy\":\(json(v))" }
-        line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))}\n"
+        line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))"
+        if let a = r.augmentSeconds { line += ",\"augment_seconds\":\(json(a))" }
+        if let w = r.augmentWaitSeconds { line += ",\"augment_wait_seconds\":\(json(w))" }
+        line += "}\n"
         return line
     }
 
@@ -451,10 +658,12 @@ public final class Trainer {
         for line in text.split(separator: "\n") {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let e = obj["epoch"] as? Int, let l = obj["loss"] as? Double else { continue }
-            out.append(EpochRecord(epoch: e - 1, loss: l, accuracy: obj["accuracy"] as? Double,
-                                   valLoss: obj["val_loss"] as? Double, valAccuracy: obj["val_accuracy"] as? Double,
-                                   learningRate: obj["lr"] as? Double ?? 0, seconds: obj["seconds"] as? Double ?? 0,
-                                   samplesPerSecond: obj["samples_per_second"] as? Double ?? 0))
+            var r = EpochRecord(epoch: e - 1, loss: l, accuracy: obj["accuracy"] as? Double,
+                                valLoss: obj["val_loss"] as? Double, valAccuracy: obj["val_accuracy"] as? Double,
+                                learningRate: obj["lr"] as? Double ?? 0, seconds: obj["seconds"] as? Double ?? 0,
+                                samplesPerSecond: obj["samples_per_second"] as? Double ?? 0)
+            r.penalty = obj["penalty"] as? Double
+            out.append(r)
         }
         return out.all.isEmpty ? nil : out.all
     }

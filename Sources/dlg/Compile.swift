@@ -28,11 +28,18 @@ struct Compile: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
     @OptionGroup var memory: MemoryOptions
 
+    func validate() throws {
+        if passes.replicas > 1 {
+            throw ValidationError("--replicas: a compiled training step runs in one process; inspect the data-parallel step with dlg dump --training-step --replicas N")
+        }
+    }
+
     func run() throws {
         memory.apply()
         let file = try loadSource(options.file)
         let start = DispatchTime.now().uptimeNanoseconds
         var popts = try passes.pipelineOptions(stage: .planned, blockOptimizer: blockOptimizer(file, model: options.model))
+        popts.freeze = passes.freezePatterns(file, model: options.model)
         popts.bindings = try options.bindings()
         // Without --training-step: the forward pass a deployment runs (inference form, no loss).
         popts.training = passes.trainingStep

@@ -35,9 +35,11 @@ struct Dump: ParsableCommand {
             print(ASTPrinter.print(unit), terminator: "")
             return
         }
-        var (file, graph) = try compileOrExit(options, inference: form.inference)
+        var (file, graph) = try compileOrExit(options, inference: form.inference, replicas: passes.replicas,
+                                              syncBatchnorm: passes.syncBatchnorm)
         var context = PassContext(verify: passes.verify)
         var popts = try passes.pipelineOptions(stage: stage, blockOptimizer: blockOptimizer(file, model: options.model))
+        popts.freeze = passes.freezePatterns(file, model: options.model)
         popts.bindings = try options.bindings()
         let printAfter = try passes.printAfterSet()
         var index = 0

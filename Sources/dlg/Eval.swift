@@ -45,6 +45,10 @@ struct Eval: ParsableCommand {
         "A data source, as in a train block; given here it is evaluated whole, with paths relative to the working directory (default: the train block's held-out data, else its data).",
         valueName: "SETTING"))
     var data: String?
+    @Option(help: ArgumentHelp(
+        "The part of the train block's data to evaluate: validation, test or train (default: validation, else test, else all of it).",
+        valueName: "PART"))
+    var split: String?
     @Option(help: ArgumentHelp("Examples per batch, N ≥ 1 (capped at the set's size).", valueName: "N")) var batch: Int = 256
     @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for kernels and BLAS (default: all cores).", valueName: "N"))
     var threadCount: Int?
@@ -56,6 +60,10 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let split, !["validation", "test", "train"].contains(split) {
+            throw ValidationError("--split is validation, test or train, not '\(split)'")
+        }
+        if split != nil, data != nil { throw ValidationError("--split chooses a part of the train block's data; --data is evaluated whole") }
     }
 
     func run() throws {
@@ -67,9 +75,19 @@ struct Eval: ParsableCommand {
         let (blockConfig, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
         var config = blockConfig
         // Data given on the command line is evaluated whole; the train block's split applies to its own data.
-        if data != nil { config.validation = .none }
-        let (train, validation) = try loadData(config, base: base)
-        let set = validation ?? train
+        if data != nil { config.validation = .none; config.test = .none }
+        let data = try loadData(config, base: base)
+        let set: Dataset
+        switch split {
+        case "train": set = data.train
+        case "validation", "test":
+            guard let part = split == "test" ? data.test : data.validation else {
+                printError("error: --split \(split!): the train block of \(options.file) sets no \(split!) part")
+                throw ExitCode.failure
+            }
+            set = part
+        default: set = data.validation ?? data.test ?? data.train
+        }
         let session = try makeSession(file, model: options.model, config: config, threads: threads, bindings: try options.bindings())
         let result: (tally: Tally, scoring: Scoring)
         var nonFinite: String?
@@ -152,15 +170,20 @@ struct Predict: ParsableCommand {
         flags.allowNonFinite = allowNonFinite
         let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
         var c = config
-        if data != nil { c.validation = .none }
+        if data != nil { c.validation = .none; c.test = .none }
         // The train block's data is split as in training, so that normalization is fitted on the
         // same training part; the predictions then cover both parts, in order.
-        var (set, held) = try loadData(c, base: base)
-        if case .data = c.validation { held = nil }   // separate held-out data is not "the data"
-        if let held {
+        let data = try loadData(c, base: base)
+        var set = data.train
+        // Separate held-out data sources are not "the data"; parts split off it follow in order.
+        var parts = [data.train]
+        if case .data = c.validation {} else if let v = data.validation { parts.append(v) }
+        if case .data = c.test {} else if let t = data.test { parts.append(t) }
+        if parts.count > 1 {
             do {
-                set = try Dataset(name: set.name, features: try NDArray.concatenateRows([set.features, held.features]),
-                                  labels: try set.labels.flatMap { a in try held.labels.map { try NDArray.concatenateRows([a, $0]) } })
+                set = try Dataset(name: set.name, features: try NDArray.concatenateRows(parts.map(\.features)),
+                                  labels: parts.allSatisfy { $0.labels != nil }
+                                      ? try NDArray.concatenateRows(parts.map { $0.labels! }) : nil)
             } catch let e as DataError {
                 printError("error: \(e.description)")
                 throw ExitCode.failure

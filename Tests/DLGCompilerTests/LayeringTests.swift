@@ -13,8 +13,10 @@ import Testing
         "DLGGraph": ["DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"],
         "DLGKernels": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData"],
         "DLGData": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain"],
-        "DLGRuntime": ["DLGSyntax", "DLGTrain"],
-        "DLGTrain": ["DLGSyntax"],
+        "DLGRuntime": ["DLGSyntax", "DLGTrain", "DLGDistributed"],
+        "DLGTrain": ["DLGSyntax", "DLGDistributed"],
+        // Open MPI behind the runtime's Collective: beside the trainer, below the `dlg` executable.
+        "DLGDistributed": ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGTrain", "DLGData", "DLGKernels"],
     ]
 
     /// The modules named by `import` lines (`import X`, `@testable import X`, `import struct X.Y`).
@@ -66,7 +68,7 @@ import Testing
 
     @Test func packageDeclaresNoDependencyOnTheParserBelowTheCompiler() throws {
         let manifest = try RepositoryFiles.text("Package.swift")
-        for module in ["DLGSource", "DLGGraph", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"] {
+        for module in ["DLGSource", "DLGGraph", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels", "DLGDistributed"] {
             let deps = try #require(Self.declaredDependencies(manifest, target: module), "Package.swift declares no target \(module)")
             #expect(!deps.contains("DLGSyntax"), "\(module) depends on DLGSyntax in Package.swift")
         }

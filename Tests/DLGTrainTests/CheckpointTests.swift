@@ -8,8 +8,8 @@ import Testing
 /// A small classifier with everything that makes resuming hard: batchnorm
 /// (running statistics are state), dropout (a mask from the seed and the
 /// step), Adam (moments and a step count), shuffling per epoch, and a last
-/// partial batch (100 training examples in batches of 16).
-private let regularized = """
+/// partial batch (100 training examples in batches of 16). DataParallelTests trains it too.
+let regularized = """
     model spiral_net {
         input  x: f32[B, 2]
         input  label: i32[B]

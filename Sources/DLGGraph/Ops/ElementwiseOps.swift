@@ -52,7 +52,7 @@ let elementwiseOps: [OpDecl] = [
     unary(.gelu, "x·Φ(x), Φ the standard normal CDF (exact, via erf).", flopsPerElement: 8),
     unary(.swish, "x·σ(x) (also called SiLU).", flopsPerElement: 5),
     unary(.softplus, "log(1 + eˣ), computed stably.", flopsPerElement: 4),
-    unary(.softsign, "x/(1 + |x|).", flopsPerElement: 3),
+    unary(.softsign, "x/(1 + |x|).", flopsPerElement: 3, piecewise: true),
     unary(.hardlim, "1 if x ≥ 0 else 0. Its gradient is passed straight through (identity).", piecewise: true),
     unary(.hardlims, "1 if x ≥ 0 else −1. Its gradient is passed straight through (identity).", piecewise: true),
     unary(.satlin, "Saturated linear: clamp(x, 0, 1).", piecewise: true),

@@ -28,6 +28,8 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case dropout_mask
     /// The product of some axes' sizes, as a scalar (for symbolic batch sizes).
     case axis_size
+    // Across the replicas of a data-parallel run
+    case allreduce, allreduce_start, allreduce_wait
     /// Several ops run as one kernel: see `FusedRegion` (attribute `region`).
     case fused
 
@@ -60,6 +62,16 @@ public enum FusionKind: String, Sendable, Codable, Comparable {
         }
     }
     public static func < (a: FusionKind, b: FusionKind) -> Bool { a.rank < b.rank }
+}
+
+/// Where the scheduler puts an op among those ready to run.
+public enum SchedulePlacement: String, Sendable, Codable {
+    /// By the memory it frees (the default).
+    case normal
+    /// As soon as its operands are ready (it starts work that runs beside the next ops).
+    case early
+    /// Only when nothing else is ready (it waits for work started earlier).
+    case late
 }
 
 public enum Arity: Sendable, Hashable {
@@ -131,13 +143,16 @@ public struct OpDecl: Sendable {
     /// The gradient rule; nil when the op is not differentiable (gradient ops themselves).
     public let vjp: VJPRule?
     /// Piecewise: the op switches between branches (relu at 0, the winner of a max, a step),
-    /// so its derivative jumps where the branch changes. Gradient checks must not step across such a point.
+    /// so its derivative jumps where the branch changes (softsign's second derivative, at 0). Gradient checks
+    /// must not step across such a point.
     public let piecewise: Bool
+    /// Where the scheduler puts it among the ops ready to run.
+    public let schedule: SchedulePlacement
 
     public init(_ op: Op, arity: Arity, fusion: FusionKind, isSource: Bool = false,
                 attributes: [String] = [], doc: String,
                 flops: @escaping @Sendable (FlopContext) -> Int = { _ in 0 },
-                vjp: VJPRule? = nil, piecewise: Bool = false,
+                vjp: VJPRule? = nil, piecewise: Bool = false, schedule: SchedulePlacement = .normal,
                 inferType: @escaping @Sendable (ShapeContext) throws(ShapeError) -> TensorType) {
         self.op = op
         self.arity = arity
@@ -148,13 +163,14 @@ public struct OpDecl: Sendable {
         self.flops = flops
         self.vjp = vjp
         self.piecewise = piecewise
+        self.schedule = schedule
         self.inferType = inferType
     }
 }
 
 public enum OpRegistry {
     public static let declarations: [OpDecl] =
-        sourceOps + elementwiseOps + reductionOps + layoutOps + neuralOps + [fusedOp]
+        sourceOps + elementwiseOps + reductionOps + layoutOps + neuralOps + collectiveOps + [fusedOp]
     static let index: [Op: Int] = {
         var m: [Op: Int] = [:]
         for (i, d) in declarations.enumerated() { m[d.op] = i }
