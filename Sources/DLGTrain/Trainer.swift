@@ -246,15 +246,25 @@ public final class Trainer {
                     if let f = session.fixedBatch, global.count != f { break }
                     let e = try step(train, global: global, features: try augmented?.take(done), step: stepIndex, checked: true).e
                     let bad = e.nonFinite
-                    var found = bad != nil
+                    let at = stepIndex + 1 == failedStep ? "" : " at step \(stepIndex + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
                     if let group {
-                        do { found = try group.allreduceSum([bad != nil ? 1 : 0])[0] > 0 } catch { throw TrainError(error.message) }
-                    }
-                    if found {
-                        let at = stepIndex + 1 == failedStep ? "" : " at step \(stepIndex + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
-                        guard let bad else { return "the first non-finite value appears on another process\(at)" }
+                        // Per rank: 1 where it found a non-finite value, 2 where its first one is not
+                        // a collective's (it arose there rather than arriving in a sum).
+                        var mine = [Double](repeating: 0, count: group.size)
+                        if let bad { mine[group.rank] = bad.op.isCollective ? 1 : 2 }
+                        let all: [Double]
+                        do { all = try group.allreduceSum(mine) } catch { throw TrainError(error.message) }
+                        if all.contains(where: { $0 > 0 }) {
+                            let origin = all.firstIndex(of: 2)
+                            if let bad, origin == nil || origin == group.rank {
+                                return "the first non-finite value comes from \(describeNonFinite(bad))\(at) on rank \(group.rank)"
+                            }
+                            let k = origin ?? all.firstIndex { $0 > 0 }!
+                            return "the first non-finite value comes from rank \(k)'s share of the batch\(at)"
+                                + (bad.map { " (on rank \(group.rank) it arrives through \(describeNonFinite($0)))" } ?? "")
+                        }
+                    } else if let bad {
                         return "the first non-finite value comes from \(describeNonFinite(bad))\(at)"
-                            + (group.map { " on rank \($0.rank)" } ?? "")
                     }
                     stepIndex += 1
                     start += batch
