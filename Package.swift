@@ -51,6 +51,8 @@ let package = Package(
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
         .library(name: "DLGKernels", targets: ["DLGKernels"]),
         .library(name: "DLGRuntime", targets: ["DLGRuntime"]),
+        .library(name: "DLGData", targets: ["DLGData"]),
+        .library(name: "DLGTrain", targets: ["DLGTrain"]),
         .library(name: "DLGDistributed", targets: ["DLGDistributed"]),
     ],
     dependencies: [

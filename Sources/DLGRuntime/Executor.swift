@@ -50,6 +50,21 @@ public final class Executor: @unchecked Sendable {
         self.program = program
         self.state = state
         self.threads = max(1, threads)
+        // Everything this executor allocates, checked before any of it is: the arena, the
+        // kernels' workspace, the state entries it adds, and the initializers' values.
+        var ws = 0
+        for ins in program.instructions { ws = max(ws, try Executor.workspaceBytes(ins, floatType: program.floatType, threads: self.threads)) }
+        let newState = program.state.filter { state.entry($0.name) == nil }
+        let stateBytes = newState.reduce(0) { $0 + $1.buffer.bytes }
+        let initBytes = 8 * (program.state.map(\.buffer.count).max() ?? 0)
+        do {
+            try MemoryBudget.require(program.arenaBytes + ws + stateBytes + initBytes,
+                                     for: "model '\(program.name)' (an arena of \(formatBytes(program.arenaBytes)), "
+                                        + "\(formatBytes(stateBytes)) of parameters and optimizer state, \(formatBytes(ws)) of workspace)",
+                                     file: program.name)
+        } catch {
+            throw ExecutionError(error.message)
+        }
         self.collective = collective
         isReplicated = program.instructions.contains { $0.op.isCollective }
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(program.arenaBytes, 64), alignment: 64)
@@ -61,8 +76,6 @@ public final class Executor: @unchecked Sendable {
             guard case .state(let offset) = slot.buffer.location else { continue }
             stateBase[offset] = try state.bind(slot).pointer
         }
-        var ws = 0
-        for ins in program.instructions { ws = max(ws, try Executor.workspaceBytes(ins, floatType: program.floatType, threads: self.threads)) }
         workspaceBytes = ws
         workspace = UnsafeMutableRawPointer.allocate(byteCount: max(ws, 64), alignment: 64)
         // Constants are written once.
@@ -262,7 +275,7 @@ public final class Executor: @unchecked Sendable {
         switch b.dtype {
         case .f32: p.assumingMemoryBound(to: Float.self)[i] = Float(v)
         case .f64: p.assumingMemoryBound(to: Double.self)[i] = v
-        case .i32: p.assumingMemoryBound(to: Int32.self)[i] = Int32(clamping: Int(v))
+        case .i32: p.assumingMemoryBound(to: Int32.self)[i] = int32Toward0(v)
         }
     }
 

@@ -92,7 +92,7 @@ public final class Session: @unchecked Sendable {
     /// A session over programs compiled ahead of time (`dlg compile --training-step -o`).
     public init(compiled: CompiledModel, config: TrainConfig, threads: Int) throws {
         guard let train = compiled.train, let eval = compiled.eval, let batch = compiled.batch else {
-            throw TrainError("\(compiled.source): this compiled file holds no training step; compile it with --training-step")
+            throw TrainError("this compiled file (of \(compiled.source)) holds no training step; compile it with --training-step")
         }
         file = SourceFile(path: compiled.source, text: "")
         bindings = [:]

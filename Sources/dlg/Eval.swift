@@ -48,6 +48,9 @@ struct Eval: ParsableCommand {
     var threadCount: Int?
     var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
     @Flag(help: "Print the results as JSON.") var json = false
+    @OptionGroup var memory: MemoryOptions
+    @Flag(name: .customLong("allow-nonfinite"), help: "Load NaN and infinity in the data instead of refusing them.")
+    var allowNonFinite = false
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
@@ -58,9 +61,11 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
+        memory.apply()
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
         flags.data = data
+        flags.allowNonFinite = allowNonFinite
         let (blockConfig, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
         var config = blockConfig
         // Data given on the command line is evaluated whole; the train block's split applies to its own data.
@@ -79,12 +84,16 @@ struct Eval: ParsableCommand {
         }
         let session = try makeSession(file, model: options.model, config: config, threads: threads, bindings: try options.bindings())
         let result: (tally: Tally, scoring: Scoring)
+        var nonFinite: String?
         do {
             let trainer = try Trainer(session: session)
             try trainer.validate(set, role: "evaluation")
             _ = try session.evalExecutor(batch: min(batch, set.count))
             try restore(session, from: weights)
             result = try trainer.evaluate(set, batch: batch)
+            if !result.tally.loss.isFinite {
+                nonFinite = "the loss is \(result.tally.loss) over \(set.name); " + trainer.locateEvaluation(set, batch: batch)
+            }
         } catch let e as TrainError {
             printError("error: \(e.message)")
             throw ExitCode.failure
@@ -98,6 +107,11 @@ struct Eval: ParsableCommand {
             if result.scoring != .regression { fields.append(("accuracy", .double(t.accuracy))) }
             if let c = t.confusion { fields.append(("confusion", .array(c.map { .array($0.map { .int($0) }) }))) }
             print(JSON.object(fields).serialized(pretty: true))
+            if let nonFinite {
+                fflush(nil)
+                printError("error: \(nonFinite)")
+                throw ExitCode.failure
+            }
             return
         }
         print("\(t.examples) examples (\(set.name)): loss \(String(format: "%.4f", t.loss))"
@@ -108,6 +122,12 @@ struct Eval: ParsableCommand {
             func pad(_ s: String) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
             print("    " + (0..<c.count).map { pad(String($0)) }.joined())
             for (i, row) in c.enumerated() { print(pad(String(i)) + row.map { pad(String($0)) }.joined()) }
+        }
+        if let nonFinite {
+            // The results first, as on a terminal, also when standard output is a file or a pipe (nil: every stream).
+            fflush(nil)
+            printError("error: \(nonFinite)")
+            throw ExitCode.failure
         }
     }
 }
@@ -128,15 +148,20 @@ struct Predict: ParsableCommand {
     @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for kernels and BLAS (default: all cores).", valueName: "N"))
     var threadCount: Int?
     var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
+    @OptionGroup var memory: MemoryOptions
+    @Flag(name: .customLong("allow-nonfinite"), help: "Load NaN and infinity in the data instead of refusing them.")
+    var allowNonFinite = false
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
     func run() throws {
+        memory.apply()
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
         flags.data = data
+        flags.allowNonFinite = allowNonFinite
         let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
         var c = config
         if data != nil { c.validation = .none; c.test = .none }
@@ -196,6 +221,7 @@ struct Predict: ParsableCommand {
                     let v = all.toDoubles(), k = all.shape[1]
                     let classes = (0..<all.shape[0]).map { r -> Int32 in
                         let row = v[(r * k)..<((r + 1) * k)]
+                        // conversion: a column index, below the output's width (at most 2^31 − 1 elements)
                         return Int32(row.indices.max { row[$0] < row[$1] }! - r * k)
                     }
                     columns.append(NamedArray("predicted", NDArray(classes)))
