@@ -259,8 +259,10 @@ struct DistributedTests {
         let seconds = Date().timeIntervalSince(killed)
         #expect(seconds < 30, "mpirun took \(seconds) s to end after rank 1 was killed")
         #expect(r.stderr.contains("rank 1"), "\(r.stderr)")
-        // The checkpoint on disk is whole: the first epoch's.
-        #expect(try CheckpointMetadata(path: dir.file("ck.safetensors")).epoch == 1)
+        // The checkpoint on disk is whole: an epoch's before the kill (the first, unless a loaded
+        // machine let the second finish within the 0.3 s), never the run's end.
+        let epoch = try CheckpointMetadata(path: dir.file("ck.safetensors")).epoch
+        #expect(epoch >= 1 && epoch < 50, "checkpoint of epoch \(epoch)")
     }
 
     /// A NaN that arises in one rank's share of a batch is located without --check-numerics:
