@@ -90,7 +90,7 @@ struct Serve: ParsableCommand {
         if !(0 ... 65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
         if maxQueue < 1 { throw ValidationError("--max-queue must be at least 1") }
-        guard let bytes = parseBytes(maxBody), bytes > 0 else {
+        guard let bytes = ByteCount(argument: maxBody)?.bytes, bytes > 0 else {
             throw ValidationError("--max-body takes a byte count such as 8M, got '\(maxBody)'")
         }
         _ = bytes
@@ -110,7 +110,7 @@ struct Serve: ParsableCommand {
         var settings = ServerSettings()
         settings.host = host
         settings.port = port
-        settings.maxBodyBytes = parseBytes(maxBody) ?? settings.maxBodyBytes
+        settings.maxBodyBytes = ByteCount(argument: maxBody)?.bytes ?? settings.maxBodyBytes
         settings.maxDelayMilliseconds = maxDelayMs
         settings.accessLog = accessLog ?? true
         settings.logger = Logger(label: "dlg.serve")
