@@ -380,8 +380,9 @@ public final class Trainer {
         }
         try DataParallel.broadcast(session.state, names: session.stateArrays().map(\.name), over: c)
         guard header[1] == 1 else { return position }
+        // conversion: rank 0 set these from the Int fields of a checkpoint position it validated; exact in Double
         return Checkpoint.Position(epoch: Int(header[2]), step: Int(header[3]), seed: position.seed,
-                                   best: header[5] == 1 ? header[4] : nil, sinceBest: Int(header[6]))
+                                   best: header[5] == 1 ? header[4] : nil, sinceBest: Int(header[6]))   // conversion: as above
     }
 
     public func run(train: Dataset, validation: Dataset?) throws -> TrainResult {
@@ -508,8 +509,8 @@ public final class Trainer {
                         throw TrainError(error.message)
                     }
                     loss = sums[0] + p
-                    stepTally.correct = Int(sums[1])
-                    stepTally.scored = Int(sums[2])
+                    stepTally.correct = Int(sums[1])   // conversion: a sum of the ranks' Int counts, exact in Double
+                    stepTally.scored = Int(sums[2])   // conversion: a sum of the ranks' Int counts, exact in Double
                 }
                 if !loss.isFinite {
                     var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
@@ -563,7 +564,7 @@ public final class Trainer {
                     do { sums = try group.allreduceSum([vt.lossSum, Double(vt.examples), Double(vt.correct), Double(vt.scored)]) } catch {
                         throw TrainError(error.message)
                     }
-                    (vt.lossSum, vt.examples, vt.correct, vt.scored) = (sums[0], Int(sums[1]), Int(sums[2]), Int(sums[3]))
+                    (vt.lossSum, vt.examples, vt.correct, vt.scored) = (sums[0], Int(sums[1]), Int(sums[2]), Int(sums[3]))   // conversion: sums of the ranks' Int counts, exact in Double
                 }
                 // The held-out loss includes the penalty at the current weights, as the training loss does.
                 if let p = currentPenalty() {

@@ -89,6 +89,7 @@ struct Serve: ParsableCommand {
         if !(maxDelayMs >= 0) || maxDelayMs > 60_000 { throw ValidationError("--max-delay-ms must be between 0 and 60000") }
         if !(0 ... 65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        if timeout > 86_400 { throw ValidationError("--timeout must be at most 86400 seconds") }
         if maxQueue < 1 { throw ValidationError("--max-queue must be at least 1") }
         guard let bytes = ByteCount(argument: maxBody)?.bytes, bytes > 0 else {
             throw ValidationError("--max-body takes a byte count such as 8M, got '\(maxBody)'")
@@ -154,7 +155,7 @@ struct Serve: ParsableCommand {
             }
             metrics = ServerMetrics(model: model)
             engine = try InferenceEngine(model: model, weights: file, seed: seed, threads: threads,
-                                         maxDelay: .microseconds(Int64(maxDelayMs * 1000)), timeout: .milliseconds(Int64(timeout * 1000)),
+                                         maxDelay: .microseconds(Int64(maxDelayMs * 1000)), timeout: .milliseconds(Int64(timeout * 1000)),   // conversion: validate() keeps the delay within 0...60000 ms and the timeout within (0, 86400] s
                                          maxQueue: maxQueue, metrics: metrics)
         } catch let e as ModelLoadError {
             if let d = e.diagnostics, let f = e.file { report(d, in: f) } else {

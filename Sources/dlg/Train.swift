@@ -330,7 +330,7 @@ struct Train: ParsableCommand {
                                       bindings: try options.bindings(), collective: job?.group)
             source = file.text + "|model:\(options.model ?? "")|bind:\(try options.bindings().sorted { $0.key < $1.key })"
         }
-        if let b = parallel.bucketMB { session.bucketBytes = max(1, Int(b * 1_048_576)) }
+        if let b = parallel.bucketMB { session.bucketBytes = max(1, Int(b * 1_048_576)) }   // conversion: validated to lie in (0, 1048576] MB
         // Only rank 0 of a data-parallel job reports and writes files.
         let lead = (job?.rank ?? 0) == 0
         let trainer: Trainer
