@@ -36,11 +36,12 @@ let mpiDependency: [Target.Dependency] = withMPI ? ["CMPI"] : []
 
 // One module per pipeline stage; dependencies point one way:
 // Syntax → Graph → Compiler → Runtime → Train → dlg, with Kernels and Data
-// underneath the runtime and the trainer. Source files, ranges and
-// diagnostics (DLGSource) sit under all of them: only the compiler and the
-// `dlg` executable read the parser's syntax tree. DLGOps, at the bottom too,
-// holds the op names and the one definition of each elementwise function,
-// which the graph, the compiler, the kernels and the AVX-512 loops all read.
+// underneath the runtime and the trainer, and Serve (the inference server)
+// beside Train. Source files, ranges and diagnostics (DLGSource) sit under
+// all of them: only the compiler and the `dlg` executable read the parser's
+// syntax tree. DLGOps, at the bottom too, holds the op names and the one
+// definition of each elementwise function, which the graph, the compiler, the
+// kernels and the AVX-512 loops all read.
 let package = Package(
     name: "dlg",
     platforms: [.macOS(.v14)],
@@ -53,10 +54,19 @@ let package = Package(
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
         .library(name: "DLGKernels", targets: ["DLGKernels"]),
         .library(name: "DLGRuntime", targets: ["DLGRuntime"]),
+        .library(name: "DLGData", targets: ["DLGData"]),
+        .library(name: "DLGTrain", targets: ["DLGTrain"]),
         .library(name: "DLGDistributed", targets: ["DLGDistributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // dlg serve: HTTP server, logs, metrics in Prometheus' format, the source's SHA-256.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -80,11 +90,25 @@ let package = Package(
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
         .target(name: "DLGTrain", dependencies: ["DLGSource", "DLGCompiler", "DLGRuntime", "DLGData"]),
         .target(name: "DLGDistributed", dependencies: ["DLGGraph", "DLGRuntime"] + mpiDependency),
+        // The inference server of `dlg serve`: above the runtime, beside the trainer.
+        .target(
+            name: "DLGServe",
+            dependencies: [
+                "DLGSource", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGKernels", "DLGTrain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "dlg",
             dependencies: [
-                "DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain", "DLGDistributed",
+                "DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain", "DLGDistributed", "DLGServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "DLGSyntaxTests", dependencies: ["DLGSource", "DLGSyntax"]),

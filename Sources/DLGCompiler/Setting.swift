@@ -123,6 +123,15 @@ extension Frontend {
         let name = model ?? unit.models.first?.name.name
         return unit.trains.last { $0.model.name == name }.map(TrainBlock.init)
     }
+
+    /// The train block of a model in a source file (parsed here), for the
+    /// modules that do not read the syntax tree; nil when the file does not
+    /// parse or has no block for the model.
+    public static func trainBlock(_ file: SourceFile, model: String?) -> TrainBlock? {
+        let (unit, diags) = Parser.parse(file)
+        guard !diags.hasErrors else { return nil }
+        return trainBlock(unit, model: model)
+    }
 }
 
 /// Reads a call's arguments by name or position, reporting what's wrong.

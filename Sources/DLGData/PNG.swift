@@ -29,11 +29,11 @@ public enum PNG {
         zlib += try raw.withUnsafeBytes { try RawDeflate.compress($0) }
         zlib += bigEndian(adler(raw))
         var out = signature
-        var header = bigEndian(UInt32(width)) + bigEndian(UInt32(height))
+        var header = bigEndian(UInt32(width)) + bigEndian(UInt32(height))   // conversion: width and height were checked to lie in 1..<2²⁴
         header += [8, channels == 1 ? 0 : 2, 0, 0, 0]   // bit depth, colour type, compression, filter, interlace
-        chunk("IHDR", header, into: &out)
-        chunk("IDAT", zlib, into: &out)
-        chunk("IEND", [], into: &out)
+        try chunk("IHDR", header, into: &out)
+        try chunk("IDAT", zlib, into: &out)
+        try chunk("IEND", [], into: &out)
         return out
     }
 
@@ -42,9 +42,12 @@ public enum PNG {
         try AtomicFile.write(try encode(width: width, height: height, channels: channels, pixels: pixels), to: path)
     }
 
-    static func chunk(_ type: String, _ data: [UInt8], into out: inout [UInt8]) {
+    static func chunk(_ type: String, _ data: [UInt8], into out: inout [UInt8]) throws {
+        guard data.count <= Int(UInt32.max) else {
+            throw DataError(file: "PNG", .invalid("a \(type) chunk of \(data.count) bytes is more than a PNG chunk holds (2³² − 1)"))
+        }
         let typeBytes = Array(type.utf8)
-        out += bigEndian(UInt32(data.count))
+        out += bigEndian(UInt32(data.count))   // conversion: checked just above to fit in UInt32
         out += typeBytes
         out += data
         out += bigEndian(CRC32.checksum(typeBytes + data))
@@ -56,5 +59,6 @@ public enum PNG {
         }
     }
 
+    // conversion: each byte is shifted or masked to below 256 first
     static func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
 }

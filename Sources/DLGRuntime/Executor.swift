@@ -50,6 +50,24 @@ public final class Executor: @unchecked Sendable {
         self.program = program
         self.state = state
         self.threads = max(1, threads)
+        // Everything this executor allocates, checked before any of it is: the arena, the
+        // kernels' workspace, the state entries it adds, and the initializers' values.
+        var ws = 0
+        // The instructions' scratch at this executor's thread count (the program's is for its own).
+        for ins in program.instructions {
+            ws = max(ws, ins.kernel.workspaceBytes(floatType: program.floatType, threads: self.threads, output: ins.output))
+        }
+        let newState = program.state.filter { state.entry($0.name) == nil }
+        let stateBytes = newState.reduce(0) { $0 + $1.buffer.bytes }
+        let initBytes = 8 * (program.state.map(\.buffer.count).max() ?? 0)
+        do {
+            try MemoryBudget.require(program.arenaBytes + ws + stateBytes + initBytes,
+                                     for: "model '\(program.name)' (an arena of \(formatBytes(program.arenaBytes)), "
+                                        + "\(formatBytes(stateBytes)) of parameters and optimizer state, \(formatBytes(ws)) of workspace)",
+                                     file: program.name)
+        } catch {
+            throw ExecutionError(error.message)
+        }
         self.collective = collective
         isReplicated = program.instructions.contains { $0.kernel.isCollective }
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(program.arenaBytes, 64), alignment: 64)
@@ -60,11 +78,6 @@ public final class Executor: @unchecked Sendable {
         for slot in program.state {
             guard case .state(let offset) = slot.buffer.location else { continue }
             stateBase[offset] = try state.bind(slot).pointer
-        }
-        var ws = 0
-        // The instructions' scratch at this executor's thread count (the program's is for its own).
-        for ins in program.instructions {
-            ws = max(ws, ins.kernel.workspaceBytes(floatType: program.floatType, threads: self.threads, output: ins.output))
         }
         workspaceBytes = ws
         workspace = UnsafeMutableRawPointer.allocate(byteCount: max(ws, 64), alignment: 64)
@@ -235,6 +248,14 @@ public final class Executor: @unchecked Sendable {
         throw ExecutionError("input '\(slot.name)' expects \(slot.buffer.dtype.rawValue)\(Shape(expected)), found \(from)")
     }
 
+    /// The memory of input `i` (`program.inputs[i].buffer` gives its element
+    /// type and shape), for callers that fill it in place before each `run()`:
+    /// the program may reuse it for other values while it runs.
+    public func inputPointer(_ i: Int) -> UnsafeMutableRawPointer { arenaPointer(program.inputs[i].buffer) }
+
+    /// The memory of output `i`, valid from the end of a `run()` to the start of the next.
+    public func outputPointer(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(arenaPointer(program.outputs[i].buffer)) }
+
     public func output(_ i: Int) -> NDArray {
         let b = program.outputs[i].buffer
         return makeArray(arenaPointer(b), dtype: b.dtype, shape: b.shape)
@@ -257,7 +278,7 @@ public final class Executor: @unchecked Sendable {
         switch b.dtype {
         case .f32: p.assumingMemoryBound(to: Float.self)[i] = Float(v)
         case .f64: p.assumingMemoryBound(to: Double.self)[i] = v
-        case .i32: p.assumingMemoryBound(to: Int32.self)[i] = Int32(clamping: Int(v))
+        case .i32: p.assumingMemoryBound(to: Int32.self)[i] = int32Toward0(v)
         }
     }
 

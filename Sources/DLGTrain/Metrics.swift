@@ -79,7 +79,7 @@ public struct Tally: Sendable {
                 var best = row.startIndex
                 for i in row.indices where row[i] > row[best] { best = i }
                 let predicted = best - row.startIndex
-                let truth = Int(labels.doubleValue(at: r))
+                let truth = Int(exactly: labels.doubleValue(at: r)) ?? -1
                 scored += 1
                 if predicted == truth { correct += 1 }
                 if truth >= 0, truth < c, predicted < c { confusion?[truth][predicted] += 1 }

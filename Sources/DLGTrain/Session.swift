@@ -92,7 +92,7 @@ public final class Session: @unchecked Sendable {
     /// A session over programs compiled ahead of time (`dlg compile --training-step -o`).
     public init(compiled: CompiledModel, config: TrainConfig, threads: Int) throws {
         guard let train = compiled.train, let eval = compiled.eval, let batch = compiled.batch else {
-            throw TrainError("\(compiled.source): this compiled file holds no training step; compile it with --training-step")
+            throw TrainError("this compiled file (of \(compiled.source)) holds no training step; compile it with --training-step")
         }
         file = SourceFile(path: compiled.source, text: "")
         bindings = [:]
@@ -122,7 +122,7 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    func compile(batch: Int, training: Bool, keepLoss: Bool = true) throws -> Executor {
+    func compile(batch: Int, training: Bool, keepLoss: Bool = true, batchInvariant: Bool = false) throws -> Executor {
         if let fixedBatch {
             throw TrainError("the compiled program runs at batch \(fixedBatch) only; \(batch) was asked for")
         }
@@ -143,8 +143,9 @@ public final class Session: @unchecked Sendable {
         let (graph, diags, _) = Pipeline.compile(file, model: modelName, options: o)
         guard let g = graph else { throw CompileFailure(diagnostics: diags, file: file) }
         if training { warnings.append(contentsOf: diags.warnings.filter { $0.id == "replica-loss" }) }
-        let program: Program
+        var program: Program
         do { program = try Lowering.lower(g) } catch { throw TrainError(error.message) }
+        program.batchInvariant = batchInvariant
         let e: Executor
         do { e = try Executor(program, state: state, threads: threads, collective: collective) } catch { throw TrainError(error.message) }
         e.seed = config.seed
@@ -198,9 +199,10 @@ public final class Session: @unchecked Sendable {
 
     /// The forward pass alone, in the inference form and without the loss: it reads only
     /// the inputs the outputs depend on (no labels), for predictions on unlabelled data.
+    /// Batch-invariant: a prediction does not depend on the batch size (and equals `dlg run`'s).
     public func predictExecutor(batch: Int) throws -> Executor {
         if let e = predictExecutors[batch] { return e }
-        let e = try compile(batch: batch, training: false, keepLoss: false)
+        let e = try compile(batch: batch, training: false, keepLoss: false, batchInvariant: true)
         markInitialized(e)
         predictExecutors[batch] = e
         return e

@@ -43,14 +43,14 @@ public enum ScheduleSpec: Sendable, Equatable {
         case .constant: return base
         case .timeBased(let k): return base / (1 + k * Double(epoch))
         case .steppedTimeBased(let k, let every): return base / (1 + k * Double(epoch / every))
-        case .exponential(let g): return base * pow(g, Double(epoch))
-        case .step(let every, let f): return base * pow(f, Double(epoch / every))
+        case .exponential(let g): return base * pow(g, epoch)
+        case .step(let every, let f): return base * pow(f, epoch / every)
         }
     }
 
-    private func pow(_ x: Double, _ n: Double) -> Double {
+    private func pow(_ x: Double, _ n: Int) -> Double {
         var r = 1.0
-        for _ in 0..<Int(n) { r *= x }
+        for _ in 0..<max(0, n) { r *= x }
         return r
     }
 }
@@ -88,6 +88,8 @@ public struct TrainConfig: Sendable {
     /// Data-parallel runs: batchnorm's training statistics over the whole global batch (summed
     /// over the replicas) rather than each replica's own shard (Docs/distributed.md).
     public var syncBatchnorm = false
+    /// Load NaN and infinity in the data instead of refusing them (`allow_nonfinite = true`).
+    public var allowNonFinite = false
 
     public init() {}
 
@@ -152,6 +154,7 @@ public struct TrainConfig: Sendable {
             epochs = n
         case "seed":
             guard let n = v.integer, n >= 0 else { return .expected(.seed, got: v.description) }
+            // conversion: n ≥ 0 checked above
             seed = UInt64(n)
         case "schedule":
             switch ScheduleSpec.parse(v) {
@@ -196,6 +199,9 @@ public struct TrainConfig: Sendable {
         case "checkpoint":
             guard let p = v.text else { return .expected(.path, got: v.description) }
             checkpoint = p
+        case "allow_nonfinite":
+            guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
+            allowNonFinite = b
         case "min_delta":
             guard let x = v.number, x >= 0 else { return .expected(.nonNegativeNumber, got: v.description) }
             minDelta = x

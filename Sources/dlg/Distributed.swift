@@ -24,6 +24,7 @@ struct DistributedOptions: ParsableArguments {
     func validate() throws {
         if let k = checkReplicas, k < 1 { throw ValidationError("--check-replicas must be at least 1") }
         if let b = bucketMB, !(b > 0) { throw ValidationError("--bucket-mb must be positive") }
+        if let b = bucketMB, b > 1_048_576 { throw ValidationError("--bucket-mb must be at most 1048576 (1 TiB)") }
     }
 
     /// Steps between replica checks: the flag, else 10 in a debug build, else none.

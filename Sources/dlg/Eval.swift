@@ -8,23 +8,17 @@ import Foundation
 
 /// Loads a checkpoint's tensors into a session's state (every parameter must be there).
 func restore(_ session: Session, from path: String) throws {
+    try restore(session.state, from: path)
+}
+
+/// Loads a checkpoint's tensors into a state store (every parameter must be there).
+func restore(_ state: StateStore, from path: String) throws {
     let file: SafetensorsFile
     do { file = try Safetensors.read(path) } catch let e as DataError {
         printError("error: \(e.description)")
         throw ExitCode.failure
     }
-    var problems: [String] = []
-    for e in session.state.entries where !e.name.hasPrefix("optimizer.") {
-        guard let t = file[e.name] else {
-            problems.append("'\(e.name)' (\(e.dtype.rawValue)\(Shape(e.shape))) is missing")
-            continue
-        }
-        guard t.shape == e.shape else {
-            problems.append("'\(e.name)' has shape \(Shape(t.shape)) in the file but the model expects \(Shape(e.shape))")
-            continue
-        }
-        do { try session.state.set(e.name, t) } catch { problems.append(error.message) }
-    }
+    let problems = Checkpoint.restore(state, from: file)
     if !problems.isEmpty {
         printError("error: \(path) does not match the model:\n" + problems.map { "  \($0)" }.joined(separator: "\n"))
         throw ExitCode.failure
@@ -54,6 +48,9 @@ struct Eval: ParsableCommand {
     var threadCount: Int?
     var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
     @Flag(help: "Print the results as JSON.") var json = false
+    @OptionGroup var memory: MemoryOptions
+    @Flag(name: .customLong("allow-nonfinite"), help: "Load NaN and infinity in the data instead of refusing them.")
+    var allowNonFinite = false
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
@@ -64,9 +61,11 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
+        memory.apply()
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
         flags.data = data
+        flags.allowNonFinite = allowNonFinite
         let (blockConfig, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
         var config = blockConfig
         // Data given on the command line is evaluated whole; the train block's split applies to its own data.
@@ -85,12 +84,16 @@ struct Eval: ParsableCommand {
         }
         let session = try makeSession(file, model: options.model, config: config, threads: threads, bindings: try options.bindings())
         let result: (tally: Tally, scoring: Scoring)
+        var nonFinite: String?
         do {
             let trainer = try Trainer(session: session)
             try trainer.validate(set, role: "evaluation")
             _ = try session.evalExecutor(batch: min(batch, set.count))
             try restore(session, from: weights)
             result = try trainer.evaluate(set, batch: batch)
+            if !result.tally.loss.isFinite {
+                nonFinite = "the loss is \(result.tally.loss) over \(set.name); " + trainer.locateEvaluation(set, batch: batch)
+            }
         } catch let e as TrainError {
             printError("error: \(e.message)")
             throw ExitCode.failure
@@ -104,6 +107,11 @@ struct Eval: ParsableCommand {
             if result.scoring != .regression { fields.append(("accuracy", .double(t.accuracy))) }
             if let c = t.confusion { fields.append(("confusion", .array(c.map { .array($0.map { .int($0) }) }))) }
             print(JSON.object(fields).serialized(pretty: true))
+            if let nonFinite {
+                fflush(nil)
+                printError("error: \(nonFinite)")
+                throw ExitCode.failure
+            }
             return
         }
         print("\(t.examples) examples (\(set.name)): loss \(String(format: "%.4f", t.loss))"
@@ -114,6 +122,12 @@ struct Eval: ParsableCommand {
             func pad(_ s: String) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
             print("    " + (0..<c.count).map { pad(String($0)) }.joined())
             for (i, row) in c.enumerated() { print(pad(String(i)) + row.map { pad(String($0)) }.joined()) }
+        }
+        if let nonFinite {
+            // The results first, as on a terminal, also when standard output is a file or a pipe (nil: every stream).
+            fflush(nil)
+            printError("error: \(nonFinite)")
+            throw ExitCode.failure
         }
     }
 }
@@ -134,15 +148,20 @@ struct Predict: ParsableCommand {
     @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for kernels and BLAS (default: all cores).", valueName: "N"))
     var threadCount: Int?
     var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
+    @OptionGroup var memory: MemoryOptions
+    @Flag(name: .customLong("allow-nonfinite"), help: "Load NaN and infinity in the data instead of refusing them.")
+    var allowNonFinite = false
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
     }
 
     func run() throws {
+        memory.apply()
         let file = try loadSource(options.file)
         var flags = try TrainingOptions.parse([])
         flags.data = data
+        flags.allowNonFinite = allowNonFinite
         let (config, base) = try trainConfiguration(file, model: options.model, flags: flags, seed: nil)
         var c = config
         if data != nil { c.validation = .none; c.test = .none }
@@ -202,6 +221,7 @@ struct Predict: ParsableCommand {
                     let v = all.toDoubles(), k = all.shape[1]
                     let classes = (0..<all.shape[0]).map { r -> Int32 in
                         let row = v[(r * k)..<((r + 1) * k)]
+                        // conversion: a column index, below the output's width (at most 2^31 − 1 elements)
                         return Int32(row.indices.max { row[$0] < row[$1] }! - r * k)
                     }
                     columns.append(NamedArray("predicted", NDArray(classes)))

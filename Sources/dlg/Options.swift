@@ -19,6 +19,7 @@ struct BindingOptions: ParsableArguments {
         var out: [String: Int] = [:]
         for b in binds {
             let parts = b.split(separator: "=", maxSplits: 1).map(String.init)
+            // conversion: parses text (failable)
             guard parts.count == 2, let v = Int(parts[1]), v > 0, !parts[0].isEmpty else {
                 throw ValidationError("--bind takes SYMBOL=N with N a positive integer, e.g. --bind B=64; got '\(b)'")
             }

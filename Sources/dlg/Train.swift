@@ -66,6 +66,9 @@ struct TrainingOptions: ParsableArguments {
     var normalize: String?
     @Flag(inversion: .prefixedNo, help: "Train setting shuffle: reshuffle the training examples every epoch, or keep their order (default: shuffle).")
     var shuffle: Bool?
+    @Flag(name: .customLong("allow-nonfinite"),
+          help: "Train setting allow_nonfinite: load NaN and infinity in the data instead of refusing them (default: off).")
+    var allowNonFinite = false
     @Option(help: ArgumentHelp(
         "Train setting freeze: keep the parameters whose names match PATTERN ('*' any characters, e.g. 'c1.*') fixed; no gradient, no optimizer state; repeatable; none clears the block's (default: the train block's).",
         valueName: "PATTERN"))
@@ -111,6 +114,7 @@ struct TrainingOptions: ParsableArguments {
         if let clipValue { c.optimizer.clipValue = clipValue > 0 ? clipValue : nil }   // 0 turns clipping off, as in a train block
         if let clipNorm { c.optimizer.clipNorm = clipNorm > 0 ? clipNorm : nil }   // 0 turns clipping off, as in a train block
         if let shuffle { c.shuffle = shuffle }
+        if allowNonFinite { c.allowNonFinite = true }
         if let minDelta { c.minDelta = minDelta }
         if !freeze.isEmpty { c.freeze = freeze.filter { !$0.isEmpty && $0 != "none" } }
         if let syncBatchnorm { c.syncBatchnorm = syncBatchnorm }
@@ -197,13 +201,14 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Draw the loss and accuracy curves to this SVG file at the end of the run.", valueName: "PATH"))
     var plot: String?
     @Flag(name: .customLong("check-numerics"),
-          help: "Check every op's output for NaN and infinity as it is computed; on a non-finite value, name the op.")
+          help: "Check every op's output for NaN and infinity as it is computed, every step; on a non-finite value, name the op. Without it, a non-finite loss or parameter is still located, by re-running the steps since the last saved state with these checks.")
     var checkNumerics = false
     @Flag(help: "Print the final summary as JSON on standard output.") var json = false
     @Option(help: ArgumentHelp(
         "Stop after N epochs of this run (N ≥ 1), writing the checkpoint; the rest can follow with --resume.", valueName: "N"))
     var stopAfter: Int?
     @Flag(help: "Time every kernel of the training step and print a per-kernel table after training.") var profile = false
+    @OptionGroup var memory: MemoryOptions
     @OptionGroup var parallel: DistributedOptions
 
     func validate() throws {
@@ -228,6 +233,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        memory.apply()
         guard let job = try ReplicaJob.start(requested: parallel.distributed) else {
             let p = try prepare(job: nil)
             let result: TrainResult
@@ -291,7 +297,7 @@ struct Train: ParsableCommand {
             // A compiled training step: the train block's settings travel with it.
             let compiled: CompiledModel
             do { compiled = try CompiledModel.load(options.file) } catch {
-                printError("error: \(options.file): \(error)")
+                printError("error: \(error.message)")
                 throw ExitCode.failure
             }
             var c = TrainConfig()
@@ -308,7 +314,7 @@ struct Train: ParsableCommand {
             config = c
             data = try loadData(c, base: (compiled.source as NSString).deletingLastPathComponent)
             do { session = try Session(compiled: compiled, config: c, threads: threadCount(c)) } catch let e as TrainError {
-                printError("error: \(e.message)")
+                printError("error: \(options.file): \(e.message)")
                 throw ExitCode.failure
             }
             if let job, job.size > 1 {
@@ -324,7 +330,7 @@ struct Train: ParsableCommand {
                                       bindings: try options.bindings(), collective: job?.group)
             source = file.text + "|model:\(options.model ?? "")|bind:\(try options.bindings().sorted { $0.key < $1.key })"
         }
-        if let b = parallel.bucketMB { session.bucketBytes = max(1, Int(b * 1_048_576)) }
+        if let b = parallel.bucketMB { session.bucketBytes = max(1, Int(b * 1_048_576)) }   // conversion: validated to lie in (0, 1048576] MB
         // Only rank 0 of a data-parallel job reports and writes files.
         let lead = (job?.rank ?? 0) == 0
         let trainer: Trainer
@@ -378,7 +384,7 @@ struct Train: ParsableCommand {
         let last = result.history.last
         if json {
             var fields: [(String, JSON)] = [("model", .string(session.name)),
-                                            ("epochs", .int(result.history.count)), ("steps", .int(result.steps)),
+                                            ("epochs", .int(result.epochs)), ("steps", .int(result.steps)),
                                             ("seconds", .double(result.seconds)), ("stopped_early", .bool(result.stoppedEarly)),
                                             ("world_size", .int(result.worldSize))]
             if let l = last {
@@ -396,7 +402,7 @@ struct Train: ParsableCommand {
             if let c = trainer.checkpointPath { fields.append(("checkpoint", .string(c))) }
             print(JSON.object(fields).serialized(pretty: true))
         } else if let l = last {
-            let what = result.failure == nil ? "done" : "stopped after \(result.history.count) epoch\(result.history.count == 1 ? "" : "s")"
+            let what = result.failure == nil ? "done" : "stopped after \(result.epochs) epoch\(result.epochs == 1 ? "" : "s")"
             var s = "\(what) in \(String(format: "%.1f", result.seconds)) s: loss \(String(format: "%.4g", l.loss))"
             if let a = l.accuracy { s += ", accuracy \(String(format: "%.2f%%", a * 100))" }
             if let v = l.valLoss { s += "; held out: loss \(String(format: "%.4g", v))" }

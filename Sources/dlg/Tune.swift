@@ -215,7 +215,7 @@ struct Tune: ParsableCommand {
 
     func fnv1a(_ s: String) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }   // conversion: a byte always fits in UInt64
         return h
     }
 }

@@ -9,17 +9,20 @@ import Testing
     /// Modules a module must not import, directly.
     static let forbidden: [String: Set<String>] = [
         "DLGOps": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels",
-                   "DLGKernelsAVX512"],
-        "DLGKernelsAVX512": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"],
-        "DLGSource": ["DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"],
-        "DLGSyntax": ["DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"],
-        "DLGGraph": ["DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"],
-        "DLGKernels": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData"],
-        "DLGData": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain"],
-        "DLGRuntime": ["DLGSyntax", "DLGTrain", "DLGDistributed"],
-        "DLGTrain": ["DLGSyntax", "DLGDistributed"],
+                   "DLGKernelsAVX512", "DLGServe"],
+        "DLGKernelsAVX512": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels",
+                             "DLGServe"],
+        "DLGSource": ["DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels", "DLGServe"],
+        "DLGSyntax": ["DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels", "DLGServe"],
+        "DLGGraph": ["DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels", "DLGServe"],
+        "DLGKernels": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGServe"],
+        "DLGData": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGServe"],
+        "DLGRuntime": ["DLGSyntax", "DLGTrain", "DLGDistributed", "DLGServe"],
+        "DLGTrain": ["DLGSyntax", "DLGDistributed", "DLGServe"],
         // Open MPI behind the runtime's Collective: beside the trainer, below the `dlg` executable.
-        "DLGDistributed": ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGTrain", "DLGData", "DLGKernels"],
+        "DLGDistributed": ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGTrain", "DLGData", "DLGKernels", "DLGServe"],
+        // The inference server sits beside the trainer: above the runtime, under the `dlg` executable only.
+        "DLGServe": ["DLGSyntax", "DLGDistributed"],
     ]
 
     /// The modules named by `import` lines (`import X`, `@testable import X`, `import struct X.Y`).

@@ -3,13 +3,13 @@ import DLGSource
 import Foundation
 
 /// An optimizer and its hyper-parameters, as a user configures it.
-public struct OptimizerSpec: Sendable, Hashable {
-    public enum Kind: String, Sendable, CaseIterable {
+public struct OptimizerSpec: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, CaseIterable, Codable {
         case sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam
     }
     /// How momentum accumulates: the exponentially weighted average v ← βv + (1−β)g
     /// (Andrew Ng's course form) or PyTorch's v ← βv + g.
-    public enum MomentumForm: String, Sendable, CaseIterable { case ewma, pytorch }
+    public enum MomentumForm: String, Sendable, CaseIterable, Codable { case ewma, pytorch }
 
     public var kind: Kind
     public var lr: Double
