@@ -91,6 +91,11 @@ public struct CompiledModel: Codable, Sendable {
         self.trainSettings = trainSettings
     }
 
+    /// The thread count a compiled file's programs are lowered for (the instructions'
+    /// workspace figures): a fixed one, so that the file does not depend on the cores of the
+    /// process that wrote or checks it. Executors size their workspace for their own threads.
+    public static let loweringThreads = 1
+
     /// Compiles a recipe: what `dlg compile -o` writes, and what `load`
     /// compares a file with. Errors are the compiler's diagnostics, formatted.
     public static func build(source path: String, recipe: Recipe) throws(ExecutionError) -> CompiledModel {
@@ -100,7 +105,7 @@ public struct CompiledModel: Codable, Sendable {
             guard let graph else {
                 throw ExecutionError(DiagnosticsFormatter(colors: false).format(diags.sorted, in: file))
             }
-            do { return (graph, try Lowering.lower(graph)) } catch { throw ExecutionError(error.message) }
+            do { return (graph, try Lowering.lower(graph, threads: loweringThreads)) } catch { throw ExecutionError(error.message) }
         }
         let (graph, main) = try compile(recipe.options())
         let eval = recipe.trainingStep ? try compile(recipe.options(evaluation: true)).1 : nil
