@@ -465,23 +465,33 @@ extension Conv2D {
                         bias: UnsafePointer<Float>?, epilogue: UnaryFunction?, accumulate: Bool,
                         output: UnsafeMutablePointer<Float>, firstImage i0: Int) {
         let plane = s.outH * s.outW, imageRows = s.rowsPerImage * s.pitch
+        // A plane that stays in L1 gets its bias and activation in one call over the whole
+        // plane after its rows are copied: called row by row, short rows (LeNet's 28 and 10)
+        // spent more in the call and the partial vector at each row's end than in the work.
+        let wholePlane = plane <= planeEpilogueLimit
         for o in channels {
             let b = bias.map { $0[o] } ?? 0
             for j in 0 ..< images {
                 let src = grid + o * ld + j * imageRows
                 let dst = output + ((i0 + j) * s.outC + o) * plane
-                for y in 0 ..< s.outH {
-                    if accumulate {
-                        addRow(dst + y * s.outW, src + y * s.pitch, count: s.outW)
-                    } else if bias == nil && epilogue == nil {
-                        copyRow(src + y * s.pitch, dst + y * s.outW, count: s.outW)
-                    } else {
+                if accumulate {
+                    for y in 0 ..< s.outH { addRow(dst + y * s.outW, src + y * s.pitch, count: s.outW) }
+                } else if bias == nil && epilogue == nil {
+                    for y in 0 ..< s.outH { copyRow(src + y * s.pitch, dst + y * s.outW, count: s.outW) }
+                } else if wholePlane {
+                    for y in 0 ..< s.outH { copyRow(src + y * s.pitch, dst + y * s.outW, count: s.outW) }
+                    applyEpilogue(dst, dst, count: plane, bias: b, epilogue: epilogue)
+                } else {
+                    for y in 0 ..< s.outH {
                         applyEpilogue(src + y * s.pitch, dst + y * s.outW, count: s.outW, bias: b, epilogue: epilogue)
                     }
                 }
             }
         }
     }
+
+    /// The largest output plane (elements) whose epilogue `extract` applies in one call (16 KiB of f32).
+    static var planeEpilogueLimit: Int { 4096 }
 
     // MARK: Weight gradient
 
