@@ -309,8 +309,10 @@ final class TrialRunner: @unchecked Sendable {
 
     /// A job as `dispatch` sent it; nil for anything else.
     func decodeJob(_ bytes: [UInt8]) -> (TrialJob, Int)? {
+        // conversion: Int(text) is nil for anything but an integer that fits; the values are range-checked below
         let f = String(decoding: bytes, as: UTF8.self).split(separator: " ").compactMap { Int($0) }
-        guard f.count == 6, (0..<search.trials).contains(f[0]), f[1] >= 0, f[3] >= -1, (0..<jobs).contains(f[5]) else { return nil }
+        guard f.count == 6, (0..<search.trials).contains(f[0]), f[1] >= 0, f[2] >= -1, f[3] >= -1, (0...1).contains(f[4]),
+              (0..<jobs).contains(f[5]) else { return nil }
         return (TrialJob(trial: f[0], round: f[1], bracket: f[2] < 0 ? nil : f[2], config: search.config(f[0]),
                          epochs: f[3] < 0 ? nil : f[3], resumes: f[4] == 1), f[5])
     }
