@@ -43,6 +43,10 @@ public protocol ProcessGroup: Collective {
     func abort(status: Int32) -> Never
     /// Waits for the work under way and leaves the job (MPI_Finalize); every process calls it once.
     func finish()
+    /// Sends `bytes` to one other process, with a tag (0…32767) the receiver asks for.
+    func send(_ bytes: [UInt8], to destination: Int, tag: Int) throws(CollectiveError)
+    /// A message with this tag from any process, if one has arrived; nil at once when none has.
+    func receive(tag: Int) throws(CollectiveError) -> (source: Int, bytes: [UInt8])?
 }
 
 extension Launch {
@@ -53,6 +57,22 @@ extension Launch {
         #else
         throw CollectiveError("this dlg was built without MPI: Open MPI's headers (Debian: libopenmpi-dev) were not found when it was compiled; install them and rebuild to train on several processes")
         #endif
+    }
+
+    /// This process's place among the job's processes on this machine (nil when the launcher does not say).
+    public static func localRank(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+        for key in ["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID"] {
+            if let n = environment[key].flatMap(Int.init), n >= 0 { return n }
+        }
+        return nil
+    }
+
+    /// The environment of a process started from a rank that must not join the job: the
+    /// variables by which the launcher told this process its place removed.
+    public static func withoutLauncher(_ environment: [String: String]) -> [String: String] {
+        environment.filter { key, _ in
+            !["OMPI_", "PMIX_", "PMI_", "OPAL_", "HYDRA_", "MPI_LOCAL"].contains { key.hasPrefix($0) }
+        }
     }
 
     /// The processes of this job on this machine, as the launcher says (nil when it does not).

@@ -128,6 +128,50 @@ public final class MPIGroup: ProcessGroup, @unchecked Sendable {
         }
     }
 
+    public func send(_ bytes: [UInt8], to destination: Int, tag: Int) throws(CollectiveError) {
+        guard (0..<size).contains(destination), destination != rank else { throw CollectiveError("a message from rank \(rank) to rank \(destination)") }
+        guard bytes.count <= Launch.maxCount, (0...32767).contains(tag) else {
+            throw CollectiveError("a message of \(bytes.count) bytes with tag \(tag) is not one MPI sends")
+        }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        defer { buffer.deallocate() }
+        buffer.copyMemory(from: bytes, byteCount: bytes.count)
+        let b = UncheckedPointer(buffer)
+        // conversion: the count is at most Int32.max and the destination and tag were checked above
+        let (count, to, t) = (Int32(bytes.count), Int32(destination), Int32(tag))
+        try blocking { (MPI_Send(b.pointer, count, dlg_mpi_byte(), to, t, dlg_mpi_comm_world()), "MPI_Send") }
+    }
+
+    public func receive(tag: Int) throws(CollectiveError) -> (source: Int, bytes: [UInt8])? {
+        guard (0...32767).contains(tag) else { throw CollectiveError("no message has tag \(tag)") }
+        let t = Int32(tag)   // conversion: checked above
+        let status = UnsafeMutablePointer<MPI_Status>.allocate(capacity: 1)
+        defer { status.deallocate() }
+        status.initialize(to: MPI_Status())
+        let flag = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        defer { flag.deallocate() }
+        flag.initialize(to: 0)
+        let (sp, fp) = (UncheckedPointer(UnsafeMutableRawPointer(status)), UncheckedPointer(UnsafeMutableRawPointer(flag)))
+        try blocking {
+            (MPI_Iprobe(MPI_ANY_SOURCE, t, dlg_mpi_comm_world(), fp.pointer.assumingMemoryBound(to: Int32.self),
+                        sp.pointer.assumingMemoryBound(to: MPI_Status.self)), "MPI_Iprobe")
+        }
+        guard flag.pointee != 0 else { return nil }
+        var count: Int32 = 0
+        try MPIGroup.check(MPI_Get_count(status, dlg_mpi_byte(), &count), "MPI_Get_count")
+        guard count >= 0 else { throw CollectiveError("a message of \(count) bytes") }
+        let source = status.pointee.MPI_SOURCE
+        let n = Int(count)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1), alignment: 8)
+        defer { buffer.deallocate() }
+        let b = UncheckedPointer(buffer)
+        try blocking {
+            (MPI_Recv(b.pointer, count, dlg_mpi_byte(), source, t, dlg_mpi_comm_world(),
+                      sp.pointer.assumingMemoryBound(to: MPI_Status.self)), "MPI_Recv")
+        }
+        return (Int(source), Array(UnsafeRawBufferPointer(start: buffer, count: n)))
+    }
+
     /// Ends every process of the job at once (MPI_Abort), with this exit status.
     public func abort(status: Int32) -> Never {
         MPI_Abort(dlg_mpi_comm_world(), status)

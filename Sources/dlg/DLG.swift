@@ -15,6 +15,8 @@ struct DLG: ParsableCommand {
         // OpenBLAS chose its kernels when it loaded; on a CPU it does not know it runs the
         // generic ones. Start again with the right ones selected (see BLASCore).
         BLASCore.reexecutingForFasterKernels()
+        // A trial of `dlg tune` ends when the search that started it does.
+        TrialRunner.endWithParent()
         // Kernels find their part of a tensor in the cache of the core that wrote it when the
         // worker pool's threads stay on their processors (see Threads.pinsThreads).
         Threads.pinsThreads = ProcessInfo.processInfo.environment["DLG_PIN_THREADS"] != "0"

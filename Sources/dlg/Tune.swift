@@ -1,5 +1,6 @@
 import ArgumentParser
 import DLGData
+import DLGDistributed
 import DLGGraph
 import DLGKernels
 import DLGSource
@@ -32,7 +33,7 @@ struct Tune: ParsableCommand {
         "Configurations to try, N ≥ 1: random draws; the first N of a grid; the first round of halving; Hyperband's brackets decide, not N (default: random and halving 10, grid all).",
         valueName: "N"))
     var trials: Int?
-    @Option(help: ArgumentHelp("Trials run at once, J in 1…256, each a process with ⌊cores/J⌋ threads (at least 1) kept on processors of its own.",
+    @Option(help: ArgumentHelp("Trials run at once (by each process under mpirun), J in 1…256, each a process with ⌊cores/J⌋ threads (at least 1) kept on processors of its own.",
                                valueName: "J"))
     var jobs: Int = 1
     @Option(name: [.short, .long], help: ArgumentHelp("The directory of the results, created if missing.", valueName: "DIR")) var output: String = "tune"
@@ -58,7 +59,53 @@ struct Tune: ParsableCommand {
         }
     }
 
+    /// What every process of a search works from: the model, the search, the settings.
+    struct Plan {
+        var file: SourceFile
+        var unit: SourceUnit
+        var model: ModelDecl
+        var search: TuneSearch
+        var objective: TuneObjective
+        var passThrough: [String]
+        var header: JSON
+    }
+
     func run() throws {
+        // Started by mpirun: every rank runs trials, rank 0 hands them out and records them.
+        guard let job = try ReplicaJob.start(requested: false) else {
+            let plan = try prepare()
+            let log = try openLog(plan)
+            defer { log.close() }
+            try search(plan, log: log, runner: runner(plan, group: nil))
+            return
+        }
+        let plan = try job.phase { try prepare() }
+        try checkSharedDirectory(job)
+        let log = try job.phase { job.rank == 0 ? try openLog(plan) : nil }
+        let runner = runner(plan, group: job.group)
+        guard job.rank == 0, let log else {
+            do { try runner.serve() } catch { runner.fail(job.group, ReplicaJob.describe(error)) }
+            throw job.end(status: 0)
+        }
+        defer { log.close() }
+        do {
+            try search(plan, log: log, runner: runner)
+        } catch let e as ExitCode {
+            throw job.end(status: e.rawValue)
+        } catch {
+            printError("error: \(ReplicaJob.describe(error))")
+            throw job.end(status: 1)
+        }
+        throw job.end(status: 0)
+    }
+
+    func runner(_ plan: Plan, group: (any ProcessGroup)?) -> TrialRunner {
+        TrialRunner(search: plan.search, file: options.file, model: options.model, passThrough: plan.passThrough,
+                    directory: output, jobs: jobs, threads: threads, group: group)
+    }
+
+    /// Reads the model and the parameters and plans the search; nothing is written.
+    func prepare() throws -> Plan {
         let file = try loadSource(options.file)
         let (unit, parseDiagnostics) = Parser.parse(file)
         if parseDiagnostics.hasErrors {
@@ -104,21 +151,48 @@ struct Tune: ParsableCommand {
         } catch let e as TuneError {
             throw ValidationError(e.message)
         }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let header = TuneLog.header(fields: [
             ("file", .string(options.file)), ("source_fnv1a", .string(String(fnv1a(file.text), radix: 16))),
             ("model", .string(model.name.name)), ("strategy", .string(strategy.rawValue)), ("params", .array(params.map { .string($0) })),
             ("search_seed", .int(Int(truncatingIfNeeded: searchSeed))), ("objective", .string(objective.name)),
             ("factor", .int(factor)), ("max_epochs", .int(config.epochs)), ("train_arguments", .array(passThrough.map { .string($0) })),
         ])
-        let log: TuneLog
-        do { log = try TuneLog(path: output + "/trials.jsonl", header: header, search: search) } catch let e as TrainError {
+        return Plan(file: file, unit: unit, model: model, search: search, objective: objective, passThrough: passThrough, header: header)
+    }
+
+    /// Creates the output directory and opens (or continues) its results log.
+    func openLog(_ plan: Plan) throws -> TuneLog {
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        do { return try TuneLog(path: output + "/trials.jsonl", header: plan.header, search: plan.search) } catch let e as TrainError {
             printError("error: \(e.message)")
             throw ExitCode.failure
         }
-        defer { log.close() }
-        let runner = TrialRunner(search: search, file: options.file, model: options.model, passThrough: passThrough,
-                                 directory: output, jobs: jobs, threads: threads)
+    }
+
+    /// Every rank writes its trials into the output directory, so every rank must see rank 0's:
+    /// rank 0 puts a file there whose name the others are told, and they look for it.
+    func checkSharedDirectory(_ job: ReplicaJob) throws {
+        var token = job.rank == 0 ? UInt64.random(in: 1...UInt64.max) : 0
+        let path = { (t: UInt64) in self.output + "/.rank0-" + String(t, radix: 16) }
+        try job.phase {
+            guard job.rank == 0 else { return }
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: path(token), contents: nil) else {
+                throw TrainError("\(output): cannot write in this directory")
+            }
+        }
+        do { try job.group.broadcast(&token, bytes: 8, root: 0) } catch { job.fail("error: rank \(job.rank): \(error.message)") }
+        defer { if job.rank == 0 { try? FileManager.default.removeItem(atPath: path(token)) } }
+        try job.phase {
+            if !FileManager.default.fileExists(atPath: path(token)) {
+                throw TrainError("this process does not see the output directory \(output) that rank 0 writes (a file rank 0 made there is missing): run every rank in the same directory, with --output on a file system that every machine mounts at the same path")
+            }
+        }
+    }
+
+    /// Runs the search (rank 0, or the only process): the live table, the final one, the picture and the best configuration.
+    func search(_ plan: Plan, log: TuneLog, runner: TrialRunner) throws {
+        let (file, unit, model, search, objective, passThrough) = (plan.file, plan.unit, plan.model, plan.search, plan.objective, plan.passThrough)
         let report = TuneReport(search: search)
         let previous = log.results
         var what = "\(search.trials) configuration\(search.trials == 1 ? "" : "s"), \(strategy.rawValue) search"
@@ -126,16 +200,24 @@ struct Tune: ParsableCommand {
             what += " (brackets " + search.brackets.map { b in "s=\(b.s): " + zip(b.counts, b.epochs).map { "\($0)×\($1)" }.joined(separator: " → ") }
                 .joined(separator: "; ") + " configurations × epochs)"
         }
+        let ranks = runner.group.map { "\($0.size) processes × " } ?? ""
         printError("tuning \(model.name.name): \(what), objective \(objective.name) (\(objective.maximized ? "higher" : "lower") is better), "
-                   + "\(jobs) job\(jobs == 1 ? "" : "s") × \(runner.threadsPerTrial) thread\(runner.threadsPerTrial == 1 ? "" : "s")"
+                   + ranks + "\(jobs) job\(jobs == 1 ? "" : "s") × \(runner.threadsPerTrial) thread\(runner.threadsPerTrial == 1 ? "" : "s")"
                    + (previous.isEmpty ? "" : "; \(previous.count) finished trial\(previous.count == 1 ? "" : "s") read from \(output)/trials.jsonl"))
         print(report.header())
         for r in previous.sorted(by: { $0.job.key < $1.job.key }) { print(report.row(r)) }
         fflush(nil)
-        let results = try runner.run(previous: previous) { r in
-            try log.append(r, search: search)
-            print(report.row(r))
-            fflush(nil)
+        let results: [TrialResult]
+        do {
+            results = try runner.run(previous: previous) { r in
+                try log.append(r, search: search)
+                print(report.row(r))
+                fflush(nil)
+            }
+        } catch {
+            // Trials may be running on other processes: the whole job ends.
+            if let group = runner.group { runner.fail(group, ReplicaJob.describe(error)) }
+            throw error
         }
         // The final table, the picture and the best configuration.
         print("\nall trials, best first:")

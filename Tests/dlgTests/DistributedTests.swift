@@ -39,16 +39,18 @@ enum MPI {
         var timedOut: Bool
     }
 
-    /// Runs `mpirun --oversubscribe -np N dlg ARGS` (or an MPMD line given whole in `apps`) in
+    /// Runs `mpirun --oversubscribe -np N dlg ARGS` (or an MPMD line given whole in `apps`, with
+    /// mpirun's options for each of them in `appOptions`) in
     /// `directory`, killing it after `timeout` seconds. `whileRunning` gets mpirun's process.
-    static func run(np: Int? = nil, _ arguments: [String] = [], apps: [[String]]? = nil, binary: String = CLI.binary,
+    static func run(np: Int? = nil, _ arguments: [String] = [], apps: [[String]]? = nil, appOptions: [[String]]? = nil,
+                    binary: String = CLI.binary,
                     in directory: String, timeout: Double = 300,
                     whileRunning: ((Process, _ stderrPath: String) -> Void)? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: mpirun!)
         var args = ["--oversubscribe"]
         if let apps {
-            for (k, a) in apps.enumerated() { args += (k > 0 ? [":"] : []) + ["-np", "1", binary] + a }
+            for (k, a) in apps.enumerated() { args += (k > 0 ? [":"] : []) + ["-np", "1"] + (appOptions?[k] ?? []) + [binary] + a }
         } else {
             args += ["-np", String(np ?? 2), binary] + arguments
         }

@@ -30,6 +30,15 @@ public struct TrialJob: Sendable, Hashable {
     public var resumes: Bool
 
     public var key: TrialKey { TrialKey(trial: trial, round: round) }
+
+    public init(trial: Int, round: Int, bracket: Int?, config: TuneConfig, epochs: Int?, resumes: Bool) {
+        self.trial = trial
+        self.round = round
+        self.bracket = bracket
+        self.config = config
+        self.epochs = epochs
+        self.resumes = resumes
+    }
 }
 
 public struct TrialKey: Sendable, Hashable, Comparable {

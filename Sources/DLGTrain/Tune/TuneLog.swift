@@ -96,7 +96,7 @@ public final class TuneLog {
     }
 
     /// A result line read back; nil for a line that is not one of this search's trials.
-    static func result(_ line: String, search: TuneSearch) -> TrialResult? {
+    public static func result(_ line: String, search: TuneSearch) -> TrialResult? {
         guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let trial = o["trial"] as? Int, let round = o["round"] as? Int, trial >= 0, trial < search.trials,
               let status = o["status"] as? String, let epochs = o["epochs"] as? Int else { return nil }
