@@ -198,6 +198,8 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
     case batchnormInput(layer: String, type: TensorType)
     case batchnormAxis(layer: String, type: TensorType)
     case preluInput(layer: String, type: TensorType)
+    /// A sequence layer's input or state of the wrong shape; `expected` says what it needs.
+    case sequenceInput(kind: String, layer: String, role: String, expected: String, type: TensorType)
     case crossEntropyLabels(type: TensorType)
     case channelsQuery(type: TensorType)
     case shapeQueryUnknownRank(query: String, type: TensorType)
@@ -281,7 +283,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case .literalShapeMismatch: .literalShapeMismatch
         case .symmetricInit: .symmetricInit
         case .globalPoolInput, .denseFeatures, .denseDType, .convChannels, .convPaddingNeedsSizes, .convFilterShape,
-             .channelwiseConvInput, .poolPaddingNeedsSizes, .flattenRank, .flattenSymbolic, .batchnormAxis, .preluInput,
+             .channelwiseConvInput, .poolPaddingNeedsSizes, .flattenRank, .flattenSymbolic, .batchnormAxis, .preluInput, .sequenceInput,
              .crossEntropyLabels, .channelsQuery, .padRank:
             .layerInput
         case .denseInput(_, let type, _), .convInput(_, let type), .batchnormInput(_, let type):
@@ -431,6 +433,8 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
             "batchnorm '\(layer)' needs a tensor of rank ≥ 2 with features or channels on axis 1, got \(type)"
         case .batchnormAxis(let layer, let type): "batchnorm '\(layer)' needs a known, floating-point axis 1, got \(type)"
         case .preluInput(let layer, let type): "prelu '\(layer)' needs a tensor of rank ≥ 2 with a known axis 1, got \(type)"
+        case .sequenceInput(let kind, let layer, let role, let expected, let type):
+            "\(kind) '\(layer)': the \(role) must be \(expected), got \(type)"
         case .crossEntropyLabels(let type): "cross_entropy: integer labels must be a vector [N], got \(type)"
         case .channelsQuery(let type): "channels(x) needs a tensor of rank ≥ 2 (axis 1 is channels), got \(type)"
         case .shapeQueryUnknownRank(let query, let type): "\(query)(x) of \(type): the rank is unknown"
@@ -651,6 +655,8 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
             .batchnormInput(layer: "‹layer›", type: TensorType(.f32, Shape([.symbol("B")]))),
             .batchnormAxis(layer: "‹layer›", type: TensorType(.f32, Shape([.symbol("B"), .symbol("C")]))),
             .preluInput(layer: "‹layer›", type: TensorType(.f32, Shape([.symbol("B")]))),
+            .sequenceInput(kind: "lstm", layer: "‹layer›", role: "input", expected: "a float tensor [batch, time, features] with known time and features",
+                           type: TensorType(.f32, Shape([.symbol("B"), .known(8)]))),
             .crossEntropyLabels(type: TensorType(.i32, Shape([.symbol("B"), .known(1)]))),
             .channelsQuery(type: TensorType(.f32, Shape([.symbol("B")]))),
             .shapeQueryUnknownRank(query: "shape", type: unknown),

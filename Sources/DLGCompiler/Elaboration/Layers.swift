@@ -60,6 +60,11 @@ enum Layers {
                 params: [x, .optional("eps", .float, .float(1e-5)), .optional("momentum", .float, .float(0.1)), name]) { e, c in
             e.batchnorm(c)
         },
+        Builtin(name: "embedding", role: .layer(parameters: true),
+                params: [x, .required("vocab", .int), .required("dim", .int),
+                         .optional("init", .initializer, .initializer(.normal(mean: 0, std: 1))), name]) { e, c in
+            e.embedding(c)
+        },
         Builtin(name: "dropout", role: .layer(parameters: false),
                 params: [x, .optional("rate", .float, .float(0.5), positional: true), name]) { e, c in
             e.dropout(c)
@@ -585,6 +590,37 @@ extension Elaborator {
             return emit(.bias_add, [scaled, beta], .axis(1), at: rg, what: what)
         }
         record(layer, kind: "batchnorm", output: out, params: params, at: c.range)
+        return out
+    }
+
+    /// embedding(x, vocab: V, dim: D): the rows of a learned table `weight` [V, D] (PyTorch's
+    /// nn.Embedding layout, initialized N(0, 1) like it) picked by the token ids x (i32).
+    func embedding(_ c: BoundCall) -> Value {
+        let layer = layerName(kind: "embedding", createsParameters: true, explicit: explicitName(c))
+        let x = c.tensor("x")!
+        let vocab = c.int("vocab")!, dim = c.int("dim")!
+        for (arg, v) in [("vocab", vocab), ("dim", dim)] where v <= 0 {
+            diagnostics.report(E.positiveCount(layer: "embedding", argument: arg, got: v), at: c.range(of: arg))
+            return .poison
+        }
+        let dtype = modelFloatType
+        guard checkSizeArgument(vocab, "embedding '\(layer)': vocab", at: c.range(of: "vocab")),
+              checkSizeArgument(dim, "embedding '\(layer)': dim", at: c.range(of: "dim")),
+              checkElementCount(TensorType(dtype, [vocab, dim]), "the table of embedding '\(layer)'", at: c.range) else {
+            return .poison
+        }
+        let winit = c.initializer("init")!
+        guard checkInitializer(winit, shape: [vocab, dim], what: "init of embedding '\(layer)'", at: c.range(of: "init")) else {
+            return .poison
+        }
+        var params: [ValueID] = []
+        let out: Value = withLabel(layer) {
+            let w = makeParam(layer, "weight", dtype: dtype, shape: [vocab, dim], initializer: winit, fanIn: vocab, fanOut: dim,
+                              at: c.range)
+            params = [w]
+            return emit(.gather, [w, x], at: c.range, what: "embedding '\(layer)'")
+        }
+        record(layer, kind: "embedding", output: out, params: params, at: c.range)
         return out
     }
 
