@@ -90,6 +90,11 @@ let layoutOps: [OpDecl] = [
            }),
     OpDecl(.slice, arity: .exactly(1), fusion: .injective, attributes: .slice, sliceSpecs,
            doc: "Elements start ..< end by step along every axis (one entry per axis).",
+           properties: {
+               var p = OpProperties()
+               p.gradientIsPiece = true
+               return p
+           }(),
            vjp: Gradients.slice,
            inferType: sliceType),
     OpDecl(.slice_grad, arity: .exactly(1), fusion: .injective, attributes: .slice,

@@ -134,6 +134,9 @@ public struct OpProperties: Sendable, Hashable {
     public var collective = false
     /// Where the scheduler puts it among the ops ready to run.
     public var schedule: SchedulePlacement = .normal
+    /// Its gradient is dy placed at a range of its operand's axes, zeros elsewhere (slice):
+    /// autodiff joins the gradients of slices that tile an axis with one concatenation.
+    public var gradientIsPiece = false
     /// It reads integer indices into a table's rows (gather): gradient checks draw them in range.
     public var indexes: IndexOperand?
     public init() {}
