@@ -111,9 +111,12 @@ public enum KernelTable {
             return .poolingGradient(g, k)
         case .softmax(let log): return .softmax(rows(c.shape(0), axis: c.attrs.axis), log: log)
         case .softmaxGradient(let log): return .softmaxGradient(rows(c.shape(0), axis: c.attrs.axis), log: log)
-        case .crossEntropy(let sparse): return .crossEntropy(rows: c.shape(0)[0], classes: c.shape(0)[1], sparse: sparse)
+        case .crossEntropy(let sparse):
+            let z = c.shape(0)
+            return .crossEntropy(rows: z.dropLast().reduce(1, *), classes: z.last!, sparse: sparse)
         case .crossEntropyGradient(let sparse):
-            return .crossEntropyGradient(rows: c.shape(0)[0], classes: c.shape(0)[1], sparse: sparse)
+            let z = c.shape(0)
+            return .crossEntropyGradient(rows: z.dropLast().reduce(1, *), classes: z.last!, sparse: sparse)
         case .dropoutMask: return .dropoutMask(rate: c.attrs.dropout.rate, stream: c.attrs.dropout.stream)
         case .fused: return try FusedLowering.kernel(c)
         case .collective(let k): return .collective(k)

@@ -159,6 +159,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
     case padNeedsAmounts
     case lenNeedsList
     case positiveCount(layer: String, argument: String, got: Int)
+    case positiveNumber(layer: String, argument: String, got: Double)
     case multiplierTooSmall(Int)
     case batchnormArguments
     case dropoutRate(Double)
@@ -272,7 +273,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case .argumentMismatch, .argumentNotAChoice, .filtersArgument, .reduceNeedsTensor, .concatNeedsList,
              .concatItem, .padNeedsAmounts, .lenNeedsList:
             .badArgument
-        case .positiveCount, .multiplierTooSmall, .batchnormArguments, .dropoutRate, .huberDelta, .clipBounds, .sliceStep:
+        case .positiveCount, .positiveNumber, .multiplierTooSmall, .batchnormArguments, .dropoutRate, .huberDelta, .clipBounds, .sliceStep:
             .argumentOutOfRange
         case .badLayerName: .badLayerName
         case .inferTwice, .inferOutsideReshape: .badShapeArgument
@@ -385,6 +386,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case .padNeedsAmounts: "pad takes explicit amounts, not same/valid"
         case .lenNeedsList: "len takes a list"
         case .positiveCount(let layer, let argument, let got): "\(layer) needs a positive number of \(argument), got \(got)"
+        case .positiveNumber(let layer, let argument, let got): "\(layer): \(argument) must be positive, got \(formatNumber(got))"
         case .multiplierTooSmall(let m): "multiplier must be at least 1, got \(m)"
         case .batchnormArguments: "batchnorm needs eps > 0 and momentum in [0, 1]"
         case .dropoutRate(let rate): "dropout rate must be in [0, 1), got \(formatNumber(rate))"
@@ -616,6 +618,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
             .concatItem(got: "‹value›"),
             .padNeedsAmounts,
             .lenNeedsList,
+            .positiveNumber(layer: "layer_norm", argument: "eps", got: 0),
             .positiveCount(layer: "dense", argument: "units", got: 0),
             .multiplierTooSmall(0),
             .batchnormArguments,
