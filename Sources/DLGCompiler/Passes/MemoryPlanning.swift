@@ -155,15 +155,6 @@ public struct MemoryPlanning: GraphPass {
             }
             return (offsetOf, arena)
         }
-        // Greedy by size; when placing by start of life (largest first among those starting
-        // together) packs tighter, that (a chain of buffers each born as the one before dies,
-        // as an unrolled recurrence's steps are, packs better in the order they live).
-        var (offsetOf, arena) = place(classes)
-        if arena > 0 {
-            let byStart = classes.sorted { (classFirst[$0] ?? -1, -classBytes[$0]!, $0) < (classFirst[$1] ?? -1, -classBytes[$1]!, $1) }
-            let other = place(byStart)
-            if other.arena < arena { (offsetOf, arena) = other }
-        }
         // The lower bound: bytes live at each position.
         var delta = Array(repeating: 0, count: end + 3)
         for r in classes {
@@ -175,6 +166,15 @@ public struct MemoryPlanning: GraphPass {
         for d in delta {
             live += d
             maxLive = max(maxLive, live)
+        }
+        // Greedy by size; when that misses the lower bound and placing by start of life (largest
+        // first among those starting together) packs tighter, that: a chain of buffers each born
+        // as the one before dies (an unrolled recurrence's steps) packs better in the order they live.
+        var (offsetOf, arena) = place(classes)
+        if arena > maxLive {
+            let byStart = classes.sorted { (classFirst[$0] ?? -1, -classBytes[$0]!, $0) < (classFirst[$1] ?? -1, -classBytes[$1]!, $1) }
+            let other = place(byStart)
+            if other.arena < arena { (offsetOf, arena) = other }
         }
         var placements: [ValueID: MemoryPlan.Placement] = [:]
         var noReuse = 0
