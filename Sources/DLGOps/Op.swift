@@ -21,6 +21,8 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case reduce_max_grad, reduce_min_grad
     // Layout
     case reshape, transpose, broadcast_to, concat, slice, slice_grad, pad, pad_grad, one_hot, cast
+    /// Rows of a table picked by integer indices (embeddings), and its scatter-add gradient.
+    case gather, gather_grad
     // Neural-network operations
     case matmul
     case conv2d, conv2d_grad_input, conv2d_grad_weight

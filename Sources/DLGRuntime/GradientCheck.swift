@@ -214,6 +214,11 @@ public enum GradientCheck {
     static func classCount(for input: ValueID, in g: Graph) -> Int {
         let rank = g[input].type.rank ?? 1
         for n in g.nodes where n.inputs.contains(input) {
+            // Indices into a table's rows: in range of its row count.
+            if let ix = n.decl.properties.indexes, n.inputs[ix.indices] == input {
+                let table = ix.table.map { g[n.inputs[$0]].type } ?? n.type
+                if let rows = table.shape.knownDims?.first { return max(1, rows) }
+            }
             if n.type.dtype.isFloat, let d = n.type.shape.knownDims, d.count == rank + 1, let k = d.last { return max(1, k) }
             if let z = n.inputs.first(where: { g[$0].type.dtype.isFloat }), let k = g[z].type.shape.knownDims?.last {
                 return max(1, k)

@@ -39,6 +39,10 @@ public indirect enum Kernel: Sendable, Codable, Hashable {
     case oneHot(classes: Int)
     /// Element-type conversion (floats ↔ i32).
     case convert
+    /// Rows of a table [rows, width] picked by i32 indices (from (table, indices)).
+    case gather(rows: Int, width: Int, indices: IndexSource)
+    /// gather's gradient from (indices, dy): dy's rows added into zeros of [rows, width].
+    case gatherGradient(rows: Int, width: Int, indices: IndexSource)
     /// C ← op(A)·op(B) (+ accumulation) as one GEMM; a and b index the instruction's inputs.
     case gemm(GemmPlan, a: Int, b: Int, accumulate: GemmAccumulation?)
     case batchedGemm(BatchedGemmPlan, a: Int, b: Int, accumulate: GemmAccumulation?)
@@ -174,5 +178,28 @@ extension Kernel {
             }
         }
         return floatType == .f64 ? count(Double.self) : count(Float.self)
+    }
+}
+
+/// Where a gather's indices come from, for the message an index out of range gives.
+public struct IndexSource: Sendable, Codable, Hashable {
+    /// "input 'tokens'", or "the indices" when they are computed.
+    public var name: String
+    /// The indices' shape: a flat position is reported as one index per axis.
+    public var shape: [Int]
+    public init(name: String, shape: [Int]) {
+        self.name = name
+        self.shape = shape
+    }
+
+    /// The message of an index outside the table.
+    public func message(_ e: IndexError) -> String {
+        var rest = e.position, at: [Int] = []
+        for d in shape.reversed() {
+            at.append(d > 0 ? rest % d : 0)
+            rest = d > 0 ? rest / d : 0
+        }
+        return "index \(e.index) at position [\(at.reversed().map(String.init).joined(separator: ", "))] of \(name) "
+            + "is out of range for a table of \(e.rows) rows (0..<\(e.rows))"
     }
 }

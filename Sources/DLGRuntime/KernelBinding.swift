@@ -90,6 +90,22 @@ extension Executor {
                     throw ExecutionError("label \(error.label) in row \(error.row) is out of range for \(classes) classes")
                 }
             }
+        case .gather(let rows, let width, let source):
+            let table = x[0], indices = pointer(ins.inputs[1], Int32.self)
+            let count = ins.inputs[1].count
+            return { () throws(ExecutionError) in
+                do throws(IndexError) { try gatherRows(table: table, rows: rows, width: width, indices: indices, count: count, out) } catch {
+                    throw ExecutionError(source.message(error))
+                }
+            }
+        case .gatherGradient(let rows, let width, let source):
+            let indices = pointer(ins.inputs[0], Int32.self), dy = x[1]
+            let count = ins.inputs[0].count
+            return { () throws(ExecutionError) in
+                do throws(IndexError) { try scatterAddRows(dy: dy, rows: rows, width: width, indices: indices, count: count, out) } catch {
+                    throw ExecutionError(source.message(error))
+                }
+            }
         case .convert:
             switch (ins.inputs[0].dtype, ins.output.dtype) {
             case (.i32, .i32):

@@ -20,7 +20,7 @@ public enum KernelRule: Sendable, Hashable {
     case unary, unaryGradient, binary, copyOrAlias, biasAdd
     case reduce(ReduceOp)
     case extremumGradient(minimum: Bool)
-    case axisSize, transpose, broadcast, concat, slice, sliceGradient, pad, padGradient, oneHot, cast
+    case axisSize, transpose, broadcast, concat, slice, sliceGradient, pad, padGradient, oneHot, cast, gather, gatherGradient
     case matmul, convolution, convolutionGradInput, convolutionGradWeight, pooling, poolingGradient
     case softmax(log: Bool)
     case softmaxGradient(log: Bool)
@@ -45,6 +45,7 @@ public enum KernelTable {
             .reduce_max_grad: .extremumGradient(minimum: false), .reduce_min_grad: .extremumGradient(minimum: true),
             .axis_size: .axisSize, .reshape: .copyOrAlias, .transpose: .transpose, .broadcast_to: .broadcast, .concat: .concat,
             .slice: .slice, .slice_grad: .sliceGradient, .pad: .pad, .pad_grad: .padGradient, .one_hot: .oneHot, .cast: .cast,
+            .gather: .gather, .gather_grad: .gatherGradient,
             .matmul: .matmul, .conv2d: .convolution, .conv2d_grad_input: .convolutionGradInput,
             .conv2d_grad_weight: .convolutionGradWeight, .pool2d: .pooling, .pool2d_grad: .poolingGradient,
             .softmax: .softmax(log: false), .log_softmax: .softmax(log: true), .softmax_grad: .softmaxGradient(log: false),
@@ -88,6 +89,12 @@ public enum KernelTable {
         case .padGradient: return .padGradient(try padGeometry(c, full: c.output.shape))
         case .oneHot: return .oneHot(classes: c.attrs.oneHot.classes)
         case .cast: return c.inputs[0].dtype == c.output.dtype ? copyOrAlias(c) : .convert
+        case .gather:
+            let t = c.shape(0)
+            return .gather(rows: t[0], width: t[1], indices: indexSource(c, operand: 1))
+        case .gatherGradient:
+            let t = c.output.shape
+            return .gatherGradient(rows: t[0], width: t[1], indices: indexSource(c, operand: 0))
         case .matmul: return try matmul(c, a: 0, b: 1, attrs: c.attrs.matmul, accumulate: nil)
         case .convolution:
             return .convolution(try convGeometry(c.attrs.conv, x: c.shape(0), w: c.shape(1), y: c.output.shape),
@@ -104,9 +111,12 @@ public enum KernelTable {
             return .poolingGradient(g, k)
         case .softmax(let log): return .softmax(rows(c.shape(0), axis: c.attrs.axis), log: log)
         case .softmaxGradient(let log): return .softmaxGradient(rows(c.shape(0), axis: c.attrs.axis), log: log)
-        case .crossEntropy(let sparse): return .crossEntropy(rows: c.shape(0)[0], classes: c.shape(0)[1], sparse: sparse)
+        case .crossEntropy(let sparse):
+            let z = c.shape(0)
+            return .crossEntropy(rows: z.dropLast().reduce(1, *), classes: z.last!, sparse: sparse)
         case .crossEntropyGradient(let sparse):
-            return .crossEntropyGradient(rows: c.shape(0)[0], classes: c.shape(0)[1], sparse: sparse)
+            let z = c.shape(0)
+            return .crossEntropyGradient(rows: z.dropLast().reduce(1, *), classes: z.last!, sparse: sparse)
         case .dropoutMask: return .dropoutMask(rate: c.attrs.dropout.rate, stream: c.attrs.dropout.stream)
         case .fused: return try FusedLowering.kernel(c)
         case .collective(let k): return .collective(k)
@@ -114,6 +124,13 @@ public enum KernelTable {
     }
 
     static func layout(_ e: LayoutError) -> LoweringError { LoweringError(message: e.description) }
+
+    /// How messages name a gather's indices: the model input they are, if they are one.
+    static func indexSource(_ c: KernelContext, operand: Int) -> IndexSource {
+        let n = c.graph[c.node.inputs[operand]]
+        let name = n.op == .input ? "input '\(n.name ?? "?")'" : "the indices"
+        return IndexSource(name: name, shape: c.shape(operand))
+    }
 
     /// How a step of a fused elementwise loop computes, by the step's op.
     static let fusedSteps: [Op: @Sendable (FusedRegion.Step) -> FusedElementwiseKernel.Code] = {

@@ -57,6 +57,8 @@ public enum ProgramPrinter {
         case .padGradient(let g): return "gradient of \(g)"
         case .oneHot(let c): return "one-hot, \(c) classes"
         case .convert: return "convert element type"
+        case .gather(let r, let w, let i): return "gather rows of [\(r), \(w)] by \(i.name) \(shape(i.shape))"
+        case .gatherGradient(let r, let w, let i): return "scatter-add into [\(r), \(w)] by \(i.name) \(shape(i.shape))"
         case .gemm(let p, let a, let b, let acc): return "\(p), A = input \(a), B = input \(b)" + accumulation(acc)
         case .batchedGemm(let p, let a, let b, let acc): return "batched \(p), A = input \(a), B = input \(b)" + accumulation(acc)
         case .convolution(let g, let x, let w, let bias, let activation):

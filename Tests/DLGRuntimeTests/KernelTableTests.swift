@@ -49,6 +49,8 @@ import Testing
                                                                               inputShape: Shape([1, 1, 3, 3]))))
             case .one_hot: out = try g.add(op, [input([4], .i32)], .oneHot(OneHotAttributes(classes: 3, dtype: .f32)))
             case .cast: out = try g.add(op, [input([2, 3], .i32)], .dtype(.f32))
+            case .gather: out = try g.add(op, [input([5, 3]), input([2, 2], .i32)])
+            case .gather_grad: out = try g.add(op, [input([2, 2], .i32), input([2, 2, 3])], .shape(Shape([5, 3])))
             case .matmul: out = try g.add(op, [input([2, 3]), input([3, 4])])
             case .conv2d: out = try g.add(op, [input([2, 3, 7, 7]), input([4, 3, 3, 3])], .conv(conv))
             case .conv2d_grad_input:

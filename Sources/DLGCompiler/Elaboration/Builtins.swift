@@ -8,7 +8,7 @@ private typealias E = ElaborationDiagnostic
 enum Builtins {
     static let table: [String: Builtin] = {
         var t: [String: Builtin] = [:]
-        for b in activations + mathOps + layoutFunctions + queries + Layers.all + Losses.all {
+        for b in activations + mathOps + layoutFunctions + queries + Layers.all + Recurrent.all + Losses.all {
             precondition(t[b.name] == nil, "built-in \(b.name) declared twice")
             t[b.name] = b
         }
@@ -223,6 +223,9 @@ enum Builtins {
             e.emit(.one_hot, [c.tensor("labels")!],
                    .oneHot(OneHotAttributes(classes: c.int("classes")!, dtype: c.dtype("dtype") ?? e.modelFloatType)),
                    at: c.range, what: "one_hot")
+        },
+        Builtin(name: "gather", role: .op, params: [.required("table", .tensor), .required("indices", .tensor)]) { e, c in
+            e.emit(.gather, [c.tensor("table")!, c.tensor("indices")!], at: c.range, what: "gather")
         },
         Builtin(name: "cast", role: .op, params: [x, .required("dtype", .dtype)]) { e, c in
             e.emit(.cast, [c.tensor("x")!], .dtype(c.dtype("dtype")!), at: c.range, what: "cast")

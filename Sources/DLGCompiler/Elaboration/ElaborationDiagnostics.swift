@@ -159,6 +159,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
     case padNeedsAmounts
     case lenNeedsList
     case positiveCount(layer: String, argument: String, got: Int)
+    case positiveNumber(layer: String, argument: String, got: Double)
     case multiplierTooSmall(Int)
     case batchnormArguments
     case dropoutRate(Double)
@@ -198,6 +199,8 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
     case batchnormInput(layer: String, type: TensorType)
     case batchnormAxis(layer: String, type: TensorType)
     case preluInput(layer: String, type: TensorType)
+    /// A sequence layer's input or state of the wrong shape; `expected` says what it needs.
+    case sequenceInput(kind: String, layer: String, role: String, expected: String, type: TensorType)
     case crossEntropyLabels(type: TensorType)
     case channelsQuery(type: TensorType)
     case shapeQueryUnknownRank(query: String, type: TensorType)
@@ -270,7 +273,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case .argumentMismatch, .argumentNotAChoice, .filtersArgument, .reduceNeedsTensor, .concatNeedsList,
              .concatItem, .padNeedsAmounts, .lenNeedsList:
             .badArgument
-        case .positiveCount, .multiplierTooSmall, .batchnormArguments, .dropoutRate, .huberDelta, .clipBounds, .sliceStep:
+        case .positiveCount, .positiveNumber, .multiplierTooSmall, .batchnormArguments, .dropoutRate, .huberDelta, .clipBounds, .sliceStep:
             .argumentOutOfRange
         case .badLayerName: .badLayerName
         case .inferTwice, .inferOutsideReshape: .badShapeArgument
@@ -281,7 +284,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case .literalShapeMismatch: .literalShapeMismatch
         case .symmetricInit: .symmetricInit
         case .globalPoolInput, .denseFeatures, .denseDType, .convChannels, .convPaddingNeedsSizes, .convFilterShape,
-             .channelwiseConvInput, .poolPaddingNeedsSizes, .flattenRank, .flattenSymbolic, .batchnormAxis, .preluInput,
+             .channelwiseConvInput, .poolPaddingNeedsSizes, .flattenRank, .flattenSymbolic, .batchnormAxis, .preluInput, .sequenceInput,
              .crossEntropyLabels, .channelsQuery, .padRank:
             .layerInput
         case .denseInput(_, let type, _), .convInput(_, let type), .batchnormInput(_, let type):
@@ -383,6 +386,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case .padNeedsAmounts: "pad takes explicit amounts, not same/valid"
         case .lenNeedsList: "len takes a list"
         case .positiveCount(let layer, let argument, let got): "\(layer) needs a positive number of \(argument), got \(got)"
+        case .positiveNumber(let layer, let argument, let got): "\(layer): \(argument) must be positive, got \(formatNumber(got))"
         case .multiplierTooSmall(let m): "multiplier must be at least 1, got \(m)"
         case .batchnormArguments: "batchnorm needs eps > 0 and momentum in [0, 1]"
         case .dropoutRate(let rate): "dropout rate must be in [0, 1), got \(formatNumber(rate))"
@@ -431,6 +435,8 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
             "batchnorm '\(layer)' needs a tensor of rank ≥ 2 with features or channels on axis 1, got \(type)"
         case .batchnormAxis(let layer, let type): "batchnorm '\(layer)' needs a known, floating-point axis 1, got \(type)"
         case .preluInput(let layer, let type): "prelu '\(layer)' needs a tensor of rank ≥ 2 with a known axis 1, got \(type)"
+        case .sequenceInput(let kind, let layer, let role, let expected, let type):
+            "\(kind) '\(layer)': the \(role) must be \(expected), got \(type)"
         case .crossEntropyLabels(let type): "cross_entropy: integer labels must be a vector [N], got \(type)"
         case .channelsQuery(let type): "channels(x) needs a tensor of rank ≥ 2 (axis 1 is channels), got \(type)"
         case .shapeQueryUnknownRank(let query, let type): "\(query)(x) of \(type): the rank is unknown"
@@ -612,6 +618,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
             .concatItem(got: "‹value›"),
             .padNeedsAmounts,
             .lenNeedsList,
+            .positiveNumber(layer: "layer_norm", argument: "eps", got: 0),
             .positiveCount(layer: "dense", argument: "units", got: 0),
             .multiplierTooSmall(0),
             .batchnormArguments,
@@ -651,6 +658,8 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
             .batchnormInput(layer: "‹layer›", type: TensorType(.f32, Shape([.symbol("B")]))),
             .batchnormAxis(layer: "‹layer›", type: TensorType(.f32, Shape([.symbol("B"), .symbol("C")]))),
             .preluInput(layer: "‹layer›", type: TensorType(.f32, Shape([.symbol("B")]))),
+            .sequenceInput(kind: "lstm", layer: "‹layer›", role: "input", expected: "a float tensor [batch, time, features] with known time and features",
+                           type: TensorType(.f32, Shape([.symbol("B"), .known(8)]))),
             .crossEntropyLabels(type: TensorType(.i32, Shape([.symbol("B"), .known(1)]))),
             .channelsQuery(type: TensorType(.f32, Shape([.symbol("B")]))),
             .shapeQueryUnknownRank(query: "shape", type: unknown),

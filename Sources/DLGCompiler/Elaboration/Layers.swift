@@ -60,6 +60,19 @@ enum Layers {
                 params: [x, .optional("eps", .float, .float(1e-5)), .optional("momentum", .float, .float(0.1)), name]) { e, c in
             e.batchnorm(c)
         },
+        Builtin(name: "embedding", role: .layer(parameters: true),
+                params: [x, .required("vocab", .int), .required("dim", .int),
+                         .optional("init", .initializer, .initializer(.normal(mean: 0, std: 1))), name]) { e, c in
+            e.embedding(c)
+        },
+        Builtin(name: "layer_norm", role: .layer(parameters: true, perChannel: true),
+                params: [x, .optional("eps", .float, .float(1e-5)), .optional("affine", .bool, .bool(true)), name]) { e, c in
+            e.featureNorm(c, kind: "layer_norm")
+        },
+        Builtin(name: "rms_norm", role: .layer(parameters: true, perChannel: true),
+                params: [x, .optional("eps", .float, .float(1e-6)), .optional("affine", .bool, .bool(true)), name]) { e, c in
+            e.featureNorm(c, kind: "rms_norm")
+        },
         Builtin(name: "dropout", role: .layer(parameters: false),
                 params: [x, .optional("rate", .float, .float(0.5), positional: true), name]) { e, c in
             e.dropout(c)
@@ -585,6 +598,89 @@ extension Elaborator {
             return emit(.bias_add, [scaled, beta], .axis(1), at: rg, what: what)
         }
         record(layer, kind: "batchnorm", output: out, params: params, at: c.range)
+        return out
+    }
+
+    /// embedding(x, vocab: V, dim: D): the rows of a learned table `weight` [V, D] (PyTorch's
+    /// nn.Embedding layout, initialized N(0, 1) like it) picked by the token ids x (i32).
+    func embedding(_ c: BoundCall) -> Value {
+        let layer = layerName(kind: "embedding", createsParameters: true, explicit: explicitName(c))
+        let x = c.tensor("x")!
+        let vocab = c.int("vocab")!, dim = c.int("dim")!
+        for (arg, v) in [("vocab", vocab), ("dim", dim)] where v <= 0 {
+            diagnostics.report(E.positiveCount(layer: "embedding", argument: arg, got: v), at: c.range(of: arg))
+            return .poison
+        }
+        let dtype = modelFloatType
+        guard checkSizeArgument(vocab, "embedding '\(layer)': vocab", at: c.range(of: "vocab")),
+              checkSizeArgument(dim, "embedding '\(layer)': dim", at: c.range(of: "dim")),
+              checkElementCount(TensorType(dtype, [vocab, dim]), "the table of embedding '\(layer)'", at: c.range) else {
+            return .poison
+        }
+        let winit = c.initializer("init")!
+        guard checkInitializer(winit, shape: [vocab, dim], what: "init of embedding '\(layer)'", at: c.range(of: "init")) else {
+            return .poison
+        }
+        var params: [ValueID] = []
+        let out: Value = withLabel(layer) {
+            let w = makeParam(layer, "weight", dtype: dtype, shape: [vocab, dim], initializer: winit, fanIn: vocab, fanOut: dim,
+                              at: c.range)
+            params = [w]
+            return emit(.gather, [w, x], at: c.range, what: "embedding '\(layer)'")
+        }
+        record(layer, kind: "embedding", output: out, params: params, at: c.range)
+        return out
+    }
+
+    /// layer_norm: (x − mean)/√(var + eps)·weight + bias over the last axis (PyTorch's
+    /// nn.LayerNorm(D)); rms_norm: x/√(mean(x²) + eps)·weight (nn.RMSNorm(D)). Statistics per
+    /// position, biased variance; `affine: false` leaves out weight and bias.
+    func featureNorm(_ c: BoundCall, kind: String) -> Value {
+        let layer = layerName(kind: kind, createsParameters: true, explicit: explicitName(c))
+        let x = c.tensor("x")!
+        let type = graph[x].type
+        guard type.dtype.isFloat, let dims = type.dims, let lastDim = dims.last, case .known(let features) = lastDim else {
+            diagnostics.report(E.sequenceInput(kind: kind, layer: layer, role: "input",
+                                               expected: "a floating-point tensor of rank ≥ 1 with a known last axis", type: type),
+                               at: c.range(of: "x"))
+            return .poison
+        }
+        let eps = c.float("eps")!
+        guard eps > 0 else {
+            diagnostics.report(E.positiveNumber(layer: kind, argument: "eps", got: eps), at: c.range(of: "eps"))
+            return .poison
+        }
+        let axis = dims.count - 1
+        var params: [ValueID] = []
+        let out: Value = withLabel(layer) {
+            let what = "\(kind) '\(layer)'"
+            let rg = c.range
+            func op(_ o: Op, _ i: [ValueID], _ a: Attributes = Attributes()) -> ValueID? { emitID(o, i, a, at: rg, what: what) }
+            let stats = Attributes.reduce(ReduceAttributes(axes: [axis], keepdims: true))
+            let centered: ValueID?
+            if kind == "layer_norm" {
+                centered = op(.reduce_mean, [x], stats).flatMap { op(.sub, [x, $0]) }
+            } else {
+                centered = x
+            }
+            guard let centered, let sq = op(.square, [centered]), let variance = op(.reduce_mean, [sq], stats),
+                  let ve = op(.add, [variance, scalar(eps, like: x, at: rg)]), let inv = op(.rsqrt, [ve]),
+                  var y = op(.mul, [centered, inv]) else { return .poison }
+            guard c.bool("affine")! else { return .tensor(y) }
+            let w = makeParam(layer, "weight", dtype: type.dtype, shape: [features], initializer: .ones, fanIn: features,
+                              fanOut: features, at: rg)
+            params.append(w)
+            guard let scaled = op(.mul, [y, w]) else { return .poison }
+            y = scaled
+            if kind == "layer_norm" {
+                let b = makeParam(layer, "bias", dtype: type.dtype, shape: [features], initializer: .zeros, fanIn: features,
+                                  fanOut: features, at: rg)
+                params.append(b)
+                return emit(.bias_add, [y, b], .axis(axis), at: rg, what: what)
+            }
+            return .tensor(y)
+        }
+        record(layer, kind: kind, output: out, params: params, at: c.range)
         return out
     }
 

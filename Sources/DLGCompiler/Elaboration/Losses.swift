@@ -71,16 +71,16 @@ enum Losses {
                   let l = e.lossOp(.sub, [sp, yz], c) else { return .poison }
             return e.emit(.reduce_mean, [l], .reduce(ReduceAttributes(axes: [])), at: c.range, what: "bce_logits")
         },
-        // Softmax cross-entropy on logits: integer labels [N] (sparse) or target rows [N, C] (one-hot or soft).
+        // Softmax cross-entropy on logits: integer labels [N] (sparse) or target rows [N, C] (one-hot or soft);
+        // logits [B, T, C] with labels [B, T] (or targets [B, T, C]): the mean over every position.
         loss("cross_entropy") { e, c, z, t in
             let zt = e.graph[z].type, tt = e.graph[t].type
             let sparse = tt.dtype == .i32
-            if sparse, let d = tt.dims, d.count == 2, d[1] == .known(1) {
+            if sparse, zt.rank == 2, let d = tt.dims, d.count == 2, d[1] == .known(1) {
                 e.diagnostics.report(E.crossEntropyLabels(type: tt), at: c.range(of: "target"))
                 return .poison
             }
             guard let per = e.lossOp(sparse ? .sparse_softmax_ce : .softmax_ce, [z, t], c) else { return .poison }
-            _ = zt
             return e.emit(.reduce_mean, [per], .reduce(ReduceAttributes(axes: [])), at: c.range, what: "cross_entropy")
         },
         // mean(max(0, 1 − y·z)) with labels y ∈ {−1, 1}.

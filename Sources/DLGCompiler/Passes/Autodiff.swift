@@ -73,10 +73,35 @@ public struct Autodiff: GraphPass {
         let seed = g.addConstant(.scalar(1), dtype: g[loss].type.dtype, loc: lossLoc)
         g[seed].origin = GradientOrigin(forward: loss, rule: "seed")
         grads[loss] = seed
+        // Gradients of slices, held back until their operand's turn: slices that tile one axis of
+        // it (an unrolled recurrence's time steps) give it the concatenation of their gradients,
+        // not a sum of zero-padded copies (quadratic in the number of slices).
+        var pieces: [ValueID: [(node: Node, dy: ValueID)]] = [:]
+        func accumulate(_ x: ValueID, _ r: ValueID) throws(ShapeError) {
+            if let existing = grads[x] {
+                // A value used in several places: its gradient is the sum of the contributions.
+                grads[x] = try g.add(.add, [existing, r], loc: g[x].loc, label: g[x].label ?? g[x].name,
+                                     origin: GradientOrigin(forward: x, rule: "accumulate"))
+            } else {
+                grads[x] = r
+            }
+        }
         for i in stride(from: loss, through: 0, by: -1) {
+            if let held = pieces.removeValue(forKey: i) {
+                do {
+                    for r in try joinSlices(held, of: i, &g) { try accumulate(i, r) }
+                } catch {
+                    ctx.diagnostics.report(PassDiagnostic.gradientRule(op: "slice", reason: error.message), at: g[i].loc ?? lossLoc)
+                    return true
+                }
+            }
             guard needs[i], let dy = grads[i] else { continue }
             let node = g[i]
             if node.decl.isSource { continue }
+            if node.decl.properties.gradientIsPiece, needs[node.inputs[0]] {
+                pieces[node.inputs[0], default: []].append((node, dy))
+                continue
+            }
             guard let rule = node.decl.vjp else {
                 ctx.diagnostics.report(PassDiagnostic.noGradientRule(op: node.op.rawValue), at: node.loc ?? lossLoc)
                 return true
@@ -94,14 +119,7 @@ public struct Autodiff: GraphPass {
                 let results = try outcome.get()
                 for (k, r) in results.enumerated() {
                     guard k < node.inputs.count, inputNeeds[k], let r else { continue }
-                    let x = node.inputs[k]
-                    if let existing = grads[x] {
-                        // A value used in several places: its gradient is the sum of the contributions.
-                        grads[x] = try g.add(.add, [existing, r], loc: g[x].loc, label: g[x].label ?? g[x].name,
-                                             origin: GradientOrigin(forward: x, rule: "accumulate"))
-                    } else {
-                        grads[x] = r
-                    }
+                    try accumulate(node.inputs[k], r)
                 }
             } catch {
                 ctx.diagnostics.report(PassDiagnostic.gradientRule(op: node.op.rawValue, reason: error.message), at: node.loc ?? lossLoc)
@@ -113,5 +131,48 @@ public struct Autodiff: GraphPass {
             if let d = grads[t] { g.gradients[t] = d }
         }
         return true
+    }
+
+    /// The gradient contributions of slices of `x` (unit steps): when they cut one axis of x into
+    /// pieces that cover it without overlapping, one concatenation of their gradients in order;
+    /// otherwise each slice's own gradient rule (dy scattered into zeros).
+    func joinSlices(_ held: [(node: Node, dy: ValueID)], of x: ValueID, _ g: inout Graph) throws(ShapeError) -> [ValueID] {
+        let dims = g[x].type.dims ?? []
+        func cut(_ n: Node) -> (axis: Int, start: Int, end: Int)? {
+            let a = n.attrs.slice
+            var found: (Int, Int, Int)? = nil
+            for k in dims.indices {
+                guard a.steps[k] == 1 else { return nil }
+                if a.starts[k] == 0, a.ends[k] == Int.max { continue }
+                guard found == nil, let size = dims[k].value else { return nil }
+                found = (k, a.starts[k], min(a.ends[k], size))
+            }
+            return found
+        }
+        let cuts = held.map { cut($0.node) }
+        if held.count > 1, cuts.allSatisfy({ $0 != nil }), Set(cuts.map { $0!.axis }).count == 1 {
+            let axis = cuts[0]!.axis
+            let order = held.indices.sorted { cuts[$0]!.start < cuts[$1]!.start }
+            var next = 0, tiles = true
+            for k in order {
+                if cuts[k]!.start != next { tiles = false }
+                next = cuts[k]!.end
+            }
+            if tiles, next == dims[axis].value {
+                return [try g.add(.concat, order.map { held[$0].dy }, .axis(axis), loc: g[x].loc, label: g[x].label ?? g[x].name,
+                                  origin: GradientOrigin(forward: x, rule: "slice pieces"))]
+            }
+        }
+        var out: [ValueID] = []
+        for (n, dy) in held {
+            var emitter = GradientEmitter(graph: Graph(name: g.name, source: nil, training: g.training), forward: n,
+                                          needsGradient: [true], rule: n.op.rawValue)
+            swap(&g, &emitter.graph)
+            let outcome: Result<[ValueID?], ShapeError>
+            do { outcome = .success(try n.decl.vjp!(&emitter, n, dy)) } catch { outcome = .failure(error) }
+            swap(&g, &emitter.graph)
+            if let r = try outcome.get().first ?? nil { out.append(r) }
+        }
+        return out
     }
 }

@@ -11,7 +11,8 @@ import DLGGraph
 ///    operand's buffer; a state update whose old value is no longer read is
 ///    computed straight into the parameter's own storage;
 /// 3. offsets: buffers largest first, each at the lowest offset that does not
-///    overlap a placed buffer live at the same time (greedy by size).
+///    overlap a placed buffer live at the same time (greedy by size), or in
+///    order of their start of life when that packs tighter.
 public struct MemoryPlanning: GraphPass {
     public var name: String { "memory-planning" }
     public var summary: String { "liveness, in-place reuse and arena offsets (greedy by size)" }
@@ -29,7 +30,10 @@ public struct MemoryPlanning: GraphPass {
            whose old value nothing reads afterwards is computed straight into the
            parameter's own storage, so no copy follows the step.
         3. Offsets, greedy by size: buffers largest first, each at the lowest offset
-           that overlaps no placed buffer live at the same time.
+           that overlaps no placed buffer live at the same time; placed instead in
+           order of their start of life (largest first among equals) when that gives
+           a smaller arena (a chain of buffers each born as the one before dies, like
+           an unrolled recurrence's steps).
         """
     }
     public static let alignment = 64
@@ -132,21 +136,24 @@ public struct MemoryPlanning: GraphPass {
             classBytes[r] = max(classBytes[r] ?? 0, align(max(bytes(v), 1)))
         }
         let classes = classBytes.keys.sorted { (classBytes[$0]!, -$0) > (classBytes[$1]!, -$1) }
-        // Greedy by size.
-        var placed: [(first: Int, last: Int, offset: Int, size: Int)] = []
-        var offsetOf: [ValueID: Int] = [:]
-        var arena = 0
-        for r in classes {
-            let size = classBytes[r]!, first = classFirst[r] ?? -1, lastPos = classLast[r] ?? end
-            let overlapping = placed.filter { $0.first <= lastPos && first <= $0.last }.sorted { $0.offset < $1.offset }
-            var offset = 0
-            for b in overlapping {
-                if offset + size <= b.offset { break }
-                offset = max(offset, b.offset + b.size)
+        /// Each class at the lowest offset that overlaps no class placed before it and live at the same time.
+        func place(_ order: [ValueID]) -> (offsets: [ValueID: Int], arena: Int) {
+            var placed: [(first: Int, last: Int, offset: Int, size: Int)] = []
+            var offsetOf: [ValueID: Int] = [:]
+            var arena = 0
+            for r in order {
+                let size = classBytes[r]!, first = classFirst[r] ?? -1, lastPos = classLast[r] ?? end
+                let overlapping = placed.filter { $0.first <= lastPos && first <= $0.last }.sorted { $0.offset < $1.offset }
+                var offset = 0
+                for b in overlapping {
+                    if offset + size <= b.offset { break }
+                    offset = max(offset, b.offset + b.size)
+                }
+                placed.append((first, lastPos, offset, size))
+                offsetOf[r] = offset
+                arena = max(arena, offset + size)
             }
-            placed.append((first, lastPos, offset, size))
-            offsetOf[r] = offset
-            arena = max(arena, offset + size)
+            return (offsetOf, arena)
         }
         // The lower bound: bytes live at each position.
         var delta = Array(repeating: 0, count: end + 3)
@@ -159,6 +166,15 @@ public struct MemoryPlanning: GraphPass {
         for d in delta {
             live += d
             maxLive = max(maxLive, live)
+        }
+        // Greedy by size; when that misses the lower bound and placing by start of life (largest
+        // first among those starting together) packs tighter, that: a chain of buffers each born
+        // as the one before dies (an unrolled recurrence's steps) packs better in the order they live.
+        var (offsetOf, arena) = place(classes)
+        if arena > maxLive {
+            let byStart = classes.sorted { (classFirst[$0] ?? -1, -classBytes[$0]!, $0) < (classFirst[$1] ?? -1, -classBytes[$1]!, $1) }
+            let other = place(byStart)
+            if other.arena < arena { (offsetOf, arena) = other }
         }
         var placements: [ValueID: MemoryPlan.Placement] = [:]
         var noReuse = 0

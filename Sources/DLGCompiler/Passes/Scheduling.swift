@@ -28,48 +28,66 @@ public struct Scheduling: GraphPass {
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
         let n = g.nodes.count
         let users = g.users()
-        func bytes(_ v: ValueID) -> Int { g.boundType(v).byteCount ?? 0 }
+        let size = (0..<n).map { g.boundType($0).byteCount ?? 0 }
+        let isSource = g.nodes.map(\.decl.isSource)
         var remaining = users.map(\.count)
         var waiting = Array(repeating: 0, count: n)
         var order: [ValueID] = []
         order.reserveCapacity(n)
-        var ready: [ValueID] = []
+        // Placement first: early before normal before late.
+        func tier(_ v: ValueID) -> Int {
+            switch g[v].decl.properties.schedule { case .early: 0; case .normal: 1; case .late: 2 }
+        }
+        /// The live-set growth of running v now: its output's bytes minus those of the operands it
+        /// reads last (a node reading x twice frees it once).
+        func growth(_ v: ValueID) -> Int {
+            var freed = 0
+            let inputs = g[v].inputs
+            for (k, x) in inputs.enumerated() where !isSource[x] && !inputs[..<k].contains(x) {
+                let uses = inputs.lazy.filter { $0 == x }.count
+                if remaining[x] == uses { freed += size[x] }
+            }
+            return size[v] - freed
+        }
+        // Ready ops in a heap ordered by (tier, growth, id); an entry whose growth is stale (an
+        // operand's other reader ran since) is skipped when it surfaces: its fresh entry is there too.
+        var heap = ScheduleHeap()
+        var current = Array(repeating: Int.min, count: n)
+        var scheduled = Array(repeating: false, count: n)
+        func push(_ v: ValueID) {
+            let d = growth(v)
+            current[v] = d
+            heap.push(ScheduleHeap.Entry(tier: tier(v), growth: d, id: v))
+        }
         for node in g.nodes {
-            if node.decl.isSource {
+            if isSource[node.id] {
                 order.append(node.id)
                 continue
             }
-            waiting[node.id] = node.inputs.filter { !g[$0].decl.isSource }.count
-            if waiting[node.id] == 0 { ready.append(node.id) }
+            waiting[node.id] = node.inputs.filter { !isSource[$0] }.count
+            if waiting[node.id] == 0 { push(node.id) }
         }
-        // Operands already counted per user: a node reading x twice frees it once.
-        while !ready.isEmpty {
-            var best = 0, bestDelta = Int.max
-            // Placement first: early before normal before late.
-            func rank(_ v: ValueID) -> Int {
-                switch g[v].decl.properties.schedule { case .early: 0; case .normal: 1; case .late: 2 }
-            }
-            let tier = ready.map(rank).min()!
-            for (k, v) in ready.enumerated() where rank(v) == tier {
-                var freed = 0
-                var seen = Set<ValueID>()
-                for x in g[v].inputs where !g[x].decl.isSource && seen.insert(x).inserted {
-                    let uses = g[v].inputs.filter { $0 == x }.count
-                    if remaining[x] == uses { freed += bytes(x) }
-                }
-                let delta = bytes(v) - freed
-                if delta < bestDelta || (delta == bestDelta && v < ready[best]) {
-                    best = k
-                    bestDelta = delta
-                }
-            }
-            let v = ready.remove(at: best)
+        while let e = heap.pop() {
+            let v = e.id
+            if scheduled[v] || current[v] != e.growth { continue }
+            scheduled[v] = true
             order.append(v)
-            for x in g[v].inputs { remaining[x] -= 1 }
+            let inputs = g[v].inputs
+            for x in inputs { remaining[x] -= 1 }
+            // The ready readers of v's operands may now free them: their growth changes.
+            for (k, x) in inputs.enumerated() where !isSource[x] && !inputs[..<k].contains(x) {
+                for u in users[x] where !scheduled[u] && current[u] != Int.min {
+                    let d = growth(u)
+                    if d != current[u] {
+                        current[u] = d
+                        heap.push(ScheduleHeap.Entry(tier: tier(u), growth: d, id: u))
+                    }
+                }
+            }
             var seenUsers = Set<ValueID>()
             for u in users[v] where seenUsers.insert(u).inserted {
                 waiting[u] -= g[u].inputs.filter { $0 == v }.count
-                if waiting[u] == 0 { ready.append(u) }
+                if waiting[u] == 0 { push(u) }
             }
         }
         guard order.count == n else {
@@ -81,5 +99,45 @@ public struct Scheduling: GraphPass {
         for v in order { rw.keep(g[v]) }
         g = rw.finish()
         return true
+    }
+}
+
+/// A binary min-heap of ready ops by (tier, growth, id): the scheduler's choice is its top.
+struct ScheduleHeap {
+    struct Entry {
+        var tier: Int
+        var growth: Int
+        var id: ValueID
+        static func < (a: Entry, b: Entry) -> Bool { (a.tier, a.growth, a.id) < (b.tier, b.growth, b.id) }
+    }
+    private var items: [Entry] = []
+
+    mutating func push(_ e: Entry) {
+        items.append(e)
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard items[i] < items[p] else { break }
+            items.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if items.isEmpty { return top }
+        items[0] = last
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count, items[l] < items[m] { m = l }
+            if r < items.count, items[r] < items[m] { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return top
     }
 }

@@ -247,6 +247,12 @@ public enum Gradients {
         return [try e.emit(.pad_grad, [g], .pad(a))]
     }
 
+    /// d table = scatter-add of dy into the table's rows; the indices get none.
+    public static let gather: VJPRule = { e, n, g throws(ShapeError) in
+        guard e.needs(0) else { return [nil, nil] }
+        return [try e.emit(.gather_grad, [n.inputs[1], g], .shape(e.type(n.inputs[0]).shape)), nil]
+    }
+
     public static let cast: VJPRule = { e, n, g throws(ShapeError) in
         let from = e.type(n.inputs[0]).dtype
         guard from.isFloat else { return [nil] }

@@ -90,6 +90,11 @@ let layoutOps: [OpDecl] = [
            }),
     OpDecl(.slice, arity: .exactly(1), fusion: .injective, attributes: .slice, sliceSpecs,
            doc: "Elements start ..< end by step along every axis (one entry per axis).",
+           properties: {
+               var p = OpProperties()
+               p.gradientIsPiece = true
+               return p
+           }(),
            vjp: Gradients.slice,
            inferType: sliceType),
     OpDecl(.slice_grad, arity: .exactly(1), fusion: .injective, attributes: .slice,
@@ -136,6 +141,42 @@ let layoutOps: [OpDecl] = [
                let a = ctx.attrs.oneHot
                guard a.classes > 0 else { throw ctx.fail(.classesNotPositive(a.classes)) }
                return TensorType(a.dtype, Shape(dims + [.known(a.classes)]))
+           }),
+    OpDecl(.gather, arity: .exactly(2), fusion: .opaque,
+           doc: """
+           Rows of a table picked by integer indices: table [V, D] and indices i32 [...] → [..., D], \
+           row `indices[p]` of the table at each position p (an embedding lookup, ONNX Gather on \
+           axis 0). An index outside 0..<V is a data error naming the indices, the position and the \
+           value. Its gradient is `gather_grad`, a scatter-add: no one-hot matrix is formed.
+           """,
+           properties: {
+               var p = OpProperties()
+               p.indexes = IndexOperand(indices: 1, table: 0)
+               return p
+           }(),
+           vjp: Gradients.gather,
+           inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
+               try gatherType(ctx, table: ctx.inputs[0], indices: ctx.inputs[1])
+           }),
+    OpDecl(.gather_grad, arity: .exactly(2), fusion: .opaque, attributes: .shape,
+           [AttributeSpec("shape", "shape", "the shape of the gathered table")],
+           doc: """
+           Backward of gather from (indices, dy): zeros of the table's `shape` with each row of dy \
+           added to the row its index names (a scatter-add; repeated indices accumulate).
+           """,
+           properties: {
+               var p = OpProperties()
+               p.indexes = IndexOperand(indices: 0, table: nil)
+               return p
+           }(),
+           flops: { $0.count(1) },
+           inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
+               let table = TensorType(ctx.inputs[1].dtype, ctx.attrs.shape)
+               let y = try gatherType(ctx, table: table, indices: ctx.inputs[0])
+               guard y.shape == ctx.inputs[1].shape else {
+                   throw ctx.fail(.gradientShape(expected: y, got: ctx.inputs[1], of: "gathered"))
+               }
+               return table
            }),
     OpDecl(.cast, arity: .exactly(1), fusion: .elementwise, attributes: .dtype,
            [AttributeSpec("dtype", "dtype", "the result's element type")],
@@ -194,4 +235,15 @@ let padSpecs = [
         out.append(.known(n + before + after))
     }
     return TensorType(ctx.inputs[0].dtype, Shape(out))
+}
+
+/// gather: table [V, D] (float, V known) and indices i32 [...] → [..., D].
+func gatherType(_ ctx: ShapeContext, table: TensorType, indices: TensorType) throws(ShapeError) -> TensorType {
+    guard table.dtype.isFloat else { throw ctx.fail(.notFloat(table, expected: "a floating-point table")) }
+    guard indices.dtype == .i32 else { throw ctx.fail(.labelsNotInteger(indices, role: "indices")) }
+    guard let t = table.dims else { throw ctx.fail(.unknownRank(role: "table", type: table, op: ctx.what)) }
+    guard t.count == 2 else { throw ctx.fail(.wrongRank(role: "table", rank: 2, type: table)) }
+    _ = try ctx.known(t[0], "the table's row count")
+    guard let i = indices.dims else { throw ctx.fail(.unknownRank(role: "indices", type: indices, op: ctx.what)) }
+    return TensorType(table.dtype, Shape(i + [t[1]]))
 }

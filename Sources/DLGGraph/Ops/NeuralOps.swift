@@ -58,17 +58,25 @@ private func convFlops(_ ctx: FlopContext, weight: [Int], output: [Int]) -> Int 
     return TensorType(ctx.inputs[0].dtype, Shape([x[0], x[1], .known(oh), .known(ow)]))
 }
 
-/// logits [N, C] with a per-row target → per-row loss [N].
+/// logits [..., C] with a target per row of C (every position of a sequence model's
+/// [B, T, C] output) → per-row loss [...].
 private func crossEntropyType(_ ctx: ShapeContext, sparse: Bool) throws(ShapeError) -> TensorType {
     try ctx.requireFloat(0)
-    let z = try ctx.dims(0, rank: 2, role: "logits")
+    let z = try ctx.dims(0, role: "logits")
+    guard z.count >= 2 else { throw ctx.fail(.wrongRank(role: "logits", rank: 2, type: ctx.inputs[0])) }
     if sparse {
         guard ctx.inputs[1].dtype == .i32 else {
             throw ctx.fail(.labelsNotInteger(ctx.inputs[1], role: "labels"))
         }
-        let l = try ctx.dims(1, rank: 1, role: "labels")
-        guard l[0] == z[0] else {
-            throw ctx.fail(.batchMismatch(logits: ctx.inputs[0], labels: ctx.inputs[1]))
+        if z.count == 2 {
+            let l = try ctx.dims(1, rank: 1, role: "labels")
+            guard l[0] == z[0] else {
+                throw ctx.fail(.batchMismatch(logits: ctx.inputs[0], labels: ctx.inputs[1]))
+            }
+        } else {
+            guard ctx.inputs[1].dims == Array(z.dropLast()) else {
+                throw ctx.fail(.labelsShape(labels: ctx.inputs[1], logits: ctx.inputs[0]))
+            }
         }
     } else {
         guard ctx.inputs[1].dtype == ctx.inputs[0].dtype else {
@@ -78,7 +86,7 @@ private func crossEntropyType(_ ctx: ShapeContext, sparse: Bool) throws(ShapeErr
             throw ctx.fail(.targetsShape(ctx.inputs[1], logits: ctx.inputs[0]))
         }
     }
-    return TensorType(ctx.inputs[0].dtype, Shape([z[0]]))
+    return TensorType(ctx.inputs[0].dtype, Shape(Array(z.dropLast())))
 }
 
 let convSpecs = [
@@ -231,12 +239,15 @@ let neuralOps: [OpDecl] = [
            flops: { $0.outputCount * 4 },
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in ctx.inputs[1] }),
     OpDecl(.softmax_ce, arity: .exactly(2), fusion: .opaque,
-           doc: "Per-row cross-entropy of logits [N, C] against target probabilities [N, C]: −Σ t·log softmax(z).",
+           doc: "Per-row cross-entropy of logits [..., C] against target probabilities of their shape: −Σ t·log softmax(z) over C, one loss per row.",
            flops: { $0.count(0) * 6 },
            vjp: Gradients.softmaxCE,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in try crossEntropyType(ctx, sparse: false) }),
     OpDecl(.sparse_softmax_ce, arity: .exactly(2), fusion: .opaque,
-           doc: "Per-row cross-entropy of logits [N, C] against integer labels [N]: logsumexp(z) − z[label].",
+           doc: """
+           Per-row cross-entropy of logits [..., C] against integer labels [...] (one per row: [N] for \
+           [N, C], [B, T] for a sequence model's [B, T, C]): logsumexp(z) − z[label].
+           """,
            flops: { $0.count(0) * 5 },
            vjp: Gradients.sparseSoftmaxCE,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in try crossEntropyType(ctx, sparse: true) }),

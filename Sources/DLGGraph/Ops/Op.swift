@@ -98,6 +98,19 @@ public enum BranchKind: Sendable, Hashable {
     case window
 }
 
+/// An operand of integer indices into axis 0 of another operand (gather's).
+public struct IndexOperand: Sendable, Hashable {
+    /// The operand holding the indices.
+    public var indices: Int
+    /// The operand they index (its row count bounds them); nil when the bound is the op's
+    /// result's first axis (a scatter-add into a table of the result's shape).
+    public var table: Int?
+    public init(indices: Int, table: Int?) {
+        self.indices = indices
+        self.table = table
+    }
+}
+
 /// Facts about an op that passes and the runtime ask instead of naming ops.
 public struct OpProperties: Sendable, Hashable {
     /// The derivative jumps where the op switches branches (relu at 0, the winner of a max, a
@@ -121,6 +134,11 @@ public struct OpProperties: Sendable, Hashable {
     public var collective = false
     /// Where the scheduler puts it among the ops ready to run.
     public var schedule: SchedulePlacement = .normal
+    /// Its gradient is dy placed at a range of its operand's axes, zeros elsewhere (slice):
+    /// autodiff joins the gradients of slices that tile an axis with one concatenation.
+    public var gradientIsPiece = false
+    /// It reads integer indices into a table's rows (gather): gradient checks draw them in range.
+    public var indexes: IndexOperand?
     public init() {}
 }
 

@@ -60,6 +60,8 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
     case poolPadding(pad: [Int], kernel: [Int])
     // MARK: Losses and dropout
     case batchMismatch(logits: TensorType, labels: TensorType)
+    /// Labels of logits with several leading axes must have exactly those axes.
+    case labelsShape(labels: TensorType, logits: TensorType)
     case targetsDType(TensorType, logits: TensorType)
     case targetsShape(TensorType, logits: TensorType)
     case dropoutRate(Double)
@@ -116,6 +118,7 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
         case windowOutput = "window-output"
         case poolPadding = "pool-padding"
         case batchMismatch = "batch-mismatch"
+        case labelsShape = "labels-shape"
         case targetsDType = "targets-dtype"
         case targetsShape = "targets-shape"
         case dropoutRate = "dropout-rate"
@@ -174,6 +177,7 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
         case .windowOutput: .windowOutput
         case .poolPadding: .poolPadding
         case .batchMismatch: .batchMismatch
+        case .labelsShape: .labelsShape
         case .targetsDType: .targetsDType
         case .targetsShape: .targetsShape
         case .dropoutRate: .dropoutRate
@@ -237,6 +241,7 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
             "output \(axis) is \(fractional ? "fractional" : "not positive"): \(numbers) → \(formula) = \(value)"
         case .poolPadding(let pad, let kernel): "padding \(pad) is more than half the window \(kernel); a window could see only padding"
         case .batchMismatch(let z, let l): "\(z) logits but \(l) labels: batch sizes \(z.dims?.first?.description ?? "?") and \(l.dims?.first?.description ?? "?") differ"
+        case .labelsShape(let l, let z): "labels \(l) must have the shape of the logits \(z) without its last (class) axis"
         case .targetsDType(let t, let z): "targets \(t) and logits \(z) have different dtypes"
         case .targetsShape(let t, let z): "targets \(t) must have the shape of the logits \(z)"
         case .dropoutRate(let r): "rate must be in [0, 1), got \(formatNumber(r))"
@@ -343,6 +348,7 @@ extension ShapeMessage {
                           value: "3.5", fractional: true),
             .poolPadding(pad: [2, 2, 2, 2], kernel: [2, 2]),
             .batchMismatch(logits: TensorType(.f32, [8, 10]), labels: TensorType(.i32, [6])),
+            .labelsShape(labels: TensorType(.i32, [8]), logits: TensorType(.f32, [8, 16, 10])),
             .targetsDType(TensorType(.f64, [8, 10]), logits: TensorType(.f32, [8, 10])),
             .targetsShape(TensorType(.f32, [8, 5]), logits: TensorType(.f32, [8, 10])),
             .dropoutRate(1),
