@@ -77,7 +77,7 @@ struct SequenceCLITests {
         expectFailure(try CLI.run(["train", "s.dlg"], in: dir.path),
                       ["s.dlg:10:12: error: train setting 'data': text(seq:) needs the window length T"])
         try dir.write("w.dlg", bigram(5, data: #"text("short.txt", seq: 2, level: words)"#))
-        expectFailure(try CLI.run(["check", "w.dlg"], in: dir.path), ["w.dlg:10:12: error: train setting 'data': text(level:) is char or byte"])
+        expectFailure(try CLI.run(["train", "w.dlg"], in: dir.path), ["w.dlg:10:12: error: train setting 'data': text(level:) is char or byte"])
         // Token ids beyond the model's classes are found before training.
         try dir.write("big.txt", "abcdefgh abcdefgh\n")
         expectFailure(try CLI.run(["train", "m.dlg", "--data", #"text("big.txt", seq: 4)"#], in: dir.path),
