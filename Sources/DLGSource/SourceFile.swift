@@ -91,6 +91,9 @@ public final class SourceFile: Sendable {
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// The text of the file itself, without the files it uses.
+    public var mainText: String { String(decoding: bytes[0..<segments[0].end], as: UTF8.self) }
+
     /// 1-based line and column within the offset's file (column counts UTF-8 bytes, as clang and swiftc do).
     public func lineColumn(of offset: Int) -> (line: Int, column: Int) {
         let clamped = max(0, min(offset, bytes.count))

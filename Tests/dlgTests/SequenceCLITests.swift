@@ -155,5 +155,10 @@ struct SequenceCLITests {
         try dir.write("lib/gone.dlg", "block unused_here(x) {\n    return x\n}\n")
         expectSuccess(try CLI.run(["check", "m.dlg"], in: dir.path))
         expectSuccess(try CLI.run(["summary", "m.dlg"], in: dir.path))
+        // A compiled file keeps the model file's own text; the used files are read again.
+        let compiled = try CLI.run(["compile", "m.dlg", "-o", "m.dlgc"], in: dir.path)
+        expectSuccess(compiled)
+        let written = try String(contentsOfFile: dir.file("m.dlgc"), encoding: .utf8)
+        #expect(written.contains(#"use nn\nmodel m"#) && !written.contains("block conv_residual_block"))
     }
 }
