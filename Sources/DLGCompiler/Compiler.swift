@@ -43,7 +43,8 @@ public enum Frontend {
             usedBlocks.formUnion(e.usedBlocks)
             if e.aborted { incomplete = true }
         }
-        for b in unit.blocks where !usedBlocks.contains(b.name.name) && !incomplete {
+        // Blocks of the files it uses (a library) need not all be used.
+        for b in unit.blocks where !usedBlocks.contains(b.name.name) && !incomplete && file.isMain(b.name.range.start) {
             diags.report(ElaborationDiagnostic.unusedBlock(name: b.name.name), at: b.name.range)
         }
         checkTrainBlocks(unit, &diags)

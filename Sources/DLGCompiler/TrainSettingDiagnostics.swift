@@ -53,6 +53,9 @@ public indirect enum TrainSettingDiagnostic: DiagnosticCatalog, Error {
     public enum DataProblem: Sendable, Hashable {
         case count(source: String), countPerClass(source: String), mnistSplit, mnistClasses
         case csvPath, npyFeatures, npzFile, idxImages, cifarFiles
+        /// A sequence source's argument: which source, the argument, what it must be.
+        case sequenceArgument(source: String, argument: String, requirement: String)
+        case unknownSourceArgument(source: String, argument: String, known: [String])
 
         var text: String {
             switch self {
@@ -65,6 +68,9 @@ public indirect enum TrainSettingDiagnostic: DiagnosticCatalog, Error {
             case .npzFile: "npz needs a file: npz(\"d.npz\", features: \"x\", labels: \"y\")"
             case .idxImages: "idx needs an images file: idx(\"images.gz\", \"labels.gz\")"
             case .cifarFiles: "cifar10 needs batch files: cifar10(\"data_batch_1.bin\", …)"
+            case .sequenceArgument(let source, let argument, let requirement): "\(source)(\(argument):) \(requirement)"
+            case .unknownSourceArgument(let source, let argument, let known):
+                "\(source) has no argument '\(argument)'; it takes " + known.joined(separator: ", ")
             }
         }
     }

@@ -17,6 +17,10 @@ public struct Dataset: Sendable, Equatable {
     /// (a separate labels file).
     public var labelSource: String?
 
+    /// For sequence data (token windows, synthetic sequence tasks, time-series
+    /// windows): the vocabulary and what is scored; nil for other data.
+    public var sequence: SequenceInfo?
+
     /// The file or set the labels come from, for messages.
     public var labelsName: String { labelSource ?? name }
 
@@ -101,17 +105,18 @@ public struct Dataset: Sendable, Equatable {
 
     /// Samples `range` (a contiguous slice).
     public func rows(_ range: Range<Int>) throws -> Dataset {
-        var d = Dataset(unchecked: name, features: try features.rows(range), labels: try labels?.rows(range), classCount: classCount)
-        d.labelSource = labelSource
+        var d = self
+        d.features = try features.rows(range)
+        d.labels = try labels?.rows(range)
         return d
     }
 
     /// The samples at `indices`, in that order (repeats allowed). Used for
     /// batches and shuffles; throws naming an index outside `0..<count`.
     public func subset(_ indices: [Int]) throws -> Dataset {
-        var d = Dataset(unchecked: name, features: try features.gatherRows(indices),
-                        labels: try labels?.gatherRows(indices), classCount: classCount)
-        d.labelSource = labelSource
+        var d = self
+        d.features = try features.gatherRows(indices)
+        d.labels = try labels?.gatherRows(indices)
         return d
     }
 

@@ -114,6 +114,7 @@ public struct Normalization: Sendable, Equatable {
         var d = Dataset(unchecked: dataset.name, features: try apply(dataset.features, as: type),
                         labels: dataset.labels, classCount: dataset.classCount)
         d.labelSource = dataset.labelSource
+        d.sequence = dataset.sequence
         return d
     }
 }

@@ -99,7 +99,8 @@ public struct CompiledModel: Codable, Sendable {
     /// Compiles a recipe: what `dlg compile -o` writes, and what `load`
     /// compares a file with. Errors are the compiler's diagnostics, formatted.
     public static func build(source path: String, recipe: Recipe) throws(ExecutionError) -> CompiledModel {
-        let file = SourceFile(path: path, text: recipe.text)
+        // The files it uses (`use`) are read again from where the source names them.
+        let file = SourceLoader.load(SourceFile(path: path, text: recipe.text))
         func compile(_ o: PipelineOptions) throws(ExecutionError) -> (Graph, Program) {
             let (graph, diags, _) = Pipeline.compile(file, model: recipe.model, options: o)
             guard let graph else {

@@ -102,7 +102,7 @@ public struct ServedModel: Sendable {
             served = try loadCompiled(path: path, hash: hash)
         } else {
             guard let text = String(data: bytes, encoding: .utf8) else { throw ModelLoadError("\(path) is not UTF-8 text") }
-            served = try loadSource(SourceFile(path: path, text: text), model: model, bindings: bindings,
+            served = try loadSource(SourceLoader.load(SourceFile(path: path, text: text)), model: model, bindings: bindings,
                                     maxBatch: maxBatch, hash: hash)
         }
         if let names = classNames {
@@ -194,7 +194,7 @@ public struct ServedModel: Sendable {
         // Compiled at one batch size: the source, when it is still there, names the symbols and the classes.
         var graph: Graph?
         if let text = try? String(contentsOfFile: compiled.source, encoding: .utf8) {
-            let r = Frontend.compile(SourceFile(path: compiled.source, text: text), model: compiled.model,
+            let r = Frontend.compile(SourceLoader.load(SourceFile(path: compiled.source, text: text)), model: compiled.model,
                                      options: ElaborationOptions(training: true))
             if !r.hasErrors { graph = r.graph }
         }

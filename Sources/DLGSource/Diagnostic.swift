@@ -114,7 +114,7 @@ public struct DiagnosticsFormatter: Sendable {
     /// under the rest of it when it stays on the same line.
     private func snippet(_ range: SourceRange, file: SourceFile) -> String {
         let (line, column) = file.lineColumn(of: range.start)
-        let text = file.lineText(line)
+        let text = file.lineText(containing: range.start)
         // Tabs are kept so the caret lines up under them.
         var pad = ""
         for (i, b) in text.utf8.enumerated() where i < column - 1 {

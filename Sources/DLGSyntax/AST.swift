@@ -154,10 +154,24 @@ public struct TrainDecl: Sendable, Hashable {
     public func setting(_ key: String) -> TrainSetting? { settings.last { $0.key.name == key } }
 }
 
+/// `use "blocks.dlg"` (a file, relative to the using file) or `use nn` (a
+/// module of the bundled library): the blocks of that file become available.
+public struct UseDecl: Sendable, Hashable {
+    public enum Target: Sendable, Hashable {
+        case file(String)
+        case library(String)
+    }
+    public var target: Target
+    /// The path or name as written.
+    public var targetRange: SourceRange
+    public var range: SourceRange
+}
+
 public enum Declaration: Sendable, Hashable {
     case model(ModelDecl)
     case block(BlockDecl)
     case train(TrainDecl)
+    case use(UseDecl)
 }
 
 public struct SourceUnit: Sendable {
@@ -170,4 +184,5 @@ public struct SourceUnit: Sendable {
     public var models: [ModelDecl] { declarations.compactMap { if case .model(let m) = $0 { m } else { nil } } }
     public var blocks: [BlockDecl] { declarations.compactMap { if case .block(let b) = $0 { b } else { nil } } }
     public var trains: [TrainDecl] { declarations.compactMap { if case .train(let t) = $0 { t } else { nil } } }
+    public var uses: [UseDecl] { declarations.compactMap { if case .use(let u) = $0 { u } else { nil } } }
 }

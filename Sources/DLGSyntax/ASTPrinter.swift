@@ -56,6 +56,11 @@ public enum ASTPrinter {
                 line(0, "train \(t.model.name) {", t.range)
                 for s in t.settings { line(1, "\(s.key.name) = \(expr(s.value))", s.key.range.union(s.value.range)) }
                 out.append("}")
+            case .use(let u):
+                switch u.target {
+                case .file(let path): line(0, "use \"\(path)\"", u.range)
+                case .library(let name): line(0, "use \(name)", u.range)
+                }
             }
         }
         return out.joined(separator: "\n") + "\n"

@@ -7,10 +7,32 @@ public struct Lexer {
     var pos = 0
     public private(set) var diagnostics = Diagnostics()
 
-    public init(file: SourceFile) { self.file = file }
+    /// The end of the bytes to read: the end of the segment being read.
+    let end: Int
+
+    public init(file: SourceFile) {
+        self.file = file
+        self.end = file.bytes.count
+    }
+
+    /// Reads the bytes of one segment of a source (one file of several).
+    public init(file: SourceFile, segment: SourceFile.Segment) {
+        self.file = file
+        self.pos = segment.start
+        self.end = segment.end
+    }
 
     public static func tokenize(_ file: SourceFile) -> (tokens: [Token], diagnostics: Diagnostics) {
-        var lexer = Lexer(file: file)
+        tokenize(Lexer(file: file))
+    }
+
+    /// The tokens of one segment of a source; its end is the end of that file.
+    public static func tokenize(_ file: SourceFile, segment: SourceFile.Segment) -> (tokens: [Token], diagnostics: Diagnostics) {
+        tokenize(Lexer(file: file, segment: segment))
+    }
+
+    private static func tokenize(_ start: Lexer) -> (tokens: [Token], diagnostics: Diagnostics) {
+        var lexer = start
         var tokens: [Token] = []
         while true {
             let t = lexer.next()
@@ -23,7 +45,7 @@ public struct Lexer {
     private var bytes: [UInt8] { file.bytes }
 
     private func peek(_ k: Int = 0) -> UInt8? {
-        pos + k < bytes.count ? bytes[pos + k] : nil
+        pos + k < end ? bytes[pos + k] : nil
     }
 
     private static func isIdentStart(_ b: UInt8) -> Bool {
@@ -43,7 +65,7 @@ public struct Lexer {
             break
         }
         let start = pos
-        guard let b = peek() else { return Token(.eof, .point(bytes.count)) }
+        guard let b = peek() else { return Token(.eof, .point(end)) }
         if b == 10 {
             pos += 1
             return Token(.newline, SourceRange(start, pos))

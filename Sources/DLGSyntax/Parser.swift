@@ -37,11 +37,37 @@ public struct Parser {
         self.diagnostics = diags
     }
 
+    /// Parses one segment of a source (one file of several).
+    public init(file: SourceFile, segment: SourceFile.Segment) {
+        self.file = file
+        let (tokens, diags) = Lexer.tokenize(file, segment: segment)
+        self.tokens = tokens
+        self.diagnostics = diags
+    }
+
     /// Lex and parse a file; the unit is returned even when there are errors.
+    /// A source of several files (`use`) is parsed file by file: the first
+    /// gives every declaration, the files it uses only their blocks; the
+    /// problems found while reading them come first.
     public static func parse(_ file: SourceFile) -> (unit: SourceUnit, diagnostics: Diagnostics) {
-        var p = Parser(file: file)
-        let unit = p.parseUnit()
-        return (unit, p.diagnostics)
+        guard file.segments.count > 1 || !file.loadDiagnostics.isEmpty else {
+            var p = Parser(file: file)
+            let unit = p.parseUnit()
+            return (unit, p.diagnostics)
+        }
+        var diagnostics = Diagnostics()
+        diagnostics.append(contentsOf: file.loadDiagnostics)
+        var declarations: [Declaration] = []
+        for (k, segment) in file.segments.enumerated() {
+            var p = Parser(file: file, segment: segment)
+            let unit = p.parseUnit()
+            diagnostics.append(contentsOf: p.diagnostics.all)
+            declarations += k == 0 ? unit.declarations : unit.declarations.filter {
+                if case .block = $0 { return true }
+                return false
+            }
+        }
+        return (SourceUnit(file: file, declarations: declarations), diagnostics)
     }
 
     // MARK: Token access
@@ -186,6 +212,8 @@ public struct Parser {
                 case .keyword(.model): decls.append(.model(try parseModel()))
                 case .keyword(.block): decls.append(.block(try parseBlock()))
                 case .keyword(.train): decls.append(.train(try parseTrain()))
+                case .identifier("use"):
+                    decls.append(.use(try parseUse()))
                 default:
                     syntaxError(.expectedDeclaration(found: current.kind.description), at: current.range)
                     throw SyntaxError()
@@ -212,6 +240,26 @@ public struct Parser {
                 if case .keyword(let k) = current.kind, [.model, .block, .train].contains(k) { return }
             }
         }
+    }
+
+    /// `use "file.dlg"` or `use name`, alone on its line.
+    private mutating func parseUse() throws(SyntaxError) -> UseDecl {
+        let start = advance().range
+        let target: UseDecl.Target
+        let t = current
+        switch t.kind {
+        case .string(let path): target = .file(path)
+        case .identifier(let name): target = .library(name)
+        default:
+            syntaxError(.expectedUseTarget(found: t.kind.description), at: t.range)
+            throw SyntaxError()
+        }
+        advance()
+        if current.kind != .newline && current.kind != .eof {
+            syntaxError(.expectedStatementEnd(found: current.kind.description), at: current.range)
+            throw SyntaxError()
+        }
+        return UseDecl(target: target, targetRange: t.range, range: start.union(t.range))
     }
 
     private mutating func parseModel() throws(SyntaxError) -> ModelDecl {

@@ -21,6 +21,10 @@ public enum SyntaxDiagnostic: DiagnosticCatalog {
         case conditionalAsStatement = "syntax-if-expression-statement"
         case unusedExpression = "syntax-unused-expression"
         case positionalAfterNamed = "syntax-positional-after-named"
+        case expectedUseTarget = "syntax-use-target"
+        case useMissingFile = "use-missing-file"
+        case useUnknownModule = "use-unknown-module"
+        case useCycle = "use-cycle"
     }
 
     /// Where a name is expected: completes "expected …" and "cannot be used as …".
@@ -131,6 +135,14 @@ public enum SyntaxDiagnostic: DiagnosticCatalog {
     case conditionalAsStatement
     case unusedExpression
     case positionalAfterNamed(callee: String)
+    case expectedUseTarget(found: String)
+    // Reading the files a file uses
+    /// `path` as written; `resolved` where it was looked for; `reason` the system's.
+    case useMissingFile(path: String, resolved: String, reason: String)
+    case useUnknownModule(name: String, known: [String])
+    /// `chain`: the files from the one used again back to it ("a.dlg", "b.dlg", "a.dlg");
+    /// `earlier`: the `use` lines of the cycle before the one reported, `chain[i]`'s use of `chain[i + 1]`.
+    case useCycle(chain: [String], earlier: [SourceRange])
 
     public static let phase = "syntax"
 
@@ -153,6 +165,10 @@ public enum SyntaxDiagnostic: DiagnosticCatalog {
         case .conditionalAsStatement: .conditionalAsStatement
         case .unusedExpression: .unusedExpression
         case .positionalAfterNamed: .positionalAfterNamed
+        case .expectedUseTarget: .expectedUseTarget
+        case .useMissingFile: .useMissingFile
+        case .useUnknownModule: .useUnknownModule
+        case .useCycle: .useCycle
         }
     }
 
@@ -169,7 +185,13 @@ public enum SyntaxDiagnostic: DiagnosticCatalog {
         case .integerTooLarge(let n): "integer '\(n)' does not fit in 64 bits (at most 9223372036854775807)"
         case .badEscape(let s): "unknown escape sequence '\(s)' in string"
         case .unterminatedString: "unterminated string literal"
-        case .expectedDeclaration(let found): "expected 'model', 'block' or 'train' at top level, found \(found)"
+        case .expectedDeclaration(let found): "expected 'model', 'block', 'train' or 'use' at top level, found \(found)"
+        case .expectedUseTarget(let found): "expected a file path in quotes or a library module name after 'use', found \(found)"
+        case .useMissingFile(let path, let resolved, let reason):
+            resolved == path ? "cannot use '\(path)': \(reason)" : "cannot use '\(path)' (\(resolved)): \(reason)"
+        case .useUnknownModule(let name, let known):
+            "no library module '\(name)'; the bundled library has " + known.joined(separator: ", ")
+        case .useCycle(let chain, _): "'\(chain.first ?? "")' uses itself: " + chain.joined(separator: " → ")
         case .nestingTooDeep(let limit):
             "nesting is too deep: more than \(limit) levels of brackets, calls, operators or bodies"
         case .expressionTooDeep(let limit): "expression is too deep: more than \(limit) nested operations"
@@ -195,6 +217,11 @@ public enum SyntaxDiagnostic: DiagnosticCatalog {
             (opening.map { [DiagnosticNote("to match this '\(text)'", at: $0)] } ?? [])
                 + (context == .conditionalElse ? [DiagnosticNote("an 'if' expression needs both branches")] : [])
         case .unclosedBody(_, _, let opening): [DiagnosticNote("to match this '{'", at: opening)]
+        case .useMissingFile: [DiagnosticNote("a quoted path is relative to the file that uses it; a bare name is a module of the bundled library")]
+        case .useCycle(let chain, let earlier):
+            earlier.enumerated().map { i, r in
+                DiagnosticNote("'\(chain[min(i, chain.count - 1)])' uses '\(chain[min(i + 1, chain.count - 1)])' here", at: r)
+            }
         case .conditionalAsStatement:
             [DiagnosticNote("write 'name = if … then … else …', or use 'if cond { … }' for statements")]
         default: []
@@ -244,5 +271,9 @@ public enum SyntaxDiagnostic: DiagnosticCatalog {
         .conditionalAsStatement,
         .unusedExpression,
         .positionalAfterNamed(callee: "‹name›"),
+        .expectedUseTarget(found: "‹token›"),
+        .useMissingFile(path: "‹path›", resolved: "‹resolved path›", reason: "‹reason›"),
+        .useUnknownModule(name: "‹name›", known: ["‹modules›"]),
+        .useCycle(chain: ["‹a.dlg›", "‹b.dlg›", "‹a.dlg›"], earlier: [.point(0)]),
     ]
 }

@@ -30,12 +30,14 @@ public enum Checkpoint {
     }
 
     /// Writes the tensors; `interruptAfterBytes` simulates a process killed mid-write (tests).
+    /// `extra` adds metadata (a text dataset's vocabulary, `Vocabulary.metadata`).
     public static func save(_ tensors: [NamedArray], model: String, position: Position, to path: String,
-                            interruptAfterBytes: Int? = nil) throws {
-        var meta: [String: String] = [
+                            extra: [String: String] = [:], interruptAfterBytes: Int? = nil) throws {
+        var meta: [String: String] = extra
+        meta.merge([
             "format": format, "model": model, "epoch": String(position.epoch), "step": String(position.step),
             "seed": String(position.seed), "since_best": String(position.sinceBest),
-        ]
+        ]) { _, dlg in dlg }
         if let b = position.best { meta["best"] = String(b) }
         guard let limit = interruptAfterBytes else {
             try Safetensors.write(tensors, metadata: meta, to: path)

@@ -140,6 +140,45 @@ public struct EpochRecord: Sendable, Equatable {
     /// With augmentation: the worker's time making the epoch's batches, and the steps' time waiting for them.
     public var augmentSeconds: Double?
     public var augmentWaitSeconds: Double?
+    /// Sequence data: perplexity exp(loss − penalty) for language models (`tokens` scoring),
+    /// the mean squared error for forecasts; for an exact-match task `accuracy` is the share
+    /// of examples whose whole answer is right, and `exactMatch` says so.
+    public var perplexity: Double?
+    public var valPerplexity: Double?
+    public var mse: Double?
+    public var valMSE: Double?
+    public var exactMatch = false
+
+    /// Records the sequence metrics of a training pass.
+    public mutating func score(_ scoring: Scoring, _ t: Tally) {
+        switch scoring {
+        case .tokens: perplexity = t.perplexity
+        case .forecast: mse = t.mse
+        case .exactMatch: exactMatch = true
+        default: break
+        }
+    }
+
+    /// Records the sequence metrics of the held-out pass.
+    public mutating func scoreHeldOut(_ scoring: Scoring, _ t: Tally) {
+        switch scoring {
+        case .tokens: valPerplexity = t.perplexity
+        case .forecast: valMSE = t.mse
+        default: break
+        }
+    }
+
+    /// The sequence metrics under their JSON names, in a fixed order.
+    public var sequenceMetrics: [(String, Double)] {
+        var out: [(String, Double)] = []
+        if let p = perplexity { out.append(("perplexity", p)) }
+        if exactMatch, let a = accuracy { out.append(("exact_match", a)) }
+        if let m = mse { out.append(("mse", m)) }
+        if let p = valPerplexity { out.append(("val_perplexity", p)) }
+        if exactMatch, let a = valAccuracy { out.append(("val_exact_match", a)) }
+        if let m = valMSE { out.append(("val_mse", m)) }
+        return out
+    }
 
     public init(epoch: Int, loss: Double, accuracy: Double?, valLoss: Double?, valAccuracy: Double?,
                 learningRate: Double, seconds: Double, samplesPerSecond: Double) {

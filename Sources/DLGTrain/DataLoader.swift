@@ -7,8 +7,11 @@ public enum DataLoader {
     /// Loads a data source. Unless `allowNonFinite`, NaN and infinity in the
     /// features or float labels of a file are an error naming the file, the
     /// element and the value.
-    public static func load(_ spec: DataSpec, relativeTo base: String, seed: UInt64, allowNonFinite: Bool = false) throws -> Dataset {
-        let d = try loadUnchecked(spec, relativeTo: base, seed: seed, allowNonFinite: allowNonFinite)
+    /// Text is encoded with `vocabulary` when given (a checkpoint's, or the training part's
+    /// for held-out text), else with a vocabulary made from the text itself.
+    public static func load(_ spec: DataSpec, relativeTo base: String, seed: UInt64, allowNonFinite: Bool = false,
+                            vocabulary: Vocabulary? = nil) throws -> Dataset {
+        let d = try loadUnchecked(spec, relativeTo: base, seed: seed, allowNonFinite: allowNonFinite, vocabulary: vocabulary)
         if !allowNonFinite { try d.checkFinite() }
         return d
     }
@@ -39,7 +42,8 @@ public enum DataLoader {
         }
     }
 
-    static func loadUnchecked(_ spec: DataSpec, relativeTo base: String, seed: UInt64, allowNonFinite: Bool) throws -> Dataset {
+    static func loadUnchecked(_ spec: DataSpec, relativeTo base: String, seed: UInt64, allowNonFinite: Bool,
+                              vocabulary: Vocabulary?) throws -> Dataset {
         func path(_ p: String) -> String {
             if p.hasPrefix("/") || base.isEmpty { return p }
             return (base as NSString).appendingPathComponent(p)
@@ -94,6 +98,15 @@ public enum DataLoader {
             let y = try labels.map { try integerLabels(try IDX.read(path($0)), file: path($0)) }
             return try pair(path(images), x, labels: y, labelsFile: labels.map(path))
         case .cifar10(let files): return try CIFAR10.load(files: files.map(path))
+        case .text(let p, let seq, let level, let stride):
+            return try TextCorpus.read(path(p), seq: seq, level: level, stride: stride, vocabulary: vocabulary)
+        case .csvSeries(let p, let label, let window, let horizon):
+            return try TimeSeries.readCSV(path(p), label: label, window: window, horizon: horizon, allowNonFinite: allowNonFinite)
+        case .adder(let digits, let count): return try Synthetic.adder(digits: digits, count: count, seed: seed)
+        case .copy(let length, let symbols, let count, let reverse):
+            return try Synthetic.copy(length: length, symbols: symbols, count: count, reverse: reverse, seed: seed)
+        case .sineSequence(let count, let window, let horizon, let period, let noise):
+            return try Synthetic.sineSequence(count: count, window: window, horizon: horizon, period: period, noise: noise, seed: seed)
         }
     }
 }

@@ -19,9 +19,12 @@ public struct DataSplits: Sendable {
     /// `validation` are of the whole data: the test part is its last examples, the
     /// validation part the examples just before them, the rest trains. A data source
     /// is loaded on its own (validation with seed + 1, test with seed + 2).
-    public static func load(_ c: TrainConfig, relativeTo base: String) throws -> DataSplits {
+    /// Text is encoded with `vocabulary` when given (a checkpoint's); held-out text data sources
+    /// are encoded with the training part's vocabulary.
+    public static func load(_ c: TrainConfig, relativeTo base: String, vocabulary: Vocabulary? = nil) throws -> DataSplits {
         guard let spec = c.data else { throw TrainError("no data: give the train block a 'data = …' setting or pass --data") }
-        var train = try DataLoader.load(spec, relativeTo: base, seed: c.seed, allowNonFinite: c.allowNonFinite)
+        var train = try DataLoader.load(spec, relativeTo: base, seed: c.seed, allowNonFinite: c.allowNonFinite, vocabulary: vocabulary)
+        let vocabulary = train.sequence?.vocabulary ?? vocabulary
         let total = train.count
         func count(_ s: ValidationSpec) -> Int? {
             switch s {
@@ -42,8 +45,14 @@ public struct DataSplits: Sendable {
         if let k = testCount { (train, splits.test) = try train.split(last: k) }
         if let k = validationCount { (train, splits.validation) = try train.split(last: k) }
         splits.train = train
-        if case .data(let v) = c.validation { splits.validation = try DataLoader.load(v, relativeTo: base, seed: c.seed &+ 1, allowNonFinite: c.allowNonFinite) }
-        if case .data(let t) = c.test { splits.test = try DataLoader.load(t, relativeTo: base, seed: c.seed &+ 2, allowNonFinite: c.allowNonFinite) }
+        if case .data(let v) = c.validation {
+            splits.validation = try DataLoader.load(v, relativeTo: base, seed: c.seed &+ 1, allowNonFinite: c.allowNonFinite,
+                                                    vocabulary: vocabulary)
+        }
+        if case .data(let t) = c.test {
+            splits.test = try DataLoader.load(t, relativeTo: base, seed: c.seed &+ 2, allowNonFinite: c.allowNonFinite,
+                                              vocabulary: vocabulary)
+        }
         if c.normalize != .none {
             // Each feature on its own (scikit-learn's MinMaxScaler and StandardScaler); f64 data stays f64, other types become f32.
             let norm = c.normalize == .unit ? try Normalization.unitRange(fittedOn: splits.train.features, perFeature: true)

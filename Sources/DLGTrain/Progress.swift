@@ -57,9 +57,13 @@ public final class ConsoleProgress: ProgressReporter {
         if epochs > 50, (r.epoch + 1) % every != 0, r.epoch + 1 != epochs, r.epoch != 0 { return }
         var line = "epoch \(r.epoch + 1)/\(epochs)  loss \(fmt(r.loss))"
         if let p = r.penalty { line += " (penalty \(fmt(p)))" }
-        if let a = r.accuracy { line += "  acc \(pct(a))" }
+        if let p = r.perplexity { line += "  ppl \(fmt(p))" }
+        if let m = r.mse { line += "  mse \(fmt(m))" }
+        if let a = r.accuracy { line += r.exactMatch ? "  exact \(pct(a))" : "  acc \(pct(a))" }
         if let v = r.valLoss { line += "  val_loss \(fmt(v))" }
-        if let v = r.valAccuracy { line += "  val_acc \(pct(v))" }
+        if let p = r.valPerplexity { line += "  val_ppl \(fmt(p))" }
+        if let m = r.valMSE { line += "  val_mse \(fmt(m))" }
+        if let v = r.valAccuracy { line += r.exactMatch ? "  val_exact \(pct(v))" : "  val_acc \(pct(v))" }
         line += "  lr \(fmt(r.learningRate))  \(Int(r.samplesPerSecond)) samples/s  \(String(format: "%.1f", r.seconds)) s"
         write((live ? "\r\u{1B}[2K" : "") + line + "\n")
     }

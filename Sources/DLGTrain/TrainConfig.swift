@@ -15,6 +15,16 @@ public enum DataSpec: Sendable, Equatable {
     case npz(path: String, features: String, labels: String?)
     case idx(images: String, labels: String?)
     case cifar10(files: [String])
+    /// A text file as windows of `seq` + 1 tokens (characters or bytes), one every `stride` tokens.
+    case text(path: String, seq: Int, level: Vocabulary.Level, stride: Int?)
+    /// A CSV time series: windows of `window` rows and the `horizon` rows after them.
+    case csvSeries(path: String, label: String?, window: Int, horizon: Int)
+    /// "a+b=c" with `digits`-digit numbers; `count` problems (nil: all of them).
+    case adder(digits: Int, count: Int?)
+    /// Random strings followed by a separator and the string again (or reversed).
+    case copy(length: Int, symbols: Int, count: Int, reverse: Bool)
+    /// Sine windows to forecast.
+    case sineSequence(count: Int, window: Int, horizon: Int, period: Double, noise: Double)
 }
 
 public enum ValidationSpec: Sendable, Equatable {
@@ -225,7 +235,17 @@ public struct TrainConfig: Sendable {
 }
 
 extension DataSpec {
-    public static let names = ["and", "or", "xor", "sine", "spirals", "shapes", "mnist", "csv", "npy", "npz", "idx", "cifar10"]
+    public static let names = ["and", "or", "xor", "sine", "spirals", "shapes", "mnist", "csv", "npy", "npz", "idx", "cifar10",
+                               "text", "adder", "copy", "reverse", "sine_sequence"]
+
+    /// The arguments each sequence source takes (others are refused by name).
+    static let sequenceArguments: [String: [String]] = [
+        "text": ["path", "seq", "level", "stride"],
+        "adder": ["digits", "n"],
+        "copy": ["length", "symbols", "n"],
+        "reverse": ["length", "symbols", "n"],
+        "sine_sequence": ["n", "window", "horizon", "period", "noise"],
+    ]
 
     public static func parse(_ v: Setting) -> Result<DataSpec, TrainSettingDiagnostic> {
         guard let c = SettingCall(v) else {
@@ -259,7 +279,20 @@ extension DataSpec {
             return .success(.mnist(directory: str("dir", 0) ?? "", split: split, classes: classes))
         case "csv":
             guard let p = str("path", 0) else { return .failure(.badDataSource(.csvPath)) }
+            if c.arg("window") != nil || c.arg("horizon") != nil {
+                guard let w = c.arg("window")?.integer, w >= 1, w <= 1_000_000 else {
+                    return .failure(.badDataSource(.sequenceArgument(source: "csv", argument: "window",
+                                                                     requirement: "needs a number of rows in 1…1000000 (with horizon: H)")))
+                }
+                guard let h = int("horizon", nil, 1), h >= 1, h <= 1_000_000 else {
+                    return .failure(.badDataSource(.sequenceArgument(source: "csv", argument: "horizon",
+                                                                     requirement: "needs a number of rows in 1…1000000")))
+                }
+                return .success(.csvSeries(path: p, label: str("label", 1), window: w, horizon: h))
+            }
             return .success(.csv(path: p, label: str("label", 1)))
+        case "text", "adder", "copy", "reverse", "sine_sequence":
+            return parseSequence(c)
         case "npy":
             guard let p = str("features", 0) else { return .failure(.badDataSource(.npyFeatures)) }
             return .success(.npy(features: p, labels: str("labels", 1)))
@@ -278,6 +311,59 @@ extension DataSpec {
             return .success(.cifar10(files: files))
         default:
             return .failure(.unknownDataSource(name: c.name, known: names))
+        }
+    }
+}
+
+extension DataSpec {
+    /// `text`, `adder`, `copy`, `reverse` and `sine_sequence`: every argument checked, unknown ones refused.
+    static func parseSequence(_ c: SettingCall) -> Result<DataSpec, TrainSettingDiagnostic> {
+        let known = sequenceArguments[c.name] ?? []
+        if let bad = c.unknownNames(known).first {
+            return .failure(.badDataSource(.unknownSourceArgument(source: c.name, argument: bad, known: known)))
+        }
+        func bad(_ argument: String, _ requirement: String) -> Result<DataSpec, TrainSettingDiagnostic> {
+            .failure(.badDataSource(.sequenceArgument(source: c.name, argument: argument, requirement: requirement)))
+        }
+        /// An integer argument in `range` (its default when absent); nil when given but not such an integer.
+        func int(_ key: String, _ position: Int?, _ fallback: Int?, _ range: ClosedRange<Int>) -> Int?? {
+            guard let v = c.arg(key, position) else { return .some(fallback) }
+            guard let n = v.integer, range.contains(n) else { return nil }
+            return .some(n)
+        }
+        switch c.name {
+        case "text":
+            guard let p = c.arg("path", 0)?.text else {
+                return bad("path", "needs a file: text(\"corpus.txt\", seq: 64)")
+            }
+            guard let seqArg = int("seq", nil, nil, 1...1_000_000), let seq = seqArg else {
+                return bad("seq", "needs the window length T, an integer in 1…1000000: text(\"corpus.txt\", seq: 64)")
+            }
+            var level = Vocabulary.Level.char
+            if let v = c.arg("level") {
+                guard let w = v.text, let l = Vocabulary.Level(rawValue: w) else { return bad("level", "is char or byte") }
+                level = l
+            }
+            guard let stride = int("stride", nil, nil, 1...1_000_000) else { return bad("stride", "is an integer in 1…1000000") }
+            return .success(.text(path: p, seq: seq, level: level, stride: stride))
+        case "adder":
+            guard let d = int("digits", 0, 2, 1...3) else { return bad("digits", "is 1, 2 or 3") }
+            guard let n = int("n", nil, nil, 1...1_000_000) else { return bad("n", "is a count of problems in 1…10^(2·digits)") }
+            return .success(.adder(digits: d!, count: n))
+        case "copy", "reverse":
+            guard let l = int("length", 0, 8, 1...4096) else { return bad("length", "is an integer in 1…4096") }
+            guard let s = int("symbols", nil, 10, 1...26) else { return bad("symbols", "is an integer in 1…26") }
+            guard let n = int("n", nil, 1000, 1...10_000_000) else { return bad("n", "is a count in 1…10000000") }
+            return .success(.copy(length: l!, symbols: s!, count: n!, reverse: c.name == "reverse"))
+        default:
+            guard let n = int("n", 0, 1000, 1...10_000_000) else { return bad("n", "is a count in 1…10000000") }
+            guard let w = int("window", nil, 20, 1...100_000) else { return bad("window", "is an integer in 1…100000") }
+            guard let h = int("horizon", nil, 1, 1...100_000) else { return bad("horizon", "is an integer in 1…100000") }
+            let period = c.arg("period").map { $0.number } ?? 25
+            guard let period, period.isFinite, period > 0 else { return bad("period", "is a positive number of steps") }
+            let noise = c.arg("noise").map { $0.number } ?? 0
+            guard let noise, noise.isFinite, noise >= 0 else { return bad("noise", "is a standard deviation ≥ 0") }
+            return .success(.sineSequence(count: n!, window: w!, horizon: h!, period: period, noise: noise))
         }
     }
 }

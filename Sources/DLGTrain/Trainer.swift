@@ -103,11 +103,12 @@ public final class Trainer {
 
     /// How a program's first output is scored against labels; a model without outputs has only its
     /// loss, and so has a model that is not fed labels (an autoencoder), whatever the data holds.
-    public func scoring(_ e: Executor, labels: NDArray?) -> Scoring {
+    /// Sequence data (`sequence`) is scored by what its labels are (tokens, exact match, forecast).
+    public func scoring(_ e: Executor, labels: NDArray?, sequence: SequenceInfo? = nil) -> Scoring {
         guard labelInput != nil, let first = e.program.outputs.first, !Self.isPenalty(first.name) else {
             return .regression
         }
-        return Scoring.decide(outputShape: first.buffer.shape, labels: labels, loss: session.lossKind)
+        return Scoring.decide(outputShape: first.buffer.shape, labels: labels, loss: session.lossKind, sequence: sequence)
     }
 
     /// A label as written: an integer without a fraction when it is one that fits, else as a float (`1e+30`, `inf`, `nan`).
@@ -142,7 +143,7 @@ public final class Trainer {
         var tally = Tally()
         if span.isEmpty {
             // A replica without held-out rows still scores as the others do.
-            scoring = self.scoring(try session.evalExecutor(batch: b), labels: d.labels)
+            scoring = self.scoring(try session.evalExecutor(batch: b), labels: d.labels, sequence: d.sequence)
             return (tally, scoring)
         }
         var start = span.lowerBound
@@ -152,12 +153,12 @@ public final class Trainer {
             if let f = session.fixedBatch, rows.count != f { break }
             let e = try session.evalExecutor(batch: rows.count)
             if start == span.lowerBound {
-                scoring = self.scoring(e, labels: d.labels)
+                scoring = self.scoring(e, labels: d.labels, sequence: d.sequence)
                 if case .classes(let c) = scoring { tally = Tally(classes: c) }
             }
             try feed(e, d, rows)
             do { try e.run() } catch { throw TrainError(error.message) }
-            tally.add(loss: e.loss ?? .nan, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
+            tally.add(loss: e.loss ?? .nan, batch: rows.count, output: scoring.needsOutput ? e.output(0) : nil,
                       labels: d.labels, rows: rows, scoring: scoring)
             start += b
         }
@@ -327,8 +328,9 @@ public final class Trainer {
             if cfg.metric.hasPrefix("val_"), validation == nil {
                 throw TrainError("early stopping watches \(cfg.metric), which needs held-out data: add 'validation = 0.1' (--validation) or watch loss")
             }
-            let scoring = self.scoring(try session.trainExecutor(batch: batch / replicas), labels: train.labels)
-            if cfg.metric.hasSuffix("accuracy"), scoring == .regression {
+            let scoring = self.scoring(try session.trainExecutor(batch: batch / replicas), labels: train.labels,
+                                       sequence: train.sequence)
+            if cfg.metric.hasSuffix("accuracy"), !scoring.hasAccuracy {
                 throw TrainError("early stopping watches \(cfg.metric), but this model's output is scored as a regression (no accuracy); watch \(cfg.metric.hasPrefix("val_") ? "val_loss" : "loss")")
             }
         }
@@ -453,7 +455,7 @@ public final class Trainer {
         var stoppedEarly = false
         var failure: String?
         var bestEpoch: Int?
-        let scoring = self.scoring(first, labels: train.labels)
+        let scoring = self.scoring(first, labels: train.labels, sequence: train.sequence)
         // The state at the start of an epoch, to locate a non-finite value (see StateSnapshot).
         let snapshot = checkNumerics ? nil : StateSnapshot(session.state)
         func failureMessage(_ why: String) -> String {
@@ -496,7 +498,7 @@ public final class Trainer {
                 var loss = e.nonFinite != nil ? .nan : (e.loss ?? .nan)
                 var stepTally = Tally()
                 if share > 0 {
-                    stepTally.add(loss: 0, batch: rows.count, output: scoring == .regression ? nil : e.output(0),
+                    stepTally.add(loss: 0, batch: rows.count, output: scoring.needsOutput ? e.output(0) : nil,
                                   labels: train.labels, rows: rows, scoring: scoring)
                 }
                 // The L1/L2 penalty, part of the step's loss: on every replica in full, counted once.
@@ -505,12 +507,17 @@ public final class Trainer {
                     // The global batch's loss is the sum of the replicas' shares of it.
                     let p = stepPenalty ?? 0
                     let sums: [Double]
-                    do { sums = try group.allreduceSum([loss - p, Double(stepTally.correct), Double(stepTally.scored)]) } catch {
+                    do {
+                        sums = try group.allreduceSum([loss - p, Double(stepTally.correct), Double(stepTally.scored),
+                                                       stepTally.squaredErrorSum, Double(stepTally.squaredErrorCount)])
+                    } catch {
                         throw TrainError(error.message)
                     }
                     loss = sums[0] + p
                     stepTally.correct = Int(sums[1])   // conversion: a sum of the ranks' Int counts, exact in Double
                     stepTally.scored = Int(sums[2])   // conversion: a sum of the ranks' Int counts, exact in Double
+                    stepTally.squaredErrorSum = sums[3]
+                    stepTally.squaredErrorCount = Int(sums[4])   // conversion: a sum of the ranks' Int counts, exact in Double
                 }
                 if !loss.isFinite {
                     var why = "the loss became \(loss) at step \(position.step + 1) (epoch \(epoch + 1), batch \(done + 1) of \(batches))"
@@ -527,6 +534,8 @@ public final class Trainer {
                 tally.examples += global.count
                 tally.correct += stepTally.correct
                 tally.scored += stepTally.scored
+                tally.squaredErrorSum += stepTally.squaredErrorSum
+                tally.squaredErrorCount += stepTally.squaredErrorCount
                 if let p = stepPenalty { tally.penaltySum += p * Double(global.count) }
                 position.step += 1
                 start += batch
@@ -536,14 +545,15 @@ public final class Trainer {
                 }
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - e0) * 1e-9
                 progress.batch(epoch: epoch, done: done, total: batches, loss: tally.loss,
-                               accuracy: scoring == .regression ? nil : tally.accuracy,
+                               accuracy: scoring.hasAccuracy ? tally.accuracy : nil,
                                samplesPerSecond: Double(tally.examples) / max(elapsed, 1e-9))
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - e0) * 1e-9
-            var record = EpochRecord(epoch: epoch, loss: tally.loss, accuracy: scoring == .regression ? nil : tally.accuracy,
+            var record = EpochRecord(epoch: epoch, loss: tally.loss, accuracy: scoring.hasAccuracy ? tally.accuracy : nil,
                                      valLoss: nil, valAccuracy: nil, learningRate: lr, seconds: seconds,
                                      samplesPerSecond: Double(n) / max(seconds, 1e-9))
             if penalty(first) != nil { record.penalty = tally.penalty }
+            record.score(scoring, tally)
             if let augmented {
                 augmented.finish()
                 record.augmentSeconds = augmented.producingSeconds
@@ -561,10 +571,14 @@ public final class Trainer {
                 let vs = evaluated.scoring
                 if let group {
                     let sums: [Double]
-                    do { sums = try group.allreduceSum([vt.lossSum, Double(vt.examples), Double(vt.correct), Double(vt.scored)]) } catch {
+                    do {
+                        sums = try group.allreduceSum([vt.lossSum, Double(vt.examples), Double(vt.correct), Double(vt.scored),
+                                                       vt.squaredErrorSum, Double(vt.squaredErrorCount)])
+                    } catch {
                         throw TrainError(error.message)
                     }
                     (vt.lossSum, vt.examples, vt.correct, vt.scored) = (sums[0], Int(sums[1]), Int(sums[2]), Int(sums[3]))   // conversion: sums of the ranks' Int counts, exact in Double
+                    (vt.squaredErrorSum, vt.squaredErrorCount) = (sums[4], Int(sums[5]))   // conversion: a sum of the ranks' Int counts, exact in Double
                 }
                 // The held-out loss includes the penalty at the current weights, as the training loss does.
                 if let p = currentPenalty() {
@@ -572,7 +586,8 @@ public final class Trainer {
                     vt.penaltySum = p * Double(vt.examples)
                 }
                 record.valLoss = vt.loss
-                record.valAccuracy = vs == .regression ? nil : vt.accuracy
+                record.valAccuracy = vs.hasAccuracy ? vt.accuracy : nil
+                record.scoreHeldOut(vs, vt)
             }
             history.append(record)
             position.epoch += 1
@@ -615,6 +630,7 @@ public final class Trainer {
             }
             if let checkpointPath, lastOfRun || position.epoch % checkpointInterval == 0 {
                 try Checkpoint.save(session.stateArrays(), model: session.name, position: position, to: checkpointPath,
+                                    extra: train.sequence?.vocabulary?.metadata ?? [:],
                                     interruptAfterBytes: interruptCheckpoint.flatMap { $0.epoch == position.epoch ? $0.bytes : nil })
                 savedEpoch = position.epoch
             }
@@ -639,6 +655,7 @@ public final class Trainer {
         if let a = r.accuracy { line += ",\"accuracy\":\(json(a))" }
         if let v = r.valLoss { line += ",\"val_loss\":\(json(v))" }
         if let v = r.valAccuracy { line += ",\"val_accuracy\":\(json(v))" }
+        for (key, value) in r.sequenceMetrics { line += ",\"\(key)\":\(json(value))" }
         line += ",\"lr\":\(json(r.learningRate)),\"seconds\":\(json(r.seconds)),\"samples_per_second\":\(json(r.samplesPerSecond))"
         if let a = r.augmentSeconds { line += ",\"augment_seconds\":\(json(a))" }
         if let w = r.augmentWaitSeconds { line += ",\"augment_wait_seconds\":\(json(w))" }

@@ -101,7 +101,8 @@ struct Compile: ParsableCommand {
         if let output {
             // The file carries the source and the options; dlg run and dlg train compile them again
             // and require the same programs (CompiledModel.load).
-            let recipe = CompiledModel.Recipe(text: file.text, model: options.model, bindings: popts.bindings,
+            // The file's own text: the files it uses are read again when the recipe is compiled.
+            let recipe = CompiledModel.Recipe(text: file.mainText, model: options.model, bindings: popts.bindings,
                                               trainingStep: passes.trainingStep, optimizer: popts.optimizer,
                                               disabledPasses: Array(popts.disabled))
             do {

@@ -25,6 +25,16 @@ func restore(_ state: StateStore, from path: String) throws {
     }
 }
 
+/// The vocabulary a checkpoint records (text data), nil when it records none; a file that
+/// cannot be read is reported when its weights are loaded.
+func checkpointVocabulary(_ path: String) throws -> Vocabulary? {
+    guard let file = try? Safetensors.read(path) else { return nil }
+    do { return try Vocabulary(metadata: file.metadata, file: path) } catch let e as DataError {
+        printError("error: \(e.description)")
+        throw ExitCode.failure
+    }
+}
+
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a trained model: loss, accuracy and, for classifiers, the confusion matrix.",
@@ -70,7 +80,8 @@ struct Eval: ParsableCommand {
         var config = blockConfig
         // Data given on the command line is evaluated whole; the train block's split applies to its own data.
         if data != nil { config.validation = .none; config.test = .none }
-        let data = try loadData(config, base: base)
+        // Text is encoded with the vocabulary the checkpoint was trained with.
+        let data = try loadData(config, base: base, vocabulary: try checkpointVocabulary(weights))
         let set: Dataset
         switch split {
         case "train": set = data.train
@@ -104,7 +115,8 @@ struct Eval: ParsableCommand {
         let t = result.tally
         if json {
             var fields: [(String, JSON)] = [("examples", .int(t.examples)), ("loss", .double(t.loss))]
-            if result.scoring != .regression { fields.append(("accuracy", .double(t.accuracy))) }
+            if result.scoring.hasAccuracy { fields.append(("accuracy", .double(t.accuracy))) }
+            fields += t.sequenceMetrics(result.scoring).map { ($0.0, .double($0.1)) }
             if let c = t.confusion { fields.append(("confusion", .array(c.map { .array($0.map { .int($0) }) }))) }
             print(JSON.object(fields).serialized(pretty: true))
             if let nonFinite {
@@ -114,8 +126,8 @@ struct Eval: ParsableCommand {
             }
             return
         }
-        print("\(t.examples) examples (\(set.name)): loss \(String(format: "%.4f", t.loss))"
-              + (result.scoring == .regression ? "" : ", accuracy \(String(format: "%.2f%%", t.accuracy * 100))"))
+        let scores = t.scoreText(result.scoring)
+        print("\(t.examples) examples (\(set.name)): loss \(String(format: "%.4f", t.loss))" + (scores.isEmpty ? "" : ", " + scores))
         if let c = t.confusion {
             print("confusion matrix (rows: true class, columns: predicted):")
             let w = max(4, String(c.flatMap { $0 }.max() ?? 0).count + 1)

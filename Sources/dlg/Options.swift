@@ -61,7 +61,8 @@ func loadSource(_ path: String) throws -> SourceFile {
         printError("error: \(path) is not UTF-8 text")
         throw ExitCode.failure
     }
-    return SourceFile(path: path, text: text)
+    // With the files it uses (`use`), whose problems the parser reports.
+    return SourceLoader.load(SourceFile(path: path, text: text))
 }
 
 func printError(_ s: String) {
@@ -88,10 +89,12 @@ func compileOrExit(_ options: ModelOptions, inference: Bool = false, replicas: I
 }
 
 func diagnosticsJSON(_ diags: Diagnostics, in file: SourceFile) -> JSON {
+    /// Line and column; for a place in a file the model uses (`use`), that file's path first.
     func loc(_ r: SourceRange) -> [(String, JSON)] {
         let (l, c) = file.lineColumn(of: r.start)
         let (el, ec) = file.lineColumn(of: r.end)
-        return [("line", .int(l)), ("column", .int(c)), ("end_line", .int(el)), ("end_column", .int(ec))]
+        let used: [(String, JSON)] = file.isMain(r.start) ? [] : [("file", .string(file.segment(containing: r.start).path))]
+        return used + [("line", .int(l)), ("column", .int(c)), ("end_line", .int(el)), ("end_column", .int(ec))]
     }
     return .array(diags.sorted.map { d in
         .object([("severity", .string(d.severity.rawValue)), ("id", .string(d.id)), ("message", .string(d.message))]

@@ -143,9 +143,9 @@ func trainConfiguration(_ file: SourceFile, model: String?, flags: TrainingOptio
 }
 
 /// Loads the training, validation and test parts as configured.
-func loadData(_ c: TrainConfig, base: String) throws -> DataSplits {
+func loadData(_ c: TrainConfig, base: String, vocabulary: Vocabulary? = nil) throws -> DataSplits {
     do {
-        return try DataSplits.load(c, relativeTo: base)
+        return try DataSplits.load(c, relativeTo: base, vocabulary: vocabulary)
     } catch let e as DataError {
         printError("error: \(e.description)")
         throw ExitCode.failure
@@ -392,10 +392,12 @@ struct Train: ParsableCommand {
                 if let a = l.accuracy { fields.append(("accuracy", .double(a))) }
                 if let v = l.valLoss { fields.append(("val_loss", .double(v))) }
                 if let v = l.valAccuracy { fields.append(("val_accuracy", .double(v))) }
+                fields += l.sequenceMetrics.map { ($0.0, .double($0.1)) }
             }
             if let (t, s) = test {
                 fields.append(("test_loss", .double(t.loss)))
-                if s != .regression { fields.append(("test_accuracy", .double(t.accuracy))) }
+                if s.hasAccuracy { fields.append(("test_accuracy", .double(t.accuracy))) }
+                fields += t.sequenceMetrics(s).map { ("test_" + $0.0, .double($0.1)) }
             }
             if result.worldSize > 1 { fields.append(("collective_seconds", .double(result.collectiveSeconds))) }
             if let f = result.failure { fields.append(("error", .string(f))) }
@@ -404,14 +406,18 @@ struct Train: ParsableCommand {
         } else if let l = last {
             let what = result.failure == nil ? "done" : "stopped after \(result.epochs) epoch\(result.epochs == 1 ? "" : "s")"
             var s = "\(what) in \(String(format: "%.1f", result.seconds)) s: loss \(String(format: "%.4g", l.loss))"
-            if let a = l.accuracy { s += ", accuracy \(String(format: "%.2f%%", a * 100))" }
+            if let p = l.perplexity { s += ", perplexity \(String(format: "%.4g", p))" }
+            if let m = l.mse { s += ", mse \(String(format: "%.4g", m))" }
+            if let a = l.accuracy { s += (l.exactMatch ? ", exact match " : ", accuracy ") + String(format: "%.2f%%", a * 100) }
             if let v = l.valLoss { s += "; held out: loss \(String(format: "%.4g", v))" }
-            if let v = l.valAccuracy { s += ", accuracy \(String(format: "%.2f%%", v * 100))" }
+            if let p = l.valPerplexity { s += ", perplexity \(String(format: "%.4g", p))" }
+            if let m = l.valMSE { s += ", mse \(String(format: "%.4g", m))" }
+            if let v = l.valAccuracy { s += (l.exactMatch ? ", exact match " : ", accuracy ") + String(format: "%.2f%%", v * 100) }
             if result.worldSize > 1 { s += " (\(result.worldSize) processes)" }
             print(s)
             if let (t, sc) = test {
-                print("test: loss \(String(format: "%.4g", t.loss))"
-                      + (sc == .regression ? "" : ", accuracy \(String(format: "%.2f%%", t.accuracy * 100))")
+                let scores = t.scoreText(sc)
+                print("test: loss \(String(format: "%.4g", t.loss))" + (scores.isEmpty ? "" : ", " + scores)
                       + " on \(t.examples) examples")
             }
             if let c = trainer.checkpointPath, result.failure == nil { print("checkpoint: \(c)") }

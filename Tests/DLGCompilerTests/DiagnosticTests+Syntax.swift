@@ -155,7 +155,7 @@ import Testing
 
     @Test func statementAtTopLevel() {
         assertDiagnostics("""
-            ①x① = 3                           #! ① error[syntax-top-level]: expected 'model', 'block' or 'train' at top level, found identifier 'x'
+            ①x① = 3                           #! ① error[syntax-top-level]: expected 'model', 'block', 'train' or 'use' at top level, found identifier 'x'
             model m {
                 input x: f32[B, 3]
                 output y = relu(x)

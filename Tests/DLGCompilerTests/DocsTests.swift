@@ -146,10 +146,11 @@ import Testing
         #expect(examples.count > 80)
         for (line, code) in examples {
             let complete = code.split(separator: "\n").contains {
-                $0.hasPrefix("model ") || $0.hasPrefix("block ") || $0.hasPrefix("train ")
+                $0.hasPrefix("model ") || $0.hasPrefix("block ") || $0.hasPrefix("train ") || $0.hasPrefix("use ")
             }
             let source = complete ? code : Self.fragmentPrelude + code + "\n}\n"
-            let file = SourceFile(path: "Docs/\(document):\(line)", text: source)
+            // An example may use the bundled library (`use nn`).
+            let file = SourceLoader.load(SourceFile(path: "Docs/\(document):\(line)", text: source))
             let diags = Frontend.check(file)
             let clean = diags.all.allSatisfy { !complete && $0.id == "no-output" }
             #expect(clean,
