@@ -28,9 +28,11 @@ let package = Package(
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
         .library(name: "DLGKernels", targets: ["DLGKernels"]),
         .library(name: "DLGRuntime", targets: ["DLGRuntime"]),
+        .library(name: "DLGONNX", targets: ["DLGONNX"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -52,10 +54,17 @@ let package = Package(
         .target(name: "DLGRuntime", dependencies: ["DLGSource", "DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
         .target(name: "DLGTrain", dependencies: ["DLGSource", "DLGCompiler", "DLGRuntime", "DLGData"]),
+        // ONNX import and export. Proto/onnx.pb.swift is generated (Proto/generate.sh) and committed.
+        .target(
+            name: "DLGONNX",
+            dependencies: ["DLGSource", "DLGGraph", "DLGCompiler", "DLGData",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto/generate.sh"]
+        ),
         .executableTarget(
             name: "dlg",
             dependencies: [
-                "DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain",
+                "DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain", "DLGONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,6 +78,7 @@ let package = Package(
         .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGKernels"]),
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
         .testTarget(name: "DLGTrainTests", dependencies: ["DLGSource", "DLGSyntax", "DLGTrain", "DLGData"]),
+        .testTarget(name: "DLGONNXTests", dependencies: ["DLGONNX", "DLGData", "DLGGraph"]),
         .testTarget(name: "dlgTests", dependencies: ["dlg", "DLGCompiler"]),
     ],
     swiftLanguageModes: [.v6]
