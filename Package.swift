@@ -16,13 +16,16 @@ let avx512Settings: [SwiftSetting] = []
 // Syntax → Graph → Compiler → Runtime → Train → dlg, with Kernels and Data
 // underneath the runtime and the trainer. Source files, ranges and
 // diagnostics (DLGSource) sit under all of them: only the compiler and the
-// `dlg` executable read the parser's syntax tree.
+// `dlg` executable read the parser's syntax tree. DLGOps, at the bottom too,
+// holds the op names and the one definition of each elementwise function,
+// which the graph, the compiler, the kernels and the AVX-512 loops all read.
 let package = Package(
     name: "dlg",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dlg", targets: ["dlg"]),
         .library(name: "DLGSource", targets: ["DLGSource"]),
+        .library(name: "DLGOps", targets: ["DLGOps"]),
         .library(name: "DLGSyntax", targets: ["DLGSyntax"]),
         .library(name: "DLGGraph", targets: ["DLGGraph"]),
         .library(name: "DLGCompiler", targets: ["DLGCompiler"]),
@@ -46,11 +49,12 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .target(name: "DLGSource"),
+        .target(name: "DLGOps"),
         .target(name: "DLGSyntax", dependencies: ["DLGSource"]),
-        .target(name: "DLGGraph", dependencies: ["DLGSource"]),
+        .target(name: "DLGGraph", dependencies: ["DLGSource", "DLGOps"]),
         .target(name: "DLGCompiler", dependencies: ["DLGSource", "DLGSyntax", "DLGGraph"]),
-        .target(name: "DLGKernelsAVX512", swiftSettings: avx512Settings),
-        .target(name: "DLGKernels", dependencies: ["CBLAS", "DLGKernelsAVX512"]),
+        .target(name: "DLGKernelsAVX512", dependencies: ["DLGOps"], swiftSettings: avx512Settings),
+        .target(name: "DLGKernels", dependencies: ["CBLAS", "DLGOps", "DLGKernelsAVX512"]),
         .target(name: "DLGRuntime", dependencies: ["DLGSource", "DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),
         .target(name: "DLGTrain", dependencies: ["DLGSource", "DLGCompiler", "DLGRuntime", "DLGData"]),
@@ -74,7 +78,7 @@ let package = Package(
             dependencies: ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler"],
             resources: [.copy("Snapshots")]
         ),
-        .testTarget(name: "DLGKernelsTests", dependencies: ["DLGKernels", "DLGKernelsAVX512"]),
+        .testTarget(name: "DLGKernelsTests", dependencies: ["DLGOps", "DLGKernels", "DLGKernelsAVX512"]),
         .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGKernels"]),
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
         .testTarget(name: "DLGTrainTests", dependencies: ["DLGSource", "DLGSyntax", "DLGTrain", "DLGData"]),

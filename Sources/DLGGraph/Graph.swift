@@ -104,7 +104,7 @@ public struct Graph: Sendable {
 
     public var inputs: [Node] { nodes.filter { $0.op == .input } }
     public var params: [Node] { nodes.filter { $0.op == .param } }
-    public var trainableParams: [Node] { params.filter { $0.attrs.bool("trainable") ?? true } }
+    public var trainableParams: [Node] { params.filter { $0.attrs.param.trainable } }
 
     /// Adds a node after checking its operands with the op's shape rule.
     @discardableResult
@@ -113,8 +113,9 @@ public struct Graph: Sendable {
                              what: String? = nil, origin: GradientOrigin? = nil) throws(ShapeError) -> ValueID {
         let decl = op.decl
         guard decl.arity.accepts(inputs.count) else {
-            throw ShapeError("\(op.rawValue) takes \(decl.arity) operands, got \(inputs.count)")
+            throw ShapeError(.wrongArity(op: op, arity: decl.arity, count: inputs.count), what: what)
         }
+        let attrs = try decl.checked(attrs, what: what)
         let ctx = ShapeContext(op: op, inputs: inputs.map { nodes[$0].type }, attrs: attrs, what: what)
         let type = try decl.inferType(ctx)
         let id = nodes.count
@@ -126,7 +127,7 @@ public struct Graph: Sendable {
     public mutating func addInput(_ name: String, _ type: TensorType, loc: SourceRange?) -> ValueID {
         let id = nodes.count
         nodes.append(Node(id: id, op: .input, inputs: [],
-                          attrs: ["dtype": .dtype(type.dtype), "shape": .shape(type.shape)],
+                          attrs: .source(SourceAttributes(dtype: type.dtype, shape: type.shape)),
                           type: type, loc: loc, name: name, label: nil, origin: nil))
         return id
     }
@@ -135,9 +136,8 @@ public struct Graph: Sendable {
                                   fanIn: Int, fanOut: Int, loc: SourceRange?) -> ValueID {
         let id = nodes.count
         nodes.append(Node(id: id, op: .param, inputs: [],
-                          attrs: ["dtype": .dtype(type.dtype), "shape": .shape(type.shape),
-                                  "init": .initializer(initializer), "trainable": .bool(trainable),
-                                  "fan_in": .int(fanIn), "fan_out": .int(fanOut)],
+                          attrs: .param(ParamAttributes(dtype: type.dtype, shape: type.shape, initializer: initializer,
+                                                        trainable: trainable, fanIn: fanIn, fanOut: fanOut)),
                           type: type, loc: loc, name: name, label: nil, origin: nil))
         return id
     }
@@ -145,7 +145,7 @@ public struct Graph: Sendable {
     public mutating func addConstant(_ value: TensorLiteral, dtype: DType, loc: SourceRange?) -> ValueID {
         let id = nodes.count
         nodes.append(Node(id: id, op: .constant, inputs: [],
-                          attrs: ["dtype": .dtype(dtype), "value": .tensor(value)],
+                          attrs: .constant(ConstantAttributes(dtype: dtype, value: value)),
                           type: TensorType(dtype, Shape(value.shape)), loc: loc, name: nil, label: nil, origin: nil))
         return id
     }
@@ -162,7 +162,7 @@ public struct Graph: Sendable {
         var t = 0, nt = 0
         for p in params {
             let c = p.type.shape.elementCount ?? 0
-            if p.attrs.bool("trainable") ?? true { t += c } else { nt += c }
+            if p.attrs.param.trainable { t += c } else { nt += c }
         }
         return (t, nt)
     }
@@ -191,12 +191,84 @@ extension Graph {
         var g = self
         for i in g.nodes.indices {
             var n = g.nodes[i]
-            if n.attrs.dtype("dtype") == .f32 { n.attrs["dtype"] = .dtype(dtype) }
+            n.attrs = n.attrs.promotingFloats(to: dtype)
             if n.type.dtype == .f32 { n.type.dtype = dtype }
             let ctx = ShapeContext(op: n.op, inputs: n.inputs.map { g.nodes[$0].type }, attrs: n.attrs)
             n.type = try n.decl.inferType(ctx)
             g.nodes[i] = n
         }
         return g
+    }
+}
+
+extension OpDecl {
+    /// The attributes an op is created with: `attrs` when they are of the declared kind, the
+    /// declaration's defaults when none are given.
+    public func checked(_ attrs: Attributes, what: String? = nil) throws(ShapeError) -> Attributes {
+        if attrs.kind == attributeKind { return attrs }
+        if attrs == .none {
+            guard let d = defaultAttributes else {
+                throw ShapeError(.missingAttribute(attributes.filter { $0.defaultValue == nil }.map(\.name)
+                    .joined(separator: ", ")), what: what ?? op.rawValue)
+            }
+            return d
+        }
+        throw ShapeError(.wrongAttributes(op: op, expected: attributeKind, got: attrs.kind), what: what)
+    }
+}
+
+extension Attributes {
+    /// The same attributes with every f32 element type made `dtype`.
+    public func promotingFloats(to dtype: DType) -> Attributes {
+        func p(_ d: DType) -> DType { d == .f32 ? dtype : d }
+        switch self {
+        case .source(var a): a.dtype = p(a.dtype); return .source(a)
+        case .param(var a): a.dtype = p(a.dtype); return .param(a)
+        case .constant(var a): a.dtype = p(a.dtype); return .constant(a)
+        case .oneHot(var a): a.dtype = p(a.dtype); return .oneHot(a)
+        case .dtype(let d): return .dtype(p(d))
+        case .fused(var a): a.dtype = p(a.dtype); return .fused(a)
+        default: return self
+        }
+    }
+
+    /// The same attributes with bound symbols replaced in the shapes they hold.
+    public func substituting(_ bindings: [String: Int]) -> Attributes {
+        switch self {
+        case .source(var a): a.shape = a.shape.substituting(bindings); return .source(a)
+        case .shape(let s): return .shape(s.substituting(bindings))
+        case .slice(var a): a.inputShape = a.inputShape?.substituting(bindings); return .slice(a)
+        case .pad(var a): a.inputShape = a.inputShape?.substituting(bindings); return .pad(a)
+        case .conv(var a):
+            switch a.operand {
+            case .input(let s)?: a.operand = .input(s.substituting(bindings))
+            case .weight(let s)?: a.operand = .weight(s.substituting(bindings))
+            case nil: break
+            }
+            return .conv(a)
+        case .fused(var a): a.shape = a.shape.substituting(bindings); return .fused(a)
+        default: return self
+        }
+    }
+}
+
+extension Node {
+    /// Whether this op may write its result over operand `x`, which it reads for the last time
+    /// with its own type: the one in-place rule memory planning and lowering share. Ops whose
+    /// declaration says so (elementwise ops read each element before writing it); a fused
+    /// elementwise loop; an epilogue region when its library kernel does not read x (the
+    /// kernel's result then waits in scratch and the epilogue writes over x).
+    public func mayWrite(over x: ValueID) -> Bool {
+        guard case .fused(let a) = attrs else { return decl.properties.inPlace }
+        switch a.kind {
+        case .elementwise: return true
+        case .reduction: return false
+        case .epilogue:
+            guard let anchor = a.region.anchor else { return false }
+            return !anchor.operands.contains { o in
+                if case .input(let i) = o { return inputs[i] == x }
+                return false
+            }
+        }
     }
 }

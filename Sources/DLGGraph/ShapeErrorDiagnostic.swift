@@ -14,5 +14,5 @@ public struct ShapeDiagnostic: DiagnosticMessage {
     public var notes: [DiagnosticNote] { error.notes.map { DiagnosticNote($0) } }
 
     /// The phase the reference lists these messages under.
-    public static let phase = "shapes"
+    public static let phase = ShapeMessage.phase
 }

@@ -6,73 +6,6 @@
 /// result takes the larger. A size-1 axis is repeated along the other
 /// operand's axis.
 
-/// A binary elementwise op. Comparisons give 1 or 0 in the element type.
-public enum BinaryOp: Hashable, Sendable, CaseIterable, CustomStringConvertible {
-    /// a + b
-    case add
-    /// a − b
-    case sub
-    /// a · b
-    case mul
-    /// a / b
-    case div
-    /// a^b (libm pow per element)
-    case pow
-    /// max(a, b); NaN if either is NaN
-    case maximum
-    /// min(a, b); NaN if either is NaN
-    case minimum
-    /// a > b ? 1 : 0
-    case greater
-    /// a ≥ b ? 1 : 0
-    case greaterEqual
-    /// a == b ? 1 : 0
-    case equal
-
-    public var description: String {
-        switch self {
-        case .add: "add"
-        case .sub: "sub"
-        case .mul: "mul"
-        case .div: "div"
-        case .pow: "pow"
-        case .maximum: "maximum"
-        case .minimum: "minimum"
-        case .greater: "greater"
-        case .greaterEqual: "greater_equal"
-        case .equal: "equal"
-        }
-    }
-
-    /// The op on 16 lanes.
-    @inlinable @inline(__always)
-    public func apply<T: KernelScalar>(_ a: SIMD16<T>, _ b: SIMD16<T>) -> SIMD16<T> {
-        switch self {
-        case .add: return a + b
-        case .sub: return a - b
-        case .mul: return a * b
-        case .div: return a / b
-        case .pow:
-            var r = a
-            withUnsafeMutableBytes(of: &r) { rr in
-                withUnsafeBytes(of: b) { bb in
-                    let rp = rr.baseAddress!.assumingMemoryBound(to: T.self)
-                    let bp = bb.baseAddress!.assumingMemoryBound(to: T.self)
-                    for j in 0..<16 { rp[j] = T.pow(rp[j], bp[j]) }
-                }
-            }
-            return r
-        case .maximum:
-            return SIMDMath.select(a, .ne, a, then: a, else: SIMDMath.select(a, .gt, b, then: a, else: b))
-        case .minimum:
-            return SIMDMath.select(a, .ne, a, then: a, else: SIMDMath.select(a, .lt, b, then: a, else: b))
-        case .greater: return SIMDMath.select(a, .gt, b, then: SIMD16(repeating: 1), else: SIMD16())
-        case .greaterEqual: return SIMDMath.select(a, .ge, b, then: SIMD16(repeating: 1), else: SIMD16())
-        case .equal: return SIMDMath.select(a, .eq, b, then: SIMD16(repeating: 1), else: SIMD16())
-        }
-    }
-}
-
 /// Shapes that cannot be broadcast together (or reduced back).
 public enum BroadcastError: Error, Hashable, Sendable, CustomStringConvertible {
     /// On `axis` of the (right-aligned) result the sizes differ and neither is 1.
@@ -264,30 +197,32 @@ enum BroadcastKernels {
     }
 }
 
-/// out = op(a, b) with broadcasting per the plan; `a` has `plan.lhsShape`,
-/// `b` has `plan.rhsShape`, `out` has `plan.outputShape`. `out` may equal an
-/// operand only if that operand has the output's element count.
-@inlinable
-public func binary<T: KernelScalar>(_ op: BinaryOp, _ plan: BroadcastPlan, _ a: UnsafePointer<T>,
-                                    _ b: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>) {
-    switch op {
-    case .add: BroadcastKernels.run(plan, a, b, out) { $0 + $1 }
-    case .sub: BroadcastKernels.run(plan, a, b, out) { $0 - $1 }
-    case .mul: BroadcastKernels.run(plan, a, b, out) { $0 * $1 }
-    case .div: BroadcastKernels.run(plan, a, b, out) { $0 / $1 }
-    case .pow: BroadcastKernels.run(plan, a, b, out) { BinaryOp.pow.apply($0, $1) }
-    case .maximum: BroadcastKernels.run(plan, a, b, out) { BinaryOp.maximum.apply($0, $1) }
-    case .minimum: BroadcastKernels.run(plan, a, b, out) { BinaryOp.minimum.apply($0, $1) }
-    case .greater: BroadcastKernels.run(plan, a, b, out) { BinaryOp.greater.apply($0, $1) }
-    case .greaterEqual: BroadcastKernels.run(plan, a, b, out) { BinaryOp.greaterEqual.apply($0, $1) }
-    case .equal: BroadcastKernels.run(plan, a, b, out) { BinaryOp.equal.apply($0, $1) }
+/// The broadcast loop of `binary` for one definition.
+@usableFromInline
+struct BroadcastLoop<T: KernelScalar>: BinaryVisitor {
+    @usableFromInline let plan: BroadcastPlan
+    @usableFromInline let a: UnsafePointer<T>, b: UnsafePointer<T>, out: UnsafeMutablePointer<T>
+    @inlinable init(plan: BroadcastPlan, a: UnsafePointer<T>, b: UnsafePointer<T>, out: UnsafeMutablePointer<T>) {
+        self.plan = plan; self.a = a; self.b = b; self.out = out
     }
+    @inlinable @inline(__always)
+    func visit<F: BinaryDefinition>(_: F.Type) { BroadcastKernels.run(plan, a, b, out) { F.forward($0, $1) } }
+}
+
+/// out = op(a, b) with broadcasting per the plan, for a binary function `op`
+/// (`Op.visitBinary`); `a` has `plan.lhsShape`, `b` has `plan.rhsShape`,
+/// `out` has `plan.outputShape`. `out` may equal an operand only if that
+/// operand has the output's element count.
+@inlinable
+public func binary<T: KernelScalar>(_ op: Op, _ plan: BroadcastPlan, _ a: UnsafePointer<T>,
+                                    _ b: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>) {
+    _ = op.visitBinary(BroadcastLoop(plan: plan, a: a, b: b, out: out))
 }
 
 /// out[i] = a[i] op b[i] for i < count (operands of the same shape); `out`
 /// may equal `a` or `b`.
 @inlinable
-public func binary<T: KernelScalar>(_ op: BinaryOp, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
+public func binary<T: KernelScalar>(_ op: Op, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
                                     _ out: UnsafeMutablePointer<T>, count: Int) {
     FusedElementwiseKernel.binaryTile(op, a, b, out, count)
 }

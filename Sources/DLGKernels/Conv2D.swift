@@ -110,20 +110,6 @@ public struct Conv2DGeometry: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The activation applied, after the bias, while a kernel writes its output.
-public enum ActivationEpilogue: Sendable, Hashable {
-    /// y = x
-    case none
-    /// y = max(x, 0)
-    case relu
-    /// y = x for x ≥ 0, alpha·x for x < 0
-    case leakyRelu(alpha: Double)
-    /// y = 1 / (1 + e^(−x))
-    case sigmoid
-    /// y = tanh x
-    case tanh
-}
-
 /// Convolution kernels over a `Conv2DGeometry`: im2col + GEMM, with direct
 /// paths for depthwise (groups == c > 1) and pointwise (1×1, stride 1,
 /// unpadded) convolutions.
@@ -250,7 +236,7 @@ public enum Conv2D {
     /// - workspace: at least `workspaceCount(.forward, for: g, threads: threads, as: T.self)` elements.
     @inlinable
     public static func forward<T: KernelScalar>(_ g: Conv2DGeometry, input: UnsafePointer<T>, weight: UnsafePointer<T>,
-                                                bias: UnsafePointer<T>?, epilogue: ActivationEpilogue = .none,
+                                                bias: UnsafePointer<T>?, epilogue: UnaryFunction? = nil,
                                                 output: UnsafeMutablePointer<T>, workspace: UnsafeMutableBufferPointer<T>,
                                                 threads: Int = Threads.count, algorithm: Algorithm? = nil) {
         if g.isDepthwise {
@@ -297,7 +283,7 @@ public enum Conv2D {
     /// im2col and epilogue use `threads`.
     @inlinable
     static func forwardChunk<T: KernelScalar>(_ g: Conv2DGeometry, input: UnsafePointer<T>, weight: UnsafePointer<T>,
-                                              bias: UnsafePointer<T>?, epilogue: ActivationEpilogue,
+                                              bias: UnsafePointer<T>?, epilogue: UnaryFunction?,
                                               output: UnsafeMutablePointer<T>, firstImage i0: Int, count: Int,
                                               workspace: UnsafeMutablePointer<T>?, threads: Int) {
         let fg = g.filtersPerGroup, cg = g.channelsPerGroup, p = g.outputPlane, k = g.colRows
@@ -365,7 +351,7 @@ public enum Conv2D {
         #if arch(x86_64)
         if resolve(algorithm, .backwardInput, g, T.self) == .implicitGemm {
             implicitProduct(g, pass: .backwardInput, source: f32(gradOutput), weight: f32(weight), bias: nil,
-                            epilogue: .none, accumulate: accumulate, output: f32(gradInput), workspace: f32(workspace),
+                            epilogue: nil, accumulate: accumulate, output: f32(gradInput), workspace: f32(workspace),
                             threads: threads)
             return
         }

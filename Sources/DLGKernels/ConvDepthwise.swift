@@ -9,7 +9,7 @@ extension Conv2D {
     /// the activation applied while it is still in cache.
     @inlinable
     static func depthwiseForward<T: KernelScalar>(_ g: Conv2DGeometry, input: UnsafePointer<T>, weight: UnsafePointer<T>,
-                                                  bias: UnsafePointer<T>?, epilogue: ActivationEpilogue,
+                                                  bias: UnsafePointer<T>?, epilogue: UnaryFunction?,
                                                   output: UnsafeMutablePointer<T>, threads: Int) {
         Threads.parallelFor(0 ..< g.n * g.f, threads: threads) { units in
             depthwiseForwardPlanes(g, input: input, weight: weight, bias: bias, epilogue: epilogue, output: output,
@@ -23,7 +23,7 @@ extension Conv2D {
     @inlinable @inline(never)
     static func depthwiseForwardPlanes<T: KernelScalar>(_ g: Conv2DGeometry, input: UnsafePointer<T>,
                                                         weight: UnsafePointer<T>, bias: UnsafePointer<T>?,
-                                                        epilogue: ActivationEpilogue, output: UnsafeMutablePointer<T>,
+                                                        epilogue: UnaryFunction?, output: UnsafeMutablePointer<T>,
                                                         units: Range<Int>) {
         let m = g.filtersPerGroup
         let (h, w, oh, ow) = (g.h, g.w, g.oh, g.ow)

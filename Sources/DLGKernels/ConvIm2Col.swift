@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import DLGKernelsAVX512
+#endif
+
 // Building blocks of the im2col convolution: column packing and its adjoint,
 // row gathering, the bias + activation epilogue, and small SIMD row loops.
 
@@ -202,8 +206,8 @@ extension Conv2D {
     /// when there is neither bias nor activation.
     @inlinable
     static func applyEpilogueRows<T: KernelScalar>(_ data: UnsafeMutablePointer<T>, rows: Int, plane: Int,
-                                                   bias: UnsafePointer<T>?, epilogue: ActivationEpilogue, threads: Int) {
-        if bias == nil && epilogue == .none { return }
+                                                   bias: UnsafePointer<T>?, epilogue: UnaryFunction?, threads: Int) {
+        if bias == nil && epilogue == nil { return }
         Threads.parallelFor(0 ..< rows, threads: threads, minChunk: max(1, 4096 / max(1, plane))) { range in
             for r in range {
                 let row = data + r * plane
@@ -212,67 +216,48 @@ extension Conv2D {
         }
     }
 
-    /// `dst[i] = epilogue(src[i] + bias)` for i < count; `src` and `dst`
-    /// must not overlap (see `applyEpilogueInPlace`). Never inlined: as a
-    /// function of its own, with its arguments in registers, the loops
-    /// vectorize; inlined into a parallel loop's closure they stay scalar.
+    /// `dst[i] = epilogue(src[i] + bias)` for i < count (the activation's one
+    /// definition, `UnaryDefinition.forward`, compiled for AVX-512 on CPUs
+    /// that have it); `dst` may equal `src`. Never inlined: as a function of
+    /// its own, with its arguments in registers, the loop stays tight inside
+    /// a parallel loop's closure.
     @inlinable @inline(never)
     static func applyEpilogue<T: KernelScalar>(_ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>, count: Int,
-                                               bias: T, epilogue: ActivationEpilogue) {
-        switch epilogue {
-        case .none:
-            let b = SIMD16<T>(repeating: bias)
-            var i = 0
-            while i + 16 <= count {
-                store16(load16(src + i) + b, dst + i)
-                i += 16
-            }
-            while i < count { dst[i] = src[i] + bias; i += 1 }
-        case .relu:
-            // Plain loops that LLVM vectorizes: SIMD mask operations on a
-            // generic SIMD16<T> do not become vector code, and `max` (unlike
-            // a `v < 0 ? 0 : v` select) is never lowered to a branch.
-            // max(NaN, 0) is NaN.
-            for i in 0 ..< count { dst[i] = Swift.max(src[i] + bias, 0) }
-        case .leakyRelu(let alphaValue):
-            let alpha = T(alphaValue)
-            for i in 0 ..< count { let v = src[i] + bias; dst[i] = v < 0 ? alpha * v : v }
-        case .sigmoid:
-            for i in 0 ..< count { dst[i] = sigmoid(src[i] + bias) }
-        case .tanh:
-            for i in 0 ..< count { dst[i] = T.tanh(src[i] + bias) }
+                                               bias: T, epilogue: UnaryFunction?) {
+        #if arch(x86_64)
+        if usesAVX512(T.self) {
+            TileOps.biasUnary(epilogue, f32(src), bias: unsafeBitCast(bias, to: Float.self), f32(dst), count)
+            return
         }
+        #endif
+        let b = SIMD16<T>(repeating: bias)
+        guard let f = epilogue else {
+            SIMDMath.map(src, dst, count) { $0 + b }
+            return
+        }
+        _ = f.op.visitUnary(BiasEpilogueLoop(x: src, y: dst, count: count, a: T(f.alpha), bias: b))
     }
 
-    /// `data[i] = epilogue(data[i] + bias)` for i < count. A separate loop
-    /// from `applyEpilogue` because a vectorized loop over two pointers that
-    /// are equal at run time falls back to scalar code. Never inlined, as
-    /// `applyEpilogue`.
-    @inlinable @inline(never)
+    /// `data[i] = epilogue(data[i] + bias)` for i < count; nothing without a bias or an activation.
+    @inlinable
     static func applyEpilogueInPlace<T: KernelScalar>(_ data: UnsafeMutablePointer<T>, count: Int, bias: T,
-                                                      epilogue: ActivationEpilogue) {
-        switch epilogue {
-        case .none:
-            if bias == 0 { return }
-            for i in 0 ..< count { data[i] += bias }
-        case .relu:
-            for i in 0 ..< count { data[i] = Swift.max(data[i] + bias, 0) }
-        case .leakyRelu(let alphaValue):
-            let alpha = T(alphaValue)
-            for i in 0 ..< count { let v = data[i] + bias; data[i] = v < 0 ? alpha * v : v }
-        case .sigmoid:
-            for i in 0 ..< count { data[i] = sigmoid(data[i] + bias) }
-        case .tanh:
-            for i in 0 ..< count { data[i] = T.tanh(data[i] + bias) }
-        }
+                                                      epilogue: UnaryFunction?) {
+        if bias == 0 && epilogue == nil { return }
+        applyEpilogue(data, data, count: count, bias: bias, epilogue: epilogue)
     }
 
-    /// 1 / (1 + e^(−v)) in the form that never overflows exp: e^(−|v|) ≤ 1.
-    @inlinable @inline(__always)
-    static func sigmoid<T: KernelScalar>(_ v: T) -> T {
-        if v >= 0 { return 1 / (1 + T.exp(-v)) }
-        let e = T.exp(v)
-        return e / (1 + e)
+    /// The loop of `applyEpilogue` for one activation.
+    @usableFromInline
+    struct BiasEpilogueLoop<T: KernelScalar>: UnaryVisitor {
+        @usableFromInline let x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, count: Int, a: T, bias: SIMD16<T>
+        @inlinable init(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, count: Int, a: T, bias: SIMD16<T>) {
+            self.x = x; self.y = y; self.count = count; self.a = a; self.bias = bias
+        }
+        @inlinable @inline(__always)
+        func visit<F: UnaryDefinition>(_: F.Type) {
+            let a = self.a, b = bias
+            SIMDMath.map(x, y, count) { F.forward($0 + b, a) }
+        }
     }
 
     @inlinable @inline(__always)

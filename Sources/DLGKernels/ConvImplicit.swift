@@ -368,7 +368,7 @@ extension Conv2D {
     @usableFromInline
     static func implicitProduct(_ g: Conv2DGeometry, pass: Pass, source: UnsafePointer<Float>,
                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                epilogue: ActivationEpilogue, accumulate: Bool,
+                                epilogue: UnaryFunction?, accumulate: Bool,
                                 output: UnsafeMutablePointer<Float>, workspace: UnsafeMutableBufferPointer<Float>,
                                 threads: Int) {
         let plan = ImplicitPlan(pass, g, threads: threads, available: workspace.count)
@@ -435,7 +435,7 @@ extension Conv2D {
     /// One chunk of images: stage, multiply, write out.
     static func implicitProductChunk(_ plan: ImplicitPlan, source: UnsafePointer<Float>, packed: UnsafePointer<Float>,
                                      offsets: UnsafePointer<Int>, bias: UnsafePointer<Float>?,
-                                     epilogue: ActivationEpilogue, accumulate: Bool,
+                                     epilogue: UnaryFunction?, accumulate: Bool,
                                      output: UnsafeMutablePointer<Float>, firstImage i0: Int, count: Int,
                                      slice: UnsafeMutablePointer<Float>, threads: Int) {
         let s = plan.conv, cs = plan.channelStride, ld = plan.gridStride
@@ -462,7 +462,7 @@ extension Conv2D {
     /// the input gradient the grid itself, added when `accumulate`.
     @inline(never)
     static func extract(_ s: ShiftedConv, grid: UnsafePointer<Float>, ld: Int, images: Int, channels: Range<Int>,
-                        bias: UnsafePointer<Float>?, epilogue: ActivationEpilogue, accumulate: Bool,
+                        bias: UnsafePointer<Float>?, epilogue: UnaryFunction?, accumulate: Bool,
                         output: UnsafeMutablePointer<Float>, firstImage i0: Int) {
         let plane = s.outH * s.outW, imageRows = s.rowsPerImage * s.pitch
         for o in channels {
@@ -473,7 +473,7 @@ extension Conv2D {
                 for y in 0 ..< s.outH {
                     if accumulate {
                         addRow(dst + y * s.outW, src + y * s.pitch, count: s.outW)
-                    } else if bias == nil && epilogue == .none {
+                    } else if bias == nil && epilogue == nil {
                         copyRow(src + y * s.pitch, dst + y * s.outW, count: s.outW)
                     } else {
                         applyEpilogue(src + y * s.pitch, dst + y * s.outW, count: s.outW, bias: b, epilogue: epilogue)

@@ -12,10 +12,11 @@ import DLGKernelsAVX512
 /// merged, so the loop runs over rows of the innermost (merged) axis.
 public struct FusedElementwiseKernel: Sendable {
     public enum Code: Sendable, Hashable {
-        case unary(UnaryOp)
+        case unary(UnaryFunction)
         /// dy·f′(x) from (x, y, dy).
-        case unaryGrad(UnaryOp)
-        case binary(BinaryOp)
+        case unaryGrad(UnaryFunction)
+        /// A binary function (`Op.visitBinary`).
+        case binary(Op)
         /// The first operand, unchanged (stop_gradient, identity).
         case copy
     }
@@ -386,65 +387,76 @@ public struct FusedElementwiseKernel: Sendable {
 
     /// out[i] = a[i] op b over n contiguous elements.
     @inlinable
-    static func binaryTile<T: KernelScalar>(_ op: BinaryOp, _ a: UnsafePointer<T>, _ b: T,
+    static func binaryTile<T: KernelScalar>(_ op: Op, _ a: UnsafePointer<T>, _ b: T,
                                              _ out: UnsafeMutablePointer<T>, _ n: Int) {
         #if arch(x86_64)
-        if usesAVX512(T.self), let t = op.tileOp {
-            TileOps.binary(t, f32(a), scalar: unsafeBitCast(b, to: Float.self), f32(out), n)
+        if usesAVX512(T.self) {
+            TileOps.binary(op, f32(a), scalar: unsafeBitCast(b, to: Float.self), f32(out), n)
             return
         }
         #endif
-        let v = SIMD16<T>(repeating: b)
-        switch op {
-        case .add: SIMDMath.map(a, out, n) { $0 + v }
-        case .sub: SIMDMath.map(a, out, n) { $0 - v }
-        case .mul: SIMDMath.map(a, out, n) { $0 * v }
-        case .div: SIMDMath.map(a, out, n) { $0 / v }
-        default: SIMDMath.map(a, out, n) { op.apply($0, v) }
-        }
+        _ = op.visitBinary(ScalarRightLoop(a: a, b: SIMD16(repeating: b), out: out, n: n))
     }
 
     /// out[i] = a op b[i] over n contiguous elements.
     @inlinable
-    static func binaryTile<T: KernelScalar>(_ op: BinaryOp, _ a: T, _ b: UnsafePointer<T>,
+    static func binaryTile<T: KernelScalar>(_ op: Op, _ a: T, _ b: UnsafePointer<T>,
                                              _ out: UnsafeMutablePointer<T>, _ n: Int) {
         #if arch(x86_64)
-        if usesAVX512(T.self), let t = op.tileOp {
-            TileOps.binary(t, scalar: unsafeBitCast(a, to: Float.self), f32(b), f32(out), n)
+        if usesAVX512(T.self) {
+            TileOps.binary(op, scalar: unsafeBitCast(a, to: Float.self), f32(b), f32(out), n)
             return
         }
         #endif
-        let v = SIMD16<T>(repeating: a)
-        switch op {
-        case .add: SIMDMath.map(b, out, n) { v + $0 }
-        case .sub: SIMDMath.map(b, out, n) { v - $0 }
-        case .mul: SIMDMath.map(b, out, n) { v * $0 }
-        case .div: SIMDMath.map(b, out, n) { v / $0 }
-        default: SIMDMath.map(b, out, n) { op.apply(v, $0) }
-        }
+        _ = op.visitBinary(ScalarLeftLoop(a: SIMD16(repeating: a), b: b, out: out, n: n))
     }
 
     /// out[i] = a[i] op b[i] over n contiguous elements, the op chosen once per tile.
     @inlinable
-    static func binaryTile<T: KernelScalar>(_ op: BinaryOp, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
+    static func binaryTile<T: KernelScalar>(_ op: Op, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
                                              _ out: UnsafeMutablePointer<T>, _ n: Int) {
         #if arch(x86_64)
-        if usesAVX512(T.self), let t = op.tileOp {
-            TileOps.binary(t, f32(a), f32(b), f32(out), n)
+        if usesAVX512(T.self) {
+            TileOps.binary(op, f32(a), f32(b), f32(out), n)
             return
         }
         #endif
-        switch op {
-        case .add: SIMDMath.map2(a, b, out, n) { $0 + $1 }
-        case .sub: SIMDMath.map2(a, b, out, n) { $0 - $1 }
-        case .mul: SIMDMath.map2(a, b, out, n) { $0 * $1 }
-        case .div: SIMDMath.map2(a, b, out, n) { $0 / $1 }
-        case .pow: SIMDMath.map2(a, b, out, n) { BinaryOp.pow.apply($0, $1) }
-        case .maximum: SIMDMath.map2(a, b, out, n) { BinaryOp.maximum.apply($0, $1) }
-        case .minimum: SIMDMath.map2(a, b, out, n) { BinaryOp.minimum.apply($0, $1) }
-        case .greater: SIMDMath.map2(a, b, out, n) { BinaryOp.greater.apply($0, $1) }
-        case .greaterEqual: SIMDMath.map2(a, b, out, n) { BinaryOp.greaterEqual.apply($0, $1) }
-        case .equal: SIMDMath.map2(a, b, out, n) { BinaryOp.equal.apply($0, $1) }
+        _ = op.visitBinary(PairLoop(a: a, b: b, out: out, n: n))
+    }
+
+    @usableFromInline
+    struct PairLoop<T: KernelScalar>: BinaryVisitor {
+        @usableFromInline let a: UnsafePointer<T>, b: UnsafePointer<T>, out: UnsafeMutablePointer<T>, n: Int
+        @inlinable init(a: UnsafePointer<T>, b: UnsafePointer<T>, out: UnsafeMutablePointer<T>, n: Int) {
+            self.a = a; self.b = b; self.out = out; self.n = n
+        }
+        @inlinable @inline(__always)
+        func visit<F: BinaryDefinition>(_: F.Type) { SIMDMath.map2(a, b, out, n) { F.forward($0, $1) } }
+    }
+
+    @usableFromInline
+    struct ScalarRightLoop<T: KernelScalar>: BinaryVisitor {
+        @usableFromInline let a: UnsafePointer<T>, b: SIMD16<T>, out: UnsafeMutablePointer<T>, n: Int
+        @inlinable init(a: UnsafePointer<T>, b: SIMD16<T>, out: UnsafeMutablePointer<T>, n: Int) {
+            self.a = a; self.b = b; self.out = out; self.n = n
+        }
+        @inlinable @inline(__always)
+        func visit<F: BinaryDefinition>(_: F.Type) {
+            let v = b
+            SIMDMath.map(a, out, n) { F.forward($0, v) }
+        }
+    }
+
+    @usableFromInline
+    struct ScalarLeftLoop<T: KernelScalar>: BinaryVisitor {
+        @usableFromInline let a: SIMD16<T>, b: UnsafePointer<T>, out: UnsafeMutablePointer<T>, n: Int
+        @inlinable init(a: SIMD16<T>, b: UnsafePointer<T>, out: UnsafeMutablePointer<T>, n: Int) {
+            self.a = a; self.b = b; self.out = out; self.n = n
+        }
+        @inlinable @inline(__always)
+        func visit<F: BinaryDefinition>(_: F.Type) {
+            let v = a
+            SIMDMath.map(b, out, n) { F.forward(v, $0) }
         }
     }
 }

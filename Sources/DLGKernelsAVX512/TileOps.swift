@@ -1,184 +1,113 @@
-// Elementwise loops over f32 rows compiled for AVX-512: the steps of
-// DLGKernels' fused elementwise kernels and its common unary and binary
-// kernels, for the ops that dominate training steps (arithmetic, relu and
-// its gradient, square, the sums of reductions). Each computes exactly what
-// DLGKernels' portable loops compute, lane by lane and in the same order of
-// additions, so results do not depend on which of the two ran: no
-// multiply-add is contracted into an FMA, a row's tail goes through the same
-// vector code on zero-filled lanes, and `sum` keeps the pairwise order of
-// `SIMDMath.pairwiseSum`.
+// Elementwise loops over f32 rows compiled for AVX-512: the unary and
+// binary functions of DLGKernels' kernels and of the steps of its fused
+// elementwise kernels, convolution epilogues, and the sums of reductions.
+// The math is the functions' one definition in DLGOps, compiled here for
+// AVX-512, so each loop computes exactly what DLGKernels' portable loops
+// compute, lane by lane and in the same order of additions, and results do
+// not depend on which of the two ran: no multiply-add is contracted into an
+// FMA, a row's tail goes through the same vector code on zero-filled lanes,
+// and `sum` keeps the pairwise order of `SIMDMath.pairwiseSum`.
 
 #if arch(x86_64)
+import DLGOps
 
 public enum TileOps {
-    public enum Binary: UInt8, Sendable {
-        case add, sub, mul, div
+    /// y[i] = f(x[i]); `y` may equal `x`.
+    public static func unary(_ f: UnaryFunction, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        _ = f.op.visitUnary(UnaryLoop(x: x, y: y, n: n, a: Float(f.alpha)))
     }
 
-    public enum Unary: UInt8, Sendable {
-        /// −x
-        case neg
-        /// x²
-        case square
-        /// x ≤ 0 ? 0 : x (a NaN stays NaN)
-        case relu
-        /// x < 0 ? −x : x, plus 0 (so −0 becomes +0)
-        case abs
-        /// √x
-        case sqrt
+    /// dx[i] = dy[i]·f′ at (x[i], y[i]); `dx` may equal any operand.
+    public static func gradient(_ f: UnaryFunction, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                                dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        _ = f.op.visitUnary(GradientLoop(x: x, y: y, dy: dy, dx: dx, n: n, a: Float(f.alpha)))
     }
 
-    public enum Gradient: UInt8, Sendable {
-        /// x > 0 ? dy : 0
-        case relu
-        /// −dy
-        case neg
-        /// 2·x·dy
-        case square
-    }
-
-    @inline(__always)
-    static func apply(_ op: Binary, _ a: Vector16, _ b: Vector16) -> Vector16 {
-        switch op {
-        case .add: return a + b
-        case .sub: return a - b
-        case .mul: return a * b
-        case .div: return a / b
+    /// dst[i] = f(src[i] + bias), or src[i] + bias without f: a convolution's
+    /// epilogue. `dst` may equal `src`.
+    public static func biasUnary(_ f: UnaryFunction?, _ src: UnsafePointer<Float>, bias: Float,
+                                 _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        let b = Vector16(repeating: bias)
+        guard let f else {
+            SIMDMath.map(src, dst, n) { $0 + b }
+            return
         }
+        _ = f.op.visitUnary(BiasUnaryLoop(x: src, y: dst, n: n, a: Float(f.alpha), bias: b))
     }
 
-    /// out[i] = a[i] op b[i]; `out` may equal `a` or `b`.
-    public static func binary(_ op: Binary, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    /// out[i] = a[i] op b[i] for a binary function `op`; `out` may equal `a` or `b`.
+    public static func binary(_ op: Op, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                               _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        switch op {
-        case .add: binaryLoop(.add, a, b, out, n)
-        case .sub: binaryLoop(.sub, a, b, out, n)
-        case .mul: binaryLoop(.mul, a, b, out, n)
-        case .div: binaryLoop(.div, a, b, out, n)
-        }
-    }
-
-    /// out[i] = f(a[i]) over whole vectors, the tail through `f` on zero-filled lanes.
-    @inline(__always)
-    static func map(_ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
-                    _ f: (Vector16) -> Vector16) {
-        var i = 0
-        while i + 16 <= n {
-            store(f(load(a + i)), out + i)
-            i &+= 16
-        }
-        if i < n { storePartial(f(loadPartial(a + i, n - i)), out + i, n - i) }
-    }
-
-    /// out[i] = f(a[i], b[i]), as `map`.
-    @inline(__always)
-    static func map2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
-                     _ f: (Vector16, Vector16) -> Vector16) {
-        var i = 0
-        while i + 16 <= n {
-            store(f(load(a + i), load(b + i)), out + i)
-            i &+= 16
-        }
-        if i < n { storePartial(f(loadPartial(a + i, n - i), loadPartial(b + i, n - i)), out + i, n - i) }
-    }
-
-    @inline(__always)
-    static func binaryLoop(_ op: Binary, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                           _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        map2(a, b, out, n) { apply(op, $0, $1) }
+        _ = op.visitBinary(PairLoop(a: a, b: b, out: out, n: n))
     }
 
     /// out[i] = a[i] op b.
-    public static func binary(_ op: Binary, _ a: UnsafePointer<Float>, scalar b: Float,
+    public static func binary(_ op: Op, _ a: UnsafePointer<Float>, scalar b: Float,
                               _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        switch op {
-        case .add: scalarRightLoop(.add, a, b, out, n)
-        case .sub: scalarRightLoop(.sub, a, b, out, n)
-        case .mul: scalarRightLoop(.mul, a, b, out, n)
-        case .div: scalarRightLoop(.div, a, b, out, n)
-        }
-    }
-
-    @inline(__always)
-    static func scalarRightLoop(_ op: Binary, _ a: UnsafePointer<Float>, _ b: Float,
-                                _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        let v = Vector16(repeating: b)
-        map(a, out, n) { apply(op, $0, v) }
+        _ = op.visitBinary(ScalarRightLoop(a: a, b: Vector16(repeating: b), out: out, n: n))
     }
 
     /// out[i] = a op b[i].
-    public static func binary(_ op: Binary, scalar a: Float, _ b: UnsafePointer<Float>,
+    public static func binary(_ op: Op, scalar a: Float, _ b: UnsafePointer<Float>,
                               _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        switch op {
-        case .add: scalarLeftLoop(.add, a, b, out, n)
-        case .sub: scalarLeftLoop(.sub, a, b, out, n)
-        case .mul: scalarLeftLoop(.mul, a, b, out, n)
-        case .div: scalarLeftLoop(.div, a, b, out, n)
+        _ = op.visitBinary(ScalarLeftLoop(a: Vector16(repeating: a), b: b, out: out, n: n))
+    }
+
+    struct UnaryLoop: UnaryVisitor {
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, n: Int, a: Float
+        @inline(__always)
+        func visit<F: UnaryDefinition>(_: F.Type) {
+            let a = self.a
+            SIMDMath.map(x, y, n) { F.forward($0, a) }
         }
     }
 
-    @inline(__always)
-    static func scalarLeftLoop(_ op: Binary, _ a: Float, _ b: UnsafePointer<Float>,
-                               _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        let v = Vector16(repeating: a)
-        map(b, out, n) { apply(op, v, $0) }
-    }
-
-    @inline(__always)
-    static func apply(_ op: Unary, _ x: Vector16) -> Vector16 {
-        switch op {
-        case .neg: return -x
-        case .square: return x * x
-        case .relu: return x.replacing(with: 0, where: x .<= 0)
-        case .abs: return x.replacing(with: -x, where: x .< 0) + 0
-        case .sqrt: return x.squareRoot()
+    struct BiasUnaryLoop: UnaryVisitor {
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, n: Int, a: Float, bias: Vector16
+        @inline(__always)
+        func visit<F: UnaryDefinition>(_: F.Type) {
+            let a = self.a, b = bias
+            SIMDMath.map(x, y, n) { F.forward($0 + b, a) }
         }
     }
 
-    /// y[i] = op(x[i]); `y` may equal `x`.
-    public static func unary(_ op: Unary, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        switch op {
-        case .neg: unaryLoop(.neg, x, y, n)
-        case .square: unaryLoop(.square, x, y, n)
-        case .relu: unaryLoop(.relu, x, y, n)
-        case .abs: unaryLoop(.abs, x, y, n)
-        case .sqrt: unaryLoop(.sqrt, x, y, n)
+    struct GradientLoop: UnaryVisitor {
+        let x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>
+        let dx: UnsafeMutablePointer<Float>, n: Int, a: Float
+        @inline(__always)
+        func visit<F: UnaryDefinition>(_: F.Type) {
+            let a = self.a
+            SIMDMath.map3(x, y, dy, dx, n) { F.backward($0, $1, $2, a) }
         }
     }
 
-    @inline(__always)
-    static func unaryLoop(_ op: Unary, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        map(x, y, n) { apply(op, $0) }
+    struct PairLoop: BinaryVisitor {
+        let a: UnsafePointer<Float>, b: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, n: Int
+        @inline(__always)
+        func visit<F: BinaryDefinition>(_: F.Type) { SIMDMath.map2(a, b, out, n) { F.forward($0, $1) } }
     }
 
-    @inline(__always)
-    static func apply(_ op: Gradient, _ x: Vector16, _ dy: Vector16) -> Vector16 {
-        switch op {
-        case .relu: return Vector16().replacing(with: dy, where: x .> 0)
-        case .neg: return -dy
-        case .square: return 2 * x * dy
+    struct ScalarRightLoop: BinaryVisitor {
+        let a: UnsafePointer<Float>, b: Vector16, out: UnsafeMutablePointer<Float>, n: Int
+        @inline(__always)
+        func visit<F: BinaryDefinition>(_: F.Type) {
+            let v = b
+            SIMDMath.map(a, out, n) { F.forward($0, v) }
         }
     }
 
-    /// dx[i] = dy[i]·op′ at x[i]; `dx` may equal `x` or `dy`.
-    public static func gradient(_ op: Gradient, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                                dx: UnsafeMutablePointer<Float>, _ n: Int) {
-        switch op {
-        case .relu: gradientLoop(.relu, x, dy, dx, n)
-        case .neg: gradientLoop(.neg, x, dy, dx, n)
-        case .square: gradientLoop(.square, x, dy, dx, n)
+    struct ScalarLeftLoop: BinaryVisitor {
+        let a: Vector16, b: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, n: Int
+        @inline(__always)
+        func visit<F: BinaryDefinition>(_: F.Type) {
+            let v = a
+            SIMDMath.map(b, out, n) { F.forward(v, $0) }
         }
-    }
-
-    @inline(__always)
-    static func gradientLoop(_ op: Gradient, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                             _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
-        map2(x, dy, dx, n) { apply(op, $0, $1) }
     }
 
     /// acc[i] += values[i].
     public static func accumulate(_ acc: UnsafeMutablePointer<Float>, _ values: UnsafePointer<Float>, _ n: Int) {
-        binaryLoop(.add, UnsafePointer(acc), values, acc, n)
+        SIMDMath.map2(UnsafePointer(acc), values, acc, n) { $0 + $1 }
     }
 
     /// The sum of `n` values, added in the order of `SIMDMath.pairwiseSum`:

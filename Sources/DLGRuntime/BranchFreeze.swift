@@ -1,8 +1,5 @@
 import DLGGraph
 import DLGKernels
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The branch every piecewise op took at one point (which side of 0 each relu input was on,
 /// which operand won each maximum, which cell won each max-pooling window, …), recorded so that
@@ -58,9 +55,9 @@ extension Executor {
             for i in 0..<n { y[i] = base[i] }
         case .pieces(let base):
             let x = pointer(ins.inputs[0], Double.self)
-            let alpha = ins.attrs.float("alpha")
-            for i in 0..<n where Self.piece(ins.op, x[i]) != base[i] {
-                y[i] = Self.pieceFormula(ins.op, piece: base[i], x[i], alpha: alpha)
+            guard let f = UnaryFunction(ins.op, alpha: ins.attrs.alpha) else { return }
+            for i in 0..<n where f.piece(x[i]) != base[i] {
+                y[i] = f.onPiece(base[i], x[i])
             }
         case .select(let chooseFirst):
             // y = m·a + (1 − m)·b, with a and b broadcast to the output's shape.
@@ -105,10 +102,10 @@ extension Executor {
             var mask = [Double](repeating: 0, count: plan.outputCount)
             let a = pointer(ins.inputs[0], Double.self), b = pointer(ins.inputs[1], Double.self)
             mask.withUnsafeMutableBufferPointer { m in
-                if ins.op == .maximum { binary(.greaterEqual, plan, a, b, m.baseAddress!) }
+                if ins.op == .maximum { binary(.greater_equal, plan, a, b, m.baseAddress!) }
                 else {
                     guard let swapped = try? BroadcastPlan(lhs: ins.inputs[1].shape, rhs: ins.inputs[0].shape) else { return }
-                    binary(.greaterEqual, swapped, b, a, m.baseAddress!)
+                    binary(.greater_equal, swapped, b, a, m.baseAddress!)
                 }
             }
             return .select(mask)
@@ -138,42 +135,15 @@ extension Executor {
             }
             return .poolCells(cells)
         default:
-            guard ins.inputs.count == 1, ins.inputs[0].count == n else { return nil }
+            guard ins.inputs.count == 1, ins.inputs[0].count == n,
+                  let f = UnaryFunction(ins.op, alpha: ins.attrs.alpha) else { return nil }
             let x = pointer(ins.inputs[0], Double.self)
-            return .pieces((0..<n).map { piece(ins.op, x[$0]) })
+            return .pieces((0..<n).map { f.piece(x[$0]) })
         }
     }
 
     private static func reductionPlan(_ ins: Instruction) -> ReductionPlan? {
         let s = ins.inputs[0].shape
-        let axes = ins.attrs.ints("axes") ?? []
-        return try? ReductionPlan(shape: s, axes: axes.isEmpty ? Array(0..<s.count) : axes)
-    }
-
-    /// Which piece of a unary op x lies on, split where the op's gradient kernel splits it: relu,
-    /// leaky_relu, elu, selu and abs at 0 (with 0 a piece of its own, where relu′ = abs′ = 0),
-    /// satlin at 0 and 1, satlins at ±1.
-    static func piece(_ op: Op, _ x: Double) -> UInt8 {
-        switch op {
-        case .satlin: x <= 0 ? 0 : x >= 1 ? 2 : 1
-        case .satlins: x <= -1 ? 0 : x >= 1 ? 2 : 1
-        default: x > 0 ? 1 : x == 0 ? 2 : 0
-        }
-    }
-
-    /// The op's formula on `piece`, evaluated at x (which may lie outside that piece).
-    static func pieceFormula(_ op: Op, piece: UInt8, _ x: Double, alpha: Double?) -> Double {
-        switch op {
-        case .satlin: return piece == 0 ? 0 : piece == 2 ? 1 : x
-        case .satlins: return piece == 0 ? -1 : piece == 2 ? 1 : x
-        case .relu: return piece == 1 ? x : 0
-        case .leaky_relu: return piece == 1 ? x : (alpha ?? 0.01) * x
-        case .abs: return piece == 1 ? x : piece == 0 ? -x : 0
-        case .elu:
-            return piece == 1 ? x : (alpha ?? 1) * (expm1(x))
-        case .selu:
-            return UnaryOp.seluLambda * (piece == 1 ? x : UnaryOp.seluAlpha * expm1(x))
-        default: return x
-        }
+        return try? ReductionPlan(shape: s, axes: ins.attrs.reduce.normalizedAxes(rank: s.count))
     }
 }

@@ -16,11 +16,11 @@ extension Executor {
     }
 
     static func workspaceBytesFused(_ ins: Instruction, floatType: DType, threads: Int) throws(ExecutionError) -> Int {
-        if let r = ins.attrs.region("region"), let last = r.steps.last, last.op.decl.fusion == .reduction {
+        if let r = ins.attrs.region, let last = r.steps.last, last.op.decl.fusion == .reduction {
             // Accumulators of the reduction's workers beyond the first.
             return FusedElementwiseKernel.Reduction.partialCount(outputs: ins.output.count, threads: threads) * floatType.byteSize
         }
-        guard let r = ins.attrs.region("region"), let a = r.anchor, !isOuterProduct(a, of: ins) else { return 0 }
+        guard let r = ins.attrs.region, let a = r.anchor, !isOuterProduct(a, of: ins) else { return 0 }
         // The GEMM accumulates into the output itself: no scratch.
         if gemmAccumulation(r.steps, of: ins) != nil { return 0 }
         var inputs: [Buffer] = []
@@ -53,7 +53,7 @@ extension Executor {
             shapes.append(ins.inputs[i].shape)
         }
         guard shapes.allSatisfy({ $0.count == 2 }), ins.output.shape.count == 2 else { return false }
-        let ta = step.attrs.bool("transpose_a") ?? false
+        let ta = step.attrs.matmul.transposeA
         let k = ta ? shapes[0][0] : shapes[0][1]
         // Rows of fewer than 64 elements cost the loop more in per-row dispatch than
         // the GEMM's extra pass (a 256×10 logits layer ran 8× slower this way).
@@ -112,7 +112,7 @@ extension Executor {
     }
 
     func compileFused<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
-        guard let region = ins.attrs.region("region"), !region.steps.isEmpty else {
+        guard let region = ins.attrs.region, !region.steps.isEmpty else {
             throw ExecutionError("a fused op without a region")
         }
         var outShape = ins.output.shape
@@ -125,9 +125,8 @@ extension Executor {
             guard let shape = steps[steps.count - 2].type.shape.knownDims, let op = Executor.reduceOp(last.op) else {
                 throw ExecutionError("a fused \(last.op.rawValue) over a chain of unknown shape")
             }
-            let axes = last.attrs.ints("axes") ?? []
             let plan: ReductionPlan
-            do { plan = try ReductionPlan(shape: shape, axes: axes.isEmpty ? Array(0..<shape.count) : axes) } catch {
+            do { plan = try ReductionPlan(shape: shape, axes: last.attrs.reduce.normalizedAxes(rank: shape.count)) } catch {
                 throw ExecutionError(error.description)
             }
             reduction = FusedElementwiseKernel.Reduction(op: op, shape: shape, axes: Set(plan.axes))
@@ -161,16 +160,10 @@ extension Executor {
             // conv2d + bias + one of the activations the conv kernel applies while writing.
             if anchor.op == .conv2d, steps.count <= 3, steps.count >= 2, steps[1].op == .bias_add,
                steps[1].operands.first == .step(0), case .input(let bi)? = steps[1].operands.last,
-               (steps[1].attrs.int("axis") ?? 1) == 1 {
-                var epilogue: ActivationEpilogue? = steps.count == 2 ? ActivationEpilogue.none : nil
-                if steps.count == 3, steps[2].operands == [.step(1)] {
-                    switch steps[2].op {
-                    case .relu: epilogue = ActivationEpilogue.relu
-                    case .sigmoid: epilogue = ActivationEpilogue.sigmoid
-                    case .tanh: epilogue = ActivationEpilogue.tanh
-                    case .leaky_relu: epilogue = ActivationEpilogue.leakyRelu(alpha: steps[2].attrs.float("alpha") ?? 0.01)
-                    default: epilogue = nil
-                    }
+               steps[1].attrs.axis == 1 {
+                var epilogue: UnaryFunction?? = steps.count == 2 ? .some(nil) : nil
+                if steps.count == 3, steps[2].operands == [.step(1)], [.relu, .sigmoid, .tanh, .leaky_relu].contains(steps[2].op) {
+                    epilogue = .some(UnaryFunction(steps[2].op, alpha: steps[2].attrs.alpha))
                 }
                 if let epilogue {
                     let g = try Executor.convGeometry(x: a.inputs[0].shape, w: a.inputs[1].shape, attrs: a.attrs)
@@ -221,7 +214,7 @@ extension Executor {
                         // op(A)[i, 0] and op(B)[0, j] sit at offsets i and j whether or not stored transposed.
                         strides = k == 0 ? [1, 0] : [0, 1]
                     } else if step.op == .bias_add, k == 1 {
-                        let axis = step.attrs.int("axis") ?? 1
+                        let axis = step.attrs.axis
                         strides = FusedElementwiseKernel.axisStrides(axis: axis < 0 ? axis + outShape.count : axis, of: outShape)
                     } else {
                         strides = FusedElementwiseKernel.broadcastStrides(shape, to: outShape)
@@ -239,13 +232,10 @@ extension Executor {
                 // broadcast_to: its operand's view already repeats it over the stretched axes.
                 code = .copy
             } else if step.op == .unary_grad {
-                guard let fn = step.attrs.string("fn"), let u = Executor.unaryOp(fn, alpha: step.attrs.float("alpha")) else {
-                    throw ExecutionError("unknown function in a fused unary_grad")
-                }
-                code = .unaryGrad(u)
+                code = .unaryGrad(step.attrs.unaryGrad)
             } else if let b = Executor.binaryOp(step.op) {
                 code = .binary(b)
-            } else if let u = Executor.unaryOp(step.op.rawValue, alpha: step.attrs.float("alpha")) {
+            } else if let u = UnaryFunction(step.op, alpha: step.attrs.alpha) {
                 code = .unary(u)
             } else {
                 throw ExecutionError("\(step.op.rawValue) cannot run inside a fused elementwise kernel")

@@ -77,7 +77,7 @@ public enum GradientCheck {
             var m = n
             m.op = .input
             m.inputs = []
-            m.attrs = ["dtype": .dtype(n.type.dtype), "shape": .shape(n.type.shape)]
+            m.attrs = .source(SourceAttributes(dtype: n.type.dtype, shape: n.type.shape))
             m.name = name
             lg[n.id] = m
             frozen.append(name)
@@ -205,7 +205,7 @@ public enum GradientCheck {
         for n in g.nodes where n.inputs.contains(input) {
             switch n.op {
             case .sparse_softmax_ce: return max(1, g[n.inputs[0]].type.shape.knownDims?.last ?? 2)
-            case .one_hot: return max(1, n.attrs.int("classes") ?? 2)
+            case .one_hot: return max(1, n.attrs.oneHot.classes)
             default: continue
             }
         }

@@ -5,35 +5,8 @@ import DLGKernels
 extension Executor {
     typealias Call = () throws(ExecutionError) -> Void
 
-    static func unaryOp(_ name: String, alpha: Double?) -> UnaryOp? {
-        switch name {
-        case "neg": return .neg
-        case "exp": return .exp
-        case "log": return .log
-        case "sqrt": return .sqrt
-        case "rsqrt": return .rsqrt
-        case "abs": return .abs
-        case "square": return .square
-        case "reciprocal": return .reciprocal
-        case "sign": return .sign
-        case "sigmoid": return .sigmoid
-        case "tanh": return .tanh
-        case "relu": return .relu
-        case "leaky_relu": return .leakyRelu(alpha: alpha ?? 0.01)
-        case "elu": return .elu(alpha: alpha ?? 1)
-        case "selu": return .selu
-        case "gelu": return .gelu
-        case "swish": return .swish
-        case "softplus": return .softplus
-        case "softsign": return .softsign
-        case "hardlim": return .hardlim
-        case "hardlims": return .hardlims
-        case "satlin": return .satlin
-        case "satlins": return .satlins
-        case "step": return .step
-        case "stop_gradient": return .identity
-        default: return nil
-        }
+    static func unaryOp(_ name: String, alpha: Double?) -> UnaryFunction? {
+        Op(rawValue: name).flatMap { UnaryFunction($0, alpha: alpha) }
     }
 
     /// The reduction a reduce op computes.
@@ -47,24 +20,10 @@ extension Executor {
         }
     }
 
-    static func binaryOp(_ op: Op) -> BinaryOp? {
-        switch op {
-        case .add: return .add
-        case .sub: return .sub
-        case .mul: return .mul
-        case .div: return .div
-        case .pow: return .pow
-        case .maximum: return .maximum
-        case .minimum: return .minimum
-        case .greater: return .greater
-        case .greater_equal: return .greaterEqual
-        case .equal: return .equal
-        default: return nil
-        }
-    }
+    static func binaryOp(_ op: Op) -> Op? { op.isBinaryFunction ? op : nil }
 
     static func convGeometry(x: [Int], w: [Int], attrs: Attributes) throws(ExecutionError) -> Conv2DGeometry {
-        let a = ConvAttributes(attrs)
+        let a = attrs.conv
         do {
             return try Conv2DGeometry(n: x[0], c: x[1], h: x[2], w: x[3], filters: w[0], kernelH: w[2], kernelW: w[3],
                                       strideH: a.stride[0], strideW: a.stride[1], padTop: a.pad[0], padBottom: a.pad[1],
@@ -76,8 +35,8 @@ extension Executor {
     }
 
     static func poolGeometry(x: [Int], y: [Int], attrs: Attributes) throws(ExecutionError) -> (Pool2DGeometry, PoolKind) {
-        let a = PoolAttributes(attrs)
-        let kind: PoolKind = a.kind == "max" ? .max : a.kind == "min" ? .min : .average(countIncludePad: a.countIncludePad)
+        let a = attrs.pool
+        let kind: PoolKind = a.kind == .max ? .max : a.kind == .min ? .min : .average(countIncludePad: a.countIncludePad)
         do {
             let g = try Pool2DGeometry(n: x[0], c: x[1], h: x[2], w: x[3], kernelH: a.kernel[0], kernelW: a.kernel[1],
                                        strideH: a.stride[0], strideW: a.stride[1], padTop: a.pad[0], padBottom: a.pad[1],
@@ -102,8 +61,8 @@ extension Executor {
                 return Conv2D.workspaceCount(.backwardWeight, for: try convGeometry(x: ins.inputs[0].shape, w: ins.output.shape, attrs: ins.attrs),
                                              threads: threads, as: T.self) * MemoryLayout<T>.stride
             case .reduce_sum, .reduce_mean, .reduce_max, .reduce_min, .reduce_max_grad, .reduce_min_grad:
-                let axes = ins.attrs.ints("axes") ?? [], s = ins.inputs[0].shape
-                guard let plan = try? ReductionPlan(shape: s, axes: axes.isEmpty ? Array(0..<s.count) : axes) else { return 0 }
+                let s = ins.inputs[0].shape
+                guard let plan = try? ReductionPlan(shape: s, axes: ins.attrs.reduce.normalizedAxes(rank: s.count)) else { return 0 }
                 return plan.scratchBytes(threads: threads, elementSize: MemoryLayout<T>.stride)
             case .matmul:
                 // The partial products of a GEMM split along its inner dimension.
@@ -130,8 +89,7 @@ extension Executor {
         let ws = UnsafeMutableBufferPointer<T>(start: workspace.assumingMemoryBound(to: T.self),
                                                 count: workspaceBytes / MemoryLayout<T>.stride)
 
-        if let u = Executor.unaryOp(ins.op.rawValue, alpha: ins.attrs.float("alpha")), ins.inputs.count == 1,
-           ins.op != .cast {
+        if let u = UnaryFunction(ins.op, alpha: ins.attrs.alpha) {
             let x = input(0)
             return { Threads.elementwise(n, threads: threads) { r in unary(u, x + r.lowerBound, out + r.lowerBound, count: r.count) } }
         }
@@ -152,14 +110,8 @@ extension Executor {
         case .fused:
             return try compileFused(ins, T.self)
         case .unary_grad:
-            guard let fn = ins.attrs.string("fn"), let u = Executor.unaryOp(fn, alpha: ins.attrs.float("alpha")) else {
-                throw ExecutionError("unknown function \(ins.attrs.string("fn") ?? "")")
-            }
+            let u = ins.attrs.unaryGrad
             let (x, y, dy) = (input(0), input(1), input(2))
-            if fn == "neg" {
-                // f′ = −1.
-                return { Threads.elementwise(n, threads: threads) { r in unary(.neg, dy + r.lowerBound, out + r.lowerBound, count: r.count) } }
-            }
             return {
                 Threads.elementwise(n, threads: threads) { r in
                     let o = r.lowerBound
@@ -169,13 +121,12 @@ extension Executor {
         case .bias_add:
             let (x, b) = (input(0), input(1))
             let s = shape(0)
-            let axis = (ins.attrs.int("axis") ?? 1) < 0 ? (ins.attrs.int("axis") ?? 1) + s.count : (ins.attrs.int("axis") ?? 1)
+            let axis = ins.attrs.axis < 0 ? ins.attrs.axis + s.count : ins.attrs.axis
             return { biasAdd(x, b, out, shape: s, axis: axis) }
         case .reduce_sum, .reduce_mean, .reduce_max, .reduce_min, .reduce_max_grad, .reduce_min_grad:
-            let axes = ins.attrs.ints("axes") ?? []
             let s = shape(0)
             let plan: ReductionPlan
-            do { plan = try ReductionPlan(shape: s, axes: axes.isEmpty ? Array(0..<s.count) : axes) } catch {
+            do { plan = try ReductionPlan(shape: s, axes: ins.attrs.reduce.normalizedAxes(rank: s.count)) } catch {
                 throw ExecutionError(error.description)
             }
             let x = input(0)
@@ -192,16 +143,16 @@ extension Executor {
             }
         case .axis_size:
             let s = shape(0)
-            let axes = (ins.attrs.ints("axes") ?? []).map { $0 < 0 ? $0 + s.count : $0 }
+            let axes = ins.attrs.axes.map { $0 < 0 ? $0 + s.count : $0 }
             let size = T(axes.reduce(1) { $0 * s[$1] })
             return { out.pointee = size }
-        case .reshape:
+        case .reshape, .stop_gradient:
             let x = input(0)
             if UnsafeMutablePointer(x) == out { return {} }
             return { out.update(from: x, count: n) }
         case .transpose:
             let plan: TransposePlan
-            do { plan = try TransposePlan(shape: shape(0), perm: ins.attrs.ints("perm") ?? Array((0..<shape(0).count).reversed())) } catch {
+            do { plan = try TransposePlan(shape: shape(0), perm: ins.attrs.perm) } catch {
                 throw ExecutionError(error.description)
             }
             let x = input(0)
@@ -214,14 +165,15 @@ extension Executor {
         case .concat:
             let plan: ConcatPlan
             let r = shape(0).count
-            let axis = (ins.attrs.int("axis") ?? 0) < 0 ? (ins.attrs.int("axis") ?? 0) + r : (ins.attrs.int("axis") ?? 0)
+            let axis = ins.attrs.axis < 0 ? ins.attrs.axis + r : ins.attrs.axis
             do { plan = try ConcatPlan(shapes: ins.inputs.map(\.shape), axis: axis) } catch { throw ExecutionError(error.description) }
             let xs = ins.inputs.indices.map { UnsafePointer(input($0)) }
             return { concat(plan, xs, out) }
         case .slice, .slice_grad:
             let full = ins.op == .slice ? shape(0) : ins.output.shape
-            let starts = ins.attrs.ints("starts") ?? [], steps = ins.attrs.ints("steps") ?? Array(repeating: 1, count: full.count)
-            let ends = zip(ins.attrs.ints("ends") ?? [], full).map { min($0, $1) }
+            let a = ins.attrs.slice
+            let starts = a.starts, steps = a.steps
+            let ends = zip(a.ends, full).map { min($0, $1) }
             let plan: SlicePlan
             do { plan = try SlicePlan(shape: full, start: starts, end: ends, step: steps) } catch { throw ExecutionError(error.description) }
             let x = input(0)
@@ -229,17 +181,17 @@ extension Executor {
             return { sliceBackward(plan, x, out) }
         case .pad, .pad_grad:
             let full = ins.op == .pad ? shape(0) : ins.output.shape
-            let pads = ins.attrs.ints("pads") ?? []
+            let pads = ins.attrs.pad.pads
             let r = full.count
             guard r >= 2, pads.count == 2 * r, pads[..<(2 * (r - 2))].allSatisfy({ $0 == 0 }) else {
                 throw ExecutionError("padding is supported on the last two axes only")
             }
             let mode: PadMode
-            switch ins.attrs.string("mode") ?? "zero" {
-            case "constant": mode = .constant(ins.attrs.float("value") ?? 0)
-            case "replicate": mode = .replicate
-            case "reflect": mode = .reflect
-            default: mode = .zero
+            switch ins.attrs.pad.mode {
+            case .constant: mode = .constant(ins.attrs.pad.value)
+            case .replicate: mode = .replicate
+            case .reflect: mode = .reflect
+            case .zero: mode = .zero
             }
             let lead = full[..<(r - 2)].reduce(1, *)
             let g: Pad2DGeometry
@@ -252,7 +204,7 @@ extension Executor {
             return { Pad2D.backward(g, gradOutput: x, gradInput: out, threads: threads) }
         case .one_hot:
             let labels = pointer(ins.inputs[0], Int32.self)
-            let classes = ins.attrs.int("classes") ?? 1
+            let classes = ins.attrs.oneHot.classes
             let rows = ins.inputs[0].count
             return { () throws(ExecutionError) in
                 do throws(LabelError) { try oneHot(labels: labels, count: rows, classes: classes, out) } catch {
@@ -297,12 +249,12 @@ extension Executor {
             let (x, dy) = (input(0), input(1))
             return { Pool2D.backward(g, kind: kind, input: x, gradOutput: dy, gradInput: out, threads: threads) }
         case .softmax, .log_softmax:
-            let (o, k, i) = Executor.around(shape(0), axis: ins.attrs.int("axis") ?? -1)
+            let (o, k, i) = Executor.around(shape(0), axis: ins.attrs.axis)
             let x = input(0)
             if ins.op == .softmax { return { softmax(x, out, outer: o, n: k, inner: i) } }
             return { logSoftmax(x, out, outer: o, n: k, inner: i) }
         case .softmax_grad, .log_softmax_grad:
-            let (o, k, i) = Executor.around(shape(0), axis: ins.attrs.int("axis") ?? -1)
+            let (o, k, i) = Executor.around(shape(0), axis: ins.attrs.axis)
             let (y, dy) = (input(0), input(1))
             if ins.op == .softmax_grad { return { softmaxBackward(y: y, dy: dy, dx: out, outer: o, n: k, inner: i) } }
             return { logSoftmaxBackward(y: y, dy: dy, dx: out, outer: o, n: k, inner: i) }
@@ -332,8 +284,8 @@ extension Executor {
             let (rows, classes) = (shape(0)[0], shape(0)[1])
             return { softmaxCrossEntropyBackward(logits: z, targets: t, dloss: dl, dlogits: out, rows: rows, classes: classes) }
         case .dropout_mask:
-            let rate = ins.attrs.float("rate") ?? 0.5
-            let stream = UInt64(ins.attrs.int("stream") ?? 0)
+            let rate = ins.attrs.dropout.rate
+            let stream = UInt64(ins.attrs.dropout.stream)
             let control = self.control
             return { () throws(ExecutionError) in
                 // A fresh mask per (seed, step, stream), independent of threading.
@@ -357,7 +309,7 @@ extension Executor {
     }
 
     static func matmulGeometry(_ ins: Instruction) -> MatmulGeometry {
-        let ta = ins.attrs.bool("transpose_a") ?? false, tb = ins.attrs.bool("transpose_b") ?? false
+        let ta = ins.attrs.matmul.transposeA, tb = ins.attrs.matmul.transposeB
         let sa = ins.inputs[0].shape, sb = ins.inputs[1].shape
         let (ra, rb) = (sa[sa.count - 2], sa[sa.count - 1])
         let (br, bc) = (sb[sb.count - 2], sb[sb.count - 1])

@@ -48,9 +48,9 @@ public enum Lowering {
             buffers[n.id] = b
             slotOf[n.id] = slots.count
             slots.append(StateSlot(name: n.name ?? g.ref(n.id), buffer: b,
-                                   initializer: n.attrs.initializer("init") ?? .zeros,
-                                   fanIn: n.attrs.int("fan_in") ?? 1, fanOut: n.attrs.int("fan_out") ?? 1,
-                                   trainable: n.attrs.bool("trainable") ?? true, value: n.id))
+                                   initializer: n.attrs.param.initializer,
+                                   fanIn: n.attrs.param.fanIn, fanOut: n.attrs.param.fanOut,
+                                   trainable: n.attrs.param.trainable, value: n.id))
         }
         for n in g.nodes where n.op != .param {
             let dtype = n.type.dtype
@@ -73,7 +73,7 @@ public enum Lowering {
             let b = Buffer(location: location, dtype: dtype, shape: shapes[n.id])
             buffers[n.id] = b
             if n.op == .input { inputs.append(IOSlot(name: n.name ?? g.ref(n.id), buffer: b, value: n.id)) }
-            if n.op == .constant, let v = n.attrs.tensor("value") { constants.append((b, v)) }
+            if n.op == .constant { constants.append((b, n.attrs.constant.value)) }
         }
         var instructions: [Instruction] = []
         // In schedule order (the graph's order), which a plan assumes.

@@ -38,7 +38,7 @@ public struct Instruction: Sendable, Codable {
 
     /// What runs: the op's name, or a fused kernel's steps joined by `+`.
     public var steps: String {
-        attrs.region("region").map { $0.steps.map(\.op.rawValue).joined(separator: "+") } ?? op.rawValue
+        attrs.region.map { $0.steps.map(\.op.rawValue).joined(separator: "+") } ?? op.rawValue
     }
 }
 

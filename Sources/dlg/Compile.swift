@@ -136,7 +136,7 @@ struct Compile: ParsableCommand {
                              ("ms", .double(Double(p.duration.components.attoseconds) * 1e-15 + Double(p.duration.components.seconds) * 1e3))])
                 })),
                 ("ops", .int(ops)), ("fused_groups", .int(fused.count)),
-                ("fused_ops", .int(fused.reduce(0) { $0 + ($1.attrs.region("region")?.steps.count ?? 0) })),
+                ("fused_ops", .int(fused.reduce(0) { $0 + ($1.attrs.region?.steps.count ?? 0) })),
                 ("instructions", .int(program.instructions.count)),
             ]
             if let p = plan {
@@ -159,7 +159,7 @@ struct Compile: ParsableCommand {
             print("  " + p.name.padding(toLength: 20, withPad: " ", startingAt: 0)
                   + String(format: "%8.2f ms", ms) + String(format: "%10d", p.nodes) + "  " + (p.changed ? "yes" : "no"))
         }
-        print("  ops: \(ops) in \(program.instructions.count) kernels; \(fused.count) fused groups holding \(fused.reduce(0) { $0 + ($1.attrs.region("region")?.steps.count ?? 0) }) ops")
+        print("  ops: \(ops) in \(program.instructions.count) kernels; \(fused.count) fused groups holding \(fused.reduce(0) { $0 + ($1.attrs.region?.steps.count ?? 0) }) ops")
         if let p = plan {
             print("  memory: arena \(byteString(p.arenaBytes)), no-reuse total \(byteString(p.noReuseBytes)) (arena = \(String(format: "%.1f%%", 100 * Double(p.arenaBytes) / Double(max(p.noReuseBytes, 1))))), max-live lower bound \(byteString(p.maxLiveBytes)), efficiency \(String(format: "%.3f", p.efficiency)), fragmentation \(byteString(p.fragmentationBytes)); parameters and state \(byteString(program.stateBytes))")
         }

@@ -30,8 +30,8 @@ import Testing
     }
 
     static func regions(_ g: Graph, kind: String) -> [[Op]] {
-        g.nodes.filter { $0.op == .fused && $0.attrs.string("kind") == kind }
-            .map { $0.attrs.region("region")?.steps.map(\.op) ?? [] }
+        g.nodes.filter { $0.op == .fused && $0.attrs.fused.kind.rawValue == kind }
+            .map { $0.attrs.region?.steps.map(\.op) ?? [] }
     }
 
     @Test func reductionsAbsorbTheirProducers() throws {
@@ -59,7 +59,7 @@ import Testing
         let g = try Self.fusedStep()
         #expect(!g.nodes.contains { $0.op == .broadcast_to }, "broadcast_to left standing")
         #expect(g.nodes.contains { n in
-            n.op == .fused && (n.attrs.region("region")?.steps.contains { $0.op == .broadcast_to } ?? false)
+            n.op == .fused && (n.attrs.region?.steps.contains { $0.op == .broadcast_to } ?? false)
         })
     }
 
@@ -124,7 +124,7 @@ import Testing
         o.stage = .grad
         let (graph, diags, _) = Pipeline.compile(SourceFile(path: "bn.dlg", text: Self.source), options: o)
         let g = try #require(graph, "\(diags.all.map(\.message))")
-        let grads = g.nodes.filter { $0.op == .unary_grad && $0.attrs.string("fn") == "square" }
+        let grads = g.nodes.filter { $0.op == .unary_grad && $0.attrs.unaryGrad.op == .square }
         #expect(grads.count == 1)
         for n in grads { #expect(n.inputs[0] == n.inputs[1]) }
     }

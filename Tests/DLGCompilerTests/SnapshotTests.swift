@@ -200,7 +200,7 @@ private func lenet5(upTo stage: Stage, bindings: [String: Int] = [:],
         let text = JSONPrinter.json(g, stage: "grad").serialized()
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let grads = try #require(object["gradients"] as? [[String: Int]])
-        let params = g.params.filter { $0.attrs.bool("trainable") ?? true }.map(\.id)
+        let params = g.params.filter { $0.attrs.param.trainable }.map(\.id)
         #expect(grads.compactMap { $0["of"] } == params)
         let values = try #require(object["values"] as? [[String: Any]])
         for d in grads {

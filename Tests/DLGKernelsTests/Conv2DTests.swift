@@ -8,10 +8,10 @@ extension DenseKernelTests {
             var n: Int, c: Int, h: Int, w: Int, f: Int, kh: Int, kw: Int
             var sh = 1, sw = 1, pt = 0, pb = 0, pl = 0, pr = 0, dh = 1, dw = 1, groups = 1
             var bias = true
-            var epilogue: ActivationEpilogue = .none
+            var epilogue: UnaryFunction? = nil
 
             var description: String {
-                "n\(n) c\(c) \(h)×\(w) f\(f) k\(kh)×\(kw) s\(sh)×\(sw) pad \(pt),\(pb),\(pl),\(pr) d\(dh)×\(dw) g\(groups) bias \(bias) \(epilogue)"
+                "n\(n) c\(c) \(h)×\(w) f\(f) k\(kh)×\(kw) s\(sh)×\(sw) pad \(pt),\(pb),\(pl),\(pr) d\(dh)×\(dw) g\(groups) bias \(bias) \(epilogue.map(\.description) ?? "none")"
             }
 
             func geometry() throws -> Conv2DGeometry {
@@ -34,36 +34,36 @@ extension DenseKernelTests {
 
         static let cases: [Case] = [
             // Plain 3×3 'same', bias + relu, batch 1.
-            Case(n: 1, c: 3, h: 7, w: 9, f: 4, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: .relu),
+            Case(n: 1, c: 3, h: 7, w: 9, f: 4, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: fn(.relu)),
             // Batch 7, stride 2×3, asymmetric padding, rectangular kernel, 2 groups, leaky relu.
             Case(n: 7, c: 4, h: 9, w: 8, f: 6, kh: 3, kw: 2, sh: 2, sw: 3, pt: 0, pb: 2, pl: 1, pr: 0,
-                 groups: 2, epilogue: .leakyRelu(alpha: 0.1)),
+                 groups: 2, epilogue: fn(.leaky_relu, alpha: 0.1)),
             // Dilation 2, stride 2, no bias, sigmoid.
             Case(n: 2, c: 3, h: 11, w: 10, f: 5, kh: 3, kw: 3, sh: 2, sw: 2, pt: 2, pb: 1, pl: 0, pr: 1,
-                 dh: 2, dw: 2, bias: false, epilogue: .sigmoid),
+                 dh: 2, dw: 2, bias: false, epilogue: fn(.sigmoid)),
             // Stride 3, 4×2 kernel, tanh.
-            Case(n: 3, c: 2, h: 10, w: 11, f: 3, kh: 4, kw: 2, sh: 3, sw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: .tanh),
+            Case(n: 3, c: 2, h: 10, w: 11, f: 3, kh: 4, kw: 2, sh: 3, sw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: fn(.tanh)),
             // Depthwise (groups = c), bias, tanh, batch 7.
-            Case(n: 7, c: 4, h: 8, w: 7, f: 4, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, groups: 4, epilogue: .tanh),
+            Case(n: 7, c: 4, h: 8, w: 7, f: 4, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, groups: 4, epilogue: fn(.tanh)),
             // Depthwise with channel multiplier 2, stride 2, dilation 2, asymmetric padding, width 20 (SIMD rows).
             Case(n: 2, c: 3, h: 9, w: 20, f: 6, kh: 3, kw: 3, sh: 2, sw: 1, pt: 2, pb: 1, pl: 1, pr: 2,
                  dh: 2, dw: 2, groups: 3, bias: false),
             // Depthwise stride 3 along the width, leaky relu.
             Case(n: 1, c: 2, h: 6, w: 13, f: 2, kh: 2, kw: 3, sh: 1, sw: 3, pt: 0, pb: 1, pl: 2, pr: 0,
-                 groups: 2, epilogue: .leakyRelu(alpha: 0.2)),
+                 groups: 2, epilogue: fn(.leaky_relu, alpha: 0.2)),
             // Pointwise 1×1, batch 7, 2 groups, bias + relu.
-            Case(n: 7, c: 6, h: 5, w: 5, f: 4, kh: 1, kw: 1, groups: 2, epilogue: .relu),
+            Case(n: 7, c: 6, h: 5, w: 5, f: 4, kh: 1, kw: 1, groups: 2, epilogue: fn(.relu)),
             // Pointwise, batch 1, no bias, plane of 24 (SIMD epilogue with tail).
-            Case(n: 1, c: 5, h: 4, w: 6, f: 3, kh: 1, kw: 1, bias: false, epilogue: .none),
+            Case(n: 1, c: 5, h: 4, w: 6, f: 3, kh: 1, kw: 1, bias: false, epilogue: nil),
             // 1×1 with stride 2 (im2col path), odd sizes.
             Case(n: 2, c: 3, h: 7, w: 7, f: 2, kh: 1, kw: 1, sh: 2, sw: 2),
             // The kernel covers the whole padded input: a 1×1 output.
-            Case(n: 3, c: 2, h: 4, w: 3, f: 2, kh: 5, kw: 4, pt: 1, pb: 0, pl: 0, pr: 1, epilogue: .sigmoid),
+            Case(n: 3, c: 2, h: 4, w: 3, f: 2, kh: 5, kw: 4, pt: 1, pb: 0, pl: 0, pr: 1, epilogue: fn(.sigmoid)),
             // Single input channel (groups = c = 1 is not depthwise), 5×5 kernel, padding 2.
-            Case(n: 2, c: 1, h: 9, w: 9, f: 3, kh: 5, kw: 5, pt: 2, pb: 2, pl: 2, pr: 2, epilogue: .relu),
+            Case(n: 2, c: 1, h: 9, w: 9, f: 3, kh: 5, kw: 5, pt: 2, pb: 2, pl: 2, pr: 2, epilogue: fn(.relu)),
             // Stride 1 with an output as wide as the input (the flat-shift im2col and col2im):
             // padding only on the top and left, batch 3.
-            Case(n: 3, c: 2, h: 6, w: 5, f: 3, kh: 3, kw: 3, pt: 2, pb: 0, pl: 2, pr: 0, epilogue: .relu),
+            Case(n: 3, c: 2, h: 6, w: 5, f: 3, kh: 3, kw: 3, pt: 2, pb: 0, pl: 2, pr: 0, epilogue: fn(.relu)),
             // Flat shift with dilation 2, asymmetric padding and 2 groups.
             Case(n: 2, c: 4, h: 7, w: 9, f: 4, kh: 3, kw: 3, pt: 1, pb: 3, pl: 3, pr: 1, dh: 2, dw: 2, groups: 2),
             // Flat shift, unpadded vertically (oh = h − 4), 5×3 kernel.
@@ -71,21 +71,21 @@ extension DenseKernelTests {
             // Flat shift where whole taps read only padding (kernel taller than the input).
             Case(n: 2, c: 2, h: 2, w: 4, f: 2, kh: 5, kw: 3, pt: 2, pb: 2, pl: 1, pr: 1),
             // LeNet's c1 in small: one channel, 6 filters (6-row product tiles), 5×5 'same', batch 3.
-            Case(n: 3, c: 1, h: 12, w: 11, f: 6, kh: 5, kw: 5, pt: 2, pb: 2, pl: 2, pr: 2, epilogue: .relu),
+            Case(n: 3, c: 1, h: 12, w: 11, f: 6, kh: 5, kw: 5, pt: 2, pb: 2, pl: 2, pr: 2, epilogue: fn(.relu)),
             // LeNet's c3 in small: 6 → 16 filters (two 8-row tiles), 5×5 unpadded; its input
             // gradient pads the output gradient by 4 and has 6 rows.
-            Case(n: 5, c: 6, h: 10, w: 9, f: 16, kh: 5, kw: 5, epilogue: .relu),
+            Case(n: 5, c: 6, h: 10, w: 9, f: 16, kh: 5, kw: 5, epilogue: fn(.relu)),
             // 13 filters (8 + 5 rows), 10 input channels (the input gradient's 6 + 4 rows), 3×3 'same'.
             Case(n: 4, c: 10, h: 9, w: 9, f: 13, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, bias: false),
             // Padding beyond the kernel's reach on top (3 > 3 − 1): the forward pass takes the
             // implicit GEMM, the input gradient cannot (its output gradient would need padding −1).
-            Case(n: 2, c: 3, h: 7, w: 8, f: 5, kh: 3, kw: 3, pt: 3, pb: 0, pl: 0, pr: 2, epilogue: .relu),
+            Case(n: 2, c: 3, h: 7, w: 8, f: 5, kh: 3, kw: 3, pt: 3, pb: 0, pl: 0, pr: 2, epilogue: fn(.relu)),
             // Dilation 2 at stride 1 without groups, 7 filters, batch 3.
             Case(n: 3, c: 3, h: 9, w: 10, f: 7, kh: 3, kw: 3, pt: 2, pb: 2, pl: 2, pr: 2, dh: 2, dw: 2),
             // 3-wide kernels with 16, 32 and 64 filters: the weight gradient with the filters in
             // the vector lanes (tiles of 8, 4 and 2 kernel rows; 9, 15 and 4 rows here).
             Case(n: 2, c: 3, h: 7, w: 7, f: 16, kh: 3, kw: 3, bias: false),
-            Case(n: 3, c: 5, h: 9, w: 8, f: 32, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: .relu),
+            Case(n: 3, c: 5, h: 9, w: 8, f: 32, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: fn(.relu)),
             Case(n: 2, c: 2, h: 6, w: 5, f: 64, kh: 2, kw: 3, pt: 1, pb: 0, pl: 1, pr: 1),
         ]
 
@@ -118,13 +118,16 @@ extension DenseKernelTests {
             return y
         }
 
-        static func activate(_ s: Double, _ e: ActivationEpilogue) -> Double {
-            switch e {
-            case .none: return s
+        static func activate(_ s: Double, _ e: UnaryFunction?) -> Double {
+            guard let e else { return s }
+            switch e.op {
             case .relu: return s > 0 ? s : 0
-            case .leakyRelu(let a): return s > 0 ? s : a * s
+            case .leaky_relu: return s > 0 ? s : e.alpha * s
             case .sigmoid: return 1 / (1 + _exp(-s))
             case .tanh: return (_exp(2 * s) - 1) / (_exp(2 * s) + 1)
+            default:
+                Issue.record("no reference activation for \(e)")
+                return .nan
             }
         }
 
@@ -184,7 +187,7 @@ extension DenseKernelTests {
                     sourceLocation: sourceLocation)
         }
 
-        static func forward<T: KernelScalar>(_ g: Conv2DGeometry, x: [T], w: [T], b: [T]?, epilogue: ActivationEpilogue,
+        static func forward<T: KernelScalar>(_ g: Conv2DGeometry, x: [T], w: [T], b: [T]?, epilogue: UnaryFunction?,
                                              threads: Int, maxBytes: Int = Conv2D.defaultWorkspaceBytes,
                                              algorithm: Conv2D.Algorithm? = nil) -> [T] {
             var y = [T](repeating: .nan, count: g.outputCount)
@@ -338,7 +341,7 @@ extension DenseKernelTests {
             var b = Self.random(k.f, seed: 12, as: Double.self)
             let r = Self.random(g.outputCount, seed: 13, as: Double.self)
             func loss() -> Double {
-                let y = Self.forward(g, x: x, w: w, b: b, epilogue: .none, threads: 2)
+                let y = Self.forward(g, x: x, w: w, b: b, epilogue: nil, threads: 2)
                 return zip(y, r).reduce(0) { $0 + $1.0 * $1.1 }
             }
             let dx = Self.backwardInput(g, dy: r, w: w, threads: 2)
@@ -369,7 +372,7 @@ extension DenseKernelTests {
             #expect(g.oh == 4 && g.ow == 4)
             let image: [Float] = (0 ..< 36).map { ($0 % 6) < 3 ? 10 : 0 }
             let kernel: [Float] = [1, 0, -1, 1, 0, -1, 1, 0, -1]
-            let y = Self.forward(g, x: image, w: kernel, b: nil, epilogue: .none, threads: 1)
+            let y = Self.forward(g, x: image, w: kernel, b: nil, epilogue: nil, threads: 1)
             let row: [Float] = [0, 30, 30, 0]
             #expect(y == row + row + row + row)
         }
@@ -383,7 +386,7 @@ extension DenseKernelTests {
                                        padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
             #expect(g.oh == 6 && g.ow == 6)
             let y = Self.forward(g, x: [Double](repeating: 1, count: 36), w: [Double](repeating: 1, count: 9),
-                                 b: nil, epilogue: .none, threads: 2)
+                                 b: nil, epilogue: nil, threads: 2)
             let edge: [Double] = [4, 6, 6, 6, 6, 4], inner: [Double] = [6, 9, 9, 9, 9, 6]
             #expect(y == edge + inner + inner + inner + inner + edge)
         }
@@ -430,7 +433,7 @@ extension DenseKernelTests {
         /// full chunk, one of them a last chunk of one image in a layout sized
         /// for two.
         @Test(.enabled(if: CPUFeatures.useAVX512, "the implicit GEMM runs on CPUs with AVX-512 only"),
-              arguments: [Case(n: 7, c: 3, h: 8, w: 8, f: 5, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: .relu),
+              arguments: [Case(n: 7, c: 3, h: 8, w: 8, f: 5, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: fn(.relu)),
                           // Strided: phase planes for the forward pass; the gradients keep im2col.
                           Case(n: 7, c: 2, h: 24, w: 22, f: 4, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pb: 1, pl: 1, pr: 1)])
         func implicitGemmInChunks(_ k: Case) throws {
@@ -514,14 +517,14 @@ extension DenseKernelTests {
         /// elements can then differ in the last bits, as seen with its Zen kernels and not with
         /// its SkylakeX ones.)
         @Test func forwardAgreesForOneAndTwoThreads() throws {
-            let k = Case(n: 4, c: 3, h: 12, w: 12, f: 8, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: .relu)
+            let k = Case(n: 4, c: 3, h: 12, w: 12, f: 8, kh: 3, kw: 3, pt: 1, pb: 1, pl: 1, pr: 1, epilogue: fn(.relu))
             let g = try k.geometry()
             let x = Self.random(g.inputCount, seed: 20, as: Float.self)
             let w = Self.random(g.weightCount, seed: 21, as: Float.self)
             let b = Self.random(k.f, seed: 22, as: Float.self)
-            let one = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 1, algorithm: .im2col)
-            let two = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 2, algorithm: .im2col)
-            let again = Self.forward(g, x: x, w: w, b: b, epilogue: .relu, threads: 2, algorithm: .im2col)
+            let one = Self.forward(g, x: x, w: w, b: b, epilogue: fn(.relu), threads: 1, algorithm: .im2col)
+            let two = Self.forward(g, x: x, w: w, b: b, epilogue: fn(.relu), threads: 2, algorithm: .im2col)
+            let again = Self.forward(g, x: x, w: w, b: b, epilogue: fn(.relu), threads: 2, algorithm: .im2col)
             let scale = one.map { abs($0) }.max() ?? 1
             let worst = zip(one, two).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= 1e-6 * scale, "1 vs 2 threads: max |Δ| \(worst), scale \(scale)")

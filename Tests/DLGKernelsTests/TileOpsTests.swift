@@ -4,7 +4,7 @@ import Testing
 import DLGKernelsAVX512
 
 /// The AVX-512 loops give bit for bit what the portable loops give, so a
-/// result never depends on the CPU it ran on: every op with an AVX-512 loop,
+/// result never depends on the CPU it ran on: every elementwise function,
 /// on lengths around the 16-lane vectors (their scalar tails) and on values
 /// that include zeros of both signs, infinities and NaN.
 @Suite(.enabled(if: CPUFeatures.hasAVX512, "the AVX-512 loops run on CPUs with AVX-512 only"))
@@ -22,73 +22,99 @@ struct TileOpsTests {
         #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(what)", sourceLocation: sourceLocation)
     }
 
-    @Test(arguments: [UnaryOp.neg, .square, .relu, .abs, .sqrt])
-    func unaryOps(_ op: UnaryOp) {
+    /// Values inside each function's domain, with the special values mixed in.
+    static func inputs(_ f: UnaryFunction, _ n: Int, seed: UInt64) -> [Float] {
+        let x = values(n, seed: seed)
+        return [.log, .sqrt, .rsqrt].contains(f.op) ? x.map { $0.isNaN ? $0 : Swift.abs($0) } : x
+    }
+
+    @Test(arguments: UnaryFunction.all + [fn(.leaky_relu, alpha: 0.3), fn(.elu, alpha: 0.7)])
+    func unaryFunctions(_ f: UnaryFunction) {
         for n in Self.lengths {
-            let x = Self.values(n, seed: UInt64(n) + 1)
+            let x = Self.inputs(f, n, seed: UInt64(n) + 1)
             var tile = [Float](repeating: 7, count: n), portable = tile
             x.withUnsafeBufferPointer { xp in
-                tile.withUnsafeMutableBufferPointer { TileOps.unary(op.tileOp!, xp.baseAddress!, $0.baseAddress!, n) }
+                tile.withUnsafeMutableBufferPointer { TileOps.unary(f, xp.baseAddress!, $0.baseAddress!, n) }
                 portable.withUnsafeMutableBufferPointer { yp in
-                    SIMDMath.map(xp.baseAddress!, yp.baseAddress!, n) { UnaryMath.forward(op, $0) }
+                    _ = f.op.visitUnary(UnaryLoop(x: xp.baseAddress!, y: yp.baseAddress!, count: n, a: Float(f.alpha)))
                 }
             }
-            Self.expectSameBits(tile, portable, "\(op) n \(n)")
+            Self.expectSameBits(tile, portable, "\(f) n \(n)")
         }
     }
 
-    @Test(arguments: [UnaryOp.relu, .neg, .square])
-    func gradients(_ op: UnaryOp) {
+    @Test(arguments: UnaryFunction.all + [fn(.leaky_relu, alpha: 0.3), fn(.elu, alpha: 0.7)])
+    func gradients(_ f: UnaryFunction) {
         for n in Self.lengths {
-            let x = Self.values(n, seed: UInt64(n) + 2), dy = Self.values(n, seed: UInt64(n) + 3)
+            let x = Self.inputs(f, n, seed: UInt64(n) + 2), dy = Self.values(n, seed: UInt64(n) + 3)
+            var y = [Float](repeating: 0, count: n)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { TileOps.unary(f, xp.baseAddress!, $0.baseAddress!, n) }
+            }
             var tile = [Float](repeating: 7, count: n), portable = tile
             x.withUnsafeBufferPointer { xp in
-                dy.withUnsafeBufferPointer { dp in
-                    tile.withUnsafeMutableBufferPointer {
-                        TileOps.gradient(op.tileGradient!, x: xp.baseAddress!, dy: dp.baseAddress!, dx: $0.baseAddress!, n)
-                    }
-                    portable.withUnsafeMutableBufferPointer { out in
-                        // The forward output y is not read by these three gradients.
-                        SIMDMath.map3(xp.baseAddress!, xp.baseAddress!, dp.baseAddress!, out.baseAddress!, n) {
-                            UnaryMath.backward(op, $0, $1, $2)
+                y.withUnsafeBufferPointer { yp in
+                    dy.withUnsafeBufferPointer { dp in
+                        tile.withUnsafeMutableBufferPointer {
+                            TileOps.gradient(f, x: xp.baseAddress!, y: yp.baseAddress!, dy: dp.baseAddress!, dx: $0.baseAddress!, n)
+                        }
+                        portable.withUnsafeMutableBufferPointer { out in
+                            _ = f.op.visitUnary(UnaryBackwardLoop(x: xp.baseAddress!, y: yp.baseAddress!, dy: dp.baseAddress!,
+                                                                  dx: out.baseAddress!, count: n, a: Float(f.alpha)))
                         }
                     }
                 }
             }
-            Self.expectSameBits(tile, portable, "\(op)′ n \(n)")
+            Self.expectSameBits(tile, portable, "\(f)′ n \(n)")
         }
     }
 
-    @Test(arguments: [BinaryOp.add, .sub, .mul, .div])
-    func binaryOps(_ op: BinaryOp) {
+    @Test(arguments: Op.allCases.filter(\.isBinaryFunction))
+    func binaryFunctions(_ op: Op) {
         for n in Self.lengths {
             let a = Self.values(n, seed: UInt64(n) + 4), b = Self.values(n, seed: UInt64(n) + 5)
             let s: Float = -1.75
             a.withUnsafeBufferPointer { ap in
                 b.withUnsafeBufferPointer { bp in
                     let (pa, pb) = (ap.baseAddress!, bp.baseAddress!)
-                    let portable: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float> = switch op {
-                    case .add: { $0 + $1 }
-                    case .sub: { $0 - $1 }
-                    case .mul: { $0 * $1 }
-                    default: { $0 / $1 }
-                    }
                     var tile = [Float](repeating: 7, count: n), want = tile
-                    tile.withUnsafeMutableBufferPointer { TileOps.binary(op.tileOp!, pa, pb, $0.baseAddress!, n) }
-                    want.withUnsafeMutableBufferPointer { SIMDMath.map2(pa, pb, $0.baseAddress!, n, portable) }
+                    tile.withUnsafeMutableBufferPointer { TileOps.binary(op, pa, pb, $0.baseAddress!, n) }
+                    want.withUnsafeMutableBufferPointer { _ = op.visitBinary(FusedElementwiseKernel.PairLoop(a: pa, b: pb, out: $0.baseAddress!, n: n)) }
                     Self.expectSameBits(tile, want, "\(op) vector-vector n \(n)")
-                    tile.withUnsafeMutableBufferPointer { TileOps.binary(op.tileOp!, pa, scalar: s, $0.baseAddress!, n) }
-                    want.withUnsafeMutableBufferPointer { out in
-                        SIMDMath.map(pa, out.baseAddress!, n) { portable($0, SIMD16(repeating: s)) }
+                    tile.withUnsafeMutableBufferPointer { TileOps.binary(op, pa, scalar: s, $0.baseAddress!, n) }
+                    want.withUnsafeMutableBufferPointer {
+                        _ = op.visitBinary(FusedElementwiseKernel.ScalarRightLoop(a: pa, b: SIMD16(repeating: s), out: $0.baseAddress!, n: n))
                     }
                     Self.expectSameBits(tile, want, "\(op) vector-scalar n \(n)")
-                    tile.withUnsafeMutableBufferPointer { TileOps.binary(op.tileOp!, scalar: s, pb, $0.baseAddress!, n) }
-                    want.withUnsafeMutableBufferPointer { out in
-                        SIMDMath.map(pb, out.baseAddress!, n) { portable(SIMD16(repeating: s), $0) }
+                    tile.withUnsafeMutableBufferPointer { TileOps.binary(op, scalar: s, pb, $0.baseAddress!, n) }
+                    want.withUnsafeMutableBufferPointer {
+                        _ = op.visitBinary(FusedElementwiseKernel.ScalarLeftLoop(a: SIMD16(repeating: s), b: pb, out: $0.baseAddress!, n: n))
                     }
                     Self.expectSameBits(tile, want, "\(op) scalar-vector n \(n)")
                 }
             }
+        }
+    }
+
+    /// A convolution's epilogue, f(x + bias), as the portable loop computes it.
+    @Test(arguments: [nil, fn(.relu), fn(.sigmoid), fn(.tanh), fn(.leaky_relu, alpha: 0.2), fn(.gelu)] as [UnaryFunction?])
+    func epilogues(_ f: UnaryFunction?) {
+        for n in Self.lengths {
+            let x = Self.values(n, seed: UInt64(n) + 7)
+            var tile = [Float](repeating: 7, count: n), portable = tile
+            x.withUnsafeBufferPointer { xp in
+                tile.withUnsafeMutableBufferPointer { TileOps.biasUnary(f, xp.baseAddress!, bias: 0.375, $0.baseAddress!, n) }
+                portable.withUnsafeMutableBufferPointer { out in
+                    let b = SIMD16<Float>(repeating: 0.375)
+                    if let f {
+                        _ = f.op.visitUnary(Conv2D.BiasEpilogueLoop(x: xp.baseAddress!, y: out.baseAddress!, count: n,
+                                                                     a: Float(f.alpha), bias: b))
+                    } else {
+                        SIMDMath.map(xp.baseAddress!, out.baseAddress!, n) { $0 + b }
+                    }
+                }
+            }
+            Self.expectSameBits(tile, portable, "epilogue \(f.map(\.description) ?? "none") n \(n)")
         }
     }
 

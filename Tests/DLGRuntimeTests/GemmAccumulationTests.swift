@@ -13,7 +13,7 @@ import Testing
     /// The fused regions of `p` that run as an accumulating GEMM.
     static func accumulating(_ p: Program) -> [(Instruction, Executor.GemmAccumulation)] {
         p.instructions.compactMap { ins in
-            guard let r = ins.attrs.region("region"), let acc = Executor.gemmAccumulation(r.steps, of: ins) else { return nil }
+            guard let r = ins.attrs.region, let acc = Executor.gemmAccumulation(r.steps, of: ins) else { return nil }
             return (ins, acc)
         }
     }

@@ -147,7 +147,7 @@ func differentiatedOps(_ g: Graph) -> Set<Op> {
     for n in g.nodes {
         switch n.op {
         case .input: depends[n.id] = n.type.dtype.isFloat
-        case .param: depends[n.id] = n.attrs.bool("trainable") ?? true
+        case .param: depends[n.id] = n.attrs.param.trainable
         case .constant: break
         default: depends[n.id] = n.inputs.contains { depends[$0] }
         }

@@ -26,7 +26,7 @@ enum GradientCases {
             let sum1 = try g.add(.add, [try g.add(.mul, [x, gt]), try g.add(.mul, [y, ge])])
             let h = try g.add(.add, [sum1, try g.add(.mul, [x, eq])])
             let sq = try g.add(.square, [try g.add(.sub, [h, g.addConstant(.scalar(0.3), dtype: .f32, loc: nil)])])
-            g.loss = try g.add(.reduce_mean, [sq], ["axes": .ints([])])
+            g.loss = try g.add(.reduce_mean, [sq], .reduce(ReduceAttributes(axes: [])))
             return g
         },
         // Σ x² / (number of rows), the row count computed at run time by axis_size.
@@ -35,8 +35,8 @@ enum GradientCases {
             var g = Graph(name: "m", source: nil, training: true)
             g.bindings = ["B": d.bind("B", 1...4)]
             let x = g.addInput("x", TensorType(.f32, Shape([.symbol("B"), .known(k)])), loc: nil)
-            let rows = try g.add(.axis_size, [x], ["axes": .ints([0])])
-            let total = try g.add(.reduce_sum, [try g.add(.square, [x])], ["axes": .ints([])])
+            let rows = try g.add(.axis_size, [x], .axes([0]))
+            let total = try g.add(.reduce_sum, [try g.add(.square, [x])], .reduce(ReduceAttributes(axes: [])))
             g.loss = try g.add(.div, [total, rows])
             return g
         },

@@ -117,7 +117,7 @@ struct ConvBenchmark: ParsableCommand {
         let output = FloatBuffer(count: g.outputCount, seed: 4)
         let workspace = FloatBuffer(count: Conv2D.workspaceCount(.forward, for: g, threads: threads, as: Float.self), seed: 5)
         let conv = {
-            Conv2D.forward(g, input: input.pointer, weight: weight.pointer, bias: bias.pointer, epilogue: .relu,
+            Conv2D.forward(g, input: input.pointer, weight: weight.pointer, bias: bias.pointer, epilogue: UnaryFunction(.relu),
                            output: output.base, workspace: workspace.buffer, threads: threads)
         }
         let implicit = Conv2D.algorithm(.forward, for: g, as: Float.self) == .implicitGemm
@@ -132,7 +132,7 @@ struct ConvBenchmark: ParsableCommand {
             let scratch = FloatBuffer(count: Conv2D.workspaceCount(.forward, for: g, threads: threads, as: Float.self,
                                                                    algorithm: .im2col), seed: 8)
             let reference = {
-                Conv2D.forward(g, input: input.pointer, weight: weight.pointer, bias: bias.pointer, epilogue: .relu,
+                Conv2D.forward(g, input: input.pointer, weight: weight.pointer, bias: bias.pointer, epilogue: UnaryFunction(.relu),
                                output: output.base, workspace: scratch.buffer, threads: threads, algorithm: .im2col)
             }
             let timed = measureInterleaved(["conv", "im2col"], warmup: options.warmup, runs: options.runs,

@@ -24,8 +24,8 @@ struct ElementwiseBenchmark: ParsableCommand {
     static let channels = 64
 
     enum Kernel {
-        case unary(UnaryOp)
-        case binary(BinaryOp)
+        case unary(UnaryFunction)
+        case binary(Op)
         /// relu(a·b + c)
         case fusedMulAddRelu
         /// relu(x + bias[channel]) over [1, C, count/C]
@@ -69,7 +69,7 @@ struct ElementwiseBenchmark: ParsableCommand {
         var rows: [Row] = []
         for count in sizes {
             let buffers = Buffers(count: count)
-            let kernels: [Kernel] = [.unary(.relu), .unary(.exp), .unary(.sigmoid), .unary(.tanh),
+            let kernels: [Kernel] = [.unary(UnaryFunction(.relu)!), .unary(UnaryFunction(.exp)!), .unary(UnaryFunction(.sigmoid)!), .unary(UnaryFunction(.tanh)!),
                                      .binary(.add), .binary(.mul)]
             for k in kernels { rows.append(try measure(k, buffers, threads: 1)) }
             for k in [Kernel.fusedMulAddRelu, .fusedBiasRelu, .fusedNormalizeShortRows] {
@@ -119,7 +119,7 @@ struct ElementwiseBenchmark: ParsableCommand {
             let kernel = FusedElementwiseKernel(
                 steps: [.init(code: .binary(.mul), operands: [.view(0), .view(1)]),
                         .init(code: .binary(.add), operands: [.step(0), .view(2)]),
-                        .init(code: .unary(.relu), operands: [.step(1)])],
+                        .init(code: .unary(UnaryFunction(.relu)!), operands: [.step(1)])],
                 shape: [n], views: [(0, [1]), (1, [1]), (2, [1])])
             let inputs = [a.pointer, b.pointer, c.pointer]
             label = "fused relu(a·b + c)"
@@ -129,7 +129,7 @@ struct ElementwiseBenchmark: ParsableCommand {
             let shape = [1, Self.channels, n / Self.channels]
             let kernel = FusedElementwiseKernel(
                 steps: [.init(code: .binary(.add), operands: [.view(0), .view(1)]),
-                        .init(code: .unary(.relu), operands: [.step(0)])],
+                        .init(code: .unary(UnaryFunction(.relu)!), operands: [.step(0)])],
                 shape: shape,
                 views: [(0, FusedElementwiseKernel.broadcastStrides(shape, to: shape)),
                         (1, FusedElementwiseKernel.axisStrides(axis: 1, of: shape))])

@@ -31,26 +31,22 @@ enum Builtins {
         }
     }
 
-    static let activations: [Builtin] = [
-        activation("relu", .relu),
-        activation("hardlim", .hardlim),
-        activation("hardlims", .hardlims),
-        activation("satlin", .satlin),
-        activation("satlins", .satlins),
-        activation("selu", .selu),
-        activation("gelu", .gelu),
-        activation("swish", .swish),
-        activation("softplus", .softplus),
-        activation("softsign", .softsign),
-        activation("leaky_relu", .leaky_relu, extra: [.optional("alpha", .float, .float(0.01), positional: true)]) {
-            ["alpha": .float($0.float("alpha")!)]
-        },
-        activation("elu", .elu, extra: [.optional("alpha", .float, .float(1), positional: true)]) {
-            ["alpha": .float($0.float("alpha")!)]
-        },
-        activation("softmax", .softmax, extra: [.optional("axis", .int, .int(-1))]) { ["axis": .int($0.int("axis")!)] },
+    /// Every unary function whose definition makes it an activation (`UnaryInfo.role`), except
+    /// those with a builtin of their own below (sigmoid and tanh take slopes); its parameter,
+    /// if any, is an optional positional argument with the definition's default.
+    static let definedActivations: [Builtin] = Op.unaryFunctions.compactMap { op in
+        let info = op.unaryInfo!
+        guard info.role == .activation, !["sigmoid", "tanh"].contains(op.rawValue) else { return nil }
+        guard let p = info.parameter else { return activation(op.rawValue, op) }
+        return activation(op.rawValue, op, extra: [.optional(p.name, .float, .float(p.defaultValue), positional: true)]) {
+            .alpha($0.float(p.name)!)
+        }
+    }
+
+    static let activations: [Builtin] = definedActivations + [
+        activation("softmax", .softmax, extra: [.optional("axis", .int, .int(-1))]) { .axis($0.int("axis")!) },
         activation("log_softmax", .log_softmax, extra: [.optional("axis", .int, .int(-1))]) {
-            ["axis": .int($0.int("axis")!)]
+            .axis($0.int("axis")!)
         },
         // σ(a·x): the slope a steepens the logistic curve.
         Builtin(name: "sigmoid", role: .activation, params: [x, .optional("a", .float, .float(1), positional: true)]) { e, c in
@@ -135,16 +131,17 @@ enum Builtins {
                 return .poison
             }
             guard e.checkAxes(c.ints("axis") ?? [], of: t, c, argument: "axis") else { return .poison }
-            var attrs: Attributes = ["axes": .ints(c.ints("axis") ?? [])]
-            if c.bool("keepdims") == true { attrs["keepdims"] = .bool(true) }
-            return e.emit(op, [t], attrs, at: c.range, what: name)
+            let attrs = ReduceAttributes(axes: c.ints("axis") ?? [], keepdims: c.bool("keepdims") == true)
+            return e.emit(op, [t], .reduce(attrs), at: c.range, what: name)
         }
     }
 
-    static let mathOps: [Builtin] = [
-        unaryOp("exp", .exp), unaryOp("log", .log), unaryOp("sqrt", .sqrt), unaryOp("rsqrt", .rsqrt),
-        unaryOp("abs", .abs), unaryOp("square", .square), unaryOp("sign", .sign), unaryOp("reciprocal", .reciprocal),
-        unaryOp("step", .step), unaryOp("stop_gradient", .stop_gradient),
+    /// The unary functions whose definitions make them math functions (`UnaryInfo.role`).
+    static let definedFunctions: [Builtin] = Op.unaryFunctions.filter { $0.unaryInfo!.role == .function }
+        .map { unaryOp($0.rawValue, $0) }
+
+    static let mathOps: [Builtin] = definedFunctions + [
+        unaryOp("stop_gradient", .stop_gradient),
         binaryOp("pow", .pow), binaryOp("maximum", .maximum), binaryOp("minimum", .minimum),
         reduction("sum", .reduce_sum, elementwise: nil),
         reduction("mean", .reduce_mean, elementwise: nil),
@@ -153,10 +150,8 @@ enum Builtins {
         Builtin(name: "matmul", role: .op,
                 params: [.required("a", .tensor), .required("b", .tensor),
                          .optional("transpose_a", .bool, .bool(false)), .optional("transpose_b", .bool, .bool(false))]) { e, c in
-            var attrs = Attributes()
-            if c.bool("transpose_a") == true { attrs["transpose_a"] = .bool(true) }
-            if c.bool("transpose_b") == true { attrs["transpose_b"] = .bool(true) }
-            return e.emit(.matmul, [c.tensor("a")!, c.tensor("b")!], attrs, at: c.range, what: "matmul")
+            let attrs = MatmulAttributes(transposeA: c.bool("transpose_a") == true, transposeB: c.bool("transpose_b") == true)
+            return e.emit(.matmul, [c.tensor("a")!, c.tensor("b")!], .matmul(attrs), at: c.range, what: "matmul")
         },
         Builtin(name: "clip", role: .op,
                 params: [x, .required("low", .float), .required("high", .float)]) { e, c in
@@ -181,13 +176,9 @@ enum Builtins {
         },
         Builtin(name: "transpose", role: .op, params: [x, .optional("perm", .axes, nil, positional: true)]) { e, c in
             let t = c.tensor("x")!
-            var attrs = Attributes()
-            if let p = c.ints("perm") {
-                attrs["perm"] = .ints(p)
-            } else if let r = e.graph[t].type.rank {
-                attrs["perm"] = .ints(Array((0..<r).reversed()))
-            }
-            return e.emit(.transpose, [t], attrs, at: c.range, what: "transpose")
+            // Without perm, the axes reversed (a tensor of unknown rank is refused by the shape rule).
+            let perm = c.ints("perm") ?? e.graph[t].type.rank.map { Array((0..<$0).reversed()) } ?? []
+            return e.emit(.transpose, [t], .perm(perm), at: c.range, what: "transpose")
         },
         Builtin(name: "concat", role: .op, params: [.required("tensors", .any), .optional("axis", .int, .int(0))]) { e, c in
             guard case .list(let items) = c.value("tensors")! else {
@@ -203,7 +194,7 @@ enum Builtins {
                 ids.append(t)
             }
             if let first = ids.first, !e.checkAxes([c.int("axis")!], of: first, c, argument: "axis") { return .poison }
-            return e.emit(.concat, ids, ["axis": .int(c.int("axis")!)], at: c.range, what: "concat")
+            return e.emit(.concat, ids, .axis(c.int("axis")!), at: c.range, what: "concat")
         },
         Builtin(name: "slice", role: .op,
                 params: [x, .required("axis", .int, positional: false), .optional("start", .int, .int(0)),
@@ -224,15 +215,15 @@ enum Builtins {
         },
         Builtin(name: "broadcast_to", role: .op, params: [x, .required("shape", .shape)]) { e, c in
             guard let s = e.concreteShape(c.shape("shape")!, at: c.range(of: "shape")) else { return .poison }
-            return e.emit(.broadcast_to, [c.tensor("x")!], ["shape": .shape(s)], at: c.range, what: "broadcast_to")
+            return e.emit(.broadcast_to, [c.tensor("x")!], .shape(s), at: c.range, what: "broadcast_to")
         },
         Builtin(name: "one_hot", role: .op,
                 params: [.required("labels", .tensor), .required("classes", .int), .optional("dtype", .dtype, .dtype(.f32))]) { e, c in
-            e.emit(.one_hot, [c.tensor("labels")!], ["classes": .int(c.int("classes")!), "dtype": .dtype(c.dtype("dtype")!)],
+            e.emit(.one_hot, [c.tensor("labels")!], .oneHot(OneHotAttributes(classes: c.int("classes")!, dtype: c.dtype("dtype")!)),
                    at: c.range, what: "one_hot")
         },
         Builtin(name: "cast", role: .op, params: [x, .required("dtype", .dtype)]) { e, c in
-            e.emit(.cast, [c.tensor("x")!], ["dtype": .dtype(c.dtype("dtype")!)], at: c.range, what: "cast")
+            e.emit(.cast, [c.tensor("x")!], .dtype(c.dtype("dtype")!), at: c.range, what: "cast")
         },
     ]
 
@@ -364,7 +355,7 @@ extension Elaborator {
                 dims[i] = .known(a / b)
             }
         }
-        return emit(.reshape, [t], ["shape": .shape(Shape(dims))], at: range, what: what)
+        return emit(.reshape, [t], .shape(Shape(dims)), at: range, what: what)
     }
 
     func slice(_ t: ValueID, axis: Int, start: Int, end: Int, step: Int, call c: BoundCall) -> Value {
@@ -394,7 +385,7 @@ extension Elaborator {
         starts[ax] = s
         ends[ax] = e
         steps[ax] = step
-        return emit(.slice, [t], ["starts": .ints(starts), "ends": .ints(ends), "steps": .ints(steps)], at: c.range,
+        return emit(.slice, [t], .slice(SliceAttributes(starts: starts, ends: ends, steps: steps)), at: c.range,
                     what: "slice")
     }
 
@@ -406,8 +397,7 @@ extension Elaborator {
             return nil
         }
         let pads = Array(repeating: 0, count: 2 * (r - 2)) + p
-        var attrs: Attributes = ["pads": .ints(pads), "mode": .string(mode)]
-        if mode == "constant" { attrs["value"] = .float(value) }
-        return emit(.pad, [t], attrs, at: range, what: "pad")
+        let attrs = PadAttributes(pads: pads, mode: PaddingMode(rawValue: mode) ?? .zero, value: mode == "constant" ? value : 0)
+        return emit(.pad, [t], .pad(attrs), at: range, what: "pad")
     }
 }

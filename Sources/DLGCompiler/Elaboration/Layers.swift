@@ -7,9 +7,10 @@ private typealias E = ElaborationDiagnostic
 enum Layers {
     static let x = ParamSpec.required("x", .tensor)
     static let name = ParamSpec.optional("name", .any)
-    static let activationWords = ["none", "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu",
-                                  "elu", "selu", "gelu", "swish", "softplus", "softsign", "hardlim", "hardlims", "satlin",
-                                  "satlins"]
+    /// `activation:` words: none and linear, the unary functions whose definitions make them
+    /// activations, and the softmaxes.
+    static let activationWords = ["none", "linear"]
+        + Op.unaryFunctions.filter { $0.unaryInfo!.role == .activation }.map(\.rawValue) + ["softmax", "log_softmax"]
     static let activation = ParamSpec.optional("activation", .word(activationWords), .word("none"))
     static let weightInit = ParamSpec.optional("init", .initializer, .initializer(.uniformFanIn))
     static let bias = ParamSpec.optional("bias", .bool, .bool(true))
@@ -86,7 +87,7 @@ enum Layers {
                     e.diagnostics.report(E.globalPoolInput(function: fn, type: e.graph[t].type), at: c.range)
                     return .poison
                 }
-                return e.emit(op, [t], ["axes": .ints([2, 3])], at: c.range, what: fn)
+                return e.emit(op, [t], .reduce(ReduceAttributes(axes: [2, 3])), at: c.range, what: fn)
             }
             e.record(layer, kind: fn, output: out, params: [], at: c.range)
             return out
@@ -116,10 +117,11 @@ extension Elaborator {
         switch word {
         case "none", "linear": return v
         case "softmax", "log_softmax":
-            return emit(word == "softmax" ? .softmax : .log_softmax, [t], ["axis": .int(-1)], at: range, what: word)
-        case "leaky_relu": return emit(.leaky_relu, [t], ["alpha": .float(0.01)], at: range, what: word)
-        case "elu": return emit(.elu, [t], ["alpha": .float(1)], at: range, what: word)
-        default: return emit(Op(rawValue: word)!, [t], at: range, what: word)
+            return emit(word == "softmax" ? .softmax : .log_softmax, [t], .axis(-1), at: range, what: word)
+        default:
+            // A unary function, with its parameter's default.
+            guard let op = Op(rawValue: word), let info = op.unaryInfo else { return .poison }
+            return emit(op, [t], info.parameter.map { .alpha($0.defaultValue) } ?? .none, at: range, what: word)
         }
     }
 
@@ -168,7 +170,7 @@ extension Elaborator {
                 let b = makeParam(layer, "bias", dtype: type.dtype, shape: [units], initializer: binit, fanIn: fanIn,
                                   fanOut: units, at: c.range)
                 params.append(b)
-                guard let yb = emitID(.bias_add, [y, b], ["axis": .int(dims.count - 1)], at: c.range, what: "dense '\(layer)'") else {
+                guard let yb = emitID(.bias_add, [y, b], .axis(dims.count - 1), at: c.range, what: "dense '\(layer)'") else {
                     return .poison
                 }
                 y = yb
@@ -247,10 +249,8 @@ extension Elaborator {
         let w = makeParam(layer, "weight", dtype: type.dtype, shape: wshape, initializer: weightInit, fanIn: fanIn,
                           fanOut: fanOut, at: c.range)
         var params = [w]
-        var attrs: Attributes = ["stride": .ints(stride), "pad": .ints(pads), "dilation": .ints(dilation),
-                                 "groups": .int(groups)]
-        let round = c.word("round") ?? "floor"
-        if round != "floor" { attrs["round"] = .string(round) }
+        let attrs = Attributes.conv(ConvAttributes(stride: stride, pad: pads, dilation: dilation, groups: groups,
+                                                   round: WindowRounding(rawValue: c.word("round") ?? "floor") ?? .floor))
         guard var y = emitID(.conv2d, [input, w], attrs, at: c.range, what: "conv2d '\(layer)'") else { return nil }
         warnDroppedInput(y, input: input, kernel: kernel, stride: stride, pads: pads, dilation: dilation,
                          layer: "conv2d '\(layer)'", at: c.range)
@@ -262,7 +262,7 @@ extension Elaborator {
             let b = makeParam(layer, "bias", dtype: type.dtype, shape: [filters], initializer: binit, fanIn: fanIn,
                               fanOut: fanOut, at: c.range)
             params.append(b)
-            guard let yb = emitID(.bias_add, [y, b], ["axis": .int(1)], at: c.range, what: "conv2d '\(layer)'") else { return nil }
+            guard let yb = emitID(.bias_add, [y, b], .axis(1), at: c.range, what: "conv2d '\(layer)'") else { return nil }
             y = yb
         }
         guard case .tensor(let out) = applyActivation(.tensor(y), activation, at: c.range) else { return nil }
@@ -376,9 +376,8 @@ extension Elaborator {
             input = p
             pads = [0, 0, 0, 0]
         }
-        var attrs: Attributes = ["stride": .ints(stride), "pad": .ints(pads), "dilation": .ints(dilation),
-                                 "groups": .int(c.int("groups")!)]
-        if let r = c.word("round"), r != "floor" { attrs["round"] = .string(r) }
+        let attrs = Attributes.conv(ConvAttributes(stride: stride, pad: pads, dilation: dilation, groups: c.int("groups")!,
+                                                   round: WindowRounding(rawValue: c.word("round") ?? "floor") ?? .floor))
         let y = emit(.conv2d, [input, w], attrs, at: c.range, what: "conv2d")
         return applyActivation(y, c.word("activation")!, at: c.range)
     }
@@ -441,13 +440,12 @@ extension Elaborator {
                 }
                 pads = resolvePadding(padding, h: h, w: w, kernel: kernel, stride: stride, dilation: [1, 1])
             }
-            var attrs: Attributes = ["kind": .string(kind), "kernel": .ints(kernel), "stride": .ints(stride),
-                                     "pad": .ints(pads)]
-            let round = c.word("round")!
-            if round != "floor" { attrs["round"] = .string(round) }
-            if kind == "avg", c.bool("count_include_pad") == false { attrs["count_include_pad"] = .bool(false) }
-            let y = emit(.pool2d, [x], attrs, at: c.range, what: "\(fn) '\(layer)'")
-            if case .tensor(let t) = y, round == "floor" {
+            let round = WindowRounding(rawValue: c.word("round")!) ?? .floor
+            let k = PoolAttributes.Kind(rawValue: kind) ?? .max
+            let attrs = PoolAttributes(kind: k, kernel: kernel, stride: stride, pad: pads, round: round,
+                                       countIncludePad: k != .avg || c.bool("count_include_pad") != false)
+            let y = emit(.pool2d, [x], .pool(attrs), at: c.range, what: "\(fn) '\(layer)'")
+            if case .tensor(let t) = y, round == .floor {
                 warnDroppedInput(t, input: x, kernel: kernel, stride: stride, pads: pads, dilation: [1, 1],
                                  layer: "\(fn) '\(layer)'", at: c.range)
             }
@@ -477,7 +475,7 @@ extension Elaborator {
             diagnostics.report(E.flattenSymbolic(type: type, symbols: syms), at: range)
             return .poison
         }
-        return emit(.reshape, [x], ["shape": .shape(Shape([dims[0], rest]))], at: range, what: "flatten")
+        return emit(.reshape, [x], .shape(Shape([dims[0], rest])), at: range, what: "flatten")
     }
 
     /// Batch normalization over every axis but 1 (the channels or features).
@@ -518,10 +516,10 @@ extension Elaborator {
             let normalized: ValueID?
             if graph.training {
                 // Batch statistics: mean and (biased) variance over the batch and spatial axes.
-                guard let mean = op(.reduce_mean, [x], ["axes": .ints(axes), "keepdims": .bool(true)]),
+                guard let mean = op(.reduce_mean, [x], .reduce(ReduceAttributes(axes: axes, keepdims: true))),
                       let centered = op(.sub, [x, mean]),
                       let sq = op(.square, [centered]),
-                      let variance = op(.reduce_mean, [sq], ["axes": .ints(axes), "keepdims": .bool(true)]),
+                      let variance = op(.reduce_mean, [sq], .reduce(ReduceAttributes(axes: axes, keepdims: true))),
                       let ve = op(.add, [variance, epsC]),
                       let inv = op(.rsqrt, [ve]),
                       let xhat = op(.mul, [centered, inv]) else { return .poison }
@@ -529,14 +527,14 @@ extension Elaborator {
                 // Running averages: r ← (1 − m)·r + m·batch.
                 let keep = scalar(1 - momentum, like: x, at: rg), m = scalar(momentum, like: x, at: rg)
                 for (running, batch) in [(rmean, mean), (rvar, variance)] {
-                    guard let flat = op(.reshape, [batch], ["shape": .shape(Shape([.known(ch)]))]),
+                    guard let flat = op(.reshape, [batch], .shape(Shape([.known(ch)]))),
                           let a = op(.mul, [running, keep]), let b = op(.mul, [flat, m]),
                           let updated = op(.add, [a, b]) else { return .poison }
                     graph.updates.append(StateUpdate(target: running, value: updated))
                 }
             } else {
-                guard let mean = op(.reshape, [rmean], ["shape": .shape(bshape)]),
-                      let variance = op(.reshape, [rvar], ["shape": .shape(bshape)]),
+                guard let mean = op(.reshape, [rmean], .shape(bshape)),
+                      let variance = op(.reshape, [rvar], .shape(bshape)),
                       let centered = op(.sub, [x, mean]),
                       let ve = op(.add, [variance, epsC]),
                       let inv = op(.rsqrt, [ve]),
@@ -544,9 +542,9 @@ extension Elaborator {
                 normalized = xhat
             }
             guard let xhat = normalized,
-                  let g = op(.reshape, [gamma], ["shape": .shape(bshape)]),
+                  let g = op(.reshape, [gamma], .shape(bshape)),
                   let scaled = op(.mul, [xhat, g]) else { return .poison }
-            return emit(.bias_add, [scaled, beta], ["axis": .int(1)], at: rg, what: what)
+            return emit(.bias_add, [scaled, beta], .axis(1), at: rg, what: what)
         }
         record(layer, kind: "batchnorm", output: out, params: params, at: c.range)
         return out
@@ -565,7 +563,7 @@ extension Elaborator {
             guard graph.training, rate > 0 else { return .tensor(x) }
             let stream = dropoutStreams
             dropoutStreams += 1
-            guard let mask = emitID(.dropout_mask, [x], ["rate": .float(rate), "stream": .int(stream)], at: c.range,
+            guard let mask = emitID(.dropout_mask, [x], .dropout(DropoutAttributes(rate: rate, stream: stream)), at: c.range,
                                     what: "dropout '\(layer)'") else { return .poison }
             return emit(.mul, [x, mask], at: c.range, what: "dropout '\(layer)'")
         }
@@ -593,7 +591,7 @@ extension Elaborator {
             guard let pos = emitID(.relu, [x], at: c.range, what: what),
                   let negx = emitID(.neg, [x], at: c.range, what: what),
                   let neg = emitID(.relu, [negx], at: c.range, what: what),
-                  let a = emitID(.reshape, [alpha], ["shape": .shape(bshape)], at: c.range, what: what),
+                  let a = emitID(.reshape, [alpha], .shape(bshape), at: c.range, what: what),
                   let scaled = emitID(.mul, [neg, a], at: c.range, what: what) else { return .poison }
             return emit(.sub, [pos, scaled], at: c.range, what: what)
         }

@@ -25,19 +25,19 @@ enum Losses {
         // mean((ŷ − y)²) over every element.
         loss("mse") { e, c, p, t in
             guard e.sameShape(p, t, c), let d = e.lossOp(.sub, [p, t], c), let s = e.lossOp(.square, [d], c) else { return .poison }
-            return e.emit(.reduce_mean, [s], ["axes": .ints([])], at: c.range, what: "mse")
+            return e.emit(.reduce_mean, [s], .reduce(ReduceAttributes(axes: [])), at: c.range, what: "mse")
         },
         // ½·Σ (ŷ − y)² over each sample's elements, averaged over the batch.
         loss("sse") { e, c, p, t in
             guard e.sameShape(p, t, c), let d = e.lossOp(.sub, [p, t], c), let s = e.lossOp(.square, [d], c),
                   let perSample = e.sumPerSample(s, c),
-                  let m = e.lossOp(.reduce_mean, [perSample], c, attrs: ["axes": .ints([])]) else { return .poison }
+                  let m = e.lossOp(.reduce_mean, [perSample], c, attrs: .reduce(ReduceAttributes(axes: []))) else { return .poison }
             return e.emit(.mul, [m, e.scalar(0.5, like: m, at: c.range)], at: c.range, what: "sse")
         },
         // mean(|ŷ − y|)
         loss("mae") { e, c, p, t in
             guard e.sameShape(p, t, c), let d = e.lossOp(.sub, [p, t], c), let a = e.lossOp(.abs, [d], c) else { return .poison }
-            return e.emit(.reduce_mean, [a], ["axes": .ints([])], at: c.range, what: "mae")
+            return e.emit(.reduce_mean, [a], .reduce(ReduceAttributes(axes: [])), at: c.range, what: "mae")
         },
         // Huber: ½r² for |r| ≤ δ, δ(|r| − ½δ) beyond, written as ½q² + δ(|r| − q) with q = min(|r|, δ).
         loss("huber", extra: [.optional("delta", .float, .float(1))]) { e, c, p, t in
@@ -51,7 +51,7 @@ enum Losses {
                   let q = e.lossOp(.minimum, [a, dc], c), let q2 = e.lossOp(.square, [q], c),
                   let quad = e.lossOp(.mul, [q2, half], c), let lin0 = e.lossOp(.sub, [a, q], c),
                   let lin = e.lossOp(.mul, [lin0, dc], c), let l = e.lossOp(.add, [quad, lin], c) else { return .poison }
-            return e.emit(.reduce_mean, [l], ["axes": .ints([])], at: c.range, what: "huber")
+            return e.emit(.reduce_mean, [l], .reduce(ReduceAttributes(axes: [])), at: c.range, what: "huber")
         },
         // −mean(y·log p + (1 − y)·log(1 − p)), with p clamped to [ε, 1 − ε], ε = 1e-7.
         loss("bce") { e, c, p, t in
@@ -60,7 +60,7 @@ enum Losses {
                   let q = e.lossOp(.sub, [one, p], c), let qc = e.lossOp(.maximum, [q, eps], c),
                   let lq = e.lossOp(.log, [qc], c), let a = e.lossOp(.mul, [t, lp], c),
                   let nt = e.lossOp(.sub, [one, t], c), let b = e.lossOp(.mul, [nt, lq], c),
-                  let s = e.lossOp(.add, [a, b], c), let m = e.lossOp(.reduce_mean, [s], c, attrs: ["axes": .ints([])]) else {
+                  let s = e.lossOp(.add, [a, b], c), let m = e.lossOp(.reduce_mean, [s], c, attrs: .reduce(ReduceAttributes(axes: []))) else {
                 return .poison
             }
             return e.emit(.neg, [m], at: c.range, what: "bce")
@@ -69,7 +69,7 @@ enum Losses {
         loss("bce_logits") { e, c, z, t in
             guard e.sameShape(z, t, c), let sp = e.lossOp(.softplus, [z], c), let yz = e.lossOp(.mul, [t, z], c),
                   let l = e.lossOp(.sub, [sp, yz], c) else { return .poison }
-            return e.emit(.reduce_mean, [l], ["axes": .ints([])], at: c.range, what: "bce_logits")
+            return e.emit(.reduce_mean, [l], .reduce(ReduceAttributes(axes: [])), at: c.range, what: "bce_logits")
         },
         // Softmax cross-entropy on logits: integer labels [N] (sparse) or target rows [N, C] (one-hot or soft).
         loss("cross_entropy") { e, c, z, t in
@@ -81,14 +81,14 @@ enum Losses {
             }
             guard let per = e.lossOp(sparse ? .sparse_softmax_ce : .softmax_ce, [z, t], c) else { return .poison }
             _ = zt
-            return e.emit(.reduce_mean, [per], ["axes": .ints([])], at: c.range, what: "cross_entropy")
+            return e.emit(.reduce_mean, [per], .reduce(ReduceAttributes(axes: [])), at: c.range, what: "cross_entropy")
         },
         // mean(max(0, 1 − y·z)) with labels y ∈ {−1, 1}.
         loss("hinge") { e, c, z, t in
             let one = e.scalar(1, like: z, at: c.range)
             guard e.sameShape(z, t, c), let yz = e.lossOp(.mul, [t, z], c), let m = e.lossOp(.sub, [one, yz], c),
                   let r = e.lossOp(.relu, [m], c) else { return .poison }
-            return e.emit(.reduce_mean, [r], ["axes": .ints([])], at: c.range, what: "hinge")
+            return e.emit(.reduce_mean, [r], .reduce(ReduceAttributes(axes: [])), at: c.range, what: "hinge")
         },
     ]
 }
@@ -117,6 +117,6 @@ extension Elaborator {
     func sumPerSample(_ s: ValueID, _ c: BoundCall) -> ValueID? {
         guard let r = graph[s].type.rank, r >= 1 else { return s }
         if r == 1 { return s }
-        return lossOp(.reduce_sum, [s], c, attrs: ["axes": .ints(Array(1..<r))])
+        return lossOp(.reduce_sum, [s], c, attrs: .reduce(ReduceAttributes(axes: Array(1..<r))))
     }
 }

@@ -1,6 +1,7 @@
 import DLGGraph
 
-/// Removes operations that do nothing: x + 0, x − 0, x·1, x/1, −(−x),
+/// Removes operations that do nothing, asking each op's declaration for its
+/// identities (`OpDecl.simplify`): x + 0, x − 0, x·1, x/1, −(−x),
 /// transposes that undo each other, reshape and broadcast to the same shape,
 /// chains of reshapes, a concat of one tensor, and stop_gradient once the
 /// backward graph exists.
@@ -20,8 +21,10 @@ public struct AlgebraicSimplification: GraphPass {
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
         var rw = GraphRewriter(g)
         var changed = false
+        // Only the backward pass cares about stop_gradient; once it exists (or never will) the value is x.
+        let forwardOnly = !g.gradients.isEmpty || !g.training
         for n in g.nodes {
-            if let v = simplify(n, &rw) {
+            if let v = simplify(n, &rw, forwardOnly: forwardOnly) {
                 rw.replace(n.id, with: v)
                 changed = true
             } else {
@@ -32,57 +35,17 @@ public struct AlgebraicSimplification: GraphPass {
         return changed
     }
 
-    /// True when `v` is a constant whose every element is `x`.
-    func isConstant(_ v: ValueID, _ x: Double, _ rw: GraphRewriter) -> Bool {
-        let n = rw.graph[v]
-        guard n.op == .constant, let t = n.attrs.tensor("value") else { return false }
-        return t.values.allSatisfy { $0 == x }
-    }
-
-    func simplify(_ n: Node, _ rw: inout GraphRewriter) -> ValueID? {
-        let ins = n.inputs.map { rw[$0] }
-        func same(_ v: ValueID) -> ValueID? { rw.graph[v].type == n.type ? v : nil }
-        switch n.op {
-        case .add:
-            if isConstant(ins[1], 0, rw) { return same(ins[0]) }
-            if isConstant(ins[0], 0, rw) { return same(ins[1]) }
-        case .sub:
-            if isConstant(ins[1], 0, rw) { return same(ins[0]) }
-        case .mul:
-            if isConstant(ins[1], 1, rw) { return same(ins[0]) }
-            if isConstant(ins[0], 1, rw) { return same(ins[1]) }
-        case .div:
-            if isConstant(ins[1], 1, rw) { return same(ins[0]) }
-        case .neg:
-            let x = rw.graph[ins[0]]
-            if x.op == .neg { return same(x.inputs[0]) }
-        case .stop_gradient:
-            // Only the backward pass cares; once it exists the forward value is x.
-            if !rw.old.gradients.isEmpty || !rw.old.training { return same(ins[0]) }
-        case .reshape, .broadcast_to:
-            if rw.graph[ins[0]].type == n.type { return ins[0] }
-            let x = rw.graph[ins[0]]
-            if n.op == .reshape, x.op == .reshape {
-                // reshape(reshape(y)) = reshape(y)
-                if rw.graph[x.inputs[0]].type == n.type { return x.inputs[0] }
-                return try? rw.add(.reshape, [x.inputs[0]], n.attrs, like: n)
-            }
-        case .transpose:
-            let r = n.type.rank ?? 0
-            let perm = n.attrs.ints("perm") ?? Array((0..<r).reversed())
-            if perm == Array(0..<r) { return ins[0] }
-            let x = rw.graph[ins[0]]
-            if x.op == .transpose {
-                let inner = x.attrs.ints("perm") ?? Array((0..<r).reversed())
-                let composed = perm.map { inner[$0] }
-                if composed == Array(0..<r) { return same(x.inputs[0]) }
-                return try? rw.add(.transpose, [x.inputs[0]], ["perm": .ints(composed)], like: n)
-            }
-        case .concat:
-            if ins.count == 1 { return same(ins[0]) }
-        default:
-            break
+    func simplify(_ n: Node, _ rw: inout GraphRewriter, forwardOnly: Bool) -> ValueID? {
+        guard let rule = n.decl.simplify else { return nil }
+        var mapped = n
+        mapped.inputs = n.inputs.map { rw[$0] }
+        switch rule(SimplifyContext(node: mapped, graph: rw.graph, forwardOnly: forwardOnly)) {
+        case nil: return nil
+        case .value(let v)?:
+            // The replacement must have the node's type (x + 0 with a broadcast 0 keeps the add).
+            return rw.graph[v].type == n.type ? v : nil
+        case .node(let op, let inputs, let attrs)?:
+            return try? rw.add(op, inputs, attrs, like: n)
         }
-        return nil
     }
 }

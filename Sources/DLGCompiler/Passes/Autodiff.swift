@@ -45,23 +45,21 @@ public struct Autodiff: GraphPass {
         var influences = Array(repeating: false, count: count)
         influences[loss] = true
         for i in stride(from: loss, through: 0, by: -1) where influences[i] {
-            if g[i].op == .stop_gradient { continue }
+            if g[i].decl.properties.blocksGradient { continue }
             for x in g[i].inputs { influences[x] = true }
         }
         // Which values depend on something we differentiate with respect to.
         var depends = Array(repeating: false, count: count)
         var targets: [ValueID] = []
         for n in g.nodes {
-            switch n.op {
-            case .param where n.attrs.bool("trainable") ?? true:
-                depends[n.id] = true
-                targets.append(n.id)
-            case .input where includeInputs && n.type.dtype.isFloat:
-                depends[n.id] = true
-                targets.append(n.id)
-            case .stop_gradient, .constant, .param, .input:
-                break
-            default:
+            if n.decl.isSource {
+                // Trainable parameters, and float inputs when asked.
+                let target = n.op == .param ? n.attrs.param.trainable : n.op == .input && includeInputs && n.type.dtype.isFloat
+                if target {
+                    depends[n.id] = true
+                    targets.append(n.id)
+                }
+            } else if !n.decl.properties.blocksGradient {
                 depends[n.id] = n.type.dtype.isFloat && n.inputs.contains { depends[$0] }
             }
         }

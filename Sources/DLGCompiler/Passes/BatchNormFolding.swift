@@ -38,7 +38,7 @@ public struct BatchNormFolding: GraphPass {
             return n.op == .reshape ? n.inputs[0] : nil
         }
         var matches: [ValueID: Match] = [:]
-        for n in g.nodes where n.op == .bias_add && (n.attrs.int("axis") ?? 1) == 1 {
+        for n in g.nodes where n.op == .bias_add && n.attrs.axis == 1 {
             let scaled = g[n.inputs[0]]
             guard scaled.op == .mul, single(scaled.id) else { continue }
             let xhat = g[scaled.inputs[0]]
@@ -54,7 +54,7 @@ public struct BatchNormFolding: GraphPass {
                 bias = a.inputs[1]
                 a = g[a.inputs[0]]
             }
-            guard (a.op == .conv2d || (a.op == .matmul && a.attrs.bool("transpose_a") != true && a.attrs.bool("transpose_b") != true
+            guard (a.op == .conv2d || (a.op == .matmul && a.attrs.matmul == MatmulAttributes()
                                         && g[a.inputs[1]].type.rank == 2 && a.type.rank == 2)),
                   single(a.id) else { continue }
             matches[n.id] = Match(anchor: a, bias: bias, runningMean: rmean, runningVar: rvar, gamma: gamma,
@@ -73,7 +73,7 @@ public struct BatchNormFolding: GraphPass {
                                           rw[m.gamma]], like: n)
                 let w = rw[m.anchor.inputs[1]]
                 let wShape: Shape = m.anchor.op == .conv2d ? Shape([f, 1, 1, 1]) : Shape([1, f])
-                let w2 = try rw.add(.mul, [w, try rw.add(.reshape, [s], ["shape": .shape(wShape)], like: n)], like: n)
+                let w2 = try rw.add(.mul, [w, try rw.add(.reshape, [s], .shape(wShape), like: n)], like: n)
                 let shifted: ValueID
                 if let b = m.bias {
                     shifted = try rw.add(.sub, [rw[b], rw[m.runningMean]], like: n)
@@ -82,7 +82,7 @@ public struct BatchNormFolding: GraphPass {
                 }
                 let b2 = try rw.add(.add, [try rw.add(.mul, [shifted, s], like: n), rw[m.beta]], like: n)
                 let y = try rw.add(m.anchor.op, [rw[m.anchor.inputs[0]], w2], m.anchor.attrs, like: m.anchor)
-                rw.replace(n.id, with: try rw.add(.bias_add, [y, b2], ["axis": .int(1)], like: n))
+                rw.replace(n.id, with: try rw.add(.bias_add, [y, b2], .axis(1), like: n))
             } catch {
                 rw.keep(n)
             }

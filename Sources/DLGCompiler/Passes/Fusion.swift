@@ -57,9 +57,7 @@ public struct Fusion: GraphPass {
     public init() {}
 
     static func elementwise(_ n: Node) -> Bool {
-        let kind = n.decl.fusion
-        guard kind == .elementwise || kind == .broadcast, n.op != .cast else { return false }
-        return n.type.dtype.isFloat && n.type.shape.knownDims != nil
+        n.decl.properties.fusable && n.type.dtype.isFloat && n.type.shape.knownDims != nil
     }
 
     /// A reduction that can finish a chain: its input is a float tensor of known shape.
@@ -185,7 +183,7 @@ public struct Fusion: GraphPass {
                 let operands = m.inputs.map { x -> FusedRegion.Operand in
                     if memberSet.contains(x) { return .step(stepOf[x]!) }
                     let xn = rw.graph[rw[x]]
-                    if xn.op == .constant, let t = xn.attrs.tensor("value"), t.shape.isEmpty { return .scalar(t.values[0]) }
+                    if xn.op == .constant, xn.attrs.constant.value.shape.isEmpty { return .scalar(xn.attrs.constant.value.values[0]) }
                     if let i = inputIndex[x] { return .input(i) }
                     inputIndex[x] = inputs.count
                     inputs.append(rw[x])
@@ -195,10 +193,10 @@ public struct Fusion: GraphPass {
                 steps.append(FusedRegion.Step(op: m.op, operands: operands, attrs: m.attrs, type: m.type, original: v,
                                               label: m.label))
             }
-            let kind = steps[0].op.decl.fusion == .outputFusable ? "epilogue"
-                : steps[steps.count - 1].op.decl.fusion == .reduction ? "reduction" : "elementwise"
-            let attrs: Attributes = ["kind": .string(kind), "region": .region(FusedRegion(steps: steps)),
-                                     "dtype": .dtype(n.type.dtype), "shape": .shape(n.type.shape)]
+            let kind: FusedAttributes.Kind = steps[0].op.decl.fusion == .outputFusable ? .epilogue
+                : steps[steps.count - 1].op.decl.fusion == .reduction ? .reduction : .elementwise
+            let attrs = Attributes.fused(FusedAttributes(kind: kind, region: FusedRegion(steps: steps), dtype: n.type.dtype,
+                                                         shape: n.type.shape))
             do {
                 let id = try rw.graph.add(.fused, inputs, attrs, loc: n.loc, label: n.label, origin: n.origin)
                 rw.replace(n.id, with: id)

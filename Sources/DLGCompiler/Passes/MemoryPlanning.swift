@@ -35,25 +35,9 @@ public struct MemoryPlanning: GraphPass {
     public static let alignment = 64
     public init() {}
 
-    /// Whether `n` may write its result over operand `x` (which it reads last, with the same shape):
-    /// elementwise ops read each element before writing it. An epilogue region may, when its library
-    /// kernel does not read x: the kernel's result then goes to scratch and the epilogue writes over x.
-    static func inPlaceCapable(_ n: Node, over x: ValueID) -> Bool {
-        switch n.op {
-        case .fused:
-            guard n.attrs.string("kind") == "epilogue" else { return n.attrs.string("kind") == "elementwise" }
-            guard let anchor = n.attrs.region("region")?.anchor else { return false }
-            let anchorInputs = anchor.operands.compactMap { o -> ValueID? in
-                if case .input(let i) = o { return n.inputs[i] }
-                return nil
-            }
-            return !anchorInputs.contains(x)
-        case .unary_grad, .bias_add: return true
-        default:
-            let k = n.decl.fusion
-            return (k == .elementwise || k == .broadcast) && n.op != .cast && n.op != .broadcast_to && n.op != .dropout_mask
-        }
-    }
+    /// Whether `n` may write its result over operand `x`: the declaration's in-place rule
+    /// (`Node.mayWrite(over:)`), which lowering reads too.
+    static func inPlaceCapable(_ n: Node, over x: ValueID) -> Bool { n.mayWrite(over: x) }
 
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
         let count = g.nodes.count
@@ -115,7 +99,8 @@ public struct MemoryPlanning: GraphPass {
             let p = position[v]
             var merged = false
             // A reshape aliases its operand.
-            if n.op == .reshape, let x = n.inputs.first, g[x].op != .param, g[x].op != .constant, stateBound[x] == nil {
+            if n.decl.properties.aliasesOperand, let x = n.inputs.first, g[x].op != .param, g[x].op != .constant,
+               stateBound[x] == nil {
                 let r = find(x)
                 parent[v] = r
                 classLast[r] = max(classLast[r] ?? 0, lifeEnd(v))

@@ -117,7 +117,7 @@ public struct OptimizerUpdate: GraphPass {
         if let cn = spec.clipNorm {
             var total: ValueID? = nil
             for p in params {
-                let sq = try op(.reduce_sum, [try op(.square, [grads[p]!], Attributes(), "clip_norm")], ["axes": .ints([])], "clip_norm")
+                let sq = try op(.reduce_sum, [try op(.square, [grads[p]!], Attributes(), "clip_norm")], .reduce(ReduceAttributes(axes: [])), "clip_norm")
                 total = try total.map { (x: ValueID) throws(ShapeError) -> ValueID in try op(.add, [x, sq], Attributes(), "clip_norm") } ?? sq
             }
             let norm = try op(.sqrt, [total!], Attributes(), "clip_norm")

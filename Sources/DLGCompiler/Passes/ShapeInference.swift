@@ -25,14 +25,7 @@ public struct ShapeInference: GraphPass {
         let b = g.bindings
         for i in g.nodes.indices {
             var n = g.nodes[i]
-            if !b.isEmpty {
-                for e in n.attrs.entries {
-                    if case .shape(let s) = e.value {
-                        let t = s.substituting(b)
-                        if t != s { n.attrs[e.name] = .shape(t) }
-                    }
-                }
-            }
+            if !b.isEmpty { n.attrs = n.attrs.substituting(b) }
             let ctxShape = ShapeContext(op: n.op, inputs: n.inputs.map { g.nodes[$0].type }, attrs: n.attrs,
                                         what: n.label.map { "\(n.op.rawValue) '\($0)'" })
             do {

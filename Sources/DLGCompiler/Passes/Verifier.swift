@@ -20,6 +20,9 @@ public enum Verifier {
             for x in n.inputs where x < 0 || x >= i {
                 fail("\(g.ref(i)) = \(n.op.rawValue): operand %\(x) is not defined before its use")
             }
+            if n.attrs.kind != n.decl.attributeKind {
+                fail("\(g.ref(i)) = \(n.op.rawValue): attributes of kind \(n.attrs.kind.rawValue), expected \(n.decl.attributeKind.rawValue)")
+            }
             if failures.isEmpty {
                 let ctx = ShapeContext(op: n.op, inputs: n.inputs.map { g.nodes[$0].type }, attrs: n.attrs)
                 do {

@@ -4,75 +4,12 @@ import DLGSyntax
 
 /// Docs/diagnostics.md, generated from the diagnostic catalogs: every ID, the
 /// phase that reports it, its severity, and its message and notes as the
-/// catalog's examples give them. Shape rules report their own texts (their
-/// declarations are in DLGGraph); their examples come from compiling small
-/// models that break each rule.
+/// catalog's examples give them. The shape rules' catalog (`ShapeMessage`)
+/// is in DLGGraph, with the op declarations.
 public enum DiagnosticReference {
-    /// One model per ID a shape rule reports, breaking that rule.
-    public static let shapeExamples: [(id: String, source: String)] = [
-        ("shape-error", """
-            model m {
-                input x: f32[B, 6]
-                output y = reshape(x, [B, 4])
-            }
-            """),
-        ("dtype-mismatch", """
-            model m {
-                input x: f32[B, 3]
-                input z: f64[B, 3]
-                output y = x + z
-            }
-            """),
-        ("broadcast-mismatch", """
-            model m {
-                input x: f32[B, 3]
-                input z: f32[B, 4]
-                output y = x + z
-            }
-            """),
-        ("matmul-mismatch", """
-            model m {
-                input x: f32[B, 3]
-                param W: f32[4, 5]
-                output y = x @ W
-            }
-            """),
-        ("unknown-rank", """
-            model m {
-                input x: f32[*]
-                param W: f32[4, 5]
-                output y = x @ W
-            }
-            """),
-        ("conv-channel-mismatch", """
-            model m {
-                input x: f32[B, 3, 8, 8]
-                param W: f32[4, 2, 3, 3]
-                output y = conv2d(x, W)
-            }
-            """),
-        ("window-output", """
-            model m {
-                input x: f32[B, 1, 5, 5]
-                output y = conv2d(x, filters: 2, kernel: 7)
-            }
-            """),
-    ]
-
-    /// The shape rules' messages, from compiling `shapeExamples`; an example
-    /// that does not give its ID yields an entry with an empty pattern.
-    public static var shapeEntries: [DiagnosticReferenceEntry] {
-        shapeExamples.map { id, source in
-            let diagnostics = Frontend.check(SourceFile(path: "example.dlg", text: source))
-            let d = diagnostics.all.first { $0.id == id }
-            return DiagnosticReferenceEntry(phase: ShapeDiagnostic.phase, id: id, severity: d?.severity ?? .error,
-                                            pattern: d?.message ?? "", notes: d?.notes.map(\.message) ?? [])
-        }
-    }
-
     /// Every catalog, in pipeline order.
     public static var entries: [DiagnosticReferenceEntry] {
-        SyntaxDiagnostic.referenceEntries + ElaborationDiagnostic.referenceEntries + shapeEntries
+        SyntaxDiagnostic.referenceEntries + ElaborationDiagnostic.referenceEntries + ShapeMessage.referenceEntries
             + TrainSettingDiagnostic.referenceEntries + PassDiagnostic.referenceEntries
     }
 
@@ -82,8 +19,8 @@ public enum DiagnosticReference {
          "The lexer and the parser (`SyntaxDiagnostic`, Sources/DLGSyntax/SyntaxDiagnostics.swift). After a syntax error the parser skips to the end of the statement and goes on."),
         (ElaborationDiagnostic.phase, "Elaboration",
          "Names, declarations, calls and their arguments, compile-time evaluation, layers, losses, initializers and the elaboration limits (`ElaborationDiagnostic`, Sources/DLGCompiler/Elaboration/ElaborationDiagnostics.swift). A block's errors carry notes naming the calls that led to them (`in block 'b' called here`)."),
-        (ShapeDiagnostic.phase, "Shapes",
-         "The ops' shape rules (Sources/DLGGraph/Ops), reported while elaborating, or by the shape-inference pass once sizes are bound. The message starts with the operation (`'@'`, `conv2d 'c3'`); the examples come from compiling a small model that breaks each rule."),
+        (ShapeMessage.phase, "Shapes",
+         "The ops' shape rules and gradient rules (`ShapeMessage`, Sources/DLGGraph/Ops/ShapeDiagnostics.swift), reported while elaborating, or by the shape-inference pass once sizes are bound. The message starts with the operation (`'@'`, `conv2d 'c3'`), which the patterns below leave out."),
         (TrainSettingDiagnostic.phase, "Train settings",
          "`train` blocks and the command-line flags that override them (`TrainSettingDiagnostic`, Sources/DLGCompiler/TrainSettingDiagnostics.swift). `dlg check` checks the names; the values are checked when `dlg train` reads them, and a value given as a flag is a usage error reading `--name: message`."),
         (PassDiagnostic.phase, "Passes",

@@ -1,8 +1,8 @@
 import DLGGraph
 
 /// Docs/ops.md, generated from the op declarations (`OpRegistry`): every
-/// primitive op with its doc paragraph, operands, attributes, fusion kind,
-/// gradient rule and whether its derivative jumps. Docs/ir.md explains the
+/// primitive op with its doc paragraph, operands, fusion kind, gradient rule,
+/// whether its derivative jumps, and its typed attributes (type, default, doc). Docs/ir.md explains the
 /// shape rules, FLOP counts and gradients in prose.
 public enum OpReference {
     /// Sections in the order of the fusion lattice, sources first.
@@ -33,12 +33,24 @@ public enum OpReference {
     /// The facts of one declaration, as one line.
     static func facts(_ d: OpDecl) -> String {
         var parts = ["operands: \(operands(d.arity))"]
-        parts.append("attributes: " + (d.attributes.isEmpty ? "none" : d.attributes.map { "`\($0)`" }.joined(separator: ", ")))
+        parts.append("attributes: " + (d.attributes.isEmpty ? "none" : d.attributes.map { "`\($0.name)`" }.joined(separator: ", ")))
         parts.append("fusion: \(d.fusion.rawValue)")
         if !d.isSource { parts.append("gradient rule: " + (d.vjp == nil ? "none" : "yes")) }
         if d.piecewise { parts.append("piecewise (its derivative jumps; gradient checks step around the kinks)") }
         return parts.joined(separator: " · ")
     }
+
+    /// The declaration's attributes, one row each: name, type, default (— when required) and doc.
+    static func attributeTable(_ d: OpDecl) -> String {
+        guard !d.attributes.isEmpty else { return "" }
+        var rows = ["| attribute | type | default | meaning |", "|---|---|---|---|"]
+        for a in d.attributes {
+            rows.append("| `\(a.name)` | \(cell(a.type)) | \(a.defaultValue.map(cell) ?? "—") | \(cell(a.doc)) |")
+        }
+        return "\n" + rows.joined(separator: "\n") + "\n"
+    }
+
+    static func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
 
     public static func markdown() -> String {
         let declarations = OpRegistry.declarations
@@ -58,7 +70,7 @@ public enum OpReference {
             guard !members.isEmpty else { continue }
             out += "\n## \(title)\n\n\(text)\n"
             for d in members {
-                out += "\n### `\(d.op.rawValue)`\n\n\(d.doc)\n\n\(facts(d))\n"
+                out += "\n### `\(d.op.rawValue)`\n\n\(d.doc)\n\n\(facts(d))\n" + attributeTable(d)
             }
         }
         return out

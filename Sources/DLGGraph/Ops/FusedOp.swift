@@ -1,6 +1,10 @@
 /// The op that fusion produces.
 let fusedOp = OpDecl(
-    .fused, arity: .atLeast(1), fusion: .opaque, attributes: ["kind", "region", "dtype", "shape"],
+    .fused, arity: .atLeast(1), fusion: .opaque, attributes: .fused,
+    [AttributeSpec("kind", "elementwise|epilogue|reduction", "how the region runs"),
+     AttributeSpec("region", "steps", "the fused steps"),
+     AttributeSpec("dtype", "dtype", "the result's element type"),
+     AttributeSpec("shape", "shape", "the result's shape")],
     doc: """
     Several primitives run as one kernel (`kind` elementwise: one loop over the output with no \
     temporaries; `kind` epilogue: a matmul or conv2d whose output is finished in the same pass — \
@@ -10,7 +14,7 @@ let fusedOp = OpDecl(
     it has no gradient rule because fusion runs after differentiation.
     """,
     flops: { ctx in
-        guard let r = ctx.attrs.region("region") else { return 0 }
+        let r = ctx.attrs.fused.region
         // Each step's own count, on concrete shapes of its type.
         var total = 0
         for s in r.steps {
@@ -28,16 +32,15 @@ let fusedOp = OpDecl(
         return total
     },
     inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
-        guard let r = ctx.attrs.region("region"), let last = r.steps.last else {
-            throw ctx.fail("a fused op needs a non-empty region")
-        }
+        let r = ctx.attrs.fused.region
+        guard let last = r.steps.last else { throw ctx.fail(.emptyRegion) }
         for (k, s) in r.steps.enumerated() {
             for o in s.operands {
                 switch o {
                 case .input(let i) where i < 0 || i >= ctx.inputs.count:
-                    throw ctx.fail("step \(k) reads input \(i) of \(ctx.inputs.count)")
+                    throw ctx.fail(.regionInput(step: k, input: i, count: ctx.inputs.count))
                 case .step(let j) where j < 0 || j >= k:
-                    throw ctx.fail("step \(k) reads step \(j), which does not come before it")
+                    throw ctx.fail(.regionOrder(step: k, reads: j))
                 default: continue
                 }
             }

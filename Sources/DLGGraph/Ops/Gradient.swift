@@ -43,17 +43,17 @@ public struct GradientEmitter {
         let gt = graph[g].type
         if gt.shape == target.shape { return g }
         guard let gd = gt.dims, let td = target.dims else {
-            throw ShapeError("cannot reduce a gradient of \(gt) to \(target): unknown rank")
+            throw ShapeError(.unbroadcastUnknownRank(gt, target))
         }
         let lead = gd.count - td.count
         var axes = Array(0..<lead)
         for (i, d) in td.enumerated() where d == .known(1) && gd[lead + i] != .known(1) { axes.append(lead + i) }
         var r = g
         if !axes.isEmpty {
-            r = try emit(.reduce_sum, [g], ["axes": .ints(axes), "keepdims": .bool(true)])
+            r = try emit(.reduce_sum, [g], .reduce(ReduceAttributes(axes: axes, keepdims: true)))
         }
         if graph[r].type.shape != target.shape {
-            r = try emit(.reshape, [r], ["shape": .shape(target.shape)])
+            r = try emit(.reshape, [r], .shape(target.shape))
         }
         return r
     }
@@ -61,23 +61,18 @@ public struct GradientEmitter {
 
 /// Gradient rules of the primitives, referenced by their declarations.
 public enum Gradients {
-    /// Elementwise functions: dx = unary_grad(x, y, dy){fn}.
+    /// Elementwise functions: dx = unary_grad(x, y, dy){fn}. Where f′ reads only
+    /// y = f(x) (relu: y > 0 ⟺ x > 0; exp, sigmoid, tanh), y takes x's place too, so x
+    /// need not be kept (it can be fused into its producer); where f′ reads only x
+    /// (square: 2x) or neither, x takes y's place, so y need not be kept (a square
+    /// feeding only a reduction, a variance, then fuses into it).
     public static let unary: VJPRule = { e, n, g throws(ShapeError) in
-        var attrs: Attributes = ["fn": .string(n.op.rawValue)]
-        if let a = n.attrs["alpha"] { attrs["alpha"] = a }
-        // Where f′ is a function of y = f(x) alone (relu: y > 0 ⟺ x > 0; exp, sigmoid, tanh), the
-        // backward reads only y, so x need not be kept: it can be fused into its producer.
-        let x = outputDetermined.contains(n.op) ? n.id : n.inputs[0]
-        // Where f′ reads x alone (square: 2x), x stands in for y, so y need not be kept for the backward:
-        // a square feeding only a reduction (a variance) then fuses into it.
-        let y = inputDetermined.contains(n.op) ? n.inputs[0] : n.id
-        return [try e.emit(.unary_grad, [x, y, g], attrs)]
+        guard let f = UnaryFunction(n.op, alpha: n.attrs.alpha) else { throw ShapeError(.notUnaryFunction(n.op)) }
+        let reads = f.info.derivative
+        let x = reads == .output ? n.id : n.inputs[0]
+        let y = reads == .input || reads == .neither ? n.inputs[0] : n.id
+        return [try e.emit(.unary_grad, [x, y, g], .unaryGrad(f))]
     }
-
-    /// Elementwise functions whose derivative is computed from their output (see `unary`).
-    static let outputDetermined: Set<Op> = [.relu, .exp, .sigmoid, .tanh]
-    /// Elementwise functions whose derivative needs their input only (see `unary`).
-    static let inputDetermined: Set<Op> = [.neg, .log, .abs, .square, .sign, .step, .leaky_relu, .softplus, .satlin, .satlins]
 
     public static let identity: VJPRule = { _, _, g throws(ShapeError) in [g] }
     public static let none: VJPRule = { _, n, _ throws(ShapeError) in n.inputs.map { _ in nil } }
@@ -157,9 +152,9 @@ public enum Gradients {
         var db: ValueID? = nil
         if e.needs(1) {
             let r = e.type(n.id).rank ?? 0
-            let axis = n.attrs.int("axis") ?? 1
+            let axis = n.attrs.axis
             let ax = axis < 0 ? axis + r : axis
-            db = try e.emit(.reduce_sum, [g], ["axes": .ints((0..<r).filter { $0 != ax })])
+            db = try e.emit(.reduce_sum, [g], .reduce(ReduceAttributes(axes: (0..<r).filter { $0 != ax })))
         }
         return [e.needs(0) ? g : nil, db]
     }
@@ -167,19 +162,16 @@ public enum Gradients {
     /// Reshape dy to the kept-dims shape, then broadcast back over the reduced axes.
     static func spread(_ e: inout GradientEmitter, _ n: Node, _ g: ValueID) throws(ShapeError) -> ValueID {
         let x = e.type(n.inputs[0])
-        guard let dims = x.dims else { throw ShapeError("cannot differentiate a reduction of unknown rank") }
+        guard let dims = x.dims else { throw ShapeError(.reductionUnknownRank(x)) }
         let axes = reducedAxes(n, rank: dims.count)
         var kept = dims
         for a in axes { kept[a] = .known(1) }
         var r = g
-        if e.type(g).shape != Shape(kept) { r = try e.emit(.reshape, [g], ["shape": .shape(Shape(kept))]) }
-        return try e.emit(.broadcast_to, [r], ["shape": .shape(x.shape)])
+        if e.type(g).shape != Shape(kept) { r = try e.emit(.reshape, [g], .shape(Shape(kept))) }
+        return try e.emit(.broadcast_to, [r], .shape(x.shape))
     }
 
-    static func reducedAxes(_ n: Node, rank: Int) -> [Int] {
-        let axes = (n.attrs.ints("axes") ?? []).map { $0 < 0 ? $0 + rank : $0 }
-        return axes.isEmpty ? Array(0..<rank) : axes
-    }
+    static func reducedAxes(_ n: Node, rank: Int) -> [Int] { n.attrs.reduce.normalizedAxes(rank: rank) }
 
     public static let reduceSum: VJPRule = { e, n, g throws(ShapeError) in [try spread(&e, n, g)] }
 
@@ -193,7 +185,7 @@ public enum Gradients {
             let count = dims.reduce(1) { $0 * $1.value! }
             scaled = try e.emit(.mul, [g, e.scalar(1 / Double(count), like: g)])
         } else {
-            let size = try e.emit(.axis_size, [n.inputs[0]], ["axes": .ints(axes)])
+            let size = try e.emit(.axis_size, [n.inputs[0]], .axes(axes))
             scaled = try e.emit(.div, [g, size])
         }
         return [try spread(&e, n, scaled)]
@@ -207,14 +199,14 @@ public enum Gradients {
     }
 
     public static let reshape: VJPRule = { e, n, g throws(ShapeError) in
-        [try e.emit(.reshape, [g], ["shape": .shape(e.type(n.inputs[0]).shape)])]
+        [try e.emit(.reshape, [g], .shape(e.type(n.inputs[0]).shape))]
     }
 
     public static let transpose: VJPRule = { e, n, g throws(ShapeError) in
-        let perm = n.attrs.ints("perm") ?? Array((0..<(e.type(n.id).rank ?? 0)).reversed())
+        let perm = n.attrs.perm
         var inverse = Array(repeating: 0, count: perm.count)
         for (i, p) in perm.enumerated() { inverse[p] = i }
-        return [try e.emit(.transpose, [g], ["perm": .ints(inverse)])]
+        return [try e.emit(.transpose, [g], .perm(inverse))]
     }
 
     public static let broadcastTo: VJPRule = { e, n, g throws(ShapeError) in
@@ -224,7 +216,7 @@ public enum Gradients {
     /// Each operand's gradient is its slice of dy along the axis.
     public static let concat: VJPRule = { e, n, g throws(ShapeError) in
         let r = e.type(n.id).rank ?? 0
-        let axis = (n.attrs.int("axis") ?? 0) < 0 ? (n.attrs.int("axis") ?? 0) + r : (n.attrs.int("axis") ?? 0)
+        let axis = n.attrs.axis < 0 ? n.attrs.axis + r : n.attrs.axis
         var offset = 0
         var out: [ValueID?] = []
         for (i, x) in n.inputs.enumerated() {
@@ -233,8 +225,8 @@ public enum Gradients {
                 var starts = Array(repeating: 0, count: r), ends = Array(repeating: Int.max, count: r)
                 starts[axis] = offset
                 ends[axis] = offset + size
-                out.append(try e.emit(.slice, [g], ["starts": .ints(starts), "ends": .ints(ends),
-                                                    "steps": .ints(Array(repeating: 1, count: r))]))
+                out.append(try e.emit(.slice, [g], .slice(SliceAttributes(starts: starts, ends: ends,
+                                                                           steps: Array(repeating: 1, count: r)))))
             } else {
                 out.append(nil)
             }
@@ -244,33 +236,30 @@ public enum Gradients {
     }
 
     public static let slice: VJPRule = { e, n, g throws(ShapeError) in
-        var attrs = n.attrs
-        attrs["input_shape"] = .shape(e.type(n.inputs[0]).shape)
-        return [try e.emit(.slice_grad, [g], attrs)]
+        var a = n.attrs.slice
+        a.inputShape = e.type(n.inputs[0]).shape
+        return [try e.emit(.slice_grad, [g], .slice(a))]
     }
 
     public static let pad: VJPRule = { e, n, g throws(ShapeError) in
-        var attrs: Attributes = ["pads": n.attrs["pads"]!, "mode": .string(n.attrs.string("mode") ?? "zero")]
-        attrs["input_shape"] = .shape(e.type(n.inputs[0]).shape)
-        return [try e.emit(.pad_grad, [g], attrs)]
+        var a = n.attrs.pad
+        a.inputShape = e.type(n.inputs[0]).shape
+        return [try e.emit(.pad_grad, [g], .pad(a))]
     }
 
     public static let cast: VJPRule = { e, n, g throws(ShapeError) in
         let from = e.type(n.inputs[0]).dtype
         guard from.isFloat else { return [nil] }
         if from == e.type(g).dtype { return [g] }
-        return [try e.emit(.cast, [g], ["dtype": .dtype(from)])]
+        return [try e.emit(.cast, [g], .dtype(from))]
     }
 
     /// C = op(A)·op(B); see Docs/ir.md for the four transpose cases.
     public static let matmul: VJPRule = { e, n, g throws(ShapeError) in
         let (a, b) = (n.inputs[0], n.inputs[1])
-        let ta = n.attrs.bool("transpose_a") ?? false, tb = n.attrs.bool("transpose_b") ?? false
+        let ta = n.attrs.matmul.transposeA, tb = n.attrs.matmul.transposeB
         func mm(_ x: ValueID, _ y: ValueID, _ tx: Bool, _ ty: Bool) throws(ShapeError) -> ValueID {
-            var attrs = Attributes()
-            if tx { attrs["transpose_a"] = .bool(true) }
-            if ty { attrs["transpose_b"] = .bool(true) }
-            return try e.emit(.matmul, [x, y], attrs)
+            try e.emit(.matmul, [x, y], .matmul(MatmulAttributes(transposeA: tx, transposeB: ty)))
         }
         var da: ValueID? = nil, db: ValueID? = nil
         let ra = e.type(a).rank ?? 2, rb = e.type(b).rank ?? 2
@@ -284,7 +273,7 @@ public enum Gradients {
                 let dAt = try mm(g, b, false, !tb)
                 var perm = Array(0..<ra)
                 perm.swapAt(ra - 1, ra - 2)
-                da = try e.emit(.transpose, [dAt], ["perm": .ints(perm)])
+                da = try e.emit(.transpose, [dAt], .perm(perm))
             case (true, false): da = try mm(b, g, false, true)
             case (true, true): da = try mm(b, g, true, true)
             }
@@ -300,7 +289,7 @@ public enum Gradients {
                 case (true, false): perBatch = try mm(a, g, false, false)
                 case (true, true): perBatch = try mm(g, a, true, true)
                 }
-                d = try e.emit(.reduce_sum, [perBatch], ["axes": .ints(Array(0..<(ra - 2)))])
+                d = try e.emit(.reduce_sum, [perBatch], .reduce(ReduceAttributes(axes: Array(0..<(ra - 2)))))
             } else {
                 switch (ta, tb) {
                 case (false, false): d = try mm(a, g, true, false)
@@ -316,18 +305,17 @@ public enum Gradients {
 
     public static let conv2d: VJPRule = { e, n, g throws(ShapeError) in
         let (x, w) = (n.inputs[0], n.inputs[1])
-        var base = Attributes()
-        for k in ["stride", "pad", "dilation", "groups"] { if let v = n.attrs[k] { base[k] = v } }
+        // The gradients keep every attribute of the forward convolution, its rounding included.
         var dx: ValueID? = nil, dw: ValueID? = nil
         if e.needs(0) {
-            var attrs = base
-            attrs["input_shape"] = .shape(e.type(x).shape)
-            dx = try e.emit(.conv2d_grad_input, [g, w], attrs)
+            var a = n.attrs.conv
+            a.operand = .input(e.type(x).shape)
+            dx = try e.emit(.conv2d_grad_input, [g, w], .conv(a))
         }
         if e.needs(1) {
-            var attrs = base
-            attrs["weight_shape"] = .shape(e.type(w).shape)
-            dw = try e.emit(.conv2d_grad_weight, [x, g], attrs)
+            var a = n.attrs.conv
+            a.operand = .weight(e.type(w).shape)
+            dw = try e.emit(.conv2d_grad_weight, [x, g], .conv(a))
         }
         return [dx, dw]
     }
@@ -349,9 +337,9 @@ public enum Gradients {
         var dz: ValueID? = nil, dt: ValueID? = nil
         if e.needs(0) { dz = try e.emit(.softmax_ce_grad, [z, t, g]) }
         if e.needs(1) {
-            let ls = try e.emit(.log_softmax, [z], ["axis": .int(-1)])
+            let ls = try e.emit(.log_softmax, [z], .axis(-1))
             let rows = e.type(g).dims ?? []
-            let gcol = try e.emit(.reshape, [g], ["shape": .shape(Shape(rows + [.known(1)]))])
+            let gcol = try e.emit(.reshape, [g], .shape(Shape(rows + [.known(1)])))
             dt = try e.emit(.neg, [try e.emit(.mul, [ls, gcol])])
         }
         return [dz, dt]

@@ -1,57 +1,86 @@
 /// Ops that move or select elements without arithmetic.
 
 let layoutOps: [OpDecl] = [
-    OpDecl(.reshape, arity: .exactly(1), fusion: .injective, attributes: ["shape"],
+    OpDecl(.reshape, arity: .exactly(1), fusion: .injective, attributes: .shape,
+           [AttributeSpec("shape", "shape", "the new shape, with the same element count")],
            doc: "The same elements in row-major order under a new `shape` with the same element count.",
-           vjp: Gradients.reshape,
+           properties: {
+               var p = OpProperties()
+               p.aliasesOperand = true
+               return p
+           }(),
+           vjp: Gradients.reshape, fold: keepValues,
+           simplify: { ctx in
+               let x = ctx.operands[0]
+               if x.type == ctx.node.type { return .value(ctx.node.inputs[0]) }
+               // reshape(reshape(y)) = reshape(y)
+               guard x.op == .reshape else { return nil }
+               if ctx.graph[x.inputs[0]].type == ctx.node.type { return .value(x.inputs[0]) }
+               return .node(.reshape, [x.inputs[0]], ctx.node.attrs)
+           },
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
-               guard let target = ctx.attrs.shape("shape"), let tdims = target.dims else {
-                   throw ctx.fail("needs a target shape")
-               }
-               if let dims = ctx.inputs[0].dims {
+               let target = ctx.attrs.shape
+               if let dims = ctx.inputs[0].dims, let tdims = target.dims {
                    let (a, sa) = symbolicProduct(dims), (b, sb) = symbolicProduct(tdims)
-                   guard a == b, sa == sb else {
-                       throw ctx.fail("cannot reshape \(ctx.inputs[0]) to \(target): element counts differ")
-                   }
+                   guard a == b, sa == sb else { throw ctx.fail(.reshapeCount(ctx.inputs[0], to: target)) }
                }
                return TensorType(ctx.inputs[0].dtype, target)
            }),
-    OpDecl(.transpose, arity: .exactly(1), fusion: .injective, attributes: ["perm"],
+    OpDecl(.transpose, arity: .exactly(1), fusion: .injective, attributes: .perm,
+           [AttributeSpec("perm", "[int]", "output axis i is input axis perm[i]")],
            doc: "Permutes the axes: output axis i is input axis perm[i].",
            vjp: Gradients.transpose,
+           simplify: { ctx in
+               let perm = ctx.node.attrs.perm
+               if perm == Array(0..<perm.count) { return .value(ctx.node.inputs[0]) }
+               let x = ctx.operands[0]
+               guard x.op == .transpose else { return nil }
+               let inner = x.attrs.perm
+               let composed = perm.map { inner[$0] }
+               if composed == Array(0..<perm.count) { return .value(x.inputs[0]) }
+               return .node(.transpose, [x.inputs[0]], .perm(composed))
+           },
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                let dims = try ctx.dims(0)
-               let perm = ctx.attrs.ints("perm") ?? Array((0..<dims.count).reversed())
+               let perm = ctx.attrs.perm
                guard perm.count == dims.count, Set(perm) == Set(0..<dims.count) else {
-                   throw ctx.fail("perm \(perm) is not a permutation of the \(dims.count) axes of \(ctx.inputs[0])")
+                   throw ctx.fail(.notPermutation(perm, type: ctx.inputs[0]))
                }
                return TensorType(ctx.inputs[0].dtype, Shape(perm.map { dims[$0] }))
            }),
-    OpDecl(.broadcast_to, arity: .exactly(1), fusion: .broadcast, attributes: ["shape"],
+    OpDecl(.broadcast_to, arity: .exactly(1), fusion: .broadcast, attributes: .shape,
+           [AttributeSpec("shape", "shape", "the shape to reach")],
            doc: "Repeats size-1 (or missing leading) axes to reach `shape`.",
+           properties: {
+               var p = OpProperties()
+               p.fusable = true
+               return p
+           }(),
            vjp: Gradients.broadcastTo,
+           fold: { ctx in ctx.constants[0].flatMap { broadcastLiteral($0, to: ctx.shape) } },
+           simplify: { ctx in ctx.operands[0].type == ctx.node.type ? .value(ctx.node.inputs[0]) : nil },
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
-               guard let target = ctx.attrs.shape("shape") else { throw ctx.fail("needs a target shape") }
+               let target = ctx.attrs.shape
                switch broadcastShapes(ctx.inputs[0].shape, target) {
                case .success(let s) where s == target: return TensorType(ctx.inputs[0].dtype, target)
-               default: throw ctx.fail("cannot broadcast \(ctx.inputs[0]) to \(target)")
+               default: throw ctx.fail(.broadcastTo(ctx.inputs[0], to: target))
                }
            }),
-    OpDecl(.concat, arity: .atLeast(1), fusion: .injective, attributes: ["axis"],
+    OpDecl(.concat, arity: .atLeast(1), fusion: .injective, attributes: .axis,
+           [AttributeSpec("axis", "int", default: "0", "the axis the operands are joined along")], defaults: .axis(0),
            doc: "Joins tensors along `axis`; the other dimensions must agree.",
            vjp: Gradients.concat,
+           simplify: { ctx in ctx.node.inputs.count == 1 ? .value(ctx.node.inputs[0]) : nil },
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                let d = try ctx.requireSameDType()
                let first = try ctx.dims(0)
-               let ax = try ctx.axis(ctx.attrs.int("axis") ?? 0, rank: first.count)
+               let ax = try ctx.axis(ctx.attrs.axis, rank: first.count)
                var total = 0
                for i in ctx.inputs.indices {
                    let di = try ctx.dims(i)
-                   guard di.count == first.count else {
-                       throw ctx.fail("operands have different ranks: \(ctx.inputs[0]) and \(ctx.inputs[i])")
-                   }
+                   guard di.count == first.count else { throw ctx.fail(.concatRanks(ctx.inputs[0], ctx.inputs[i])) }
                    for (k, (x, y)) in zip(first, di).enumerated() where k != ax && x != y {
-                       throw ctx.fail("operand \(i + 1) (\(ctx.inputs[i])) differs from \(ctx.inputs[0]) in axis \(k), which is not the concatenation axis \(ax)")
+                       throw ctx.fail(.concatAxis(operand: i, type: ctx.inputs[i], first: ctx.inputs[0], axis: k, concatAxis: ax))
                    }
                    total += try ctx.known(di[ax], "the size of concatenation axis \(ax)")
                }
@@ -59,89 +88,110 @@ let layoutOps: [OpDecl] = [
                out[ax] = .known(total)
                return TensorType(d, Shape(out))
            }),
-    OpDecl(.slice, arity: .exactly(1), fusion: .injective, attributes: ["starts", "ends", "steps"],
+    OpDecl(.slice, arity: .exactly(1), fusion: .injective, attributes: .slice, sliceSpecs,
            doc: "Elements start ..< end by step along every axis (one entry per axis).",
            vjp: Gradients.slice,
            inferType: sliceType),
-    OpDecl(.slice_grad, arity: .exactly(1), fusion: .injective, attributes: ["input_shape", "starts", "ends", "steps"],
+    OpDecl(.slice_grad, arity: .exactly(1), fusion: .injective, attributes: .slice,
+           sliceSpecs + [AttributeSpec("input_shape", "shape", "the shape of the sliced tensor")],
            doc: "Backward of slice: dy scattered into zeros of `input_shape`.",
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
-               guard let s = ctx.attrs.shape("input_shape") else { throw ctx.fail("needs input_shape") }
+               let a = ctx.attrs.slice
+               guard let s = a.inputShape else { throw ctx.fail(.missingAttribute("input_shape")) }
+               let sliced = try sliceType(ShapeContext(op: .slice, inputs: [TensorType(ctx.inputs[0].dtype, s)],
+                                                        attrs: ctx.attrs, what: ctx.what))
+               guard sliced.shape == ctx.inputs[0].shape else {
+                   throw ctx.fail(.gradientShape(expected: sliced, got: ctx.inputs[0], of: "sliced"))
+               }
                return TensorType(ctx.inputs[0].dtype, s)
            }),
-    OpDecl(.pad, arity: .exactly(1), fusion: .injective, attributes: ["pads", "mode", "value"],
+    OpDecl(.pad, arity: .exactly(1), fusion: .injective, attributes: .pad, padSpecs,
            doc: """
            Pads every axis by `pads` (before and after, two entries per axis). `mode`: zero, constant \
            (with `value`), replicate (repeat the edge) or reflect.
            """,
            vjp: Gradients.pad,
            inferType: padType),
-    OpDecl(.pad_grad, arity: .exactly(1), fusion: .injective, attributes: ["pads", "mode", "input_shape"],
+    OpDecl(.pad_grad, arity: .exactly(1), fusion: .injective, attributes: .pad,
+           padSpecs + [AttributeSpec("input_shape", "shape", "the shape of the padded tensor")],
            doc: "Backward of pad: the gradient of every padded cell added back to the cell it copies.",
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
-               guard let s = ctx.attrs.shape("input_shape") else { throw ctx.fail("needs input_shape") }
+               let a = ctx.attrs.pad
+               guard let s = a.inputShape else { throw ctx.fail(.missingAttribute("input_shape")) }
+               let padded = try padType(ShapeContext(op: .pad, inputs: [TensorType(ctx.inputs[0].dtype, s)],
+                                                     attrs: ctx.attrs, what: ctx.what))
+               guard padded.shape == ctx.inputs[0].shape else {
+                   throw ctx.fail(.gradientShape(expected: padded, got: ctx.inputs[0], of: "padded"))
+               }
                return TensorType(ctx.inputs[0].dtype, s)
            }),
-    OpDecl(.one_hot, arity: .exactly(1), fusion: .injective, attributes: ["classes", "dtype"],
+    OpDecl(.one_hot, arity: .exactly(1), fusion: .injective, attributes: .oneHot,
+           [AttributeSpec("classes", "int", "the number of classes, the length of each row"),
+            AttributeSpec("dtype", "dtype", "the result's element type")],
            doc: "Integer labels [N] to rows of zeros with a one at the label: [N, classes].",
            vjp: Gradients.none,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
-               guard ctx.inputs[0].dtype == .i32 else {
-                   throw ctx.fail("expects integer labels (i32), got \(ctx.inputs[0])")
-               }
+               guard ctx.inputs[0].dtype == .i32 else { throw ctx.fail(.labelsNotInteger(ctx.inputs[0], role: "labels")) }
                let dims = try ctx.dims(0)
-               guard let k = ctx.attrs.int("classes"), k > 0 else { throw ctx.fail("classes must be positive") }
-               return TensorType(ctx.attrs.dtype("dtype") ?? .f32, Shape(dims + [.known(k)]))
+               let a = ctx.attrs.oneHot
+               guard a.classes > 0 else { throw ctx.fail(.classesNotPositive(a.classes)) }
+               return TensorType(a.dtype, Shape(dims + [.known(a.classes)]))
            }),
-    OpDecl(.cast, arity: .exactly(1), fusion: .elementwise, attributes: ["dtype"],
-           doc: "Converts elements to `dtype` (integers to floats exactly; floats to integers by truncation).",
+    OpDecl(.cast, arity: .exactly(1), fusion: .elementwise, attributes: .dtype,
+           [AttributeSpec("dtype", "dtype", "the result's element type")],
+           doc: "Converts elements to `dtype` (integers to floats exactly; floats to integers by truncation). Not fused: fused loops compute in one element type.",
            flops: { $0.outputCount },
-           vjp: Gradients.cast,
+           vjp: Gradients.cast, fold: keepValues,
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
-               guard let d = ctx.attrs.dtype("dtype") else { throw ctx.fail("needs dtype") }
-               return TensorType(d, ctx.inputs[0].shape)
+               TensorType(ctx.attrs.dtype, ctx.inputs[0].shape)
            }),
+]
+
+let sliceSpecs = [
+    AttributeSpec("starts", "[int]", "the first index on each axis"),
+    AttributeSpec("ends", "[int]", "one past the last index on each axis (∞: the axis's end)"),
+    AttributeSpec("steps", "[int]", "the step on each axis"),
+]
+
+let padSpecs = [
+    AttributeSpec("pads", "[int]", "the cells added before and after each axis, two entries per axis"),
+    AttributeSpec("mode", "zero|constant|replicate|reflect", default: "zero", "how the new cells are filled"),
+    AttributeSpec("value", "float", default: "0", "the fill of `constant` mode"),
 ]
 
 @Sendable func sliceType(_ ctx: ShapeContext) throws(ShapeError) -> TensorType {
     let dims = try ctx.dims(0)
-    guard let starts = ctx.attrs.ints("starts"), let ends = ctx.attrs.ints("ends"),
-          starts.count == dims.count, ends.count == dims.count else {
-        throw ctx.fail("needs starts and ends for each of the \(dims.count) axes")
+    let a = ctx.attrs.slice
+    guard a.starts.count == dims.count, a.ends.count == dims.count, a.steps.count == dims.count else {
+        throw ctx.fail(.sliceEntries(rank: dims.count))
     }
-    let steps = ctx.attrs.ints("steps") ?? Array(repeating: 1, count: dims.count)
     var out: [Dim] = []
     for i in dims.indices {
-        if starts[i] == 0, ends[i] == Int.max, steps[i] == 1 { out.append(dims[i]); continue }
+        if a.starts[i] == 0, a.ends[i] == Int.max, a.steps[i] == 1 { out.append(dims[i]); continue }
         let n = try ctx.known(dims[i], "axis \(i)")
-        let e = min(ends[i], n)
-        guard starts[i] >= 0, starts[i] < e, steps[i] >= 1 else {
-            throw ctx.fail("\(starts[i])..<\(ends[i] == Int.max ? "end" : String(ends[i])) of axis \(i) (size \(n)) is empty or out of range")
+        let e = min(a.ends[i], n)
+        guard a.starts[i] >= 0, a.starts[i] < e, a.steps[i] >= 1 else {
+            throw ctx.fail(.sliceRange(start: a.starts[i], end: a.ends[i], axis: i, size: n))
         }
-        out.append(.known((e - starts[i] + steps[i] - 1) / steps[i]))
+        out.append(.known((e - a.starts[i] + a.steps[i] - 1) / a.steps[i]))
     }
     return TensorType(ctx.inputs[0].dtype, Shape(out))
 }
 
 @Sendable func padType(_ ctx: ShapeContext) throws(ShapeError) -> TensorType {
     let dims = try ctx.dims(0)
-    guard let pads = ctx.attrs.ints("pads"), pads.count == 2 * dims.count else {
-        throw ctx.fail("needs two padding amounts per axis (\(2 * dims.count) for \(ctx.inputs[0]))")
-    }
-    let mode = ctx.attrs.string("mode") ?? "zero"
-    guard ["zero", "constant", "replicate", "reflect"].contains(mode) else {
-        throw ctx.fail("unknown padding mode '\(mode)'; expected zero, constant, replicate or reflect")
-    }
+    let a = ctx.attrs.pad
+    guard a.pads.count == 2 * dims.count else { throw ctx.fail(.padEntries(count: 2 * dims.count, type: ctx.inputs[0])) }
     var out: [Dim] = []
     for (i, d) in dims.enumerated() {
-        let (a, b) = (pads[2 * i], pads[2 * i + 1])
-        guard a >= 0, b >= 0 else { throw ctx.fail("padding must not be negative, got \(a), \(b) on axis \(i)") }
-        if a == 0, b == 0 { out.append(d); continue }
+        let (before, after) = (a.pads[2 * i], a.pads[2 * i + 1])
+        guard before >= 0, after >= 0 else { throw ctx.fail(.negativePadding(before, after, axis: i)) }
+        if before == 0, after == 0 { out.append(d); continue }
         let n = try ctx.known(d, "padded axis \(i)")
-        if mode == "reflect", a >= n || b >= n {
-            throw ctx.fail("reflect padding of \(max(a, b)) needs an axis longer than that; axis \(i) has \(n)")
+        if a.mode == .reflect, before >= n || after >= n {
+            throw ctx.fail(.reflectPadding(max(before, after), axis: i, size: n))
         }
-        out.append(.known(n + a + b))
+        out.append(.known(n + before + after))
     }
     return TensorType(ctx.inputs[0].dtype, Shape(out))
 }

@@ -1,36 +1,7 @@
-/// Every primitive operation of the graph IR. Each has exactly one
-/// declaration (`OpDecl`) carrying its shape rule, fusion kind, FLOP count and
-/// documentation; see `Op.decl`. Passes ask the declaration about properties
-/// and never switch over lists of op names.
-public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
-    // Sources
-    case input, param, constant
-    // Elementwise, one operand
-    case neg, exp, log, sqrt, rsqrt, abs, square, reciprocal, sign
-    case sigmoid, tanh, relu, leaky_relu, elu, selu, gelu, swish, softplus, softsign
-    case hardlim, hardlims, satlin, satlins, step, stop_gradient
-    /// dx = dy · f′(x) for the elementwise function named by attribute `fn`.
-    case unary_grad
-    // Elementwise, two operands with broadcasting
-    case add, sub, mul, div, pow, maximum, minimum, greater, greater_equal, equal
-    case bias_add
-    // Reductions
-    case reduce_sum, reduce_mean, reduce_max, reduce_min
-    case reduce_max_grad, reduce_min_grad
-    // Layout
-    case reshape, transpose, broadcast_to, concat, slice, slice_grad, pad, pad_grad, one_hot, cast
-    // Neural-network operations
-    case matmul
-    case conv2d, conv2d_grad_input, conv2d_grad_weight
-    case pool2d, pool2d_grad
-    case softmax, log_softmax, softmax_grad, log_softmax_grad
-    case softmax_ce, sparse_softmax_ce, softmax_ce_grad, sparse_softmax_ce_grad
-    case dropout_mask
-    /// The product of some axes' sizes, as a scalar (for symbolic batch sizes).
-    case axis_size
-    /// Several ops run as one kernel: see `FusedRegion` (attribute `region`).
-    case fused
+@_exported import DLGOps
 
+extension Op {
+    /// The op's declaration.
     public var decl: OpDecl { OpRegistry.declarations[OpRegistry.index[self]!] }
 }
 
@@ -73,19 +44,6 @@ public enum Arity: Sendable, Hashable {
     }
 }
 
-/// A shape-rule failure; the elaborator attaches the source location.
-public struct ShapeError: Error, Sendable, Hashable {
-    /// The class of problem, used as the diagnostic id (`dtype-mismatch`, `matmul-mismatch`, …).
-    public var id: String
-    public var message: String
-    public var notes: [String]
-    public init(_ message: String, id: String = "shape-error", notes: [String] = []) {
-        self.id = id
-        self.message = message
-        self.notes = notes
-    }
-}
-
 /// What a shape rule sees.
 public struct ShapeContext: Sendable {
     public let op: Op
@@ -116,40 +74,142 @@ public struct FlopContext: Sendable {
     public func count(_ i: Int) -> Int { inputs[i].reduce(1, *) }
 }
 
+/// How gradient checks keep a piecewise op on the branch it took (see the runtime's branch freezing).
+public enum BranchKind: Sendable, Hashable {
+    /// A unary function with linear or exponential pieces: the piece of each element.
+    case pieces
+    /// Constant on each piece (a step, a comparison): the output itself.
+    case output
+    /// maximum/minimum: which operand each element took (the first on ties).
+    case select(minimum: Bool)
+    /// reduce_max/reduce_min: the element each output took.
+    case extremum(minimum: Bool)
+    /// max/min pooling: the cell each window took.
+    case window
+}
+
+/// Facts about an op that passes and the runtime ask instead of naming ops.
+public struct OpProperties: Sendable, Hashable {
+    /// The derivative jumps where the op switches branches (relu at 0, the winner of a max, a
+    /// step): gradient checks must not step across such a point.
+    public var kink = false
+    /// How a gradient check freezes its branch (ops with a kink).
+    public var branch: BranchKind?
+    /// The gradient passes straight through a step (hardlim): finite differences disagree with it by design.
+    public var straightThrough = false
+    /// May write its result over an operand of its shape that it reads for the last time: it reads
+    /// each element before writing that element (elementwise ops).
+    public var inPlace = false
+    /// Its result is its operand's storage under another shape (reshape).
+    public var aliasesOperand = false
+    /// No gradient flows through it (stop_gradient).
+    public var blocksGradient = false
+    /// Runs inside fused elementwise loops (elementwise and broadcast ops that keep the element type).
+    public var fusable = false
+    public init() {}
+}
+
+/// What a folding rule sees: the node, and each operand's constant value when it has one.
+public struct FoldContext {
+    public let node: Node
+    public let constants: [TensorLiteral?]
+    public let inputTypes: [TensorType]
+    /// The result's concrete shape.
+    public let shape: [Int]
+    public init(node: Node, constants: [TensorLiteral?], inputTypes: [TensorType], shape: [Int]) {
+        self.node = node
+        self.constants = constants
+        self.inputTypes = inputTypes
+        self.shape = shape
+    }
+}
+
+/// Computes a node whose operands are constants at compile time; nil when it cannot.
+public typealias FoldRule = @Sendable (FoldContext) -> TensorLiteral?
+
+/// What an algebraic simplification sees: the node, its operands mapped into the graph being rewritten.
+public struct SimplifyContext {
+    /// The node, with its operands' IDs in `graph`.
+    public let node: Node
+    /// The graph being rewritten (operands and what they read are there).
+    public let graph: Graph
+    /// Whether the backward pass exists already (or never will): stop_gradient is then the identity.
+    public let forwardOnly: Bool
+
+    public init(node: Node, graph: Graph, forwardOnly: Bool) {
+        self.node = node
+        self.graph = graph
+        self.forwardOnly = forwardOnly
+    }
+
+    /// The operands' nodes.
+    public var operands: [Node] { node.inputs.map { graph[$0] } }
+
+    /// Operand i is a constant whose every element is `x`.
+    public func isConstant(_ i: Int, _ x: Double) -> Bool {
+        guard operands[i].op == .constant else { return false }
+        return operands[i].attrs.constant.value.values.allSatisfy { $0 == x }
+    }
+}
+
+/// The result of a simplification.
+public enum Simplification: Sendable {
+    /// An existing value of the new graph computes the node (checked to have its type).
+    case value(ValueID)
+    /// A new node computes it.
+    case node(Op, [ValueID], Attributes)
+}
+
+public typealias SimplifyRule = @Sendable (SimplifyContext) -> Simplification?
+
 public struct OpDecl: Sendable {
     public let op: Op
     public let arity: Arity
     public let fusion: FusionKind
     /// Sources (inputs, parameters, constants) have no operands and no kernel work.
     public let isSource: Bool
-    /// One paragraph for `Docs/ir.md`.
+    /// One paragraph for the op reference.
     public let doc: String
-    /// Attribute names the op reads, in print order.
-    public let attributes: [String]
+    /// The kind of attributes the op takes.
+    public let attributeKind: Attributes.Kind
+    /// Its attributes, with type, default and doc, in print order.
+    public let attributes: [AttributeSpec]
+    /// The attributes when none are given; nil when some are required.
+    public let defaultAttributes: Attributes?
     public let inferType: @Sendable (ShapeContext) throws(ShapeError) -> TensorType
     public let flops: @Sendable (FlopContext) -> Int
     /// The gradient rule; nil when the op is not differentiable (gradient ops themselves).
     public let vjp: VJPRule?
-    /// Piecewise: the op switches between branches (relu at 0, the winner of a max, a step),
-    /// so its derivative jumps where the branch changes. Gradient checks must not step across such a point.
-    public let piecewise: Bool
+    public let properties: OpProperties
+    /// Constant folding; nil when the op is never folded.
+    public let fold: FoldRule?
+    /// Algebraic identities (x + 0 → x, −(−x) → x); nil when it has none.
+    public let simplify: SimplifyRule?
 
     public init(_ op: Op, arity: Arity, fusion: FusionKind, isSource: Bool = false,
-                attributes: [String] = [], doc: String,
+                attributes kind: Attributes.Kind = .none, _ specs: [AttributeSpec] = [], defaults: Attributes? = nil,
+                doc: String, properties: OpProperties = OpProperties(),
                 flops: @escaping @Sendable (FlopContext) -> Int = { _ in 0 },
-                vjp: VJPRule? = nil, piecewise: Bool = false,
+                vjp: VJPRule? = nil, fold: FoldRule? = nil, simplify: SimplifyRule? = nil,
                 inferType: @escaping @Sendable (ShapeContext) throws(ShapeError) -> TensorType) {
         self.op = op
         self.arity = arity
         self.fusion = fusion
         self.isSource = isSource
-        self.attributes = attributes
+        self.attributeKind = kind
+        self.attributes = specs
+        self.defaultAttributes = kind == .none ? Attributes.none : defaults
         self.doc = doc
+        self.properties = properties
         self.flops = flops
         self.vjp = vjp
-        self.piecewise = piecewise
+        self.fold = fold
+        self.simplify = simplify
         self.inferType = inferType
     }
+
+    /// Piecewise (see `OpProperties.kink`).
+    public var piecewise: Bool { properties.kink }
 }
 
 public enum OpRegistry {

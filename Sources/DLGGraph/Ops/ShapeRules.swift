@@ -1,35 +1,26 @@
-/// Helpers shared by shape rules. Every failure says what was expected and what was found.
+/// Helpers shared by shape rules. Every failure is a catalog message
+/// (`ShapeMessage`) saying what was expected and what was found.
 extension ShapeContext {
-    public func fail(id: String = "shape-error", _ message: String, notes: [String] = []) -> ShapeError {
-        ShapeError("\(what): \(message)", id: id, notes: notes)
+    public func fail(_ problem: ShapeMessage) -> ShapeError {
+        ShapeError(problem, what: what)
     }
 
     public func requireFloat(_ i: Int) throws(ShapeError) {
-        guard inputs[i].dtype.isFloat else {
-            throw fail("expects a floating-point tensor, got \(inputs[i])")
-        }
+        guard inputs[i].dtype.isFloat else { throw fail(.notFloat(inputs[i], expected: "a floating-point tensor")) }
     }
 
     /// All operands share one dtype.
     public func requireSameDType() throws(ShapeError) -> DType {
         let d = inputs[0].dtype
-        for t in inputs.dropFirst() where t.dtype != d {
-            throw fail(id: "dtype-mismatch", "operands have different dtypes: " + inputs.map(\.description).joined(separator: " and "),
-                       notes: ["convert one side with cast(x, dtype: \(d.rawValue)) or declare both with the same dtype"])
-        }
+        for t in inputs.dropFirst() where t.dtype != d { throw fail(.dtypeMismatch(inputs)) }
         return d
     }
 
     /// The dims of operand `i`, which must have known rank `rank` (or any known rank if nil).
     public func dims(_ i: Int, rank: Int? = nil, role: String? = nil) throws(ShapeError) -> [Dim] {
         let name = role ?? (inputs.count > 1 ? "operand \(i + 1)" : "input")
-        guard let d = inputs[i].dims else {
-            throw fail(id: "unknown-rank", "\(name) has unknown rank (\(inputs[i])); \(what) needs a known rank",
-                       notes: ["declare the input with a full shape such as f32[B, 1, 28, 28]"])
-        }
-        if let rank, d.count != rank {
-            throw fail("\(name) must have rank \(rank), got \(inputs[i]) of rank \(d.count)")
-        }
+        guard let d = inputs[i].dims else { throw fail(.unknownRank(role: name, type: inputs[i], op: what)) }
+        if let rank, d.count != rank { throw fail(.wrongRank(role: name, rank: rank, type: inputs[i])) }
         return d
     }
 
@@ -37,16 +28,14 @@ extension ShapeContext {
     public func known(_ d: Dim, _ what: String) throws(ShapeError) -> Int {
         switch d {
         case .known(let v): return v
-        case .symbol(let s):
-            throw fail("\(what) is the symbol \(s); it must be a known size here",
-                       notes: ["bind it with --bind \(s)=N"])
+        case .symbol(let s): throw fail(.symbolicSize(what: what, symbol: s))
         }
     }
 
     /// Normalize an axis (negative counts from the end).
     public func axis(_ a: Int, rank: Int) throws(ShapeError) -> Int {
         let n = a < 0 ? a + rank : a
-        guard n >= 0, n < rank else { throw fail("axis \(a) is out of range for rank \(rank)") }
+        guard n >= 0, n < rank else { throw fail(.axisOutOfRange(axis: a, rank: rank)) }
         return n
     }
 }
@@ -114,30 +103,36 @@ public struct WindowAxis: Sendable {
         return "(\(input) + \(pad) − \(k))/\(stride) + 1"
     }
 
-    public func output(round: String) -> (value: Int, exact: Bool) {
+    public func output(round: WindowRounding) -> (value: Int, exact: Bool) {
         let span = self.span
         let exact = span >= 0 && span % stride == 0
         var q: Int
         if span >= 0 {
-            q = round == "ceil" ? (span + stride - 1) / stride : span / stride
+            q = round == .ceil ? (span + stride - 1) / stride : span / stride
         } else {
             // Floor division towards −∞ for a negative span.
             q = -((-span + stride - 1) / stride)
         }
         var out = q + 1
         // PyTorch's ceil rule: the last window must start inside the input or the leading padding.
-        if round == "ceil", out > 1, (out - 1) * stride >= input + padBefore { out -= 1 }
+        if round == .ceil, out > 1, (out - 1) * stride >= input + padBefore { out -= 1 }
         return (out, exact)
+    }
+
+    /// The padding after the input that the last of `output` windows reaches: `padAfter`, or more
+    /// when ceil rounding adds a window that runs past it (those cells read zeros).
+    public func effectivePadAfter(output: Int) -> Int {
+        max(padAfter, (output - 1) * stride + effectiveKernel - input - padBefore)
     }
 }
 
 /// Shape rule for conv2d and pool2d output spatial dims.
 func windowOutput(_ ctx: ShapeContext, axisName: String, input: Int, kernel: Int, stride: Int,
-                  padBefore: Int, padAfter: Int, dilation: Int, round: String) throws(ShapeError) -> Int {
-    guard stride > 0 else { throw ctx.fail("stride must be positive, got \(stride)") }
-    guard kernel > 0 else { throw ctx.fail("kernel \(axisName) must be positive, got \(kernel)") }
-    guard dilation > 0 else { throw ctx.fail("dilation must be positive, got \(dilation)") }
-    guard padBefore >= 0, padAfter >= 0 else { throw ctx.fail("padding must not be negative, got \(padBefore), \(padAfter)") }
+                  padBefore: Int, padAfter: Int, dilation: Int, round: WindowRounding) throws(ShapeError) -> Int {
+    guard stride > 0 else { throw ctx.fail(.windowParameter(name: "stride", value: stride)) }
+    guard kernel > 0 else { throw ctx.fail(.windowParameter(name: "kernel \(axisName)", value: kernel)) }
+    guard dilation > 0 else { throw ctx.fail(.windowParameter(name: "dilation", value: dilation)) }
+    guard padBefore >= 0, padAfter >= 0 else { throw ctx.fail(.negativeWindowPadding(padBefore, padAfter)) }
     let w = WindowAxis(input: input, kernel: kernel, stride: stride, padBefore: padBefore, padAfter: padAfter,
                        dilation: dilation)
     let (out, exact) = w.output(round: round)
@@ -145,14 +140,12 @@ func windowOutput(_ ctx: ShapeContext, axisName: String, input: Int, kernel: Int
         + ", padding \(padBefore == padAfter ? "\(padBefore)" : "\(padBefore)+\(padAfter)"), stride \(stride)"
     if out <= 0 {
         let raw = Double(w.span) / Double(stride) + 1
-        let shown = round == "floor" || w.span % stride == 0 ? "\(out)" : "\(formatNumber(raw)) → \(out)"
-        throw ctx.fail(id: "window-output", "output \(axisName) is not positive: \(numbers) → \(w.formula) = \(shown)",
-                       notes: ["the input is too small for this window: reduce the kernel or stride, add padding, or remove a downsampling layer before it"])
+        let shown = round == .floor || w.span % stride == 0 ? "\(out)" : "\(formatNumber(raw)) → \(out)"
+        throw ctx.fail(.windowOutput(axis: axisName, numbers: numbers, formula: w.formula, value: shown))
     }
-    if round == "exact", !exact {
+    if round == .exact, !exact {
         let raw = Double(w.span) / Double(stride) + 1
-        throw ctx.fail(id: "window-output", "output \(axisName) is fractional: \(numbers) → \(w.formula) = \(formatNumber(raw))",
-                       notes: ["round: exact requires (n + padding − kernel) to be a multiple of the stride; use round: floor or ceil, or change the padding"])
+        throw ctx.fail(.windowFractional(axis: axisName, numbers: numbers, formula: w.formula, value: formatNumber(raw)))
     }
     return out
 }

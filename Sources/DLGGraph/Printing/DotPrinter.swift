@@ -18,7 +18,7 @@ public enum DotPrinter {
                 label = "\(n.name ?? "param")\\n\(type)"
                 style = "shape=box, style=\"rounded,filled\", fillcolor=\"#fff2cc\""
             case .constant:
-                label = "const \(n.attrs.tensor("value")?.description ?? "")"
+                label = "const \(n.attrs.constant.value)"
                 style = "shape=plaintext"
             default:
                 label = "\(g.ref(n.id)) \(n.op.rawValue)\\n\(type)" + (n.label.map { "\\n\($0)" } ?? "")

@@ -66,7 +66,7 @@ public enum TextPrinter {
             }
             rows.append((lhs, notes.joined(separator: "  "), g.location(n.loc) ?? ""))
             // A fused op shows its steps as a nested region.
-            if let r = n.attrs.region("region") {
+            if let r = n.attrs.region {
                 for (k, step) in r.steps.enumerated() {
                     let operands = step.operands.map { o -> String in
                         switch o {
@@ -119,7 +119,7 @@ public enum TextPrinter {
         let ops = g.nodes.filter { !$0.decl.isSource }.count
         let fused = g.nodes.filter { $0.op == .fused }
         let (t, nt) = g.parameterCounts
-        var lines = ["# \(ops) ops" + (fused.isEmpty ? "" : " (\(fused.count) fused groups holding \(fused.reduce(0) { $0 + ($1.attrs.region("region")?.steps.count ?? 0) }) ops)")
+        var lines = ["# \(ops) ops" + (fused.isEmpty ? "" : " (\(fused.count) fused groups holding \(fused.reduce(0) { $0 + ($1.attrs.region?.steps.count ?? 0) }) ops)")
                      + ", \(g.params.count) parameter tensors, \(g.inputs.count) inputs",
                      "# parameters: \(groupDigits(t + nt)) (trainable \(groupDigits(t)), non-trainable \(groupDigits(nt)))"]
         if let f = g.totalFlops() { lines.append("# FLOPs: \(groupDigits(f))" + (g.hasUnboundSymbols ? " per sample" : "")) }

@@ -61,7 +61,7 @@ public enum SIMDMath {
     /// SIMD16<Double> operators: the generic `.<` family compiles to per-lane
     /// code even after specialization, some 50× slower in a loop.
     @inlinable @inline(__always)
-    public static func compare<T: KernelScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: SIMD16<T>)
+    public static func compare<T: ElementScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: SIMD16<T>)
         -> SIMDMask<SIMD16<T.SIMDMaskScalar>> {
         if T.self == Float.self {
             let x = unsafeBitCast(a, to: SIMD16<Float>.self), y = unsafeBitCast(b, to: SIMD16<Float>.self)
@@ -99,21 +99,21 @@ public enum SIMDMath {
 
     /// Per lane: `a c b ? t : f`.
     @inlinable @inline(__always)
-    public static func select<T: KernelScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: SIMD16<T>,
+    public static func select<T: ElementScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: SIMD16<T>,
                                                then t: SIMD16<T>, else f: SIMD16<T>) -> SIMD16<T> {
         f.replacing(with: t, where: compare(a, c, b))
     }
 
     /// Per lane: `a c b ? t : f`, comparing with a scalar.
     @inlinable @inline(__always)
-    public static func select<T: KernelScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: T,
+    public static func select<T: ElementScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: T,
                                                then t: SIMD16<T>, else f: SIMD16<T>) -> SIMD16<T> {
         f.replacing(with: t, where: compare(a, c, SIMD16(repeating: b)))
     }
 
     /// Per lane: `a c b ? t : f` with scalar results.
     @inlinable @inline(__always)
-    public static func select<T: KernelScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: T,
+    public static func select<T: ElementScalar>(_ a: SIMD16<T>, _ c: Comparison, _ b: T,
                                                then t: T, else f: T) -> SIMD16<T> {
         SIMD16(repeating: f).replacing(with: t, where: compare(a, c, SIMD16(repeating: b)))
     }
@@ -124,7 +124,7 @@ public enum SIMDMath {
     /// the same vector function on a zero-padded vector, so every element gets
     /// bit-identical treatment wherever it sits. `x` may equal `y`.
     @inlinable @inline(__always)
-    public static func map<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ count: Int,
+    public static func map<T: ElementScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ count: Int,
                                             _ f: (SIMD16<T>) -> SIMD16<T>) {
         var i = 0
         while i + 16 <= count {
@@ -139,7 +139,7 @@ public enum SIMDMath {
 
     /// out[i] = f(a[i], b[i]); `out` may equal `a` or `b`.
     @inlinable @inline(__always)
-    public static func map2<T: KernelScalar>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
+    public static func map2<T: ElementScalar>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
                                              _ out: UnsafeMutablePointer<T>, _ count: Int,
                                              _ f: (SIMD16<T>, SIMD16<T>) -> SIMD16<T>) {
         var i = 0
@@ -155,7 +155,7 @@ public enum SIMDMath {
 
     /// out[i] = f(a[i], b[i], c[i]); `out` may equal any input.
     @inlinable @inline(__always)
-    public static func map3<T: KernelScalar>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ c: UnsafePointer<T>,
+    public static func map3<T: ElementScalar>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ c: UnsafePointer<T>,
                                              _ out: UnsafeMutablePointer<T>, _ count: Int,
                                              _ f: (SIMD16<T>, SIMD16<T>, SIMD16<T>) -> SIMD16<T>) {
         var i = 0
@@ -185,7 +185,7 @@ public enum SIMDMath {
 
     /// The sum of the 16 lanes, added as a balanced tree (8 + 4 + 2 + 1 pairs).
     @inlinable @inline(__always)
-    public static func horizontalSum<T: KernelScalar>(_ v: SIMD16<T>) -> T {
+    public static func horizontalSum<T: ElementScalar>(_ v: SIMD16<T>) -> T {
         withUnsafeBytes(of: v) { raw in
             let p = raw.baseAddress!.assumingMemoryBound(to: T.self)
             var h = (p[0] + p[8], p[1] + p[9], p[2] + p[10], p[3] + p[11],
@@ -197,7 +197,7 @@ public enum SIMDMath {
 
     /// The largest (or, with `isMin`, smallest) lane.
     @inlinable @inline(__always)
-    public static func horizontalExtremum<T: KernelScalar>(_ v: SIMD16<T>, isMin: Bool) -> T {
+    public static func horizontalExtremum<T: ElementScalar>(_ v: SIMD16<T>, isMin: Bool) -> T {
         withUnsafeBytes(of: v) { raw in
             let p = raw.baseAddress!.assumingMemoryBound(to: T.self)
             var m = p[0]
@@ -214,7 +214,7 @@ public enum SIMDMath {
     /// lane adds at most 4 values), longer ranges are split in halves at a
     /// multiple of 16, so the rounding error grows like log2(n), not n.
     @inlinable
-    public static func pairwiseSum<T: KernelScalar>(_ start: Int, _ n: Int,
+    public static func pairwiseSum<T: ElementScalar>(_ start: Int, _ n: Int,
                                                     _ load: (Int, Int) -> SIMD16<T>) -> T {
         if n <= 128 {
             var acc0 = SIMD16<T>(), acc1 = SIMD16<T>()
@@ -237,7 +237,7 @@ public enum SIMDMath {
 
     /// Pairwise sum of `n` contiguous elements.
     @inlinable
-    public static func sum<T: KernelScalar>(_ p: UnsafePointer<T>, _ n: Int) -> T {
+    public static func sum<T: ElementScalar>(_ p: UnsafePointer<T>, _ n: Int) -> T {
         pairwiseSum(0, n) { i, w in w == 16 ? load(p + i) : loadPartial(p + i, w, fill: 0) }
     }
 
@@ -245,7 +245,7 @@ public enum SIMDMath {
 
     /// e^x per lane (see the type's notes for the method and its accuracy).
     @inlinable @inline(__always)
-    public static func exp<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
+    public static func exp<T: ElementScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
         if T.self == Float.self {
             return unsafeBitCast(expFloat(unsafeBitCast(x, to: SIMD16<Float>.self)), to: SIMD16<T>.self)
         }
@@ -258,7 +258,7 @@ public enum SIMDMath {
     /// e^x − 1 per lane, accurate in relative terms near 0: a Taylor polynomial
     /// for |x| ≤ ln2/2, e^x − 1 elsewhere (where there is no cancellation).
     @inlinable @inline(__always)
-    public static func expm1<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
+    public static func expm1<T: ElementScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
         if T.self == Float.self {
             return unsafeBitCast(expm1Float(unsafeBitCast(x, to: SIMD16<Float>.self)), to: SIMD16<T>.self)
         }
@@ -271,14 +271,21 @@ public enum SIMDMath {
     /// |x| per lane, with |−0| = +0 (adding +0 turns −0 into +0 and leaves
     /// every other value, NaN included, unchanged).
     @inlinable @inline(__always)
-    public static func abs<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
+    public static func abs<T: ElementScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
         select(x, .lt, 0, then: -x, else: x) + 0
+    }
+
+    /// min(max(x, lo), hi) per lane, with −0 made +0 (a NaN stays NaN).
+    @inlinable @inline(__always)
+    public static func clamp<T: ElementScalar>(_ x: SIMD16<T>, _ lo: T, _ hi: T) -> SIMD16<T> {
+        let l = SIMD16<T>(repeating: lo), h = SIMD16<T>(repeating: hi)
+        return select(x, .gt, hi, then: h, else: select(x, .lt, lo, then: l, else: x)) + 0
     }
 
     /// 1/(1+e^−x), stable for any x: with e = e^−|x|, σ = 1/(1+e) for x ≥ 0 and
     /// e/(1+e) for x < 0, so neither branch overflows or cancels.
     @inlinable @inline(__always)
-    public static func sigmoid<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
+    public static func sigmoid<T: ElementScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
         let e = exp(-abs(x))
         let s = 1 / (1 + e)
         return select(x, .lt, 0, then: e * s, else: s)
@@ -286,7 +293,7 @@ public enum SIMDMath {
 
     /// tanh per lane: with u = expm1(−2|x|), tanh|x| = −u/(u+2), sign restored.
     @inlinable @inline(__always)
-    public static func tanh<T: KernelScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
+    public static func tanh<T: ElementScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
         let u = expm1(-2 * abs(x))
         let t = -u / (u + 2)
         return select(x, .lt, 0, then: -t, else: t)
@@ -393,12 +400,5 @@ public enum SIMDMath {
 
     /// erfc per scalar, in the type's own precision (libm erfcf / erfc).
     @inlinable @inline(__always)
-    public static func erfc<T: KernelScalar>(_ x: T) -> T {
-        if T.self == Float.self {
-            return unsafeBitCast(erfcf(unsafeBitCast(x, to: Float.self)), to: T.self)
-        }
-        return T(libmErfc(Double(x)))
-    }
+    public static func erfc<T: ElementScalar>(_ x: T) -> T { T.erfc(x) }
 }
-
-@usableFromInline func libmErfc(_ x: Double) -> Double { erfc(x) }

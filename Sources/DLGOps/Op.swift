@@ -1,0 +1,36 @@
+/// Every primitive operation of the graph IR, and the one name kernels, folding
+/// and tests use for an elementwise function. Each op has exactly one
+/// declaration: its `OpDecl` in DLGGraph (`Op.decl`), which for the
+/// elementwise functions is built from their definition here
+/// (`UnaryDefinition`, `BinaryDefinition`). Passes ask the declaration about
+/// properties and never switch over lists of op names.
+public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
+    // Sources
+    case input, param, constant
+    // Elementwise, one operand
+    case neg, exp, log, sqrt, rsqrt, abs, square, reciprocal, sign
+    case sigmoid, tanh, relu, leaky_relu, elu, selu, gelu, swish, softplus, softsign
+    case hardlim, hardlims, satlin, satlins, step, stop_gradient
+    /// dx = dy · f′(x) for the elementwise function named by attribute `fn`.
+    case unary_grad
+    // Elementwise, two operands with broadcasting
+    case add, sub, mul, div, pow, maximum, minimum, greater, greater_equal, equal
+    case bias_add
+    // Reductions
+    case reduce_sum, reduce_mean, reduce_max, reduce_min
+    case reduce_max_grad, reduce_min_grad
+    // Layout
+    case reshape, transpose, broadcast_to, concat, slice, slice_grad, pad, pad_grad, one_hot, cast
+    // Neural-network operations
+    case matmul
+    case conv2d, conv2d_grad_input, conv2d_grad_weight
+    case pool2d, pool2d_grad
+    case softmax, log_softmax, softmax_grad, log_softmax_grad
+    case softmax_ce, sparse_softmax_ce, softmax_ce_grad, sparse_softmax_ce_grad
+    case dropout_mask
+    /// The product of some axes' sizes, as a scalar (for symbolic batch sizes).
+    case axis_size
+    /// Several ops run as one kernel: see `FusedRegion` (attribute `region`).
+    case fused
+}
+
