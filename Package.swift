@@ -61,7 +61,7 @@ let package = Package(
         // ONNX import and export. Proto/onnx.pb.swift is generated (Proto/generate.sh) and committed.
         .target(
             name: "DLGONNX",
-            dependencies: ["DLGSource", "DLGGraph", "DLGCompiler", "DLGData",
+            dependencies: ["DLGSource", "DLGOps", "DLGGraph", "DLGCompiler", "DLGData",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Proto/generate.sh"]
         ),
