@@ -90,10 +90,11 @@ final class Writer {
 
     func run() {
         proto.name = g.name
-        // The values the outputs need.
+        findBatchNorms()
+        // The values the outputs need (a batchnorm's through its operands only).
         var stack = g.outputs.map(\.value)
         while let v = stack.popLast() {
-            if needed.insert(v).inserted { stack += g[v].inputs }
+            if needed.insert(v).inserted { stack += batchNorms[v].map { [$0.x, $0.gamma, $0.beta, $0.mean, $0.variance] } ?? g[v].inputs }
         }
         // Names: inputs and params keep theirs; an output's producer takes the output's name.
         for n in g.nodes where needed.contains(n.id) && (n.op == .input || n.op == .param) {
@@ -118,6 +119,42 @@ final class Writer {
                 name = out
             }
             proto.output.append(valueInfo(name, g[o.value].type))
+        }
+    }
+
+    // MARK: Batch normalization
+
+    /// Inference-form batchnorm as the elaborator writes it:
+    /// `bias_add(mul(mul(sub(x, R(mean)), rsqrt(add(R(var), eps))), R(gamma)), beta, axis: 1)`,
+    /// R a reshape of the parameter to [C, 1, …].
+    struct BatchNorm {
+        var x, gamma, beta, mean, variance: ValueID
+        var eps: Double
+    }
+    var batchNorms: [ValueID: BatchNorm] = [:]
+
+    func findBatchNorms() {
+        func param(_ v: ValueID) -> ValueID? {
+            let n = g[v]
+            if n.op == .param { return v }
+            if n.op == .reshape, g[n.inputs[0]].op == .param { return n.inputs[0] }
+            return nil
+        }
+        for o in g.nodes where o.op == .bias_add && o.attrs.axis == 1 {
+            guard g[o.inputs[1]].op == .param else { continue }
+            let q = g[o.inputs[0]]
+            guard q.op == .mul, let gamma = param(q.inputs[1]) else { continue }
+            let p = g[q.inputs[0]]
+            guard p.op == .mul else { continue }
+            let sub = g[p.inputs[0]], r = g[p.inputs[1]]
+            guard sub.op == .sub, let mean = param(sub.inputs[1]), r.op == .rsqrt else { continue }
+            let v = g[r.inputs[0]]
+            guard v.op == .add, let variance = param(v.inputs[0]), g[v.inputs[1]].op == .constant,
+                  let eps = g[v.inputs[1]].attrs.constant.value.values.first, g[v.inputs[1]].attrs.constant.value.values.count == 1
+            else { continue }
+            let intermediates = [q.id, p.id, sub.id, r.id, v.id]
+            guard intermediates.allSatisfy({ users[$0].count == 1 }) else { continue }
+            batchNorms[o.id] = BatchNorm(x: sub.inputs[0], gamma: gamma, beta: o.inputs[1], mean: mean, variance: variance, eps: eps)
         }
     }
 
@@ -146,7 +183,7 @@ final class Writer {
     /// The name the node's result gets: the output's name, or its label with its id.
     func resultName(_ n: Node) -> String {
         if let s = names[n.id] { return s }
-        let s = unique((n.label ?? n.op.rawValue) + "/" + String(n.id))
+        let s = unique(n.label ?? "\(n.op.rawValue)_\(n.id)")
         names[n.id] = s
         return s
     }
@@ -366,7 +403,12 @@ final class Writer {
             let c = node(op, x, [temp("compare")])
             emit(n, "Cast", [c], [attr("to", int: Int(Self.onnxType(dtype)))])
         case .bias_add:
-            biasAdd(n, x[0], x[1])
+            if let bn = batchNorms[n.id] {
+                emit(n, "BatchNormalization", [bn.x, bn.gamma, bn.beta, bn.mean, bn.variance].map { name($0) },
+                     [attr("epsilon", float: bn.eps)])
+            } else {
+                biasAdd(n, x[0], x[1])
+            }
 
         case .reduce_sum, .reduce_mean, .reduce_max, .reduce_min:
             reduce(n, x[0])
@@ -580,6 +622,11 @@ final class Writer {
     func reshape(_ n: Node, _ x: String) {
         guard let target = n.attrs.shape.dims, let inDims = g[n.inputs[0]].type.shape.dims else {
             return fail(n, "the shapes' ranks are unknown")
+        }
+        // [N, d₁, d₂, …] → [N, d₁·d₂·…] is Flatten, as PyTorch writes torch.flatten(x, 1).
+        if target.count == 2, inDims.count >= 2, target[0] == inDims[0],
+           let rest = Shape(Array(inDims.dropFirst())).knownDims, target[1] == .known(rest.reduce(1, *)) {
+            return emit(n, "Flatten", [x], [attr("axis", int: 1)])
         }
         var out: [Int] = []
         var inferred = false

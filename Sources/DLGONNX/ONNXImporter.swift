@@ -166,6 +166,10 @@ final class Translator {
     /// Nodes whose work an earlier pattern did.
     var absorbed: Set<Int> = []
     var batchSymbol: String?
+    /// Layer names the initializers suggest: statements do not take them (a
+    /// layer named implicitly after its statement would push the explicit
+    /// name to `_1`); outputs may, as `output logits = dense(…, name: "logits")`.
+    var layerPrefixes: Set<String> = []
 
     init(_ model: ONNXModel, _ options: ONNXImportOptions) {
         self.model = model
@@ -179,7 +183,7 @@ final class Translator {
             initializerNames.insert(t.name)
         }
         // Layer names come from initializers; statements must not take them.
-        for t in model.initializers { if let l = DLGText.layerName(fromInitializer: t.name) { taken.insert(l) } }
+        for t in model.initializers { if let l = DLGText.layerName(fromInitializer: t.name) { layerPrefixes.insert(l) } }
     }
 
     // MARK: Driver
@@ -298,7 +302,7 @@ final class Translator {
         let base = DLGText.identifier(from: onnx, opType: opType)
         var name = base
         var k = 0
-        while taken.contains(name) {
+        while taken.contains(name) || (kind != "output" && layerPrefixes.contains(name)) {
             name = "\(base)_\(k)"
             k += 1
         }
@@ -413,7 +417,7 @@ final class Translator {
             base = "\(base)_\(k)"
         }
         layerNames.insert(base)
-        taken.insert(base)
+        layerPrefixes.insert(base)
         return base
     }
 
