@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
         .testTarget(name: "DLGTrainTests", dependencies: ["DLGSource", "DLGSyntax", "DLGTrain", "DLGData"]),
         .testTarget(name: "DLGONNXTests", dependencies: ["DLGONNX", "DLGData", "DLGGraph"]),
-        .testTarget(name: "dlgTests", dependencies: ["dlg", "DLGCompiler"]),
+        .testTarget(name: "dlgTests", dependencies: ["dlg", "DLGCompiler", "DLGONNX"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -59,9 +59,24 @@ extension Translator {
 
     // MARK: One node
 
+    /// The ONNX ops the importer translates (some only in the forms its messages name).
+    static let supportedOps: Set<String> = [
+        "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
+        "Conv", "Div", "Dropout", "Elu", "Exp", "Flatten", "Gather", "Gelu",
+        "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "Identity", "LeakyRelu", "Log",
+        "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Pad",
+        "Pow", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceSum", "Relu", "Reshape",
+        "Selu", "Shape", "Sigmoid", "Sign", "Softmax", "Softplus", "Softsign", "Sqrt",
+        "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+    ]
+
     func translate(_ n: ONNXNode) throws {
         guard n.isDefaultDomain else { throw Unsupported("ops of domain '\(n.domain)' are not supported") }
         let op = n.opType
+        guard let first = n.outputs.first, !first.isEmpty else { throw Unsupported("it has no output") }
+        if op != "Constant" {
+            guard let i = n.inputs.first, !i.isEmpty else { throw Unsupported("its first operand is missing") }
+        }
         switch op {
         case "Constant":
             for (key, a) in n.attributes {

@@ -192,6 +192,11 @@ final class Translator {
         declareInputs()
         for n in model.nodes where !absorbed.contains(n.index) {
             if n.inputs.contains(where: { if case .poison? = values[$0] { true } else { false } }) {
+                // Behind an untranslated node; an op dlg lacks is still reported, so that one run lists them all.
+                if !n.isDefaultDomain || !Self.supportedOps.contains(n.opType) {
+                    problems.append(ONNXError.Problem(subject: n.subject, n.isDefaultDomain
+                        ? "op \(n.opType) has no dlg translation" : "ops of domain '\(n.domain)' are not supported"))
+                }
                 poison(n)
                 continue
             }

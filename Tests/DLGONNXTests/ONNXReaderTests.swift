@@ -1,0 +1,219 @@
+import DLGData
+import Foundation
+import Testing
+
+@testable import DLGONNX
+
+/// Small ONNX models built message by message, for the reader's checks.
+enum Build {
+    static func valueInfo(_ name: String, _ dims: [Int64?]) -> Onnx_ValueInfoProto {
+        var v = Onnx_ValueInfoProto()
+        v.name = name
+        var t = Onnx_TypeProto.Tensor()
+        t.elemType = 1
+        var s = Onnx_TensorShapeProto()
+        s.dim = dims.map { d in
+            var x = Onnx_TensorShapeProto.Dimension()
+            if let d { x.dimValue = d } else { x.dimParam = "N" }
+            return x
+        }
+        t.shape = s
+        v.type.tensorType = t
+        return v
+    }
+
+    static func node(_ name: String, _ op: String, _ inputs: [String], _ outputs: [String]) -> Onnx_NodeProto {
+        var n = Onnx_NodeProto()
+        n.name = name
+        n.opType = op
+        n.input = inputs
+        n.output = outputs
+        return n
+    }
+
+    static func floats(_ name: String, _ dims: [Int64], _ values: [Float]) -> Onnx_TensorProto {
+        var t = Onnx_TensorProto()
+        t.name = name
+        t.dims = dims
+        t.dataType = 1
+        t.floatData = values
+        return t
+    }
+
+    /// y = Relu(x · W + b), x [N, 2], W [2, 3].
+    static func model(opset: Int64 = 17, nodes: [Onnx_NodeProto]? = nil, initializers: [Onnx_TensorProto]? = nil) -> Onnx_ModelProto {
+        var m = Onnx_ModelProto()
+        m.irVersion = 8
+        var o = Onnx_OperatorSetIdProto()
+        o.version = opset
+        m.opsetImport = [o]
+        var g = Onnx_GraphProto()
+        g.name = "tiny"
+        g.input = [valueInfo("x", [nil, 2])]
+        g.output = [valueInfo("y", [nil, 3])]
+        g.initializer = initializers ?? [floats("fc.weight", [2, 3], [1, 2, 3, 4, 5, 6]), floats("fc.bias", [3], [0.5, -10, 0])]
+        g.node = nodes ?? [node("mm", "MatMul", ["x", "fc.weight"], ["h"]), node("add", "Add", ["h", "fc.bias"], ["z"]),
+                           node("act", "Relu", ["z"], ["y"])]
+        m.graph = g
+        return m
+    }
+
+    static func bytes(_ m: Onnx_ModelProto) throws -> [UInt8] { try m.serializedBytes() }
+}
+
+/// The error a decode throws, as text.
+func readError(_ bytes: [UInt8], path: String = "model.onnx", sourceLocation: SourceLocation = #_sourceLocation) -> String {
+    do {
+        _ = try ONNXReader.decode(bytes, path: path)
+        Issue.record("the model was read without error", sourceLocation: sourceLocation)
+        return ""
+    } catch let e as ONNXError {
+        return e.description
+    } catch {
+        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        return ""
+    }
+}
+
+@Suite("ONNX reader")
+struct ONNXReaderTests {
+    @Test func readsAValidModel() throws {
+        let m = try ONNXReader.decode(Build.bytes(Build.model()), path: "tiny.onnx")
+        #expect(m.opset == 17)
+        #expect(m.inputs.map(\.name) == ["x"])
+        #expect(m.inputs[0].dims == [.symbol("N"), .known(2)])
+        #expect(m.nodes.map(\.opType) == ["MatMul", "Add", "Relu"])
+        #expect(m.initializer("fc.weight")?.array.toFloats() == [1, 2, 3, 4, 5, 6])
+    }
+
+    @Test func truncatedFile() throws {
+        let full = try Build.bytes(Build.model())
+        for cut in [full.count - 1, full.count / 2, 3] {
+            let e = readError(Array(full.prefix(cut)), path: "cut.onnx")
+            #expect(e.hasPrefix("cut.onnx: "), "\(e)")
+            #expect(e.contains("truncated") || e.contains("malformed") || e.contains("no graph"), "\(e)")
+        }
+    }
+
+    @Test func corruptBytes() {
+        let e = readError([0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x01, 0x02], path: "junk.onnx")
+        #expect(e.hasPrefix("junk.onnx: not a valid ONNX file"), "\(e)")
+        #expect(readError([], path: "empty.onnx").contains("it has no graph"))
+    }
+
+    @Test func opsetOutOfRange() throws {
+        #expect(readError(try Build.bytes(Build.model(opset: 9))) == "model.onnx: opset 9 of the default domain (ai.onnx) is out of range: "
+                + "dlg reads opsets 13 through 28 (convert the model with onnx.version_converter, or export it again with a newer opset)")
+        #expect(readError(try Build.bytes(Build.model(opset: 99))).contains("opset 99 of the default domain (ai.onnx) is out of range"))
+    }
+
+    @Test func cycle() throws {
+        let nodes = [Build.node("a", "Relu", ["x2"], ["x1"]), Build.node("b", "Relu", ["x1"], ["x2"]),
+                     Build.node("c", "Relu", ["x1"], ["y"])]
+        let e = readError(try Build.bytes(Build.model(nodes: nodes)))
+        #expect(e == "model.onnx: node 'a' (Relu, opset 17): the graph has a cycle: node 'a' (Relu, opset 17) → node 'b' (Relu, opset 17) → node 'a' (Relu, opset 17)"
+                || e == "model.onnx: node 'b' (Relu, opset 17): the graph has a cycle: node 'b' (Relu, opset 17) → node 'a' (Relu, opset 17) → node 'b' (Relu, opset 17)",
+                "\(e)")
+    }
+
+    @Test func undefinedOperand() throws {
+        let nodes = [Build.node("act", "Relu", ["nowhere"], ["y"])]
+        #expect(readError(try Build.bytes(Build.model(nodes: nodes)))
+                == "model.onnx: node 'act' (Relu, opset 17): its input 'nowhere' is not a graph input, an initializer or any node's output")
+    }
+
+    @Test func initializerSizeDisagreesWithShape() throws {
+        let bad = [Build.floats("fc.weight", [2, 3], [1, 2, 3, 4, 5]), Build.floats("fc.bias", [3], [0, 0, 0])]
+        #expect(readError(try Build.bytes(Build.model(initializers: bad)))
+                == "model.onnx: initializer 'fc.weight': shape [2, 3] needs 6 FLOAT values but float_data holds 5")
+        var raw = Build.floats("fc.weight", [2, 3], [])
+        raw.rawData = Data(repeating: 0, count: 20)
+        #expect(readError(try Build.bytes(Build.model(initializers: [raw, Build.floats("fc.bias", [3], [0, 0, 0])])))
+                == "model.onnx: initializer 'fc.weight': shape [2, 3] needs 24 bytes of FLOAT data (6 × 4) but raw_data holds 20")
+    }
+
+    /// A shape of 2⁶² elements is refused before anything is allocated.
+    @Test func hugeInitializerShape() throws {
+        var t = Build.floats("fc.weight", [1 << 31, 1 << 31], [])
+        t.rawData = Data([0, 0, 0, 0])
+        let e = readError(try Build.bytes(Build.model(initializers: [t, Build.floats("fc.bias", [3], [0, 0, 0])])))
+        #expect(e.hasPrefix("model.onnx: initializer 'fc.weight': "), "\(e)")
+        #expect(e.contains("more elements than dlg accepts") || e.contains("exceeds the largest"), "\(e)")
+    }
+
+    @Test func externalDataMissingFile() throws {
+        var t = Build.floats("fc.weight", [2, 3], [])
+        t.dataLocation = .external
+        var loc = Onnx_StringStringEntryProto()
+        loc.key = "location"
+        loc.value = "weights.bin"
+        t.externalData = [loc]
+        let dir = NSTemporaryDirectory() + "dlg-onnx-ext-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let e = readError(try Build.bytes(Build.model(initializers: [t, Build.floats("fc.bias", [3], [0, 0, 0])])), path: dir + "/m.onnx")
+        #expect(e == "\(dir)/m.onnx: initializer 'fc.weight': its external data file \(dir)/weights.bin cannot be opened: No such file or directory")
+        // Present but too short.
+        FileManager.default.createFile(atPath: dir + "/weights.bin", contents: Data(repeating: 0, count: 8))
+        let short = readError(try Build.bytes(Build.model(initializers: [t, Build.floats("fc.bias", [3], [0, 0, 0])])), path: dir + "/m.onnx")
+        #expect(short.contains("its external data, 24 bytes at offset 0, lies beyond the end of"), "\(short)")
+        // Present and whole: read.
+        let values: [Float] = [1, 2, 3, 4, 5, 6]
+        FileManager.default.createFile(atPath: dir + "/weights.bin", contents: Data(values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }))
+        let m = try ONNXReader.decode(Build.bytes(Build.model(initializers: [t, Build.floats("fc.bias", [3], [0, 0, 0])])), path: dir + "/m.onnx")
+        #expect(m.initializer("fc.weight")?.array.toFloats() == values)
+    }
+
+    /// Unknown ops are listed together, each with its node, op type and opset.
+    @Test func unknownOpsListedAtOnce() throws {
+        let nodes = [Build.node("mm", "MatMul", ["x", "fc.weight"], ["h"]), Build.node("odd1", "Hardmax", ["h"], ["z"]),
+                     Build.node("odd2", "Erf", ["z"], ["w"]), Build.node("", "Celu", ["w"], ["y"])]
+        let model = try ONNXReader.decode(Build.bytes(Build.model(nodes: nodes)), path: "m.onnx")
+        do {
+            _ = try ONNXImporter.translate(model, options: ONNXImportOptions(modelName: "m"))
+            Issue.record("translated")
+        } catch let e as ONNXError {
+            #expect(e.description == """
+                m.onnx: 3 nodes cannot be expressed in dlg:
+                m.onnx: node 'odd1' (Hardmax, opset 17): op Hardmax has no dlg translation
+                m.onnx: node 'odd2' (Erf, opset 17): op Erf has no dlg translation
+                m.onnx: node #3 (Celu, opset 17): op Celu has no dlg translation
+                """)
+        }
+    }
+
+    /// The tiny model imports as a dense layer with its weights.
+    @Test func importsMatMulAddAsDense() throws {
+        let model = try ONNXReader.decode(Build.bytes(Build.model()), path: "tiny.onnx")
+        let r = try ONNXImporter.translate(model, options: ONNXImportOptions(modelName: "tiny"))
+        let body = r.source.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+            .trimmingCharacters(in: .newlines)
+        #expect(body == """
+            model tiny {
+                input x: f32[N, 2]
+
+                output y = relu(dense(x, 3, name: "fc"))
+            }
+            """)
+        #expect(r.weights.map(\.name) == ["fc.weight", "fc.bias"])
+        #expect(r.weights[1].array.toFloats() == [0.5, -10, 0])
+    }
+
+    /// Random bytes and random cuts of a valid file never crash the reader.
+    @Test func mutatedFilesNeverCrash() throws {
+        let full = try Build.bytes(Build.model())
+        var state: UInt64 = 42
+        func next() -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        for _ in 0..<2000 {
+            var b = full
+            for _ in 0..<(1 + next() % 4) { b[next() % b.count] = UInt8(truncatingIfNeeded: next()) }
+            if next() % 3 == 0 { b = Array(b.prefix(next() % b.count)) }
+            if let m = try? ONNXReader.decode(b, path: "fuzz.onnx") {
+                _ = try? ONNXImporter.translate(m, options: ONNXImportOptions(modelName: "fuzz"))
+            }
+        }
+    }
+}

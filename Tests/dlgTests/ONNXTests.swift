@@ -1,0 +1,148 @@
+import DLGData
+import DLGONNX
+import Foundation
+import Testing
+
+/// A Python with onnx, onnxruntime, numpy and safetensors: $DLG_PYTHON, else python3 on the PATH.
+enum ONNXPython {
+    static var interpreter: String { ProcessInfo.processInfo.environment["DLG_PYTHON"] ?? "python3" }
+    static let script = CLI.root.appendingPathComponent("Tests/Python/onnx_check.py").path
+
+    static let available: Bool = {
+        guard let r = try? run(["-c", "import onnx, onnxruntime, numpy, safetensors"]) else { return false }
+        return r.status == 0
+    }()
+
+    static func run(_ arguments: [String]) throws -> CLI.Result {
+        let s = try Scratch()
+        let status = try CLI.execute("/usr/bin/env", [interpreter] + arguments, stdout: s.file("out"), stderr: s.file("err"))
+        return CLI.Result(status: status, stdout: try String(contentsOfFile: s.file("out"), encoding: .utf8),
+                          stderr: try String(contentsOfFile: s.file("err"), encoding: .utf8))
+    }
+}
+
+/// Every model in Graphs/, by file name.
+let graphModels: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: CLI.graphs)) ?? [])
+    .filter { $0.hasSuffix(".dlg") }.sorted()
+
+/// max |a − b| / max |b|: the difference relative to the reference's largest magnitude.
+func relativeDifference(_ a: NDArray, _ b: NDArray) -> Double {
+    let x = a.toDoubles(), y = b.toDoubles()
+    let scale = y.map(abs).max() ?? 0
+    let diff = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+    return scale == 0 ? diff : diff / scale
+}
+
+/// The models the tests run: ResNet-50 (224×224, 25 M parameters) only with the release dlg.
+func modelsForThisBuild() -> [String] {
+    CLI.releaseBinary != nil ? graphModels : graphModels.filter { $0 != "resnet50.dlg" }
+}
+
+@Suite("ONNX export in ONNX Runtime", .enabled(if: ONNXPython.available,
+                                              "needs Python with onnx, onnxruntime, numpy and safetensors ($DLG_PYTHON or python3)"))
+struct ONNXRuntimeTests {
+    /// Random weights (from the exported file's initializers) and random inputs: dlg run and
+    /// ONNX Runtime on the exported file agree within 1e-5 of the output's largest magnitude.
+    @Test(arguments: modelsForThisBuild())
+    func exportedModelMatchesDlgRun(_ model: String) throws {
+        let s = try Scratch()
+        let graph = CLI.graph(model), onnx = s.file("m.onnx"), weights = s.file("w.safetensors")
+        expectSuccess(try CLI.run(["export", graph, "-o", onnx]))
+        let w = try ONNXPython.run([ONNXPython.script, "weights", onnx, weights, "1"])
+        try #require(w.status == 0, "\(w.stderr)")
+        expectSuccess(try CLI.run(["export", graph, "--weights", weights, "-o", onnx]))
+        let batch = model == "resnet50.dlg" ? "1" : "3"
+        let r = try ONNXPython.run([ONNXPython.script, "run", onnx, s.path, "2", batch])
+        try #require(r.status == 0, "\(r.stderr)")
+        var args = ["run", graph, "--weights", weights, "--threads", "1"]
+        var outputs: [String] = []
+        for line in r.stdout.split(separator: "\n") {
+            let f = line.split(separator: " ").map(String.init)
+            if f[0] == "input" { args += ["--input", "\(f[1])=\(f[2])"] }
+            if f[0] == "output" {
+                outputs.append(f[1])
+                args += ["--output", "\(f[1])=\(s.file("dlg_\(f[1]).npy"))"]
+            }
+        }
+        try #require(!outputs.isEmpty)
+        expectSuccess(try CLI.run(args))
+        for o in outputs {
+            let ours = try NPY.read(s.file("dlg_\(o).npy")), theirs = try NPY.read(s.file("ort_\(o).npy"))
+            #expect(ours.shape == theirs.shape)
+            let d = relativeDifference(ours, theirs)
+            #expect(d <= 1e-5, "\(model) output \(o): relative difference \(d)")
+        }
+    }
+
+    /// The file passes onnx.checker (full check, with shape inference).
+    @Test func exportedFileIsValidONNX() throws {
+        let s = try Scratch()
+        expectSuccess(try CLI.run(["export", CLI.graph("mobilenet.dlg"), "-o", s.file("m.onnx"), "--opset", "13"]))
+        let r = try ONNXPython.run(["-c", "import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); "
+                                    + "print(m.opset_import[0].version, [d.dim_param or d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim], "
+                                    + "sorted(set(n.op_type for n in m.graph.node)), m.graph.node[0].doc_string)", s.file("m.onnx")])
+        #expect(r.status == 0, "\(r.stderr)")
+        // Opset, the symbolic batch, the ops (batchnorm as one node), and the first node's source location.
+        #expect(r.stdout.hasPrefix("13 ['B', 3, 32, 32] ['BatchNormalization', 'Conv', 'Gemm', 'ReduceMean', 'Relu'] "), "\(r.stdout)")
+        #expect(r.stdout.hasSuffix("Graphs/mobilenet.dlg:22:24\n"), "\(r.stdout)")
+    }
+}
+
+@Suite("ONNX round trip")
+struct ONNXRoundTripTests {
+    /// Deterministic inputs for each of the file's inputs (symbolic sizes = 2).
+    static func inputs(of onnx: String, in s: Scratch) throws -> [String] {
+        let model = try ONNXReader.read(onnx)
+        var args: [String] = []
+        for (k, i) in model.inputs.enumerated() {
+            let shape = (i.dims ?? []).map { $0.value ?? 2 }
+            var state: UInt32 = 12345 &+ UInt32(k)
+            let values: [Float] = (0..<shape.reduce(1, *)).map { _ in
+                state = state &* 1_664_525 &+ 1_013_904_223
+                return Float(state >> 8) / Float(1 << 24) * 2 - 1
+            }
+            let path = s.file("in_\(k).npy")
+            try NPY.write(try NDArray(values, shape: shape), to: path)
+            args += ["--input", "\(i.name)=\(path)"]
+        }
+        return args
+    }
+
+    /// dlg export then dlg import: the imported model with the imported weights computes what the original did.
+    @Test(arguments: modelsForThisBuild())
+    func exportThenImport(_ model: String) throws {
+        let s = try Scratch()
+        let graph = CLI.graph(model), onnx = s.file("m.onnx")
+        expectSuccess(try CLI.run(["export", graph, "-o", onnx, "--seed", "5"]))
+        expectSuccess(try CLI.run(["import", onnx, "-o", s.file("imported"), "--name", "m"]))
+        let inputs = try Self.inputs(of: onnx, in: s)
+        expectSuccess(try CLI.run(["run", graph, "--seed", "5", "--output", s.file("a.npy")] + inputs))
+        expectSuccess(try CLI.run(["run", s.file("imported/m.dlg"), "--weights", s.file("imported/m.safetensors"),
+                                   "--output", s.file("b.npy")] + inputs))
+        let a = try NPY.read(s.file("a.npy")), b = try NPY.read(s.file("b.npy"))
+        #expect(a.shape == b.shape)
+        let d = relativeDifference(b, a)
+        #expect(d <= 1e-6, "\(model): relative difference \(d)")
+    }
+
+    /// The imported text keeps the layers: LeNet-5 reads as the original does.
+    @Test func importedLeNetReadsAsLayers() throws {
+        let s = try Scratch()
+        expectSuccess(try CLI.run(["export", CLI.graph("lenet5.dlg"), "-o", s.file("lenet5.onnx")]))
+        expectSuccess(try CLI.run(["import", s.file("lenet5.onnx"), "-o", s.path]))
+        let text = try String(contentsOfFile: s.file("lenet5.dlg"), encoding: .utf8)
+        let body = text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+            .trimmingCharacters(in: .newlines)
+        #expect(body == """
+            model lenet5 {
+                input image: f32[B, 1, 28, 28]
+
+                s2 = maxpool(relu(conv2d(image, filters: 6, kernel: 5, pad: 2, name: "c1")), kernel: 2)
+                f5_flatten = flatten(maxpool(relu(conv2d(s2, filters: 16, kernel: 5, name: "c3")), kernel: 2))
+                f5_relu = relu(dense(f5_flatten, 120, name: "f5"))
+                f6_relu = relu(dense(f5_relu, 84, name: "f6"))
+                output logits = dense(f6_relu, 10, name: "logits")
+            }
+            """)
+    }
+}
