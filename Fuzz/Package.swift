@@ -22,6 +22,12 @@ let package = Package(
             // libFuzzer supplies `main`; this file only defines LLVMFuzzerTestOneInput.
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
+        // The ONNX reader and importer (`dlg import`); seeds: exported Graphs/ models (Docs/onnx.md).
+        .executableTarget(
+            name: "FuzzONNX",
+            dependencies: [.product(name: "DLGONNX", package: "dlg")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

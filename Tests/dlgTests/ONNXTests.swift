@@ -1,5 +1,5 @@
 import DLGData
-import DLGONNX
+@testable import DLGONNX
 import Foundation
 import Testing
 
@@ -144,5 +144,69 @@ struct ONNXRoundTripTests {
                 output logits = dense(f6_relu, 10, name: "logits")
             }
             """)
+    }
+}
+
+@Suite("ONNX command errors")
+struct ONNXCommandErrorTests {
+    /// A model whose nodes dlg cannot all express: Hardmax, and Erf behind it.
+    static func unsupportedModel() throws -> [UInt8] {
+        var m = Onnx_ModelProto()
+        m.irVersion = 8
+        var o = Onnx_OperatorSetIdProto()
+        o.version = 18
+        m.opsetImport = [o]
+        var x = Onnx_ValueInfoProto()
+        x.name = "x"
+        var t = Onnx_TypeProto.Tensor()
+        t.elemType = 1
+        var d = Onnx_TensorShapeProto.Dimension()
+        d.dimValue = 4
+        t.shape.dim = [d]
+        x.type.tensorType = t
+        var y = x
+        y.name = "y"
+        m.graph.input = [x]
+        m.graph.output = [y]
+        var a = Onnx_NodeProto(), b = Onnx_NodeProto(), c = Onnx_NodeProto()
+        (a.name, a.opType, a.input, a.output) = ("hard", "Hardmax", ["x"], ["h"])
+        (b.name, b.opType, b.input, b.output) = ("r", "Relu", ["h"], ["e0"])
+        (c.name, c.opType, c.input, c.output) = ("erf", "Erf", ["e0"], ["y"])
+        m.graph.node = [a, b, c]
+        return try m.serializedBytes()
+    }
+
+    @Test func truncatedFileWritesNothing() throws {
+        let s = try Scratch()
+        expectSuccess(try CLI.run(["export", CLI.graph("lenet5.dlg"), "-o", s.file("m.onnx")]))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: s.file("m.onnx")))
+        try bytes.prefix(bytes.count - 100).write(to: URL(fileURLWithPath: s.file("cut.onnx")))
+        let r = try CLI.run(["import", s.file("cut.onnx"), "-o", s.file("out")])
+        expectFailure(r, ["error: \(s.file("cut.onnx")): not a valid ONNX file: the protobuf data ends in the middle of a field (the file is truncated)"])
+        #expect(!s.exists("out"))
+    }
+
+    @Test func unsupportedOpsListedTogether() throws {
+        let s = try Scratch()
+        try Data(Self.unsupportedModel()).write(to: URL(fileURLWithPath: s.file("odd.onnx")))
+        let r = try CLI.run(["import", s.file("odd.onnx"), "-o", s.file("out")])
+        let f = s.file("odd.onnx")
+        expectFailure(r, ["error: \(f): 2 nodes cannot be expressed in dlg:",
+                          "error: \(f): node 'hard' (Hardmax, opset 18): op Hardmax has no dlg translation",
+                          "error: \(f): node 'erf' (Erf, opset 18): op Erf has no dlg translation"])
+        #expect(!s.exists("out"))
+    }
+
+    @Test func exportChecksItsArguments() throws {
+        let s = try Scratch()
+        let opset = try CLI.run(["export", CLI.graph("xor.dlg"), "-o", s.file("x.onnx"), "--opset", "12"])
+        #expect(opset.status != 0)
+        #expect(opset.stderr.contains("--opset must be in 13...28, not 12"), "\(opset.stderr)")
+        // Weights of another model: each mismatch named, no file written.
+        expectSuccess(try CLI.run(["export", CLI.graph("xor.dlg"), "-o", s.file("x.onnx")]))
+        try Safetensors.write([NamedArray("W1", try NDArray([Float](repeating: 0, count: 6), shape: [3, 2]))], to: s.file("w.safetensors"))
+        let r = try CLI.run(["export", CLI.graph("sine.dlg"), "--weights", s.file("w.safetensors"), "-o", s.file("s.onnx")])
+        expectFailure(r, ["does not match the model:", "is missing"])
+        #expect(!s.exists("s.onnx"))
     }
 }
