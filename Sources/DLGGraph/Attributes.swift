@@ -44,6 +44,8 @@ public enum Initializer: Hashable, Sendable, Codable, CustomStringConvertible {
     case uniformFanIn
     case xavierUniform, xavierNormal
     case heUniform, heNormal
+    /// LeCun: U(±√(3/fan_in)), and a normal of variance 1/fan_in truncated at two standard deviations.
+    case lecunUniform, lecunNormal
     case literal(TensorLiteral)
 
     public var description: String {
@@ -58,6 +60,8 @@ public enum Initializer: Hashable, Sendable, Codable, CustomStringConvertible {
         case .xavierNormal: return "xavier_normal"
         case .heUniform: return "he_uniform"
         case .heNormal: return "he_normal"
+        case .lecunUniform: return "lecun_uniform"
+        case .lecunNormal: return "lecun_normal"
         case .literal(let t): return t.description
         }
     }

@@ -84,6 +84,31 @@ public struct Conv2DGeometry: Sendable, Hashable, CustomStringConvertible {
         self.oh = oh; self.ow = ow
     }
 
+    /// A convolution whose output size the caller chose: the compiler's shape
+    /// rule with its rounding (floor, or ceil, whose last window may run past
+    /// the input). The padding after the input becomes what the last window
+    /// reaches (the cells past the input read zeros), so the floor formula
+    /// gives exactly `outputHeight` × `outputWidth`; throws when it cannot
+    /// (an output size smaller than the floor formula's, or not positive).
+    public init(n: Int, c: Int, h: Int, w: Int, filters f: Int, kernelH kh: Int, kernelW kw: Int,
+                strideH: Int = 1, strideW: Int = 1,
+                padTop: Int = 0, padBottom: Int = 0, padLeft: Int = 0, padRight: Int = 0,
+                dilationH: Int = 1, dilationW: Int = 1, groups: Int = 1,
+                outputHeight: Int, outputWidth: Int) throws(KernelGeometryError) {
+        if outputHeight < 1 || outputWidth < 1 {
+            throw KernelGeometryError("conv2d: output size \(outputHeight)×\(outputWidth) must be positive")
+        }
+        let extentH = dilationH * (kh - 1) + 1, extentW = dilationW * (kw - 1) + 1
+        let bottom = max(padBottom, (outputHeight - 1) * strideH + extentH - h - padTop)
+        let right = max(padRight, (outputWidth - 1) * strideW + extentW - w - padLeft)
+        try self.init(n: n, c: c, h: h, w: w, filters: f, kernelH: kh, kernelW: kw, strideH: strideH, strideW: strideW,
+                      padTop: padTop, padBottom: bottom, padLeft: padLeft, padRight: right, dilationH: dilationH,
+                      dilationW: dilationW, groups: groups)
+        guard oh == outputHeight, ow == outputWidth else {
+            throw KernelGeometryError("conv2d: an output of \(outputHeight)×\(outputWidth) does not fit the windows of \(description)")
+        }
+    }
+
     /// Input channels per group, `c / groups`.
     @inlinable public var channelsPerGroup: Int { c / groups }
     /// Filters per group, `f / groups`.

@@ -11,7 +11,7 @@ import DLGKernelsAVX512
 /// input is broadcast). Axes that every view traverses contiguously are
 /// merged, so the loop runs over rows of the innermost (merged) axis.
 public struct FusedElementwiseKernel: Sendable {
-    public enum Code: Sendable, Hashable {
+    public enum Code: Sendable, Hashable, Codable {
         case unary(UnaryFunction)
         /// dy·f′(x) from (x, y, dy).
         case unaryGrad(UnaryFunction)
@@ -21,13 +21,13 @@ public struct FusedElementwiseKernel: Sendable {
         case copy
     }
 
-    public enum Operand: Sendable, Hashable {
+    public enum Operand: Sendable, Hashable, Codable {
         case view(Int)
         case step(Int)
         case immediate(Double)
     }
 
-    public struct Step: Sendable, Hashable {
+    public struct Step: Sendable, Hashable, Codable {
         public var code: Code
         public var operands: [Operand]
         public init(code: Code, operands: [Operand]) {

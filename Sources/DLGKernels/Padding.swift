@@ -1,5 +1,5 @@
 /// How `Pad2D` fills the cells it adds around a plane.
-public enum PadMode: Sendable, Hashable {
+public enum PadMode: Sendable, Hashable, Codable {
     /// 0.
     case zero
     /// A fixed value.

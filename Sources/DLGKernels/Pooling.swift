@@ -102,7 +102,7 @@ public struct Pool2DGeometry: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What a pooling window computes.
-public enum PoolKind: Sendable, Hashable {
+public enum PoolKind: Sendable, Hashable, Codable {
     /// The largest input cell of the window; padding cells are ignored.
     case max
     /// The smallest input cell of the window; padding cells are ignored.

@@ -8,7 +8,7 @@
 /// reduced count instead of linearly. A reduction over several separated axis
 /// groups is done one group at a time (rightmost first), each step pairwise.
 
-public enum ReduceOp: Hashable, Sendable, CustomStringConvertible {
+public enum ReduceOp: Hashable, Sendable, Codable, CustomStringConvertible {
     case sum, mean, max, min
 
     public var description: String {

@@ -9,7 +9,7 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case input, param, constant
     // Elementwise, one operand
     case neg, exp, log, sqrt, rsqrt, abs, square, reciprocal, sign
-    case sigmoid, tanh, relu, leaky_relu, elu, selu, gelu, swish, softplus, softsign
+    case sigmoid, tanh, relu, leaky_relu, elu, selu, gelu, swish, softplus, softsign, mish, hard_sigmoid, hard_swish, log_sigmoid
     case hardlim, hardlims, satlin, satlins, step, stop_gradient
     /// dx = dy · f′(x) for the elementwise function named by attribute `fn`.
     case unary_grad

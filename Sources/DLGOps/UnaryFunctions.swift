@@ -138,6 +138,10 @@ extension Op {
         case .swish: v.visit(Elementwise.Swish.self)
         case .softplus: v.visit(Elementwise.Softplus.self)
         case .softsign: v.visit(Elementwise.Softsign.self)
+        case .mish: v.visit(Elementwise.Mish.self)
+        case .hard_sigmoid: v.visit(Elementwise.HardSigmoid.self)
+        case .hard_swish: v.visit(Elementwise.HardSwish.self)
+        case .log_sigmoid: v.visit(Elementwise.LogSigmoid.self)
         case .hardlim: v.visit(Elementwise.Hardlim.self)
         case .hardlims: v.visit(Elementwise.Hardlims.self)
         case .satlin: v.visit(Elementwise.Satlin.self)
@@ -394,6 +398,66 @@ public enum Elementwise {
         public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
             let d = 1 + SIMDMath.abs(x)
             return dy / (d * d)
+        }
+    }
+
+    public enum Mish: UnaryDefinition {
+        public static var info: UnaryInfo {
+            UnaryInfo(doc: "x·tanh(softplus(x)) (Misra, 2019).", flops: 10, role: .activation, derivative: .input)
+        }
+        @inlinable @inline(__always)
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { x * SIMDMath.tanh(Softplus.forward(x, a)) }
+        /// f′ = t + x·(1 − t²)·σ(x) with t = tanh(softplus(x)).
+        @inlinable @inline(__always)
+        public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
+            let t = SIMDMath.tanh(Softplus.forward(x, a))
+            return dy * (t + x * (1 - t * t) * SIMDMath.sigmoid(x))
+        }
+    }
+
+    public enum HardSigmoid: UnaryDefinition {
+        public static var info: UnaryInfo {
+            UnaryInfo(doc: "relu6(x + 3)/6: 0 for x ≤ −3, 1 for x ≥ 3, x/6 + 1/2 between (PyTorch's hardsigmoid).", flops: 3,
+                      role: .activation, derivative: .input, kink: true)
+        }
+        @inlinable @inline(__always)
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { SIMDMath.clamp(x + 3, 0, 6) / 6 }
+        /// 1/6 strictly inside (−3, 3), 0 elsewhere (at ±3 too, as PyTorch).
+        @inlinable @inline(__always)
+        public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
+            SIMDMath.select(x, .gt, -3, then: SIMDMath.select(x, .lt, 3, then: dy / 6, else: SIMD16()), else: SIMD16())
+        }
+        public static func piece(_ x: Double, _ a: Double) -> UInt8 { x <= -3 ? 0 : x >= 3 ? 2 : 1 }
+        public static func onPiece(_ piece: UInt8, _ x: Double, _ a: Double) -> Double { piece == 0 ? 0 : piece == 2 ? 1 : (x + 3) / 6 }
+    }
+
+    public enum HardSwish: UnaryDefinition {
+        public static var info: UnaryInfo {
+            UnaryInfo(doc: "x·relu6(x + 3)/6: 0 for x ≤ −3, x for x ≥ 3, x·(x + 3)/6 between (PyTorch's hardswish).", flops: 4,
+                      role: .activation, derivative: .input, kink: true)
+        }
+        @inlinable @inline(__always)
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { x * SIMDMath.clamp(x + 3, 0, 6) / 6 }
+        /// 0 below −3, x/3 + 1/2 on [−3, 3], 1 above 3 (PyTorch's convention at the kinks).
+        @inlinable @inline(__always)
+        public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
+            SIMDMath.select(x, .lt, -3, then: SIMD16(), else: SIMDMath.select(x, .le, 3, then: dy * (x / 3 + 0.5), else: dy))
+        }
+        public static func piece(_ x: Double, _ a: Double) -> UInt8 { x < -3 ? 0 : x > 3 ? 2 : 1 }
+        public static func onPiece(_ piece: UInt8, _ x: Double, _ a: Double) -> Double { piece == 0 ? 0 : piece == 2 ? x : x * (x + 3) / 6 }
+    }
+
+    public enum LogSigmoid: UnaryDefinition {
+        public static var info: UnaryInfo {
+            UnaryInfo(doc: "log σ(x) = −softplus(−x), computed stably.", flops: 4, role: .activation, derivative: .input)
+        }
+        /// min(x, 0) − log1p(e^−|x|).
+        @inlinable @inline(__always)
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { -Softplus.forward(-x, a) }
+        /// f′ = σ(−x).
+        @inlinable @inline(__always)
+        public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
+            dy * SIMDMath.sigmoid(-x)
         }
     }
 

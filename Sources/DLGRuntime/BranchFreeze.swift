@@ -36,8 +36,9 @@ extension Executor {
             throw ExecutionError("branches can be frozen only in a double-precision program, not \(program.floatType)")
         }
         var records: [Int: FrozenBranch] = [:]
-        for (index, ins) in program.instructions.enumerated() where ins.op.decl.piecewise && ins.output.dtype == .f64 {
-            if let r = Self.recordBranch(ins, pointer) { records[index] = FrozenBranch(record: r) }
+        for (index, ins) in program.instructions.enumerated() where ins.output.dtype == .f64 {
+            guard let kind = ins.op.decl.properties.branch else { continue }
+            if let r = Self.recordBranch(ins, kind, pointer) { records[index] = FrozenBranch(record: r) }
         }
         frozenBranches = records
     }
@@ -55,7 +56,7 @@ extension Executor {
             for i in 0..<n { y[i] = base[i] }
         case .pieces(let base):
             let x = pointer(ins.inputs[0], Double.self)
-            guard let f = UnaryFunction(ins.op, alpha: ins.attrs.alpha) else { return }
+            guard case .unary(let f) = ins.kernel else { return }
             for i in 0..<n where f.piece(x[i]) != base[i] {
                 y[i] = f.onPiece(base[i], x[i])
             }
@@ -77,53 +78,53 @@ extension Executor {
             for i in 0..<n { y[i] += second[i] }
         case .reductionMask(let mask):
             // y = Σ over each output's group of mask·x: the recorded element's value.
-            guard let plan = Self.reductionPlan(ins) else { return }
+            guard case .reduce(_, let plan) = ins.kernel else { return }
             let x = pointer(ins.inputs[0], Double.self)
             var masked = [Double](repeating: 0, count: mask.count)
             for i in 0..<mask.count { masked[i] = mask[i] * x[i] }
             masked.withUnsafeBufferPointer { reduce(.sum, plan, $0.baseAddress!, y) }
         case .poolCells(let cells):
-            guard let (g, _) = try? Executor.poolGeometry(x: ins.inputs[0].shape, y: ins.output.shape, attrs: ins.attrs) else { return }
+            guard case .pooling(let g, _) = ins.kernel else { return }
             let x = pointer(ins.inputs[0], Double.self)
             let inPlane = g.h * g.w, outPlane = g.oh * g.ow
             for o in 0..<n { y[o] = x[(o / outPlane) * inPlane + Int(cells[o])] }
         }
     }
 
-    private static func recordBranch(_ ins: Instruction, _ pointer: (Buffer, Double.Type) -> UnsafeMutablePointer<Double>) -> FrozenBranch.Record? {
+    private static func recordBranch(_ ins: Instruction, _ kind: BranchKind,
+                                     _ pointer: (Buffer, Double.Type) -> UnsafeMutablePointer<Double>) -> FrozenBranch.Record? {
         let y = pointer(ins.output, Double.self)
         let n = ins.output.count
-        switch ins.op {
-        case .greater, .greater_equal, .equal, .hardlim, .hardlims, .sign, .step:
+        switch kind {
+        case .output:
             return .output(Array(UnsafeBufferPointer(start: y, count: n)))
-        case .maximum, .minimum:
+        case .select(let minimum):
             // The gradient's convention: a wins ties (a ≥ b for maximum, b ≥ a for minimum).
             guard let plan = try? BroadcastPlan(lhs: ins.inputs[0].shape, rhs: ins.inputs[1].shape) else { return nil }
             var mask = [Double](repeating: 0, count: plan.outputCount)
             let a = pointer(ins.inputs[0], Double.self), b = pointer(ins.inputs[1], Double.self)
             mask.withUnsafeMutableBufferPointer { m in
-                if ins.op == .maximum { binary(.greater_equal, plan, a, b, m.baseAddress!) }
+                if !minimum { binary(.greater_equal, plan, a, b, m.baseAddress!) }
                 else {
                     guard let swapped = try? BroadcastPlan(lhs: ins.inputs[1].shape, rhs: ins.inputs[0].shape) else { return }
                     binary(.greater_equal, swapped, b, a, m.baseAddress!)
                 }
             }
             return .select(mask)
-        case .reduce_max, .reduce_min:
-            guard let plan = reductionPlan(ins) else { return nil }
+        case .extremum(let minimum):
+            guard case .reduce(_, let plan) = ins.kernel else { return nil }
             let ones = [Double](repeating: 1, count: plan.outputCount)
             var mask = [Double](repeating: 0, count: plan.inputCount)
             let x = pointer(ins.inputs[0], Double.self)
             ones.withUnsafeBufferPointer { o in
                 mask.withUnsafeMutableBufferPointer { m in
-                    if ins.op == .reduce_max { reduceMaxBackward(plan, x: x, dy: o.baseAddress!, dx: m.baseAddress!) }
+                    if !minimum { reduceMaxBackward(plan, x: x, dy: o.baseAddress!, dx: m.baseAddress!) }
                     else { reduceMinBackward(plan, x: x, dy: o.baseAddress!, dx: m.baseAddress!) }
                 }
             }
             return .reductionMask(mask)
-        case .pool2d:
-            guard let (g, kind) = try? Executor.poolGeometry(x: ins.inputs[0].shape, y: ins.output.shape, attrs: ins.attrs),
-                  kind == .max || kind == .min else { return nil }
+        case .window:
+            guard case .pooling(let g, let kind) = ins.kernel, kind == .max || kind == .min else { return nil }
             // The cells the forward kernel chose are the ones its backward routes to.
             var out = [Double](repeating: 0, count: n)
             var cells = [Int32](repeating: 0, count: n)
@@ -134,16 +135,11 @@ extension Executor {
                 }
             }
             return .poolCells(cells)
-        default:
-            guard ins.inputs.count == 1, ins.inputs[0].count == n,
-                  let f = UnaryFunction(ins.op, alpha: ins.attrs.alpha) else { return nil }
+        case .pieces:
+            guard ins.inputs.count == 1, ins.inputs[0].count == n, case .unary(let f) = ins.kernel else { return nil }
             let x = pointer(ins.inputs[0], Double.self)
             return .pieces((0..<n).map { f.piece(x[$0]) })
         }
     }
 
-    private static func reductionPlan(_ ins: Instruction) -> ReductionPlan? {
-        let s = ins.inputs[0].shape
-        return try? ReductionPlan(shape: s, axes: ins.attrs.reduce.normalizedAxes(rank: s.count))
-    }
 }

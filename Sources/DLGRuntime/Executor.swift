@@ -16,11 +16,11 @@ public final class Executor: @unchecked Sendable {
     let workspaceBytes: Int
     /// [seed, step], read by dropout kernels.
     let control: UnsafeMutablePointer<UInt64>
-    var kernels: [Kernel] = []
+    var kernels: [BoundKernel] = []
     var stateBase: [Int: UnsafeMutableRawPointer] = [:]
 
     /// A compiled instruction: the call, and what to name in an error.
-    struct Kernel {
+    struct BoundKernel {
         var run: () throws(ExecutionError) -> Void
         var instruction: Int
     }
@@ -49,7 +49,10 @@ public final class Executor: @unchecked Sendable {
             stateBase[offset] = try state.bind(slot).pointer
         }
         var ws = 0
-        for ins in program.instructions { ws = max(ws, try Executor.workspaceBytes(ins, floatType: program.floatType, threads: self.threads)) }
+        // The instructions' scratch at this executor's thread count (the program's is for its own).
+        for ins in program.instructions {
+            ws = max(ws, ins.kernel.workspaceBytes(floatType: program.floatType, threads: self.threads, output: ins.output))
+        }
         workspaceBytes = ws
         workspace = UnsafeMutableRawPointer.allocate(byteCount: max(ws, 64), alignment: 64)
         // Constants are written once.
@@ -60,10 +63,10 @@ public final class Executor: @unchecked Sendable {
             do {
                 let k: () throws(ExecutionError) -> Void
                 switch program.floatType {
-                case .f64: k = try compile(ins, Double.self)
-                default: k = try compile(ins, Float.self)
+                case .f64: k = try bind(ins, Double.self)
+                default: k = try bind(ins, Float.self)
                 }
-                kernels.append(Kernel(run: k, instruction: i))
+                kernels.append(BoundKernel(run: k, instruction: i))
             } catch {
                 throw ExecutionError("\(describe(ins)): \(error.message)")
             }

@@ -71,7 +71,7 @@ public enum GradientCheck {
         // input, fed from an output the gradient program adds for it.
         var lg = g
         var frozen: [String] = []
-        for n in g.nodes where n.op == .stop_gradient {
+        for n in g.nodes where n.decl.properties.blocksGradient {
             let name = "stop_gradient %\(n.id)"
             dg.outputs.append(GraphOutput(name: name, value: n.id, loc: n.loc))
             var m = n
@@ -200,13 +200,15 @@ public enum GradientCheck {
         return Report(tensors: results, loss: loss, threshold: options.threshold)
     }
 
-    /// Labels index the classes of the op that consumes them.
+    /// Labels index the classes of the op that consumes them, which lie along the last axis of
+    /// its result when that has one axis more (one_hot) or else of its float operand (the
+    /// logits of a sparse cross-entropy).
     static func classCount(for input: ValueID, in g: Graph) -> Int {
+        let rank = g[input].type.rank ?? 1
         for n in g.nodes where n.inputs.contains(input) {
-            switch n.op {
-            case .sparse_softmax_ce: return max(1, g[n.inputs[0]].type.shape.knownDims?.last ?? 2)
-            case .one_hot: return max(1, n.attrs.oneHot.classes)
-            default: continue
+            if n.type.dtype.isFloat, let d = n.type.shape.knownDims, d.count == rank + 1, let k = d.last { return max(1, k) }
+            if let z = n.inputs.first(where: { g[$0].type.dtype.isFloat }), let k = g[z].type.shape.knownDims?.last {
+                return max(1, k)
             }
         }
         return 2
@@ -224,7 +226,7 @@ public enum GradientCheck {
             reach[s.id] = true
             for n in g.nodes where !reach[n.id] && n.inputs.contains(where: { reach[$0] }) {
                 reach[n.id] = true
-                if (n.op == .hardlim || n.op == .hardlims) && toLoss[n.id] {
+                if n.decl.properties.straightThrough && toLoss[n.id] {
                     out.insert(s.id)
                     break
                 }

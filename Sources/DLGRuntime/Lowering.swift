@@ -1,19 +1,22 @@
 import DLGGraph
-import DLGSource
+import DLGKernels
 
 public struct LoweringError: Error, CustomStringConvertible, Sendable {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 
-/// Lowers a graph whose symbols are all bound to a Program: every value gets
-/// a buffer (in this version each value its own arena range, 64-byte aligned;
-/// the memory planner replaces this), parameters get state slots, and each
-/// non-source op becomes one instruction.
+/// The last pass: turns a graph whose symbols are all bound into a kernel
+/// program. Every value gets a buffer (at the memory plan's offset, or a range
+/// of its own when there is no plan), parameters get state slots, and each
+/// non-source op becomes one instruction whose kernel the kernel table
+/// chooses (`KernelTable`), with its geometry resolved, its scratch counted
+/// and its in-place decision (memory planning's) recorded.
 public enum Lowering {
     public static let alignment = 64
 
-    public static func lower(_ g: Graph) throws(LoweringError) -> Program {
+    public static func lower(_ g: Graph, threads: Int = Threads.count) throws(LoweringError) -> Program {
         // Every shape concrete.
         var shapes: [[Int]] = []
         shapes.reserveCapacity(g.nodes.count)
@@ -47,10 +50,9 @@ public enum Lowering {
             state = align(state + bytes)
             buffers[n.id] = b
             slotOf[n.id] = slots.count
-            slots.append(StateSlot(name: n.name ?? g.ref(n.id), buffer: b,
-                                   initializer: n.attrs.param.initializer,
-                                   fanIn: n.attrs.param.fanIn, fanOut: n.attrs.param.fanOut,
-                                   trainable: n.attrs.param.trainable, value: n.id))
+            let a = n.attrs.param
+            slots.append(StateSlot(name: n.name ?? g.ref(n.id), buffer: b, initializer: a.initializer, fanIn: a.fanIn,
+                                   fanOut: a.fanOut, trainable: a.trainable, value: n.id))
         }
         for n in g.nodes where n.op != .param {
             let dtype = n.type.dtype
@@ -78,8 +80,21 @@ public enum Lowering {
         var instructions: [Instruction] = []
         // In schedule order (the graph's order), which a plan assumes.
         for n in g.nodes where !n.decl.isSource {
-            instructions.append(Instruction(op: n.op, inputs: n.inputs.map { buffers[$0]! }, output: buffers[n.id]!,
-                                            attrs: n.attrs, value: n.id, label: n.label, loc: g.location(n.loc)))
+            let ins = n.inputs.map { buffers[$0]! }, out = buffers[n.id]!
+            let inPlace = inPlaceDecision(n, inputs: ins, output: out, g)
+            guard let rule = KernelTable.rules[n.op] else {
+                throw LoweringError(message: "\(g.ref(n.id)): no kernel for \(n.op.rawValue)")
+            }
+            let context = KernelContext(node: n, graph: g, inputs: ins, output: out, overwrites: inPlace?.input)
+            let kernel: Kernel
+            do { kernel = try KernelTable.kernel(rule, context) } catch {
+                throw LoweringError(message: "\(g.ref(n.id)) = \(n.op.rawValue)\(n.label.map { " ('\($0)')" } ?? "")\(g.location(n.loc).map { " at \($0)" } ?? ""): \(error.message)")
+            }
+            let steps = n.attrs.region.map { $0.steps.map(\.op.rawValue).joined(separator: "+") } ?? n.op.rawValue
+            instructions.append(Instruction(kernel: kernel, inputs: ins, output: out,
+                                            workspace: kernel.workspaceBytes(floatType: floatType, threads: threads, output: out),
+                                            inPlace: inPlace, op: n.op, value: n.id, label: n.label, loc: g.location(n.loc),
+                                            steps: steps, flops: flops(n, ins, out)))
         }
         var updates: [(Int, Buffer)] = []
         for u in g.updates {
@@ -94,10 +109,29 @@ public enum Lowering {
             if let s = slotOf[p] { gradients.append((s, buffers[d]!)) }
             if let i = inputs.firstIndex(where: { $0.value == p }) { inputGradients.append((i, buffers[d]!)) }
         }
-        return Program(name: g.name, floatType: floatType, training: g.training, arenaBytes: arena, stateBytes: state,
-                       state: slots, inputs: inputs,
+        return Program(name: g.name, floatType: floatType, training: g.training, threads: threads, arenaBytes: arena,
+                       stateBytes: state, state: slots, inputs: inputs,
                        outputs: g.outputs.map { IOSlot(name: $0.name, buffer: buffers[$0.value]!, value: $0.value) },
                        loss: g.loss.map { buffers[$0]! }, constants: constants, instructions: instructions,
                        updates: updates, gradients: gradients, inputGradients: inputGradients, valueBytes: total)
+    }
+
+    /// Whether memory planning put the output over one of the inputs (or into the state), and why:
+    /// the plan's decision, made by the op's in-place rule (`Node.mayWrite(over:)`).
+    static func inPlaceDecision(_ n: Node, inputs: [Buffer], output: Buffer, _ g: Graph) -> InPlace? {
+        guard let p = g.plan?.placements[n.id] else { return nil }
+        let over = inputs.firstIndex { $0.location == output.location }
+        if case .state = p.location {
+            return InPlace(input: over, reason: .state)
+        }
+        guard let i = over else { return nil }
+        if n.decl.properties.aliasesOperand { return InPlace(input: i, reason: .alias) }
+        if case .fused(let f) = n.attrs, f.kind == .epilogue { return InPlace(input: i, reason: .epilogue) }
+        return InPlace(input: i, reason: .elementwise)
+    }
+
+    /// The op's FLOPs on these shapes (its declaration's count).
+    static func flops(_ n: Node, _ inputs: [Buffer], _ output: Buffer) -> Int {
+        n.decl.flops(FlopContext(inputs: inputs.map(\.shape), output: output.shape, attrs: n.attrs))
     }
 }

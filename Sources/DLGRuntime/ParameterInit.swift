@@ -17,7 +17,8 @@ public enum ParameterInit {
 
     /// The bound a or standard deviation s of the fan-based initializers:
     /// U(−1/√fan_in, 1/√fan_in); Glorot U(±√(6/(fan_in+fan_out))), N(0, √(2/(fan_in+fan_out)));
-    /// He U(±√(6/fan_in)), N(0, √(2/fan_in)).
+    /// He U(±√(6/fan_in)), N(0, √(2/fan_in)); LeCun U(±√(3/fan_in)) and, as Keras and JAX draw it, a
+    /// normal truncated at ±2σ with σ = √(1/fan_in)/0.87962566103423978, so that the variance is 1/fan_in.
     public static func values(_ i: Initializer, count: Int, fanIn: Int, fanOut: Int, seed: UInt64, name: String) -> [Double] {
         var rng = RandomStream(seed: seed ^ nameHash(name))
         let fi = Double(max(fanIn, 1)), fo = Double(max(fanOut, 1))
@@ -40,6 +41,18 @@ public enum ParameterInit {
             let a = (6 / fi).squareRoot()
             return uniform(-a, a)
         case .heNormal: return normal(0, (2 / fi).squareRoot())
+        case .lecunUniform:
+            let a = (3 / fi).squareRoot()
+            return uniform(-a, a)
+        case .lecunNormal:
+            // The standard deviation of a standard normal truncated to [−2, 2] is 0.8796…: dividing by
+            // it makes the truncated draw's variance 1/fan_in. Rejection keeps each draw in [−2σ, 2σ].
+            let s = (1 / fi).squareRoot() / 0.87962566103423978
+            return (0..<count).map { _ in
+                var z = rng.normal(Double.self)
+                while Swift.abs(z) > 2 { z = rng.normal(Double.self) }
+                return s * z
+            }
         case .literal(let t): return t.values
         }
     }

@@ -18,8 +18,7 @@ public enum ProfileReport {
         var rows: [Row] = []
         for (i, ins) in e.program.instructions.enumerated() where i < profile.count {
             let ops = ins.steps
-            let inputs = ins.inputs.map(\.shape)
-            let flops = ins.op.decl.flops(FlopContext(inputs: inputs, output: ins.output.shape, attrs: ins.attrs))
+            let flops = ins.flops
             let bytes = ins.inputs.reduce(ins.output.bytes) { $0 + $1.bytes }
             let name = "%\(ins.value)" + (ins.label.map { " \($0)" } ?? "")
             rows.append(Row(kernel: name, ops: ops, calls: profile[i].calls, seconds: profile[i].seconds, flops: flops * profile[i].calls,

@@ -3,6 +3,7 @@ import DLGCompiler
 import DLGData
 import Foundation
 import DLGGraph
+import DLGRuntime
 import DLGSource
 import DLGSyntax
 
@@ -17,11 +18,11 @@ struct Dump: ParsableCommand {
     @OptionGroup var options: ModelOptions
     @OptionGroup var form: FormOptions
 
-    @Option(help: ArgumentHelp("Where in the pipeline to stop: after the parser, after elaboration, or after the pass of that stage.",
+    @Option(help: ArgumentHelp("Where in the pipeline to stop: after the parser, after elaboration, after the pass of that stage, or (kernels) the lowered kernel program.",
                                valueName: "STAGE"))
     var stage: Stage = .shapes
 
-    @Option(help: ArgumentHelp("text: one line per value; json: schema dlg.ir/1; dot: a Graphviz digraph.", valueName: "FORMAT"))
+    @Option(help: ArgumentHelp("text: one line per value; json: schema dlg.ir/1; dot: a Graphviz digraph (not for --stage kernels).", valueName: "FORMAT"))
     var format: Format = .text
 
     @OptionGroup var passes: PassOptions
@@ -35,10 +36,16 @@ struct Dump: ParsableCommand {
             print(ASTPrinter.print(unit), terminator: "")
             return
         }
+        if stage == .kernels, format == .dot { throw ValidationError("--stage kernels prints text or json, not dot") }
         var (file, graph) = try compileOrExit(options, inference: form.inference)
         var context = PassContext(verify: passes.verify)
         var popts = try passes.pipelineOptions(stage: stage, blockOptimizer: blockOptimizer(file, model: options.model))
         popts.bindings = try options.bindings()
+        if stage == .kernels {
+            // A program has concrete shapes: an unbound symbol of an input is bound to 1, as dlg compile does.
+            for n in graph.inputs { for s in n.type.shape.symbols where popts.bindings[s] == nil { popts.bindings[s] = 1 } }
+            graph.bindings = popts.bindings
+        }
         let printAfter = try passes.printAfterSet()
         var index = 0
         if let dir = passes.dumpDir {
@@ -57,6 +64,15 @@ struct Dump: ParsableCommand {
         }
         report(context.diagnostics, in: file)
         if context.diagnostics.hasErrors { throw ExitCode.failure }
+        if stage == .kernels {
+            let program: Program
+            do { program = try Lowering.lower(graph) } catch {
+                printError("error: \(error.message)")
+                throw ExitCode.failure
+            }
+            print(format == .json ? try ProgramPrinter.json(program) : ProgramPrinter.text(program), terminator: format == .json ? "\n" : "")
+            return
+        }
         switch format {
         case .text: print(TextPrinter.print(graph, options: PrintOptions(stage: stage.rawValue, showCosts: stage != .elaborated)), terminator: "")
         case .json: print(JSONPrinter.json(graph, stage: stage.rawValue).serialized(pretty: true))

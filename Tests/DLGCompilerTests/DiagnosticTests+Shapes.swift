@@ -66,7 +66,7 @@ import Testing
             model m {
                 input x: f32[B, 3]
                 param v: f32[3]
-                output y = x ①@① v         #! ① error[shape-error]: '@': right operand must be a matrix (rank ≥ 2), got f32[3]
+                output y = x ①@① v         #! ① error[not-matrix]: '@': right operand must be a matrix (rank ≥ 2), got f32[3]
             }
             """)
     }
@@ -244,7 +244,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 784]
-                output y = ①reshape(x, [B, 1, 28, 27])①    #! ① error[shape-error]: reshape: cannot reshape f32[B,784] to [B,1,28,27]: element counts differ
+                output y = ①reshape(x, [B, 1, 28, 27])①    #! ① error[reshape-count]: reshape: cannot reshape f32[B,784] to [B,1,28,27]: element counts differ
             }
             """)
     }
@@ -253,7 +253,7 @@ import Testing
         assertDiagnostics("""
             model m {
                 input x: f32[B, 3]
-                output y = ①slice(x, axis: 1, start: 5)①    #! ① error[shape-error]: slice: 5..<end of axis 1 (size 3) is empty or out of range
+                output y = ①slice(x, axis: 1, start: 5)①    #! ① error[slice-range]: slice: 5..<end of axis 1 (size 3) is empty or out of range
             }
             """)
     }

@@ -158,6 +158,10 @@ enum UnaryReference {
         // log(1 + e^x) with log1p so that the reference stays accurate for negative x.
         case .softplus: return log1p(exp(x))
         case .softsign: return x / (1 + Swift.abs(x))
+        case .mish: return x * tanh(log1p(exp(x)))
+        case .hard_sigmoid: return Swift.min(Swift.max(x + 3, 0), 6) / 6
+        case .hard_swish: return x * Swift.min(Swift.max(x + 3, 0), 6) / 6
+        case .log_sigmoid: return x < 0 ? x - log1p(exp(x)) : -log1p(exp(-x))
         case .hardlim: return x >= 0 ? 1 : 0
         case .hardlims: return x >= 0 ? 1 : -1
         case .satlin: return Swift.min(Swift.max(x, 0), 1)
@@ -192,6 +196,10 @@ enum UnaryReference {
         case .swish: return sigma(x) + x * sigma(x) * (1 - sigma(x))
         case .softplus: return sigma(x)
         case .softsign: return 1 / ((1 + Swift.abs(x)) * (1 + Swift.abs(x)))
+        case .mish: return { let t = tanh(log1p(exp(x))); return t + x * (1 - t * t) * sigma(x) }()
+        case .hard_sigmoid: return x > -3 && x < 3 ? 1.0 / 6 : 0
+        case .hard_swish: return x < -3 ? 0 : x <= 3 ? (2 * x + 3) / 6 : 1
+        case .log_sigmoid: return sigma(-x)
         case .hardlim, .hardlims: return 1
         case .satlin: return x > 0 && x < 1 ? 1 : 0
         case .satlins: return x > -1 && x < 1 ? 1 : 0

@@ -6,15 +6,17 @@ import DLGSource
 import Testing
 
 /// A fused matmul region that only adds a multiple of one input to the
-/// product runs as one GEMM with beta (Executor.gemmAccumulation). Each case
+/// product is lowered to one GEMM with beta (`Kernel.gemm`'s accumulation). Each case
 /// checks that the region took that path and that its result equals the
 /// product and sum written out as loops here.
 @Suite struct GemmAccumulationTests {
     /// The fused regions of `p` that run as an accumulating GEMM.
-    static func accumulating(_ p: Program) -> [(Instruction, Executor.GemmAccumulation)] {
+    static func accumulating(_ p: Program) -> [(Instruction, GemmAccumulation)] {
         p.instructions.compactMap { ins in
-            guard let r = ins.attrs.region, let acc = Executor.gemmAccumulation(r.steps, of: ins) else { return nil }
-            return (ins, acc)
+            switch ins.kernel {
+            case .gemm(_, _, _, let acc?), .batchedGemm(_, _, _, let acc?): return (ins, acc)
+            default: return nil
+            }
         }
     }
 
@@ -66,7 +68,7 @@ import Testing
         #expect(found.count == 1, "the product and sum should be one accumulating GEMM")
         if let (ins, acc) = found.first {
             let name = { (b: Buffer) in p.inputs.first { $0.buffer == b }?.name }
-            #expect(name(ins.inputs[acc.input]) == "r", "C should start as r")
+            #expect(name(ins.inputs[acc.source]) == "r", "C should start as r")
             if c.fromInput {
                 guard case .input(let j) = acc.beta else { Issue.record("beta should be read from s"); return }
                 #expect(name(ins.inputs[j]) == "s")
@@ -125,7 +127,7 @@ import Testing
         let g = try #require(graph, "\(diags.all.map(\.message))")
         let p = try Lowering.lower(g)
         let inPlace = Self.accumulating(p).filter { ins, acc in
-            ins.inputs[acc.input].location == ins.output.location && acc.beta == .immediate(0.9)
+            ins.inputs[acc.source].location == ins.output.location && acc.inPlace && acc.beta == .immediate(0.9)
         }
         // The two weight matrices' velocities ([6, 5] and [5, 3]).
         #expect(inPlace.map(\.0.output.shape).sorted { $0.lexicographicallyPrecedes($1) } == [[5, 3], [6, 5]])

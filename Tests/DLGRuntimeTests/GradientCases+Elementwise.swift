@@ -47,6 +47,10 @@ extension GradientCases {
         unary("swish") { _, u in "swish(\(u))" },
         unary("softplus") { _, u in "softplus(\(u) * 2)" },
         unary("softsign") { _, u in "softsign(\(u) * 2)" },
+        unary("mish") { _, u in "mish(\(u) * 2)" },
+        unary("hard_sigmoid") { _, u in "hard_sigmoid(\(u) * 4)" },
+        unary("hard_swish") { _, u in "hard_swish(\(u) * 4)" },
+        unary("log_sigmoid") { _, u in "log_sigmoid(\(u) * 2)" },
         // Inputs spread over the linear piece and both saturated ones.
         unary("satlin") { _, u in "satlin(\(u) + 0.5)" },
         unary("satlins") { _, u in "satlins(\(u) * 1.5)" },

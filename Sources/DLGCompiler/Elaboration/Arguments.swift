@@ -315,6 +315,7 @@ extension Elaborator {
         "xavier_normal": .xavierNormal, "glorot_normal": .xavierNormal,
         "he_uniform": .heUniform, "kaiming_uniform": .heUniform,
         "he_normal": .heNormal, "kaiming_normal": .heNormal,
+        "lecun_uniform": .lecunUniform, "lecun_normal": .lecunNormal,
     ]
 
     /// An initializer expression; literal tensors are checked against `shape` when given.

@@ -1,9 +1,10 @@
 import DLGGraph
 import DLGSource
 
-/// The stages `dlg dump --stage` can show, in pipeline order.
+/// The stages `dlg dump --stage` can show, in pipeline order. `kernels` is the
+/// planned graph lowered to a kernel program (the runtime's `Lowering`).
 public enum Stage: String, CaseIterable, Sendable {
-    case parsed, elaborated, shapes, grad, optimizer, canonical, fused, scheduled, planned
+    case parsed, elaborated, shapes, grad, optimizer, canonical, fused, scheduled, planned, kernels
 }
 
 /// What to build.

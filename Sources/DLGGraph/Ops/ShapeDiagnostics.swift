@@ -55,8 +55,8 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
     case channelMismatch(channels: Int, expected: Int, filter: TensorType, groups: Int)
     case windowParameter(name: String, value: Int)
     case negativeWindowPadding(Int, Int)
-    case windowOutput(axis: String, numbers: String, formula: String, value: String)
-    case windowFractional(axis: String, numbers: String, formula: String, value: String)
+    /// The output size of a window is not positive or, with exact rounding, not whole.
+    case windowOutput(axis: String, numbers: String, formula: String, value: String, fractional: Bool)
     case poolPadding(pad: [Int], kernel: [Int])
     // MARK: Losses and dropout
     case batchMismatch(logits: TensorType, labels: TensorType)
@@ -114,7 +114,6 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
         case windowParameter = "window-parameter"
         case negativeWindowPadding = "negative-window-padding"
         case windowOutput = "window-output"
-        case windowFractional = "window-fractional"
         case poolPadding = "pool-padding"
         case batchMismatch = "batch-mismatch"
         case targetsDType = "targets-dtype"
@@ -173,7 +172,6 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
         case .windowParameter: .windowParameter
         case .negativeWindowPadding: .negativeWindowPadding
         case .windowOutput: .windowOutput
-        case .windowFractional: .windowFractional
         case .poolPadding: .poolPadding
         case .batchMismatch: .batchMismatch
         case .targetsDType: .targetsDType
@@ -235,10 +233,8 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
             "input has \(c) \(c == 1 ? "channel" : "channels") but the filter expects \(expected) (filter \(filter)\(g > 1 ? ", groups \(g)" : ""))"
         case .windowParameter(let name, let v): "\(name) must be positive, got \(v)"
         case .negativeWindowPadding(let a, let b): "padding must not be negative, got \(a), \(b)"
-        case .windowOutput(let axis, let numbers, let formula, let value):
-            "output \(axis) is not positive: \(numbers) → \(formula) = \(value)"
-        case .windowFractional(let axis, let numbers, let formula, let value):
-            "output \(axis) is fractional: \(numbers) → \(formula) = \(value)"
+        case .windowOutput(let axis, let numbers, let formula, let value, let fractional):
+            "output \(axis) is \(fractional ? "fractional" : "not positive"): \(numbers) → \(formula) = \(value)"
         case .poolPadding(let pad, let kernel): "padding \(pad) is more than half the window \(kernel); a window could see only padding"
         case .batchMismatch(let z, let l): "\(z) logits but \(l) labels: batch sizes \(z.dims?.first?.description ?? "?") and \(l.dims?.first?.description ?? "?") differ"
         case .targetsDType(let t, let z): "targets \(t) and logits \(z) have different dtypes"
@@ -263,9 +259,9 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
         case .broadcastMismatch: ["broadcasting aligns shapes from the right; each pair of dimensions must be equal or one of them 1"]
         case .matmulMismatch: ["in a @ b the last dimension of a must equal the first of b"]
         case .nchwRank(let t) where t.rank == 2: ["to convolve a flat vector, reshape it to [N, C, H, W] first"]
-        case .windowOutput:
+        case .windowOutput(_, _, _, _, false):
             ["the input is too small for this window: reduce the kernel or stride, add padding, or remove a downsampling layer before it"]
-        case .windowFractional:
+        case .windowOutput(_, _, _, _, true):
             ["round: exact requires (n + padding − kernel) to be a multiple of the stride; use round: floor or ceil, or change the padding"]
         default: []
         }
@@ -342,9 +338,9 @@ extension ShapeMessage {
             .windowParameter(name: "stride", value: 0),
             .negativeWindowPadding(-1, 1),
             .windowOutput(axis: "height", numbers: "input height 5, kernel 7, padding 0, stride 1", formula: "(5 + 0 − 7)/1 + 1",
-                          value: "-1"),
-            .windowFractional(axis: "width", numbers: "input width 8, kernel 3, padding 0, stride 2", formula: "(8 + 0 − 3)/2 + 1",
-                              value: "3.5"),
+                          value: "-1", fractional: false),
+            .windowOutput(axis: "width", numbers: "input width 8, kernel 3, padding 0, stride 2", formula: "(8 + 0 − 3)/2 + 1",
+                          value: "3.5", fractional: true),
             .poolPadding(pad: [2, 2, 2, 2], kernel: [2, 2]),
             .batchMismatch(logits: TensorType(.f32, [8, 10]), labels: TensorType(.i32, [6])),
             .targetsDType(TensorType(.f64, [8, 10]), logits: TensorType(.f32, [8, 10])),

@@ -141,11 +141,12 @@ func windowOutput(_ ctx: ShapeContext, axisName: String, input: Int, kernel: Int
     if out <= 0 {
         let raw = Double(w.span) / Double(stride) + 1
         let shown = round == .floor || w.span % stride == 0 ? "\(out)" : "\(formatNumber(raw)) → \(out)"
-        throw ctx.fail(.windowOutput(axis: axisName, numbers: numbers, formula: w.formula, value: shown))
+        throw ctx.fail(.windowOutput(axis: axisName, numbers: numbers, formula: w.formula, value: shown, fractional: false))
     }
     if round == .exact, !exact {
         let raw = Double(w.span) / Double(stride) + 1
-        throw ctx.fail(.windowFractional(axis: axisName, numbers: numbers, formula: w.formula, value: formatNumber(raw)))
+        throw ctx.fail(.windowOutput(axis: axisName, numbers: numbers, formula: w.formula, value: formatNumber(raw),
+                                     fractional: true))
     }
     return out
 }

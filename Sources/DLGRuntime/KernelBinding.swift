@@ -1,0 +1,228 @@
+import DLGGraph
+import DLGKernels
+
+/// Binds each instruction's kernel to its buffers, once, when an executor
+/// is created: every choice was made by the compiler (`Kernel`); this only
+/// resolves pointers and makes the call.
+extension Executor {
+    typealias Call = () throws(ExecutionError) -> Void
+
+    func bind<T: KernelScalar>(_ ins: Instruction, _: T.Type) throws(ExecutionError) -> Call {
+        let out = pointer(ins.output, T.self)
+        let pointers = ins.inputs.map { pointer($0, T.self) }
+        return try bind(ins.kernel, ins, inputs: pointers, output: out, T.self)
+    }
+
+    /// The call of `kernel` reading `inputs` (the instruction's inputs, as T) and writing `out`.
+    func bind<T: KernelScalar>(_ kernel: Kernel, _ ins: Instruction, inputs x: [UnsafeMutablePointer<T>],
+                               output out: UnsafeMutablePointer<T>, _: T.Type) throws(ExecutionError) -> Call {
+        let n = ins.output.count
+        let threads = self.threads
+        let ws = UnsafeMutableBufferPointer<T>(start: workspace.assumingMemoryBound(to: T.self),
+                                                count: workspaceBytes / MemoryLayout<T>.stride)
+        switch kernel {
+        case .unary(let f):
+            let a = x[0]
+            return { Threads.elementwise(n, threads: threads) { r in unary(f, a + r.lowerBound, out + r.lowerBound, count: r.count) } }
+        case .unaryGradient(let f):
+            let (a, y, dy) = (x[0], x[1], x[2])
+            return {
+                Threads.elementwise(n, threads: threads) { r in
+                    let o = r.lowerBound
+                    unaryBackward(f, x: a + o, y: y + o, dy: dy + o, dx: out + o, count: r.count)
+                }
+            }
+        case .binary(let op):
+            let (a, b) = (x[0], x[1])
+            return { Threads.elementwise(n, threads: threads) { r in binary(op, a + r.lowerBound, b + r.lowerBound, out + r.lowerBound, count: r.count) } }
+        case .broadcastBinary(let op, let plan):
+            let (a, b) = (x[0], x[1])
+            return { binary(op, plan, a, b, out) }
+        case .biasAdd(let shape, let axis):
+            let (a, b) = (x[0], x[1])
+            return { biasAdd(a, b, out, shape: shape, axis: axis) }
+        case .reduce(let op, let plan):
+            let a = x[0]
+            // The plan's scratch is in the workspace (see `Kernel.workspaceBytes`).
+            let scratch = workspace
+            return { reduce(op, plan, a, out, threads: threads, scratch: scratch) }
+        case .extremumGradient(let minimum, let plan):
+            let (a, dy) = (x[0], x[1])
+            let scratch = workspace
+            if minimum { return { reduceMinBackward(plan, x: a, dy: dy, dx: out, scratch: scratch) } }
+            return { reduceMaxBackward(plan, x: a, dy: dy, dx: out, scratch: scratch) }
+        case .fill(let v):
+            let value = T(v)
+            return { out.update(repeating: value, count: n) }
+        case .copy:
+            let a = x[0]
+            return { out.update(from: a, count: n) }
+        case .alias:
+            return {}
+        case .transpose(let plan):
+            let a = x[0]
+            return { transpose(plan, a, out) }
+        case .broadcast(let plan):
+            let a = x[0]
+            return { broadcastTo(plan, a, out) }
+        case .concat(let plan):
+            let xs = x.map { UnsafePointer($0) }
+            return { concat(plan, xs, out) }
+        case .slice(let plan):
+            let a = x[0]
+            return { slice(plan, a, out) }
+        case .sliceGradient(let plan):
+            let a = x[0]
+            return { sliceBackward(plan, a, out) }
+        case .pad(let g):
+            let a = x[0]
+            return { Pad2D.forward(g, input: a, output: out, threads: threads) }
+        case .padGradient(let g):
+            let a = x[0]
+            return { Pad2D.backward(g, gradOutput: a, gradInput: out, threads: threads) }
+        case .oneHot(let classes):
+            let labels = pointer(ins.inputs[0], Int32.self)
+            let rows = ins.inputs[0].count
+            return { () throws(ExecutionError) in
+                do throws(LabelError) { try oneHot(labels: labels, count: rows, classes: classes, out) } catch {
+                    throw ExecutionError("label \(error.label) in row \(error.row) is out of range for \(classes) classes")
+                }
+            }
+        case .convert:
+            switch (ins.inputs[0].dtype, ins.output.dtype) {
+            case (.i32, .i32):
+                let a = pointer(ins.inputs[0], Int32.self), y = pointer(ins.output, Int32.self)
+                return { y.update(from: a, count: n) }
+            case (.i32, _):
+                let a = pointer(ins.inputs[0], Int32.self)
+                return { cast(a, out, count: n) }
+            case (_, .i32):
+                let a = x[0], y = pointer(ins.output, Int32.self)
+                return { cast(a, y, count: n) }
+            default:
+                let a = x[0]
+                return { out.update(from: a, count: n) }
+            }
+        case .gemm(let plan, let ia, let ib, let acc):
+            let (a, b) = (x[ia], x[ib])
+            let wsOrNil = ws.count >= plan.workspaceCount(threads: threads) ? ws : nil
+            guard let acc else { return { plan.run(a: a, b: b, c: out, beta: 0, threads: threads, workspace: wsOrNil) } }
+            let copy = accumulationCopy(acc, x, out, count: n)
+            switch acc.beta {
+            case .immediate(let c):
+                let beta = T(c)
+                return { copy(); plan.run(a: a, b: b, c: out, beta: beta, threads: threads, workspace: wsOrNil) }
+            case .input(let j):
+                let beta = UnsafePointer(x[j])
+                return { copy(); plan.run(a: a, b: b, c: out, beta: beta.pointee, threads: threads, workspace: wsOrNil) }
+            }
+        case .batchedGemm(let plan, let ia, let ib, let acc):
+            let (a, b) = (x[ia], x[ib])
+            guard let acc else { return { plan.run(a: a, b: b, c: out, beta: 0, threads: threads) } }
+            let copy = accumulationCopy(acc, x, out, count: n)
+            switch acc.beta {
+            case .immediate(let c):
+                let beta = T(c)
+                return { copy(); plan.run(a: a, b: b, c: out, beta: beta, threads: threads) }
+            case .input(let j):
+                let beta = UnsafePointer(x[j])
+                return { copy(); plan.run(a: a, b: b, c: out, beta: beta.pointee, threads: threads) }
+            }
+        case .convolution(let g, let ix, let iw, let ib, let activation):
+            let (a, w) = (x[ix], x[iw])
+            let bias = ib.map { UnsafePointer(x[$0]) }
+            return { Conv2D.forward(g, input: a, weight: w, bias: bias, epilogue: activation, output: out, workspace: ws, threads: threads) }
+        case .convolutionGradInput(let g):
+            let (dy, w) = (x[0], x[1])
+            return { Conv2D.backwardInput(g, gradOutput: dy, weight: w, gradInput: out, workspace: ws, threads: threads) }
+        case .convolutionGradWeight(let g):
+            let (a, dy) = (x[0], x[1])
+            return { Conv2D.backwardWeight(g, input: a, gradOutput: dy, gradWeight: out, gradBias: nil, workspace: ws, threads: threads) }
+        case .pooling(let g, let kind):
+            let a = x[0]
+            return { Pool2D.forward(g, kind: kind, input: a, output: out, threads: threads) }
+        case .poolingGradient(let g, let kind):
+            let (a, dy) = (x[0], x[1])
+            return { Pool2D.backward(g, kind: kind, input: a, gradOutput: dy, gradInput: out, threads: threads) }
+        case .softmax(let r, let log):
+            let a = x[0]
+            if log { return { logSoftmax(a, out, outer: r.outer, n: r.n, inner: r.inner) } }
+            return { softmax(a, out, outer: r.outer, n: r.n, inner: r.inner) }
+        case .softmaxGradient(let r, let log):
+            let (y, dy) = (x[0], x[1])
+            if log { return { logSoftmaxBackward(y: y, dy: dy, dx: out, outer: r.outer, n: r.n, inner: r.inner) } }
+            return { softmaxBackward(y: y, dy: dy, dx: out, outer: r.outer, n: r.n, inner: r.inner) }
+        case .crossEntropy(let rows, let classes, let sparse):
+            let z = x[0]
+            guard sparse else {
+                let t = x[1]
+                return { softmaxCrossEntropy(logits: z, targets: t, loss: out, rows: rows, classes: classes) }
+            }
+            let labels = pointer(ins.inputs[1], Int32.self)
+            return { () throws(ExecutionError) in
+                do throws(LabelError) { try softmaxCrossEntropy(logits: z, labels: labels, loss: out, rows: rows, classes: classes) } catch {
+                    throw ExecutionError("label \(error.label) in row \(error.row) is out of range for \(classes) classes")
+                }
+            }
+        case .crossEntropyGradient(let rows, let classes, let sparse):
+            let (z, dl) = (x[0], x[2])
+            guard sparse else {
+                let t = x[1]
+                return { softmaxCrossEntropyBackward(logits: z, targets: t, dloss: dl, dlogits: out, rows: rows, classes: classes) }
+            }
+            let labels = pointer(ins.inputs[1], Int32.self)
+            return { () throws(ExecutionError) in
+                do throws(LabelError) { try softmaxCrossEntropyBackward(logits: z, labels: labels, dloss: dl, dlogits: out, rows: rows, classes: classes) } catch {
+                    throw ExecutionError("label \(error.label) in row \(error.row) is out of range for \(classes) classes")
+                }
+            }
+        case .dropoutMask(let rate, let stream):
+            let control = self.control
+            let s = UInt64(stream)
+            return { () throws(ExecutionError) in
+                // A fresh mask per (seed, step, stream), independent of threading.
+                let key = splitMix64(control[0] &+ splitMix64(control[1] &* 0x9E37_79B9_7F4A_7C15 &+ s))
+                do throws(DropoutError) { try dropoutMask(out, range: 0..<n, rate: rate, seed: key, offset: 0) } catch {
+                    throw ExecutionError(error.description)
+                }
+            }
+        case .fused(let f):
+            return try bindFused(f, ins, inputs: x, output: out, T.self)
+        }
+    }
+
+    /// Copies X into the output before a GEMM accumulates into it (nothing when the output is X).
+    func accumulationCopy<T>(_ acc: GemmAccumulation, _ x: [UnsafeMutablePointer<T>], _ out: UnsafeMutablePointer<T>,
+                             count: Int) -> () -> Void {
+        if acc.inPlace { return {} }
+        let source = UnsafePointer(x[acc.source])
+        return { out.update(from: source, count: count) }
+    }
+
+    func bindFused<T: KernelScalar>(_ f: FusedKernel, _ ins: Instruction, inputs x: [UnsafeMutablePointer<T>],
+                                    output out: UnsafeMutablePointer<T>, _: T.Type) throws(ExecutionError) -> Call {
+        let kernel = f.chain.kernel()
+        let threads = self.threads
+        if f.chain.reduction != nil {
+            let partials = workspaceBytes > 0 ? workspace.assumingMemoryBound(to: T.self) : nil
+            let pointers: [UnsafePointer<T>] = x.map { UnsafePointer($0) }
+            return { kernel.run(pointers, out, threads: threads, partials: partials) }
+        }
+        guard let headKernel = f.head else {
+            let pointers: [UnsafePointer<T>] = x.map { UnsafePointer($0) } + [UnsafePointer(out)]
+            return { kernel.run(pointers, out, threads: threads) }
+        }
+        // The head writes the output, or scratch after its own workspace when the output overwrites an input.
+        var result = out
+        if f.headToScratch {
+            let own = headKernel.workspaceBytes(floatType: program.floatType, threads: threads, output: ins.output)
+            result = (workspace + FusedKernel.scratchOffset(ownWorkspace: own)).assumingMemoryBound(to: T.self)
+        }
+        let head = try bind(headKernel, ins, inputs: x, output: result, T.self)
+        let pointers: [UnsafePointer<T>] = x.map { UnsafePointer($0) } + [UnsafePointer(result)]
+        return { () throws(ExecutionError) in
+            try head()
+            kernel.run(pointers, out, threads: threads)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import DLGGraph
+import DLGKernels
+import Foundation
+
+/// The text form of a kernel program (`dlg dump --stage kernels`): per
+/// instruction, the value it computes and where it writes, the kernel with
+/// its resolved geometry, what it reads, its scratch and its in-place
+/// decision; then the program's totals. The JSON form is the program's
+/// Codable form, as `dlg compile -o` writes it.
+public enum ProgramPrinter {
+    public static func text(_ p: Program) -> String {
+        var lines = ["# kernels \(p.name) — \(p.training ? "training" : "inference"), \(p.floatType.rawValue), workspaces for \(p.threads) thread\(p.threads == 1 ? "" : "s")"]
+        for (k, ins) in p.instructions.enumerated() {
+            var head = "  k\(k)  %\(ins.value) = \(ins.op == .fused ? "fused(\(ins.steps))" : ins.steps) → \(ins.output)"
+            var notes: [String] = []
+            if let loc = ins.loc { notes.append(loc) }
+            if let l = ins.label { notes.append(l) }
+            if !notes.isEmpty { head += "   # " + notes.joined(separator: "  ") }
+            lines.append(head)
+            lines.append("      " + describe(ins.kernel, inputs: ins.inputs.count))
+            var tail = "      reads " + (ins.inputs.isEmpty ? "nothing" : ins.inputs.enumerated().map { "\($0.offset): \($0.element)" }.joined(separator: ", "))
+            tail += "; workspace \(byteString(ins.workspace))"
+            if let ip = ins.inPlace { tail += "; in place: \(ip)" }
+            lines.append(tail)
+        }
+        let workspace = p.instructions.map(\.workspace).max() ?? 0
+        lines.append("# \(p.instructions.count) kernels; arena \(byteString(p.arenaBytes)), state \(byteString(p.stateBytes)), workspace \(byteString(workspace))")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func json(_ p: Program) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try e.encode(p), as: UTF8.self)
+    }
+
+    /// One line naming the kernel and its geometry.
+    static func describe(_ k: Kernel, inputs: Int) -> String {
+        func shape(_ s: [Int]) -> String { Shape(s).description }
+        switch k {
+        case .unary(let f): return "unary \(f)"
+        case .unaryGradient(let f): return "unary gradient \(f) from (x, y, dy)"
+        case .binary(let op): return "binary \(op.rawValue), same shapes"
+        case .broadcastBinary(let op, let p): return "binary \(op.rawValue), \(shape(p.lhsShape)) with \(shape(p.rhsShape)) broadcast to \(shape(p.outputShape))"
+        case .biasAdd(let s, let axis): return "bias add along axis \(axis) of \(shape(s))"
+        case .reduce(let op, let p): return "reduce \(op) of \(shape(p.inputShape)) over axes \(p.axes) → \(shape(p.outputShape))"
+        case .extremumGradient(let minimum, let p): return "\(minimum ? "min" : "max") gradient of \(shape(p.inputShape)) over axes \(p.axes)"
+        case .fill(let v): return "fill \(formatNumber(v))"
+        case .copy: return "copy"
+        case .alias: return "none: the output is the input's storage"
+        case .transpose(let p): return "transpose \(shape(p.inputShape)) by \(p.perm) → \(shape(p.outputShape))"
+        case .broadcast(let p): return "broadcast \(shape(p.inputShape)) → \(shape(p.outputShape))"
+        case .concat(let p): return "concat \(p.inputShapes.map(shape).joined(separator: ", ")) along axis \(p.axis) → \(shape(p.outputShape))"
+        case .slice(let p): return "slice \(shape(p.inputShape)) from \(p.start) to \(p.end) by \(p.step) → \(shape(p.outputShape))"
+        case .sliceGradient(let p): return "scatter into \(shape(p.inputShape)) from \(p.start) to \(p.end) by \(p.step)"
+        case .pad(let g): return "\(g)"
+        case .padGradient(let g): return "gradient of \(g)"
+        case .oneHot(let c): return "one-hot, \(c) classes"
+        case .convert: return "convert element type"
+        case .gemm(let p, let a, let b, let acc): return "\(p), A = input \(a), B = input \(b)" + accumulation(acc)
+        case .batchedGemm(let p, let a, let b, let acc): return "batched \(p), A = input \(a), B = input \(b)" + accumulation(acc)
+        case .convolution(let g, let x, let w, let bias, let activation):
+            var s = "\(g), x = input \(x), w = input \(w)"
+            if let bias { s += ", bias = input \(bias)" }
+            if let activation { s += ", then \(activation)" }
+            return s
+        case .convolutionGradInput(let g): return "input gradient of \(g)"
+        case .convolutionGradWeight(let g): return "weight gradient of \(g)"
+        case .pooling(let g, let kind): return "\(kind) \(g)"
+        case .poolingGradient(let g, let kind): return "gradient of \(kind) \(g)"
+        case .softmax(let r, let log): return "\(log ? "log-softmax" : "softmax") of \(r.n) per row, \(r.outer)×\(r.inner) rows"
+        case .softmaxGradient(let r, let log): return "\(log ? "log-softmax" : "softmax") gradient of \(r.n) per row, \(r.outer)×\(r.inner) rows"
+        case .crossEntropy(let rows, let classes, let sparse): return "\(sparse ? "sparse " : "")softmax cross-entropy, \(rows) rows of \(classes)"
+        case .crossEntropyGradient(let rows, let classes, let sparse):
+            return "\(sparse ? "sparse " : "")softmax cross-entropy gradient, \(rows) rows of \(classes)"
+        case .dropoutMask(let rate, let stream): return "dropout mask, rate \(formatNumber(rate)), stream \(stream)"
+        case .fused(let f):
+            var parts: [String] = []
+            if let h = f.head { parts.append(describe(h, inputs: inputs) + (f.headToScratch ? " into scratch" : "")) }
+            let steps = f.chain.steps.map { step -> String in
+                let ops = step.operands.map { o -> String in
+                    switch o {
+                    case .view(let v): return f.chain.views[v].input == inputs ? "head" : "input \(f.chain.views[v].input)"
+                    case .step(let j): return "#\(j)"
+                    case .immediate(let x): return formatNumber(x)
+                    }
+                }.joined(separator: ", ")
+                switch step.code {
+                case .unary(let u): return "\(u)(\(ops))"
+                case .unaryGrad(let u): return "\(u)′(\(ops))"
+                case .binary(let op): return "\(op.rawValue)(\(ops))"
+                case .copy: return "copy(\(ops))"
+                }
+            }
+            var loop = "loop over \(Shape(f.chain.shape)): " + steps.joined(separator: ", ")
+            if let r = f.chain.reduction { loop += ", folded by \(r.op) over axes \(r.axes)" }
+            parts.append(loop)
+            return parts.joined(separator: "; then ")
+        }
+    }
+
+    static func accumulation(_ acc: GemmAccumulation?) -> String {
+        guard let acc else { return "" }
+        let beta: String
+        switch acc.beta {
+        case .immediate(let v): beta = formatNumber(v)
+        case .input(let j): beta = "input \(j)"
+        }
+        return ", C ← A·B + \(beta)·input \(acc.source)" + (acc.inPlace ? " (in place)" : "")
+    }
+}
