@@ -378,6 +378,22 @@ final class Writer {
         case .swish:
             let s = node("Sigmoid", x, [temp("sigmoid")])
             emit(n, "Mul", [x[0], s])
+        case .mish:
+            if opset >= 18 {
+                emit(n, "Mish", x)
+            } else {
+                let sp = node("Softplus", x, [temp("softplus")])
+                let t = node("Tanh", [sp], [temp("tanh")])
+                emit(n, "Mul", [x[0], t])
+            }
+        case .hard_sigmoid:
+            emit(n, "HardSigmoid", x, [attr("alpha", float: 1.0 / 6), attr("beta", float: 0.5)])
+        case .hard_swish:
+            emit(n, "HardSwish", x)
+        case .log_sigmoid:
+            let negated = node("Neg", x, [temp("negated")])
+            let sp = node("Softplus", [negated], [temp("softplus")])
+            emit(n, "Neg", [sp])
         case .hardlim:
             let c = node("GreaterOrEqual", [x[0], scalar(0, dtype, "zero")], [temp("ge")])
             emit(n, "Cast", [c], [attr("to", int: Int(Self.onnxType(dtype)))])

@@ -63,8 +63,8 @@ extension Translator {
     static let supportedOps: Set<String> = [
         "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
         "Conv", "Div", "Dropout", "Elu", "Exp", "Flatten", "Gather", "Gelu",
-        "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "Identity", "LeakyRelu", "Log",
-        "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Pad",
+        "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "Log",
+        "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mish", "Mul", "Neg", "Pad",
         "Pow", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceSum", "Relu", "Reshape",
         "Selu", "Shape", "Sigmoid", "Sign", "Softmax", "Softplus", "Softsign", "Sqrt",
         "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
@@ -121,6 +121,15 @@ extension Translator {
                 throw Unsupported("alpha \(a) and gamma \(g) differ from selu's constants")
             }
             define(n, 0, .atom("selu(\(e.text))", layers: e.layers), info)
+        case "HardSwish", "Mish":
+            let (e, info) = try tensor(n, 0)
+            define(n, 0, .atom("\(op == "Mish" ? "mish" : "hard_swish")(\(e.text))", layers: e.layers), info)
+        case "HardSigmoid":
+            let (e, info) = try tensor(n, 0)
+            guard abs(floatAttr(n, "alpha", 0.2) - 1.0 / 6) < 1e-6, abs(floatAttr(n, "beta", 0.5) - 0.5) < 1e-6 else {
+                throw Unsupported("only alpha 1/6 and beta 1/2 (PyTorch's hardsigmoid) are supported")
+            }
+            define(n, 0, .atom("hard_sigmoid(\(e.text))", layers: e.layers), info)
         case "Gelu":
             guard string(n, "approximate", "none") == "none" else { throw Unsupported("approximate gelu (tanh) is not supported") }
             let (e, info) = try tensor(n, 0)
