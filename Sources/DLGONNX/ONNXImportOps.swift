@@ -103,11 +103,13 @@ extension Translator {
             let (e, info) = try tensor(n, 0)
             define(n, 0, e, info)
 
-        case "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Exp", "Log", "Sqrt", "Abs", "Reciprocal", "Sign", "Neg":
+        case "Neg":
+            let (e, info) = try tensor(n, 0)
+            define(n, 0, Expr(text: "-" + (e.precedence >= 10 ? e.text : "(\(e.text))"), precedence: 6, layers: e.layers), info)
+        case "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Exp", "Log", "Sqrt", "Abs", "Reciprocal", "Sign":
             let (e, info) = try tensor(n, 0)
             let fn = ["Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus", "Softsign": "softsign",
-                      "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "abs", "Reciprocal": "reciprocal", "Sign": "sign",
-                      "Neg": "neg"][op]!
+                      "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "abs", "Reciprocal": "reciprocal", "Sign": "sign"][op]!
             define(n, 0, .atom("\(fn)(\(e.text))", layers: e.layers), info)
         case "LeakyRelu", "Elu":
             let (e, info) = try tensor(n, 0)
