@@ -62,7 +62,7 @@ extension Translator {
     /// The ONNX ops the importer translates (some only in the forms its messages name).
     static let supportedOps: Set<String> = [
         "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
-        "Conv", "Div", "Dropout", "Elu", "Exp", "Flatten", "Gather", "Gelu",
+        "CastLike", "Conv", "Div", "Dropout", "Elu", "Exp", "Expand", "Flatten", "Gather", "Gelu",
         "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "Log",
         "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mish", "Mul", "Neg", "Pad",
         "Pow", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceSum", "Relu", "Reshape",
@@ -77,6 +77,7 @@ extension Translator {
         if op != "Constant" {
             guard let i = n.inputs.first, !i.isEmpty else { throw Unsupported("its first operand is missing") }
         }
+        if let g = geluPatterns[n.index] { return try translateGelu(n, g) }
         switch op {
         case "Constant":
             for (key, a) in n.attributes {
@@ -231,15 +232,31 @@ extension Translator {
             let (e, info) = try tensor(n, 0)
             guard let d = info.dims else { throw Unsupported("the operand's rank is unknown") }
             let axis = { let a = int(n, "axis", 1); return a < 0 ? a + d.count : a }()
+            guard axis >= 0, axis <= d.count else { throw Unsupported("axis \(int(n, "axis", 1)) is out of range for rank \(d.count)") }
             if axis == 1, d.count >= 2 {
                 let rest = d.dropFirst().compactMap(\.value)
-                let tail: IDim = rest.count == d.count - 1 ? .known(rest.reduce(1, *)) : .unknown
+                let tail: IDim = rest.count == d.count - 1 ? .known(try Self.checkedProduct(rest)) : .unknown
                 define(n, 0, .atom("flatten(\(e.text))", layers: e.layers), TensorInfo(dtype: info.dtype, dims: [d[0], tail]))
             } else {
                 let a = try product(Array(d[..<axis])), b = try product(Array(d[axis...]))
                 define(n, 0, .atom("reshape(\(e.text), \(dimsText([a, b])))", layers: e.layers), TensorInfo(dtype: info.dtype, dims: [a, b]))
             }
         case "Reshape":
+            // Of values known while importing (shape arithmetic): fold.
+            if case .sizes(let v)? = values[n.inputs[0]], let target = sizes(n, 1), target.count <= 1 {
+                guard target.first.map({ $0 == .known(v.count) || $0 == .known(-1) }) ?? (v.count == 1) else {
+                    throw Unsupported("sizes \(v) cannot be reshaped to \(target)")
+                }
+                values[n.outputs[0]] = .sizes(v)
+                return
+            }
+            if case .constant(let a)? = values[n.inputs[0]], let target = sizes(n, 1) {
+                let out = try reshapeDims(a.shape.map { .known($0) }, target, allowZero: int(n, "allowzero", 0) == 1)
+                let shape = out.compactMap(\.value)
+                guard shape.count == out.count else { throw Unsupported("the constant's new shape \(dimsText(out)) is not known") }
+                values[n.outputs[0]] = .constant(try a.reshaped(shape))
+                return
+            }
             let (e, info) = try tensor(n, 0)
             guard let target = sizes(n, 1) else { throw Unsupported("its target shape is computed at run time") }
             guard let d = info.dims else { throw Unsupported("the operand's rank is unknown") }
@@ -249,6 +266,7 @@ extension Translator {
             let (e, info) = try tensor(n, 0)
             guard let d = info.dims else { throw Unsupported("the operand's rank is unknown") }
             let perm = ints(n, "perm") ?? Array((0..<d.count).reversed())
+            guard perm.sorted() == Array(0..<d.count) else { throw Unsupported("perm \(perm) is no permutation of the \(d.count) axes") }
             define(n, 0, .atom("transpose(\(e.text), \(DLGText.list(perm)))", layers: e.layers),
                    TensorInfo(dtype: info.dtype, dims: perm.map { d[$0] }))
         case "Squeeze", "Unsqueeze":
@@ -256,12 +274,16 @@ extension Translator {
         case "Concat":
             try concat(n)
         case "Shape":
-            guard case .tensor(_, let info)? = values[n.inputs[0]], let d = info.dims else {
-                if case .constant(let a)? = values[n.inputs[0]] {
-                    values[n.outputs[0]] = .constant(NDArray(a.shape.map(Int64.init)))
-                    return
-                }
-                throw Unsupported("the operand's shape is not known")
+            let d: [IDim]
+            var ofConstant = false
+            switch values[n.inputs[0]] {
+            case .tensor(_, let info)?:
+                guard let known = info.dims else { throw Unsupported("the operand's shape is not known") }
+                d = known
+            case .constant(let a)?:
+                d = a.shape.map { .known($0) }
+                ofConstant = true
+            default: throw Unsupported("the operand's shape is not known")
             }
             let r = d.count
             var s = int(n, "start", 0), t = int(n, "end", r)
@@ -269,12 +291,15 @@ extension Translator {
             if t < 0 { t += r }
             s = min(max(s, 0), r)
             t = min(max(t, s), r)
-            values[n.outputs[0]] = .sizes(Array(d[s..<t]))
+            let part = Array(d[s..<t])
+            // A constant's shape is a constant (it may feed Expand); a tensor's sizes may be symbolic.
+            values[n.outputs[0]] = ofConstant ? .constant(NDArray(part.compactMap(\.value).map(Int64.init))) : .sizes(part)
         case "Gather":
             guard let data = sizes(n, 0), let idx = constant(n, 1), !idx.elementType.isFloatingPoint else {
                 throw Unsupported("Gather is supported on shapes only (embeddings come with the sequence ops)")
             }
-            let k = idx.toDoubles().map { Int($0) }.map { $0 < 0 ? $0 + data.count : $0 }
+            guard let raw = Self.integers(idx) else { throw Unsupported("an index is out of range") }
+            let k = raw.map { $0 < 0 ? $0 + data.count : $0 }
             guard k.allSatisfy({ $0 >= 0 && $0 < data.count }) else { throw Unsupported("an index is out of range") }
             values[n.outputs[0]] = .sizes(k.map { data[$0] })
         case "Cast":
@@ -291,11 +316,84 @@ extension Translator {
                 }
                 define(n, 0, e, info)
             }
+        case "CastLike":
+            // Of a constant (PyTorch's dynamo exporter casts its literals like the input).
+            guard case .constant(let a)? = values[n.inputs[0]] else {
+                throw Unsupported("CastLike is supported on constants only (known while importing)")
+            }
+            let like: ElementType
+            switch value(n.inputs.count > 1 ? n.inputs[1] : "") {
+            case .tensor(_, let info)?: like = info.dtype
+            case .constant(let b)?: like = b.elementType
+            case .sizes?: like = .i64
+            default: throw Unsupported("operand 2 is missing")
+            }
+            values[n.outputs[0]] = .constant(try a.converted(to: like))
+        case "Expand":
+            guard case .constant(let a)? = values[n.inputs[0]], let target = ints(n, 1) else {
+                throw Unsupported("Expand is supported on constants only (known while importing)")
+            }
+            values[n.outputs[0]] = .constant(try Self.expand(a, to: target))
         case "Pad":
             try pad(n)
         default:
             throw Unsupported("op \(op) has no dlg translation")
         }
+    }
+
+    /// An integer tensor's values, nil when one is not an Int (a double rounded past 2⁶³).
+    static func integers(_ a: NDArray) -> [Int]? {
+        var out: [Int] = []
+        for v in a.toDoubles() {
+            guard let i = Int(exactly: v) else { return nil }
+            out.append(i)
+        }
+        return out
+    }
+
+    /// The most elements a constant made while importing may have (Expand of a literal).
+    static let constantLimit = 1 << 24
+
+    /// ONNX's Expand of a constant: numpy broadcasting of its shape with `target`.
+    static func expand(_ a: NDArray, to target: [Int]) throws -> NDArray {
+        guard target.allSatisfy({ $0 >= 0 && $0 <= constantLimit }) else { throw Unsupported("the Expand shape \(target) is out of range") }
+        let rank = max(a.rank, target.count)
+        let from = [Int](repeating: 1, count: rank - a.rank) + a.shape
+        let to = [Int](repeating: 1, count: rank - target.count) + target
+        var shape: [Int] = []
+        for (x, y) in zip(from, to) {
+            guard x == y || x == 1 || y == 1 else { throw Unsupported("shape \(a.shape) cannot be expanded to \(target)") }
+            shape.append(x == 1 ? y : x)
+        }
+        var count = 1
+        for d in shape {
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= constantLimit else { throw Unsupported("Expand to \(target) makes more than \(constantLimit) elements") }
+            count = p
+        }
+        let values = a.toDoubles()
+        // Strides of the operand, 0 along its broadcast axes.
+        var strides = [Int](repeating: 0, count: rank)
+        var step = 1
+        for k in stride(from: rank - 1, through: 0, by: -1) {
+            strides[k] = from[k] == 1 ? 0 : step
+            step *= from[k]
+        }
+        var out = [Double](repeating: 0, count: count)
+        var index = [Int](repeating: 0, count: rank)
+        for i in 0..<count {
+            var source = 0
+            for k in 0..<rank { source += index[k] * strides[k] }
+            out[i] = values[source]
+            var k = rank - 1
+            while k >= 0 {
+                index[k] += 1
+                if index[k] < shape[k] { break }
+                index[k] = 0
+                k -= 1
+            }
+        }
+        return try NDArray(out, shape: shape).converted(to: a.elementType)
     }
 
     func product(_ d: [IDim]) throws -> IDim {
@@ -314,6 +412,17 @@ extension Translator {
         return .known(p)
     }
 
+    /// The product of sizes, refused past 2³¹ − 1 (dlg's largest tensor).
+    static func checkedProduct(_ sizes: [Int]) throws -> Int {
+        var p = 1
+        for v in sizes {
+            let (q, overflow) = p.multipliedReportingOverflow(by: v)
+            guard !overflow, q <= Int(Int32.max) else { throw Unsupported("sizes \(sizes) make more than 2³¹ − 1 elements") }
+            p = q
+        }
+        return p
+    }
+
     func reshapeDims(_ d: [IDim], _ target: [IDim], allowZero: Bool) throws -> [IDim] {
         var out: [IDim] = []
         var infer: Int?
@@ -323,8 +432,11 @@ extension Translator {
                     guard k < d.count else { throw Unsupported("a 0 in the target shape copies axis \(k), which the operand lacks") }
                     out.append(d[k])
                 } else if v == -1 {
+                    guard infer == nil else { throw Unsupported("the target shape has more than one -1") }
                     infer = k
                     out.append(.unknown)
+                } else if v < 0 {
+                    throw Unsupported("the target shape has a negative size \(v)")
                 } else {
                     out.append(t)
                 }
@@ -336,7 +448,7 @@ extension Translator {
             // The operand's symbols must reappear in the other target axes; the known sizes give the rest.
             let inSymbols = d.filter { if case .symbol = $0 { true } else { false } }
             let outSymbols = out.filter { if case .symbol = $0 { true } else { false } }
-            let inKnown = d.compactMap(\.value).reduce(1, *), outKnown = out.compactMap(\.value).reduce(1, *)
+            let inKnown = try Self.checkedProduct(d.compactMap(\.value)), outKnown = try Self.checkedProduct(out.compactMap(\.value))
             if d.contains(.unknown) { throw Unsupported("the operand has a size of unknown value") }
             if inSymbols.sorted(by: { $0.description < $1.description }) == outSymbols.sorted(by: { $0.description < $1.description }) {
                 guard outKnown > 0, inKnown % outKnown == 0 else { throw Unsupported("the target shape does not divide the operand") }
@@ -356,18 +468,21 @@ extension Translator {
         let symbol = ["Add": "+", "Sub": "-", "Mul": "*", "Div": "/"][n.opType]
         // Both operands known: fold (shape arithmetic).
         if let a = ints(n, 0), let b = ints(n, 1), a.count == b.count || a.count == 1 || b.count == 1 {
-            let m = max(a.count, b.count)
-            let r: [Int] = (0..<m).map { k in
+            let m = a.isEmpty || b.isEmpty ? 0 : max(a.count, b.count)
+            let r: [Int] = try (0..<m).map { k in
                 let x = a[a.count == 1 ? 0 : k], y = b[b.count == 1 ? 0 : k]
+                let (v, overflow): (Int, Bool)
                 switch n.opType {
-                case "Add": return x + y
-                case "Sub": return x - y
-                case "Mul": return x * y
-                case "Div": return y == 0 ? 0 : x / y
-                case "Max": return max(x, y)
-                case "Min": return min(x, y)
-                default: return x
+                case "Add": (v, overflow) = x.addingReportingOverflow(y)
+                case "Sub": (v, overflow) = x.subtractingReportingOverflow(y)
+                case "Mul": (v, overflow) = x.multipliedReportingOverflow(by: y)
+                case "Div": (v, overflow) = y == 0 ? (0, false) : x.dividedReportingOverflow(by: y)
+                case "Max": (v, overflow) = (max(x, y), false)
+                case "Min": (v, overflow) = (min(x, y), false)
+                default: (v, overflow) = (x, false)
                 }
+                guard !overflow else { throw Unsupported("\(n.opType) of \(x) and \(y) overflows") }
+                return v
             }
             values[n.outputs[0]] = .constant(NDArray(r.map(Int64.init)))
             return
@@ -476,13 +591,26 @@ extension Translator {
         define(n, 0, Expr(text: "\(lhs) @ \(rhs)", precedence: 5, layers: x.layers + b.layers), TensorInfo(dtype: xi.dtype, dims: dims))
     }
 
+    /// The largest kernel size, stride, dilation or padding the importer accepts.
+    static let windowLimit = 1 << 16
+
     /// ONNX pads [x1_begin, x2_begin, x1_end, x2_end] → dlg's [top, bottom, left, right], resolving auto_pad.
+    /// Checks the window's attributes first: two of each, in range, so that the size arithmetic cannot fail.
     func pads(_ n: ONNXNode, input d: [IDim], kernel: [Int], stride: [Int], dilation: [Int]) throws -> [Int] {
+        guard kernel.count == 2, stride.count == 2, dilation.count == 2 else {
+            throw Unsupported("kernel \(kernel), strides \(stride) and dilations \(dilation) must each have two values (2-D)")
+        }
+        guard (kernel + stride + dilation).allSatisfy({ $0 >= 1 && $0 <= Self.windowLimit }) else {
+            throw Unsupported("kernel \(kernel), strides \(stride) or dilations \(dilation) are out of range (1 to \(Self.windowLimit))")
+        }
         let auto = string(n, "auto_pad", "NOTSET")
         switch auto {
         case "NOTSET":
             let p = ints(n, "pads") ?? [0, 0, 0, 0]
             guard p.count == 4 else { throw Unsupported("pads \(p) are not 2-D") }
+            guard p.allSatisfy({ $0 >= 0 && $0 <= Self.windowLimit }) else {
+                throw Unsupported("pads \(p) are out of range (0 to \(Self.windowLimit))")
+            }
             return [p[0], p[2], p[1], p[3]]
         case "VALID": return [0, 0, 0, 0]
         case "SAME_UPPER", "SAME_LOWER":
@@ -512,8 +640,12 @@ extension Translator {
         let p = try pads(n, input: d, kernel: kernel, stride: stride, dilation: dilation)
         var bias: NDArray?
         if n.inputs.count > 2, !n.inputs[2].isEmpty {
-            guard let b = ownedInitializer(n, 2), b.count == outC else { throw Unsupported("its bias is not an initializer of its own") }
-            bias = b
+            if !initializerNames.contains(n.inputs[2]), let b = constant(n, 2), b.count == outC, b.toDoubles().allSatisfy({ $0 == 0 }) {
+                // A computed zero bias (PyTorch's dynamo exporter, for bias=False) is no bias.
+            } else {
+                guard let b = ownedInitializer(n, 2), b.count == outC else { throw Unsupported("its bias is not an initializer of its own") }
+                bias = b
+            }
         }
         let layer = layerName(n, weightOperand: 1)
         var args: [String] = [x.text]
@@ -601,8 +733,17 @@ extension Translator {
             values[n.outputs[0]] = .sizes(s)
             return
         }
+        /// Axes normalized against rank `r`, each once and in range.
+        func checked(_ axes: [Int], rank r: Int) throws -> [Int] {
+            let k = axes.map { $0 < 0 ? $0 + r : $0 }
+            guard k.allSatisfy({ $0 >= 0 && $0 < r }), Set(k).count == k.count else {
+                throw Unsupported("axes \(axes) are out of range for rank \(r)")
+            }
+            return k
+        }
         if case .constant(let a)? = values[n.inputs[0]] {
             var shape = a.shape
+            if let axes { _ = try checked(axes, rank: unsqueeze ? shape.count + axes.count : shape.count) }
             if unsqueeze {
                 let r = shape.count + (axes ?? []).count
                 for ax in (axes ?? []).map({ $0 < 0 ? $0 + r : $0 }).sorted() { shape.insert(1, at: ax) }
@@ -616,6 +757,7 @@ extension Translator {
         }
         let (e, info) = try tensor(n, 0)
         guard var d = info.dims else { throw Unsupported("the operand's rank is unknown") }
+        if let axes { _ = try checked(axes, rank: unsqueeze ? d.count + axes.count : d.count) }
         if unsqueeze {
             guard let axes else { throw Unsupported("no axes") }
             let r = d.count + axes.count
@@ -648,6 +790,9 @@ extension Translator {
         var dims = infos[0].dims
         if var d = dims {
             let ax = axis < 0 ? axis + d.count : axis
+            guard ax >= 0, ax < d.count, infos.allSatisfy({ $0.dims.map { $0.count == d.count } ?? true }) else {
+                throw Unsupported("axis \(axis) is out of range, or the operands' ranks differ")
+            }
             let sizes = infos.map { $0.dims?[ax].value }
             d[ax] = sizes.allSatisfy({ $0 != nil }) ? .known(sizes.map { $0! }.reduce(0, +)) : .unknown
             dims = d
@@ -661,6 +806,7 @@ extension Translator {
         guard let d = info.dims, d.count == 4 else { throw Unsupported("only padding of NCHW tensors is supported") }
         guard let p = ints(n, "pads") ?? self.ints(n, 1), p.count == 8 else { throw Unsupported("its pads are not known") }
         guard p[0] == 0, p[1] == 0, p[4] == 0, p[5] == 0 else { throw Unsupported("only the last two axes can be padded") }
+        guard p.allSatisfy({ $0 >= 0 && $0 <= Self.windowLimit }) else { throw Unsupported("pads \(p) are out of range (0 to \(Self.windowLimit))") }
         let mode = string(n, "mode", "constant")
         let value = n.inputs.count > 2 && !n.inputs[2].isEmpty ? (float(n, 2) ?? 0) : 0
         let dlgPads = [p[2], p[6], p[3], p[7]]

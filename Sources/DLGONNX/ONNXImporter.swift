@@ -165,6 +165,8 @@ final class Translator {
     var materialized: [String: String] = [:]
     /// Nodes whose work an earlier pattern did.
     var absorbed: Set<Int> = []
+    /// gelu written with Erf, by the index of the node that scales x.
+    var geluPatterns: [Int: GeluPattern] = [:]
     var batchSymbol: String?
     /// Layer names the initializers suggest: statements do not take them (a
     /// layer named implicitly after its statement would push the explicit
@@ -184,6 +186,7 @@ final class Translator {
         }
         // Layer names come from initializers; statements must not take them.
         for t in model.initializers { if let l = DLGText.layerName(fromInitializer: t.name) { layerPrefixes.insert(l) } }
+        findGeluPatterns()
     }
 
     // MARK: Driver
@@ -215,6 +218,7 @@ final class Translator {
 
     func poison(_ n: ONNXNode) {
         for o in n.outputs where !o.isEmpty { values[o] = .poison }
+        if let g = geluPatterns[n.index] { poison(g.last) }
     }
 
     func declareInputs() {
@@ -347,7 +351,7 @@ final class Translator {
         switch v {
         case .constant(let a):
             guard !a.elementType.isFloatingPoint else { return nil }
-            return a.toDoubles().map { Int($0) }
+            return Self.integers(a)
         case .sizes(let d):
             let k = d.compactMap(\.value)
             return k.count == d.count ? k : nil
@@ -360,7 +364,7 @@ final class Translator {
         guard i < n.inputs.count, let v = value(n.inputs[i]) else { return nil }
         switch v {
         case .sizes(let d): return d
-        case .constant(let a) where !a.elementType.isFloatingPoint: return a.toDoubles().map { .known(Int($0)) }
+        case .constant(let a) where !a.elementType.isFloatingPoint: return Self.integers(a)?.map { .known($0) }
         default: return nil
         }
     }
@@ -408,8 +412,10 @@ final class Translator {
 
     /// A layer's initializer operand: its array, when it is an initializer read by this node only.
     func ownedInitializer(_ n: ONNXNode, _ i: Int) -> NDArray? {
+        // Shape reads only its size (PyTorch's dynamo exporter takes a bias's size from the weight).
         guard i < n.inputs.count, initializerNames.contains(n.inputs[i]), materialized[n.inputs[i]] == nil,
-              (consumers[n.inputs[i]] ?? []).count == 1, let a = constant(n, i), a.elementType.isFloatingPoint else { return nil }
+              (consumers[n.inputs[i]] ?? []).filter({ $0.opType != "Shape" }).count == 1, let a = constant(n, i),
+              a.elementType.isFloatingPoint else { return nil }
         return a
     }
 
@@ -457,8 +463,9 @@ final class Translator {
             return
         }
         if users.count == 1, let u = users.first, u.inputs.filter({ $0 == name }).count == 1 {
-            let op = u.opType
-            if Self.wrappers.contains(op) && u.inputs.first == name && e.layers <= 2 && (op != "BatchNormalization" || e.layers <= 1) {
+            let op = geluPatterns[u.index] != nil ? "Gelu" : u.opType
+            let operand = geluPatterns[u.index].map { u.inputs[$0.xOperand] } ?? u.inputs.first
+            if Self.wrappers.contains(op) && operand == name && e.layers <= 2 && (op != "BatchNormalization" || e.layers <= 1) {
                 values[name] = .tensor(e, info)
                 return
             }

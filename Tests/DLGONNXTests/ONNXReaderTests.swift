@@ -199,6 +199,70 @@ struct ONNXReaderTests {
         #expect(r.weights[1].array.toFloats() == [0.5, -10, 0])
     }
 
+    /// gelu written with Erf — x·½(1 + erf(x/√2)) in the orders PyTorch's exporters and dlg's write,
+    /// the scalars as Constant nodes or initializers — imports as one gelu call.
+    @Test(arguments: [0, 1, 2])
+    func importsGeluWrittenWithErf(_ form: Int) throws {
+        func constant(_ name: String, _ v: Float) -> Onnx_NodeProto {
+            var n = Build.node(name, "Constant", [], [name])
+            var a = Onnx_AttributeProto()
+            a.name = "value"
+            a.type = .tensor
+            a.t = Build.floats("", [], [v])
+            n.attribute = [a]
+            return n
+        }
+        let head = [Build.node("mm", "MatMul", ["x", "fc.weight"], ["h"]), Build.node("add", "Add", ["h", "fc.bias"], ["z"])]
+        let nodes: [Onnx_NodeProto]
+        switch form {
+        case 0:  // TorchScript's: ((x / √2) → Erf → + 1) · x, then · ½
+            nodes = head + [constant("sqrt2", Float(2).squareRoot()), Build.node("d", "Div", ["z", "sqrt2"], ["s"]), Build.node("e", "Erf", ["s"], ["f"]),
+                            constant("one", 1), Build.node("p", "Add", ["f", "one"], ["g"]), Build.node("m", "Mul", ["z", "g"], ["k"]),
+                            constant("half", 0.5), Build.node("m2", "Mul", ["k", "half"], ["y"])]
+        case 1:  // x · (1/√2), ½ · (1 + erf), then x · that
+            nodes = head + [constant("r", Float(0.5).squareRoot()), Build.node("d", "Mul", ["r", "z"], ["s"]), Build.node("e", "Erf", ["s"], ["f"]),
+                            constant("one", 1), Build.node("p", "Add", ["one", "f"], ["g"]), constant("half", 0.5),
+                            Build.node("m", "Mul", ["half", "g"], ["k"]), Build.node("m2", "Mul", ["z", "k"], ["y"])]
+        default:  // (x · ½) · (1 + erf(x / √2)), scalars as initializers
+            nodes = head + [Build.node("d", "Div", ["z", "sqrt2"], ["s"]), Build.node("e", "Erf", ["s"], ["f"]),
+                            Build.node("p", "Add", ["f", "one"], ["g"]), Build.node("hx", "Mul", ["z", "half"], ["k"]),
+                            Build.node("m2", "Mul", ["k", "g"], ["y"])]
+        }
+        let inits = [Build.floats("fc.weight", [2, 3], [1, 2, 3, 4, 5, 6]), Build.floats("fc.bias", [3], [0.5, -10, 0])]
+            + (form == 2 ? [Build.floats("sqrt2", [], [Float(2.0.squareRoot())]), Build.floats("one", [], [1]), Build.floats("half", [], [0.5])] : [])
+        let model = try ONNXReader.decode(Build.bytes(Build.model(nodes: nodes, initializers: inits)), path: "g.onnx")
+        let r = try ONNXImporter.translate(model, options: ONNXImportOptions(modelName: "g"))
+        let body = r.source.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+            .trimmingCharacters(in: .newlines)
+        #expect(body == """
+            model g {
+                input x: f32[N, 2]
+
+                output y = gelu(dense(x, 3, name: "fc"))
+            }
+            """)
+        #expect(r.weights.map(\.name) == ["fc.weight", "fc.bias"])
+    }
+
+    /// An Erf that is not gelu's, or gelu's with a wrong constant, is reported, not guessed.
+    @Test func erfOutsideGeluIsReported() throws {
+        let nodes = [Build.node("mm", "MatMul", ["x", "fc.weight"], ["z"]), Build.node("d", "Div", ["z", "c"], ["s"]),
+                     Build.node("e", "Erf", ["s"], ["f"]), Build.node("p", "Add", ["f", "one"], ["g"]),
+                     Build.node("m", "Mul", ["z", "g"], ["k"]), Build.node("m2", "Mul", ["k", "half"], ["y"])]
+        let inits = [Build.floats("fc.weight", [2, 3], [1, 2, 3, 4, 5, 6]), Build.floats("c", [], [1.5]),
+                     Build.floats("one", [], [1]), Build.floats("half", [], [0.5])]
+        let model = try ONNXReader.decode(Build.bytes(Build.model(nodes: nodes, initializers: inits)), path: "e.onnx")
+        do {
+            _ = try ONNXImporter.translate(model, options: ONNXImportOptions(modelName: "e"))
+            Issue.record("translated")
+        } catch let e as ONNXError {
+            #expect(e.description == """
+                e.onnx: 1 node cannot be expressed in dlg:
+                e.onnx: node 'e' (Erf, opset 17): op Erf has no dlg translation
+                """)
+        }
+    }
+
     /// Random bytes and random cuts of a valid file never crash the reader.
     @Test func mutatedFilesNeverCrash() throws {
         let full = try Build.bytes(Build.model())

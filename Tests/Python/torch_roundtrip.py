@@ -1,11 +1,12 @@
 """PyTorch → ONNX → dlg, checked against PyTorch.
 
-For an MLP, LeNet-5, a ResNet-18-style and a MobileNet-style network, built in
+For an MLP (with ReLU, and with GELU), LeNet-5, a ResNet-18-style and a MobileNet-style network, built in
 PyTorch with fixed random weights (batchnorm running statistics randomized too):
 
   1. export with torch.onnx.export (the TorchScript exporter without constant
-     folding, and the dynamo exporter when onnxscript is installed), opset 17,
-     batch dynamic;
+     folding, opset 17; and, when onnxscript is installed, the dynamo exporter at
+     its opset 18, optimized as by default and, for the networks with batchnorm,
+     unoptimized), batch dynamic;
   2. dlg import --loss cross_entropy;
   3. dlg run on a batch: outputs equal PyTorch's eval-mode outputs within 1e-5
      of their largest magnitude;
@@ -15,6 +16,7 @@ PyTorch with fixed random weights (batchnorm running statistics randomized too):
      equals PyTorch's after the same step within 1e-5 of its largest magnitude.
 
 Usage: torch_roundtrip.py --dlg PATH/TO/dlg [--work DIR] [--models mlp,lenet5,…]
+                         [--exporters torchscript,dynamo,dynamo-unoptimized]
 Needs torch, onnx, numpy, safetensors (and onnxscript for the dynamo exporter).
 Prints one line per check and exits 1 when one fails.
 """
@@ -34,6 +36,11 @@ TOL = 1e-5
 
 def mlp():
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)), (1, 28, 28)
+
+
+def mlp_gelu():
+    # nn.GELU: below opset 20 both exporters write it with Erf, x·½(1 + erf(x/√2)).
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.GELU(), nn.Linear(64, 10)), (1, 28, 28)
 
 
 def lenet5():
@@ -95,7 +102,11 @@ def mobilenet():
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)), (3, 32, 32)
 
 
-MODELS = {"mlp": mlp, "lenet5": lenet5, "resnet": resnet, "mobilenet": mobilenet}
+MODELS = {"mlp": mlp, "mlp_gelu": mlp_gelu, "lenet5": lenet5, "resnet": resnet, "mobilenet": mobilenet}
+# The dynamo exporter's default optimization folds batchnorm into the convolutions (the
+# inference is the same, the layers to train are not); "dynamo-unoptimized" (optimize=False)
+# keeps BatchNormalization, so the SGD step is compared for the networks that have it.
+EXPORTERS = ["torchscript", "dynamo", "dynamo-unoptimized"]
 
 
 def randomize(model, seed):
@@ -132,12 +143,16 @@ class Checker:
     def has_init_from(self):
         return "--init-from" in subprocess.run([self.dlg, "train", "--help"], capture_output=True, text=True).stdout
 
-    def one_model(self, name, dynamo):
+    def one_model(self, name, exporter):
         torch.manual_seed(0)
         model, shape = MODELS[name]()
+        has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+        if exporter == "dynamo-unoptimized" and not has_bn:
+            return  # the same file as the optimized export's
+        dynamo = exporter != "torchscript"
         randomize(model, 1)
-        tag = f"{name} ({'dynamo' if dynamo else 'torchscript'} exporter)"
-        d = os.path.join(self.work, f"{name}_{'dynamo' if dynamo else 'ts'}")
+        tag = f"{name} ({exporter} exporter)"
+        d = os.path.join(self.work, f"{name}_{exporter}")
         os.makedirs(d, exist_ok=True)
         batch = 4
         g = torch.Generator().manual_seed(2)
@@ -153,7 +168,7 @@ class Checker:
         if dynamo:
             kwargs["opset_version"] = 18  # its own opset: converting down fails on ReduceMean's axes
             kwargs["dynamic_shapes"] = ({0: torch.export.Dim("B")},)
-            torch.onnx.export(model, (x,), path, dynamo=True, **kwargs)
+            torch.onnx.export(model, (x,), path, dynamo=True, optimize=exporter == "dynamo", **kwargs)
         else:
             kwargs["dynamic_axes"] = {"image": {0: "B"}, "logits": {0: "B"}}
             # Without constant folding the exporter keeps BatchNormalization (with it, batchnorm
@@ -181,7 +196,6 @@ class Checker:
             self.check(f"{tag} gradcheck", True, r.stdout.strip().splitlines()[-1])
 
         # 5. One SGD step on the whole batch.
-        has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
         if has_bn and "batchnorm(" not in open(f"{d}/{name}.dlg").read():
             print(f"skip {tag} SGD step: the exporter folded batchnorm into the convolutions "
                   "(inference is the same; the layers to train are not there)")
@@ -266,13 +280,13 @@ def main():
     p.add_argument("--dlg", required=True)
     p.add_argument("--work")
     p.add_argument("--models", default=",".join(MODELS))
-    p.add_argument("--exporters", default="torchscript,dynamo")
+    p.add_argument("--exporters", default=",".join(EXPORTERS))
     a = p.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="dlg-torch-")
     c = Checker(os.path.abspath(a.dlg), work)
     torch.set_num_threads(1)
     for exporter in a.exporters.split(","):
-        if exporter == "dynamo":
+        if exporter.startswith("dynamo"):
             try:
                 import onnxscript  # noqa: F401
             except ImportError:
@@ -280,7 +294,7 @@ def main():
                 continue
         for name in a.models.split(","):
             try:
-                c.one_model(name, exporter == "dynamo")
+                c.one_model(name, exporter)
             except Exception as e:  # an exporter failure is a result too
                 c.check(f"{name} ({exporter} exporter)", False, f"{type(e).__name__}: {e}")
     print(f"{c.failures} failed; files in {work}")

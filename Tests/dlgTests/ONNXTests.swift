@@ -128,6 +128,35 @@ struct ONNXRoundTripTests {
         #expect(d <= 1e-6, "\(model): relative difference \(d)")
     }
 
+    /// gelu goes out as Gelu from opset 20 and as x·½(1 + erf(x/√2)) below; both come back as gelu.
+    @Test(arguments: [17, 20])
+    func geluRoundTrip(_ opset: Int) throws {
+        let s = try Scratch()
+        let graph = s.file("g.dlg"), onnx = s.file("g.onnx")
+        try """
+            model g {
+                input x: f32[B, 4]
+                output y = dense(gelu(dense(x, 8, name: "a")), 3, name: "b")
+            }
+
+            """.write(toFile: graph, atomically: true, encoding: .utf8)
+        expectSuccess(try CLI.run(["export", graph, "-o", onnx, "--seed", "3", "--opset", String(opset)]))
+        expectSuccess(try CLI.run(["import", onnx, "-o", s.file("imported"), "--name", "m"]))
+        let text = try String(contentsOfFile: s.file("imported/m.dlg"), encoding: .utf8)
+        // The same text from both opsets.
+        #expect(text.contains("""
+                y_gelu = gelu(dense(x, 8, name: "a"))
+                output y = dense(y_gelu, 3, name: "b")
+            """), "\(text)")
+        let inputs = try Self.inputs(of: onnx, in: s)
+        expectSuccess(try CLI.run(["run", graph, "--seed", "3", "--output", s.file("a.npy")] + inputs))
+        expectSuccess(try CLI.run(["run", s.file("imported/m.dlg"), "--weights", s.file("imported/m.safetensors"),
+                                   "--output", s.file("b.npy")] + inputs))
+        let a = try NPY.read(s.file("a.npy")), b = try NPY.read(s.file("b.npy"))
+        #expect(a.shape == b.shape)
+        #expect(relativeDifference(b, a) <= 1e-6)
+    }
+
     /// The imported text keeps the layers: LeNet-5 reads as the original does.
     @Test func importedLeNetReadsAsLayers() throws {
         let s = try Scratch()
@@ -152,12 +181,20 @@ struct ONNXRoundTripTests {
 
 @Suite("ONNX command errors")
 struct ONNXCommandErrorTests {
-    /// A model whose nodes dlg cannot all express: Hardmax, and Erf behind it.
-    static func unsupportedModel() throws -> [UInt8] {
+    /// A float tensor (an initializer).
+    static func floats(_ name: String, _ dims: [Int64], _ values: [Float]) -> Onnx_TensorProto {
+        var t = Onnx_TensorProto()
+        (t.name, t.dims, t.dataType, t.floatData) = (name, dims, 1, values)
+        return t
+    }
+
+    /// A model from x: f32[4] to y through `nodes` (name, op, inputs, outputs).
+    static func model(opset: Int64 = 18, _ nodes: [(String, String, [String], [String])],
+                      initializers: [Onnx_TensorProto] = []) throws -> [UInt8] {
         var m = Onnx_ModelProto()
         m.irVersion = 8
         var o = Onnx_OperatorSetIdProto()
-        o.version = 18
+        o.version = opset
         m.opsetImport = [o]
         var x = Onnx_ValueInfoProto()
         x.name = "x"
@@ -171,12 +208,47 @@ struct ONNXCommandErrorTests {
         y.name = "y"
         m.graph.input = [x]
         m.graph.output = [y]
-        var a = Onnx_NodeProto(), b = Onnx_NodeProto(), c = Onnx_NodeProto()
-        (a.name, a.opType, a.input, a.output) = ("hard", "Hardmax", ["x"], ["h"])
-        (b.name, b.opType, b.input, b.output) = ("r", "Relu", ["h"], ["e0"])
-        (c.name, c.opType, c.input, c.output) = ("erf", "Erf", ["e0"], ["y"])
-        m.graph.node = [a, b, c]
+        m.graph.initializer = initializers
+        m.graph.node = nodes.map { n in
+            var p = Onnx_NodeProto()
+            (p.name, p.opType, p.input, p.output) = n
+            return p
+        }
         return try m.serializedBytes()
+    }
+
+    /// A model whose nodes dlg cannot all express: Hardmax, and Erf (not gelu's) behind it.
+    static func unsupportedModel() throws -> [UInt8] {
+        try model([("hard", "Hardmax", ["x"], ["h"]), ("r", "Relu", ["h"], ["e0"]), ("erf", "Erf", ["e0"], ["y"])])
+    }
+
+    /// Every kind of bad file the reader refuses: the error names the file and the node or
+    /// initializer, the exit status is 1, and the output directory is not created.
+    @Test func badFilesWriteNothing() throws {
+        let s = try Scratch()
+        var external = Self.floats("w", [4], [])
+        external.dataLocation = .external
+        var location = Onnx_StringStringEntryProto()
+        (location.key, location.value) = ("location", "weights.bin")
+        external.externalData = [location]
+        let add = [("add", "Add", ["x", "w"], ["y"])]
+        let cases: [(String, [UInt8], [String])] = [
+            ("opset", try Self.model(opset: 12, [("r", "Relu", ["x"], ["y"])]),
+             ["opset 12 of the default domain (ai.onnx) is out of range: dlg reads opsets 13 through 28"]),
+            ("cycle", try Self.model([("a", "Add", ["x", "v2"], ["v1"]), ("b", "Relu", ["v1"], ["v2"]), ("c", "Relu", ["v1"], ["y"])]),
+             ["the graph has a cycle: ", "node 'a' (Add, opset 18)", "node 'b' (Relu, opset 18)"]),
+            ("size", try Self.model(add, initializers: [Self.floats("w", [4], [1, 2, 3])]),
+             ["initializer 'w': shape [4] needs 4 FLOAT values but float_data holds 3"]),
+            ("external", try Self.model(add, initializers: [external]),
+             ["initializer 'w': its external data file \(s.file("weights.bin")) cannot be opened: No such file or directory"]),
+        ]
+        for (name, bytes, fragments) in cases {
+            let f = s.file("\(name).onnx")
+            try Data(bytes).write(to: URL(fileURLWithPath: f))
+            let r = try CLI.run(["import", f, "-o", s.file("out_\(name)")])
+            expectFailure(r, ["error: \(f): "] + fragments)
+            #expect(!s.exists("out_\(name)"), "\(name)")
+        }
     }
 
     @Test func truncatedFileWritesNothing() throws {
@@ -211,5 +283,36 @@ struct ONNXCommandErrorTests {
         let r = try CLI.run(["export", CLI.graph("sine.dlg"), "--weights", s.file("w.safetensors"), "-o", s.file("s.onnx")])
         expectFailure(r, ["does not match the model:", "is missing"])
         #expect(!s.exists("s.onnx"))
+    }
+}
+
+/// A Python that also has torch: $DLG_PYTHON, else python3.
+enum TorchPython {
+    static let available: Bool = {
+        guard let r = try? ONNXPython.run(["-c", "import torch, onnx, onnxruntime, numpy, safetensors"]) else { return false }
+        return r.status == 0
+    }()
+}
+
+/// Tests/Python/torch_roundtrip.py, one network at a time: built in PyTorch with fixed random
+/// weights, exported by torch.onnx.export (TorchScript, and dynamo where onnxscript is installed),
+/// imported; dlg run equals PyTorch within 1e-5, dlg gradcheck passes on the imported model, and
+/// one SGD step equals PyTorch's within 1e-5 (where the exporter kept batchnorm as a node).
+@Suite("PyTorch round trip", .enabled(if: TorchPython.available,
+                                      "needs Python with torch, onnx, onnxruntime, numpy and safetensors ($DLG_PYTHON or python3)"))
+struct TorchRoundTripTests {
+    static let script = CLI.root.appendingPathComponent("Tests/Python/torch_roundtrip.py").path
+
+    @Test(arguments: ["mlp", "mlp_gelu", "lenet5", "resnet", "mobilenet"])
+    func network(_ name: String) throws {
+        let s = try Scratch()
+        let r = try ONNXPython.run([Self.script, "--dlg", CLI.binary, "--models", name, "--work", s.path])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.hasPrefix("FAIL") }.isEmpty, "\(r.stdout)")
+        // The TorchScript exporter's file is checked all the way: run, gradcheck, the SGD step.
+        for check in ["run", "gradcheck", "SGD step"] {
+            #expect(lines.contains { $0.hasPrefix("ok   \(name) (torchscript exporter) \(check):") }, "\(check): \(r.stdout)")
+        }
     }
 }
