@@ -680,9 +680,14 @@ extension Translator {
         }
         guard int(n, "training_mode", 0) == 0 else { throw Unsupported("training_mode 1 is not supported; export in eval mode") }
         var arrays: [NDArray] = []
+        let channels = xi.dims.flatMap { $0.count >= 2 ? $0[1].value : nil }
         for k in 1...4 {
-            guard let a = ownedInitializer(n, k), a.rank == 1 else {
-                throw Unsupported("its operand \(k + 1) is not an initializer vector of its own")
+            // Its own initializer; or a constant it shares — PyTorch's TorchScript exporter writes equal
+            // initializers once (a fresh layer's running_var equals its weight), read through Identity —
+            // which the layer gets a copy of.
+            guard let a = ownedInitializer(n, k) ?? constant(n, k), a.rank == 1, a.elementType.isFloatingPoint,
+                  a.count == (channels ?? arrays.first?.count ?? a.count) else {
+                throw Unsupported("its operand \(k + 1) is not a constant vector of one value per channel")
             }
             arrays.append(a)
         }

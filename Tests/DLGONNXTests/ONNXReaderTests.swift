@@ -244,6 +244,19 @@ struct ONNXReaderTests {
         #expect(r.weights.map(\.name) == ["fc.weight", "fc.bias"])
     }
 
+    /// PyTorch's TorchScript exporter writes equal initializers once: a fresh batchnorm's running
+    /// variance is its weight (ones), read through Identity. The layer gets its own copy of each.
+    @Test func batchnormWithSharedInitializers() throws {
+        let nodes = [Build.node("i1", "Identity", ["bn.weight"], ["bn.running_var"]), Build.node("i2", "Identity", ["bn.bias"], ["bn.running_mean"]),
+                     Build.node("bn", "BatchNormalization", ["x", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"], ["y"])]
+        let inits = [Build.floats("bn.weight", [2], [1, 1]), Build.floats("bn.bias", [2], [0, 0])]
+        let model = try ONNXReader.decode(Build.bytes(Build.model(nodes: nodes, initializers: inits)), path: "bn.onnx")
+        let r = try ONNXImporter.translate(model, options: ONNXImportOptions(modelName: "bn"))
+        #expect(r.source.contains("output y = batchnorm(x, name: \"bn\")"), "\(r.source)")
+        #expect(r.weights.map(\.name) == ["bn.gamma", "bn.beta", "bn.running_mean", "bn.running_var"])
+        #expect(r.weights.map { $0.array.toFloats() } == [[1, 1], [0, 0], [0, 0], [1, 1]])
+    }
+
     /// An Erf that is not gelu's, or gelu's with a wrong constant, is reported, not guessed.
     @Test func erfOutsideGeluIsReported() throws {
         let nodes = [Build.node("mm", "MatMul", ["x", "fc.weight"], ["z"]), Build.node("d", "Div", ["z", "c"], ["s"]),
