@@ -41,7 +41,14 @@ enum Build {
     }
 
     /// y = Relu(x · W + b), x [N, 2], W [2, 3].
-    static func model(opset: Int64 = 17, nodes: [Onnx_NodeProto]? = nil, initializers: [Onnx_TensorProto]? = nil) -> Onnx_ModelProto {
+    static func ints(_ name: String, _ values: [Int64]) -> Onnx_TensorProto {
+        var t = Onnx_TensorProto()
+        (t.name, t.dims, t.dataType, t.int64Data) = (name, [Int64(values.count)], 7, values)
+        return t
+    }
+
+    static func model(opset: Int64 = 17, input: [Int64?] = [nil, 2], nodes: [Onnx_NodeProto]? = nil,
+                      initializers: [Onnx_TensorProto]? = nil) -> Onnx_ModelProto {
         var m = Onnx_ModelProto()
         m.irVersion = 8
         var o = Onnx_OperatorSetIdProto()
@@ -49,7 +56,7 @@ enum Build {
         m.opsetImport = [o]
         var g = Onnx_GraphProto()
         g.name = "tiny"
-        g.input = [valueInfo("x", [nil, 2])]
+        g.input = [valueInfo("x", input)]
         g.output = [valueInfo("y", [nil, 3])]
         g.initializer = initializers ?? [floats("fc.weight", [2, 3], [1, 2, 3, 4, 5, 6]), floats("fc.bias", [3], [0.5, -10, 0])]
         g.node = nodes ?? [node("mm", "MatMul", ["x", "fc.weight"], ["h"]), node("add", "Add", ["h", "fc.bias"], ["z"]),
@@ -273,6 +280,50 @@ struct ONNXReaderTests {
                 e.onnx: 1 node cannot be expressed in dlg:
                 e.onnx: node 'e' (Erf, opset 17): op Erf has no dlg translation
                 """)
+        }
+    }
+
+    /// Attributes and constants that would break the importer's size arithmetic (a zero stride,
+    /// axes and permutations out of range, overflowing shape computations) are errors, not traps.
+    @Test func hostileAttributesAreErrors() throws {
+        func node(_ op: String, _ inputs: [String], _ attributes: [(String, [Int64])] = []) -> Onnx_NodeProto {
+            var n = Build.node("n", op, inputs, ["y"])
+            n.attribute = attributes.map { (name, v) in
+                var a = Onnx_AttributeProto()
+                (a.name, a.type, a.ints) = (name, .ints, v)
+                return a
+            }
+            return n
+        }
+        let image: [Int64?] = [nil, 1, 4, 4]
+        let cases: [([Int64?], [Onnx_NodeProto], [Onnx_TensorProto], String)] = [
+            ([nil, 2], [node("Transpose", ["x"], [("perm", [0, 5])])], [], "perm [0, 5] is no permutation of the 2 axes"),
+            ([nil, 2], [{ var n = node("Flatten", ["x"]); var a = Onnx_AttributeProto(); (a.name, a.type, a.i) = ("axis", .int, 7)
+                          n.attribute = [a]; return n }()], [], "axis 7 is out of range for rank 2"),
+            ([nil, 2], [node("Unsqueeze", ["x", "axes"])], [Build.ints("axes", [9])], "axes [9] are out of range for rank 3"),
+            ([nil, 2], [node("Unsqueeze", ["c", "axes"]), Build.node("a", "Add", ["x", "y"], ["z"])],
+             [Build.floats("c", [2], [1, 2]), Build.ints("axes", [-9])], "axes [-9] are out of range for rank 2"),
+            (image, [node("MaxPool", ["x"], [("kernel_shape", [2, 2]), ("strides", [0, 0])])], [], "are out of range (1 to 65536)"),
+            (image, [node("MaxPool", ["x"], [("kernel_shape", [2, 2]), ("strides", [1])])], [], "must each have two values (2-D)"),
+            (image, [node("MaxPool", ["x"], [("kernel_shape", [2, 2]), ("pads", [0, 0, Int64.max, 0])])], [], "are out of range (0 to 65536)"),
+            ([nil, 2], [Build.node("m", "Mul", ["big", "four"], ["shape"]), node("Reshape", ["x", "shape"])],
+             [Build.ints("big", [1 << 62]), Build.ints("four", [4])], "Mul of 4611686018427387904 and 4 overflows"),
+            ([nil, 2], [Build.node("s", "Shape", ["x"], ["sh"]), Build.node("g", "Gather", ["sh", "i"], ["d"]),
+                        Build.node("c", "Concat", ["d", "d"], ["shape"]), node("Reshape", ["x", "shape"])],
+             [Build.ints("i", [Int64.max])], "an index is out of range"),
+            ([nil, 2], [node("Expand", ["c", "shape"]), Build.node("a", "Add", ["x", "y"], ["z"])],
+             [Build.floats("c", [1], [1]), Build.ints("shape", [1 << 40])], "the Expand shape [1099511627776] is out of range"),
+            ([nil, 2], [node("Reshape", ["x", "shape"])], [Build.ints("shape", [1 << 40, 1 << 40, -1])], "make more than 2³¹ − 1 elements"),
+        ]
+        for (k, (input, nodes, inits, fragment)) in cases.enumerated() {
+            let bytes = try Build.bytes(Build.model(input: input, nodes: nodes, initializers: inits))
+            let model = try ONNXReader.decode(bytes, path: "h.onnx")
+            do {
+                _ = try ONNXImporter.translate(model, options: ONNXImportOptions(modelName: "h"))
+                Issue.record("case \(k): translated")
+            } catch let e as ONNXError {
+                #expect(e.description.contains(fragment), "case \(k): \(e.description)")
+            }
         }
     }
 
