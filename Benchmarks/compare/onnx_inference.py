@@ -6,8 +6,10 @@ For Graphs/mnist_mlp.dlg and Graphs/lenet5.dlg at batch 1 and 64:
 PyTorch runs the same network rebuilt from the file's initializers (eager, no
 autograd); dlg runs `dlg bench --inference`. Each round times every engine once
 (median of --steps calls after a warm-up) and the rounds alternate, so that the
-machine's drift falls on all of them; the table shows the median over rounds and
-each engine's time as a ratio to ONNX Runtime's.
+machine's drift falls on all of them; the table shows, per engine, the median over
+rounds of each round's median, and the smallest single call (the least disturbed by
+other processes on a shared machine), each as a ratio to ONNX Runtime's. The load
+average before and after is printed with the table.
 
 Usage: onnx_inference.py --dlg PATH [--rounds 5] [--steps 200] [--threads 2]
 Needs onnx, onnxruntime, numpy and torch.
@@ -61,6 +63,7 @@ def torch_module(path):
 
 
 def time_calls(f, steps):
+    """(median, min) of `steps` calls after a warm-up, in ms."""
     for _ in range(max(5, steps // 10)):
         f()
     t = []
@@ -68,7 +71,7 @@ def time_calls(f, steps):
         s = time.perf_counter()
         f()
         t.append(time.perf_counter() - s)
-    return statistics.median(t) * 1e3
+    return statistics.median(t) * 1e3, min(t) * 1e3
 
 
 def main():
@@ -80,6 +83,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     work = tempfile.mkdtemp(prefix="dlg-onnx-bench-")
+    load_before = os.getloadavg()
     rows = []
     for label, file in MODELS.items():
         graph = os.path.join(ROOT, "Graphs", file)
@@ -96,20 +100,32 @@ def main():
             x = np.random.default_rng(0).random([batch] + list(shape[1:]), dtype=np.float32)
             tx = torch.from_numpy(x)
             times = {"dlg": [], "ONNX Runtime": [], "PyTorch eager": []}
+            mins = {k: [] for k in times}
             for _ in range(a.rounds):
                 r = subprocess.run([a.dlg, "bench", graph, "--inference", "--batch", str(batch), "--steps", str(a.steps),
                                     "--threads", str(a.threads), "--json"], check=True, capture_output=True, text=True)
-                times["dlg"].append(json.loads(r.stdout)["median_ms"])
-                times["ONNX Runtime"].append(time_calls(lambda: session.run(None, {name: x}), a.steps))
+                j = json.loads(r.stdout)
+                times["dlg"].append(j["median_ms"])
+                mins["dlg"].append(j["min_ms"])
+                m, lo = time_calls(lambda: session.run(None, {name: x}), a.steps)
+                times["ONNX Runtime"].append(m)
+                mins["ONNX Runtime"].append(lo)
                 with torch.inference_mode():
-                    times["PyTorch eager"].append(time_calls(lambda: net(tx), a.steps))
+                    m, lo = time_calls(lambda: net(tx), a.steps)
+                times["PyTorch eager"].append(m)
+                mins["PyTorch eager"].append(lo)
             med = {k: statistics.median(v) for k, v in times.items()}
-            rows.append((label, batch, med))
-    print(f"| model | batch | dlg ms | ONNX Runtime ms | PyTorch eager ms | dlg / ORT | PyTorch / ORT |")
-    print("|---|---|---|---|---|---|---|")
-    for label, batch, m in rows:
+            low = {k: min(v) for k, v in mins.items()}
+            rows.append((label, batch, med, low))
+    load_after = os.getloadavg()
+    print(f"load average (1, 5, 15 min) before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; {a.rounds} rounds of {a.steps} calls, {a.threads} threads")
+    print("| model | batch | dlg ms | ONNX Runtime ms | PyTorch eager ms | dlg / ORT | PyTorch / ORT | min: dlg / ORT / PyTorch ms | min: dlg / ORT |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, batch, m, lo in rows:
         o = m["ONNX Runtime"]
-        print(f"| {label} | {batch} | {m['dlg']:.3f} | {o:.3f} | {m['PyTorch eager']:.3f} | {m['dlg'] / o:.2f} | {m['PyTorch eager'] / o:.2f} |")
+        print(f"| {label} | {batch} | {m['dlg']:.3f} | {o:.3f} | {m['PyTorch eager']:.3f} | {m['dlg'] / o:.2f} | {m['PyTorch eager'] / o:.2f} "
+              f"| {lo['dlg']:.3f} / {lo['ONNX Runtime']:.3f} / {lo['PyTorch eager']:.3f} | {lo['dlg'] / lo['ONNX Runtime']:.2f} |")
 
 
 if __name__ == "__main__":
