@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Fuzzes the dlg front end with libFuzzer. Usage:
+# Fuzzes dlg with libFuzzer. Usage:
 #
-#     Fuzz/run.sh [SECONDS] [extra libFuzzer flags…]     (default 600 seconds)
+#     Fuzz/run.sh [TARGET] [SECONDS] [extra libFuzzer flags…]
 #
-# Builds Fuzz/ (release, debug info, -sanitize=fuzzer,address),
-# seeds a working corpus (Fuzz/corpus-work, not in git) with Graphs/*.dlg and
-# every earlier finding in Fuzz/crashes, and runs the target for SECONDS in
+# TARGET is frontend (the default) or onnx (the ONNX reader and importer);
+# SECONDS defaults to 600. Builds Fuzz/ (release, debug info,
+# -sanitize=fuzzer,address), seeds a working corpus (Fuzz/corpus-work for the
+# front end, Fuzz/corpus-work/onnx; not in git) — the front end's with
+# Graphs/*.dlg, the ONNX target's with the small Graphs/ models exported by
+# `dlg export` at opsets 13, 17 and 20 and the PyTorch-made files in
+# Fuzz/seeds/onnx — plus every earlier finding of the target (Fuzz/crashes,
+# Fuzz/crashes/onnx), and runs the target for SECONDS in
 # libFuzzer's fork mode, which keeps going after a crash so that one run
 # collects every finding. Inputs that crash, trap, time out (10 s) or exhaust
 # memory (2 GB) are written to Fuzz/crashes/. The exit status is 1 when the
@@ -13,8 +18,19 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
+target=frontend
+if [ $# -gt 0 ] && ! [[ "$1" =~ ^[0-9]+$ ]]; then
+    target="$1"
+    shift
+fi
 seconds="${1:-600}"
 shift || true
+case "$target" in
+    frontend) product=FuzzFrontend; crashes=crashes; corpus=corpus-work; maxlen=8192 ;;
+    # Exported models are mostly weights: the small ones stay under 64 KB.
+    onnx) product=FuzzONNX; crashes=crashes/onnx; corpus=corpus-work/onnx; maxlen=65536 ;;
+    *) echo "unknown target '$target' (frontend, onnx)" >&2; exit 2 ;;
+esac
 
 # SwiftPM's `--sanitize fuzzer` makes it link libFuzzer's `main`; the compiler
 # flag is repeated with address added because, given several -sanitize flags,
@@ -23,38 +39,53 @@ shift || true
 # package (a path dependency here) are always picked up.
 flags=(-c release --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -g --disable-dead-strip
        --disable-build-manifest-caching)
-swift build "${flags[@]}"
-bin="$(swift build "${flags[@]}" --show-bin-path)/FuzzFrontend"
+swift build "${flags[@]}" --product "$product"
+bin="$(swift build "${flags[@]}" --show-bin-path)/$product"
 
-mkdir -p corpus-work crashes
-cp ../Graphs/*.dlg corpus-work/
-for f in crashes/*; do
-    [ -f "$f" ] && cp "$f" "corpus-work/finding-$(basename "$f")"
+mkdir -p "$corpus" "$crashes"
+if [ "$target" = frontend ]; then
+    cp ../Graphs/*.dlg "$corpus"/
+else
+    dlg="${DLG_BIN:-../.build/release/dlg}"
+    [ -x "$dlg" ] || (cd .. && swift build -c release --product dlg)
+    for g in ../Graphs/*.dlg; do
+        for opset in 13 17 20; do
+            out="$corpus/$(basename "$g" .dlg)-$opset.onnx"
+            "$dlg" export "$g" -o "$out" --opset "$opset" 2>/dev/null || continue
+            [ "$(wc -c < "$out")" -le "$maxlen" ] || rm "$out"
+        done
+    done
+    cp seeds/onnx/*.onnx "$corpus"/
+fi
+for f in "$crashes"/*; do
+    [ -f "$f" ] && cp "$f" "$corpus/finding-$(basename "$f")"
 done
-before=$(find crashes -type f | wc -l)
+before=$(find "$crashes" -maxdepth 1 -type f | wc -l)
 
-log="$here/.build/last-run.log"
+dict=()
+[ "$target" = frontend ] && dict=(-dict=dlg.dict)
+log="$here/.build/last-run-$target.log"
 # Fork mode with one job: a child process runs the inputs; crashes, timeouts
 # and out-of-memory are recorded and the run continues until the time is up.
 set +e
-"$bin" corpus-work \
-    -dict=dlg.dict \
+"$bin" "$corpus" \
+    "${dict[@]}" \
     -max_total_time="$seconds" \
     -timeout=10 \
     -rss_limit_mb=2048 \
-    -max_len=8192 \
+    -max_len="$maxlen" \
     -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-    -artifact_prefix=crashes/ \
+    -artifact_prefix="$crashes/" \
     -print_final_stats=1 \
     "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
-after=$(find crashes -type f | wc -l)
-corpus=$(find corpus-work -type f | wc -l)
-echo "fuzz: ${seconds}s, corpus ${corpus} inputs, findings in Fuzz/crashes: $before before, $after after (libFuzzer status $status)"
+after=$(find "$crashes" -maxdepth 1 -type f | wc -l)
+size=$(find "$corpus" -type f | wc -l)
+echo "fuzz $target: ${seconds}s, corpus ${size} inputs, findings in Fuzz/$crashes: $before before, $after after (libFuzzer status $status)"
 if [ "$after" -gt "$before" ]; then
     echo "fuzz: new findings:"
-    ls -t crashes | head -n $((after - before))
+    ls -t "$crashes" | head -n $((after - before))
     exit 1
 fi

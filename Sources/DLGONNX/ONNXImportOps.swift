@@ -371,29 +371,10 @@ extension Translator {
             guard !overflow, p <= constantLimit else { throw Unsupported("Expand to \(target) makes more than \(constantLimit) elements") }
             count = p
         }
-        let values = a.toDoubles()
-        // Strides of the operand, 0 along its broadcast axes.
-        var strides = [Int](repeating: 0, count: rank)
-        var step = 1
-        for k in stride(from: rank - 1, through: 0, by: -1) {
-            strides[k] = from[k] == 1 ? 0 : step
-            step *= from[k]
+        guard let out = broadcastLiteral(TensorLiteral(shape: a.shape, values: a.toDoubles()), to: shape) else {
+            throw Unsupported("shape \(a.shape) cannot be expanded to \(target)")
         }
-        var out = [Double](repeating: 0, count: count)
-        var index = [Int](repeating: 0, count: rank)
-        for i in 0..<count {
-            var source = 0
-            for k in 0..<rank { source += index[k] * strides[k] }
-            out[i] = values[source]
-            var k = rank - 1
-            while k >= 0 {
-                index[k] += 1
-                if index[k] < shape[k] { break }
-                index[k] = 0
-                k -= 1
-            }
-        }
-        return try NDArray(out, shape: shape).converted(to: a.elementType)
+        return try NDArray(out.values, shape: shape).converted(to: a.elementType)
     }
 
     func product(_ d: [IDim]) throws -> IDim {

@@ -68,6 +68,12 @@ enum Build {
     static func bytes(_ m: Onnx_ModelProto) throws -> [UInt8] { try m.serializedBytes() }
 }
 
+/// An import's model text without its comment lines.
+func modelText(_ r: ONNXImport) -> String {
+    r.source.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+        .trimmingCharacters(in: .newlines)
+}
+
 /// The error a decode throws, as text.
 func readError(_ bytes: [UInt8], path: String = "model.onnx", sourceLocation: SourceLocation = #_sourceLocation) -> String {
     do {
@@ -193,9 +199,7 @@ struct ONNXReaderTests {
     @Test func importsMatMulAddAsDense() throws {
         let model = try ONNXReader.decode(Build.bytes(Build.model()), path: "tiny.onnx")
         let r = try ONNXImporter.translate(model, options: ONNXImportOptions(modelName: "tiny"))
-        let body = r.source.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
-            .trimmingCharacters(in: .newlines)
-        #expect(body == """
+        #expect(modelText(r) == """
             model tiny {
                 input x: f32[N, 2]
 
@@ -239,9 +243,7 @@ struct ONNXReaderTests {
             + (form == 2 ? [Build.floats("sqrt2", [], [Float(2.0.squareRoot())]), Build.floats("one", [], [1]), Build.floats("half", [], [0.5])] : [])
         let model = try ONNXReader.decode(Build.bytes(Build.model(nodes: nodes, initializers: inits)), path: "g.onnx")
         let r = try ONNXImporter.translate(model, options: ONNXImportOptions(modelName: "g"))
-        let body = r.source.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
-            .trimmingCharacters(in: .newlines)
-        #expect(body == """
+        #expect(modelText(r) == """
             model g {
                 input x: f32[N, 2]
 

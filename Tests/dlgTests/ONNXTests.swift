@@ -116,14 +116,21 @@ struct ONNXRoundTripTests {
         let graph = CLI.graph(model), onnx = s.file("m.onnx")
         expectSuccess(try CLI.run(["export", graph, "-o", onnx, "--seed", "5"]))
         expectSuccess(try CLI.run(["import", onnx, "-o", s.file("imported"), "--name", "m"]))
+        try Self.expectSameOutputs(graph, seed: 5, onnx: onnx, in: s)
+    }
+
+    /// `graph` run with seeded weights and `imported/m.dlg` with the imported ones compute the same
+    /// (within 1e-6 of the largest output), on the same deterministic inputs.
+    static func expectSameOutputs(_ graph: String, seed: Int, onnx: String, in s: Scratch,
+                                  sourceLocation: SourceLocation = #_sourceLocation) throws {
         let inputs = try Self.inputs(of: onnx, in: s)
-        expectSuccess(try CLI.run(["run", graph, "--seed", "5", "--output", s.file("a.npy")] + inputs))
+        expectSuccess(try CLI.run(["run", graph, "--seed", String(seed), "--output", s.file("a.npy")] + inputs), sourceLocation: sourceLocation)
         expectSuccess(try CLI.run(["run", s.file("imported/m.dlg"), "--weights", s.file("imported/m.safetensors"),
-                                   "--output", s.file("b.npy")] + inputs))
+                                   "--output", s.file("b.npy")] + inputs), sourceLocation: sourceLocation)
         let a = try NPY.read(s.file("a.npy")), b = try NPY.read(s.file("b.npy"))
-        #expect(a.shape == b.shape)
+        #expect(a.shape == b.shape, sourceLocation: sourceLocation)
         let d = relativeDifference(b, a)
-        #expect(d <= 1e-6, "\(model): relative difference \(d)")
+        #expect(d <= 1e-6, "\(graph): relative difference \(d)", sourceLocation: sourceLocation)
     }
 
     /// gelu goes out as Gelu from opset 20 and as x·½(1 + erf(x/√2)) below; both come back as gelu.
@@ -146,13 +153,7 @@ struct ONNXRoundTripTests {
                 y_gelu = gelu(dense(x, 8, name: "a"))
                 output y = dense(y_gelu, 3, name: "b")
             """), "\(text)")
-        let inputs = try Self.inputs(of: onnx, in: s)
-        expectSuccess(try CLI.run(["run", graph, "--seed", "3", "--output", s.file("a.npy")] + inputs))
-        expectSuccess(try CLI.run(["run", s.file("imported/m.dlg"), "--weights", s.file("imported/m.safetensors"),
-                                   "--output", s.file("b.npy")] + inputs))
-        let a = try NPY.read(s.file("a.npy")), b = try NPY.read(s.file("b.npy"))
-        #expect(a.shape == b.shape)
-        #expect(relativeDifference(b, a) <= 1e-6)
+        try Self.expectSameOutputs(graph, seed: 3, onnx: onnx, in: s)
     }
 
     /// The imported text keeps the layers: LeNet-5 reads as the original does.
