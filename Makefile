@@ -1,6 +1,7 @@
 # dlg — build, test and demo entry points. `make test` and `make demo` work on
-# a fresh Debian machine with Swift: they install OpenBLAS and zlib headers
-# with apt when missing.
+# a fresh Debian machine with Swift: they install OpenBLAS and zlib headers,
+# and Open MPI (for data-parallel training, Docs/distributed.md), with apt
+# when missing.
 
 SWIFT ?= swift
 # Package.swift declares a test target only when its Tests/ folder exists, a
@@ -16,12 +17,18 @@ MNIST_DIR ?= ../shared/data/mnist
 
 all: build
 
-# System libraries found through pkg-config: openblas and zlib.
+# System libraries found through pkg-config: openblas and zlib; Open MPI (ompi)
+# and its mpirun. Without Open MPI dlg still builds, and trains in one process.
 deps:
 	@if ! pkg-config --exists openblas zlib 2>/dev/null; then \
 		echo "installing libopenblas-dev zlib1g-dev pkg-config"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libopenblas-dev zlib1g-dev pkg-config >/dev/null; \
+	fi
+	@if ! pkg-config --exists ompi 2>/dev/null || ! command -v mpirun >/dev/null; then \
+		echo "installing openmpi-bin libopenmpi-dev"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null; \
 	fi
 
 build: deps

@@ -21,6 +21,7 @@ let package = Package(
                 .product(name: "DLGCompiler", package: "dlg"),
                 .product(name: "DLGKernels", package: "dlg"),
                 .product(name: "DLGRuntime", package: "dlg"),
+                .product(name: "DLGDistributed", package: "dlg"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/DLGBenchmarks"

@@ -1,10 +1,21 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// A libFuzzer target for the dlg front end (lexer, parser, elaborator, shape
-// inference and the IR printers). Build and run it with Fuzz/run.sh; see
-// Docs/fuzzing.md. The package is separate from the main one so that the
-// fuzzer's build flags never touch a normal build.
+// libFuzzer targets: the dlg front end (lexer, parser, elaborator, shape
+// inference and the IR printers), and one per reader of input files: npy,
+// npz, safetensors, IDX (plain and gzip), CSV, CIFAR-10, compiled programs
+// (.dlgc), checkpoint metadata and ONNX files. FuzzSeeds writes valid files of each
+// format to start the readers' corpora. Build and run them with
+// Fuzz/run.sh; see Docs/fuzzing.md. The package is separate from the main
+// one so that the fuzzer's build flags never touch a normal build.
+let libFuzzerTarget: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+
+/// A reader's target: FuzzSupport and DLGData, and what else it reads through.
+func readerTarget(_ name: String, _ more: [Target.Dependency] = []) -> Target {
+    .executableTarget(name: name, dependencies: ["FuzzSupport", .product(name: "DLGData", package: "dlg")] + more,
+                      swiftSettings: libFuzzerTarget)
+}
+
 let package = Package(
     name: "dlg-fuzz",
     dependencies: [
@@ -20,14 +31,24 @@ let package = Package(
                 .product(name: "DLGCompiler", package: "dlg"),
             ],
             // libFuzzer supplies `main`; this file only defines LLVMFuzzerTestOneInput.
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+            swiftSettings: libFuzzerTarget
         ),
-        // The ONNX reader and importer (`dlg import`); seeds: exported Graphs/ models (Docs/onnx.md).
-        .executableTarget(
-            name: "FuzzONNX",
-            dependencies: [.product(name: "DLGONNX", package: "dlg")],
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
-        ),
+        .target(name: "FuzzSupport", dependencies: [.product(name: "DLGData", package: "dlg")]),
+        readerTarget("FuzzNPY"),
+        readerTarget("FuzzNPZ"),
+        readerTarget("FuzzSafetensors"),
+        readerTarget("FuzzIDX"),
+        readerTarget("FuzzCSV"),
+        readerTarget("FuzzCIFAR"),
+        readerTarget("FuzzCompiled", ["FuzzSeeds", .product(name: "DLGRuntime", package: "dlg"), .product(name: "DLGKernels", package: "dlg")]),
+        readerTarget("FuzzCheckpoint", [.product(name: "DLGTrain", package: "dlg")]),
+        // The ONNX reader and importer (`dlg import`); seeds: exported Graphs/ models and Fuzz/seeds/onnx.
+        .executableTarget(name: "FuzzONNX", dependencies: [.product(name: "DLGONNX", package: "dlg")],
+                          swiftSettings: libFuzzerTarget),
+        // Writes the seed files (through FuzzCompiled, see FuzzSeeds.swift).
+        .target(name: "FuzzSeeds",
+                          dependencies: [.product(name: "DLGData", package: "dlg"), .product(name: "DLGRuntime", package: "dlg"),
+                                         .product(name: "DLGTrain", package: "dlg"), .product(name: "DLGCompiler", package: "dlg")]),
     ],
     swiftLanguageModes: [.v6]
 )

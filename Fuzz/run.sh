@@ -3,18 +3,19 @@
 #
 #     Fuzz/run.sh [TARGET] [SECONDS] [extra libFuzzer flags…]
 #
-# TARGET is frontend (the default) or onnx (the ONNX reader and importer);
-# SECONDS defaults to 600. Builds Fuzz/ (release, debug info,
-# -sanitize=fuzzer,address), seeds a working corpus (Fuzz/corpus-work for the
-# front end, Fuzz/corpus-work/onnx; not in git) — the front end's with
-# Graphs/*.dlg, the ONNX target's with the small Graphs/ models exported by
-# `dlg export` at opsets 13, 17 and 20 and the PyTorch-made files in
-# Fuzz/seeds/onnx — plus every earlier finding of the target (Fuzz/crashes,
-# Fuzz/crashes/onnx), and runs the target for SECONDS in
+# TARGET is frontend (the default) or one of the readers: npy, npz,
+# safetensors, idx, csv, cifar, compiled, checkpoint, onnx; SECONDS defaults to 600.
+# Builds Fuzz/ (release, debug info, -sanitize=fuzzer,address), seeds a
+# working corpus (Fuzz/corpus-work/TARGET, not in git) — the front end's with
+# Graphs/*.dlg, a reader's with valid files written by FuzzSeeds, the ONNX
+# target's with the small Graphs/ models exported by `dlg export` at opsets
+# 13, 17 and 20 and the PyTorch-made files in Fuzz/seeds/onnx — plus every
+# earlier finding of the target, and runs the target for SECONDS in
 # libFuzzer's fork mode, which keeps going after a crash so that one run
 # collects every finding. Inputs that crash, trap, time out (10 s) or exhaust
-# memory (2 GB) are written to Fuzz/crashes/. The exit status is 1 when the
-# run produced a new finding. See Docs/fuzzing.md.
+# memory (2 GB) are written to Fuzz/crashes/ (the front end's) or
+# Fuzz/crashes/TARGET/. The exit status is 1 when the run produced a new
+# finding. See Docs/fuzzing.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -25,12 +26,26 @@ if [ $# -gt 0 ] && ! [[ "$1" =~ ^[0-9]+$ ]]; then
 fi
 seconds="${1:-600}"
 shift || true
+
 case "$target" in
-    frontend) product=FuzzFrontend; crashes=crashes; corpus=corpus-work; maxlen=8192 ;;
-    # Exported models are mostly weights: the small ones stay under 64 KB.
-    onnx) product=FuzzONNX; crashes=crashes/onnx; corpus=corpus-work/onnx; maxlen=65536 ;;
-    *) echo "unknown target '$target' (frontend, onnx)" >&2; exit 2 ;;
+    frontend) product=FuzzFrontend; crashes=crashes; maxlen=8192 ;;
+    npy) product=FuzzNPY ;;
+    npz) product=FuzzNPZ ;;
+    safetensors) product=FuzzSafetensors ;;
+    idx) product=FuzzIDX ;;
+    csv) product=FuzzCSV ;;
+    cifar) product=FuzzCIFAR ;;
+    compiled) product=FuzzCompiled ;;
+    checkpoint) product=FuzzCheckpoint ;;
+    onnx) product=FuzzONNX ;;
+    *) echo "unknown target '$target' (frontend, npy, npz, safetensors, idx, csv, cifar, compiled, checkpoint, onnx)" >&2; exit 2 ;;
 esac
+if [ "$target" != frontend ]; then
+    crashes="crashes/$target"
+    # CIFAR records are 3073 bytes and compiled programs a few kilobytes of JSON.
+    # Exported ONNX models are mostly weights: the small ones stay under 64 KB.
+    case "$target" in cifar|compiled|onnx) maxlen=65536 ;; *) maxlen=16384 ;; esac
+fi
 
 # SwiftPM's `--sanitize fuzzer` makes it link libFuzzer's `main`; the compiler
 # flag is repeated with address added because, given several -sanitize flags,
@@ -39,13 +54,17 @@ esac
 # package (a path dependency here) are always picked up.
 flags=(-c release --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -g --disable-dead-strip
        --disable-build-manifest-caching)
-swift build "${flags[@]}" --product "$product"
-bin="$(swift build "${flags[@]}" --show-bin-path)/$product"
+# FUZZ_NO_BUILD=1 runs the targets as last built (while the sources change, or to run several in turn).
+[ -n "${FUZZ_NO_BUILD:-}" ] || swift build "${flags[@]}" --product "$product"
+bindir="$(swift build "${flags[@]}" --show-bin-path)"
+bin="$bindir/$product"
 
+corpus="corpus-work/$target"
+[ "$target" = frontend ] && corpus=corpus-work
 mkdir -p "$corpus" "$crashes"
 if [ "$target" = frontend ]; then
     cp ../Graphs/*.dlg "$corpus"/
-else
+elif [ "$target" = onnx ]; then
     dlg="${DLG_BIN:-../.build/release/dlg}"
     [ -x "$dlg" ] || (cd .. && swift build -c release --product dlg)
     for g in ../Graphs/*.dlg; do
@@ -56,6 +75,13 @@ else
         done
     done
     cp seeds/onnx/*.onnx "$corpus"/
+else
+    [ -n "${FUZZ_NO_BUILD:-}" ] || swift build "${flags[@]}" --product FuzzCompiled
+    seeds="$here/.build/seeds"
+    rm -rf "$seeds"
+    # (It exits from its initializer: no leak report for what it left allocated.)
+    ASAN_OPTIONS=detect_leaks=0 DLG_FUZZ_SEEDS="$seeds" "$bindir/FuzzCompiled" >/dev/null
+    cp "$seeds/$target"/* "$corpus"/
 fi
 for f in "$crashes"/*; do
     [ -f "$f" ] && cp "$f" "$corpus/finding-$(basename "$f")"

@@ -16,7 +16,7 @@ public enum Frontend {
     public static let trainSettings: Set<String> = [
         "data", "validation", "test", "optimizer", "batch", "epochs", "seed", "schedule", "l1", "l2", "weight_decay",
         "clip_value", "clip_norm", "early_stopping", "patience", "metric", "shuffle", "normalize", "threads", "inputs",
-        "loss_every", "checkpoint",
+        "loss_every", "checkpoint", "min_delta", "freeze", "augment", "sync_batchnorm", "allow_nonfinite",
     ]
 
     /// Parses and checks a whole file: every model is elaborated (so every

@@ -99,6 +99,8 @@ public struct TrainBlock: Sendable {
         public var keyRange: SourceRange
         public var value: Result<Setting, LocatedSettingError>
         public var valueRange: SourceRange
+        /// For a list, the range of each item (to point at the one that is wrong).
+        public var itemRanges: [SourceRange] = []
     }
     /// The model the block trains.
     public var model: String
@@ -107,7 +109,10 @@ public struct TrainBlock: Sendable {
     public init(_ decl: TrainDecl) {
         model = decl.model.name
         settings = decl.settings.map {
-            Entry(key: $0.key.name, keyRange: $0.key.range, value: Setting.from($0.value), valueRange: $0.value.range)
+            var items: [SourceRange] = []
+            if case .list(let l) = $0.value.kind { items = l.map(\.range) }
+            return Entry(key: $0.key.name, keyRange: $0.key.range, value: Setting.from($0.value), valueRange: $0.value.range,
+                         itemRanges: items)
         }
     }
 }
@@ -117,6 +122,15 @@ extension Frontend {
     public static func trainBlock(_ unit: SourceUnit, model: String?) -> TrainBlock? {
         let name = model ?? unit.models.first?.name.name
         return unit.trains.last { $0.model.name == name }.map(TrainBlock.init)
+    }
+
+    /// The train block of a model in a source file (parsed here), for the
+    /// modules that do not read the syntax tree; nil when the file does not
+    /// parse or has no block for the model.
+    public static func trainBlock(_ file: SourceFile, model: String?) -> TrainBlock? {
+        let (unit, diags) = Parser.parse(file)
+        guard !diags.hasErrors else { return nil }
+        return trainBlock(unit, model: model)
     }
 }
 

@@ -18,12 +18,14 @@ public indirect enum TrainSettingDiagnostic: DiagnosticCatalog, Error {
         case badSchedule = "bad-schedule"
         case unknownOptimizer = "unknown-optimizer"
         case badOptimizerArgument = "bad-optimizer-argument"
+        case unknownTransform = "unknown-transform"
+        case badTransform = "bad-transform"
     }
 
     /// What a setting's value should be, for "expected …, got …".
     public enum Expectation: Sendable, Hashable {
         case batch, epochs, seed, nonNegativeNumber, patience, metric, bool, normalize, threads, path
-        case validation, dataSource, schedule, optimizer
+        case validation, dataSource, schedule, optimizer, transform, freezePatterns
 
         var text: String {
             switch self {
@@ -41,6 +43,8 @@ public indirect enum TrainSettingDiagnostic: DiagnosticCatalog, Error {
             case .dataSource: "a data source such as xor(), mnist(\"dir\") or csv(\"file.csv\", label: \"y\")"
             case .schedule: "a schedule such as time_based(k: 0.01)"
             case .optimizer: "an optimizer such as sgd(lr: 0.1)"
+            case .transform: "a transform such as flip(horizontal) or rotate(15)"
+            case .freezePatterns: "parameter-name patterns such as [\"c1.*\", \"c3.*\"]"
             }
         }
     }
@@ -80,6 +84,40 @@ public indirect enum TrainSettingDiagnostic: DiagnosticCatalog, Error {
         }
     }
 
+    /// An augmentation transform's argument that is missing or out of range.
+    public enum TransformProblem: Sendable, Hashable {
+        case unknownArgument(transform: String, argument: String, known: [String])
+        case fill(got: String)
+        case flipProbability(got: String), flipMode(got: String)
+        case shiftMissing, shiftRange(got: String)
+        case zoomMissing, zoomRange
+        case rotateMissing, rotateRange
+        case cropPad, noiseStd
+        case factor(transform: String), contrastFactor(got: String)
+        case fillConflict(first: String, firstFill: String, other: String, otherFill: String)
+
+        var text: String {
+            switch self {
+            case .unknownArgument(let t, let a, let known): "\(t) has no argument '\(a)'; it takes " + known.joined(separator: ", ")
+            case .fill(let got): "fill is zeros, nearest or reflect, got \(got)"
+            case .flipProbability(let got): "flip's p is a probability in [0, 1], got \(got)"
+            case .flipMode(let got): "flip takes horizontal, vertical or horizontal_and_vertical, got \(got)"
+            case .shiftMissing: "shift needs the largest shift as a fraction of the size: shift(0.1)"
+            case .shiftRange(let got): "shift takes fractions of the height and width in [0, 1) (0.1 = up to 10%), got \(got)"
+            case .zoomMissing: "zoom needs a range of scale factors: zoom(0.9, 1.1), or zoom(0.1) for the same"
+            case .zoomRange: "zoom's scale factors must satisfy 0 < low ≤ high (zoom(0.9, 1.1)); zoom(f) takes 0 ≤ f < 1"
+            case .rotateMissing: "rotate needs the largest angle in degrees: rotate(15)"
+            case .rotateRange: "rotate takes an angle in degrees (rotate(15): −15° … 15°) or a range low ≤ high within ±360"
+            case .cropPad: "crop needs the padding in pixels, an integer ≥ 1: crop(pad: 4)"
+            case .noiseStd: "noise needs a standard deviation ≥ 0: noise(0.05)"
+            case .factor(let t): "\(t) needs a factor ≥ 0: \(t)(0.2)"
+            case .contrastFactor(let got): "contrast's factor is in [0, 1], got \(got)"
+            case .fillConflict(let a, let fa, let b, let fb):
+                "\(a) fills with \(fa) but \(b) with \(fb); the geometric transforms are applied as one map with one fill"
+            }
+        }
+    }
+
     // The block, checked with the model
     case unknownTrainedModel(name: String, suggestion: String?)
     case unknownSetting(name: String, suggestion: String?, known: [String])
@@ -98,6 +136,8 @@ public indirect enum TrainSettingDiagnostic: DiagnosticCatalog, Error {
     case unknownOptimizer(name: String, known: [String])
     case unknownOptimizerArgument(optimizer: String, argument: String, known: [String])
     case badOptimizerArgument(OptimizerProblem)
+    case unknownTransform(name: String, known: [String])
+    case badTransform(TransformProblem)
 
     public static let phase = "train settings"
 
@@ -115,6 +155,8 @@ public indirect enum TrainSettingDiagnostic: DiagnosticCatalog, Error {
         case .badSchedule: .badSchedule
         case .unknownOptimizer: .unknownOptimizer
         case .unknownOptimizerArgument, .badOptimizerArgument: .badOptimizerArgument
+        case .unknownTransform: .unknownTransform
+        case .badTransform: .badTransform
         }
     }
 
@@ -137,6 +179,8 @@ public indirect enum TrainSettingDiagnostic: DiagnosticCatalog, Error {
         case .unknownOptimizerArgument(let optimizer, let argument, let known):
             "\(optimizer) has no argument '\(argument)'; it takes " + known.joined(separator: ", ")
         case .badOptimizerArgument(let problem): problem.text
+        case .unknownTransform(let name, let known): "unknown transform '\(name)'; known: " + known.joined(separator: ", ")
+        case .badTransform(let problem): problem.text
         }
     }
 
@@ -165,6 +209,8 @@ public indirect enum TrainSettingDiagnostic: DiagnosticCatalog, Error {
             .unknownOptimizer(name: "‹name›", known: ["‹optimizers›"]),
             .unknownOptimizerArgument(optimizer: "‹optimizer›", argument: "‹name›", known: ["‹arguments›"]),
             .badOptimizerArgument(.momentum),
+            .unknownTransform(name: "‹name›", known: ["‹transforms›"]),
+            .badTransform(.shiftRange(got: "shift(2, 2)")),
         ]
     }
 }

@@ -62,6 +62,7 @@ struct ByteReader {
 func readUnsigned(_ bytes: [UInt8], at offset: Int, size: Int, bigEndian: Bool) -> UInt64 {
     var v: UInt64 = 0
     for k in 0..<size {
+        // conversion: widens a UInt8
         let b = UInt64(bytes[offset + (bigEndian ? k : size - 1 - k)])
         v = v << 8 | b
     }

@@ -35,6 +35,7 @@ public enum CIFAR10 {
                 throw DataError(file: file, .invalid(
                     "record \(i) (byte offset \(start)) has label \(label); CIFAR-10 labels are 0–9"))
             }
+            // conversion: widens a UInt8 (checked ≤ 9 above)
             labels.append(Int32(label))
             pixels.append(contentsOf: bytes[(start + 1)..<(start + recordSize)])
         }
@@ -59,6 +60,8 @@ public enum CIFAR10 {
             images.append(x)
             labels.append(y)
         }
+        let total = images.reduce(0) { $0 + $1.count }
+        try MemoryBudget.require(total * 5, for: "the images of \(files.count) CIFAR-10 batch files as f32", file: files[0])
         let pixels = try NDArray.concatenateRows(images)
         let scaled = NDArray(unchecked: pixels.shape, .f32(pixels.toFloats().map { $0 / 255 }))
         return try Dataset(name: name, features: scaled, labels: try NDArray.concatenateRows(labels), classCount: 10)

@@ -28,17 +28,21 @@ public enum CSV {
         var rows = [[String]]()
         var lines = [Int]()
         while let (line, fields) = try parser.nextRecord() {
-            guard fields.count == header.count else {
-                let column = min(fields.count, header.count) + 1
-                throw DataError(file: file, .csv(
-                    row: line, column: column, columnName: column <= header.count ? header[column - 1] : nil,
-                    text: fields.joined(separator: String(UnicodeScalar(delimiter))),
-                    message: "the record has \(fields.count) fields but the header has \(header.count)"))
-            }
+            try checkFieldCount(fields, line: line, header: header, file: file, delimiter: delimiter)
             rows.append(fields)
             lines.append(line)
         }
         return Table(header: header, rows: rows, lineNumbers: lines)
+    }
+
+    /// Throws unless a record has as many fields as the header.
+    static func checkFieldCount(_ fields: [String], line: Int, header: [String], file: String, delimiter: UInt8) throws {
+        guard fields.count != header.count else { return }
+        let column = min(fields.count, header.count) + 1
+        throw DataError(file: file, .csv(
+            row: line, column: column, columnName: column <= header.count ? header[column - 1] : nil,
+            text: fields.joined(separator: String(UnicodeScalar(delimiter))),
+            message: "the record has \(fields.count) fields but the header has \(header.count)"))
     }
 
     /// Reads a CSV file as a dataset.
@@ -49,48 +53,62 @@ public enum CSV {
     /// f64). Labels of a float type are `[N, 1]` (regression targets such as
     /// the `y` of a truth table); labels of an integer type (i32, i64, u8)
     /// are `[N]` class indices and each cell must be an integer in range.
-    /// Every cell must be a number (`Double` syntax, e.g. `1`, `-2.5e3`).
+    /// Every cell must be a number (`Double` syntax, e.g. `1`, `-2.5e3`),
+    /// and a finite one (`nan`, `inf` are refused) unless `allowNonFinite`.
     public static func read(_ path: String, label: String? = nil, labelType: ElementType = .f32,
                             featureType: ElementType = .f32,
-                            delimiter: UInt8 = UInt8(ascii: ",")) throws -> Dataset {
+                            delimiter: UInt8 = UInt8(ascii: ","), allowNonFinite: Bool = false) throws -> Dataset {
         try dataset(from: try readFileBytes(path), file: path, label: label, labelType: labelType,
-                    featureType: featureType, delimiter: delimiter)
+                    featureType: featureType, delimiter: delimiter, allowNonFinite: allowNonFinite)
     }
 
     /// As `read`, from CSV bytes in memory; `file` names the source in errors.
+    /// Records are converted as they are read (no table of text is kept);
+    /// the memory the numbers need, at most one value per delimiter or line
+    /// break, is checked against `MemoryBudget` first.
     public static func dataset(from bytes: [UInt8], file: String, label: String? = nil,
                                labelType: ElementType = .f32, featureType: ElementType = .f32,
-                               delimiter: UInt8 = UInt8(ascii: ",")) throws -> Dataset {
+                               delimiter: UInt8 = UInt8(ascii: ","), allowNonFinite: Bool = false) throws -> Dataset {
         guard featureType.isFloatingPoint else {
             throw DataError(file: file, .unsupported("CSV features must be f32 or f64, not \(featureType)"))
         }
-        let table = try parse(bytes, file: file, delimiter: delimiter)
+        var cells = 1
+        for b in bytes where b == delimiter || b == UInt8(ascii: "\n") { cells += 1 }
+        // Doubles while reading, then the converted arrays.
+        try MemoryBudget.require(cells * (8 + featureType.byteSize), for: "the numbers of up to \(cells) cells", file: file)
+        var parser = Parser(bytes: bytes, file: file, delimiter: delimiter)
+        guard let (_, header) = try parser.nextRecord() else {
+            throw DataError(file: file, .emptyDataset(detail: "no header row"))
+        }
         var labelIndex: Int? = nil
         if let label {
-            guard let k = table.header.firstIndex(of: label) else {
-                throw DataError(file: file, .labelColumnNotFound(label: label, columns: table.header))
+            guard let k = header.firstIndex(of: label) else {
+                throw DataError(file: file, .labelColumnNotFound(label: label, columns: header))
             }
             labelIndex = k
         }
-        guard !table.rows.isEmpty else {
-            throw DataError(file: file, .emptyDataset(detail: "the file has a header but no data rows"))
+        let featureColumns = header.indices.filter { $0 != labelIndex }
+        var features = [Double]()
+        var labels = [Double]()
+        var n = 0
+        while let (line, row) = try parser.nextRecord() {
+            try checkFieldCount(row, line: line, header: header, file: file, delimiter: delimiter)
+            guard !featureColumns.isEmpty else { break }
+            for c in featureColumns {
+                features.append(try number(row[c], row: line, column: c, header: header, file: file, as: featureType,
+                                           allowNonFinite: allowNonFinite))
+            }
+            if let k = labelIndex {
+                labels.append(try number(row[k], row: line, column: k, header: header, file: file, as: labelType,
+                                         allowNonFinite: allowNonFinite))
+            }
+            n += 1
         }
-        let featureColumns = table.header.indices.filter { $0 != labelIndex }
         guard !featureColumns.isEmpty else {
             throw DataError(file: file, .emptyDataset(detail: "no feature columns besides the label \"\(label ?? "")\""))
         }
-        let n = table.rows.count
-        var features = [Double]()
-        features.reserveCapacity(n * featureColumns.count)
-        var labels = [Double]()
-        for (r, row) in table.rows.enumerated() {
-            let line = table.lineNumbers[r]
-            for c in featureColumns {
-                features.append(try number(row[c], row: line, column: c, table: table, file: file, as: featureType))
-            }
-            if let k = labelIndex {
-                labels.append(try number(row[k], row: line, column: k, table: table, file: file, as: labelType))
-            }
+        guard n > 0 else {
+            throw DataError(file: file, .emptyDataset(detail: "the file has a header but no data rows"))
         }
         let featureArray = try NDArray(features, shape: [n, featureColumns.count]).converted(to: featureType)
         var labelArray: NDArray? = nil
@@ -101,16 +119,22 @@ public enum CSV {
         return try Dataset(name: file, features: featureArray, labels: labelArray)
     }
 
-    private static func number(_ text: String, row: Int, column: Int, table: Table, file: String,
-                               as type: ElementType) throws -> Double {
+    private static func number(_ text: String, row: Int, column: Int, header: [String], file: String,
+                               as type: ElementType, allowNonFinite: Bool) throws -> Double {
         func fail(_ message: String) -> DataError {
-            DataError(file: file, .csv(row: row, column: column + 1, columnName: table.header[column],
+            DataError(file: file, .csv(row: row, column: column + 1, columnName: header[column],
                                        text: text, message: message))
         }
         guard !text.isEmpty else { throw fail("empty cell") }
         guard let v = Double(text) else { throw fail("not a number") }
         switch type {
         case .f32, .f64:
+            if !allowNonFinite && !v.isFinite {
+                throw fail("not a finite number (set allow_nonfinite = true to read NaN and infinity)")
+            }
+            if !allowNonFinite && type == .f32 && !Float(v).isFinite {
+                throw fail("beyond the range of f32")
+            }
             return v
         case .i32:
             guard Int32(exactly: v) != nil else { throw fail("not an integer in the range of i32") }
@@ -256,9 +280,12 @@ public enum CSV {
     /// decimal; lines end with LF. Names are quoted when they contain a
     /// comma, quote, line break or surrounding spaces.
     public static func encode(columns: [NamedArray]) throws -> String {
-        guard let first = columns.first else {
+        guard !columns.isEmpty else {
             throw DataError(file: "CSV", .emptyDataset(detail: "no columns to write"))
         }
+        // A scalar is one row of one value.
+        let columns = try columns.map { $0.array.rank == 0 ? NamedArray($0.name, try $0.array.reshaped([1])) : $0 }
+        let first = columns[0]
         let n = first.array.rowCount
         var header = [String]()
         for c in columns {

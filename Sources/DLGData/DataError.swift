@@ -41,6 +41,10 @@ public struct DataError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalid(String)
         /// A valid feature of the format that this reader does not support.
         case unsupported(String)
+        /// Allocating `needed` bytes for `what` was refused before it was
+        /// tried: only `available` may be allocated, set by `bound`
+        /// (see `MemoryBudget`).
+        case memory(what: String, needed: Int, available: Int, bound: String)
     }
 
     /// The file path, or a description of the in-memory object concerned.
@@ -87,6 +91,9 @@ public struct DataError: Error, Sendable, Equatable, CustomStringConvertible {
             return text
         case let .unsupported(text):
             return "unsupported: \(text)"
+        case let .memory(what, needed, available, bound):
+            return "\(what) needs \(formatBytes(needed)) (\(needed) bytes), more than the \(formatBytes(available)) "
+                + "that may be allocated: \(bound); nothing was allocated"
         }
     }
 }
@@ -97,7 +104,9 @@ func hexBytes(_ bytes: [UInt8]) -> String {
     let digits: [Character] = Array("0123456789ABCDEF")
     var s = "0x"
     for b in bytes {
+        // conversion: widens a UInt8 nibble
         s.append(digits[Int(b >> 4)])
+        // conversion: widens a UInt8 nibble
         s.append(digits[Int(b & 15)])
     }
     return s

@@ -13,6 +13,12 @@ public struct Dataset: Sendable, Equatable {
     /// The number of classes when the labels are class indices in
     /// `0..<classCount`; nil when unknown or not a classification set.
     public var classCount: Int?
+    /// Where the labels come from, for messages, when not from `name`
+    /// (a separate labels file).
+    public var labelSource: String?
+
+    /// The file or set the labels come from, for messages.
+    public var labelsName: String { labelSource ?? name }
 
     /// Checks that `features` has at least one axis, that `labels` is
     /// `[N]` or `[N, k]` with the same N, and — when `classCount` is given
@@ -62,6 +68,20 @@ public struct Dataset: Sendable, Equatable {
     /// The number of samples N.
     public var count: Int { features.shape[0] }
 
+    /// Throws naming the file, the example, the element and the value when
+    /// a feature or a float label is NaN or infinite (one vectorized pass
+    /// over each array).
+    public func checkFinite() throws {
+        let arrays: [(NDArray?, String, String)] = [(features, name, "feature"), (labels, labelsName, "label")]
+        for (array, file, what) in arrays {
+            guard let array, let k = array.firstNonFinite() else { continue }
+            let example = array.rank >= 1 && array.rowSize > 0 ? k / array.rowSize : 0
+            throw DataError(file: file, .invalid(
+                "\(what) element \(array.indexText(k)) (example \(example)) is \(array.doubleValue(at: k)); "
+                + "data must be finite (set allow_nonfinite = true to load NaN and infinity)"))
+        }
+    }
+
     /// The first `k` samples and the rest. `k` must be in `0...count`.
     public func split(first k: Int) throws -> (first: Dataset, rest: Dataset) {
         guard k >= 0, k <= count else {
@@ -81,14 +101,18 @@ public struct Dataset: Sendable, Equatable {
 
     /// Samples `range` (a contiguous slice).
     public func rows(_ range: Range<Int>) throws -> Dataset {
-        Dataset(unchecked: name, features: try features.rows(range), labels: try labels?.rows(range), classCount: classCount)
+        var d = Dataset(unchecked: name, features: try features.rows(range), labels: try labels?.rows(range), classCount: classCount)
+        d.labelSource = labelSource
+        return d
     }
 
     /// The samples at `indices`, in that order (repeats allowed). Used for
     /// batches and shuffles; throws naming an index outside `0..<count`.
     public func subset(_ indices: [Int]) throws -> Dataset {
-        Dataset(unchecked: name, features: try features.gatherRows(indices),
-                labels: try labels?.gatherRows(indices), classCount: classCount)
+        var d = Dataset(unchecked: name, features: try features.gatherRows(indices),
+                        labels: try labels?.gatherRows(indices), classCount: classCount)
+        d.labelSource = labelSource
+        return d
     }
 
     /// The samples in the order of `RandomStream(seed:).permutation(count)`.

@@ -10,6 +10,10 @@ func systemMessage(_ code: Int32) -> String {
 }
 
 /// Reads a whole file into memory. Errors name the path and the system's reason.
+///
+/// A regular file's size is checked against `MemoryBudget` before anything is
+/// allocated; a pipe or socket is read in chunks, each growth checked the same
+/// way; a device (`/dev/zero`, a terminal) is refused, since it need not end.
 public func readFileBytes(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 {
@@ -20,11 +24,22 @@ public func readFileBytes(_ path: String) throws -> [UInt8] {
     if fstat(fd, &st) != 0 {
         throw DataError(file: path, .io(operation: "stat", detail: systemMessage(errno)))
     }
-    if (st.st_mode & S_IFMT) == S_IFDIR {
+    let type = st.st_mode & S_IFMT
+    if type == S_IFDIR {
         throw DataError(file: path, .io(operation: "read", detail: "it is a directory"))
     }
+    if type == S_IFCHR || type == S_IFBLK {
+        throw DataError(file: path, .io(operation: "read", detail:
+            "it is a \(type == S_IFCHR ? "character" : "block") device, not a file (a device need not end)"))
+    }
     var result = [UInt8]()
-    result.reserveCapacity(max(0, Int(st.st_size)))
+    var expected = 0
+    if type == S_IFREG {
+        // conversion: off_t is Int64, the same width as Int
+        expected = max(0, Int(st.st_size))
+        try MemoryBudget.require(expected, for: "reading the file", file: path)
+        result.reserveCapacity(expected)
+    }
     let chunk = 1 << 20
     var buffer = [UInt8](repeating: 0, count: chunk)
     while true {
@@ -34,6 +49,12 @@ public func readFileBytes(_ path: String) throws -> [UInt8] {
             throw DataError(file: path, .io(operation: "read", detail: systemMessage(errno)))
         }
         if n == 0 { break }
+        if result.count + n > result.capacity {
+            // Growing past the stat size (a pipe, or a file that grew): check each doubling.
+            let grown = max(result.count * 2, result.count + n, chunk)
+            try MemoryBudget.require(grown, for: "reading the file (more than \(formatBytes(result.count)) so far)", file: path)
+            result.reserveCapacity(grown)
+        }
         result.append(contentsOf: buffer[0..<n])
     }
     return result
@@ -120,6 +141,38 @@ public enum AtomicFile {
                     detail: systemMessage(code)))
             }
         }
+    }
+
+    /// Removes the temporary files that writes of `path` left behind when
+    /// their process was killed before the rename: files in the target's
+    /// directory named `.<name>.tmp-<pid>-<hex>` (this type's pattern, and
+    /// nothing else) whose process no longer runs. Returns the paths removed.
+    @discardableResult
+    public static func removeStaleTemporaries(of path: String) -> [String] {
+        guard !path.isEmpty, !path.hasSuffix("/") else { return [] }
+        let (directory, name) = splitPath(path)
+        let prefix = ".\(name).tmp-"
+        guard let dir = opendir(directory) else { return [] }
+        var names = [String]()
+        while let entry = readdir(dir) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            names.append(entryName)
+        }
+        closedir(dir)
+        var removed = [String]()
+        for entry in names where entry.hasPrefix(prefix) {
+            let parts = entry.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
+            // conversion: parses text (failable)
+            guard parts.count == 2, let pid = Int32(parts[0]), pid > 0,
+                  !parts[1].isEmpty, parts[1].allSatisfy({ $0.isHexDigit }) else { continue }
+            // A write in progress in a live process (not this one) is left alone.
+            if pid != getpid() && (kill(pid, 0) == 0 || errno == EPERM) { continue }
+            let full = (directory == "." && !path.hasPrefix("./") ? "" : directory + "/") + entry
+            if unlink(full) == 0 { removed.append(full) }
+        }
+        return removed
     }
 
     /// Receives the contents of an atomic write. Writes are buffered; the

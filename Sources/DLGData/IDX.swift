@@ -14,18 +14,43 @@ public enum IDX {
     /// Decodes IDX bytes (plain or gzip); `file` names the source in errors.
     /// For gzip input, offsets in errors about the content count bytes of
     /// the decompressed stream and the file is named "`file` (decompressed)".
+    ///
+    /// A gzip stream is decompressed in two steps: first the header (at most
+    /// 4 + 4 · 255 bytes), whose dimensions give the size of the whole file;
+    /// that size is checked against `MemoryBudget`, and the stream is then
+    /// decompressed to at most that many bytes — a stream that holds more
+    /// (a "gzip bomb") is refused without inflating the rest.
     public static func decode(_ bytes: [UInt8], file: String) throws -> NDArray {
         if Gzip.isGzip(bytes) {
-            return try decodePlain(try Gzip.decompress(bytes, file: file), file: "\(file) (decompressed)")
+            let inner = "\(file) (decompressed)"
+            let head = try Gzip.decompress(bytes, file: file, limit: 4 + 4 * 255, prefix: true)
+            let total = try declaredSize(head, file: inner)
+            try MemoryBudget.require(total, for: "the decompressed IDX data (its header declares \(total) bytes)", file: file)
+            let content = try Gzip.decompress(bytes, file: file, limit: total)
+            return try decodePlain(content, file: inner)
         }
         return try decodePlain(bytes, file: file)
     }
 
-    static func decodePlain(_ bytes: [UInt8], file: String) throws -> NDArray {
+    /// The size of the whole IDX file (header and data) that a header
+    /// declares; the header's own errors as in `decodePlain`.
+    static func declaredSize(_ bytes: [UInt8], file: String) throws -> Int {
         var r = ByteReader(bytes, file: file)
+        let (type, sourceSize, shape) = try readHeader(&r, file: file)
+        _ = type
+        let n = try elementCount(of: shape, what: file)
+        let (needed, overflow) = n.multipliedReportingOverflow(by: sourceSize)
+        let (total, overflow2) = needed.addingReportingOverflow(r.offset)
+        if overflow || overflow2 {
+            throw DataError(file: file, .badHeader(field: "dimensions", message: "\(shapeText(shape)) is too large"))
+        }
+        return total
+    }
+
+    static func readHeader(_ r: inout ByteReader, file: String) throws -> (type: ElementType, sourceSize: Int, shape: [Int]) {
         let magic = try r.take(2, "IDX magic number")
-        guard bytes[magic] == [0, 0] else {
-            throw DataError(file: file, .badMagic(format: "IDX", expected: [0, 0], found: Array(bytes[magic])))
+        guard r.bytes[magic] == [0, 0] else {
+            throw DataError(file: file, .badMagic(format: "IDX", expected: [0, 0], found: Array(r.bytes[magic])))
         }
         let code = try r.u8("IDX type code")
         let ndim = Int(try r.u8("IDX dimension count"))
@@ -50,6 +75,13 @@ public enum IDX {
         for k in 0..<ndim {
             shape.append(Int(try r.u32BE("IDX size of dimension \(k)")))
         }
+        return (type, sourceSize, shape)
+    }
+
+    static func decodePlain(_ bytes: [UInt8], file: String) throws -> NDArray {
+        var r = ByteReader(bytes, file: file)
+        let (type, sourceSize, shape) = try readHeader(&r, file: file)
+        let code = bytes[2]
         let n = try elementCount(of: shape, what: file)
         let (needed, overflow) = n.multipliedReportingOverflow(by: sourceSize)
         let what = "IDX data (\(shapeText(shape)), \(sourceSize)-byte elements)"
@@ -57,12 +89,15 @@ public enum IDX {
             throw DataError(file: file, .badHeader(field: "dimensions", message: "\(shapeText(shape)) is too large"))
         }
         let range = try r.take(needed, what)
+        let decoded = type == .u8 ? n : n * type.byteSize
+        try MemoryBudget.require(decoded, for: "the array \(type)\(shapeText(shape))", file: file)
         if r.remaining > 0 {
             throw DataError(file: file, .invalid(
                 "\(r.remaining) unexpected bytes after the IDX data, which ends at byte offset \(range.upperBound)"))
         }
         switch code {
         case 0x09:
+            // conversion: widens an Int8
             let values = bytes[range].map { Int32(Int8(bitPattern: $0)) }
             return NDArray(unchecked: shape, .i32(values))
         case 0x0B:
@@ -70,6 +105,7 @@ public enum IDX {
             values.reserveCapacity(n)
             var p = range.lowerBound
             for _ in 0..<n {
+                // conversion: widens an Int16 (and UInt8 to UInt16)
                 values.append(Int32(Int16(bitPattern: UInt16(bytes[p]) << 8 | UInt16(bytes[p + 1]))))
                 p += 2
             }
@@ -96,6 +132,7 @@ public enum IDX {
         guard array.rank >= 1, array.rank <= 255 else {
             throw DataError(file: array.description, .unsupported("IDX needs 1 to 255 dimensions"))
         }
+        // conversion: rank checked to be 1...255 above
         var out: [UInt8] = [0, 0, code, UInt8(array.rank)]
         for d in array.shape {
             guard let d32 = UInt32(exactly: d) else {

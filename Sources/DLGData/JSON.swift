@@ -24,6 +24,15 @@ indirect enum JSONValue: Equatable {
     /// The number as an Int when it is written as an integer that fits.
     var int: Int? {
         guard case .number(let text) = self else { return nil }
+        // conversion: parses text (failable)
+        return Int(text)
+    }
+
+    /// The number as an Int when it is written as a non-negative integer
+    /// (digits only: no sign, fraction or exponent) that fits.
+    var unsignedInt: Int? {
+        guard case .number(let text) = self, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        // conversion: parses text (failable)
         return Int(text)
     }
 
@@ -197,8 +206,11 @@ struct JSONParser {
             let b = bytes[position]
             let d: UInt32
             switch b {
+            // conversion: a hex digit, 0...9
             case 0x30...0x39: d = UInt32(b - 0x30)
+            // conversion: a hex digit, 10...15
             case 0x41...0x46: d = UInt32(b - 0x41 + 10)
+            // conversion: a hex digit, 10...15
             case 0x61...0x66: d = UInt32(b - 0x61 + 10)
             default: throw error("invalid \\u escape")
             }

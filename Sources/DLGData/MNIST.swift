@@ -49,10 +49,13 @@ public enum MNIST {
             throw DataError(file: imagePath, .emptyDataset(detail: "the image file holds no images"))
         }
         let n = images.shape[0], h = images.shape[1], w = images.shape[2]
+        try MemoryBudget.require(images.count * 4, for: "the images as f32 \(shapeText([n, 1, h, w]))", file: imagePath)
         let pixels = NDArray(unchecked: [n, 1, h, w], .f32(images.toFloats().map { $0 / 255 }))
         let y = labels.values(as: UInt8.self) ?? []
+        // conversion: widens a UInt8
         let classes = max(10, Int(y.max() ?? 0) + 1)
         return try Dataset(name: "mnist-\(split.rawValue)", features: pixels,
+                           // conversion: widens a UInt8
                            labels: NDArray(unchecked: [n], .i32(y.map { Int32($0) })), classCount: classes)
     }
 }

@@ -467,6 +467,7 @@ public struct NDArray: Sendable, Equatable, CustomStringConvertible {
             throw DataError(file: file, .invalid(
                 "\(type)\(shapeText(shape)) needs \(overflow ? "too many" : String(needed)) bytes of data, found \(bytes.count)"))
         }
+        try MemoryBudget.require(needed, for: "the array \(type)\(shapeText(shape))", file: file)
         func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
             [T](unsafeUninitializedCapacity: n) { buf, initialized in
                 if n > 0 {
@@ -562,4 +563,76 @@ public struct NamedArray: Sendable, Equatable {
         self.name = name
         self.array = array
     }
+}
+
+// MARK: Finiteness
+
+extension NDArray {
+    /// The flat index of the first NaN or infinity, or nil when every
+    /// element is finite (always nil for integer arrays). One pass over the
+    /// elements, sixteen at a time: `x − x` is 0 for a finite `x` and NaN
+    /// otherwise.
+    public func firstNonFinite() -> Int? {
+        switch storage {
+        case .f32(let a): return a.withUnsafeBufferPointer { firstNonFiniteIndex($0) }
+        case .f64(let a): return a.withUnsafeBufferPointer { firstNonFiniteIndex($0) }
+        default: return nil
+        }
+    }
+
+    /// A flat index as a multi-index, `[12, 3]`.
+    public func indexText(_ flat: Int) -> String {
+        var rest = flat
+        var index = [Int](repeating: 0, count: shape.count)
+        for k in stride(from: shape.count - 1, through: 0, by: -1) where shape[k] > 0 {
+            index[k] = rest % shape[k]
+            rest /= shape[k]
+        }
+        return shapeText(index)
+    }
+}
+
+/// The index of the first NaN or infinity in `a`, sixteen elements at a time; nil when all are finite.
+///
+/// A float is NaN or infinite exactly when its exponent bits are all ones, so the
+/// main loop tests the bits as integers: a concrete `SIMD16<UInt32>` mask and compare,
+/// which compile to vector instructions (the generic `SIMD16<T>` arithmetic on a
+/// `BinaryFloatingPoint` scalar does not, and ran one lane at a time).
+@inlinable
+public func firstNonFiniteIndex(_ a: UnsafeBufferPointer<Float>) -> Int? {
+    guard let base = a.baseAddress else { return nil }
+    let n = a.count
+    let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000)
+    let raw = UnsafeRawPointer(base)
+    var i = 0
+    while i + 16 <= n {
+        let bits = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD16<UInt32>.self)
+        if any(bits & exponent .== exponent) { break }
+        i += 16
+    }
+    while i < n {
+        if !base[i].isFinite { return i }
+        i += 1
+    }
+    return nil
+}
+
+/// As for `Float`, eight doubles at a time (exponent bits 0x7FF).
+@inlinable
+public func firstNonFiniteIndex(_ a: UnsafeBufferPointer<Double>) -> Int? {
+    guard let base = a.baseAddress else { return nil }
+    let n = a.count
+    let exponent = SIMD8<UInt64>(repeating: 0x7FF0_0000_0000_0000)
+    let raw = UnsafeRawPointer(base)
+    var i = 0
+    while i + 8 <= n {
+        let bits = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Double>.stride, as: SIMD8<UInt64>.self)
+        if any(bits & exponent .== exponent) { break }
+        i += 8
+    }
+    while i < n {
+        if !base[i].isFinite { return i }
+        i += 1
+    }
+    return nil
 }

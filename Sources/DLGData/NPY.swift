@@ -12,6 +12,10 @@
 /// are transposed into row-major order on reading.
 public enum NPY {
     static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+    /// The longest header read (NumPy's default `max_header_size`).
+    public static let maxHeaderLength = 10_000
+    /// The deepest nesting of brackets in a header (a real one has 2).
+    public static let maxHeaderDepth = 16
 
     /// Reads a `.npy` file.
     public static func read(_ path: String) throws -> NDArray {
@@ -35,9 +39,15 @@ public enum NPY {
             throw DataError(file: file, .badHeader(field: "version", message:
                 "\(major).\(minor) is not a known npy version (1.0, 2.0, 3.0)"))
         }
+        // NumPy refuses headers longer than 10,000 bytes (np.load's
+        // max_header_size) as unsafe to evaluate; so does this reader.
+        guard headerLength <= maxHeaderLength else {
+            throw DataError(file: file, .badHeader(field: "header length", message:
+                "\(headerLength) bytes is longer than the \(maxHeaderLength) bytes a npy header may have"))
+        }
         let h = try r.take(headerLength, "npy header")
         let headerText = String(decoding: bytes[h], as: UTF8.self)
-        let header = try parseHeader(headerText, file: file)
+        let header = try parseHeader(headerText, file: file, allowLongSuffix: major < 3)
         let n = try elementCount(of: header.shape, what: file)
         let (needed, overflow) = n.multipliedReportingOverflow(by: header.type.byteSize)
         guard !overflow else {
@@ -97,8 +107,9 @@ public enum NPY {
         }
     }
 
-    static func parseHeader(_ text: String, file: String) throws -> Header {
+    static func parseHeader(_ text: String, file: String, allowLongSuffix: Bool = true) throws -> Header {
         var parser = PyLiteralParser(text: Array(text.unicodeScalars), file: file)
+        parser.allowLongSuffix = allowLongSuffix
         let value = try parser.parseTop()
         guard case .dict(let entries) = value else {
             throw DataError(file: file, .badHeader(field: "header", message: "not a Python dict: \(text)"))
@@ -167,6 +178,7 @@ public enum NPY {
         dict += String(repeating: " ", count: padded - total) + "\n"
         var out = magic + [version, 0]
         let length = dict.utf8.count
+        // conversion: version 1 only below 65536 bytes; a header is far below 2^32
         if version == 1 { out.appendLE(UInt16(length)) } else { out.appendLE(UInt32(length)) }
         out.append(contentsOf: dict.utf8)
         out.reserveCapacity(out.count + array.byteCount)
@@ -205,10 +217,19 @@ enum PyValue {
 
 /// A parser for the Python literals of npy headers: dicts, tuples, lists,
 /// strings, integers (an old `L` suffix allowed), True, False, None.
+///
+/// It accepts no more than Python's `ast.literal_eval` does for such
+/// headers (NumPy's reader), and less: nesting deeper than
+/// `NPY.maxHeaderDepth` is refused rather than recursed into, integers with
+/// leading zeros (a syntax error in Python 3) are refused, as are escapes
+/// in strings, and an `L` suffix is read only where NumPy reads it
+/// (versions 1.0 and 2.0, upper case).
 struct PyLiteralParser {
     let text: [Unicode.Scalar]
     let file: String
     var position = 0
+    var depth = 0
+    var allowLongSuffix = true
 
     init(text: [Unicode.Scalar], file: String) {
         self.text = text
@@ -266,6 +287,11 @@ struct PyLiteralParser {
         skipSpace()
         guard position < text.count else { throw error("unexpected end") }
         let c = text[position]
+        if c == "{" || c == "(" || c == "[" {
+            depth += 1
+            guard depth <= NPY.maxHeaderDepth else { throw error("nested more than \(NPY.maxHeaderDepth) deep") }
+        }
+        defer { if c == "{" || c == "(" || c == "[" { depth -= 1 } }
         switch c {
         case "{":
             position += 1
@@ -291,13 +317,8 @@ struct PyLiteralParser {
                 let d = text[position]
                 position += 1
                 if d == c { break }
-                if d == "\\" {
-                    guard position < text.count else { throw error("unterminated string") }
-                    s.append(text[position])
-                    position += 1
-                } else {
-                    s.append(d)
-                }
+                if d == "\\" { throw error("escape sequences are not read in npy headers") }
+                s.append(d)
             }
             return .string(String(s))
         default:
@@ -306,7 +327,12 @@ struct PyLiteralParser {
                 position += 1
                 while position < text.count, ("0"..."9").contains(text[position]) { position += 1 }
                 let digits = String(String.UnicodeScalarView(text[start..<position]))
-                if position < text.count, text[position] == "L" || text[position] == "l" { position += 1 }
+                if allowLongSuffix, position < text.count, text[position] == "L" { position += 1 }
+                let magnitude = digits.hasPrefix("-") ? digits.dropFirst() : Substring(digits)
+                if magnitude.count > 1, magnitude.first == "0", magnitude.contains(where: { $0 != "0" }) {
+                    throw error("integer \(digits) has a leading zero")
+                }
+                // conversion: parses text (failable)
                 guard let v = Int(digits) else { throw error("integer \(digits) out of range") }
                 return .int(v)
             }

@@ -37,6 +37,7 @@ public struct Normalization: Sendable, Equatable {
         if x.elementType == .u8 {
             return Normalization(method: .unitRange, perFeature: false, shift: [0], scale: [255])
         }
+        try MemoryBudget.require(x.count * 8, for: "fitting normalization statistics on \(x)", file: x.description)
         let values = x.toDoubles()
         let width = perFeature ? x.rowSize : 1
         var lo = [Double](repeating: .infinity, count: width)
@@ -56,6 +57,7 @@ public struct Normalization: Sendable, Equatable {
     /// without samples.
     public static func standardize(fittedOn x: NDArray, perFeature: Bool = false) throws -> Normalization {
         try checkNonEmpty(x)
+        try MemoryBudget.require(x.count * 8, for: "fitting normalization statistics on \(x)", file: x.description)
         let values = x.toDoubles()
         let width = perFeature ? x.rowSize : 1
         let perSlot = Double(values.count / width)
@@ -96,6 +98,8 @@ public struct Normalization: Sendable, Equatable {
                     expected: [width], found: [x.rank >= 1 ? x.rowSize : 0]))
             }
         }
+        // The values as Doubles, the results, and the converted array.
+        try MemoryBudget.require(x.count * (16 + outType.byteSize), for: "normalizing \(x)", file: x.description)
         let values = x.toDoubles()
         var out = [Double](repeating: 0, count: values.count)
         for (i, v) in values.enumerated() {
@@ -107,7 +111,9 @@ public struct Normalization: Sendable, Equatable {
 
     /// The dataset with its features normalized (labels unchanged).
     public func apply(to dataset: Dataset, as type: ElementType? = nil) throws -> Dataset {
-        Dataset(unchecked: dataset.name, features: try apply(dataset.features, as: type),
-                labels: dataset.labels, classCount: dataset.classCount)
+        var d = Dataset(unchecked: dataset.name, features: try apply(dataset.features, as: type),
+                        labels: dataset.labels, classCount: dataset.classCount)
+        d.labelSource = dataset.labelSource
+        return d
     }
 }

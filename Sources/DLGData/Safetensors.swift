@@ -32,6 +32,8 @@ public enum Safetensors {
     }
 
     static let supported = "F32, F64, I32, I64, U8, BOOL"
+    /// The longest header read (the reference implementation's limit).
+    public static let maxHeaderLength = 100_000_000
 
     static func elementType(_ name: String) -> ElementType? {
         switch name {
@@ -57,15 +59,24 @@ public enum Safetensors {
     /// Decodes safetensors bytes; `file` names the source in errors, and
     /// errors about one tensor name it as "`file` (tensor 'w')". Checks that
     /// every tensor's offsets lie within the data buffer, that its byte size
-    /// equals its element count × dtype size, and that no two tensors overlap.
+    /// equals its element count × dtype size, and that the tensors cover the
+    /// buffer exactly, back to back (no overlap, gap or trailing bytes).
     public static func decode(_ bytes: [UInt8], file: String) throws -> SafetensorsFile {
         var r = ByteReader(bytes, file: file)
         let n64 = try r.u64LE("safetensors header length")
+        // conversion: a positive constant
+        guard n64 <= UInt64(maxHeaderLength) else {
+            throw DataError(file: file, .badHeader(field: "header length", message:
+                "\(n64) bytes is more than the \(maxHeaderLength) bytes a safetensors header may have"))
+        }
+        // conversion: a count is non-negative
         guard n64 <= UInt64(r.remaining) else {
             throw DataError(file: file, .truncated(what: "safetensors header", offset: 8,
+                                                   // conversion: compared with Int.max first
                                                    needed: n64 > UInt64(Int.max) ? Int.max : Int(n64),
                                                    available: r.remaining))
         }
+        // conversion: checked ≤ the bytes remaining above
         let headerRange = try r.take(Int(n64), "safetensors header")
         guard bytes[headerRange].first == UInt8(ascii: "{") else {
             throw DataError(file: file, .badHeader(field: "JSON header", message:
@@ -119,14 +130,14 @@ public enum Safetensors {
             let shapeValue = try field("shape")
             var shape = [Int]()
             if case .array(let dims) = shapeValue {
-                shape = dims.compactMap(\.int).filter { $0 >= 0 }
+                shape = dims.compactMap(\.unsignedInt)
             }
             guard case .array(let dims) = shapeValue, shape.count == dims.count else {
                 throw DataError(file: tensorFile, .badHeader(field: "shape", message: "\(shapeValue.text) is not a list of non-negative integers"))
             }
             let offsetsValue = try field("data_offsets")
             guard case .array(let offs) = offsetsValue, offs.count == 2,
-                  let begin = offs[0].int, let end = offs[1].int, begin >= 0, end >= 0 else {
+                  let begin = offs[0].unsignedInt, let end = offs[1].unsignedInt else {
                 throw DataError(file: tensorFile, .badHeader(field: "data_offsets", message: "\(offsetsValue.text) is not two non-negative integers"))
             }
             guard begin <= end, end <= bufferSize else {
@@ -141,10 +152,27 @@ public enum Safetensors {
             }
             entries.append(Entry(name: name, type: type, shape: shape, begin: begin, end: end, order: order))
         }
-        entries.sort { ($0.begin, $0.order) < ($1.begin, $1.order) }
-        for (a, b) in zip(entries, entries.dropFirst()) where b.begin < a.end {
-            throw DataError(file: "\(file) (tensor '\(b.name)')", .badHeader(field: "data_offsets", message:
-                "[\(b.begin), \(b.end)] overlaps tensor '\(a.name)' at [\(a.begin), \(a.end)]"))
+        // The tensors must cover the data buffer exactly, back to back: no
+        // overlap, no gap, no bytes after the last (as the reference
+        // implementation requires).
+        entries.sort { ($0.begin, $0.end, $0.order) < ($1.begin, $1.end, $1.order) }
+        var covered = 0
+        var previous: Entry?
+        for e in entries {
+            if e.begin != covered {
+                let detail = e.begin < covered
+                    ? "[\(e.begin), \(e.end)] overlaps tensor '\(previous?.name ?? "")' at [\(previous?.begin ?? 0), \(previous?.end ?? 0)]"
+                    : "[\(e.begin), \(e.end)] leaves bytes \(covered)..<\(e.begin) of the data buffer unused"
+                throw DataError(file: "\(file) (tensor '\(e.name)')", .badHeader(field: "data_offsets", message: detail))
+            }
+            covered = e.end
+            previous = e
+        }
+        if covered != bufferSize {
+            throw DataError(file: file, .invalid(
+                "the tensors cover \(covered) bytes of the \(bufferSize)-byte data buffer; "
+                + "\(bufferSize - covered) bytes after byte offset \(dataStart + covered) belong to no tensor "
+                + "(the header length \(n64) may be wrong)"))
         }
         var tensors = [NamedArray]()
         for e in entries {
@@ -186,6 +214,7 @@ public enum Safetensors {
     public static func encode(_ tensors: [NamedArray], metadata: [String: String] = [:]) throws -> [UInt8] {
         let json = try header(tensors, metadata: metadata)
         var out = [UInt8]()
+        // conversion: a count is non-negative
         out.appendLE(UInt64(json.count))
         out.append(contentsOf: json)
         for t in tensors { t.array.withLittleEndianBytes { out.append(contentsOf: $0) } }
@@ -199,6 +228,7 @@ public enum Safetensors {
         let json = try header(tensors, metadata: metadata)
         try AtomicFile.write(to: path) { w in
             var length = [UInt8]()
+            // conversion: a count is non-negative
             length.appendLE(UInt64(json.count))
             try w.write(length)
             try w.write(json)

@@ -11,14 +11,22 @@ public enum Gzip {
     /// after the last member are ignored). zlib checks each member's CRC-32
     /// and length. A corrupt or incomplete stream throws a
     /// `DataError.corrupt` naming `file` and the compressed byte offset.
-    public static func decompress(_ bytes: [UInt8], file: String) throws -> [UInt8] {
+    ///
+    /// At most `limit` bytes are produced: a stream that decompresses to more
+    /// throws (a "gzip bomb" is stopped there), and every growth of the
+    /// output is checked against `MemoryBudget` first. With `prefix`, the
+    /// first `limit` bytes (or all of a shorter, complete stream) are
+    /// returned without error: enough to read a header.
+    public static func decompress(_ bytes: [UInt8], file: String, limit: Int = Int.max, prefix: Bool = false) throws -> [UInt8] {
         var hint = 0
         if bytes.count >= 18 {
             // ISIZE, the uncompressed size mod 2^32, ends the (last) member.
+            // conversion: widens a UInt32
             hint = Int(readUnsigned(bytes, at: bytes.count - 4, size: 4, bigEndian: false))
         }
         return try bytes.withUnsafeBytes {
-            try zlibInflate($0, windowBits: 15 + 32, sizeHint: hint, file: file, format: "gzip", multiMember: true)
+            try zlibInflate($0, windowBits: 15 + 32, sizeHint: min(hint, limit), file: file, format: "gzip",
+                            multiMember: true, limit: limit, prefix: prefix)
         }
     }
 
@@ -52,8 +60,10 @@ public enum CRC32 {
 
 /// Raw deflate (RFC 1951, no header), as used inside ZIP archives.
 enum RawDeflate {
+    /// Inflates to exactly `expectedSize` bytes: more is an error before it is produced.
     static func decompress(_ bytes: UnsafeRawBufferPointer, expectedSize: Int, file: String) throws -> [UInt8] {
-        try zlibInflate(bytes, windowBits: -15, sizeHint: expectedSize, file: file, format: "deflate", multiMember: false)
+        try zlibInflate(bytes, windowBits: -15, sizeHint: expectedSize, file: file, format: "deflate", multiMember: false,
+                        limit: expectedSize, prefix: false)
     }
 
     static func compress(_ bytes: UnsafeRawBufferPointer, level: Int = 6) throws -> [UInt8] {
@@ -76,7 +86,7 @@ private func zlibMessage(_ stream: z_stream, _ code: Int32) -> String {
 /// gzip wrapper; −15 is raw deflate. With `multiMember`, further gzip
 /// members after the first are decompressed too.
 private func zlibInflate(_ input: UnsafeRawBufferPointer, windowBits: Int32, sizeHint: Int,
-                         file: String, format: String, multiMember: Bool) throws -> [UInt8] {
+                         file: String, format: String, multiMember: Bool, limit: Int, prefix: Bool) throws -> [UInt8] {
     var stream = z_stream()
     var rc = inflateInit2_(&stream, windowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
     guard rc == Z_OK else {
@@ -90,13 +100,23 @@ private func zlibInflate(_ input: UnsafeRawBufferPointer, windowBits: Int32, siz
     var produced = 0
     // Deflate cannot expand data by more than about 1032:1, so a larger
     // hint (e.g. from a damaged gzip trailer) is not believed.
-    let plausible = min(sizeHint, input.count * 1032)
-    var capacity = max(1024, min(plausible > 0 ? plausible : input.count * 4, 1 << 30))
+    let plausible = min(sizeHint, input.count.multipliedReportingOverflow(by: 1032).partialValue)
+    // One byte beyond the limit, so that a stream longer than allowed is seen.
+    let ceiling = limit == Int.max ? Int.max : limit + 1
+    var capacity = min(max(1024, min(plausible > 0 ? plausible : input.count * 4, 1 << 30)), ceiling)
+    try MemoryBudget.require(capacity, for: "the decompressed data", file: file)
     output = [UInt8](repeating: 0, count: capacity)
 
     while true {
+        if prefix && produced >= limit { return Array(output[0..<limit]) }
+        if produced > limit {
+            throw DataError(file: file, .corrupt(format: format, detail:
+                "the data decompresses to more than \(limit) bytes, the most it may hold here"))
+        }
         if produced == capacity {
-            capacity *= 2
+            let grown = capacity > ceiling / 2 ? ceiling : capacity * 2
+            try MemoryBudget.require(grown, for: "the decompressed data (more than \(formatBytes(capacity)) so far)", file: file)
+            capacity = grown
             output.append(contentsOf: repeatElement(0, count: capacity - output.count))
         }
         let chunkIn = min(input.count - consumed, Int(UInt32.max >> 1))
@@ -108,7 +128,9 @@ private func zlibInflate(_ input: UnsafeRawBufferPointer, windowBits: Int32, siz
             stream.avail_out = uInt(chunkOut)
             return inflate(&stream, Z_NO_FLUSH)
         }
+        // conversion: zlib counts fit in UInt32, widened
         consumed += chunkIn - Int(stream.avail_in)
+        // conversion: zlib counts fit in UInt32, widened
         produced += chunkOut - Int(stream.avail_out)
         stream.next_in = nil
         stream.next_out = nil
@@ -125,6 +147,11 @@ private func zlibInflate(_ input: UnsafeRawBufferPointer, windowBits: Int32, siz
             if multiMember && rest > 0 && !input[consumed...].allSatisfy({ $0 == 0 }) {
                 throw DataError(file: file, .corrupt(format: format, detail:
                     "\(rest) bytes of unexpected data after the end of the compressed stream at byte offset \(consumed)"))
+            }
+            if produced > limit {
+                if prefix { return Array(output[0..<limit]) }
+                throw DataError(file: file, .corrupt(format: format, detail:
+                    "the data decompresses to more than \(limit) bytes, the most it may hold here"))
             }
             output.removeSubrange(produced...)
             return output
@@ -145,6 +172,7 @@ private func zlibInflate(_ input: UnsafeRawBufferPointer, windowBits: Int32, siz
 /// −15 raw deflate.
 private func zlibDeflate(_ input: UnsafeRawBufferPointer, windowBits: Int32, level: Int) throws -> [UInt8] {
     var stream = z_stream()
+    // conversion: clamped to 0...9
     let lvl = Int32(max(0, min(9, level)))
     var rc = deflateInit2_(&stream, lvl, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY,
                            zlibVersion(), Int32(MemoryLayout<z_stream>.size))
@@ -170,7 +198,9 @@ private func zlibDeflate(_ input: UnsafeRawBufferPointer, windowBits: Int32, lev
             stream.avail_out = uInt(chunkOut)
             return deflate(&stream, last ? Z_FINISH : Z_NO_FLUSH)
         }
+        // conversion: zlib counts fit in UInt32, widened
         consumed += chunkIn - Int(stream.avail_in)
+        // conversion: zlib counts fit in UInt32, widened
         produced += chunkOut - Int(stream.avail_out)
         stream.next_in = nil
         stream.next_out = nil

@@ -33,6 +33,8 @@ public enum Attributes: Hashable, Sendable, Codable {
     case conv(ConvAttributes)
     case pool(PoolAttributes)
     case dropout(DropoutAttributes)
+    /// `allreduce_start`, `allreduce_wait`: which bucket of gradients (a data-parallel step's).
+    case bucket(Int)
     case fused(FusedAttributes)
 
     public init() { self = .none }
@@ -40,7 +42,7 @@ public enum Attributes: Hashable, Sendable, Codable {
     /// The cases, for declarations.
     public enum Kind: String, Sendable, Hashable {
         case none, source, param, constant, alpha, unaryGrad, axis, axes, reduce, shape, perm, slice, pad, oneHot, dtype
-        case matmul, conv, pool, dropout, fused
+        case matmul, conv, pool, dropout, bucket, fused
     }
 
     public var kind: Kind {
@@ -64,6 +66,7 @@ public enum Attributes: Hashable, Sendable, Codable {
         case .conv: .conv
         case .pool: .pool
         case .dropout: .dropout
+        case .bucket: .bucket
         case .fused: .fused
         }
     }
@@ -127,6 +130,7 @@ public enum Attributes: Hashable, Sendable, Codable {
             if !a.countIncludePad { e.append(("count_include_pad", .bool(false))) }
             return e
         case .dropout(let a): return [("rate", .float(a.rate)), ("stream", .int(a.stream))]
+        case .bucket(let b): return [("bucket", .int(b))]
         case .fused(let a):
             return [("kind", .string(a.kind.rawValue)), ("region", .region(a.region)), ("dtype", .dtype(a.dtype)),
                     ("shape", .shape(a.shape))]
@@ -158,6 +162,7 @@ public enum Attributes: Hashable, Sendable, Codable {
     public var conv: ConvAttributes { guard case .conv(let a) = self else { mismatch("conv") }; return a }
     public var pool: PoolAttributes { guard case .pool(let a) = self else { mismatch("pool") }; return a }
     public var dropout: DropoutAttributes { guard case .dropout(let a) = self else { mismatch("dropout") }; return a }
+    public var bucket: Int { guard case .bucket(let b) = self else { mismatch("bucket") }; return b }
     public var fused: FusedAttributes { guard case .fused(let a) = self else { mismatch("fused") }; return a }
     /// The fused region, when these are a fused op's attributes.
     public var region: FusedRegion? { if case .fused(let a) = self { a.region } else { nil } }

@@ -259,11 +259,17 @@ public enum Conv2D {
     ///   nil (no bias), output `[n, f, oh, ow]` (overwritten); output must not
     ///   overlap the other operands.
     /// - workspace: at least `workspaceCount(.forward, for: g, threads: threads, as: T.self)` elements.
+    /// - imageByImage: on the im2col path, one GEMM per image and OpenBLAS on
+    ///   one thread, so that each image's result is the same whatever the
+    ///   batch (a GEMM over several images' columns may sum in another order:
+    ///   OpenBLAS picks its kernels by the product's size). The implicit GEMM
+    ///   computes each image alone in any case.
     @inlinable
     public static func forward<T: KernelScalar>(_ g: Conv2DGeometry, input: UnsafePointer<T>, weight: UnsafePointer<T>,
                                                 bias: UnsafePointer<T>?, epilogue: UnaryFunction? = nil,
                                                 output: UnsafeMutablePointer<T>, workspace: UnsafeMutableBufferPointer<T>,
-                                                threads: Int = Threads.count, algorithm: Algorithm? = nil) {
+                                                threads: Int = Threads.count, algorithm: Algorithm? = nil,
+                                                imageByImage: Bool = false) {
         if g.isDepthwise {
             depthwiseForward(g, input: input, weight: weight, bias: bias, epilogue: epilogue, output: output, threads: threads)
             return
@@ -276,11 +282,12 @@ public enum Conv2D {
             return
         }
         #endif
-        let s = schedule(g, pass: .forward, threads: threads, workspace: workspace.count,
-                             elementSize: MemoryLayout<T>.stride)
+        var s = schedule(g, pass: .forward, threads: threads, workspace: workspace.count,
+                         elementSize: MemoryLayout<T>.stride)
+        if imageByImage { s.chunk = 1 }
         let ws = workspace.baseAddress
         if s.workers == 1 {
-            Threads.setBLASThreads(threads)
+            Threads.setBLASThreads(imageByImage ? 1 : threads)
             var i0 = 0
             while i0 < g.n {
                 let count = min(s.chunk, g.n - i0)

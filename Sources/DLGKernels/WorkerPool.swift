@@ -200,3 +200,13 @@ enum Affinity {
         #endif
     }
 }
+
+extension Threads {
+    /// The processors the calling thread may run on (its affinity mask), or `coreCount` when
+    /// that is unknown. A launcher that binds each process to some cores (mpirun) makes it
+    /// fewer than the online cores.
+    public static var allowedProcessorCount: Int {
+        let n = Affinity.allowedProcessors().count
+        return n > 0 ? n : coreCount
+    }
+}

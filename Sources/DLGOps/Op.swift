@@ -30,6 +30,8 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case dropout_mask
     /// The product of some axes' sizes, as a scalar (for symbolic batch sizes).
     case axis_size
+    // Across the replicas of a data-parallel run
+    case allreduce, allreduce_start, allreduce_wait
     /// Several ops run as one kernel: see `FusedRegion` (attribute `region`).
     case fused
 }

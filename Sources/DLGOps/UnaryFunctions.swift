@@ -391,7 +391,9 @@ public enum Elementwise {
     }
 
     public enum Softsign: UnaryDefinition {
-        public static var info: UnaryInfo { UnaryInfo(doc: "x/(1 + |x|).", flops: 3, role: .activation, derivative: .input) }
+        /// A kink of the derivative: slope 1 from both sides of 0, but the second derivative jumps
+        /// there, so gradient checks (of gradients) keep to one side.
+        public static var info: UnaryInfo { UnaryInfo(doc: "x/(1 + |x|).", flops: 3, role: .activation, derivative: .input, kink: true) }
         @inlinable @inline(__always)
         public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { x / (1 + SIMDMath.abs(x)) }
         @inlinable @inline(__always)
@@ -399,6 +401,8 @@ public enum Elementwise {
             let d = 1 + SIMDMath.abs(x)
             return dy / (d * d)
         }
+        /// The piece at 0 keeps to the formula of x ≥ 0, smooth through 0 with the same slope.
+        public static func onPiece(_ piece: UInt8, _ x: Double, _ a: Double) -> Double { piece == 0 ? x / (1 - x) : x / (1 + x) }
     }
 
     public enum Mish: UnaryDefinition {

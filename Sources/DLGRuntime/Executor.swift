@@ -14,7 +14,7 @@ public final class Executor: @unchecked Sendable {
     let arena: UnsafeMutableRawPointer
     let workspace: UnsafeMutableRawPointer
     let workspaceBytes: Int
-    /// [seed, step], read by dropout kernels.
+    /// [seed, step, first row], read by dropout kernels.
     let control: UnsafeMutablePointer<UInt64>
     var kernels: [BoundKernel] = []
     var stateBase: [Int: UnsafeMutableRawPointer] = [:]
@@ -34,24 +34,50 @@ public final class Executor: @unchecked Sendable {
         get { control[1] }
         set { control[1] = newValue }
     }
+    /// In a data-parallel run, the row of the global batch where this replica's rows start
+    /// (dropout draws the masks of those rows of the whole batch); 0 otherwise.
+    public var firstRow: Int {
+        get { Int(control[2]) }
+        set { control[2] = UInt64(max(newValue, 0)) }
+    }
+    /// The replicas the collective kernels combine values over; nil in a single process.
+    public let collective: Collective?
+    /// Whether the program combines values across replicas (a data-parallel training step).
+    public let isReplicated: Bool
 
-    public init(_ program: Program, state: StateStore = StateStore(), threads: Int = Threads.count) throws(ExecutionError) {
+    public init(_ program: Program, state: StateStore = StateStore(), threads: Int = Threads.count,
+                collective: Collective? = nil) throws(ExecutionError) {
         self.program = program
         self.state = state
         self.threads = max(1, threads)
-        arena = UnsafeMutableRawPointer.allocate(byteCount: max(program.arenaBytes, 64), alignment: 64)
-        arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(program.arenaBytes, 64))
-        control = .allocate(capacity: 2)
-        control.initialize(repeating: 0, count: 2)
-        // Bind state by name; allocation happens only for new names.
-        for slot in program.state {
-            guard case .state(let offset) = slot.buffer.location else { continue }
-            stateBase[offset] = try state.bind(slot).pointer
-        }
+        // Everything this executor allocates, checked before any of it is: the arena, the
+        // kernels' workspace, the state entries it adds, and the initializers' values.
         var ws = 0
         // The instructions' scratch at this executor's thread count (the program's is for its own).
         for ins in program.instructions {
             ws = max(ws, ins.kernel.workspaceBytes(floatType: program.floatType, threads: self.threads, output: ins.output))
+        }
+        let newState = program.state.filter { state.entry($0.name) == nil }
+        let stateBytes = newState.reduce(0) { $0 + $1.buffer.bytes }
+        let initBytes = 8 * (program.state.map(\.buffer.count).max() ?? 0)
+        do {
+            try MemoryBudget.require(program.arenaBytes + ws + stateBytes + initBytes,
+                                     for: "model '\(program.name)' (an arena of \(formatBytes(program.arenaBytes)), "
+                                        + "\(formatBytes(stateBytes)) of parameters and optimizer state, \(formatBytes(ws)) of workspace)",
+                                     file: program.name)
+        } catch {
+            throw ExecutionError(error.message)
+        }
+        self.collective = collective
+        isReplicated = program.instructions.contains { $0.kernel.isCollective }
+        arena = UnsafeMutableRawPointer.allocate(byteCount: max(program.arenaBytes, 64), alignment: 64)
+        arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(program.arenaBytes, 64))
+        control = .allocate(capacity: 3)
+        control.initialize(repeating: 0, count: 3)
+        // Bind state by name; allocation happens only for new names.
+        for slot in program.state {
+            guard case .state(let offset) = slot.buffer.location else { continue }
+            stateBase[offset] = try state.bind(slot).pointer
         }
         workspaceBytes = ws
         workspace = UnsafeMutableRawPointer.allocate(byteCount: max(ws, 64), alignment: 64)
@@ -142,13 +168,17 @@ public final class Executor: @unchecked Sendable {
                 throw ExecutionError("\(describe(program.instructions[k.instruction])): \(error.message)")
             }
             let ins = program.instructions[k.instruction]
+            // A started sum is being written by the transfer; it is checked once it is waited for.
+            if nonFinite != nil || ins.kernel.startsTransfer { continue }
             if ins.output.dtype.isFloat,
                readDoubles(arenaPointer(ins.output), dtype: ins.output.dtype, count: ins.output.count).contains(where: { !$0.isFinite }) {
                 nonFinite = ins
-                return
+                // The replicas of a data-parallel step make every collective call of the step together:
+                // the step goes on to its end, and only its updates are skipped.
+                if !isReplicated { return }
             }
         }
-        applyUpdates()
+        if nonFinite == nil { applyUpdates() }
     }
 
     func runProfiled() throws(ExecutionError) {
@@ -218,6 +248,14 @@ public final class Executor: @unchecked Sendable {
         throw ExecutionError("input '\(slot.name)' expects \(slot.buffer.dtype.rawValue)\(Shape(expected)), found \(from)")
     }
 
+    /// The memory of input `i` (`program.inputs[i].buffer` gives its element
+    /// type and shape), for callers that fill it in place before each `run()`:
+    /// the program may reuse it for other values while it runs.
+    public func inputPointer(_ i: Int) -> UnsafeMutableRawPointer { arenaPointer(program.inputs[i].buffer) }
+
+    /// The memory of output `i`, valid from the end of a `run()` to the start of the next.
+    public func outputPointer(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(arenaPointer(program.outputs[i].buffer)) }
+
     public func output(_ i: Int) -> NDArray {
         let b = program.outputs[i].buffer
         return makeArray(arenaPointer(b), dtype: b.dtype, shape: b.shape)
@@ -240,7 +278,7 @@ public final class Executor: @unchecked Sendable {
         switch b.dtype {
         case .f32: p.assumingMemoryBound(to: Float.self)[i] = Float(v)
         case .f64: p.assumingMemoryBound(to: Double.self)[i] = v
-        case .i32: p.assumingMemoryBound(to: Int32.self)[i] = Int32(clamping: Int(v))
+        case .i32: p.assumingMemoryBound(to: Int32.self)[i] = int32Toward0(v)
         }
     }
 

@@ -54,6 +54,13 @@ public enum GradientCheck {
 
     /// `forward` is the training-form graph with its loss and every symbol bound.
     public static func run(_ forward: Graph, options: Options) throws(ExecutionError) -> Report {
+        try run(forward, options: options, alteringGradients: { _ in })
+    }
+
+    /// The check, with `alter` applied to the differentiated graph before it is lowered: the
+    /// tests give it wrong gradients, which the check must reject.
+    static func run(_ forward: Graph, options: Options,
+                    alteringGradients alter: (inout Graph) -> Void) throws(ExecutionError) -> Report {
         var g: Graph
         do { g = try forward.promotingFloats(to: .f64) } catch {
             throw ExecutionError("converting to double precision: \(error.message)")
@@ -66,6 +73,7 @@ public enum GradientCheck {
         if let d = ctx.diagnostics.errors.first {
             throw ExecutionError(d.message + (forward.location(d.range).map { " (\($0))" } ?? ""))
         }
+        alter(&dg)
         // stop_gradient treats its operand as a constant: the finite differences hold each
         // stop_gradient value at its value at the base point. The loss-only program reads it as an
         // input, fed from an output the gradient program adds for it.

@@ -59,6 +59,8 @@ public indirect enum Kernel: Sendable, Codable, Hashable {
     /// dlogits from (logits, targets or labels, dloss).
     case crossEntropyGradient(rows: Int, classes: Int, sparse: Bool)
     case dropoutMask(rate: Double, stream: Int)
+    /// A sum over the replicas of a data-parallel run, through the executor's `Collective`.
+    case collective(CollectiveKernel)
     /// A fused region: an optional library kernel, then one elementwise loop.
     case fused(FusedKernel)
 }
@@ -76,6 +78,16 @@ public struct GemmAccumulation: Sendable, Codable, Hashable {
     public var beta: Beta
     /// The output is X's storage: nothing to copy.
     public var inPlace: Bool
+}
+
+/// What a collective kernel does (see `Collective`).
+public enum CollectiveKernel: String, Sendable, Codable, Hashable {
+    /// y = Σ over replicas of x, blocking.
+    case sum
+    /// Copies the operands one after another into the output (a bucket) and starts its sum.
+    case start
+    /// Waits for the sum started on the operand (a bucket) and copies it to the output.
+    case wait
 }
 
 /// A softmax's rows: the shape viewed as [outer, n, inner] around its axis.
@@ -121,6 +133,13 @@ public struct FusedChain: Sendable, Codable, Hashable {
         FusedElementwiseKernel(steps: steps, shape: shape, views: views.map { ($0.input, $0.strides) },
                                reduction: reduction.map { FusedElementwiseKernel.Reduction(op: $0.op, shape: shape, axes: Set($0.axes)) })
     }
+}
+
+extension Kernel {
+    /// Whether it combines values across replicas (the program is a data-parallel step).
+    public var isCollective: Bool { if case .collective = self { true } else { false } }
+    /// Whether it starts a sum whose output the transfer writes until a later wait.
+    public var startsTransfer: Bool { self == .collective(.start) }
 }
 
 extension Kernel {

@@ -3,7 +3,9 @@ import DLGKernels
 
 /// Binds each instruction's kernel to its buffers, once, when an executor
 /// is created: every choice was made by the compiler (`Kernel`); this only
-/// resolves pointers and makes the call.
+/// resolves pointers and makes the call — in a batch-invariant program
+/// (`Program.batchInvariant`), GEMMs as row-stable GEMMs and convolutions
+/// image by image.
 extension Executor {
     typealias Call = () throws(ExecutionError) -> Void
 
@@ -103,6 +105,23 @@ extension Executor {
                 let a = x[0]
                 return { out.update(from: a, count: n) }
             }
+        case .gemm(let plan, let ia, let ib, let acc) where program.batchInvariant:
+            let (a, b) = (x[ia], x[ib])
+            let copy = acc.map { accumulationCopy($0, x, out, count: n) } ?? {}
+            let beta = gemmBeta(acc, x)
+            return { copy(); plan.runRowStable(a: a, b: b, c: out, beta: beta(), threads: threads) }
+        case .batchedGemm(let plan, let ia, let ib, let acc) where program.batchInvariant:
+            let (a, b) = (x[ia], x[ib])
+            let copy = acc.map { accumulationCopy($0, x, out, count: n) } ?? {}
+            let beta = gemmBeta(acc, x)
+            return {
+                copy()
+                let bv = beta()
+                for i in 0 ..< plan.batch {
+                    plan.gemm.runRowStable(a: a + i * plan.strideA, b: b + i * plan.strideB, c: out + i * plan.strideC, beta: bv,
+                                           threads: threads)
+                }
+            }
         case .gemm(let plan, let ia, let ib, let acc):
             let (a, b) = (x[ia], x[ib])
             let wsOrNil = ws.count >= plan.workspaceCount(threads: threads) ? ws : nil
@@ -131,7 +150,11 @@ extension Executor {
         case .convolution(let g, let ix, let iw, let ib, let activation):
             let (a, w) = (x[ix], x[iw])
             let bias = ib.map { UnsafePointer(x[$0]) }
-            return { Conv2D.forward(g, input: a, weight: w, bias: bias, epilogue: activation, output: out, workspace: ws, threads: threads) }
+            let imageByImage = program.batchInvariant
+            return {
+                Conv2D.forward(g, input: a, weight: w, bias: bias, epilogue: activation, output: out, workspace: ws, threads: threads,
+                               imageByImage: imageByImage)
+            }
         case .convolutionGradInput(let g):
             let (dy, w) = (x[0], x[1])
             return { Conv2D.backwardInput(g, gradOutput: dy, weight: w, gradInput: out, workspace: ws, threads: threads) }
@@ -179,15 +202,32 @@ extension Executor {
         case .dropoutMask(let rate, let stream):
             let control = self.control
             let s = UInt64(stream)
+            // A replica's rows start at row control[2] of the global batch: its mask is that part of the whole batch's.
+            let perRow = UInt64(n / max(ins.output.shape.first ?? 1, 1))
             return { () throws(ExecutionError) in
                 // A fresh mask per (seed, step, stream), independent of threading.
                 let key = splitMix64(control[0] &+ splitMix64(control[1] &* 0x9E37_79B9_7F4A_7C15 &+ s))
-                do throws(DropoutError) { try dropoutMask(out, range: 0..<n, rate: rate, seed: key, offset: 0) } catch {
+                do throws(DropoutError) { try dropoutMask(out, range: 0..<n, rate: rate, seed: key, offset: control[2] &* perRow) } catch {
                     throw ExecutionError(error.description)
                 }
             }
+        case .collective(let c):
+            return try bindCollective(c, ins, inputs: x, output: out)
         case .fused(let f):
             return try bindFused(f, ins, inputs: x, output: out, T.self)
+        }
+    }
+
+    /// The β a GEMM scales what its output held by: 0 without accumulation, else the immediate or the input read at each run.
+    func gemmBeta<T: KernelScalar>(_ acc: GemmAccumulation?, _ x: [UnsafeMutablePointer<T>]) -> () -> T {
+        switch acc?.beta {
+        case nil: return { 0 }
+        case .immediate(let c)?:
+            let beta = T(c)
+            return { beta }
+        case .input(let j)?:
+            let p = UnsafePointer(x[j])
+            return { p.pointee }
         }
     }
 

@@ -27,6 +27,7 @@ public enum KernelRule: Sendable, Hashable {
     case crossEntropy(sparse: Bool)
     case crossEntropyGradient(sparse: Bool)
     case dropoutMask, fused
+    case collective(CollectiveKernel)
 }
 
 /// The one table that binds ops to kernels, keyed by op: each op's node
@@ -50,6 +51,7 @@ public enum KernelTable {
             .log_softmax_grad: .softmaxGradient(log: true), .softmax_ce: .crossEntropy(sparse: false),
             .sparse_softmax_ce: .crossEntropy(sparse: true), .softmax_ce_grad: .crossEntropyGradient(sparse: false),
             .sparse_softmax_ce_grad: .crossEntropyGradient(sparse: true), .dropout_mask: .dropoutMask, .fused: .fused,
+            .allreduce: .collective(.sum), .allreduce_start: .collective(.start), .allreduce_wait: .collective(.wait),
         ]
         t.merge(named) { _, new in new }
         return t
@@ -107,6 +109,7 @@ public enum KernelTable {
             return .crossEntropyGradient(rows: c.shape(0)[0], classes: c.shape(0)[1], sparse: sparse)
         case .dropoutMask: return .dropoutMask(rate: c.attrs.dropout.rate, stream: c.attrs.dropout.stream)
         case .fused: return try FusedLowering.kernel(c)
+        case .collective(let k): return .collective(k)
         }
     }
 

@@ -30,11 +30,12 @@ public enum Lowering {
             shapes.append(dims)
         }
         // One float type for the whole program.
-        let floats = Set(g.nodes.map(\.type.dtype).filter(\.isFloat))
-        guard floats.count <= 1 else {
-            throw LoweringError(message: "the graph mixes f32 and f64 values; a program computes in one float type")
+        let floatType = g.nodes.first { $0.type.dtype.isFloat }?.type.dtype ?? .f32
+        if let n = g.nodes.first(where: { $0.type.dtype.isFloat && $0.type.dtype != floatType }) {
+            throw LoweringError(message: "the graph mixes f32 and f64 values: \(g.ref(n.id)) (\(n.op.rawValue)"
+                                + (g.location(n.loc).map { " at \($0)" } ?? "")
+                                + ") is \(n.type.dtype) but the first float value is \(floatType); a program computes in one float type")
         }
-        let floatType = floats.first ?? .f32
 
         var arena = g.plan?.arenaBytes ?? 0, state = 0, total = 0
         func align(_ x: Int) -> Int { (x + alignment - 1) / alignment * alignment }

@@ -122,6 +122,12 @@ public struct Program: Sendable {
     public var inputGradients: [(input: Int, buffer: Buffer)]
     /// Bytes of each value's buffer, for memory reports: the no-reuse total.
     public var valueBytes: Int
+    /// Every example of a batch computed by the same operations whatever the
+    /// batch holds: matrix products row-stable (`GemmPlan.runRowStable`),
+    /// im2col convolutions image by image. Set before executors are made
+    /// (not part of a compiled file); `dlg run` and `dlg serve` set it, so
+    /// that an example's outputs do not depend on the batch it is in.
+    public var batchInvariant = false
 
     public func stateIndex(named name: String) -> Int? { state.firstIndex { $0.name == name } }
     public func inputIndex(named name: String) -> Int? { inputs.firstIndex { $0.name == name } }

@@ -74,6 +74,9 @@ public enum ProgramPrinter {
         case .crossEntropyGradient(let rows, let classes, let sparse):
             return "\(sparse ? "sparse " : "")softmax cross-entropy gradient, \(rows) rows of \(classes)"
         case .dropoutMask(let rate, let stream): return "dropout mask, rate \(formatNumber(rate)), stream \(stream)"
+        case .collective(.sum): return "sum over the replicas"
+        case .collective(.start): return "bucket of \(inputs) operands, its sum over the replicas started"
+        case .collective(.wait): return "wait for the bucket's sum over the replicas"
         case .fused(let f):
             var parts: [String] = []
             if let h = f.head { parts.append(describe(h, inputs: inputs) + (f.headToScratch ? " into scratch" : "")) }

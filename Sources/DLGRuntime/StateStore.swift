@@ -91,7 +91,7 @@ func writeDoubles(_ v: [Double], to p: UnsafeMutableRawPointer, dtype: DType) {
     switch dtype {
     case .f32: for (i, x) in v.enumerated() { p.assumingMemoryBound(to: Float.self)[i] = Float(x) }
     case .f64: for (i, x) in v.enumerated() { p.assumingMemoryBound(to: Double.self)[i] = x }
-    case .i32: for (i, x) in v.enumerated() { p.assumingMemoryBound(to: Int32.self)[i] = Int32(clamping: Int(x.rounded(.towardZero))) }
+    case .i32: for (i, x) in v.enumerated() { p.assumingMemoryBound(to: Int32.self)[i] = int32Toward0(x) }
     }
 }
 
@@ -123,7 +123,7 @@ func write(_ a: NDArray, to p: UnsafeMutableRawPointer, dtype: DType, rows: Arra
         switch dtype {
         case .f32: put(p.assumingMemoryBound(to: Float.self)) { Float($0) }
         case .f64: put(p.assumingMemoryBound(to: Double.self)) { $0 }
-        case .i32: put(p.assumingMemoryBound(to: Int32.self)) { Int32(clamping: Int($0.rounded(.towardZero))) }
+        case .i32: put(p.assumingMemoryBound(to: Int32.self)) { int32Toward0($0) }
         }
     }
     switch a.storage {
@@ -150,4 +150,16 @@ func write(_ a: NDArray, to p: UnsafeMutableRawPointer, dtype: DType, rows: Arra
     case .i64(let v): copy(v) { Double($0) }
     case .u8(let v): copy(v) { Double($0) }
     }
+}
+
+/// A Double as an Int32, toward zero and clamped to Int32's range; NaN as 0.
+/// (Inputs are checked for integers before they get here; this only keeps a
+/// stray value from trapping.)
+@inline(__always)
+func int32Toward0(_ x: Double) -> Int32 {
+    if x.isNaN { return 0 }
+    if x >= 2147483647 { return .max }
+    if x <= -2147483648 { return .min }
+    // conversion: NaN and values outside Int32 handled above
+    return Int32(x.rounded(.towardZero))
 }

@@ -1,4 +1,6 @@
 import DLGData
+import DLGGraph
+import DLGRuntime
 import Foundation
 
 /// Checkpoints are safetensors files: one tensor per state entry, named by
@@ -46,14 +48,88 @@ public enum Checkpoint {
         }
     }
 
-    public static func load(_ path: String) throws -> (tensors: SafetensorsFile, position: Position?) {
+    /// Reads a checkpoint and its position (see `position(_:file:model:)`).
+    public static func load(_ path: String, model: String? = nil) throws -> (tensors: SafetensorsFile, position: Position?) {
         let f = try Safetensors.read(path)
-        guard f.metadata["format"] == format, let e = f.metadata["epoch"].flatMap(Int.init),
-              let s = f.metadata["step"].flatMap(Int.init) else {
-            return (f, nil)
+        return (f, try position(f.metadata, file: path, model: model))
+    }
+
+    /// The run's position recorded in a checkpoint's metadata. A file
+    /// without dlg's metadata (a safetensors file from elsewhere, which may
+    /// have a `format` such as `pt`, but not `epoch`, `step`, `since_best` or
+    /// `best`) has none: nil. With it, every field is checked — the format, the model's name
+    /// (when `model` is given), non-negative integers for the epoch, step,
+    /// seed and epochs since the best, at least one step per epoch, a finite
+    /// best metric — and a bad one is an error naming the file, the field
+    /// and its value, never a silent restart at epoch 0.
+    public static func position(_ meta: [String: String], file: String, model: String?) throws -> Position? {
+        // dlg's own keys; "format" and "model" alone are not dlg's (PyTorch writes format "pt").
+        let keys: Set<String> = ["epoch", "step", "since_best", "best"]
+        guard meta.keys.contains(where: keys.contains) || meta["format"]?.hasPrefix("dlg-checkpoint") == true else { return nil }
+        func fail(_ key: String, _ why: String) -> DataError {
+            DataError(file: file, .badHeader(field: "__metadata__.\(key)", message: why))
         }
-        return (f, Position(epoch: e, step: s, seed: f.metadata["seed"].flatMap(UInt64.init) ?? 0,
-                            best: f.metadata["best"].flatMap(Double.init),
-                            sinceBest: f.metadata["since_best"].flatMap(Int.init) ?? 0))
+        guard let f = meta["format"] else { throw fail("format", "missing; a dlg checkpoint records \(format)") }
+        guard f == format else { throw fail("format", "'\(f)' is not \(format)") }
+        guard let m = meta["model"] else { throw fail("model", "missing") }
+        if let model, m != model {
+            throw fail("model", "the checkpoint is of model '\(m)', not '\(model)'")
+        }
+        func count(_ key: String, required: Bool = true) throws -> Int? {
+            guard let text = meta[key] else {
+                if required { throw fail(key, "missing") }
+                return nil
+            }
+            // conversion: parses text (failable)
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let v = Int(text) else {
+                throw fail(key, "'\(text)' is not a non-negative integer")
+            }
+            // Counts go up from here: far below Int.max, so that they cannot overflow.
+            guard v <= 1 << 53 else { throw fail(key, "\(v) is more than 2^53") }
+            return v
+        }
+        let epoch = try count("epoch")!
+        let step = try count("step")!
+        guard step >= epoch else {
+            throw fail("step", "\(step) steps cannot complete \(epoch) epochs (every epoch takes at least one step)")
+        }
+        var seed: UInt64 = 0
+        if let text = meta["seed"] {
+            // conversion: parses text (failable)
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let v = UInt64(text) else {
+                throw fail("seed", "'\(text)' is not a non-negative 64-bit integer")
+            }
+            seed = v
+        }
+        let sinceBest = try count("since_best", required: false) ?? 0
+        guard sinceBest <= epoch else { throw fail("since_best", "\(sinceBest) is more than the \(epoch) epochs run") }
+        var best: Double?
+        if let text = meta["best"] {
+            guard let v = Double(text), v.isFinite else { throw fail("best", "'\(text)' is not a finite number") }
+            best = v
+        }
+        return Position(epoch: epoch, step: step, seed: seed, best: best, sinceBest: sinceBest)
+    }
+}
+
+extension Checkpoint {
+    /// Copies every parameter and buffer of `state` (optimizer state
+    /// excepted) from the tensor of the same name in `file`. Returns one line
+    /// per entry that is missing from the file or has another shape there
+    /// (those entries keep their values); empty when everything matched.
+    public static func restore(_ state: StateStore, from file: SafetensorsFile) -> [String] {
+        var problems: [String] = []
+        for e in state.entries where !e.name.hasPrefix("optimizer.") {
+            guard let t = file[e.name] else {
+                problems.append("'\(e.name)' (\(e.dtype.rawValue)\(Shape(e.shape))) is missing")
+                continue
+            }
+            guard t.shape == e.shape else {
+                problems.append("'\(e.name)' has shape \(Shape(t.shape)) in the file but the model expects \(Shape(e.shape))")
+                continue
+            }
+            do { try state.set(e.name, t) } catch { problems.append(error.message) }
+        }
+        return problems
     }
 }

@@ -135,6 +135,11 @@ public struct EpochRecord: Sendable, Equatable {
     public var learningRate: Double
     public var seconds: Double
     public var samplesPerSecond: Double
+    /// The L1/L2 penalty part of `loss` (its mean over the epoch's steps), when the run has one.
+    public var penalty: Double?
+    /// With augmentation: the worker's time making the epoch's batches, and the steps' time waiting for them.
+    public var augmentSeconds: Double?
+    public var augmentWaitSeconds: Double?
 
     public init(epoch: Int, loss: Double, accuracy: Double?, valLoss: Double?, valAccuracy: Double?,
                 learningRate: Double, seconds: Double, samplesPerSecond: Double) {

@@ -4,7 +4,42 @@ import Foundation
 /// Turns a data specification into a dataset. Relative paths are resolved
 /// against the directory of the .dlg file that names them.
 public enum DataLoader {
-    public static func load(_ spec: DataSpec, relativeTo base: String, seed: UInt64) throws -> Dataset {
+    /// Loads a data source. Unless `allowNonFinite`, NaN and infinity in the
+    /// features or float labels of a file are an error naming the file, the
+    /// element and the value.
+    public static func load(_ spec: DataSpec, relativeTo base: String, seed: UInt64, allowNonFinite: Bool = false) throws -> Dataset {
+        let d = try loadUnchecked(spec, relativeTo: base, seed: seed, allowNonFinite: allowNonFinite)
+        if !allowNonFinite { try d.checkFinite() }
+        return d
+    }
+
+    /// Features and labels from two sources: the counts must agree, and the
+    /// error names the labels' file.
+    static func pair(_ name: String, _ x: NDArray, labels: NDArray?, labelsFile: String?, classCount: Int? = nil) throws -> Dataset {
+        if let y = labels, let lf = labelsFile {
+            guard y.rank >= 1, x.rank >= 1, y.shape[0] == x.shape[0] else {
+                throw DataError(file: lf, .invalid(
+                    "holds \(y.rank >= 1 ? y.shape[0] : 0) labels (\(y)) but \(name) holds \(x.rank >= 1 ? x.shape[0] : 0) examples (\(x))"))
+            }
+        }
+        do {
+            var d = try Dataset(name: name, features: x, labels: labels, classCount: classCount)
+            d.labelSource = labelsFile
+            return d
+        } catch let e as DataError {
+            throw DataError(file: name, e.kind)
+        }
+    }
+
+    /// An array converted to i32 labels; a value that is not an integer in
+    /// range is an error naming the file.
+    static func integerLabels(_ a: NDArray, file: String) throws -> NDArray {
+        do { return try a.converted(to: .i32) } catch let e as DataError {
+            throw DataError(file: file, e.kind)
+        }
+    }
+
+    static func loadUnchecked(_ spec: DataSpec, relativeTo base: String, seed: UInt64, allowNonFinite: Bool) throws -> Dataset {
         func path(_ p: String) -> String {
             if p.hasPrefix("/") || base.isEmpty { return p }
             return (base as NSString).appendingPathComponent(p)
@@ -31,13 +66,13 @@ public enum DataLoader {
             return d
         case .csv(let p, let label):
             // Labels are class indices when every one is an integer, regression targets otherwise.
-            let d = try CSV.read(path(p), label: label, labelType: .f32)
+            let d = try CSV.read(path(p), label: label, labelType: .f32, allowNonFinite: allowNonFinite)
             guard let y = d.labels, y.toDoubles().allSatisfy({ $0 == $0.rounded() && abs($0) < 2e9 }) else { return d }
             return try Dataset(name: d.name, features: d.features, labels: try y.converted(to: .i32).reshaped([d.count]))
         case .npy(let f, let l):
             let x = try NPY.read(path(f))
             let y = try l.map { try NPY.read(path($0)) }
-            return try Dataset(name: (f as NSString).lastPathComponent, features: x, labels: y)
+            return try pair(path(f), x, labels: y, labelsFile: l.map(path))
         case .npz(let p, let f, let l):
             let arrays = try NPZ.read(path(p))
             func named(_ n: String) throws -> NDArray {
@@ -46,12 +81,18 @@ public enum DataLoader {
                 }
                 return a.array
             }
-            return try Dataset(name: (p as NSString).lastPathComponent, features: try named(f), labels: try l.map(named))
+            let x = try named(f)
+            let y = try l.map(named)
+            return try pair("\(path(p)) (array '\(f)')", x, labels: y, labelsFile: l.map { "\(path(p)) (array '\($0)')" })
         case .idx(let images, let labels):
             var x = try IDX.read(path(images))
+            if !allowNonFinite, let k = x.firstNonFinite() {
+                throw DataError(file: path(images), .invalid(
+                    "feature element \(x.indexText(k)) is \(x.doubleValue(at: k)); data must be finite (set allow_nonfinite = true to load NaN and infinity)"))
+            }
             if x.elementType == .u8 { x = try Normalization.unitRange(fittedOn: x).apply(x, as: .f32) }
-            let y = try labels.map { try IDX.read(path($0)).converted(to: .i32) }
-            return try Dataset(name: (images as NSString).lastPathComponent, features: x, labels: y)
+            let y = try labels.map { try integerLabels(try IDX.read(path($0)), file: path($0)) }
+            return try pair(path(images), x, labels: y, labelsFile: labels.map(path))
         case .cifar10(let files): return try CIFAR10.load(files: files.map(path))
         }
     }

@@ -15,6 +15,8 @@ public final class ConsoleProgress: ProgressReporter {
     var lastDraw = 0.0
     var epochStart = 0.0
     var epochs = 0
+    /// Examples of the test part, named in the header line.
+    public var testExamples = 0
 
     public init(live: Bool, stream: FileHandle = .standardError) {
         self.live = live
@@ -27,6 +29,7 @@ public final class ConsoleProgress: ProgressReporter {
     public func begin(model: String, epochs: Int, examples: Int, batch: Int, validation: Int) {
         self.epochs = epochs
         write("training \(model): \(examples) examples" + (validation > 0 ? ", \(validation) held out" : "")
+              + (testExamples > 0 ? ", \(testExamples) for testing" : "")
               + ", batch \(batch), \(epochs) epoch\(epochs == 1 ? "" : "s")\n")
         epochStart = now()
     }
@@ -53,6 +56,7 @@ public final class ConsoleProgress: ProgressReporter {
         let every = max(1, epochs / 20)
         if epochs > 50, (r.epoch + 1) % every != 0, r.epoch + 1 != epochs, r.epoch != 0 { return }
         var line = "epoch \(r.epoch + 1)/\(epochs)  loss \(fmt(r.loss))"
+        if let p = r.penalty { line += " (penalty \(fmt(p)))" }
         if let a = r.accuracy { line += "  acc \(pct(a))" }
         if let v = r.valLoss { line += "  val_loss \(fmt(v))" }
         if let v = r.valAccuracy { line += "  val_acc \(pct(v))" }

@@ -8,7 +8,16 @@ import Foundation
 
 public struct TrainError: Error, CustomStringConvertible, Sendable {
     public var message: String
-    public init(_ m: String) { message = m }
+    /// In a data-parallel run: every replica raised this error at the same point (they agreed
+    /// on it), so the job can end normally; otherwise it is this replica's alone.
+    public var collective: Bool
+    /// Nothing to print: another replica says why (see `DataParallel.agree`).
+    public var silent: Bool
+    public init(_ m: String, collective: Bool = false, silent: Bool = false) {
+        message = m
+        self.collective = collective
+        self.silent = silent
+    }
     public var description: String { message }
 }
 
@@ -36,15 +45,30 @@ public final class Session: @unchecked Sendable {
     var evalExecutors: [Int: Executor] = [:]
     var predictExecutors: [Int: Executor] = [:]
     var stateInitialized = false
+    /// The loss function the model minimizes (`bce`, `cross_entropy`, …), when it is one call.
+    public private(set) var lossKind: String?
     /// Time spent compiling (parse to executor), in seconds.
     public private(set) var compileSeconds = 0.0
 
     /// Sizes fixed on the command line (`--bind size=64`); the batch symbol follows each batch.
     public let bindings: [String: Int]
+    /// The replicas of a data-parallel run (Docs/distributed.md); nil in a single process.
+    /// With more than one, the training step takes this replica's share of each global batch
+    /// and sums the gradients over all of them.
+    public let collective: Collective?
+    /// The size of a bucket of gradients summed in one call (nil: the compiler's choice).
+    public var bucketBytes: Int?
+    /// Warnings of the training step's compilation (for example a loss that replicas cannot share exactly).
+    public private(set) var warnings = Diagnostics()
 
-    public init(file: SourceFile, model: String?, config: TrainConfig, threads: Int, bindings: [String: Int] = [:]) throws {
+    /// Whether the training step runs across several replicas.
+    public var isReplicated: Bool { (collective?.size ?? 1) > 1 }
+
+    public init(file: SourceFile, model: String?, config: TrainConfig, threads: Int, bindings: [String: Int] = [:],
+                collective: Collective? = nil) throws {
         self.file = file
         self.bindings = bindings
+        self.collective = collective
         self.modelName = model
         self.config = config
         self.threads = threads
@@ -61,15 +85,18 @@ public final class Session: @unchecked Sendable {
         if g.loss == nil {
             throw TrainError("model '\(g.name)' has nothing to minimize; add 'minimize <loss>' to train it")
         }
+        lossKind = Session.lossKind(g)
+        try checkFreezePatterns(g)
     }
 
     /// A session over programs compiled ahead of time (`dlg compile --training-step -o`).
     public init(compiled: CompiledModel, config: TrainConfig, threads: Int) throws {
         guard let train = compiled.train, let eval = compiled.eval, let batch = compiled.batch else {
-            throw TrainError("\(compiled.source): this compiled file holds no training step; compile it with --training-step")
+            throw TrainError("this compiled file (of \(compiled.source)) holds no training step; compile it with --training-step")
         }
         file = SourceFile(path: compiled.source, text: "")
         bindings = [:]
+        collective = nil
         modelName = compiled.model
         name = compiled.model
         self.config = config
@@ -95,7 +122,7 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    func compile(batch: Int, training: Bool, keepLoss: Bool = true) throws -> Executor {
+    func compile(batch: Int, training: Bool, keepLoss: Bool = true, batchInvariant: Bool = false) throws -> Executor {
         if let fixedBatch {
             throw TrainError("the compiled program runs at batch \(fixedBatch) only; \(batch) was asked for")
         }
@@ -106,13 +133,21 @@ public final class Session: @unchecked Sendable {
         o.differentiate = training
         o.optimizer = training ? config.optimizer : nil
         o.bindings = bindings
+        o.freeze = config.freeze
         if let s = batchSymbol { o.bindings[s] = batch }
+        if training, let c = collective, c.size > 1 {
+            o.replicas = c.size
+            o.syncBatchnorm = config.syncBatchnorm
+            o.bucketBytes = bucketBytes
+        }
         let (graph, diags, _) = Pipeline.compile(file, model: modelName, options: o)
         guard let g = graph else { throw CompileFailure(diagnostics: diags, file: file) }
-        let program: Program
+        if training { warnings.append(contentsOf: diags.warnings.filter { $0.id == "replica-loss" }) }
+        var program: Program
         do { program = try Lowering.lower(g) } catch { throw TrainError(error.message) }
+        program.batchInvariant = batchInvariant
         let e: Executor
-        do { e = try Executor(program, state: state, threads: threads) } catch { throw TrainError(error.message) }
+        do { e = try Executor(program, state: state, threads: threads, collective: collective) } catch { throw TrainError(error.message) }
         e.seed = config.seed
         if !stateInitialized {
             e.initializeState(seed: config.seed)
@@ -164,9 +199,10 @@ public final class Session: @unchecked Sendable {
 
     /// The forward pass alone, in the inference form and without the loss: it reads only
     /// the inputs the outputs depend on (no labels), for predictions on unlabelled data.
+    /// Batch-invariant: a prediction does not depend on the batch size (and equals `dlg run`'s).
     public func predictExecutor(batch: Int) throws -> Executor {
         if let e = predictExecutors[batch] { return e }
-        let e = try compile(batch: batch, training: false, keepLoss: false)
+        let e = try compile(batch: batch, training: false, keepLoss: false, batchInvariant: true)
         markInitialized(e)
         predictExecutors[batch] = e
         return e
@@ -176,9 +212,15 @@ public final class Session: @unchecked Sendable {
         for s in e.program.state { initializedNames.insert(s.name) }
     }
 
-    /// Every state entry, for checkpoints.
+    /// Every state entry, for checkpoints; the replicas' per-step scalars
+    /// (`replica.fraction`, `replica.active`) are not part of a model's state.
     public func stateArrays() -> [NamedArray] {
-        state.entries.map { NamedArray($0.name, state.array($0.name)!) }
+        state.entries.filter { !Session.isReplicaScalar($0.name) }.map { NamedArray($0.name, state.array($0.name)!) }
+    }
+
+    /// The scalars the trainer sets before each step of a data-parallel run.
+    public static func isReplicaScalar(_ name: String) -> Bool {
+        name == ReplicaLossScaling.fraction || name == ReplicaLossScaling.active
     }
 }
 

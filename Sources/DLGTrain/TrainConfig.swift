@@ -43,14 +43,14 @@ public enum ScheduleSpec: Sendable, Equatable {
         case .constant: return base
         case .timeBased(let k): return base / (1 + k * Double(epoch))
         case .steppedTimeBased(let k, let every): return base / (1 + k * Double(epoch / every))
-        case .exponential(let g): return base * pow(g, Double(epoch))
-        case .step(let every, let f): return base * pow(f, Double(epoch / every))
+        case .exponential(let g): return base * pow(g, epoch)
+        case .step(let every, let f): return base * pow(f, epoch / every)
         }
     }
 
-    private func pow(_ x: Double, _ n: Double) -> Double {
+    private func pow(_ x: Double, _ n: Int) -> Double {
         var r = 1.0
-        for _ in 0..<Int(n) { r *= x }
+        for _ in 0..<max(0, n) { r *= x }
         return r
     }
 }
@@ -77,6 +77,19 @@ public struct TrainConfig: Sendable {
     /// Model inputs fed with the features and the labels (default: the first two inputs in order).
     public var inputs: [String]?
     public var checkpoint: String?
+    /// Held-out test data, evaluated once after training (same forms as `validation`).
+    public var test: ValidationSpec = .none
+    /// Early stopping: a change of `metric` smaller than this is not an improvement (Keras's min_delta).
+    public var minDelta = 0.0
+    /// Parameters kept fixed: glob patterns over their hierarchical names (`c1.*`).
+    public var freeze: [String] = []
+    /// Transforms applied to each training batch (empty: none).
+    public var augment: [AugmentSpec] = []
+    /// Data-parallel runs: batchnorm's training statistics over the whole global batch (summed
+    /// over the replicas) rather than each replica's own shard (Docs/distributed.md).
+    public var syncBatchnorm = false
+    /// Load NaN and infinity in the data instead of refusing them (`allow_nonfinite = true`).
+    public var allowNonFinite = false
 
     public init() {}
 
@@ -89,11 +102,20 @@ public struct TrainConfig: Sendable {
             case .failure(let d): diagnostics.append(d.diagnostic)
             case .success(let v):
                 if let problem = c.apply(key: s.key, v) {
-                    diagnostics.report(TrainSettingDiagnostic.inSetting(key: s.key, problem), at: s.valueRange)
+                    diagnostics.report(TrainSettingDiagnostic.inSetting(key: s.key, problem), at: badItem(s, v) ?? s.valueRange)
                 }
             }
         }
         return c
+    }
+
+    /// In a list of transforms, the first one that cannot be read: the place to point at.
+    static func badItem(_ s: TrainBlock.Entry, _ v: Setting) -> SourceRange? {
+        guard s.key == "augment", case .list(let items) = v, items.count == s.itemRanges.count else { return nil }
+        return zip(items, s.itemRanges).first { item, _ in
+            if case .failure = AugmentSpec.parse(item) { return true }
+            return false
+        }?.1
     }
 
     /// Applies one setting; returns what is wrong with it, or nil.
@@ -104,18 +126,20 @@ public struct TrainConfig: Sendable {
             case .success(let d): data = d
             case .failure(let e): return e
             }
-        case "validation":
+        case "validation", "test":
+            let spec: ValidationSpec
             switch v {
-            case .float(let f) where f > 0 && f < 1: validation = .fraction(f)
-            case .int(let n) where n > 0: validation = .count(n)
-            case .int(0), .word("none"), .bool(false): validation = .none
+            case .float(let f) where f > 0 && f < 1: spec = .fraction(f)
+            case .int(let n) where n > 0: spec = .count(n)
+            case .int(0), .word("none"), .bool(false): spec = .none
             default:
                 switch DataSpec.parse(v) {
-                case .success(let d): validation = .data(d)
+                case .success(let d): spec = .data(d)
                 case .failure:
                     return .expected(.validation, got: v.description)
                 }
             }
+            if key == "test" { test = spec } else { validation = spec }
         case "optimizer":
             switch OptimizerSpec.parse(v, keeping: optimizer) {
             case .success(let o): optimizer = o
@@ -130,6 +154,7 @@ public struct TrainConfig: Sendable {
             epochs = n
         case "seed":
             guard let n = v.integer, n >= 0 else { return .expected(.seed, got: v.description) }
+            // conversion: n ≥ 0 checked above
             seed = UInt64(n)
         case "schedule":
             switch ScheduleSpec.parse(v) {
@@ -157,6 +182,9 @@ public struct TrainConfig: Sendable {
         case "shuffle":
             guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
             shuffle = b
+        case "sync_batchnorm":
+            guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
+            syncBatchnorm = b
         case "normalize":
             guard let w = v.text, let n = NormalizeSpec(rawValue: w) else { return .expected(.normalize, got: v.description) }
             normalize = n
@@ -171,7 +199,23 @@ public struct TrainConfig: Sendable {
         case "checkpoint":
             guard let p = v.text else { return .expected(.path, got: v.description) }
             checkpoint = p
-        case "test", "loss_every":
+        case "allow_nonfinite":
+            guard case .bool(let b) = v else { return .expected(.bool, got: v.description) }
+            allowNonFinite = b
+        case "min_delta":
+            guard let x = v.number, x >= 0 else { return .expected(.nonNegativeNumber, got: v.description) }
+            minDelta = x
+        case "freeze":
+            switch FreezePatterns.parse(v) {
+            case .success(let p): freeze = p
+            case .failure(let e): return e
+            }
+        case "augment":
+            switch AugmentSpec.parseList(v) {
+            case .success(let a): augment = a
+            case .failure(let e): return e
+            }
+        case "loss_every":
             return nil
         default:
             return .unknownSetting(name: key, suggestion: nil, known: Frontend.trainSettings.sorted())

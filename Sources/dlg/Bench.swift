@@ -42,7 +42,10 @@ struct Bench: ParsableCommand {
         }
     }
 
+    @OptionGroup var memory: MemoryOptions
+
     func run() throws {
+        memory.apply()
         Threads.configure(threads)
         let file = try loadSource(options.file)
         guard let setting = Setting.parse(optimizer),

@@ -16,32 +16,35 @@ struct Compile: ParsableCommand {
             the memory plan (arena, no-reuse total, max-live lower bound, efficiency, fragmentation). \
             Without --training-step the program is the forward pass in inference form (no loss); with it, \
             the whole training step (forward, backward, optimizer). \
-            A file written with -o (JSON, format dlg-compiled/1) can be given to dlg run and dlg train \
+            A file written with -o (JSON, format dlg-compiled/2) can be given to dlg run and dlg train \
             in place of the .dlg.
             """)
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var passes: PassOptions
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the compiled program to this file (JSON, format dlg-compiled/1; usually .dlgc).",
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the compiled program to this file (JSON, format dlg-compiled/2; usually .dlgc).",
                                                      valueName: "PATH"))
     var output: String?
     @Flag(help: "Print the report as JSON.") var json = false
-    @Option(name: .customLong("max-memory"), help: ArgumentHelp(
-        "Refuse a plan whose arena exceeds this many bytes: a number, optionally with the suffix K, M or G (powers of 1024), e.g. 512M, 1.5G.",
-        valueName: "BYTES"))
-    var maxMemory: String?
+    @OptionGroup var memory: MemoryOptions
+
+    func validate() throws {
+        if passes.replicas > 1 {
+            throw ValidationError("--replicas: a compiled training step runs in one process; inspect the data-parallel step with dlg dump --training-step --replicas N")
+        }
+    }
 
     func run() throws {
+        memory.apply()
         let file = try loadSource(options.file)
         let start = DispatchTime.now().uptimeNanoseconds
         var popts = try passes.pipelineOptions(stage: .planned, blockOptimizer: blockOptimizer(file, model: options.model))
+        popts.freeze = passes.freezePatterns(file, model: options.model)
         popts.bindings = try options.bindings()
         // Without --training-step: the forward pass a deployment runs (inference form, no loss).
         popts.training = passes.trainingStep
         popts.keepLoss = passes.trainingStep
         // Symbols must be bound to lower; an unbound batch defaults to 1.
-        let (unit, _) = Parser.parse(file)
-        let modelDecl = options.model.flatMap { n in unit.models.first { $0.name.name == n } } ?? unit.models.first
         let elaborated = Frontend.compile(file, model: options.model, options: ElaborationOptions(training: true))
         if let g = elaborated.graph {
             for n in g.inputs { for s in n.type.shape.symbols where popts.bindings[s] == nil { popts.bindings[s] = 1 } }
@@ -86,42 +89,25 @@ struct Compile: ParsableCommand {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let plan = graph.plan
-        if let maxMemory {
-            guard let limit = parseBytes(maxMemory) else { throw ValidationError("--max-memory takes a byte count such as 512M, got '\(maxMemory)'") }
-            if program.arenaBytes > limit {
-                printError("error: the plan needs an arena of \(byteString(program.arenaBytes)) (\(program.arenaBytes) bytes), above --max-memory \(byteString(limit)); no-reuse total \(byteString(plan?.noReuseBytes ?? 0)), max-live lower bound \(byteString(plan?.maxLiveBytes ?? 0)). Nothing was allocated.")
+        if let limit = memory.maxMemory?.bytes {
+            let needed = program.arenaBytes + program.stateBytes
+            if needed > limit {
+                printError("error: the program needs \(byteString(needed)) (\(needed) bytes): an arena of \(byteString(program.arenaBytes)) and \(byteString(program.stateBytes)) of parameters and state, above --max-memory \(byteString(limit)); no-reuse total \(byteString(plan?.noReuseBytes ?? 0)), max-live lower bound \(byteString(plan?.maxLiveBytes ?? 0)). Nothing was allocated.")
                 throw ExitCode.failure
             }
         }
         let fused = graph.nodes.filter { $0.op == .fused }
         let ops = graph.nodes.filter { !$0.decl.isSource }.count
         if let output {
-            var settings: [String: String] = [:]
-            if let t = unit.trains.last(where: { $0.model.name == (modelDecl?.name.name ?? "") }) {
-                for s in t.settings { settings[s.key.name] = file.text(in: s.value.range) }
-            }
-            var evalProgram: Program?
-            if passes.trainingStep {
-                var eo = popts
-                eo.training = false
-                eo.differentiate = false
-                eo.optimizer = nil
-                let (eg, ed, _) = Pipeline.compile(file, model: options.model, options: eo)
-                report(ed, in: file)
-                guard let eg else { throw ExitCode.failure }
-                do { evalProgram = try Lowering.lower(eg) } catch {
-                    printError("error: \(error.message)")
-                    throw ExitCode.failure
-                }
-            }
-            let batch = elaborated.graph.flatMap { g -> Int? in
-                if case .symbol(let s)? = g.inputs.first?.type.shape.dims?.first { return popts.bindings[s] }
-                return nil
-            }
-            let model = CompiledModel(model: graph.name, source: file.path, batch: batch,
-                                      forward: passes.trainingStep ? nil : program,
-                                      train: passes.trainingStep ? program : nil, eval: evalProgram, trainSettings: settings)
-            do { try AtomicFile.write(Array(try model.encoded()), to: output) } catch {
+            // The file carries the source and the options; dlg run and dlg train compile them again
+            // and require the same programs (CompiledModel.load).
+            let recipe = CompiledModel.Recipe(text: file.text, model: options.model, bindings: popts.bindings,
+                                              trainingStep: passes.trainingStep, optimizer: popts.optimizer,
+                                              disabledPasses: Array(popts.disabled))
+            do {
+                let model = try CompiledModel.build(source: file.path, recipe: recipe)
+                try AtomicFile.write(Array(try model.encoded()), to: output)
+            } catch {
                 printError("error: writing \(output): \(error)")
                 throw ExitCode.failure
             }
@@ -167,9 +153,3 @@ struct Compile: ParsableCommand {
     }
 }
 
-/// "512M", "2G", "1048576" → bytes.
-func parseBytes(_ s: String) -> Int? {
-    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
-    if let last = s.uppercased().last, let u = units[last], let v = Double(s.dropLast()) { return Int(v * Double(u)) }
-    return Int(s)
-}

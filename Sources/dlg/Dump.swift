@@ -37,9 +37,11 @@ struct Dump: ParsableCommand {
             return
         }
         if stage == .kernels, format == .dot { throw ValidationError("--stage kernels prints text or json, not dot") }
-        var (file, graph) = try compileOrExit(options, inference: form.inference)
+        var (file, graph) = try compileOrExit(options, inference: form.inference, replicas: passes.replicas,
+                                              syncBatchnorm: passes.syncBatchnorm)
         var context = PassContext(verify: passes.verify)
         var popts = try passes.pipelineOptions(stage: stage, blockOptimizer: blockOptimizer(file, model: options.model))
+        popts.freeze = passes.freezePatterns(file, model: options.model)
         popts.bindings = try options.bindings()
         if stage == .kernels {
             // A program has concrete shapes: an unbound symbol of an input is bound to 1, as dlg compile does.

@@ -53,7 +53,10 @@ struct GradCheck: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
+    @OptionGroup var memory: MemoryOptions
+
     func run() throws {
+        memory.apply()
         let file = try loadSource(options.file)
         var popts = PipelineOptions()
         popts.stage = .shapes

@@ -19,6 +19,7 @@ struct BindingOptions: ParsableArguments {
         var out: [String: Int] = [:]
         for b in binds {
             let parts = b.split(separator: "=", maxSplits: 1).map(String.init)
+            // conversion: parses text (failable)
             guard parts.count == 2, let v = Int(parts[1]), v > 0, !parts[0].isEmpty else {
                 throw ValidationError("--bind takes SYMBOL=N with N a positive integer, e.g. --bind B=64; got '\(b)'")
             }
@@ -75,10 +76,11 @@ func report(_ diags: Diagnostics, in file: SourceFile) {
 }
 
 /// Compiles a model and reports diagnostics; exits 1 on errors.
-func compileOrExit(_ options: ModelOptions, inference: Bool = false) throws -> (SourceFile, Graph) {
+func compileOrExit(_ options: ModelOptions, inference: Bool = false, replicas: Int = 1, syncBatchnorm: Bool = false) throws -> (SourceFile, Graph) {
     let file = try loadSource(options.file)
     let result = Frontend.compile(file, model: options.model,
-                                  options: ElaborationOptions(training: !inference, bindings: try options.bindings()))
+                                  options: ElaborationOptions(training: !inference, bindings: try options.bindings(),
+                                                              replicas: replicas, syncBatchnorm: syncBatchnorm))
     report(result.diagnostics, in: file)
     guard !result.hasErrors, var graph = result.graph else { throw ExitCode.failure }
     graph.bindings = try options.bindings()

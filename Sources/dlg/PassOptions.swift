@@ -34,8 +34,24 @@ struct PassOptions: ParsableArguments {
           help: "Run the IR verifier after every pass; a failure is an error naming the pass, status 1.")
     var verify = false
 
+    @Option(help: "Compile the training step of a data-parallel run over this many processes (Docs/distributed.md).")
+    var replicas = 1
+
+    @Flag(name: .customLong("sync-batchnorm"), help: "With --replicas: batchnorm statistics over the replicas' whole batch.")
+    var syncBatchnorm = false
+
+    @Option(help: ArgumentHelp(
+        "Keep the parameters matching PATTERN ('*' any characters, e.g. 'c1.*') fixed: the backward pass computes no gradient for them and the optimizer no update; repeatable; none clears the block's (default: the train block's freeze).",
+        valueName: "PATTERN"))
+    var freeze: [String] = []
+
+    /// The patterns of --freeze, else of the train block's `freeze` setting ('none' clears them).
+    func freezePatterns(_ file: SourceFile, model: String?) -> [String] {
+        freeze.isEmpty ? blockFreezePatterns(file, model: model) : freeze.filter { !$0.isEmpty && $0 != "none" }
+    }
+
     static var optimizingPasses: [String] {
-        Pipeline.passNames.filter { !["shape-inference", "autodiff", "optimizer"].contains($0) }
+        Pipeline.passNames.filter { !["shape-inference", "autodiff", "optimizer", "replica-loss", "gradient-allreduce"].contains($0) }
     }
 
     func validate() throws {
@@ -49,6 +65,9 @@ struct PassOptions: ParsableArguments {
         if let o = optimizer, Setting.parse(o) == nil {
             throw ValidationError("--optimizer: cannot read '\(o)'")
         }
+        if replicas < 1 { throw ValidationError("--replicas must be at least 1") }
+        if replicas > 1 && !trainingStep { throw ValidationError("--replicas needs --training-step: only the training step runs on several processes") }
+        if syncBatchnorm && replicas == 1 { throw ValidationError("--sync-batchnorm needs --replicas 2 or more") }
     }
 
     func printAfterSet() throws -> Set<String> { Set(printAfter) }
@@ -69,6 +88,8 @@ struct PassOptions: ParsableArguments {
                 }
             }
             o.optimizer = spec
+            o.replicas = replicas
+            o.syncBatchnorm = syncBatchnorm
         }
         return o
     }
@@ -81,4 +102,15 @@ func blockOptimizer(_ file: SourceFile, model: String?) -> OptimizerSpec? {
     guard let block = Frontend.trainBlock(unit, model: model) else { return nil }
     var d = Diagnostics()
     return TrainConfig.from(block, diagnostics: &d).optimizer
+}
+
+/// The `freeze` setting of a model's train block (the last one naming it), if it has a readable one.
+func blockFreezePatterns(_ file: SourceFile, model: String?) -> [String] {
+    let (unit, diags) = Parser.parse(file)
+    guard !diags.hasErrors else { return [] }
+    let name = model ?? unit.models.first?.name.name
+    guard let block = unit.trains.last(where: { $0.model.name == name }),
+          let s = block.settings.last(where: { $0.key.name == "freeze" }),
+          case .success(let v) = Setting.from(s.value), case .success(let p) = FreezePatterns.parse(v) else { return [] }
+    return p
 }

@@ -43,6 +43,10 @@ struct Run: ParsableCommand {
     var limit: Int?
 
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var memory: MemoryOptions
+
+    @Flag(name: .customLong("allow-nonfinite"), help: "Read NaN and infinity in the inputs instead of refusing them.")
+    var allowNonFinite = false
 
     func validate() throws {
         if let format, !["npy", "csv"].contains(format) { throw ValidationError("--format is npy or csv, not '\(format)'") }
@@ -53,6 +57,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         runtime.configureThreads()
+        memory.apply()
         if CompiledModel.isCompiled(options.file) { return try runCompiled() }
         let file = try loadSource(options.file)
         // Read the inputs first: their first dimension binds the batch size.
@@ -62,7 +67,7 @@ struct Run: ParsableCommand {
             let (name, path) = splitAssignment(spec)
             paths[name] = path
             do {
-                var a = try readArray(path)
+                var a = try readArray(path, allowNonFinite: allowNonFinite)
                 if a.rank > 0, a.shape[0] == 0 {
                     printError("error: input '\(name)': \(path) holds no examples (\(a)); there is nothing to run")
                     throw ExitCode.failure
@@ -117,7 +122,7 @@ struct Run: ParsableCommand {
     func runCompiled() throws {
         let compiled: CompiledModel
         do { compiled = try CompiledModel.load(options.file) } catch {
-            printError("error: \(options.file): \(error)")
+            printError("error: \(error.message)")
             throw ExitCode.failure
         }
         guard let program = compiled.forward ?? compiled.eval else {
@@ -130,7 +135,7 @@ struct Run: ParsableCommand {
             let (name, path) = splitAssignment(spec)
             paths[name] = path
             do {
-                var a = try readArray(path)
+                var a = try readArray(path, allowNonFinite: allowNonFinite)
                 if let limit, a.rank > 0, a.shape[0] > limit { a = try a.rows(0..<limit) }
                 arrays[name] = a
             } catch let e as DataError {
@@ -141,7 +146,11 @@ struct Run: ParsableCommand {
         try execute(program, arrays: arrays, paths: paths, bindings: [:])
     }
 
-    func execute(_ program: Program, arrays: [String: NDArray], paths: [String: String], bindings: [String: Int]) throws {
+    func execute(_ lowered: Program, arrays: [String: NDArray], paths: [String: String], bindings: [String: Int]) throws {
+        // An example's outputs do not depend on the others given with it (nor on --limit), and
+        // equal what `dlg serve` answers for it in any batch.
+        var program = lowered
+        program.batchInvariant = true
         let executor: Executor
         do { executor = try Executor(program, threads: runtime.threads) } catch {
             printError("error: \(error.message)")
@@ -151,7 +160,7 @@ struct Run: ParsableCommand {
         if let weights { try loadWeights(weights, into: executor) }
         for (i, slot) in program.inputs.enumerated() {
             guard let a = arrays[slot.name] else {
-                printError("error: input '\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing; give it with --input \(slot.name)=PATH")
+                printError("error: \(options.file): input '\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing; give it with --input \(slot.name)=PATH")
                 throw ExitCode.failure
             }
             let path = paths[slot.name] ?? slot.name
@@ -231,14 +240,18 @@ func splitAssignment(_ s: String) -> (String, String) {
 }
 
 /// An array from .npy, .csv or IDX; u8 data scaled to [0, 1].
-func readArray(_ path: String) throws -> NDArray {
+func readArray(_ path: String, allowNonFinite: Bool = false) throws -> NDArray {
     var a: NDArray
     if path.hasSuffix(".npy") {
         a = try NPY.read(path)
     } else if path.hasSuffix(".csv") {
-        a = try CSV.read(path).features
+        a = try CSV.read(path, allowNonFinite: allowNonFinite).features
     } else {
         a = try IDX.read(path)
+    }
+    if !allowNonFinite, let k = a.firstNonFinite() {
+        throw DataError(file: path, .invalid(
+            "element \(a.indexText(k)) is \(a.doubleValue(at: k)); inputs must be finite (--allow-nonfinite reads NaN and infinity)"))
     }
     if a.elementType == .u8 { a = try Normalization.unitRange(fittedOn: a).apply(a, as: .f32) }
     return a
@@ -246,25 +259,5 @@ func readArray(_ path: String) throws -> NDArray {
 
 /// Loads parameters by name from a safetensors file; every parameter must be there with its shape.
 func loadWeights(_ path: String, into e: Executor) throws {
-    let file: SafetensorsFile
-    do { file = try Safetensors.read(path) } catch let err as DataError {
-        printError("error: \(err.description)")
-        throw ExitCode.failure
-    }
-    var problems: [String] = []
-    for slot in e.program.state where !slot.name.hasPrefix("optimizer.") {
-        guard let t = file[slot.name] else {
-            problems.append("'\(slot.name)' (\(slot.buffer.dtype.rawValue)\(Shape(slot.buffer.shape))) is missing")
-            continue
-        }
-        if t.shape != slot.buffer.shape {
-            problems.append("'\(slot.name)' has shape \(Shape(t.shape)) in the file but the model expects \(Shape(slot.buffer.shape))")
-            continue
-        }
-        do { try e.state.set(slot.name, t) } catch { problems.append(error.message) }
-    }
-    if !problems.isEmpty {
-        printError("error: \(path) does not match the model:\n" + problems.map { "  \($0)" }.joined(separator: "\n"))
-        throw ExitCode.failure
-    }
+    try restore(e.state, from: path)
 }

@@ -111,7 +111,7 @@ import Testing
             train m {
                 ③batch③ = 32
                 ②batch② = 64                   #! ② error[duplicate-setting]: train setting 'batch' is given twice #! ② note ③: first given here
-                ④lr④ = 0.1                     #! ④ error[unknown-setting]: unknown train setting 'lr'; did you mean 'l1'? #! ④ note: settings: batch, checkpoint, clip_norm, clip_value, data, early_stopping, epochs, inputs, l1, l2, loss_every, metric, normalize, optimizer, patience, schedule, seed, shuffle, test, threads, validation, weight_decay
+                ④lr④ = 0.1                     #! ④ error[unknown-setting]: unknown train setting 'lr'; did you mean 'l1'? #! ④ note: settings: allow_nonfinite, augment, batch, checkpoint, clip_norm, clip_value, data, early_stopping, epochs, freeze, inputs, l1, l2, loss_every, metric, min_delta, normalize, optimizer, patience, schedule, seed, shuffle, sync_batchnorm, test, threads, validation, weight_decay
             }
             """)
     }

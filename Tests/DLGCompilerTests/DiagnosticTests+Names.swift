@@ -102,7 +102,7 @@ import Testing
                 output y = relu(x)
             }
             train m {
-                ①epoch① = 4                    #! ① error[unknown-setting]: unknown train setting 'epoch'; did you mean 'epochs'? #! ① note: settings: batch, checkpoint, clip_norm, clip_value, data, early_stopping, epochs, inputs, l1, l2, loss_every, metric, normalize, optimizer, patience, schedule, seed, shuffle, test, threads, validation, weight_decay
+                ①epoch① = 4                    #! ① error[unknown-setting]: unknown train setting 'epoch'; did you mean 'epochs'? #! ① note: settings: allow_nonfinite, augment, batch, checkpoint, clip_norm, clip_value, data, early_stopping, epochs, freeze, inputs, l1, l2, loss_every, metric, min_delta, normalize, optimizer, patience, schedule, seed, shuffle, sync_batchnorm, test, threads, validation, weight_decay
             }
             train ②mm② {                      #! ② error[unknown-trained-model]: train block refers to unknown model 'mm'; did you mean 'm'?
                 epochs = 4

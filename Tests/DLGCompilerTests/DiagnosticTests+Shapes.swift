@@ -1,3 +1,5 @@
+import DLGCompiler
+import DLGSource
 import Testing
 
 /// Type and shape errors found while elaborating: dtypes, matrix products,
@@ -34,6 +36,37 @@ import Testing
                 input label: i32[B, 1]
                 h = dense(x, 1)
                 minimize ①mse(h, label)①   #! ① error[loss-dtype-mismatch]: mse: prediction f32[B,1] and target i32[B,1] have different dtypes #! ① note: integer class labels go with cross_entropy(logits, labels)
+            }
+            """)
+    }
+
+    /// Values of both float types that never meet in one op still cannot run in one program: the
+    /// first value of the other type is the error, with a note at the value that set the type.
+    @Test func mixedFloatTypesAreAnErrorAtTheFirstValueOfTheOtherType() {
+        assertDiagnostics("""
+            model m {
+                input ②x②: f64[B, 3]
+                input label: i32[B]
+                output p = dense(x, 3)
+                output q = ①one_hot(label, 3, dtype: f32)①     #! ① error[mixed-float-types]: the model mixes f32 and f64 values: this is f32[B,3], but the model computes in f64 #! ① note ②: the model's first floating-point value, f64[B,3], is here #! ① note: a program computes in one float type; convert with cast(x, dtype: f64) or declare f32 throughout
+            }
+            """)
+        assertDiagnostics("""
+            model m {
+                input ②x②: f32[B, 3]
+                output y = ①cast(x, f64)①     #! ① error[mixed-float-types]: the model mixes f32 and f64 values: this is f64[B,3], but the model computes in f32 #! ① note ②: the model's first floating-point value, f32[B,3], is here #! ① note: a program computes in one float type; convert with cast(x, dtype: f32) or declare f64 throughout
+            }
+            """)
+    }
+
+    /// one_hot without a dtype produces the model's float type, so it meets f64 values.
+    @Test func oneHotTakesTheModelsFloatType() {
+        assertDiagnostics("""
+            model m {
+                input x: f64[B, 3]
+                input label: i32[B]
+                output logits = dense(x, 3)
+                minimize cross_entropy(logits, one_hot(label, 3)) + mse(softmax(logits), one_hot(label, 3))
             }
             """)
     }

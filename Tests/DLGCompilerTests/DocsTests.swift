@@ -171,6 +171,9 @@ import Testing
                 input image: f32[B, 3, 32, 32]
                 input v: f32[B, 8]
                 h = dense(dense(v, 10), 5)
+                n = relu(batchnorm(image))
+                m = tanh(batchnorm(dense(v, 64)))
+                p = prelu(conv2d(image, filters: 8, kernel: 3))
                 a = relu(batchnorm(conv2d(image, filters: 64, kernel: 1, bias: false)))
                 x = relu(conv2d(image, filters: 8, kernel: 3, pad: same))
                 x = relu(conv2d(x, filters: 8, kernel: 3, pad: same))
@@ -193,17 +196,54 @@ import Testing
         walk(g.layers)
         #expect(rows == [
             "h.dense", "h.dense_1",
-            "a.conv2d", "a.batchnorm", "a.relu",
-            "x", "x.relu", "x_1", "x.relu_1",
+            "n.batchnorm", "n.relu",
+            "m", "m.batchnorm", "m.tanh",
+            "p", "p.prelu",
+            "a", "a.batchnorm", "a.relu",
+            "x", "x.relu", "x_1", "x_1.relu",
             "y.flatten", "head",
             "outer.0", "outer.0.inner.0", "outer.0.inner.0.dense", "outer.0.inner.0.relu",
             "outer.0.inner.1", "outer.0.inner.1.dense", "outer.0.inner.1.relu",
             "head_1",
         ])
         let params = g.params.compactMap(\.name)
-        for expected in ["h.dense.weight", "h.dense_1.bias", "a.conv2d.weight", "a.batchnorm.running_var", "x_1.weight",
+        for expected in ["h.dense.weight", "h.dense_1.bias", "n.batchnorm.gamma", "m.weight", "m.batchnorm.gamma",
+                         "p.weight", "p.prelu.alpha", "a.weight", "a.batchnorm.running_var", "x_1.weight",
                          "head.weight", "outer.0.inner.1.dense.weight", "head_1.bias"] {
             #expect(params.contains(expected), "no parameter \(expected) in \(params)")
+        }
+        #expect(params.count == Set(params).count, "a name used twice: \(params)")
+    }
+
+    /// A batchnorm's parameters are `h.batchnorm.…` whatever surrounds it in `h = …`, and a
+    /// statement's only weight layer is `h` (these gave `h.gamma` and `h.batchnorm.gamma`, and
+    /// `h.weight` or `h.dense.weight`, depending on the rest of the expression).
+    @Test func parameterNamesDoNotShiftWithTheExpression() throws {
+        let cases: [(String, [String])] = [
+            ("batchnorm(x)", ["h.batchnorm.gamma", "h.batchnorm.beta"]),
+            ("relu(batchnorm(x))", ["h.batchnorm.gamma", "h.batchnorm.beta"]),
+            ("tanh(batchnorm(dense(v, 8)))", ["h.weight", "h.bias", "h.batchnorm.gamma", "h.batchnorm.beta"]),
+            ("dropout(relu(batchnorm(dense(v, 8, bias: false))), 0.5)", ["h.weight", "h.batchnorm.gamma", "h.batchnorm.beta"]),
+            ("tanh(dense(v, 8))", ["h.weight", "h.bias"]),
+            ("relu(batchnorm(conv2d(image, filters: 4, kernel: 1)))",
+             ["h.weight", "h.bias", "h.batchnorm.gamma", "h.batchnorm.beta"]),
+            ("prelu(batchnorm(image))", ["h.batchnorm.gamma", "h.batchnorm.beta", "h.prelu.alpha"]),
+        ]
+        for (expression, expected) in cases {
+            let source = """
+                model m {
+                    input image: f32[B, 3, 8, 8]
+                    input v: f32[B, 8]
+                    x = image
+                    h = \(expression)
+                    output y = h
+                }
+                """
+            let result = Frontend.compile(SourceFile(path: "m.dlg", text: source))
+            #expect(!result.hasErrors, "\(expression)")
+            let g = try #require(result.graph)
+            let trainable = g.params.filter { $0.attrs.param.trainable }.compactMap(\.name)
+            #expect(trainable == expected, "h = \(expression)")
         }
     }
 }

@@ -181,21 +181,23 @@ import Testing
         let g = try compileGraph("resnet_cifar.dlg")
         var types: [String: String] = [:]
         for p in g.params { types[p.name ?? "?"] = p.type.description }
-        // The stem: binding x, two parameter-creating calls → x.conv2d, x.batchnorm.
-        #expect(types["x.conv2d.weight"] == "f32[16,3,3,3]")
+        // The stem: binding x, one weight layer → x; the batchnorm after it → x.batchnorm.
+        #expect(types["x.weight"] == "f32[16,3,3,3]")
         #expect(types["x.batchnorm.gamma"] == "f32[16]")
         #expect(types["x.batchnorm.running_var"] == "f32[16]")
         // Block calls are numbered per block name across the model: basic.0 … basic.8.
-        #expect(types["basic.3.skip.conv2d.weight"] == "f32[32,16,1,1]")
-        #expect(types["basic.8.b.conv2d.weight"] == "f32[64,64,3,3]")
-        #expect(types["basic.9.a.conv2d.weight"] == nil)
+        #expect(types["basic.3.skip.weight"] == "f32[32,16,1,1]")
+        #expect(types["basic.3.skip.batchnorm.beta"] == "f32[32]")
+        #expect(types["basic.8.b.weight"] == "f32[64,64,3,3]")
+        #expect(types["basic.9.a.weight"] == nil)
         // Only the first block of stages 2 and 3 has a projection shortcut.
-        #expect(types["basic.4.skip.conv2d.weight"] == nil)
+        #expect(types["basic.4.skip.weight"] == nil)
         #expect(types["logits.weight"] == "f32[64,10]")
         let m = try compileGraph("mobilenet.dlg")
         let mnames = Set(m.params.compactMap(\.name))
-        #expect(mnames.contains("depthwise_separable.12.d.depthwise_conv2d.weight"))
-        #expect(m.params.first { $0.name == "depthwise_separable.12.d.depthwise_conv2d.weight" }?.type.description
-                == "f32[1024,1,3,3]")
+        #expect(mnames.contains("depthwise_separable.12.d.weight"))
+        #expect(m.params.first { $0.name == "depthwise_separable.12.d.weight" }?.type.description == "f32[1024,1,3,3]")
+        // A return statement binds no name: its layers are named by kind.
+        #expect(mnames.contains("depthwise_separable.12.conv2d.weight") && mnames.contains("depthwise_separable.12.batchnorm.gamma"))
     }
 }

@@ -9,15 +9,20 @@ import Testing
     /// Modules a module must not import, directly.
     static let forbidden: [String: Set<String>] = [
         "DLGOps": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels",
-                   "DLGKernelsAVX512"],
-        "DLGKernelsAVX512": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"],
-        "DLGSource": ["DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"],
-        "DLGSyntax": ["DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"],
-        "DLGGraph": ["DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"],
-        "DLGKernels": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData"],
-        "DLGData": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain"],
-        "DLGRuntime": ["DLGSyntax", "DLGTrain"],
-        "DLGTrain": ["DLGSyntax"],
+                   "DLGKernelsAVX512", "DLGServe"],
+        "DLGKernelsAVX512": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels",
+                             "DLGServe"],
+        "DLGSource": ["DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels", "DLGServe"],
+        "DLGSyntax": ["DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels", "DLGServe"],
+        "DLGGraph": ["DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels", "DLGServe"],
+        "DLGKernels": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGData", "DLGServe"],
+        "DLGData": ["DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGTrain", "DLGServe"],
+        "DLGRuntime": ["DLGSyntax", "DLGTrain", "DLGDistributed", "DLGServe"],
+        "DLGTrain": ["DLGSyntax", "DLGDistributed", "DLGServe"],
+        // Open MPI behind the runtime's Collective: beside the trainer, below the `dlg` executable.
+        "DLGDistributed": ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGTrain", "DLGData", "DLGKernels", "DLGServe"],
+        // The inference server sits beside the trainer: above the runtime, under the `dlg` executable only.
+        "DLGServe": ["DLGSyntax", "DLGDistributed"],
     ]
 
     /// The modules named by `import` lines (`import X`, `@testable import X`, `import struct X.Y`).
@@ -69,7 +74,7 @@ import Testing
 
     @Test func packageDeclaresNoDependencyOnTheParserBelowTheCompiler() throws {
         let manifest = try RepositoryFiles.text("Package.swift")
-        for module in ["DLGSource", "DLGGraph", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels"] {
+        for module in ["DLGSource", "DLGGraph", "DLGRuntime", "DLGTrain", "DLGData", "DLGKernels", "DLGDistributed"] {
             let deps = try #require(Self.declaredDependencies(manifest, target: module), "Package.swift declares no target \(module)")
             #expect(!deps.contains("DLGSyntax"), "\(module) depends on DLGSyntax in Package.swift")
         }

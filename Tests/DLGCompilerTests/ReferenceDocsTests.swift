@@ -18,7 +18,8 @@ import Testing
         }
         // A declaration's facts: conv2d reads its attributes and has a rule; relu's derivative jumps.
         #expect(text.contains("operands: 2 · attributes: `stride`, `pad`, `dilation`, `groups`, `round` · fusion: outputFusable · gradient rule: yes"))
-        #expect(OpReference.facts(Op.relu.decl).hasSuffix("piecewise (its derivative jumps; gradient checks step around the kinks)"))
+        #expect(OpReference.facts(Op.relu.decl).hasSuffix(
+            "piecewise (its derivative, or for softsign its curvature, jumps between branches; gradient checks step around the kinks)"))
         #expect(OpReference.facts(Op.input.decl) == "operands: none · attributes: `dtype`, `shape` · fusion: opaque")
     }
 

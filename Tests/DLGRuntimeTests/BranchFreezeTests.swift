@@ -1,6 +1,6 @@
 import DLGCompiler
 import DLGGraph
-import DLGRuntime
+@testable import DLGRuntime
 import Testing
 
 /// The gradient check keeps every piecewise op on the branch it takes at θ, so a step ε that
@@ -53,6 +53,53 @@ import Testing
         expectExact(try check("abs(p)", "[1e-6, -1e-6, 3e-6, -2e-6]", count: 4))
         expectExact(try check("leaky_relu(p, alpha: 0.2)", "[1e-6, -1e-6, 3e-6, -2e-6]", count: 4))
         expectExact(try check("elu(p)", "[1e-6, -1e-6, 3e-6, -2e-6]", count: 4))
+    }
+
+    /// softsign x/(1 + |x|) has slope 1 on both sides of 0, but its second derivative jumps there
+    /// (−2·sign(x)/(1 + |x|)³): at exactly 0 a central difference is 1/(1 + ε), off by ε, which
+    /// Richardson's extrapolation (made to remove ε², not ε) leaves at ε/3 ≈ 3e-6, above the
+    /// threshold. Kept on its piece's formula, x/(1 + x) at 0, the check measures the slope 1.
+    @Test func softsignOnAndNextToItsKink() throws {
+        let t = try check("softsign(p)", "[0.0, 0.0, 1e-6, -1e-6]", count: 4)
+        expectExact(t)
+        // Slopes 1/(1 + |p|)²: 1, 1 and 1/(1 + 1e-6)² twice, times the weights 1.5, −2, 0.5, 3.
+        let s = 1 / ((1 + 1e-6) * (1 + 1e-6))
+        let norm = (1.5 * 1.5 + 2 * 2 + 0.5 * s * 0.5 * s + 3 * s * 3 * s).squareRoot()
+        #expect(abs(t.gradientNorm - norm) < 1e-12, "‖g‖ = \(t.gradientNorm), expected \(norm)")
+        #expect(abs(t.numericNorm - norm) < 1e-9, "‖g_num‖ = \(t.numericNorm), expected \(norm)")
+    }
+
+    /// Keeping softsign on its piece does not excuse a wrong slope there: the derived gradient
+    /// taken as 0 where p = 0 (relu's and abs's convention at their kinks), or scaled by
+    /// 1 + 1e-6 everywhere, fails the same check that the true gradient passes.
+    @Test func aWrongGradientAtSoftsignsKinkStillFails() throws {
+        let graph = try compileForGradients("""
+            model m {
+                input  x: f32[1]
+                param  p: f32[4] = [0.0, 0.0, 1e-6, -1e-6]
+                minimize sum(softsign(p) * [1.5, -2.0, 0.5, 3.0]) + sum(x * 0)
+            }
+            """, bind: [:])
+        var o = GradientCheck.Options()
+        o.samples = 0
+        o.eps = 1e-5
+        /// The check with p's derived gradient multiplied elementwise by `factors`.
+        func check(_ factors: [Double]) throws -> GradientCheck.TensorResult {
+            let report = try GradientCheck.run(graph, options: o, alteringGradients: { g in
+                guard let p = g.nodes.first(where: { $0.op == .param && $0.name == "p" })?.id, let grad = g.gradients[p] else {
+                    Issue.record("no gradient of p")
+                    return
+                }
+                let k = g.addConstant(TensorLiteral(shape: [4], values: factors), dtype: .f64, loc: nil)
+                do { g.gradients[p] = try g.add(.mul, [grad, k]) } catch { Issue.record("\(error)") }
+            })
+            return try #require(report.tensors.first { $0.name == "p" })
+        }
+        expectExact(try check([1, 1, 1, 1]))
+        for factors in [[0, 0, 1, 1], [1 + 1e-6, 1 + 1e-6, 1 + 1e-6, 1 + 1e-6]] {
+            let t = try check(factors)
+            #expect(t.status == .failed && !t.atNoise, "factors \(factors): \(t.status), relative error \(t.relativeError)")
+        }
     }
 
     @Test func maximumOfNearlyEqualOperands() throws {

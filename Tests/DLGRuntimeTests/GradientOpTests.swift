@@ -55,6 +55,7 @@ enum GradientCases {
     static let dedicated: [Op: String] = [
         .hardlim: "StraightThroughTests (the gradient is a convention, not the slope)",
         .hardlims: "StraightThroughTests (the gradient is a convention, not the slope)",
+        .allreduce: "DataParallelTests in DLGTrainTests (a sum over replicas: synchronized batchnorm on 2 and 3 replicas against one process)",
     ]
 
     /// Every op with a gradient rule appears, on a differentiated path, in

@@ -76,6 +76,11 @@ import Testing
                                             original: 0, label: nil)
                 out = try g.add(op, [x, b], .fused(FusedAttributes(kind: .elementwise, region: FusedRegion(steps: [add, relu]),
                                                                   dtype: .f32, shape: Shape([2, 3]))))
+            case .allreduce: out = try g.add(op, [input([2, 3])])
+            case .allreduce_start: out = try g.add(op, [input([2, 3]), input([3])], .bucket(0))
+            case .allreduce_wait:
+                let start = try g.add(.allreduce_start, [input([2, 3]), input([3])], .bucket(0))
+                out = try g.add(op, [start], .bucket(0))
             default:
                 Issue.record("no sample for \(op.rawValue)")
                 out = input([1])
@@ -95,23 +100,48 @@ import Testing
     func everyOpLowersAndRuns(_ op: Op) throws {
         let g = try Self.sample(op)
         let p = try Lowering.lower(g, threads: 2)
-        #expect(p.instructions.count == (op.decl.isSource ? 0 : 1))
-        if let ins = p.instructions.first {
+        // A wait's sample starts its bucket first.
+        #expect(p.instructions.count == (op.decl.isSource ? 0 : op == .allreduce_wait ? 2 : 1))
+        if let ins = p.instructions.last {
             #expect(ins.op == op)
             // The program survives its file form unchanged.
             let back = try JSONDecoder().decode(Program.self, from: JSONEncoder().encode(p))
             #expect(back == p)
-            #expect(back.instructions[0].kernel == ins.kernel)
+            #expect(back.instructions.last?.kernel == ins.kernel)
         }
-        let e = try Executor(p, threads: 2)
+        let e = try Executor(p, threads: 2, collective: op.isCollective ? OneReplica() : nil)
         e.initializeState(seed: 1)
+        var fed: [Double] = []
         for (i, slot) in p.inputs.enumerated() {
             // Labels in range, other inputs 0.1, 0.2, …
             let n = slot.buffer.count
-            e.setValues(slot.buffer, (0..<n).map { slot.buffer.dtype == .i32 ? Double($0 % 2) : 0.1 * Double($0 + i + 1) })
+            let v = (0..<n).map { slot.buffer.dtype == .i32 ? Double($0 % 2) : 0.1 * Double($0 + i + 1) }
+            e.setValues(slot.buffer, v)
+            fed += v
         }
         try e.run()
+        if op.isCollective, let ins = p.instructions.last {
+            // Over one replica the sum is the operands themselves, one after another in a bucket.
+            #expect(e.values(ins.output).map { Float($0) } == fed.map { Float($0) })
+        }
     }
+}
+
+/// A run of one replica: a sum over the replicas leaves every value as it is.
+final class OneReplica: Collective, @unchecked Sendable {
+    var rank: Int { 0 }
+    var size: Int { 1 }
+    var started: Set<UnsafeMutableRawPointer> = []
+    func allreduceSum(_ buffer: UnsafeMutableRawPointer, count: Int, dtype: DType) throws(CollectiveError) {}
+    func startAllreduceSum(_ buffer: UnsafeMutableRawPointer, count: Int, dtype: DType) throws(CollectiveError) {
+        started.insert(buffer)
+    }
+    func finishAllreduce(_ buffer: UnsafeMutableRawPointer) throws(CollectiveError) {
+        guard started.remove(buffer) != nil else { throw CollectiveError("a wait for a sum never started") }
+    }
+    func allgather(_ values: [UInt64]) throws(CollectiveError) -> [[UInt64]] { [values] }
+    func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws(CollectiveError) {}
+    var waitSeconds: Double { 0 }
 }
 
 import Foundation

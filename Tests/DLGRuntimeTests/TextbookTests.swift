@@ -22,6 +22,26 @@ import Testing
         #expect(y.toDoubles() == [0, 30, 30, 0, 0, 30, 30, 0, 0, 30, 30, 0, 0, 30, 30, 0])
     }
 
+    /// one_hot in an f64 model gives f64 rows (the model's float type), which meet its f64 values:
+    /// Σ (x − one_hot)² per row of x = [[0.5, 0.25, 0], [1, 0, 0]] with labels 1, 0 is
+    /// 0.25 + 0.5625 = 0.8125 and 0.
+    @Test func oneHotInADoublePrecisionModel() throws {
+        let p = try lowered("""
+            model m {
+                input x: f64[2, 3]
+                input label: i32[2]
+                output t = one_hot(label, 3)
+                output e = sum(square(x - one_hot(label, 3)), axis: 1)
+            }
+            """)
+        #expect(p.floatType == .f64)
+        let out = try run(p, ["x": try NDArray([0.5, 0.25, 0, 1, 0, 0], shape: [2, 3]),
+                              "label": try NDArray([Int32(1), 0], shape: [2])])
+        #expect(out["t"]?.elementType == .f64)
+        #expect(out["t"]?.toDoubles() == [0, 1, 0, 1, 0, 0])
+        #expect(out["e"]?.toDoubles() == [0.8125, 0])
+    }
+
     /// 'same' padding with a 3×3 kernel keeps 6×6.
     @Test func samePaddingKeepsSize() throws {
         let p = try lowered("""

@@ -8,8 +8,8 @@ import Testing
 /// A small classifier with everything that makes resuming hard: batchnorm
 /// (running statistics are state), dropout (a mask from the seed and the
 /// step), Adam (moments and a step count), shuffling per epoch, and a last
-/// partial batch (100 training examples in batches of 16).
-private let regularized = """
+/// partial batch (100 training examples in batches of 16). DataParallelTests trains it too.
+let regularized = """
     model spiral_net {
         input  x: f32[B, 2]
         input  label: i32[B]
@@ -205,7 +205,12 @@ struct CheckpointTests {
         t.resumePath = path
         let (train, _) = try spiralData()
         let error = try #require(throws: TrainError.self) { try t.run(train: train, validation: nil) }
-        #expect(error.message.contains("'W' is not part of this model"))
+        // The model's name in the metadata is checked before any tensor is read.
+        #expect(error.message.contains("bad header field '__metadata__.model': the checkpoint is of model 'other', not 'spiral_net'"))
+        // Without dlg's metadata (a safetensors file from elsewhere), the stray tensor is named.
+        try Safetensors.write([NamedArray("W", try NDArray([Float(0)], shape: [1]))], metadata: ["format": "pt"], to: path)
+        let stray = try #require(throws: TrainError.self) { try t.run(train: train, validation: nil) }
+        #expect(stray.message.contains("'W' is not part of this model"))
     }
 
     /// Python's `safetensors` reads a dlg checkpoint: the same names, shapes, dtypes,

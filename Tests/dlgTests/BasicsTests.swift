@@ -67,6 +67,23 @@ struct BasicsTests {
         #expect(try CLI.run(["dump", CLI.graph("xor.dlg"), "--stage", "nonsense"]).status == 64)
     }
 
+    /// softsign's input at exactly 0 (zero-initialized weights) passes: its kink, where the second
+    /// derivative jumps, is stepped over as relu's and abs's are.
+    @Test func gradcheckPassesWithSoftsignAtZero() throws {
+        let dir = try Scratch()
+        try dir.write("soft.dlg", """
+            model soft {
+                input  x: f32[B, 3]
+                input  y: f32[B, 2]
+                output z = softsign(dense(x, 2, init: zeros, bias_init: zeros))
+                minimize mse(z, y)
+            }
+            """)
+        let r = try CLI.run(["gradcheck", "soft.dlg", "--samples", "0"], in: dir.path)
+        expectSuccess(r)
+        #expect(r.stdout.contains("all gradients agree"), "\(r.stdout)")
+    }
+
     @Test func gradcheckPassesOnXOR() throws {
         let r = try CLI.run(["gradcheck", CLI.graph("xor.dlg")])
         expectSuccess(r)
@@ -202,25 +219,32 @@ struct BasicsTests {
         #expect(text.stdout.contains("4 examples (or): loss 0.2500, accuracy 50.00%"))
     }
 
+    /// z = x·W with one weight, in `dtype`, and a train block of `settings` (one per line).
+    static func scaleModel(_ dtype: String, settings: String) -> String {
+        """
+        model scale {
+            input  x: \(dtype)[B, 1]
+            input  y: \(dtype)[B, 1]
+            param  W: \(dtype)[1, 1] = [[0.0]]
+            output z = x @ W
+            minimize mse(z, y)
+        }
+        train scale {
+        \(settings)
+        }
+        """
+    }
+
     /// predict on the train block's data normalizes it as training did: statistics of the
     /// training part. x = 0, 2, 4 train (mean 2, population deviation √(8/3)), 10 is held out;
     /// with W = 1 the predictions are the standardized inputs (x − 2)/√(8/3).
     @Test func predictNormalizesWithTheTrainingStatistics() throws {
         let dir = try Scratch()
-        try dir.write("scale.dlg", """
-            model scale {
-                input  x: f32[B, 1]
-                input  y: f32[B, 1]
-                param  W: f32[1, 1] = [[0.0]]
-                output z = x @ W
-                minimize mse(z, y)
-            }
-            train scale {
-                data = csv("d.csv", label: "y")
-                normalize = standardize
-                validation = 1
-            }
-            """)
+        try dir.write("scale.dlg", Self.scaleModel("f32", settings: """
+            data = csv("d.csv", label: "y")
+            normalize = standardize
+            validation = 1
+            """))
         try dir.write("d.csv", "x,y\n0,0\n2,1\n4,2\n10,3\n")
         try Safetensors.write([NamedArray("W", try NDArray([Float(1)], shape: [1, 1]))], to: dir.file("w.safetensors"))
         expectSuccess(try CLI.run(["predict", "scale.dlg", "--weights", "w.safetensors", "--output", "z.npy"], in: dir.path))
@@ -229,6 +253,55 @@ struct BasicsTests {
         let z = try NPY.read(dir.file("z.npy")).toDoubles()
         #expect(z.count == 4)
         for (a, e) in zip(z, expected) { #expect(abs(a - e) < 1e-6, "\(z) vs \(expected)") }
+    }
+
+    /// Normalization keeps f64 data in f64: the predictions of an f64 model with W = 1 are the
+    /// standardized inputs to double precision (rounded to f32 on the way they were off by
+    /// about 1e-8 relatively).
+    @Test func normalizeKeepsDoublePrecisionData() throws {
+        let dir = try Scratch()
+        let x = [0.1, 0.2, 0.7, 1000 + 1.0 / 3]
+        try NPY.write(try NDArray(x, shape: [4, 1]), to: dir.file("x.npy"))
+        try NPY.write(try NDArray([0.0, 1, 2, 3], shape: [4, 1]), to: dir.file("y.npy"))
+        try Safetensors.write([NamedArray("W", try NDArray([1.0], shape: [1, 1]))], to: dir.file("w.safetensors"))
+        for normalize in ["standardize", "unit"] {
+            try dir.write("scale.dlg", Self.scaleModel("f64", settings: "data = npy(\"x.npy\", \"y.npy\")\nnormalize = \(normalize)"))
+            expectSuccess(try CLI.run(["predict", "scale.dlg", "--weights", "w.safetensors", "--output", "z.npy"],
+                                      in: dir.path))
+            let mean = x.reduce(0, +) / 4
+            let sd = (x.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 4).squareRoot()
+            let expected = normalize == "unit" ? x.map { ($0 - 0.1) / (1000 + 1.0 / 3 - 0.1) } : x.map { ($0 - mean) / sd }
+            let z = try NPY.read(dir.file("z.npy"))
+            #expect(z.elementType == .f64)
+            let values = z.toDoubles()
+            #expect(values.count == 4)
+            for (a, e) in zip(values, expected) {
+                #expect(abs(a - e) <= 1e-14 * max(1, abs(e)), "\(normalize): \(values) vs \(expected)")
+            }
+        }
+    }
+
+    /// A model of both float types is an error at the value's place in `check` and `compile`
+    /// (compile used to say only "the graph mixes f32 and f64 values", and check nothing).
+    @Test func mixedFloatTypesAreReportedAtTheirPlace() throws {
+        let dir = try Scratch()
+        try dir.write("mixed.dlg", """
+            model m {
+                input x: f64[B, 3]
+                input label: i32[B]
+                output p = dense(x, 3)
+                output q = one_hot(label, 3, dtype: f32)
+            }
+            """)
+        for command in [["check", "mixed.dlg"], ["compile", "mixed.dlg", "--bind", "B=2", "-o", "m.dlgc"]] {
+            let r = try CLI.run(command, in: dir.path)
+            // check keeps B symbolic; compile binds it.
+            let type = command[0] == "check" ? "f32[B,3]" : "f32[2,3]"
+            expectFailure(r, ["mixed.dlg:5:16: error: the model mixes f32 and f64 values: this is \(type), but the model computes in f64",
+                              "        output q = one_hot(label, 3, dtype: f32)\n                   ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+                              "mixed.dlg:2:11: note: the model's first floating-point value"])
+            #expect(!dir.exists("m.dlgc"))
+        }
     }
 
     @Test func usageErrorsExit64() throws {

@@ -48,9 +48,11 @@ enum CLI {
 
     /// Runs dlg with the arguments in `directory`; the environment gets DLG_MNIST_DIR
     /// when the sample exists, NO_COLOR, and `environment`.
-    static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// `executable` runs another program instead (a shell that sets limits and then runs dlg).
+    static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
+                    executable: String? = nil) throws -> Result {
         let scratch = try Scratch()
-        let status = try execute(binary, arguments, in: directory, environment: environment,
+        let status = try execute(executable ?? binary, arguments, in: directory, environment: environment,
                                  stdout: scratch.file("out"), stderr: scratch.file("err"))
         return Result(status: status,
                       stdout: try String(contentsOfFile: scratch.file("out"), encoding: .utf8),

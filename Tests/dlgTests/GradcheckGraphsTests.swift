@@ -25,7 +25,7 @@ import Testing
         // With B = 2, batchnorm right after a dense layer gives ±1 whatever the weights, so the
         // weights' gradient is zero up to rounding; B = 8 makes it a real check.
         Case(file: "mlp_bn_dropout.dlg", arguments: ["--bind", "B=8"]),
-        Case(file: "lenet5.dlg"), Case(file: "shapes_cnn.dlg"),
+        Case(file: "lenet5.dlg"), Case(file: "shapes_cnn.dlg"), Case(file: "mnist_transfer.dlg"),
         Case(file: "resnet_cifar.dlg", arguments: ["--samples", "2", "--threads", "2"], large: true),
         // A depthwise convolution keeps each channel apart and the batchnorm after it divides out
         // the channel's scale, so while β = 0 (its initial value) the γ of the batchnorm before

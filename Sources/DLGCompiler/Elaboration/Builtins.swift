@@ -218,8 +218,10 @@ enum Builtins {
             return e.emit(.broadcast_to, [c.tensor("x")!], .shape(s), at: c.range, what: "broadcast_to")
         },
         Builtin(name: "one_hot", role: .op,
-                params: [.required("labels", .tensor), .required("classes", .int), .optional("dtype", .dtype, .dtype(.f32))]) { e, c in
-            e.emit(.one_hot, [c.tensor("labels")!], .oneHot(OneHotAttributes(classes: c.int("classes")!, dtype: c.dtype("dtype")!)),
+                params: [.required("labels", .tensor), .required("classes", .int), .optional("dtype", .dtype, nil)]) { e, c in
+            // Without a dtype, the rows take the model's float type, so that they meet its values.
+            e.emit(.one_hot, [c.tensor("labels")!],
+                   .oneHot(OneHotAttributes(classes: c.int("classes")!, dtype: c.dtype("dtype") ?? e.modelFloatType)),
                    at: c.range, what: "one_hot")
         },
         Builtin(name: "cast", role: .op, params: [x, .required("dtype", .dtype)]) { e, c in

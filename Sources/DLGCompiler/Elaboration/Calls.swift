@@ -7,8 +7,9 @@ private typealias E = ElaborationDiagnostic
 enum BuiltinRole: Sendable {
     /// A primitive operation; no summary row.
     case op
-    /// A layer; `parameters` when it creates its own.
-    case layer(parameters: Bool)
+    /// A layer; `parameters` when it creates its own, `perChannel` when those scale or shift each
+    /// channel of its input (batchnorm, prelu) rather than forming a weight that mixes them.
+    case layer(parameters: Bool, perChannel: Bool = false)
     case activation
     case loss
     /// A compile-time query such as channels(x).
@@ -20,7 +21,10 @@ enum BuiltinRole: Sendable {
         case .op, .query: return false
         }
     }
-    var createsParameters: Bool { if case .layer(true) = self { true } else { false } }
+    var createsParameters: Bool { if case .layer(true, _) = self { true } else { false } }
+    /// A layer with a weight (dense, the convolutions), named after the statement's binding when
+    /// it is the only one in the statement (Docs/language.md, *Naming*).
+    var isWeightLayer: Bool { if case .layer(true, false) = self { true } else { false } }
     var noun: String {
         switch self {
         case .op, .query: return "function"

@@ -35,6 +35,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case unknownDType = "unknown-dtype"
         case paramSymbolicShape = "param-symbolic-shape"
         case badDimension = "bad-dimension"
+        case mixedFloatTypes = "mixed-float-types"
         // Compile-time evaluation
         case notCompileTimeInteger = "not-compile-time-integer"
         case notCompileTimeBool = "not-compile-time-bool"
@@ -117,6 +118,8 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
     case paramShapeSymbolic(symbol: String)
     case dimensionNotPositive(Int)
     case dimensionNotInteger(got: String)
+    /// A value of the other float type than the model's first floating-point value (`first`, at `firstAt`).
+    case mixedFloatTypes(found: TensorType, first: TensorType, firstAt: SourceRange?)
     // Compile-time evaluation
     case notCompileTimeInteger(what: String, got: String, hint: ValueHint)
     case notCompileTimeBool(what: String, got: String)
@@ -246,6 +249,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case .unknownDType: .unknownDType
         case .paramShapeNotCompileTime, .paramShapeSymbolic: .paramSymbolicShape
         case .dimensionNotPositive, .dimensionNotInteger: .badDimension
+        case .mixedFloatTypes: .mixedFloatTypes
         case .notCompileTimeInteger: .notCompileTimeInteger
         case .notCompileTimeBool: .notCompileTimeBool
         case .negationOverflow, .arithmeticOverflow: .integerOverflow
@@ -334,6 +338,8 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case .paramShapeSymbolic(let symbol): "a parameter's shape must be known, but \(symbol) is a symbolic size"
         case .dimensionNotPositive(let v): "a dimension must be positive, got \(v)"
         case .dimensionNotInteger(let got): "a dimension must be an integer or a symbol such as B, got \(got)"
+        case .mixedFloatTypes(let found, let first, _):
+            "the model mixes f32 and f64 values: this is \(found), but the model computes in \(first.dtype)"
         case .notCompileTimeInteger(let what, let got, _): "\(what) must be a compile-time integer, got \(got)"
         case .notCompileTimeBool(let what, let got): "\(what) must be a compile-time boolean, got \(got)"
         case .negationOverflow(let i): "integer overflow: -(\(i)) does not fit in 64 bits"
@@ -475,6 +481,9 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
             (suggestion.map { [DiagnosticNote("did you mean '\($0)'?")] } ?? [])
                 + (isInitializer ? [DiagnosticNote("'\(name)' is an initializer; it can only appear after '=' in a param or as init:")] : [])
         case .unknownDType: [DiagnosticNote("dtypes are f32, f64 and i32")]
+        case .mixedFloatTypes(let found, let first, let firstAt):
+            [DiagnosticNote("the model's first floating-point value, \(first), is here", at: firstAt),
+             DiagnosticNote("a program computes in one float type; convert with cast(x, dtype: \(first.dtype)) or declare \(found.dtype) throughout")]
         case .paramShapeSymbolic(let s):
             [DiagnosticNote("bind it with --bind \(s)=N, or use a layer such as dense, which sizes its parameters from its input")]
         case .notCompileTimeInteger(_, _, let hint): Self.notes(for: hint)
@@ -565,6 +574,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
             .paramShapeSymbolic(symbol: "B"),
             .dimensionNotPositive(0),
             .dimensionNotInteger(got: "‹value›"),
+            .mixedFloatTypes(found: TensorType(.f64, x.shape), first: x, firstAt: here),
             .notCompileTimeInteger(what: "the loop's upper bound", got: "tensor \(x)", hint: .tensor),
             .notCompileTimeBool(what: "an 'if' condition", got: "‹value›"),
             .negationOverflow(Int.min),

@@ -9,9 +9,16 @@ public struct ElaborationOptions: Sendable {
     public var training: Bool
     /// Symbol sizes substituted where inputs are declared (`--bind B=64`).
     public var bindings: [String: Int]
-    public init(training: Bool = true, bindings: [String: Int] = [:]) {
+    /// Data-parallel training over this many replicas (Docs/distributed.md).
+    public var replicas: Int
+    /// With several replicas: batchnorm's training statistics summed over all of them
+    /// (`sync_batchnorm = true`) rather than each replica's own.
+    public var syncBatchnorm: Bool
+    public init(training: Bool = true, bindings: [String: Int] = [:], replicas: Int = 1, syncBatchnorm: Bool = false) {
         self.training = training
         self.bindings = bindings
+        self.replicas = replicas
+        self.syncBatchnorm = syncBatchnorm
     }
 }
 
@@ -109,9 +116,26 @@ public final class Elaborator {
         }
         execute(model.body)
         graph.layers = scope.layers
+        checkOneFloatType()
         if graph.outputs.isEmpty, graph.loss == nil, !diagnostics.hasErrors, !afterSyntaxErrors {
             diagnostics.report(E.noOutput(model: model.name.name), at: model.name.range)
         }
+    }
+
+    /// The float type of the model: that of its first floating-point value (usually its first
+    /// input or parameter), f32 when it has none yet. `one_hot` produces it unless told otherwise.
+    var modelFloatType: DType {
+        graph.nodes.first { $0.type.dtype.isFloat }?.type.dtype ?? .f32
+    }
+
+    /// A program computes in one float type: the first value of the other one is an error at its
+    /// place, with a note at the value that set the model's type.
+    func checkOneFloatType() {
+        // After another error the mix is most likely its consequence (a mismatch already reported).
+        guard !diagnostics.hasErrors, let first = graph.nodes.first(where: { $0.type.dtype.isFloat }),
+              let other = graph.nodes.first(where: { $0.type.dtype.isFloat && $0.type.dtype != first.type.dtype }),
+              let range = other.loc else { return }
+        diagnostics.report(E.mixedFloatTypes(found: other.type, first: first.type, firstAt: first.loc), at: range)
     }
 
     func execute(_ body: [Statement]) {
@@ -321,7 +345,7 @@ public final class Elaborator {
                 naming.rowCalls += 1
             } else if let b = Builtins.table[callee.name] {
                 if b.role.makesRow { naming.rowCalls += 1 }
-                if b.role.createsParameters { naming.paramCalls += 1 }
+                if b.role.isWeightLayer { naming.weightCalls += 1 }
             }
             for a in args { countCalls(a.value) }
         case .list(let items): items.forEach(countCalls)
@@ -333,16 +357,21 @@ public final class Elaborator {
         }
     }
 
-    /// The name of a layer created by the current statement.
+    /// The name of a layer created by the current statement. In `b = …` the statement's prefix
+    /// is `b` made unique in the scope (`b`, `b_1`, …); a weight layer is named the prefix when it
+    /// is the statement's only one, a call without parameters when it is the statement's only
+    /// naming call, and every other call (batchnorm and prelu always) is `prefix.kind`.
     func layerName(kind: String, createsParameters: Bool, explicit: String? = nil) -> String {
         if let explicit { return scope.qualified(scope.unique(explicit)) }
         let base: String
         if let b = naming.binding {
-            if naming.rowCalls == 1 || (createsParameters && naming.paramCalls == 1) {
-                base = b
-            } else {
-                base = "\(b).\(kind)"
-            }
+            let prefix = naming.prefix ?? scope.unique(b)
+            naming.prefix = prefix
+            let takesBinding = createsParameters
+                ? (Builtins.table[kind]?.role.isWeightLayer ?? true) && naming.weightCalls == 1
+                : naming.rowCalls == 1
+            if takesBinding { return scope.qualified(prefix) }
+            base = "\(prefix).\(kind)"
         } else {
             base = kind
         }

@@ -56,7 +56,7 @@ enum Layers {
             e.record(layer, kind: "flatten", output: out, params: [], at: c.range)
             return out
         },
-        Builtin(name: "batchnorm", role: .layer(parameters: true),
+        Builtin(name: "batchnorm", role: .layer(parameters: true, perChannel: true),
                 params: [x, .optional("eps", .float, .float(1e-5)), .optional("momentum", .float, .float(0.1)), name]) { e, c in
             e.batchnorm(c)
         },
@@ -64,7 +64,7 @@ enum Layers {
                 params: [x, .optional("rate", .float, .float(0.5), positional: true), name]) { e, c in
             e.dropout(c)
         },
-        Builtin(name: "prelu", role: .layer(parameters: true),
+        Builtin(name: "prelu", role: .layer(parameters: true, perChannel: true),
                 params: [x, .optional("init", .initializer, .initializer(.constant(0.25))), name]) { e, c in
             e.prelu(c)
         },
@@ -516,17 +516,55 @@ extension Elaborator {
             let normalized: ValueID?
             if graph.training {
                 // Batch statistics: mean and (biased) variance over the batch and spatial axes.
-                guard let mean = op(.reduce_mean, [x], .reduce(ReduceAttributes(axes: axes, keepdims: true))),
+                // Synchronized over the replicas of a data-parallel run: each statistic is the sum over
+                // replicas of the local one weighted by the replica's share of the batch (its gradient,
+                // through allreduce's own, is the one of the whole batch).
+                let sync = graph.training && options.syncBatchnorm && options.replicas > 1
+                func synced(_ s: ValueID?) -> ValueID? {
+                    guard sync, let s else { return s }
+                    let share = graph.replicaScalar(ReplicaLossScaling.fraction, dtype: type.dtype)
+                    guard let w = op(.mul, [s, share]) else { return nil }
+                    return op(.allreduce, [w])
+                }
+                guard let mean = synced(op(.reduce_mean, [x], .reduce(ReduceAttributes(axes: axes, keepdims: true)))),
                       let centered = op(.sub, [x, mean]),
                       let sq = op(.square, [centered]),
-                      let variance = op(.reduce_mean, [sq], .reduce(ReduceAttributes(axes: axes, keepdims: true))),
+                      let variance = synced(op(.reduce_mean, [sq], .reduce(ReduceAttributes(axes: axes, keepdims: true)))),
                       let ve = op(.add, [variance, epsC]),
                       let inv = op(.rsqrt, [ve]),
                       let xhat = op(.mul, [centered, inv]) else { return .poison }
                 normalized = xhat
-                // Running averages: r ← (1 − m)·r + m·batch.
+                // Running averages: r ← (1 − m)·r + m·batch, the variance's with the unbiased batch
+                // variance, n/(n − 1) times the biased one used above (as PyTorch keeps it). n counts
+                // the values each statistic is over: synchronized, the whole global batch's, this
+                // replica's count over its share (a replica without rows, share 0, runs on one row:
+                // its count is made huge and its correction 1; rank 0's running statistics replace
+                // the others' after each epoch).
                 let keep = scalar(1 - momentum, like: x, at: rg), m = scalar(momentum, like: x, at: rg)
-                for (running, batch) in [(rmean, mean), (rvar, variance)] {
+                let counted = axes.map { dims[$0] }
+                let known = counted.allSatisfy { $0.value != nil }
+                let correction: ValueID?
+                if !sync, known {
+                    let n = Double(counted.reduce(1) { $0 * $1.value! })
+                    correction = scalar(n / max(n - 1, 1), like: x, at: rg)
+                } else {
+                    func count() -> ValueID? {
+                        let local = known ? scalar(Double(counted.reduce(1) { $0 * $1.value! }), like: x, at: rg)
+                            : op(.axis_size, [x], .axes(axes))
+                        guard sync, let local else { return local }
+                        let share = graph.replicaScalar(ReplicaLossScaling.fraction, dtype: type.dtype)
+                        guard let positive = op(.maximum, [share, scalar(1e-30, like: x, at: rg)]) else { return nil }
+                        return op(.div, [local, positive])
+                    }
+                    if let n = count(), let n1 = op(.sub, [n, scalar(1, like: x, at: rg)]),
+                       let d = op(.maximum, [n1, scalar(1, like: x, at: rg)]) {
+                        correction = op(.div, [n, d])
+                    } else {
+                        correction = nil
+                    }
+                }
+                guard let correction, let unbiased = op(.mul, [variance, correction]) else { return .poison }
+                for (running, batch) in [(rmean, mean), (rvar, unbiased)] {
                     guard let flat = op(.reshape, [batch], .shape(Shape([.known(ch)]))),
                           let a = op(.mul, [running, keep]), let b = op(.mul, [flat, m]),
                           let updated = op(.add, [a, b]) else { return .poison }

@@ -48,10 +48,13 @@ final class Scope {
 /// are named after `c1`.
 struct StatementNaming {
     var binding: String?
+    /// The binding made unique in the scope (`x`, then `x_1` for the next statement binding `x`),
+    /// chosen when the statement names its first layer: the prefix of all its layers' names.
+    var prefix: String?
     /// Calls in the statement that make a summary row (layers, activations, losses, blocks).
     var rowCalls = 0
-    /// Calls in the statement that create parameters.
-    var paramCalls = 0
+    /// Calls in the statement to weight layers (dense, the convolutions).
+    var weightCalls = 0
 }
 
 /// Edit distance for "did you mean" suggestions: insertions, deletions,

@@ -1,14 +1,15 @@
 import DLGGraph
 import DLGSource
+import Foundation
 
 /// An optimizer and its hyper-parameters, as a user configures it.
-public struct OptimizerSpec: Sendable, Hashable {
-    public enum Kind: String, Sendable, CaseIterable {
+public struct OptimizerSpec: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, CaseIterable, Codable {
         case sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam
     }
     /// How momentum accumulates: the exponentially weighted average v ← βv + (1−β)g
     /// (Andrew Ng's course form) or PyTorch's v ← βv + g.
-    public enum MomentumForm: String, Sendable, CaseIterable { case ewma, pytorch }
+    public enum MomentumForm: String, Sendable, CaseIterable, Codable { case ewma, pytorch }
 
     public var kind: Kind
     public var lr: Double
@@ -88,12 +89,22 @@ public struct OptimizerUpdate: GraphPass {
                        fanIn: 1, fanOut: 1, loc: loc)
         }
         let lr = stateScalar("optimizer.lr", spec.lr)
-        var t: ValueID? = nil
+        var biasCorrections: (ValueID, ValueID)? = nil
         if spec.kind == .adam {
             let t0 = stateScalar("optimizer.t", 0)
             let t1 = try op(.add, [t0, c(1)], Attributes(), "optimizer")
             g.updates.append(StateUpdate(target: t0, value: t1))
-            t = t1
+            // Adam's bias corrections 1 − βᵗ, computed once per step as −expm1(t·ln β): elu(z; α = −1)
+            // is −(eᶻ − 1) for z ≤ 0, and its kernel computes eᶻ − 1 accurately near 0. The plain
+            // 1 − pow(β, t) loses digits in single precision: β = 0.999 rounds to 0.99900001, so
+            // 1 − βᵗ for small t is off by about 1.3e-5 relatively (and the step by half that),
+            // where PyTorch computes the corrections in double precision.
+            func oneMinusPower(_ beta: Double) throws(ShapeError) -> ValueID {
+                if beta == 0 { return c(1) }
+                let z = try op(.mul, [t1, c(Foundation.log(beta))], Attributes(), "optimizer")
+                return try op(.elu, [z], .alpha(-1), "optimizer")
+            }
+            biasCorrections = (try oneMinusPower(spec.beta1), try oneMinusPower(spec.beta2))
         }
         let params = g.gradients.keys.sorted()
         var grads: [ValueID: ValueID] = [:]
@@ -113,6 +124,7 @@ public struct OptimizerUpdate: GraphPass {
             }
             grads[p] = d
         }
+        if spec.l1 > 0 || spec.l2 > 0 { try addPenalty(&g, params: params, dtype: dtype) }
         // Clipping by global norm: g ← g · min(1, c / (‖g‖ + 1e-6)).
         if let cn = spec.clipNorm {
             var total: ValueID? = nil
@@ -188,8 +200,7 @@ public struct OptimizerUpdate: GraphPass {
                 g.updates.append(StateUpdate(target: m, value: m1))
                 g.updates.append(StateUpdate(target: v, value: v1))
                 // Bias correction: m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
-                let bc1 = try o(.sub, [c(1), try o(.pow, [c(spec.beta1), t!])])
-                let bc2 = try o(.sub, [c(1), try o(.pow, [c(spec.beta2), t!])])
+                let (bc1, bc2) = biasCorrections!
                 let mhat = try o(.div, [m1, bc1]), vhat = try o(.div, [v1, bc2])
                 let denom = try o(.add, [try o(.sqrt, [vhat]), c(spec.eps)])
                 step = try o(.mul, [try o(.div, [mhat, denom]), lr])
@@ -201,5 +212,41 @@ public struct OptimizerUpdate: GraphPass {
             }
             g.updates.append(StateUpdate(target: p, value: newP))
         }
+    }
+}
+
+extension OptimizerUpdate {
+    /// The name of the training step's output holding the penalty.
+    public static let penaltyOutput = "optimizer.penalty"
+
+    /// The penalty whose gradient the update adds, (λ₂/2)·Σp² + λ₁·Σ|p| over the trainable
+    /// parameters, as an output of the step, and added to the reported loss (as Keras adds
+    /// its regularization losses). The loss was differentiated before this pass: the sum
+    /// changes what the step reports, not its gradients.
+    func addPenalty(_ g: inout Graph, params: [ValueID], dtype: DType) throws(ShapeError) {
+        let loc = g.lossLoc, label = "penalty"
+        func sum(_ x: ValueID) throws(ShapeError) -> ValueID {
+            try g.add(.reduce_sum, [x], .reduce(ReduceAttributes(axes: [])), loc: loc, label: label)
+        }
+        func add(_ a: ValueID?, _ b: ValueID) throws(ShapeError) -> ValueID {
+            guard let a else { return b }
+            return try g.add(.add, [a, b], loc: loc, label: label)
+        }
+        var squares: ValueID?, magnitudes: ValueID?
+        for p in params {
+            if spec.l2 > 0 { squares = try add(squares, try sum(try g.add(.square, [p], loc: loc, label: label))) }
+            if spec.l1 > 0 { magnitudes = try add(magnitudes, try sum(try g.add(.abs, [p], loc: loc, label: label))) }
+        }
+        var total: ValueID?
+        if let squares {
+            total = try g.add(.mul, [squares, g.addConstant(.scalar(spec.l2 / 2), dtype: dtype, loc: loc)], loc: loc, label: label)
+        }
+        if let magnitudes {
+            let scaled = try g.add(.mul, [magnitudes, g.addConstant(.scalar(spec.l1), dtype: dtype, loc: loc)], loc: loc, label: label)
+            total = try add(total, scaled)
+        }
+        guard let total else { return }
+        g.outputs.append(GraphOutput(name: Self.penaltyOutput, value: total, loc: loc))
+        if let loss = g.loss { g.loss = try g.add(.add, [loss, total], loc: loc, label: label) }
     }
 }

@@ -14,6 +14,8 @@ public enum PassDiagnostic: DiagnosticCatalog {
         case fusion = "fusion"
         case scheduling = "scheduling"
         case verifier = "verifier"
+        case replicaLoss = "replica-loss"
+        case gradientAllreduce = "gradient-allreduce"
     }
 
     case nothingToMinimize(model: String)
@@ -26,6 +28,11 @@ public enum PassDiagnostic: DiagnosticCatalog {
     case fusion(value: String, reason: String)
     case cycle(unordered: Int)
     case verifier(pass: String, failures: [String])
+    /// Data-parallel training: a loss that is neither a mean nor a sum over the batch (a warning).
+    case lossNotShareable
+    /// Data-parallel training: the loss or the gradient buckets could not be built (a bug).
+    case replicaLoss(reason: String)
+    case gradientAllreduce(reason: String)
 
     public static let phase = "passes"
 
@@ -40,7 +47,14 @@ public enum PassDiagnostic: DiagnosticCatalog {
         case .fusion: .fusion
         case .cycle: .scheduling
         case .verifier: .verifier
+        case .lossNotShareable, .replicaLoss: .replicaLoss
+        case .gradientAllreduce: .gradientAllreduce
         }
+    }
+
+    public var severity: Severity {
+        if case .lossNotShareable = self { return .warning }
+        return .error
     }
 
     public var message: String {
@@ -54,6 +68,10 @@ public enum PassDiagnostic: DiagnosticCatalog {
         case .fusion(let value, let reason): "fusing \(value): \(reason)"
         case .cycle(let n): "the graph has a cycle; \(n) ops could not be ordered"
         case .verifier(let pass, let failures): "after pass \(pass): " + failures.joined(separator: "; ")
+        case .lossNotShareable:
+            "the minimized value is neither a mean nor a sum over the batch, so replicas cannot share it exactly; each replica's gradient is weighted by its share of the batch, as for a mean"
+        case .replicaLoss(let reason): "scaling the loss to this replica's share: \(reason)"
+        case .gradientAllreduce(let reason): "summing the gradients over replicas: \(reason)"
         }
     }
 
@@ -76,5 +94,8 @@ public enum PassDiagnostic: DiagnosticCatalog {
         .fusion(value: "‹value›", reason: "‹shape rule message›"),
         .cycle(unordered: 2),
         .verifier(pass: "‹pass›", failures: ["‹failure›", "‹failure›"]),
+        .lossNotShareable,
+        .replicaLoss(reason: "‹shape rule message›"),
+        .gradientAllreduce(reason: "‹shape rule message›"),
     ]
 }

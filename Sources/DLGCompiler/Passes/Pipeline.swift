@@ -22,6 +22,15 @@ public struct PipelineOptions: Sendable {
     public var optimizer: OptimizerSpec?
     /// Keep the loss (an inference run without labels drops it).
     public var keepLoss = true
+    /// Parameters to keep fixed (`Freezing` patterns): marked not trainable before autodiff.
+    public var freeze: [String] = []
+    /// Data-parallel training over this many replicas (Docs/distributed.md): with more than one,
+    /// the loss is scaled to the replica's share and the gradients are summed over replicas.
+    public var replicas = 1
+    /// With several replicas, batchnorm's statistics summed over all of them.
+    public var syncBatchnorm = false
+    /// The size of a bucket of gradients summed in one call; nil: `GradientAllreduce.defaultBucketBytes`.
+    public var bucketBytes: Int?
     public var verify = false
     public var disabled: Set<String> = []
     public init() {}
@@ -33,7 +42,10 @@ public enum Pipeline {
     /// The passes in order, with the stage each belongs to.
     public static func passes(_ o: PipelineOptions) -> [(stage: Stage, pass: any GraphPass)] {
         var list: [(Stage, any GraphPass)] = [(.shapes, ShapeInference())]
+        let replicated = o.differentiate && o.replicas > 1
+        if replicated { list.append((.grad, ReplicaLossScaling())) }
         if o.differentiate { list.append((.grad, Autodiff(includeInputs: o.inputGradients))) }
+        if replicated { list.append((.grad, GradientAllreduce(bucketBytes: o.bucketBytes))) }
         if o.differentiate, let opt = o.optimizer { list.append((.optimizer, OptimizerUpdate(opt))) }
         list += [(.canonical, ConstantFolding()), (.canonical, AlgebraicSimplification()),
                  (.canonical, BatchNormFolding()), (.canonical, CommonSubexpressionElimination()),
@@ -47,6 +59,7 @@ public enum Pipeline {
         var o = PipelineOptions()
         o.differentiate = true
         o.optimizer = OptimizerSpec(kind: .sgd, lr: 0.1)
+        o.replicas = 2
         return passes(o).map(\.pass.name)
     }
 
@@ -57,6 +70,8 @@ public enum Pipeline {
                            after: ((String, Graph) -> Void)? = nil) -> [PassReport] {
         var reports: [PassReport] = []
         guard let target = Stage.allCases.firstIndex(of: stage) else { return reports }
+        // Frozen parameters are not trainable from the start: autodiff leaves them out.
+        Freezing.apply(options.freeze, to: &graph)
         var o = options
         if stage == .grad || stage == .optimizer { o.differentiate = true }
         if stage == .optimizer, o.optimizer == nil { o.optimizer = OptimizerSpec(kind: .sgd, lr: 0.01) }
@@ -84,7 +99,8 @@ public enum Pipeline {
     public static func compile(_ file: SourceFile, model: String? = nil, options: PipelineOptions)
         -> (graph: Graph?, diagnostics: Diagnostics, reports: [PassReport]) {
         let r = Frontend.compile(file, model: model,
-                                 options: ElaborationOptions(training: options.training, bindings: options.bindings))
+                                 options: ElaborationOptions(training: options.training, bindings: options.bindings,
+                                                             replicas: options.replicas, syncBatchnorm: options.syncBatchnorm))
         guard var g = r.graph, !r.hasErrors else { return (nil, r.diagnostics, []) }
         g.bindings = options.bindings
         if !options.keepLoss { g.loss = nil }

@@ -4,7 +4,10 @@ import DLGGraph
 /// List scheduling: among the ops whose operands are ready, run the one that
 /// grows the live set least — its output's bytes minus the bytes of operands
 /// it is the last reader of (so an optimizer update runs as soon as its
-/// gradient is ready, freeing it); ties keep the original order.
+/// gradient is ready, freeing it); ties keep the original order. An op
+/// declared to run early (`allreduce_start`) goes first when it is ready, and
+/// one declared to run late (`allreduce_wait`) only when nothing else is, so
+/// that work started across replicas overlaps the ops between them.
 public struct Scheduling: GraphPass {
     public var name: String { "scheduling" }
     public var summary: String { "reorder ops (topologically) to keep the bytes alive at once low" }
@@ -14,7 +17,10 @@ public struct Scheduling: GraphPass {
         scheduling: among the ops whose operands are ready, run the one that grows
         the live set least (its output's bytes minus the bytes of operands it reads
         last), so an optimizer update runs as soon as its gradient exists; ties keep
-        the original order.
+        the original order. An op's declaration may ask to run early or late: an
+        `allreduce_start` runs as soon as its operands are ready, an
+        `allreduce_wait` only when no other op is ready, so that a bucket's transfer
+        runs while the backward pass computes the next buckets' gradients.
         """
     }
     public init() {}
@@ -39,7 +45,12 @@ public struct Scheduling: GraphPass {
         // Operands already counted per user: a node reading x twice frees it once.
         while !ready.isEmpty {
             var best = 0, bestDelta = Int.max
-            for (k, v) in ready.enumerated() {
+            // Placement first: early before normal before late.
+            func rank(_ v: ValueID) -> Int {
+                switch g[v].decl.properties.schedule { case .early: 0; case .normal: 1; case .late: 2 }
+            }
+            let tier = ready.map(rank).min()!
+            for (k, v) in ready.enumerated() where rank(v) == tier {
                 var freed = 0
                 var seen = Set<ValueID>()
                 for x in g[v].inputs where !g[x].decl.isSource && seen.insert(x).inserted {

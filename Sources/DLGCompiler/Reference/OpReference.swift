@@ -36,7 +36,7 @@ public enum OpReference {
         parts.append("attributes: " + (d.attributes.isEmpty ? "none" : d.attributes.map { "`\($0.name)`" }.joined(separator: ", ")))
         parts.append("fusion: \(d.fusion.rawValue)")
         if !d.isSource { parts.append("gradient rule: " + (d.vjp == nil ? "none" : "yes")) }
-        if d.piecewise { parts.append("piecewise (its derivative jumps; gradient checks step around the kinks)") }
+        if d.piecewise { parts.append("piecewise (its derivative, or for softsign its curvature, jumps between branches; gradient checks step around the kinks)") }
         return parts.joined(separator: " · ")
     }
 

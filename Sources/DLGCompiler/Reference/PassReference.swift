@@ -7,6 +7,8 @@ public enum PassReference {
         var o = PipelineOptions()
         o.differentiate = true
         o.optimizer = OptimizerSpec(kind: .sgd, lr: 0.1)
+        // A data-parallel step's, which has every pass.
+        o.replicas = 2
         return Pipeline.passes(o)
     }
 

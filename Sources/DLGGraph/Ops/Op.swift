@@ -33,6 +33,16 @@ public enum FusionKind: String, Sendable, Codable, Comparable {
     public static func < (a: FusionKind, b: FusionKind) -> Bool { a.rank < b.rank }
 }
 
+/// Where the scheduler puts an op among those ready to run.
+public enum SchedulePlacement: String, Sendable, Codable {
+    /// By the memory it frees (the default).
+    case normal
+    /// As soon as its operands are ready (it starts work that runs beside the next ops).
+    case early
+    /// Only when nothing else is ready (it waits for work started earlier).
+    case late
+}
+
 public enum Arity: Sendable, Hashable {
     case exactly(Int)
     case atLeast(Int)
@@ -106,6 +116,11 @@ public struct OpProperties: Sendable, Hashable {
     public var blocksGradient = false
     /// Runs inside fused elementwise loops (elementwise and broadcast ops that keep the element type).
     public var fusable = false
+    /// Combines values across the replicas of a data-parallel run (allreduce): it needs the
+    /// runtime's `Collective`.
+    public var collective = false
+    /// Where the scheduler puts it among the ops ready to run.
+    public var schedule: SchedulePlacement = .normal
     public init() {}
 }
 
@@ -214,7 +229,7 @@ public struct OpDecl: Sendable {
 
 public enum OpRegistry {
     public static let declarations: [OpDecl] =
-        sourceOps + elementwiseOps + reductionOps + layoutOps + neuralOps + [fusedOp]
+        sourceOps + elementwiseOps + reductionOps + layoutOps + neuralOps + collectiveOps + [fusedOp]
     static let index: [Op: Int] = {
         var m: [Op: Int] = [:]
         for (i, d) in declarations.enumerated() { m[d.op] = i }
