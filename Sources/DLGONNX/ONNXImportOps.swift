@@ -85,7 +85,7 @@ extension Translator {
                 case ("value", .tensor(let t)): values[n.outputs[0]] = .constant(t.array)
                 case ("value_float", .float(let v)): values[n.outputs[0]] = .constant(try NDArray([v], shape: []))
                 case ("value_floats", .floats(let v)): values[n.outputs[0]] = .constant(NDArray(v))
-                case ("value_int", .int(let v)): values[n.outputs[0]] = .constant(try NDArray([Int64(v)], shape: []))
+                case ("value_int", .int(let v)): values[n.outputs[0]] = .constant(try NDArray([Int64(v)], shape: []))  // conversion: Int to Int64, a widening
                 case ("value_ints", .ints(let v)): values[n.outputs[0]] = .constant(NDArray(v.map(Int64.init)))
                 default: throw Unsupported("a Constant given by '\(key)' is not supported")
                 }

@@ -220,7 +220,7 @@ public enum ONNXReader {
             case nil: .unknown
             }
         } : nil
-        return ONNXValueInfo(name: v.name, dataType: ONNXDataType(rawValue: Int(t.elemType)), dataTypeCode: Int(t.elemType),
+        return ONNXValueInfo(name: v.name, dataType: ONNXDataType(rawValue: Int(t.elemType)), dataTypeCode: Int(t.elemType),  // conversion: Int32 to Int, a widening
                              dims: dims)
     }
 
@@ -253,8 +253,8 @@ public enum ONNXReader {
     static let maxElements = Int(Int32.max)
 
     static func tensor(_ t: Onnx_TensorProto, subject: String, path: String, directory: String) throws -> ONNXTensor {
-        guard let type = ONNXDataType(rawValue: Int(t.dataType)) else {
-            throw ONNXError(file: path, subject: subject, "element type \(ONNXDataType.name(ofCode: Int(t.dataType))) is not supported "
+        guard let type = ONNXDataType(rawValue: Int(t.dataType)) else {  // conversion: Int32 to Int, a widening
+            throw ONNXError(file: path, subject: subject, "element type \(ONNXDataType.name(ofCode: Int(t.dataType))) is not supported "  // conversion: Int32 to Int, a widening
                             + "(dlg reads FLOAT, DOUBLE, FLOAT16, INT64, INT32, INT16, INT8, UINT8 and BOOL)")
         }
         if t.hasSegment { throw ONNXError(file: path, subject: subject, "segmented tensors are not supported") }
@@ -262,11 +262,11 @@ public enum ONNXReader {
         var count = 1
         for d in t.dims {
             guard d >= 0 else { throw ONNXError(file: path, subject: subject, "has a negative dimension \(d) in \(t.dims)") }
-            guard d <= Int64(maxElements) else {
+            guard d <= Int64(maxElements) else {  // conversion: Int to Int64, a widening
                 throw ONNXError(file: path, subject: subject, "dimension \(d) exceeds the largest dlg accepts, \(maxElements)")
             }
-            dims.append(Int(d))
-            let (p, overflow) = count.multipliedReportingOverflow(by: Int(d))
+            dims.append(Int(d))  // conversion: 0 ≤ d ≤ maxElements, checked above
+            let (p, overflow) = count.multipliedReportingOverflow(by: Int(d))  // conversion: 0 ≤ d ≤ maxElements, checked above
             guard !overflow, p <= maxElements else {
                 throw ONNXError(file: path, subject: subject, "shape \(dims.description) has more elements than dlg accepts (\(maxElements))")
             }
@@ -328,14 +328,14 @@ public enum ONNXReader {
         case .bool:
             return try NDArray(raw.map { $0 != 0 ? 1 : 0 } as [UInt8], shape: shape)
         case .int8:
-            return try NDArray(raw.map { Int32(Int8(bitPattern: $0)) }, shape: shape)
+            return try NDArray(raw.map { Int32(Int8(bitPattern: $0)) }, shape: shape)  // conversion: Int8 to Int32, a widening
         case .int16:
             var v = [Int32](repeating: 0, count: raw.count / 2)
-            for i in v.indices { v[i] = Int32(Int16(bitPattern: UInt16(raw[2 * i]) | UInt16(raw[2 * i + 1]) << 8)) }
+            for i in v.indices { v[i] = Int32(Int16(bitPattern: UInt16(raw[2 * i]) | UInt16(raw[2 * i + 1]) << 8)) }  // conversion: bytes to UInt16 and Int16 to Int32, widenings
             return try NDArray(v, shape: shape)
         case .float16:
             var v = [Float](repeating: 0, count: raw.count / 2)
-            for i in v.indices { v[i] = halfToFloat(UInt16(raw[2 * i]) | UInt16(raw[2 * i + 1]) << 8) }
+            for i in v.indices { v[i] = halfToFloat(UInt16(raw[2 * i]) | UInt16(raw[2 * i + 1]) << 8) }  // conversion: bytes to UInt16, a widening
             return try NDArray(v, shape: shape)
         }
     }
@@ -343,7 +343,7 @@ public enum ONNXReader {
     /// IEEE binary16 to Float, subnormals, infinities and NaN included.
     static func halfToFloat(_ h: UInt16) -> Float {
         let sign: Float = h & 0x8000 != 0 ? -1 : 1
-        let exponent = Int((h >> 10) & 0x1F)
+        let exponent = Int((h >> 10) & 0x1F)  // conversion: five bits of a UInt16
         let fraction = Float(h & 0x3FF)
         switch exponent {
         case 0: return sign * fraction * 0x1p-24
@@ -364,12 +364,12 @@ public enum ONNXReader {
             switch e.key {
             case "location": location = e.value
             case "offset":
-                guard let v = Int(e.value), v >= 0 else {
+                guard let v = Int(e.value), v >= 0 else {  // conversion: a failable parse of text
                     throw ONNXError(file: path, subject: subject, "external data offset '\(e.value)' is not a non-negative integer")
                 }
                 offset = v
             case "length":
-                guard let v = Int(e.value), v >= 0 else {
+                guard let v = Int(e.value), v >= 0 else {  // conversion: a failable parse of text
                     throw ONNXError(file: path, subject: subject, "external data length '\(e.value)' is not a non-negative integer")
                 }
                 length = v
@@ -399,7 +399,7 @@ public enum ONNXReader {
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             throw ONNXError(file: path, subject: subject, "its external data file \(file) is not a regular file")
         }
-        let fileSize = Int(st.st_size)
+        let fileSize = Int(st.st_size)  // conversion: off_t is Int64, Int's width on the 64-bit platforms dlg builds for
         guard offset <= fileSize, size <= fileSize - offset else {
             throw ONNXError(file: path, subject: subject, "its external data, \(size) bytes at offset \(offset), "
                             + "lies beyond the end of \(file) (\(fileSize) bytes)")

@@ -111,7 +111,8 @@ struct Export: ParsableCommand {
                 switch p.type.dtype {
                 case .f32: out[name] = try? NDArray(v.map { Float($0) }, shape: shape)
                 case .f64: out[name] = try? NDArray(v, shape: shape)
-                case .i32: out[name] = try? NDArray(v.map { Int32($0) }, shape: shape)
+                // conversion: finite, rounded toward zero and clamped to Int32's range first
+                case .i32: out[name] = try? NDArray(v.map { $0.isFinite ? Int32(min(max($0.rounded(.towardZero), -2_147_483_648), 2_147_483_647)) : 0 }, shape: shape)
                 }
             }
         }
