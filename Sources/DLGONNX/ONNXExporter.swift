@@ -502,6 +502,8 @@ final class Writer {
             fail(n, "losses are not exported (an output that is a loss cannot be written)")
         case .dropout_mask:
             fail(n, "dropout is not part of the inference form")
+        case .allreduce, .allreduce_start, .allreduce_wait:
+            fail(n, "collectives (data-parallel training) are not part of the inference form")
         case .fused:
             fail(n, "internal error: export reads the graph before fusion")
         }
