@@ -57,6 +57,7 @@ let package = Package(
         .library(name: "DLGData", targets: ["DLGData"]),
         .library(name: "DLGTrain", targets: ["DLGTrain"]),
         .library(name: "DLGDistributed", targets: ["DLGDistributed"]),
+        .library(name: "DLGONNX", targets: ["DLGONNX"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -67,6 +68,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // dlg import/export: ONNX files.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -103,10 +106,17 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // ONNX import and export. Proto/onnx.pb.swift is generated (Proto/generate.sh) and committed.
+        .target(
+            name: "DLGONNX",
+            dependencies: ["DLGSource", "DLGOps", "DLGGraph", "DLGCompiler", "DLGData",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto/generate.sh"]
+        ),
         .executableTarget(
             name: "dlg",
             dependencies: [
-                "DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain", "DLGDistributed", "DLGServe",
+                "DLGSource", "DLGSyntax", "DLGGraph", "DLGCompiler", "DLGRuntime", "DLGData", "DLGTrain", "DLGDistributed", "DLGServe", "DLGONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -121,7 +131,8 @@ let package = Package(
         .testTarget(name: "DLGRuntimeTests", dependencies: ["DLGSource", "DLGSyntax", "DLGCompiler", "DLGRuntime", "DLGKernels"]),
         .testTarget(name: "DLGDataTests", dependencies: ["DLGData"]),
         .testTarget(name: "DLGTrainTests", dependencies: ["DLGSource", "DLGSyntax", "DLGTrain", "DLGData", "DLGDistributed"]),
-        .testTarget(name: "dlgTests", dependencies: ["dlg", "DLGCompiler"]),
+        .testTarget(name: "DLGONNXTests", dependencies: ["DLGONNX", "DLGData", "DLGGraph"]),
+        .testTarget(name: "dlgTests", dependencies: ["dlg", "DLGCompiler", "DLGONNX"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,7 +4,7 @@ import PackageDescription
 // libFuzzer targets: the dlg front end (lexer, parser, elaborator, shape
 // inference and the IR printers), and one per reader of input files: npy,
 // npz, safetensors, IDX (plain and gzip), CSV, CIFAR-10, compiled programs
-// (.dlgc) and checkpoint metadata. FuzzSeeds writes valid files of each
+// (.dlgc), checkpoint metadata and ONNX files. FuzzSeeds writes valid files of each
 // format to start the readers' corpora. Build and run them with
 // Fuzz/run.sh; see Docs/fuzzing.md. The package is separate from the main
 // one so that the fuzzer's build flags never touch a normal build.
@@ -42,6 +42,9 @@ let package = Package(
         readerTarget("FuzzCIFAR"),
         readerTarget("FuzzCompiled", ["FuzzSeeds", .product(name: "DLGRuntime", package: "dlg"), .product(name: "DLGKernels", package: "dlg")]),
         readerTarget("FuzzCheckpoint", [.product(name: "DLGTrain", package: "dlg")]),
+        // The ONNX reader and importer (`dlg import`); seeds: exported Graphs/ models and Fuzz/seeds/onnx.
+        .executableTarget(name: "FuzzONNX", dependencies: [.product(name: "DLGONNX", package: "dlg")],
+                          swiftSettings: libFuzzerTarget),
         // Writes the seed files (through FuzzCompiled, see FuzzSeeds.swift).
         .target(name: "FuzzSeeds",
                           dependencies: [.product(name: "DLGData", package: "dlg"), .product(name: "DLGRuntime", package: "dlg"),

@@ -4,10 +4,12 @@
 #     Fuzz/run.sh [TARGET] [SECONDS] [extra libFuzzer flags…]
 #
 # TARGET is frontend (the default) or one of the readers: npy, npz,
-# safetensors, idx, csv, cifar, compiled, checkpoint; SECONDS defaults to 600.
+# safetensors, idx, csv, cifar, compiled, checkpoint, onnx; SECONDS defaults to 600.
 # Builds Fuzz/ (release, debug info, -sanitize=fuzzer,address), seeds a
 # working corpus (Fuzz/corpus-work/TARGET, not in git) — the front end's with
-# Graphs/*.dlg, a reader's with valid files written by FuzzSeeds — plus every
+# Graphs/*.dlg, a reader's with valid files written by FuzzSeeds, the ONNX
+# target's with the small Graphs/ models exported by `dlg export` at opsets
+# 13, 17 and 20 and the PyTorch-made files in Fuzz/seeds/onnx — plus every
 # earlier finding of the target, and runs the target for SECONDS in
 # libFuzzer's fork mode, which keeps going after a crash so that one run
 # collects every finding. Inputs that crash, trap, time out (10 s) or exhaust
@@ -35,12 +37,14 @@ case "$target" in
     cifar) product=FuzzCIFAR ;;
     compiled) product=FuzzCompiled ;;
     checkpoint) product=FuzzCheckpoint ;;
-    *) echo "unknown target '$target' (frontend, npy, npz, safetensors, idx, csv, cifar, compiled, checkpoint)" >&2; exit 2 ;;
+    onnx) product=FuzzONNX ;;
+    *) echo "unknown target '$target' (frontend, npy, npz, safetensors, idx, csv, cifar, compiled, checkpoint, onnx)" >&2; exit 2 ;;
 esac
 if [ "$target" != frontend ]; then
     crashes="crashes/$target"
     # CIFAR records are 3073 bytes and compiled programs a few kilobytes of JSON.
-    case "$target" in cifar|compiled) maxlen=65536 ;; *) maxlen=16384 ;; esac
+    # Exported ONNX models are mostly weights: the small ones stay under 64 KB.
+    case "$target" in cifar|compiled|onnx) maxlen=65536 ;; *) maxlen=16384 ;; esac
 fi
 
 # SwiftPM's `--sanitize fuzzer` makes it link libFuzzer's `main`; the compiler
@@ -60,6 +64,17 @@ corpus="corpus-work/$target"
 mkdir -p "$corpus" "$crashes"
 if [ "$target" = frontend ]; then
     cp ../Graphs/*.dlg "$corpus"/
+elif [ "$target" = onnx ]; then
+    dlg="${DLG_BIN:-../.build/release/dlg}"
+    [ -x "$dlg" ] || (cd .. && swift build -c release --product dlg)
+    for g in ../Graphs/*.dlg; do
+        for opset in 13 17 20; do
+            out="$corpus/$(basename "$g" .dlg)-$opset.onnx"
+            "$dlg" export "$g" -o "$out" --opset "$opset" 2>/dev/null || continue
+            [ "$(wc -c < "$out")" -le "$maxlen" ] || rm "$out"
+        done
+    done
+    cp seeds/onnx/*.onnx "$corpus"/
 else
     [ -n "${FUZZ_NO_BUILD:-}" ] || swift build "${flags[@]}" --product FuzzCompiled
     seeds="$here/.build/seeds"

@@ -36,6 +36,10 @@ INPUT_PATHS = [
     "Sources/DLGTrain/Trainer.swift",
     "Sources/DLGRuntime/CompiledModel.swift",
     "Sources/DLGRuntime/StateStore.swift",
+    "Sources/DLGONNX/ONNXReader.swift",
+    "Sources/DLGONNX/ONNXImporter.swift",
+    "Sources/DLGONNX/ONNXImportOps.swift",
+    "Sources/DLGONNX/ONNXImportPatterns.swift",
     "Sources/dlg",
 ]
 # Built-in data sets computed from their arguments, not read.
