@@ -489,6 +489,9 @@ final class Writer {
             emit(n, "Softmax", x, [attr("axis", int: n.attrs.axis)])
         case .log_softmax:
             emit(n, "LogSoftmax", x, [attr("axis", int: n.attrs.axis)])
+        case .gather:
+            // ONNX's Gather along axis 0 is the same lookup: indices.shape + table.shape[1...]
+            emit(n, "Gather", x, [attr("axis", int: 0)])
         case .axis_size:
             let s = node("Shape", x, [temp("shape")])
             let picked = node("Gather", [s, int64s(n.attrs.axes, "axes")], [temp("sizes")], [attr("axis", int: 0)])
@@ -496,7 +499,7 @@ final class Writer {
             emit(n, "Cast", [p], [attr("to", int: Int(Self.onnxType(dtype)))])
 
         case .unary_grad, .reduce_max_grad, .reduce_min_grad, .slice_grad, .pad_grad, .conv2d_grad_input, .conv2d_grad_weight,
-             .pool2d_grad, .softmax_grad, .log_softmax_grad, .softmax_ce_grad, .sparse_softmax_ce_grad:
+             .pool2d_grad, .softmax_grad, .log_softmax_grad, .softmax_ce_grad, .sparse_softmax_ce_grad, .gather_grad:
             fail(n, "a gradient op is not part of the inference form")
         case .softmax_ce, .sparse_softmax_ce:
             fail(n, "losses are not exported (an output that is a loss cannot be written)")
