@@ -229,6 +229,10 @@ import Testing
             ("relu(batchnorm(conv2d(image, filters: 4, kernel: 1)))",
              ["h.weight", "h.bias", "h.batchnorm.gamma", "h.batchnorm.beta"]),
             ("prelu(batchnorm(image))", ["h.batchnorm.gamma", "h.batchnorm.beta", "h.prelu.alpha"]),
+            // An explicit name equal to the statement's binding is kept, also after a parameterless
+            // call reserved the binding (this gave h_1.weight; dlg import writes such statements).
+            ("dense(flatten(image), 2, name: \"h\")", ["h.weight", "h.bias"]),
+            ("dense(v, 2, name: \"h\")", ["h.weight", "h.bias"]),
         ]
         for (expression, expected) in cases {
             let source = """

@@ -362,7 +362,15 @@ public final class Elaborator {
     /// is the statement's only one, a call without parameters when it is the statement's only
     /// naming call, and every other call (batchnorm and prelu always) is `prefix.kind`.
     func layerName(kind: String, createsParameters: Bool, explicit: String? = nil) -> String {
-        if let explicit { return scope.qualified(scope.unique(explicit)) }
+        if let explicit {
+            // `h = dense(flatten(x), 2, name: "h")`: the statement reserved `h` as its prefix when
+            // flatten was named; the explicit name is that prefix, so the layer takes it as it is.
+            if explicit == naming.prefix, !naming.prefixTaken {
+                naming.prefixTaken = true
+                return scope.qualified(explicit)
+            }
+            return scope.qualified(scope.unique(explicit))
+        }
         let base: String
         if let b = naming.binding {
             let prefix = naming.prefix ?? scope.unique(b)
@@ -370,7 +378,10 @@ public final class Elaborator {
             let takesBinding = createsParameters
                 ? (Builtins.table[kind]?.role.isWeightLayer ?? true) && naming.weightCalls == 1
                 : naming.rowCalls == 1
-            if takesBinding { return scope.qualified(prefix) }
+            if takesBinding, !naming.prefixTaken {
+                naming.prefixTaken = true
+                return scope.qualified(prefix)
+            }
             base = "\(prefix).\(kind)"
         } else {
             base = kind

@@ -55,6 +55,8 @@ struct StatementNaming {
     var rowCalls = 0
     /// Calls in the statement to weight layers (dense, the convolutions).
     var weightCalls = 0
+    /// Whether a layer of the statement is named the prefix itself (at most one may be).
+    var prefixTaken = false
 }
 
 /// Edit distance for "did you mean" suggestions: insertions, deletions,
