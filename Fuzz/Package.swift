@@ -3,7 +3,7 @@ import PackageDescription
 
 // libFuzzer targets: the dlg front end (lexer, parser, elaborator, shape
 // inference and the IR printers), and one per reader of input files: npy,
-// npz, safetensors, IDX (plain and gzip), CSV, CIFAR-10, compiled programs
+// npz, safetensors, IDX (plain and gzip), CSV, text corpora, CIFAR-10, compiled programs
 // (.dlgc), checkpoint metadata and ONNX files. FuzzSeeds writes valid files of each
 // format to start the readers' corpora. Build and run them with
 // Fuzz/run.sh; see Docs/fuzzing.md. The package is separate from the main
@@ -39,6 +39,8 @@ let package = Package(
         readerTarget("FuzzSafetensors"),
         readerTarget("FuzzIDX"),
         readerTarget("FuzzCSV"),
+        // The text() data source's reader: text cut into token windows, with its vocabulary.
+        readerTarget("FuzzText"),
         readerTarget("FuzzCIFAR"),
         readerTarget("FuzzCompiled", ["FuzzSeeds", .product(name: "DLGRuntime", package: "dlg"), .product(name: "DLGKernels", package: "dlg")]),
         readerTarget("FuzzCheckpoint", [.product(name: "DLGTrain", package: "dlg")]),

@@ -4,7 +4,7 @@
 #     Fuzz/run.sh [TARGET] [SECONDS] [extra libFuzzer flags…]
 #
 # TARGET is frontend (the default) or one of the readers: npy, npz,
-# safetensors, idx, csv, cifar, compiled, checkpoint, onnx; SECONDS defaults to 600.
+# safetensors, idx, csv, text, cifar, compiled, checkpoint, onnx; SECONDS defaults to 600.
 # Builds Fuzz/ (release, debug info, -sanitize=fuzzer,address), seeds a
 # working corpus (Fuzz/corpus-work/TARGET, not in git) — the front end's with
 # Graphs/*.dlg, a reader's with valid files written by FuzzSeeds, the ONNX
@@ -34,11 +34,12 @@ case "$target" in
     safetensors) product=FuzzSafetensors ;;
     idx) product=FuzzIDX ;;
     csv) product=FuzzCSV ;;
+    text) product=FuzzText ;;
     cifar) product=FuzzCIFAR ;;
     compiled) product=FuzzCompiled ;;
     checkpoint) product=FuzzCheckpoint ;;
     onnx) product=FuzzONNX ;;
-    *) echo "unknown target '$target' (frontend, npy, npz, safetensors, idx, csv, cifar, compiled, checkpoint, onnx)" >&2; exit 2 ;;
+    *) echo "unknown target '$target' (frontend, npy, npz, safetensors, idx, csv, text, cifar, compiled, checkpoint, onnx)" >&2; exit 2 ;;
 esac
 if [ "$target" != frontend ]; then
     crashes="crashes/$target"

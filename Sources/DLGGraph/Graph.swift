@@ -97,9 +97,10 @@ public struct Graph: Sendable {
         self.training = training
     }
 
+    /// A node, borrowed in place: `g[x].op` reads one field without copying the node.
     public subscript(_ v: ValueID) -> Node {
-        get { nodes[v] }
-        set { nodes[v] = newValue }
+        _read { yield nodes[v] }
+        _modify { yield &nodes[v] }
     }
 
     public var inputs: [Node] { nodes.filter { $0.op == .input } }

@@ -5,37 +5,41 @@
 /// values, once, when the op is created by the elaborator or a pass. After
 /// that everything reads typed values: shape rules, gradient rules, passes
 /// and lowering. The text and JSON dumps print `entries`.
+///
+/// The cases whose values are larger than a word are `indirect` (boxed):
+/// nodes are copied far more often than made, and a node's attributes are
+/// then one reference to retain.
 public enum Attributes: Hashable, Sendable, Codable {
     case none
     /// `input`.
-    case source(SourceAttributes)
-    case param(ParamAttributes)
-    case constant(ConstantAttributes)
+    indirect case source(SourceAttributes)
+    indirect case param(ParamAttributes)
+    indirect case constant(ConstantAttributes)
     /// The parameter of a unary function that has one (leaky relu's and elu's `alpha`).
     case alpha(Double)
     /// `unary_grad`: the function differentiated.
-    case unaryGrad(UnaryFunction)
+    indirect case unaryGrad(UnaryFunction)
     /// One axis: `bias_add`, `concat`, the softmaxes.
     case axis(Int)
     /// `axis_size`.
     case axes([Int])
     /// Reductions and their gradients.
-    case reduce(ReduceAttributes)
+    indirect case reduce(ReduceAttributes)
     /// `reshape`, `broadcast_to`: the target shape.
     case shape(Shape)
     case perm([Int])
-    case slice(SliceAttributes)
-    case pad(PadAttributes)
-    case oneHot(OneHotAttributes)
+    indirect case slice(SliceAttributes)
+    indirect case pad(PadAttributes)
+    indirect case oneHot(OneHotAttributes)
     /// `cast`: the target dtype.
     case dtype(DType)
     case matmul(MatmulAttributes)
-    case conv(ConvAttributes)
-    case pool(PoolAttributes)
-    case dropout(DropoutAttributes)
+    indirect case conv(ConvAttributes)
+    indirect case pool(PoolAttributes)
+    indirect case dropout(DropoutAttributes)
     /// `allreduce_start`, `allreduce_wait`: which bucket of gradients (a data-parallel step's).
     case bucket(Int)
-    case fused(FusedAttributes)
+    indirect case fused(FusedAttributes)
 
     public init() { self = .none }
 

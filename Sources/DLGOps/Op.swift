@@ -38,3 +38,19 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case fused
 }
 
+
+extension Op {
+    /// The op's position in `allCases` (its declaration order): tables indexed
+    /// by op (`Op.decl`, the kernel table) read it instead of hashing the
+    /// name. An `Op` is stored as one byte, its case number, which this
+    /// reads; `OpRegistry` checks once that it equals the position.
+    @inlinable public var ordinal: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+
+    /// Hashes the case number, not the name (the default for an enum with raw
+    /// values): every `[Op: …]` and `Set<Op>` lookup of the compiler does this.
+    @inlinable public func hash(into hasher: inout Hasher) { hasher.combine(unsafeBitCast(self, to: UInt8.self)) }
+
+    @inlinable public static func == (a: Op, b: Op) -> Bool {
+        unsafeBitCast(a, to: UInt8.self) == unsafeBitCast(b, to: UInt8.self)
+    }
+}

@@ -73,11 +73,13 @@ enum FusedLowering {
         let headInput = c.inputs.count
         let shift = headed ? 1 : 0
         var codes: [FusedElementwiseKernel.Step] = []
+        codes.reserveCapacity(steps.count)
         for step in steps {
             guard let code = KernelTable.fusedSteps[step.op] else {
                 throw LoweringError(message: "\(step.op.rawValue) cannot run inside a fused elementwise kernel")
             }
             var operands: [FusedElementwiseKernel.Operand] = []
+            operands.reserveCapacity(step.operands.count)
             for (k, o) in step.operands.enumerated() {
                 switch o {
                 case .scalar(let v): operands.append(.immediate(v))

@@ -79,6 +79,16 @@ public enum Lowering {
             if n.op == .constant { constants.append((b, n.attrs.constant.value)) }
         }
         var instructions: [Instruction] = []
+        instructions.reserveCapacity(g.nodes.count)
+        // `file:line:col` of each source offset, formatted once (many values share a statement).
+        var locations: [Int: String] = [:]
+        func location(_ n: Node) -> String? {
+            guard let r = n.loc else { return nil }
+            if let known = locations[r.start] { return known }
+            let l = g.location(r)
+            locations[r.start] = l
+            return l
+        }
         // In schedule order (the graph's order), which a plan assumes.
         for n in g.nodes where !n.decl.isSource {
             let ins = n.inputs.map { buffers[$0]! }, out = buffers[n.id]!
@@ -94,7 +104,7 @@ public enum Lowering {
             let steps = n.attrs.region.map { $0.steps.map(\.op.rawValue).joined(separator: "+") } ?? n.op.rawValue
             instructions.append(Instruction(kernel: kernel, inputs: ins, output: out,
                                             workspace: kernel.workspaceBytes(floatType: floatType, threads: threads, output: out),
-                                            inPlace: inPlace, op: n.op, value: n.id, label: n.label, loc: g.location(n.loc),
+                                            inPlace: inPlace, op: n.op, value: n.id, label: n.label, loc: location(n),
                                             steps: steps, flops: flops(n, ins, out)))
         }
         var updates: [(Int, Buffer)] = []

@@ -92,6 +92,21 @@ import Testing
         return g
     }
 
+    /// Declarations and tables keyed by op find an op by its case number (`Op.ordinal`, its
+    /// position in `allCases`): each op finds its own declaration, and ops are equal and hash
+    /// alike exactly when they are the same case.
+    @Test func everyOpFindsItsOwnDeclaration() {
+        for (i, op) in Op.allCases.enumerated() {
+            #expect(op.ordinal == i, "\(op.rawValue)")
+            #expect(op.decl.op == op, "\(op.rawValue)")
+            #expect(Op(rawValue: op.rawValue) == op)
+        }
+        #expect(Set(Op.allCases).count == Op.allCases.count)
+        #expect(Set(OpRegistry.declarations.map(\.op)).count == OpRegistry.declarations.count)
+        #expect(OpRegistry.declarations.count == Op.allCases.count)
+        #expect(Op.relu != Op.leaky_relu && Op.add == Op(rawValue: "add"))
+    }
+
     @Test func everyOpHasAKernelRule() {
         for op in Op.allCases {
             #expect((KernelTable.rules[op] != nil) != op.decl.isSource, "\(op.rawValue): a source needs no kernel, every other op one")

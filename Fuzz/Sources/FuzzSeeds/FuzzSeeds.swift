@@ -6,7 +6,7 @@ import Foundation
 
 /// Writes valid files of every format the readers' fuzz targets take, one
 /// folder per target, to start their corpora: `write(to: DIR)` writes
-/// DIR/npy, DIR/npz, DIR/safetensors, DIR/idx, DIR/csv, DIR/cifar,
+/// DIR/npy, DIR/npz, DIR/safetensors, DIR/idx, DIR/csv, DIR/text, DIR/cifar,
 /// DIR/compiled and DIR/checkpoint. The files are made with dlg's own
 /// writers (and, for compiled programs, its compiler) from small arrays.
 /// `Fuzz/run.sh` calls it through `FuzzCompiled` (environment variable
@@ -58,6 +58,13 @@ public enum FuzzSeeds {
         try write("csv", "and.csv", Array("x1,x2,y\n0,0,0\n0,1,0\n1,0,0\n1,1,1\n".utf8))
         try write("csv", "quoted.csv", Array("\u{FEFF}\"a, b\",c\r\n\"1.5\",-2e3\r\n\r\n 3 ,4\n".utf8))
         try write("csv", "classes.csv", Array("f1,f2,class\n0.5,0.25,2\n-1,1e-3,0\n".utf8))
+
+        // FuzzText's first byte chooses the reading (FuzzText.swift): 0x03 characters in windows
+        // of 4; 0x93 the same with stride 1 and the first half's vocabulary; 0x41 bytes in windows of 2.
+        try write("text", "chars.txt", [0x03] + Array("abc abc cab\n".utf8))
+        try write("text", "vocabulary.txt", [0x93] + Array("to be or not to be\nthat is the question\n".utf8))
+        try write("text", "unicode.txt", [0x03] + Array("naïve café — 日本語 ✓\n".utf8))
+        try write("text", "bytes.txt", [0x41] + Array("\u{FEFF}line one\r\nline two\r\n".utf8) + [0x00, 0xFF, 0x80])
 
         var cifar = [UInt8]()
         for label in [UInt8(3), 9] {

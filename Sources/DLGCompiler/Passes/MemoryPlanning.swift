@@ -138,18 +138,27 @@ public struct MemoryPlanning: GraphPass {
         let classes = classBytes.keys.sorted { (classBytes[$0]!, -$0) > (classBytes[$1]!, -$1) }
         /// Each class at the lowest offset that overlaps no class placed before it and live at the same time.
         func place(_ order: [ValueID]) -> (offsets: [ValueID: Int], arena: Int) {
+            // The classes placed so far in order of offset (in order of placement among equal
+            // offsets): the search reads those live at the same time in that order, lowest first.
             var placed: [(first: Int, last: Int, offset: Int, size: Int)] = []
+            placed.reserveCapacity(order.count)
             var offsetOf: [ValueID: Int] = [:]
+            offsetOf.reserveCapacity(order.count)
             var arena = 0
             for r in order {
                 let size = classBytes[r]!, first = classFirst[r] ?? -1, lastPos = classLast[r] ?? end
-                let overlapping = placed.filter { $0.first <= lastPos && first <= $0.last }.sorted { $0.offset < $1.offset }
                 var offset = 0
-                for b in overlapping {
+                for b in placed where b.first <= lastPos && first <= b.last {
                     if offset + size <= b.offset { break }
                     offset = max(offset, b.offset + b.size)
                 }
-                placed.append((first, lastPos, offset, size))
+                // After every placed class at an offset not above this one.
+                var lo = 0, hi = placed.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if placed[mid].offset <= offset { lo = mid + 1 } else { hi = mid }
+                }
+                placed.insert((first, lastPos, offset, size), at: lo)
                 offsetOf[r] = offset
                 arena = max(arena, offset + size)
             }

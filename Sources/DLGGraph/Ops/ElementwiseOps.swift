@@ -21,7 +21,7 @@ private func unary(_ op: Op, _ info: UnaryInfo) -> OpDecl {
         return TensorLiteral(shape: ctx.shape, values: f.values(x.values))
     }
     // f(f(x)) = x.
-    let involution: SimplifyRule = { ctx in ctx.operands[0].op == ctx.node.op ? .value(ctx.operands[0].inputs[0]) : nil }
+    let involution: SimplifyRule = { ctx in ctx.operand(0).op == ctx.node.op ? .value(ctx.operand(0).inputs[0]) : nil }
     let kind: Attributes.Kind = info.parameter == nil ? .none : .alpha
     return OpDecl(op, arity: .exactly(1), fusion: .elementwise, attributes: kind, specs, defaults: defaults, doc: info.doc,
                   properties: properties, flops: { $0.outputCount * info.flops }, vjp: Gradients.unary, fold: fold,

@@ -15,18 +15,22 @@ let fusedOp = OpDecl(
     """,
     flops: { ctx in
         let r = ctx.attrs.fused.region
-        // Each step's own count, on concrete shapes of its type.
+        // Each step's own count, on concrete shapes of its type (each step's computed once).
+        var outs: [[Int]] = []
+        outs.reserveCapacity(r.steps.count)
         var total = 0
         for s in r.steps {
             let out = s.type.shape.dims?.map { $0.value ?? 1 } ?? []
             var ins: [[Int]] = []
+            ins.reserveCapacity(s.operands.count)
             for o in s.operands {
                 switch o {
                 case .input(let i): ins.append(i < ctx.inputs.count ? ctx.inputs[i] : out)
-                case .step(let k): ins.append(r.steps[k].type.shape.dims?.map { $0.value ?? 1 } ?? [])
+                case .step(let k): ins.append(k < outs.count ? outs[k] : r.steps[k].type.shape.dims?.map { $0.value ?? 1 } ?? [])
                 case .scalar: ins.append([])
                 }
             }
+            outs.append(out)
             total += s.op.decl.flops(FlopContext(inputs: ins, output: out, attrs: s.attrs))
         }
         return total

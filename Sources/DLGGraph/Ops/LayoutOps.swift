@@ -11,7 +11,7 @@ let layoutOps: [OpDecl] = [
            }(),
            vjp: Gradients.reshape, fold: keepValues,
            simplify: { ctx in
-               let x = ctx.operands[0]
+               let x = ctx.operand(0)
                if x.type == ctx.node.type { return .value(ctx.node.inputs[0]) }
                // reshape(reshape(y)) = reshape(y)
                guard x.op == .reshape else { return nil }
@@ -33,7 +33,7 @@ let layoutOps: [OpDecl] = [
            simplify: { ctx in
                let perm = ctx.node.attrs.perm
                if perm == Array(0..<perm.count) { return .value(ctx.node.inputs[0]) }
-               let x = ctx.operands[0]
+               let x = ctx.operand(0)
                guard x.op == .transpose else { return nil }
                let inner = x.attrs.perm
                let composed = perm.map { inner[$0] }
@@ -58,7 +58,7 @@ let layoutOps: [OpDecl] = [
            }(),
            vjp: Gradients.broadcastTo,
            fold: { ctx in ctx.constants[0].flatMap { broadcastLiteral($0, to: ctx.shape) } },
-           simplify: { ctx in ctx.operands[0].type == ctx.node.type ? .value(ctx.node.inputs[0]) : nil },
+           simplify: { ctx in ctx.operand(0).type == ctx.node.type ? .value(ctx.node.inputs[0]) : nil },
            inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
                let target = ctx.attrs.shape
                switch broadcastShapes(ctx.inputs[0].shape, target) {

@@ -2,7 +2,7 @@
 
 extension Op {
     /// The op's declaration.
-    public var decl: OpDecl { OpRegistry.declarations[OpRegistry.index[self]!] }
+    public var decl: OpDecl { OpRegistry.byOrdinal[ordinal] }
 }
 
 /// How an op combines with its neighbours in fusion (TVM's lattice).
@@ -178,10 +178,14 @@ public struct SimplifyContext {
     /// The operands' nodes.
     public var operands: [Node] { node.inputs.map { graph[$0] } }
 
+    /// Operand i's node.
+    public func operand(_ i: Int) -> Node { graph[node.inputs[i]] }
+
     /// Operand i is a constant whose every element is `x`.
     public func isConstant(_ i: Int, _ x: Double) -> Bool {
-        guard operands[i].op == .constant else { return false }
-        return operands[i].attrs.constant.value.values.allSatisfy { $0 == x }
+        let operand = self.operand(i)
+        guard operand.op == .constant else { return false }
+        return operand.attrs.constant.value.values.allSatisfy { $0 == x }
     }
 }
 
@@ -195,7 +199,9 @@ public enum Simplification: Sendable {
 
 public typealias SimplifyRule = @Sendable (SimplifyContext) -> Simplification?
 
-public struct OpDecl: Sendable {
+/// A class: passes read declarations constantly (`node.decl.fusion`), and a
+/// reference is one retain where a copy of all these fields was many.
+public final class OpDecl: Sendable {
     public let op: Op
     public let arity: Arity
     public let fusion: FusionKind
@@ -248,9 +254,19 @@ public struct OpDecl: Sendable {
 public enum OpRegistry {
     public static let declarations: [OpDecl] =
         sourceOps + elementwiseOps + reductionOps + layoutOps + neuralOps + collectiveOps + [fusedOp]
-    static let index: [Op: Int] = {
-        var m: [Op: Int] = [:]
-        for (i, d) in declarations.enumerated() { m[d.op] = i }
-        return m
+    /// The declarations in `Op.allCases` order, read by `Op.ordinal`.
+    static let byOrdinal: [OpDecl] = {
+        var table: [OpDecl?] = Array(repeating: nil, count: Op.allCases.count)
+        for (i, op) in Op.allCases.enumerated() {
+            precondition(op.ordinal == i, "Op.ordinal of \(op.rawValue) is \(op.ordinal), its position \(i)")
+        }
+        for d in declarations {
+            precondition(table[d.op.ordinal] == nil, "two declarations of \(d.op.rawValue)")
+            table[d.op.ordinal] = d
+        }
+        return table.enumerated().map { i, d in
+            guard let d else { preconditionFailure("no declaration of \(Op.allCases[i].rawValue)") }
+            return d
+        }
     }()
 }
