@@ -269,6 +269,12 @@ extension Translator {
                 let perm = ints(n, "perm") ?? Array((0..<a.rank).reversed())
                 guard perm.sorted() == Array(0..<a.rank) else { throw Unsupported("perm \(perm) is no permutation of the \(a.rank) axes") }
                 values[n.outputs[0]] = .constant(try a.permuted(perm))
+                // The same transpose of the same initializer (an unrolled recurrent layer's W_hhᵀ at every
+                // step) is one value, so that it becomes one parameter.
+                let key = "\(n.inputs[0])\u{0}\(perm)"
+                if initializerNames.contains(n.inputs[0]) {
+                    if let first = foldedTransposes[key] { constantAliases[n.outputs[0]] = first } else { foldedTransposes[key] = n.outputs[0] }
+                }
                 if a.rank == 2, perm == [1, 0], initializerNames.contains(n.inputs[0]), consumers[n.inputs[0]]?.count == 1 {
                     derived[n.outputs[0]] = (n.inputs[0], " (transposed)")
                 }

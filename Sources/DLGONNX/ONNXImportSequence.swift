@@ -21,7 +21,7 @@ extension Translator {
 
     /// `Slice` (opset 10 and later: starts, ends, axes, steps as operands) of a constant, or of zeros.
     func slice(_ n: ONNXNode) throws {
-        guard let starts = ints(n, 1), let ends = ints(n, 2) else { throw Unsupported("its starts and ends are computed at run time") }
+        guard let starts = sliceBounds(n, 1), let ends = sliceBounds(n, 2) else { throw Unsupported("its starts and ends are computed at run time") }
         let rank: Int
         switch values[n.inputs[0]] {
         case .sizes(let v)?:
@@ -99,6 +99,15 @@ extension Translator {
             define(n, 0, text == e.text ? e : .atom(text, layers: e.layers), TensorInfo(dtype: info.dtype, dims: d))
         default: break
         }
+    }
+
+    /// Slice's starts or ends: integers, read exactly (INT64_MAX, "to the end", is not a Double).
+    func sliceBounds(_ n: ONNXNode, _ i: Int) -> [Int]? {
+        if let a = constant(n, i) {
+            if let v = a.values(as: Int64.self) { return v.map { Int($0) } }  // conversion: Int64 to Int, the same width on 64-bit Linux
+            if let v = a.values(as: Int32.self) { return v.map { Int($0) } }  // conversion: Int32 to Int, a widening
+        }
+        return ints(n, i)
     }
 
     /// A constant cut to `plan` (per axis: start, count, step).

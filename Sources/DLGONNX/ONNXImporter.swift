@@ -186,6 +186,10 @@ final class Translator {
     var lstmJoined: [String: LSTMSequence] = [:]
     /// LSTM outputs Y_h: the dlg text of the final states [B, dirs·H], and the directions.
     var lstmFinals: [String: (String, Int)] = [:]
+    /// Transposes of an initializer folded while importing, by initializer and permutation: the first
+    /// one's value name; `constantAliases` maps the later ones to it.
+    var foldedTransposes: [String: String] = [:]
+    var constantAliases: [String: String] = [:]
 
     init(_ model: ONNXModel, _ options: ONNXImportOptions) {
         self.model = model
@@ -393,7 +397,8 @@ final class Translator {
     }
 
     /// A constant used as data: one element is written as a number; more become a `param`.
-    func materialize(_ name: String, _ a: NDArray, near n: ONNXNode) throws -> (Expr, TensorInfo) {
+    func materialize(_ onnxName: String, _ a: NDArray, near n: ONNXNode) throws -> (Expr, TensorInfo) {
+        let name = constantAliases[onnxName] ?? onnxName
         let dtype: ElementType = a.elementType == .f64 ? .f64 : a.elementType.isFloatingPoint ? .f32 : .i32
         let info = TensorInfo(dtype: dtype, dims: a.shape.map { .known($0) })
         if a.count == 1 {
