@@ -8,12 +8,21 @@ import Darwin
 
 /// The threads behind `Threads.parallelChunks`: a fork-join pool of
 /// `coreCount − 1` threads of its own plus the calling thread, which runs
-/// chunk 0. Chunk `i` always runs on pool thread `i`, so a kernel that
+/// chunk 0. Pool thread `i` first claims chunk `i`, so that a kernel that
 /// splits a tensor the same way as the kernel before it finds its part in
 /// the cache of the core that just wrote it (a batch-1 training step reads
 /// and writes the same weight and velocity halves in every update), and a
-/// job costs two atomic operations instead of a round trip through
+/// job costs a few atomic operations instead of a round trip through
 /// Dispatch's queues.
+///
+/// A chunk is claimed before it runs (one claim word per chunk, holding the
+/// generation of the job that last claimed it), and a thread that is done
+/// with its own chunk — the caller included — claims the chunks that no
+/// thread has started. So a pool thread that is off its processor (another
+/// process runs there, or it is still waking up) delays a job by at most
+/// the chunk it already started, not by its whole time slice: the caller
+/// does the rest. Chunk bounds do not change with who runs them, so neither
+/// do the results.
 ///
 /// Between jobs the pool's threads spin for a while (about the gap between
 /// two kernels of a step), then sleep on a condition variable until the
@@ -34,6 +43,9 @@ final class WorkerPool: @unchecked Sendable {
     private let word = Atomic<Int>(0)
     /// Chunks of the current job that have not finished.
     private let remaining = Atomic<Int>(0)
+    /// Per chunk 1…threads, the generation of the job that last claimed it
+    /// (chunk 0 is always the caller's); index 0 is unused.
+    private let claims: UnsafeMutablePointer<Atomic<Int>>
     /// Set while a job runs; a second caller finds it set and uses Dispatch.
     private let busy = Atomic<Bool>(false)
     /// Threads asleep on `condition`.
@@ -59,18 +71,22 @@ final class WorkerPool: @unchecked Sendable {
     /// set when the pool starts if `Threads.pinsThreads`; empty otherwise.
     let processors: [Int]
 
-    init(threads: Int) {
+    /// A pool of `threads` threads besides the caller; `startsThreads: false` (tests only) makes one whose
+    /// threads never come, so that the caller runs every chunk.
+    init(threads: Int, startsThreads: Bool = true) {
         let allowed = Threads.pinsThreads ? Affinity.allowedProcessors() : []
         processors = allowed.count > threads ? Array(allowed.prefix(threads + 1)) : []
         if let first = processors.first { Affinity.pinCurrentThread(to: first) }
         self.threads = max(0, threads)
+        claims = .allocate(capacity: self.threads + 1)
+        for i in 0 ... self.threads { (claims + i).initialize(to: Atomic<Int>(0)) }
         body = .allocate(capacity: 1)
         body.initialize(to: nil)
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
-        for index in 0 ..< self.threads {
+        for index in 0 ..< (startsThreads ? self.threads : 0) {
             let context = Unmanaged.passRetained(Start(pool: self, index: index + 1)).toOpaque()
             var thread = pthread_t()
             let started = pthread_create(&thread, nil, { context in
@@ -108,12 +124,37 @@ final class WorkerPool: @unchecked Sendable {
                     pthread_mutex_unlock(mutex)
                 }
                 job.pointee.body(0)
+                // The chunks no pool thread has started yet are the caller's too.
+                var ran = 0
+                for i in 1 ..< chunks where claim(i, generation: generation) {
+                    job.pointee.body(i)
+                    ran += 1
+                }
+                if ran > 0 { remaining.subtract(ran, ordering: .relaxed) }
                 while remaining.load(ordering: .acquiring) > 0 {}
                 self.body.pointee = nil
             }
         }
         busy.store(false, ordering: .releasing)
         return true
+    }
+
+    /// Claims chunk `i` (1 ≤ i ≤ threads) for the job of `generation`: true
+    /// for the one thread that gets it, false when another thread of this job
+    /// (or, for a thread that saw an older job's word late, of a later job)
+    /// already has. Generations only grow, and every chunk of a job is
+    /// claimed before the job ends, so a thread that is late for a job can
+    /// never claim one of its chunks (and so never reads its body).
+    @inline(__always)
+    private func claim(_ i: Int, generation: Int) -> Bool {
+        var seen = claims[i].load(ordering: .relaxed)
+        while seen < generation {
+            let (exchanged, original) = claims[i].compareExchange(expected: seen, desired: generation,
+                                                                  ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            seen = original
+        }
+        return false
     }
 
     /// A pool thread's loop: wait for a job word it has not seen, run its
@@ -142,9 +183,18 @@ final class WorkerPool: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
             }
             seen = current
-            if index < current & 0xFFFF {
-                runChunk(index)
-                remaining.subtract(1, ordering: .releasing)
+            // Its own chunk, then any that no thread has started (not chunk 0: the caller's). A thread
+            // without a chunk of its own in the job stays out, so that chunk i stays on thread i when
+            // every thread is on time.
+            let chunks = current & 0xFFFF, generation = current >> 16
+            if index < chunks {
+                for k in 0 ..< chunks - 1 {
+                    let i = (index - 1 + k) % (chunks - 1) + 1
+                    if claim(i, generation: generation) {
+                        runChunk(i)
+                        remaining.subtract(1, ordering: .releasing)
+                    }
+                }
             }
         }
     }

@@ -63,7 +63,7 @@ extension Translator {
     static let supportedOps: Set<String> = [
         "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
         "CastLike", "Conv", "Div", "Dropout", "Elu", "Exp", "Expand", "Flatten", "Gather", "Gelu",
-        "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "Log",
+        "Gemm", "GlobalAveragePool", "GlobalMaxPool", "LSTM", "Slice", "ConstantOfShape", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "Log",
         "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mish", "Mul", "Neg", "Pad",
         "Pow", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceSum", "Relu", "Reshape",
         "Selu", "Shape", "Sigmoid", "Sign", "Softmax", "Softplus", "Softsign", "Sqrt",
@@ -78,6 +78,7 @@ extension Translator {
             guard let i = n.inputs.first, !i.isEmpty else { throw Unsupported("its first operand is missing") }
         }
         if let g = geluPatterns[n.index] { return try translateGelu(n, g) }
+        if op == "Squeeze" || op == "Transpose" || op == "Reshape", try lstmLayoutPattern(n) { return }
         switch op {
         case "Constant":
             for (key, a) in n.attributes {
@@ -263,6 +264,22 @@ extension Translator {
             let out = try reshapeDims(d, target, allowZero: int(n, "allowzero", 0) == 1)
             define(n, 0, .atom("reshape(\(e.text), \(dimsText(out)))", layers: e.layers), TensorInfo(dtype: info.dtype, dims: out))
         case "Transpose":
+            if case .constant(let a)? = values[n.inputs[0]] {
+                // Of a constant: fold (the TorchScript exporter transposes a Linear's weight for MatMul).
+                let perm = ints(n, "perm") ?? Array((0..<a.rank).reversed())
+                guard perm.sorted() == Array(0..<a.rank) else { throw Unsupported("perm \(perm) is no permutation of the \(a.rank) axes") }
+                values[n.outputs[0]] = .constant(try a.permuted(perm))
+                // The same transpose of the same initializer (an unrolled recurrent layer's W_hhᵀ at every
+                // step) is one value, so that it becomes one parameter.
+                let key = "\(n.inputs[0])\u{0}\(perm)"
+                if initializerNames.contains(n.inputs[0]) {
+                    if let first = foldedTransposes[key] { constantAliases[n.outputs[0]] = first } else { foldedTransposes[key] = n.outputs[0] }
+                }
+                if a.rank == 2, perm == [1, 0], initializerNames.contains(n.inputs[0]), consumers[n.inputs[0]]?.count == 1 {
+                    derived[n.outputs[0]] = (n.inputs[0], " (transposed)")
+                }
+                return
+            }
             let (e, info) = try tensor(n, 0)
             guard let d = info.dims else { throw Unsupported("the operand's rank is unknown") }
             let perm = ints(n, "perm") ?? Array((0..<d.count).reversed())
@@ -283,6 +300,9 @@ extension Translator {
             case .constant(let a)?:
                 d = a.shape.map { .known($0) }
                 ofConstant = true
+            case .zeros(let info)?:
+                guard let known = info.dims else { throw Unsupported("the operand's shape is not known") }
+                d = known
             default: throw Unsupported("the operand's shape is not known")
             }
             let r = d.count
@@ -295,6 +315,9 @@ extension Translator {
             // A constant's shape is a constant (it may feed Expand); a tensor's sizes may be symbolic.
             values[n.outputs[0]] = ofConstant ? .constant(NDArray(part.compactMap(\.value).map(Int64.init))) : .sizes(part)
         case "Gather":
+            if let table = ownedInitializer(n, 0), table.rank == 2, int(n, "axis", 0) == 0, case .tensor? = values[n.inputs[1]] {
+                return try embedding(n, table: table)
+            }
             guard let data = sizes(n, 0), let idx = constant(n, 1), !idx.elementType.isFloatingPoint else {
                 throw Unsupported("Gather is supported on shapes only (embeddings come with the sequence ops)")
             }
@@ -330,12 +353,24 @@ extension Translator {
             }
             values[n.outputs[0]] = .constant(try a.converted(to: like))
         case "Expand":
+            // Zeros to a shape with a symbolic size (the dynamo exporter's zero initial states of an LSTM).
+            if case .constant(let a)? = values[n.inputs[0]], a.count == 1, a.toDoubles()[0] == 0, a.elementType.isFloatingPoint,
+               ints(n, 1) == nil, let target = sizes(n, 1) {
+                values[n.outputs[0]] = .zeros(TensorInfo(dtype: a.elementType == .f64 ? .f64 : .f32, dims: target))
+                return
+            }
             guard case .constant(let a)? = values[n.inputs[0]], let target = ints(n, 1) else {
                 throw Unsupported("Expand is supported on constants only (known while importing)")
             }
             values[n.outputs[0]] = .constant(try Self.expand(a, to: target))
         case "Pad":
             try pad(n)
+        case "Slice":
+            try slice(n)
+        case "ConstantOfShape":
+            try constantOfShape(n)
+        case "LSTM":
+            try lstm(n)
         default:
             throw Unsupported("op \(op) has no dlg translation")
         }
@@ -762,6 +797,12 @@ extension Translator {
         let parts = n.inputs.indices.map { sizes(n, $0) }
         if parts.allSatisfy({ $0 != nil }) {
             values[n.outputs[0]] = .sizes(parts.flatMap { $0! })
+            return
+        }
+        // Constants (the TorchScript exporter's gate reordering of an LSTM's weights): fold.
+        let constants = n.inputs.compactMap { name -> NDArray? in if case .constant(let a)? = value(name) { a } else { nil } }
+        if constants.count == n.inputs.count, !constants.isEmpty {
+            values[n.outputs[0]] = .constant(try Self.concatenated(constants, axis: axis))
             return
         }
         var texts: [String] = []

@@ -127,6 +127,8 @@ enum ImportValue {
     case constant(NDArray)
     /// A 1-D integer vector of sizes, some symbolic (from Shape).
     case sizes([IDim])
+    /// Zeros of a shape with a symbolic size (ConstantOfShape): an LSTM's initial state.
+    case zeros(TensorInfo)
     /// From a node that was not translated: its users report nothing more.
     case poison
 }
@@ -172,6 +174,22 @@ final class Translator {
     /// layer named implicitly after its statement would push the explicit
     /// name to `_1`); outputs may, as `output logits = dense(…, name: "logits")`.
     var layerPrefixes: Set<String> = []
+    /// The node that computes each value.
+    var producers: [String: ONNXNode] = [:]
+    /// Constants folded from one initializer (a Linear's weight transposed by the TorchScript
+    /// exporter): the initializer and how the value differs from it.
+    var derived: [String: (source: String, note: String)] = [:]
+    /// Time-first [T, B, F] values whose batch-first form [B, T, F] is known (around an LSTM).
+    var batchFirst: [String: (Expr, TensorInfo)] = [:]
+    /// LSTM outputs Y, and Y transposed to [T, B, 2, H] (bidirectional), by value.
+    var lstmSequences: [String: LSTMSequence] = [:]
+    var lstmJoined: [String: LSTMSequence] = [:]
+    /// LSTM outputs Y_h: the dlg text of the final states [B, dirs·H], and the directions.
+    var lstmFinals: [String: (String, Int)] = [:]
+    /// Transposes of an initializer folded while importing, by initializer and permutation: the first
+    /// one's value name; `constantAliases` maps the later ones to it.
+    var foldedTransposes: [String: String] = [:]
+    var constantAliases: [String: String] = [:]
 
     init(_ model: ONNXModel, _ options: ONNXImportOptions) {
         self.model = model
@@ -179,7 +197,10 @@ final class Translator {
         graphOutputs = Set(model.outputs.map(\.name))
         taken = ReservedNames.all
         taken.insert(options.modelName)
-        for n in model.nodes { for i in n.inputs where !i.isEmpty { consumers[i, default: []].append(n) } }
+        for n in model.nodes {
+            for i in n.inputs where !i.isEmpty { consumers[i, default: []].append(n) }
+            for o in n.outputs where !o.isEmpty { producers[o] = n }
+        }
         for t in model.initializers {
             values[t.name] = .constant(t.array)
             initializerNames.insert(t.name)
@@ -291,7 +312,7 @@ final class Translator {
                     outputLines.append("output \(name) = \(e.text)")
                 }
                 outputInfo.append((name, info))
-            case .constant, .sizes:
+            case .constant, .sizes, .zeros:
                 problems.append(.init(subject: "graph output '\(o.name)'", "is a constant; dlg outputs are computed tensors"))
             }
         }
@@ -335,6 +356,7 @@ final class Translator {
         case .tensor(let e, let info): return (e, info)
         case .constant(let a): return try materialize(n.inputs[i], a, near: n)
         case .sizes(let dims): throw Unsupported("operand '\(n.inputs[i])' is a shape (\(dims)) used as data, which dlg cannot compute")
+        case .zeros: throw Unsupported("operand '\(n.inputs[i])' is zeros of a symbolic shape used as data, which dlg cannot write")
         case .poison: throw Unsupported("operand '\(n.inputs[i])' is not available")
         }
     }
@@ -375,7 +397,8 @@ final class Translator {
     }
 
     /// A constant used as data: one element is written as a number; more become a `param`.
-    func materialize(_ name: String, _ a: NDArray, near n: ONNXNode) throws -> (Expr, TensorInfo) {
+    func materialize(_ onnxName: String, _ a: NDArray, near n: ONNXNode) throws -> (Expr, TensorInfo) {
+        let name = constantAliases[onnxName] ?? onnxName
         let dtype: ElementType = a.elementType == .f64 ? .f64 : a.elementType.isFloatingPoint ? .f32 : .i32
         let info = TensorInfo(dtype: dtype, dims: a.shape.map { .known($0) })
         if a.count == 1 {
@@ -407,13 +430,14 @@ final class Translator {
             array = (try? a.converted(to: .f32)) ?? a
         }
         weights.append(NamedArray(dlgName, array))
-        origins[dlgName] = "ONNX initializer '\(onnx)'" + note
+        let (source, how) = derived[onnx] ?? (onnx, "")
+        origins[dlgName] = "ONNX initializer '\(source)'" + how + note
     }
 
     /// A layer's initializer operand: its array, when it is an initializer read by this node only.
     func ownedInitializer(_ n: ONNXNode, _ i: Int) -> NDArray? {
         // Shape reads only its size (PyTorch's dynamo exporter takes a bias's size from the weight).
-        guard i < n.inputs.count, initializerNames.contains(n.inputs[i]), materialized[n.inputs[i]] == nil,
+        guard i < n.inputs.count, initializerNames.contains(n.inputs[i]) || derived[n.inputs[i]] != nil, materialized[n.inputs[i]] == nil,
               (consumers[n.inputs[i]] ?? []).filter({ $0.opType != "Shape" }).count == 1, let a = constant(n, i),
               a.elementType.isFloatingPoint else { return nil }
         return a
@@ -421,15 +445,8 @@ final class Translator {
 
     /// The `name:` of a layer whose main initializer is operand `i`: its prefix, else one made from the node.
     func layerName(_ n: ONNXNode, weightOperand i: Int) -> String {
-        var base = DLGText.layerName(fromInitializer: n.inputs[i]) ?? DLGText.identifier(from: n.name.isEmpty ? n.outputs[0] : n.name)
-        if layerNames.contains(base) {
-            var k = 1
-            while layerNames.contains("\(base)_\(k)") { k += 1 }
-            base = "\(base)_\(k)"
-        }
-        layerNames.insert(base)
-        layerPrefixes.insert(base)
-        return base
+        let source = derived[n.inputs[i]]?.source ?? n.inputs[i]
+        return uniqueLayerName(DLGText.layerName(fromInitializer: source) ?? DLGText.identifier(from: n.name.isEmpty ? n.outputs[0] : n.name))
     }
 
     // MARK: Statements
@@ -511,8 +528,9 @@ final class Translator {
             let label = bindName(loss.takesLabels ? "label" : "target", kind: "value")
             let dims = info.dims ?? []
             if loss.takesLabels {
-                let first = dims.first?.description ?? "B"
-                out.append("    input \(label): i32[\(first)]")
+                // One class per row: i32[B] for logits [B, C], i32[B, T] for a sequence's [B, T, C].
+                let rows = dims.count >= 2 ? dims.dropLast().map(\.description) : [dims.first?.description ?? "B"]
+                out.append("    input \(label): i32[\(rows.joined(separator: ", "))]")
             } else {
                 out.append("    input \(label): \(info.dtype == .f64 ? "f64" : "f32")[" + dims.map(\.description).joined(separator: ", ") + "]")
             }

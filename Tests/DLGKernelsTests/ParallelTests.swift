@@ -91,33 +91,58 @@ extension DenseKernelTests {
         }
 
         /// A pool of its own with 3 threads (they stay, asleep, after the test): 20,000 jobs of 1 to 4 chunks in a
-        /// row run every chunk exactly once, chunk 0 on the calling thread and
-        /// chunk i always on the same other thread, including jobs that find
-        /// the pool's threads asleep (after a pause longer than their spin).
-        @Test func workerPoolRunsEveryChunkOnceOnItsThread() {
+        /// row run every chunk exactly once, chunk 0 on the calling thread and the others on the pool's
+        /// threads or, when one is late, the caller, including jobs that find the pool's threads asleep
+        /// (after a pause longer than their spin).
+        @Test func workerPoolRunsEveryChunkOnce() {
             let pool = WorkerPool(threads: 3)
             var counts = [Int](repeating: 0, count: 4)
             var owners = [UInt](repeating: 0, count: 4)
-            var sameThread = true
+            var perJob = [Int](repeating: 0, count: 4)
+            var exactlyOnce = true
             let caller = Self.threadID()
             counts.withUnsafeMutableBufferPointer { c in
                 owners.withUnsafeMutableBufferPointer { o in
-                    for job in 0 ..< 20_000 {
-                        let chunks = 1 + job % 4
-                        if job % 5000 == 4999 { usleep(20_000) }
-                        let ran = pool.run(chunks: chunks) { i in
-                            c[i] += 1
-                            let me = Self.threadID()
-                            if o[i] == 0 { o[i] = me } else if o[i] != me { sameThread = false }
+                    perJob.withUnsafeMutableBufferPointer { j in
+                        for job in 0 ..< 20_000 {
+                            let chunks = 1 + job % 4
+                            if job % 5000 == 4999 { usleep(20_000) }
+                            for i in 0 ..< 4 { j[i] = 0 }
+                            let ran = pool.run(chunks: chunks) { i in
+                                c[i] += 1
+                                j[i] += 1
+                                if i == 0 { o[0] = Self.threadID() }
+                            }
+                            #expect(ran)
+                            if (0 ..< 4).contains(where: { j[$0] != ($0 < chunks ? 1 : 0) }) { exactlyOnce = false }
                         }
-                        #expect(ran)
                     }
                 }
             }
             // Chunk i runs in every job with more than i chunks: 20,000 − 5,000·i times.
             #expect(counts == [20_000, 15_000, 10_000, 5_000])
-            #expect(sameThread)
-            #expect(owners[0] == caller && Set(owners).count == 4)
+            #expect(exactlyOnce)
+            #expect(owners[0] == caller)
+        }
+
+        /// A job does not wait for a pool thread that never comes (here: a pool whose threads were never
+        /// started, as one off its processor for a whole time slice): the caller claims and runs the
+        /// chunks no thread has started, each once, with the same chunk bounds.
+        @Test func callerRunsChunksNoThreadStarted() {
+            let pool = WorkerPool(threads: 3, startsThreads: false)
+            var hits = [Int](repeating: 0, count: 4)
+            let caller = Self.threadID()
+            var onCaller = true
+            hits.withUnsafeMutableBufferPointer { h in
+                for chunks in 1 ... 4 {
+                    #expect(pool.run(chunks: chunks) { i in
+                        h[i] += 1
+                        if Self.threadID() != caller { onCaller = false }
+                    })
+                }
+            }
+            #expect(hits == [4, 3, 2, 1])
+            #expect(onCaller)
         }
 
         /// The pool declines a job with more chunks than it has threads, and

@@ -4,8 +4,8 @@
       random weights for the model's parameters (its float initializers whose
       names are dlg parameter names), as safetensors; variances positive.
   onnx_check.py run MODEL.onnx DIR SEED BATCH [NAME=PATH ...]
-      inputs: NAME=PATH arrays, else random ones (normal, seeded; symbolic
-      sizes take BATCH) written to DIR/in_NAME.npy; runs the model in ONNX
+      inputs: NAME=PATH arrays, else random ones (normal, seeded; integer
+      ones in range of the tables Gather reads with them; symbolic sizes take BATCH) written to DIR/in_NAME.npy; runs the model in ONNX
       Runtime on one thread and writes DIR/ort_NAME.npy per output. Prints
       one line per input and output: `input NAME PATH` / `output NAME PATH`.
 """
@@ -43,6 +43,14 @@ def run(model_path, directory, seed, batch, given):
     options.inter_op_num_threads = 1
     s = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
+    # Integer inputs are ids into the tables that Gather reads them with: in range of the smallest.
+    import onnx
+    m = onnx.load(model_path)
+    rows = {t.name: t.dims[0] for t in m.graph.initializer if len(t.dims) >= 1}
+    limits = {}
+    for n in m.graph.node:
+        if n.op_type == "Gather" and len(n.input) == 2 and n.input[0] in rows:
+            limits[n.input[1]] = min(limits.get(n.input[1], rows[n.input[0]]), rows[n.input[0]])
     feeds = {}
     types = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int32)": np.int32,
              "tensor(int64)": np.int64}
@@ -52,7 +60,10 @@ def run(model_path, directory, seed, batch, given):
             path = given[i.name]
         else:
             shape = [d if isinstance(d, int) else batch for d in i.shape]
-            a = rng.normal(0.0, 1.0, shape)
+            if i.type in ("tensor(int32)", "tensor(int64)"):
+                a = rng.integers(0, limits.get(i.name, 2), shape)
+            else:
+                a = rng.normal(0.0, 1.0, shape)
             path = f"{directory}/in_{i.name}.npy"
         a = a.astype(types[i.type])
         np.save(path, a)

@@ -1,7 +1,8 @@
 """PyTorch → ONNX → dlg, checked against PyTorch.
 
-For an MLP (with ReLU, and with GELU), LeNet-5, a ResNet-18-style and a MobileNet-style network, built in
-PyTorch with fixed random weights (batchnorm running statistics randomized too):
+For an MLP (with ReLU, and with GELU), LeNet-5, a ResNet-18-style and a MobileNet-style network, and
+embedding + LSTM (+ a Linear head at every step; one layer, two stacked, bidirectional) language models,
+built in PyTorch with fixed random weights (batchnorm running statistics randomized too):
 
   1. export with torch.onnx.export (the TorchScript exporter without constant
      folding, opset 17; and, when onnxscript is installed, the dynamo exporter at
@@ -11,7 +12,8 @@ PyTorch with fixed random weights (batchnorm running statistics randomized too):
   3. dlg run on a batch: outputs equal PyTorch's eval-mode outputs within 1e-5
      of their largest magnitude;
   4. dlg gradcheck on the imported .dlg passes;
-  5. one SGD step (lr 0.1, cross entropy, the whole batch, training form:
+  5. one SGD step (lr 0.1, cross entropy — for a sequence, the mean over every
+     position — the whole batch, training form:
      batchnorm on batch statistics) from the imported weights: every parameter
      equals PyTorch's after the same step within 1e-5 of its largest magnitude.
 
@@ -102,7 +104,39 @@ def mobilenet():
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)), (3, 32, 32)
 
 
-MODELS = {"mlp": mlp, "mlp_gelu": mlp_gelu, "lenet5": lenet5, "resnet": resnet, "mobilenet": mobilenet}
+VOCAB, STEPS = 20, 6
+
+
+class SequenceModel(nn.Module):
+    """Embedding + LSTM (+ a Linear head at every step): a small language model's shape."""
+
+    def __init__(self, layers=1, bidirectional=False):
+        super().__init__()
+        self.emb = nn.Embedding(VOCAB, 8)
+        self.lstm = nn.LSTM(8, 16, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+        self.fc = nn.Linear(16 * (2 if bidirectional else 1), VOCAB)
+
+    def forward(self, tokens):
+        h, _ = self.lstm(self.emb(tokens))
+        return self.fc(h)
+
+
+def lstm():
+    return SequenceModel(), (STEPS,)
+
+
+def lstm2():
+    return SequenceModel(layers=2), (STEPS,)
+
+
+def bilstm():
+    return SequenceModel(bidirectional=True), (STEPS,)
+
+
+MODELS = {"mlp": mlp, "mlp_gelu": mlp_gelu, "lenet5": lenet5, "resnet": resnet, "mobilenet": mobilenet,
+          "lstm": lstm, "lstm2": lstm2, "bilstm": bilstm}
+# Models whose input is token ids [B, T] and whose output is logits [B, T, VOCAB].
+SEQUENCE_MODELS = {"lstm", "lstm2", "bilstm"}
 # The dynamo exporter's default optimization folds batchnorm into the convolutions (the
 # inference is the same, the layers to train are not); "dynamo-unoptimized" (optimize=False)
 # keeps BatchNormalization, so the SGD step is compared for the networks that have it.
@@ -156,21 +190,28 @@ class Checker:
         os.makedirs(d, exist_ok=True)
         batch = 4
         g = torch.Generator().manual_seed(2)
-        x = torch.randn(batch, *shape, generator=g)
-        labels = torch.randint(0, 10, (batch,), generator=g)
-        np.save(f"{d}/x.npy", x.numpy())
+        sequence = name in SEQUENCE_MODELS
+        if sequence:
+            x = torch.randint(0, VOCAB, (batch, *shape), generator=g)
+            labels = torch.randint(0, VOCAB, (batch, *shape), generator=g)
+            np.save(f"{d}/x.npy", x.numpy().astype(np.int32))
+        else:
+            x = torch.randn(batch, *shape, generator=g)
+            labels = torch.randint(0, 10, (batch,), generator=g)
+            np.save(f"{d}/x.npy", x.numpy())
         np.save(f"{d}/y.npy", labels.numpy().astype(np.int32))
+        input_name = "tokens" if sequence else "image"
 
         # 1. Export.
         model.eval()
         path = f"{d}/{name}.onnx"
-        kwargs = dict(input_names=["image"], output_names=["logits"], opset_version=17)
+        kwargs = dict(input_names=[input_name], output_names=["logits"], opset_version=17)
         if dynamo:
             kwargs["opset_version"] = 18  # its own opset: converting down fails on ReduceMean's axes
             kwargs["dynamic_shapes"] = ({0: torch.export.Dim("B")},)
             torch.onnx.export(model, (x,), path, dynamo=True, optimize=exporter == "dynamo", **kwargs)
         else:
-            kwargs["dynamic_axes"] = {"image": {0: "B"}, "logits": {0: "B"}}
+            kwargs["dynamic_axes"] = {input_name: {0: "B"}, "logits": {0: "B"}}
             # Without constant folding the exporter keeps BatchNormalization (with it, batchnorm
             # is folded into the convolutions: fine for inference, but no longer a layer that trains).
             torch.onnx.export(model, (x,), path, dynamo=False, do_constant_folding=False, **kwargs)
@@ -204,7 +245,8 @@ class Checker:
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=lr)
         opt.zero_grad()
-        nn.functional.cross_entropy(model(x), labels).backward()
+        out = model(x)
+        nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), labels.reshape(-1)).backward()
         opt.step()
         after = {k: v.detach().numpy() for k, v in model.state_dict().items()}
         weights = load_file(f"{d}/{name}.safetensors")
