@@ -93,10 +93,14 @@ struct GenerateCLITests {
         let dir = try trained()
         expectFailure(try CLI.run(["generate", "m.dlg", "--weights", "m.safetensors", "--prompt", "abz"], in: dir.path),
                       ["error: --prompt: character 'z' (U+007A) at position 2 (counting from 0) is not in the vocabulary of 5 symbols of m.safetensors"])
-        expectFailure(try CLI.run(["generate", "m.dlg", "--weights", "m.safetensors", "--temperature", "-1"], in: dir.path),
-                      ["--temperature must be a finite number ≥ 0"])
-        expectFailure(try CLI.run(["generate", "m.dlg", "--weights", "m.safetensors", "--top-k", "0"], in: dir.path),
-                      ["--top-k must be at least 1"])
+        // Bad options: usage errors (exit status 64).
+        for (option, message) in [("--temperature=-1", "--temperature must be a finite number ≥ 0"),
+                                  ("--temperature=nan", "--temperature must be a finite number ≥ 0"),
+                                  ("--top-k=0", "--top-k must be at least 1"), ("--tokens=-2", "--tokens must be at least 0")] {
+            let r = try CLI.run(["generate", "m.dlg", "--weights", "m.safetensors", option], in: dir.path)
+            #expect(r.status == 64, "\(option): \(r.stderr)")
+            #expect(r.stderr.contains(message), "\(option): \(r.stderr)")
+        }
         expectFailure(try CLI.run(["generate", "m.dlg", "--weights", "none.safetensors"], in: dir.path), ["error: ", "none.safetensors"])
         // A checkpoint without a vocabulary (here the same tensors, without metadata).
         let tensors = try Safetensors.read(dir.file("m.safetensors")).tensors
@@ -106,7 +110,7 @@ struct GenerateCLITests {
         // A bidirectional layer cannot be stepped: an error at its place.
         try dir.write("bi.dlg", Self.model(layer: "lstm(e, units: 16, bidirectional: true, return_sequences: true)"))
         expectFailure(try CLI.run(["generate", "bi.dlg", "--weights", "m.safetensors"], in: dir.path),
-                      ["bi.dlg:5:35: error: lstm 'h' cannot run one token at a time (step mode, as dlg generate runs it): its backward direction reads the sequence from its end"])
+                      ["bi.dlg:5:43: error: lstm 'h' cannot run one token at a time (step mode, as dlg generate runs it): its backward direction reads the sequence from its end"])
         // A vocabulary larger than the model's logits.
         try Safetensors.write(tensors, metadata: ["vocabulary_level": "char", "vocabulary": "\n abcdefg"], to: dir.file("big.safetensors"))
         expectFailure(try CLI.run(["generate", "m.dlg", "--weights", "big.safetensors"], in: dir.path),
