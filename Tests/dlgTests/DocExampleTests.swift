@@ -6,7 +6,8 @@ import Testing
 @Suite("README and Docs examples")
 struct DocExampleTests {
     static let documents = ["README.md", "Docs/cli.md", "Docs/training.md", "Docs/language.md", "Docs/ir.md",
-                            "Docs/passes.md", "Docs/fuzzing.md", "Docs/diagnostics.md", "Docs/serve.md", "Docs/sequence-data.md"]
+                            "Docs/passes.md", "Docs/fuzzing.md", "Docs/diagnostics.md", "Docs/serve.md", "Docs/sequence-data.md",
+                            "Docs/sequence.md"]
 
     static var pythonSafetensors: Bool {
         let p = Process()
