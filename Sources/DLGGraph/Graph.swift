@@ -26,6 +26,8 @@ public struct Node: Hashable, Sendable {
     /// The source binding or layer it computes (`c1`, `bottleneck.3.a.conv2d`), for readers.
     public var label: String?
     public var origin: GradientOrigin?
+    /// The unrolled loop step this op belongs to (`Graph.loops`), recorded where the loop was unrolled.
+    public var step: RepeatStep? = nil
 
     public var decl: OpDecl { op.decl }
 }
@@ -90,6 +92,10 @@ public struct Graph: Sendable {
     public var training: Bool
     /// Buffer placement, after memory planning (the node order is then the schedule).
     public var plan: MemoryPlan?
+    /// Loops unrolled at elaboration (a recurrent layer's time steps), and their gradients'.
+    public var loops: [RepeatLoop] = []
+    /// While set, `add` records new ops as belonging to this step of a loop.
+    public var repeating: RepeatStep?
 
     public init(name: String, source: SourceFile?, training: Bool) {
         self.name = name
@@ -120,7 +126,7 @@ public struct Graph: Sendable {
         let type = try decl.inferType(ctx)
         let id = nodes.count
         nodes.append(Node(id: id, op: op, inputs: inputs, attrs: attrs, type: type, loc: loc, name: name,
-                          label: label, origin: origin))
+                          label: label, origin: origin, step: repeating))
         return id
     }
 

@@ -86,7 +86,15 @@ public struct Autodiff: GraphPass {
                 grads[x] = r
             }
         }
+        defer { g.repeating = nil }
         for i in stride(from: loss, through: 0, by: -1) {
+            // The backward ops of an unrolled loop's step t form step t of the loop's backward loop.
+            if let s = g[i].step {
+                let loop = g.gradientLoop(of: s.loop)
+                g.repeating = RepeatStep(loop: loop, t: s.t)
+            } else {
+                g.repeating = nil
+            }
             if let held = pieces.removeValue(forKey: i) {
                 do {
                     for r in try joinSlices(held, of: i, &g) { try accumulate(i, r) }
@@ -96,6 +104,7 @@ public struct Autodiff: GraphPass {
                 }
             }
             guard needs[i], let dy = grads[i] else { continue }
+            nameGradient(of: i, dy, &g)
             let node = g[i]
             if node.decl.isSource { continue }
             if node.decl.properties.gradientIsPiece, needs[node.inputs[0]] {
@@ -131,6 +140,14 @@ public struct Autodiff: GraphPass {
             if let d = grads[t] { g.gradients[t] = d }
         }
         return true
+    }
+
+    /// The gradient of a step's named state (`h`) is named after it (`∂h`) in its backward step.
+    func nameGradient(of v: ValueID, _ d: ValueID, _ g: inout Graph) {
+        guard let role = g[v].step?.role, var s = g[d].step, s.role == nil,
+              s.loop == g.repeating?.loop, s.t == g[v].step?.t else { return }
+        s.role = "∂" + role
+        g[d].step = s
     }
 
     /// The gradient contributions of slices of `x` (unit steps): when they cut one axis of x into
