@@ -126,7 +126,8 @@ public struct Graph: Sendable {
         let type = try decl.inferType(ctx)
         let id = nodes.count
         nodes.append(Node(id: id, op: op, inputs: inputs, attrs: attrs, type: type, loc: loc, name: name,
-                          label: label, origin: origin, step: repeating))
+                          label: label, origin: origin,
+                          step: repeating.map { RepeatStep(loop: $0.loop, t: $0.t, role: $0.role, order: id) }))
         return id
     }
 

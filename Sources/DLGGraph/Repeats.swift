@@ -26,10 +26,13 @@ public struct RepeatStep: Hashable, Sendable {
     public var loop: Int
     public var t: Int
     public var role: String?
-    public init(loop: Int, t: Int, role: String? = nil) {
+    /// When the op was made (its id then): passes reorder a step's ops, dumps list them in this order.
+    public var order: Int
+    public init(loop: Int, t: Int, role: String? = nil, order: Int = 0) {
         self.loop = loop
         self.t = t
         self.role = role
+        self.order = order
     }
 }
 
@@ -119,6 +122,12 @@ public struct RepeatFolding {
         // The ops of each step of each loop, in node order.
         var byStep: [[Int: [ValueID]]] = Array(repeating: [:], count: g.loops.count)
         for n in g.nodes { if let s = n.step, s.loop >= 0, s.loop < g.loops.count { byStep[s.loop][s.t, default: []].append(n.id) } }
+        // In the order the ops were made, which passes that reorder them (scheduling) do not change.
+        for l in byStep.indices {
+            for (t, ids) in byStep[l] {
+                byStep[l][t] = ids.sorted { (g[$0].step!.order, $0) < (g[$1].step!.order, $1) }
+            }
+        }
         var localOf: [ValueID: Int] = [:]
         for steps in byStep { for (_, ids) in steps { for (k, v) in ids.enumerated() { localOf[v] = k } } }
 
@@ -134,7 +143,9 @@ public struct RepeatFolding {
                 texts.append(text)
                 numbers.append(nums)
             }
-            let origin = n.origin.flatMap { o in o.forward >= 0 && o.forward < g.nodes.count ? operand(o.forward) : nil }
+            // The rule only: after fusion a backward value's forward value is often a fused one, numbered
+            // differently from step to step; the region shows its first step's.
+            let origin = n.origin.map { OperandKey.outside(-1 - $0.rule.hashValue & 0xffff) }
             return (OpKey(op: n.op, operands: n.inputs.map(operand), type: n.type, attrText: texts, origin: origin,
                           label: n.label, role: n.step?.role), numbers)
         }

@@ -228,7 +228,7 @@ extension Elaborator {
     /// Names the state a step hands to the next (`h`, `c`) in its loop step.
     func nameStepState(h: ValueID?, c: ValueID?) {
         for (v, role) in [(h, "h"), (c, "c")] {
-            guard let v, var s = graph[v].step, s == graph.repeating else { continue }
+            guard let v, var s = graph[v].step, s.loop == graph.repeating?.loop, s.t == graph.repeating?.t else { continue }
             s.role = role
             graph[v].step = s
         }

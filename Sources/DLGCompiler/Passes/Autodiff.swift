@@ -116,6 +116,7 @@ public struct Autodiff: GraphPass {
                 return true
             }
             let inputNeeds = node.inputs.map { needs[$0] }
+            let made = g.nodes.count
             // The emitter takes the graph's storage (swapped, not copied) so that appending the
             // rule's ops never copies the whole node array: building the backward graph stays linear.
             var emitter = GradientEmitter(graph: Graph(name: g.name, source: nil, training: g.training), forward: node,
@@ -128,6 +129,12 @@ public struct Autodiff: GraphPass {
                 let results = try outcome.get()
                 for (k, r) in results.enumerated() {
                     guard k < node.inputs.count, inputNeeds[k], let r else { continue }
+                    // A gradient an op outside a loop hands to a step's value (the slice of a joined
+                    // sequence's gradient) belongs to that step's backward step.
+                    if r >= made, g[r].step == nil, let s = g[node.inputs[k]].step {
+                        let loop = g.gradientLoop(of: s.loop)
+                        g[r].step = RepeatStep(loop: loop, t: s.t, order: r)
+                    }
                     try accumulate(node.inputs[k], r)
                 }
             } catch {
