@@ -26,6 +26,8 @@ public struct Node: Hashable, Sendable {
     /// The source binding or layer it computes (`c1`, `bottleneck.3.a.conv2d`), for readers.
     public var label: String?
     public var origin: GradientOrigin?
+    /// The unrolled loop step this op belongs to (`Graph.loops`), recorded where the loop was unrolled.
+    public var step: RepeatStep? = nil
 
     public var decl: OpDecl { op.decl }
 }
@@ -92,6 +94,10 @@ public struct Graph: Sendable {
     public var plan: MemoryPlan?
     /// For a model compiled in step mode: its token input, position input and carried states.
     public var step: StepInterface?
+    /// Loops unrolled at elaboration (a recurrent layer's time steps), and their gradients'.
+    public var loops: [RepeatLoop] = []
+    /// While set, `add` records new ops as belonging to this step of a loop.
+    public var repeating: RepeatStep?
 
     public init(name: String, source: SourceFile?, training: Bool) {
         self.name = name
@@ -123,7 +129,8 @@ public struct Graph: Sendable {
         let type = try decl.inferType(ctx)
         let id = nodes.count
         nodes.append(Node(id: id, op: op, inputs: inputs, attrs: attrs, type: type, loc: loc, name: name,
-                          label: label, origin: origin))
+                          label: label, origin: origin,
+                          step: repeating.map { RepeatStep(loop: $0.loop, t: $0.t, role: $0.role, order: id) }))
         return id
     }
 

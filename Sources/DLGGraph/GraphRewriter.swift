@@ -35,7 +35,9 @@ public struct GraphRewriter {
 
     /// Adds a new node (operands are new values), checked by its shape rule.
     public mutating func add(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes(), like n: Node) throws(ShapeError) -> ValueID {
-        try graph.add(op, inputs, attrs, loc: n.loc, label: n.label, origin: n.origin)
+        let id = try graph.add(op, inputs, attrs, loc: n.loc, label: n.label, origin: n.origin)
+        graph.nodes[id].step = n.step
+        return id
     }
 
     /// Finishes: remaps the graph-level references.

@@ -8,20 +8,51 @@ import Foundation
 /// decision; then the program's totals. The JSON form is the program's
 /// Codable form, as `dlg compile -o` writes it.
 public enum ProgramPrinter {
-    public static func text(_ p: Program) -> String {
+    /// With the graph it was lowered from, the kernels of an unrolled loop's like steps print
+    /// once, as the graph dump's `repeat t in a..<b { … }` regions (Docs/ir.md): the kernels of
+    /// the run's first step, with its buffers and geometry; `unrolled` prints every kernel.
+    public static func text(_ p: Program, graph: Graph? = nil, unrolled: Bool = false) -> String {
         var lines = ["# kernels \(p.name) — \(p.training ? "training" : "inference"), \(p.floatType.rawValue), workspaces for \(p.threads) thread\(p.threads == 1 ? "" : "s")"]
-        for (k, ins) in p.instructions.enumerated() {
-            var head = "  k\(k)  %\(ins.value) = \(ins.op == .fused ? "fused(\(ins.steps))" : ins.steps) → \(ins.output)"
+        let folding = unrolled || graph == nil || graph!.loops.isEmpty ? nil : RepeatFolding(graph!)
+        let names = graph.map { RepeatNames($0, folding: folding) }
+        /// The run of each folded kernel, and for each run its kernels of the first step.
+        var runOf: [Int: Int] = [:], shown: [Int: [Int]] = [:]
+        if let folding, let graph {
+            for (k, ins) in p.instructions.enumerated() where ins.value >= 0 && ins.value < graph.nodes.count {
+                guard let place = folding.place[ins.value] else { continue }
+                runOf[k] = place.run
+                if graph[ins.value].step?.t == folding.runs[place.run].steps[0] { shown[place.run, default: []].append(k) }
+            }
+        }
+        func instruction(_ k: Int, at t0: Int?, indent: String) {
+            let ins = p.instructions[k]
+            let value = names?.ref(ins.value, at: t0) ?? "%\(ins.value)"
+            var head = "\(indent)  k\(k)  \(value) = \(ins.op == .fused ? "fused(\(ins.steps))" : ins.steps) → \(ins.output)"
             var notes: [String] = []
             if let loc = ins.loc { notes.append(loc) }
             if let l = ins.label { notes.append(l) }
             if !notes.isEmpty { head += "   # " + notes.joined(separator: "  ") }
             lines.append(head)
-            lines.append("      " + describe(ins.kernel, inputs: ins.inputs.count))
-            var tail = "      reads " + (ins.inputs.isEmpty ? "nothing" : ins.inputs.enumerated().map { "\($0.offset): \($0.element)" }.joined(separator: ", "))
+            lines.append(indent + "      " + describe(ins.kernel, inputs: ins.inputs.count))
+            var tail = indent + "      reads " + (ins.inputs.isEmpty ? "nothing" : ins.inputs.enumerated().map { "\($0.offset): \($0.element)" }.joined(separator: ", "))
             tail += "; workspace \(byteString(ins.workspace))"
             if let ip = ins.inPlace { tail += "; in place: \(ip)" }
             lines.append(tail)
+        }
+        var printed = Set<Int>()
+        for k in p.instructions.indices {
+            guard let r = runOf[k], let folding, let graph else {
+                instruction(k, at: nil, indent: "")
+                continue
+            }
+            // A run's region stands where its first kernel is.
+            guard printed.insert(r).inserted else { continue }
+            let run = folding.runs[r]
+            let loop = graph.loops[run.loop]
+            let kernels = shown[r] ?? []
+            lines.append("  repeat t in \(run.range) {   # L\(run.loop): \(loop.name), \(run.steps.count) of \(loop.count) steps × \(kernels.count) kernels; buffers of t = \(run.steps[0])")
+            for j in kernels { instruction(j, at: run.steps[0], indent: "  ") }
+            lines.append("  }")
         }
         let workspace = p.instructions.map(\.workspace).max() ?? 0
         lines.append("# \(p.instructions.count) kernels; arena \(byteString(p.arenaBytes)), state \(byteString(p.stateBytes)), workspace \(byteString(workspace))")

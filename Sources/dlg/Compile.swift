@@ -64,16 +64,16 @@ struct Compile: ParsableCommand {
             var ctx = PassContext(verify: popts.verify)
             let printAfter = try passes.printAfterSet()
             if let dumpDir {
-                try AtomicFile.write(TextPrinter.print(g, options: PrintOptions(stage: "elaborated")), to: "\(dumpDir)/00-elaborated.txt")
+                try AtomicFile.write(TextPrinter.print(g, options: PrintOptions(stage: "elaborated", unrolled: passes.unrolled)), to: "\(dumpDir)/00-elaborated.txt")
             }
             reports = Pipeline.run(&g, upTo: .planned, context: &ctx, options: popts) { pass, graph in
                 index += 1
                 if printAfter.contains(pass) || printAfter.contains("all") {
-                    printError("// after \(pass)\n" + TextPrinter.print(graph, options: PrintOptions(stage: pass, showCosts: true)))
+                    printError("// after \(pass)\n" + TextPrinter.print(graph, options: PrintOptions(stage: pass, showCosts: true, unrolled: passes.unrolled)))
                 }
                 if let dumpDir {
                     let name = String(format: "%02d-%@.txt", index, pass)
-                    try? AtomicFile.write(TextPrinter.print(graph, options: PrintOptions(stage: pass, showCosts: true)),
+                    try? AtomicFile.write(TextPrinter.print(graph, options: PrintOptions(stage: pass, showCosts: true, unrolled: passes.unrolled)),
                                           to: "\(dumpDir)/\(name)")
                 }
             }

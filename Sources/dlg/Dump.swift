@@ -52,15 +52,15 @@ struct Dump: ParsableCommand {
         var index = 0
         if let dir = passes.dumpDir {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try? AtomicFile.write(TextPrinter.print(graph, options: PrintOptions(stage: "elaborated")), to: "\(dir)/00-elaborated.txt")
+            try? AtomicFile.write(TextPrinter.print(graph, options: PrintOptions(stage: "elaborated", unrolled: passes.unrolled)), to: "\(dir)/00-elaborated.txt")
         }
         _ = Pipeline.run(&graph, upTo: stage, context: &context, options: popts) { pass, g in
             index += 1
             if printAfter.contains(pass) || printAfter.contains("all") {
-                printError("// after \(pass)\n" + TextPrinter.print(g, options: PrintOptions(stage: pass, showCosts: true)))
+                printError("// after \(pass)\n" + TextPrinter.print(g, options: PrintOptions(stage: pass, showCosts: true, unrolled: passes.unrolled)))
             }
             if let dir = passes.dumpDir {
-                try? AtomicFile.write(TextPrinter.print(g, options: PrintOptions(stage: pass, showCosts: true)),
+                try? AtomicFile.write(TextPrinter.print(g, options: PrintOptions(stage: pass, showCosts: true, unrolled: passes.unrolled)),
                                       to: "\(dir)/" + String(format: "%02d-%@.txt", index, pass))
             }
         }
@@ -72,11 +72,12 @@ struct Dump: ParsableCommand {
                 printError("error: \(error.message)")
                 throw ExitCode.failure
             }
-            print(format == .json ? try ProgramPrinter.json(program) : ProgramPrinter.text(program), terminator: format == .json ? "\n" : "")
+            print(format == .json ? try ProgramPrinter.json(program) : ProgramPrinter.text(program, graph: graph, unrolled: passes.unrolled),
+                  terminator: format == .json ? "\n" : "")
             return
         }
         switch format {
-        case .text: print(TextPrinter.print(graph, options: PrintOptions(stage: stage.rawValue, showCosts: stage != .elaborated)), terminator: "")
+        case .text: print(TextPrinter.print(graph, options: PrintOptions(stage: stage.rawValue, showCosts: stage != .elaborated, unrolled: passes.unrolled)), terminator: "")
         case .json: print(JSONPrinter.json(graph, stage: stage.rawValue).serialized(pretty: true))
         case .dot: print(DotPrinter.dot(graph, stage: stage.rawValue), terminator: "")
         }

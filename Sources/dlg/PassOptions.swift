@@ -30,6 +30,9 @@ struct PassOptions: ParsableArguments {
         valueName: "DIR"))
     var dumpDir: String?
 
+    @Flag(help: "In printed IR, every step of an unrolled loop (a recurrent layer's time steps) on its own lines, instead of each run of like steps once as 'repeat t in a..<b { … }'.")
+    var unrolled = false
+
     @Flag(name: [.customLong("verify"), .customLong("verify-passes")],
           help: "Run the IR verifier after every pass; a failure is an error naming the pass, status 1.")
     var verify = false

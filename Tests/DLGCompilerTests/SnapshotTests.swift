@@ -136,7 +136,7 @@ private func lenet5(upTo stage: Stage, bindings: [String: Int] = [:],
 @Suite struct DumpFormatTests {
     /// The top-level keys of schema dlg.ir/1, in order (Docs/ir.md).
     static let topLevelKeys = ["schema", "graph", "stage", "training", "bindings", "values", "outputs", "loss", "updates",
-                               "gradients", "summary", "memory"]
+                               "gradients", "summary", "memory", "loops"]
 
     @Test func jsonParsesAndHasTheDocumentedFields() throws {
         let g = try lenet5(upTo: .shapes, bindings: ["B": 64])

@@ -295,6 +295,24 @@ import Testing
         #expect(Double(bytes[1]) <= 2.1 * Double(bytes[0]), "value bytes \(bytes[0]) at T = 16, \(bytes[1]) at T = 32")
     }
 
+    /// The recurrent weight's gradient is one GEMM over all steps (pass join-matmul-sums), not
+    /// one [4H, H] product per step summed: the training step computes as many [4H, H] values at
+    /// T = 48 as at T = 12, and its arena at B = 1 stays below the bytes of the per-step products it
+    /// replaced, (T − 1)·4H·H floats per layer (before, the schedule kept them all alive:
+    /// Docs/sequence.md).
+    @Test func recurrentWeightGradientIsOneGEMM() throws {
+        let h = 32, layers = 2
+        var counts: [Int] = []
+        for t in [12, 48] {
+            let g = try Self.plannedLSTM(steps: t, batch: 1, vocab: 16, embedding: 8, units: h, training: true)
+            let plan = try #require(g.plan)
+            counts.append(g.nodes.filter { !$0.decl.isSource && $0.type.shape.knownDims == [4 * h, h] }.count)
+            let products = layers * (t - 1) * 4 * h * h * 4
+            #expect(plan.arenaBytes < products / 4, "arena \(plan.arenaBytes) B at T = \(t); the per-step products: \(products) B")
+        }
+        #expect(counts[0] == counts[1], "[4H, H] values: \(counts[0]) at T = 12, \(counts[1]) at T = 48")
+    }
+
     /// The 2-layer LSTM (T = 256, B = 32, vocab 64, embedding 64, hidden 256): its forward
     /// plan packs within 5% of the bound its schedule allows. (The training step's, 1.000, and
     /// the compile time are measured with the release dlg: Docs/sequence.md.)

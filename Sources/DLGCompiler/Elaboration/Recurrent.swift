@@ -92,6 +92,7 @@ extension Elaborator {
         let initializer = Initializer.uniform(-bound, bound)
         var params: [ValueID] = []
         let out: Value = withLabel(layer) {
+            defer { graph.repeating = nil }
             let what = "\(kind) '\(layer)'"
             let rg = c.range
             func op(_ o: Op, _ i: [ValueID], _ a: Attributes = Attributes()) -> ValueID? { emitID(o, i, a, at: rg, what: what) }
@@ -133,8 +134,10 @@ extension Elaborator {
                     let k = l * dirs + dir
                     var hPrev = state("h0", k), cPrev = state("c0", k)
                     var hs = [ValueID?](repeating: nil, count: steps)
+                    let loop = beginLoop(layer: layer, l: l, reverse: dir == 1, steps: steps)
                     for s in 0..<steps {
                         let t = dir == 0 ? s : steps - 1 - s
+                        graph.repeating = RepeatStep(loop: loop, t: t)
                         guard let xs = op(.slice, [xb], .slice(SliceAttributes(starts: [0, t, 0], ends: [Int.max, t + 1, Int.max],
                                                                                steps: [1, 1, 1]))),
                               let xt = op(.reshape, [xs], .shape(Shape([d[0], .known(g)]))) else { return .poison }
@@ -186,7 +189,9 @@ extension Elaborator {
                             hPrev = hn
                         }
                         hs[t] = hPrev
+                        nameStepState(h: hPrev, c: cPrev)
                     }
+                    graph.repeating = nil
                     outputs.append(hs.compactMap { $0 })
                     finals.append(hPrev!)
                     stepFinals["h0", default: []].append(hPrev!)
@@ -198,9 +203,12 @@ extension Elaborator {
                     for hs in outputs {
                         var rows: [ValueID] = []
                         for v in hs {
+                            // Each step's reshape belongs to that step.
+                            graph.repeating = graph[v].step.map { RepeatStep(loop: $0.loop, t: $0.t) }
                             guard let r = op(.reshape, [v], .shape(Shape([d[0], .known(1), .known(h)]))) else { return .poison }
                             rows.append(r)
                         }
+                        graph.repeating = nil
                         guard let seq = op(.concat, rows, .axis(1)) else { return .poison }
                         joined.append(seq)
                     }
@@ -261,5 +269,21 @@ extension Elaborator {
             carryOut(input: "\(layer).\(name)", value: stacked, at: range)
         }
         return true
+    }
+}
+
+extension Elaborator {
+    /// Records the loop of one layer and direction being unrolled (for dumps: Docs/ir.md).
+    func beginLoop(layer: String, l: Int, reverse: Bool, steps: Int) -> Int {
+        graph.addLoop(RepeatLoop(name: "\(layer) layer \(l)" + (reverse ? " reverse" : ""), count: steps, reversed: reverse))
+    }
+
+    /// Names the state a step hands to the next (`h`, `c`) in its loop step.
+    func nameStepState(h: ValueID?, c: ValueID?) {
+        for (v, role) in [(h, "h"), (c, "c")] {
+            guard let v, var s = graph[v].step, s.loop == graph.repeating?.loop, s.t == graph.repeating?.t else { continue }
+            s.role = role
+            graph[v].step = s
+        }
     }
 }

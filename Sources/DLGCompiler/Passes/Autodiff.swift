@@ -86,7 +86,15 @@ public struct Autodiff: GraphPass {
                 grads[x] = r
             }
         }
+        defer { g.repeating = nil }
         for i in stride(from: loss, through: 0, by: -1) {
+            // The backward ops of an unrolled loop's step t form step t of the loop's backward loop.
+            if let s = g[i].step {
+                let loop = g.gradientLoop(of: s.loop)
+                g.repeating = RepeatStep(loop: loop, t: s.t)
+            } else {
+                g.repeating = nil
+            }
             if let held = pieces.removeValue(forKey: i) {
                 do {
                     for r in try joinSlices(held, of: i, &g) { try accumulate(i, r) }
@@ -96,6 +104,7 @@ public struct Autodiff: GraphPass {
                 }
             }
             guard needs[i], let dy = grads[i] else { continue }
+            nameGradient(of: i, dy, &g)
             let node = g[i]
             if node.decl.isSource { continue }
             if node.decl.properties.gradientIsPiece, needs[node.inputs[0]] {
@@ -107,6 +116,7 @@ public struct Autodiff: GraphPass {
                 return true
             }
             let inputNeeds = node.inputs.map { needs[$0] }
+            let made = g.nodes.count
             // The emitter takes the graph's storage (swapped, not copied) so that appending the
             // rule's ops never copies the whole node array: building the backward graph stays linear.
             var emitter = GradientEmitter(graph: Graph(name: g.name, source: nil, training: g.training), forward: node,
@@ -119,6 +129,12 @@ public struct Autodiff: GraphPass {
                 let results = try outcome.get()
                 for (k, r) in results.enumerated() {
                     guard k < node.inputs.count, inputNeeds[k], let r else { continue }
+                    // A gradient an op outside a loop hands to a step's value (the slice of a joined
+                    // sequence's gradient) belongs to that step's backward step.
+                    if r >= made, g[r].step == nil, let s = g[node.inputs[k]].step {
+                        let loop = g.gradientLoop(of: s.loop)
+                        g[r].step = RepeatStep(loop: loop, t: s.t, order: r)
+                    }
                     try accumulate(node.inputs[k], r)
                 }
             } catch {
@@ -131,6 +147,14 @@ public struct Autodiff: GraphPass {
             if let d = grads[t] { g.gradients[t] = d }
         }
         return true
+    }
+
+    /// The gradient of a step's named state (`h`) is named after it (`∂h`) in its backward step.
+    func nameGradient(of v: ValueID, _ d: ValueID, _ g: inout Graph) {
+        guard let role = g[v].step?.role, var s = g[d].step, s.role == nil,
+              s.loop == g.repeating?.loop, s.t == g[v].step?.t else { return }
+        s.role = "∂" + role
+        g[d].step = s
     }
 
     /// The gradient contributions of slices of `x` (unit steps): when they cut one axis of x into

@@ -199,6 +199,8 @@ public struct Fusion: GraphPass {
                                                          shape: n.type.shape))
             do {
                 let id = try rw.graph.add(.fused, inputs, attrs, loc: n.loc, label: n.label, origin: n.origin)
+                // A group belongs to its root's loop step, if any.
+                rw.graph.nodes[id].step = n.step
                 rw.replace(n.id, with: id)
             } catch {
                 ctx.diagnostics.report(PassDiagnostic.fusion(value: g.ref(n.id), reason: error.message), at: n.loc ?? .point(0))

@@ -51,6 +51,7 @@ public enum Pipeline {
         if o.differentiate, let opt = o.optimizer { list.append((.optimizer, OptimizerUpdate(opt))) }
         list += [(.canonical, ConstantFolding()), (.canonical, AlgebraicSimplification()),
                  (.canonical, BatchNormFolding()), (.canonical, CommonSubexpressionElimination()),
+                 (.canonical, MatmulSumJoining()),
                  (.canonical, DeadCodeElimination()), (.fused, Fusion()),
                  (.scheduled, Scheduling()), (.planned, MemoryPlanning())]
         return list

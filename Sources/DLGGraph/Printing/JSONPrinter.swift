@@ -16,6 +16,11 @@ public enum JSONPrinter {
             if let name = n.name { fields.append(("name", .string(name))) }
             if let label = n.label { fields.append(("label", .string(label))) }
             if let o = n.origin { fields.append(("origin", .object([("forward", .int(o.forward)), ("rule", .string(o.rule))]))) }
+            if let s = n.step {
+                var step: [(String, JSON)] = [("loop", .int(s.loop)), ("t", .int(s.t))]
+                if let role = s.role { step.append(("role", .string(role))) }
+                fields.append(("step", .object(step)))
+            }
             if let loc = location(g, n.loc) { fields.append(("loc", loc)) }
             if let b = g.boundType(n.id).byteCount { fields.append(("bytes", .int(b))) }
             if let f = g.flops(of: n.id) { fields.append(("flops", .int(f))) }
@@ -58,6 +63,10 @@ public enum JSONPrinter {
                          ("max_live_bytes", .int(p.maxLiveBytes)), ("efficiency", .double(p.efficiency)),
                          ("fragmentation_bytes", .int(p.fragmentationBytes))])
             } ?? .null),
+            ("loops", .array(g.loops.map { l in
+                .object([("name", .string(l.name)), ("count", .int(l.count)), ("reversed", .bool(l.reversed)),
+                         ("gradient_of", l.gradientOf.map { .int($0) } ?? .null)])
+            })),
         ])
     }
 

@@ -18,13 +18,19 @@ public struct PrintOptions: Sendable {
     public var stage: String
     /// Per-value bytes and FLOPs (after shape inference).
     public var showCosts: Bool
-    public init(stage: String, showCosts: Bool = false) {
+    /// Every step of an unrolled loop on its own lines, instead of `repeat t in … { … }` regions.
+    public var unrolled: Bool
+    public init(stage: String, showCosts: Bool = false, unrolled: Bool = false) {
         self.stage = stage
         self.showCosts = showCosts
+        self.unrolled = unrolled
     }
 }
 
 /// Prints one line per value: SSA name, op, operands, attributes, type and source location.
+/// The steps of an unrolled loop (`Graph.loops`) are folded: consecutive steps with the same
+/// ops print once, as `repeat t in a..<b { … }` with step t's values named `%L0.3[t]` (loop,
+/// index in the step or role such as `h`, step) and t-dependent attribute numbers written in t.
 public enum TextPrinter {
     public static func print(_ g: Graph, options: PrintOptions) -> String {
         var lines: [String] = []
@@ -34,29 +40,32 @@ public enum TextPrinter {
             header += ", " + g.bindings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
         }
         lines.append("# " + header)
+        let folding = options.unrolled || g.loops.isEmpty ? nil : RepeatFolding(g)
+        let names = RepeatNames(g, folding: folding)
         var rows: [(String, String, String)] = []
-        for n in g.nodes {
-            var lhs = "\(g.ref(n.id)) = \(n.op.rawValue)"
-            if !n.inputs.isEmpty { lhs += "(" + n.inputs.map { g.ref($0) }.joined(separator: ", ") + ")" }
-            let attrs = printableAttributes(n)
-            if !attrs.isEmpty { lhs += " {" + attrs + "}" }
+        /// The lines of one value; `t0` is the step shown when printing inside a region.
+        func emit(_ n: Node, at t0: Int?, attributes: String, indent: String) {
+            func ref(_ v: ValueID) -> String { names.ref(v, at: t0) }
+            var lhs = "\(ref(n.id)) = \(n.op.rawValue)"
+            if !n.inputs.isEmpty { lhs += "(" + names.operands(n.inputs, at: t0) + ")" }
+            if !attributes.isEmpty { lhs += " {" + attributes + "}" }
             lhs += " : \(g.boundType(n.id))"
             if n.op == .fused { lhs += " {" }
             var notes: [String] = []
             if let label = n.label { notes.append(label) }
             if let o = n.origin {
                 // The forward value may have been fused away or removed since.
-                let of = o.forward >= 0 && o.forward < g.nodes.count ? g.ref(o.forward) : "a fused value"
+                let of = o.forward >= 0 && o.forward < g.nodes.count ? ref(o.forward) : "a fused value"
                 notes.append("∂ of \(of) by \(o.rule)")
             }
             if let p = g.plan?.placements[n.id], !n.decl.isSource || n.op == .input {
                 var where_: String
                 switch p.location {
                 case .arena(let o): where_ = "arena+\(o)"
-                case .state(let t): where_ = "into \(g.ref(t))"
+                case .state(let t): where_ = "into \(ref(t))"
                 case .own: where_ = "own"
                 }
-                if let s = p.sharesWith { where_ += " (reuses \(g.ref(s)))" }
+                if let s = p.sharesWith { where_ += " (reuses \(ref(s)))" }
                 notes.append("\(where_) \(byteString(p.bytes)) live [\(p.first),\(p.last)]")
             }
             if options.showCosts {
@@ -64,25 +73,48 @@ public enum TextPrinter {
                 if let b = t.byteCount { notes.append(byteString(b)) }
                 if let f = g.flops(of: n.id), f > 0 { notes.append("\(groupDigits(f)) FLOPs") }
             }
-            rows.append((lhs, notes.joined(separator: "  "), g.location(n.loc) ?? ""))
+            rows.append((indent + lhs, notes.joined(separator: "  "), g.location(n.loc) ?? ""))
             // A fused op shows its steps as a nested region.
             if let r = n.attrs.region {
                 for (k, step) in r.steps.enumerated() {
                     let operands = step.operands.map { o -> String in
                         switch o {
-                        case .input(let i): return g.ref(n.inputs[i])
+                        case .input(let i): return ref(n.inputs[i])
                         case .step(let j): return "#\(j)"
                         case .scalar(let v): return formatNumber(v)
                         }
                     }
-                    var line = "    #\(k) = \(step.op.rawValue)(" + operands.joined(separator: ", ") + ")"
+                    var line = indent + "    #\(k) = \(step.op.rawValue)(" + operands.joined(separator: ", ") + ")"
                     let a = step.attrs.entries.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
                     if !a.isEmpty { line += " {\(a)}" }
                     line += " : \(step.type.substituting(g.bindings))"
                     rows.append((line, step.label ?? "", ""))
                 }
-                rows.append(("  }", "", ""))
+                rows.append((indent + "  }", "", ""))
             }
+        }
+        for n in g.nodes {
+            guard let folding, folding.place[n.id] != nil else {
+                emit(n, at: nil, attributes: printableAttributes(n), indent: "")
+                continue
+            }
+            // A folded value prints with its run's region, at the run's first op.
+            guard let r = folding.anchor[n.id] else { continue }
+            let run = folding.runs[r]
+            let loop = g.loops[run.loop]
+            let t0 = run.steps[0]
+            var note = "L\(run.loop): \(loop.name), \(run.steps.count) of \(loop.count) steps"
+            if g.plan != nil { note += "; placements of t = \(t0)" }
+            rows.append(("repeat t in \(run.range) {", note, ""))
+            for (k, v) in run.nodes[0].enumerated() {
+                let node = g[v]
+                let forms = run.attributes[k]
+                let attrs = node.attrs.entries.indices.filter { e in
+                    TextPrinter.printable(node, entry: node.attrs.entries[e].name)
+                }.map { forms[$0].rendered }.joined(separator: ", ")
+                emit(node, at: t0, attributes: attrs, indent: "  ")
+            }
+            rows.append(("}", "", ""))
         }
         let width = min(rows.map { $0.0.count }.max() ?? 0, 100)
         let lwidth = rows.map { $0.2.count }.max() ?? 0
@@ -94,25 +126,29 @@ public enum TextPrinter {
             }
             lines.append(line)
         }
-        for o in g.outputs { lines.append("  output \(o.name) = \(g.ref(o.value))") }
-        if let l = g.loss { lines.append("  minimize \(g.ref(l))") }
-        for u in g.updates { lines.append("  update \(g.ref(u.target)) ← \(g.ref(u.value))") }
-        for (p, d) in g.gradients.sorted(by: { $0.key < $1.key }) { lines.append("  gradient \(g.ref(p)) = \(g.ref(d))") }
+        for o in g.outputs { lines.append("  output \(o.name) = \(names.ref(o.value, at: nil))") }
+        if let l = g.loss { lines.append("  minimize \(names.ref(l, at: nil))") }
+        for u in g.updates { lines.append("  update \(names.ref(u.target, at: nil)) ← \(names.ref(u.value, at: nil))") }
+        for (p, d) in g.gradients.sorted(by: { $0.key < $1.key }) {
+            lines.append("  gradient \(names.ref(p, at: nil)) = \(names.ref(d, at: nil))")
+        }
         lines.append(contentsOf: footer(g))
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// Attributes worth reading (the types of sources are already on the line).
     static func printableAttributes(_ n: Node) -> String {
-        n.attrs.entries.filter { e in
-            switch n.op {
-            case .input: return false
-            case .param: return e.name != "dtype" && e.name != "shape"
-            case .constant: return e.name == "value"
-            case .fused: return e.name == "kind"
-            default: return true
-            }
-        }.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
+        n.attrs.entries.filter { printable(n, entry: $0.name) }.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
+    }
+
+    static func printable(_ n: Node, entry: String) -> Bool {
+        switch n.op {
+        case .input: return false
+        case .param: return entry != "dtype" && entry != "shape"
+        case .constant: return entry == "value"
+        case .fused: return entry == "kind"
+        default: return true
+        }
     }
 
     public static func footer(_ g: Graph) -> [String] {
