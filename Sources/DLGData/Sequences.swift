@@ -228,7 +228,7 @@ public enum TextCorpus {
     }
 
     /// A symbol for messages: printable ones quoted, others as U+XXXX.
-    static func describe(_ s: Unicode.Scalar) -> String {
+    public static func describe(_ s: Unicode.Scalar) -> String {
         let hex = String(s.value, radix: 16, uppercase: true)
         let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
         return s.properties.generalCategory == .control || s == " " ? code : "'\(s)' (\(code))"
@@ -382,6 +382,35 @@ extension Synthetic {
                         labels: NDArray(unchecked: [count, 2 * length], .i32(y)), classCount: symbols + 1)
         d.sequence = SequenceInfo(vocabulary: copyVocabulary(symbols: symbols), scored: .answer(length..<(2 * length)))
         return d
+    }
+
+    /// Sequence classification: `count` random strings of `length` letters drawn uniformly
+    /// from the first `symbols` (features i32 `[count, length]`, ids 0 ..< symbols as in `copy`),
+    /// each labelled with its first letter (labels i32 `[count]`, `symbols` classes). A model
+    /// reading the string forward must keep the first letter through every later one; the
+    /// backward direction of a bidirectional layer ends on it.
+    public static func firstSymbol(length: Int, symbols: Int, count: Int, seed: UInt64) throws -> Dataset {
+        let what = "dataset 'first_symbol'"
+        guard length >= 1, length <= 4096 else { throw DataError(file: what, .invalid("length \(length) must be in 1…4096")) }
+        guard (2...26).contains(symbols) else { throw DataError(file: what, .invalid("symbols \(symbols) must be in 2…26")) }
+        guard count >= 1 else { throw DataError(file: what, .emptyDataset(detail: "n \(count) must be positive")) }
+        guard let elements = MemoryBudget.product(count, length + 1), let bytes = MemoryBudget.product(elements, 4) else {
+            throw DataError(file: what, .invalid("\(count) strings of \(length) are too many to hold"))
+        }
+        try MemoryBudget.require(bytes, for: "\(count) sequences of \(length) tokens", file: what)
+        var rng = RandomStream(seed: seed)
+        var x = [Int32](), y = [Int32]()
+        x.reserveCapacity(count * length)
+        y.reserveCapacity(count)
+        for _ in 0..<count {
+            // conversion: a letter's id below symbols ≤ 26
+            let s = (0..<length).map { _ in Int32(rng.below(symbols)) }
+            x.append(contentsOf: s)
+            y.append(s[0])
+        }
+        // A classification set: scored by accuracy and a confusion matrix, like any other.
+        return Dataset(unchecked: "first_symbol", features: NDArray(unchecked: [count, length], .i32(x)),
+                       labels: NDArray(unchecked: [count], .i32(y)), classCount: symbols)
     }
 
     /// Sine forecasting: `count` series x_t = sin(2π·t / period + φ) with φ

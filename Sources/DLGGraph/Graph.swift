@@ -90,6 +90,8 @@ public struct Graph: Sendable {
     public var training: Bool
     /// Buffer placement, after memory planning (the node order is then the schedule).
     public var plan: MemoryPlan?
+    /// For a model compiled in step mode: its token input, position input and carried states.
+    public var step: StepInterface?
 
     public init(name: String, source: SourceFile?, training: Bool) {
         self.name = name

@@ -105,6 +105,8 @@ public enum DataLoader {
         case .adder(let digits, let count): return try Synthetic.adder(digits: digits, count: count, seed: seed)
         case .copy(let length, let symbols, let count, let reverse):
             return try Synthetic.copy(length: length, symbols: symbols, count: count, reverse: reverse, seed: seed)
+        case .firstSymbol(let length, let symbols, let count):
+            return try Synthetic.firstSymbol(length: length, symbols: symbols, count: count, seed: seed)
         case .sineSequence(let count, let window, let horizon, let period, let noise):
             return try Synthetic.sineSequence(count: count, window: window, horizon: horizon, period: period, noise: noise, seed: seed)
         }

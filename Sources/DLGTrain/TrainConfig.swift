@@ -23,6 +23,8 @@ public enum DataSpec: Sendable, Equatable {
     case adder(digits: Int, count: Int?)
     /// Random strings followed by a separator and the string again (or reversed).
     case copy(length: Int, symbols: Int, count: Int, reverse: Bool)
+    /// Random strings labelled with their first letter (sequence classification).
+    case firstSymbol(length: Int, symbols: Int, count: Int)
     /// Sine windows to forecast.
     case sineSequence(count: Int, window: Int, horizon: Int, period: Double, noise: Double)
 }
@@ -236,7 +238,7 @@ public struct TrainConfig: Sendable {
 
 extension DataSpec {
     public static let names = ["and", "or", "xor", "sine", "spirals", "shapes", "mnist", "csv", "npy", "npz", "idx", "cifar10",
-                               "text", "adder", "copy", "reverse", "sine_sequence"]
+                               "text", "adder", "copy", "reverse", "sine_sequence", "first_symbol"]
 
     /// The arguments each sequence source takes (others are refused by name).
     static let sequenceArguments: [String: [String]] = [
@@ -245,6 +247,7 @@ extension DataSpec {
         "copy": ["length", "symbols", "n"],
         "reverse": ["length", "symbols", "n"],
         "sine_sequence": ["n", "window", "horizon", "period", "noise"],
+        "first_symbol": ["length", "symbols", "n"],
     ]
 
     public static func parse(_ v: Setting) -> Result<DataSpec, TrainSettingDiagnostic> {
@@ -291,7 +294,7 @@ extension DataSpec {
                 return .success(.csvSeries(path: p, label: str("label", 1), window: w, horizon: h))
             }
             return .success(.csv(path: p, label: str("label", 1)))
-        case "text", "adder", "copy", "reverse", "sine_sequence":
+        case "text", "adder", "copy", "reverse", "sine_sequence", "first_symbol":
             return parseSequence(c)
         case "npy":
             guard let p = str("features", 0) else { return .failure(.badDataSource(.npyFeatures)) }
@@ -355,6 +358,11 @@ extension DataSpec {
             guard let s = int("symbols", nil, 10, 1...26) else { return bad("symbols", "is an integer in 1…26") }
             guard let n = int("n", nil, 1000, 1...10_000_000) else { return bad("n", "is a count in 1…10000000") }
             return .success(.copy(length: l!, symbols: s!, count: n!, reverse: c.name == "reverse"))
+        case "first_symbol":
+            guard let l = int("length", 0, 32, 1...4096) else { return bad("length", "is an integer in 1…4096") }
+            guard let s = int("symbols", nil, 8, 2...26) else { return bad("symbols", "is an integer in 2…26") }
+            guard let n = int("n", nil, 1000, 1...10_000_000) else { return bad("n", "is a count in 1…10000000") }
+            return .success(.firstSymbol(length: l!, symbols: s!, count: n!))
         default:
             guard let n = int("n", 0, 1000, 1...10_000_000) else { return bad("n", "is a count in 1…10000000") }
             guard let w = int("window", nil, 20, 1...100_000) else { return bad("window", "is an integer in 1…100000") }

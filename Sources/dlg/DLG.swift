@@ -8,7 +8,7 @@ struct DLG: ParsableCommand {
         commandName: "dlg",
         abstract: "A compiler and runtime for neural networks described in .dlg files.",
         version: "0.1.0",
-        subcommands: [Check.self, Summary.self, Dump.self, Run.self, GradCheck.self, Train.self, Eval.self, Predict.self, Compile.self, Bench.self, Augment.self, Tune.self, Serve.self, Export.self, Import.self]
+        subcommands: [Check.self, Summary.self, Dump.self, Run.self, GradCheck.self, Train.self, Eval.self, Predict.self, Generate.self, Compile.self, Bench.self, Augment.self, Tune.self, Serve.self, Export.self, Import.self]
     )
 
     static func main() {

@@ -198,6 +198,28 @@ import Glibc
         expectDataError(["length 0 must be in 1…4096"]) { _ = try Synthetic.copy(length: 0, symbols: 2, count: 1, reverse: false, seed: 0) }
     }
 
+    @Test func firstSymbolLabelsEachStringWithItsFirstLetter() throws {
+        let d = try Synthetic.firstSymbol(length: 6, symbols: 4, count: 300, seed: 5)
+        #expect(d.features.description == "i32[300, 6]")
+        #expect(d.labels?.description == "i32[300]")
+        #expect(d.classCount == 4)
+        #expect(d.sequence == nil)
+        let x = ints(d.features), y = ints(d.labels)
+        var firsts = Set<Int32>(), seen = Set<Int32>()
+        for r in 0..<300 {
+            #expect(y[r] == x[r * 6])
+            firsts.insert(y[r])
+            seen.formUnion(x[(r * 6)..<(r * 6 + 6)])
+        }
+        // Every letter occurs, at the start too, and nothing else.
+        #expect(firsts == [0, 1, 2, 3])
+        #expect(seen == [0, 1, 2, 3])
+        #expect(try Synthetic.firstSymbol(length: 6, symbols: 4, count: 300, seed: 5) == d)
+        #expect(try Synthetic.firstSymbol(length: 6, symbols: 4, count: 300, seed: 6) != d)
+        expectDataError(["first_symbol", "symbols 1 must be in 2…26"]) { _ = try Synthetic.firstSymbol(length: 4, symbols: 1, count: 1, seed: 0) }
+        expectDataError(["length 0 must be in 1…4096"]) { _ = try Synthetic.firstSymbol(length: 0, symbols: 2, count: 1, seed: 0) }
+    }
+
     @Test func sineSequenceContinuesEachSeries() throws {
         // Period 4: x_t = sin(πt/2 + φ), so x_0 = sin φ and x_1 = cos φ give φ,
         // and the target x_W follows from it.

@@ -116,6 +116,7 @@ import Testing
         #expect(try spec("adder(digits: 2)") == (.adder(digits: 2, count: nil)))
         #expect(try spec("adder") == (.adder(digits: 2, count: nil)))
         #expect(try spec("reverse(length: 5, n: 20)") == (.copy(length: 5, symbols: 10, count: 20, reverse: true)))
+        #expect(try spec("first_symbol(length: 16, n: 50)") == (.firstSymbol(length: 16, symbols: 8, count: 50)))
         #expect(try spec("sine_sequence(n: 10, window: 4, horizon: 2)")
                 == (.sineSequence(count: 10, window: 4, horizon: 2, period: 25, noise: 0)))
         #expect(try spec(#"csv("s.csv", label: "y", window: 24, horizon: 6)"#)
@@ -131,6 +132,7 @@ import Testing
             ("adder(digits: 4)", "adder(digits:) is 1, 2 or 3"),
             ("copy(symbols: 30)", "copy(symbols:) is an integer in 1…26"),
             ("sine_sequence(period: -1)", "sine_sequence(period:) is a positive number of steps"),
+            ("first_symbol(symbols: 1)", "first_symbol(symbols:) is an integer in 2…26"),
             (#"csv("s.csv", horizon: 2)"#, "csv(window:) needs a number of rows"),
             (#"csv("s.csv", window: 2, horizon: 0)"#, "csv(horizon:) needs a number of rows in 1…1000000"),
         ]

@@ -53,6 +53,8 @@ def run(model_path, directory, seed, batch, given):
         else:
             shape = [d if isinstance(d, int) else batch for d in i.shape]
             a = rng.normal(0.0, 1.0, shape)
+            if i.type in ("tensor(int32)", "tensor(int64)"):
+                a = (a > 0).astype(np.int64)  # token ids or labels: 0 and 1, in range of any table
             path = f"{directory}/in_{i.name}.npy"
         a = a.astype(types[i.type])
         np.save(path, a)

@@ -26,6 +26,12 @@ import Testing
         // weights' gradient is zero up to rounding; B = 8 makes it a real check.
         Case(file: "mlp_bn_dropout.dlg", arguments: ["--bind", "B=8"]),
         Case(file: "lenet5.dlg"), Case(file: "shapes_cnn.dlg"), Case(file: "mnist_transfer.dlg"),
+        // The sequence models with fewer steps and units (model parameters), T ≥ 4 as the
+        // recurrent layers' own checks: backpropagation through time over every step.
+        Case(file: "sine_lstm.dlg", arguments: ["--bind", "W=5", "--bind", "H=6"]),
+        Case(file: "char_lstm.dlg", arguments: ["--bind", "T=4", "--bind", "V=9", "--bind", "E=5", "--bind", "H=6"]),
+        Case(file: "adder_lstm.dlg", arguments: ["--bind", "T=5", "--bind", "H=6"]),
+        Case(file: "first_symbol_bigru.dlg", arguments: ["--bind", "T=5", "--bind", "H=6"]),
         Case(file: "resnet_cifar.dlg", arguments: ["--samples", "2", "--threads", "2"], large: true),
         // A depthwise convolution keeps each channel apart and the batchnorm after it divides out
         // the channel's scale, so while β = 0 (its initial value) the γ of the batchnorm before

@@ -102,7 +102,12 @@ struct ONNXRoundTripTests {
                 return Float(state >> 8) / Float(1 << 24) * 2 - 1
             }
             let path = s.file("in_\(k).npy")
-            try NPY.write(try NDArray(values, shape: shape), to: path)
+            // Integer inputs are token ids or labels: 0 and 1, in range of any table or class count.
+            if i.dataType == .int32 || i.dataType == .int64 {
+                try NPY.write(try NDArray(values.map { Int32($0 > 0 ? 1 : 0) }, shape: shape), to: path)
+            } else {
+                try NPY.write(try NDArray(values, shape: shape), to: path)
+            }
             args += ["--input", "\(i.name)=\(path)"]
         }
         return args

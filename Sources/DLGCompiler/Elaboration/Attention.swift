@@ -207,8 +207,15 @@ extension Elaborator {
         }
         let scale = 1 / Double(dh).squareRoot()
         guard let qs = op(.mul, [q, scalar(scale, like: q, at: rg)]),
-              let qh = split(qs, tq, dq), let kh = split(k, tk, dk), let vh = split(v, tv, dv),
-              var scores = op(.matmul, [qh, kh], .matmul(MatmulAttributes(transposeB: true))) else { return .poison }
+              let qh = split(qs, tq, dq), let kh = split(k, tk, dk), let vh = split(v, tv, dv) else { return .poison }
+        if isStepping {
+            guard case .tensor(let o) = stepAttention(qh: qh, kh: kh, vh: vh, batch: b, heads: heads, dh: dh, dvh: dvh,
+                                                     causal: causal, mask: mask, layer: layer, c) else { return .poison }
+            if heads == 1 { return emit(.reshape, [o], .shape(Shape([b, tq, .known(dvh)])), at: rg, what: what) }
+            guard let joined = op(.transpose, [o], .perm([0, 2, 1, 3])) else { return .poison }
+            return emit(.reshape, [joined], .shape(Shape([b, tq, .known(dv)])), at: rg, what: what)
+        }
+        guard var scores = op(.matmul, [qh, kh], .matmul(MatmulAttributes(transposeB: true))) else { return .poison }
         if let mask {
             // A mask [Tq, Tk], [B, Tq, Tk] or [B, heads, Tq, Tk] (broadcast over what it lacks); a
             // rank-3 mask is per example, for every head.
@@ -225,6 +232,53 @@ extension Elaborator {
         if heads == 1 { return emit(.reshape, [o], .shape(Shape([b, tq, .known(dvh)])), at: rg, what: what) }
         guard let joined = op(.transpose, [o], .perm([0, 2, 1, 3])) else { return .poison }
         return emit(.reshape, [joined], .shape(Shape([b, tq, .known(dv)])), at: rg, what: what)
+    }
+
+    /// Attention for one token per call (step mode, Docs/sequence.md): the keys and values of
+    /// every position so far are carried from call to call in caches [B, heads, L, ·] of the
+    /// model's full length L (states `LAYER.k_cache`, `LAYER.v_cache`); the call's k and v are
+    /// written at the token's position, and its query attends to the positions up to it
+    /// (the later ones, not yet written, are masked). q_h, k_h, v_h are [B, heads, 1, ·].
+    func stepAttention(qh: ValueID, kh: ValueID, vh: ValueID, batch b: Dim, heads: Int, dh: Int, dvh: Int,
+                       causal: Bool, mask: ValueID?, layer: String, _ c: BoundCall) -> Value {
+        let what = "attention '\(layer)'"
+        let rg = c.range
+        func op(_ o: Op, _ i: [ValueID], _ a: Attributes = Attributes()) -> ValueID? { emitID(o, i, a, at: rg, what: what) }
+        guard causal, mask == nil else {
+            refuseStepping(what, because: mask != nil ? "a mask is given for the whole sequence; step mode masks the positions not yet generated itself"
+                                                      : "without causal: true each position attends to later ones, which a step does not have yet",
+                           at: c.range(of: mask != nil ? "mask" : "causal"))
+            return .poison
+        }
+        guard graph[qh].type.dims?[2] == .known(1), graph[kh].type.dims?[2] == .known(1),
+              let length = stepping?.interface.length, length >= 1 else {
+            refuseStepping(what, because: "step mode attends from one token to the earlier ones of its own sequence (self-attention of the token input's positions)",
+                           at: rg)
+            return .poison
+        }
+        limitStepPositions(length)
+        let dtype = graph[qh].type.dtype
+        guard let position = stepPosition(at: rg),
+              let kCache = carriedState(layer: layer, input: "k_cache", output: "k_cache_out",
+                                        type: TensorType(dtype, Shape([b, .known(heads), .known(length), .known(dh)])), at: rg),
+              let vCache = carriedState(layer: layer, input: "v_cache", output: "v_cache_out",
+                                        type: TensorType(dtype, Shape([b, .known(heads), .known(length), .known(dvh)])), at: rg),
+              // [B, 1, L, 1]: 1 at the token's position.
+              let hot = op(.one_hot, [position], .oneHot(OneHotAttributes(classes: length, dtype: dtype))),
+              let slot = op(.reshape, [hot], .shape(Shape([b, .known(1), .known(length), .known(1)]))),
+              case .tensor(let keys) = select(slot, kh, kCache, at: rg),
+              case .tensor(let values) = select(slot, vh, vCache, at: rg) else { return .poison }
+        carryOut(input: "\(layer).k_cache", value: keys, at: rg)
+        carryOut(input: "\(layer).v_cache", value: values, at: rg)
+        // Keys j ≤ position take part: [B, 1, 1, L].
+        let steps = constant(TensorLiteral(shape: [length], values: (0..<length).map(Double.init)), dtype: dtype, at: rg)
+        guard let scores = op(.matmul, [qh, keys], .matmul(MatmulAttributes(transposeB: true))),
+              let pf = op(.cast, [position], .dtype(dtype)),
+              let p4 = op(.reshape, [pf], .shape(Shape([b, .known(1), .known(1), .known(1)]))),
+              let keep = op(.greater_equal, [p4, steps]),
+              case .tensor(let masked) = applyMask(scores, keep, at: rg),
+              let p = op(.softmax, [masked], .axis(-1)) else { return .poison }
+        return emit(.matmul, [p, values], at: rg, what: what)
     }
 
     /// Self-attention over x [B, T, D] with PyTorch's nn.MultiheadAttention parameters:
@@ -294,11 +348,24 @@ extension Elaborator {
         let layer = layerName(kind: "position_embedding", createsParameters: c.word("kind")! == "learned", explicit: explicitName(c))
         let x = c.tensor("x")!
         let type = graph[x].type
-        guard type.dtype.isFloat, let d = type.dims, d.count == 3, case .known(let steps) = d[1], case .known(let f) = d[2] else {
+        guard type.dtype.isFloat, let d = type.dims, d.count == 3, case .known(var steps) = d[1], case .known(let f) = d[2] else {
             diagnostics.report(E.sequenceInput(kind: "position_embedding", layer: layer, role: "input",
                                                expected: "a floating-point tensor [batch, time, features] with known time and features",
                                                type: type), at: c.range(of: "x"))
             return .poison
+        }
+        // Step mode: one position per call, the table of the model's full length, indexed by the
+        // token's position.
+        var position: ValueID? = nil
+        if isStepping {
+            guard steps == 1, let length = stepping?.interface.length, let p = stepPosition(at: c.range) else {
+                refuseStepping("position_embedding '\(layer)'", because: "step mode adds the embedding of the token input's position, one per call",
+                               at: c.range)
+                return .poison
+            }
+            steps = length
+            position = p
+            limitStepPositions(length)
         }
         guard checkElementCount(TensorType(type.dtype, [steps, f]), "the table of position_embedding '\(layer)'", at: c.range) else {
             return .poison
@@ -317,6 +384,11 @@ extension Elaborator {
                 params.append(table)
             } else {
                 table = constant(Self.sinusoids(steps: steps, features: f), dtype: type.dtype, at: c.range)
+            }
+            if let position {
+                // The position's row, [B, 1, D].
+                guard let row = emitID(.gather, [table, position], at: c.range, what: what) else { return .poison }
+                return emit(.add, [x, row], at: c.range, what: what)
             }
             return emit(.add, [x, table], at: c.range, what: what)
         }

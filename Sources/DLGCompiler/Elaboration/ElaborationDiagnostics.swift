@@ -75,6 +75,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case droppedInput = "dropped-input"
         case lossDTypeMismatch = "loss-dtype-mismatch"
         case lossShapeMismatch = "loss-shape-mismatch"
+        case stepMode = "step-mode"
         // Limits
         case elaborationLimit = "elaboration-limit"
         case loopTooLong = "loop-too-long"
@@ -213,6 +214,8 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
     case droppedInput(layer: String, axis: String, dropped: Int, size: Int, stride: Int, kernel: Int)
     case lossDTypes(loss: String, prediction: TensorType, target: TensorType)
     case lossShapes(loss: String, prediction: TensorType, target: TensorType)
+    /// Step mode (one token per call, `dlg generate`) cannot elaborate `what`.
+    case stepMode(what: String, reason: String)
     // Limits
     case evaluationTooDeep(limit: Int)
     case callsTooDeep(limit: Int, chainStart: String?, startedAt: SourceRange?)
@@ -297,6 +300,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
         case .droppedInput: .droppedInput
         case .lossDTypes: .lossDTypeMismatch
         case .lossShapes: .lossShapeMismatch
+        case .stepMode: .stepMode
         case .evaluationTooDeep, .callsTooDeep, .tooManySteps: .elaborationLimit
         case .loopTooLong: .loopTooLong
         case .tensorTooLarge, .reshapeTooLarge: .tensorTooLarge
@@ -454,6 +458,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
                 + " outside every window (stride \(stride), kernel \(kernel)) and \(dropped == 1 ? "is" : "are") ignored"
         case .lossDTypes(let loss, let a, let b): "\(loss): prediction \(a) and target \(b) have different dtypes"
         case .lossShapes(let loss, let a, let b): "\(loss): prediction \(a) and target \(b) must have the same shape"
+        case .stepMode(let what, let reason): "\(what) cannot run one token at a time (step mode, as dlg generate runs it): \(reason)"
         case .evaluationTooDeep(let limit):
             "expressions and block calls are nested too deeply: more than \(groupDigits(limit)) levels"
         case .callsTooDeep(let limit, _, _): "block calls are nested too deeply: more than \(limit) blocks call each other"
@@ -672,6 +677,7 @@ public enum ElaborationDiagnostic: DiagnosticCatalog, Error {
             .droppedInput(layer: "‹layer›", axis: "rows", dropped: 1, size: 28, stride: 3, kernel: 3),
             .lossDTypes(loss: "mse", prediction: x, target: TensorType(.i32, Shape([.symbol("B"), .known(3)]))),
             .lossShapes(loss: "mse", prediction: x, target: TensorType(.f32, Shape([.symbol("B"), .known(1)]))),
+            .stepMode(what: "lstm '‹layer›'", reason: "‹why›"),
             .evaluationTooDeep(limit: ElaborationLimits.maxEvaluationDepth),
             .callsTooDeep(limit: ElaborationLimits.maxCallDepth, chainStart: "‹block›", startedAt: here),
             .tooManySteps(limit: ElaborationLimits.maxSteps),

@@ -14,11 +14,15 @@ public struct ElaborationOptions: Sendable {
     /// With several replicas: batchnorm's training statistics summed over all of them
     /// (`sync_batchnorm = true`) rather than each replica's own.
     public var syncBatchnorm: Bool
-    public init(training: Bool = true, bindings: [String: Int] = [:], replicas: Int = 1, syncBatchnorm: Bool = false) {
+    /// Elaborate the step form: one token per call, stateful layers' states carried (StepMode.swift).
+    public var step: StepMode?
+    public init(training: Bool = true, bindings: [String: Int] = [:], replicas: Int = 1, syncBatchnorm: Bool = false,
+                step: StepMode? = nil) {
         self.training = training
         self.bindings = bindings
         self.replicas = replicas
         self.syncBatchnorm = syncBatchnorm
+        self.step = step
     }
 }
 
@@ -52,6 +56,8 @@ public final class Elaborator {
     var evaluationDepth = 0
     /// The names in `graph.outputs`, for an O(1) duplicate check.
     var outputNames: Set<String> = []
+    /// In step mode: the token input and the states layers carry (StepMode.swift).
+    var stepping: StepElaboration?
 
     struct ConstantKey: Hashable {
         var value: TensorLiteral
@@ -114,7 +120,9 @@ public final class Elaborator {
                 scope.bindings[p.name.name] = Binding(value: .poison, loc: p.name.range)
             }
         }
+        prepareStepMode(model)
         execute(model.body)
+        finishStepMode()
         graph.layers = scope.layers
         checkOneFloatType()
         if graph.outputs.isEmpty, graph.loss == nil, !diagnostics.hasErrors, !afterSyntaxErrors {
@@ -157,7 +165,7 @@ public final class Elaborator {
                 diagnostics.report(E.misplaced(.input), at: s.range)
                 return
             }
-            guard let t = evaluateType(type, allowSymbols: true) else {
+            guard let t = evaluateType(stepType(type), allowSymbols: true) else {
                 bindPoisonIfNew(name)
                 return
             }
@@ -236,6 +244,8 @@ public final class Elaborator {
                 return
             }
             sawMinimize = true
+            // A step model is for inference: no loss.
+            if isStepping { return }
             let v = evaluateStatementExpression(expr, binding: nil)
             guard let t = tensorValue(v, at: expr.range, what: "the value to minimize") else { return }
             let type = graph[t].type

@@ -82,6 +82,11 @@ extension Elaborator {
             }
             initial[name] = s
         }
+        if isStepping {
+            guard let carried = carriedStates(cell, layer: layer, bidirectional: bidirectional, given: initial, type: stateType,
+                                              at: c) else { return .poison }
+            initial = carried
+        }
         // PyTorch's initialization: every weight and bias uniform in ±1/√H.
         let bound = 1 / Double(h).squareRoot()
         let initializer = Initializer.uniform(-bound, bound)
@@ -105,6 +110,7 @@ extension Elaborator {
             }
             var input = x, inFeatures = features
             var finals: [ValueID] = []
+            var stepFinals: [String: [ValueID]] = [:]
             for l in 0..<layers {
                 var outputs: [[ValueID]] = []
                 finals = []
@@ -183,6 +189,8 @@ extension Elaborator {
                     }
                     outputs.append(hs.compactMap { $0 })
                     finals.append(hPrev!)
+                    stepFinals["h0", default: []].append(hPrev!)
+                    if let cPrev { stepFinals["c0", default: []].append(cPrev) }
                 }
                 if l < layers - 1 || sequences {
                     // [B, T, directions·H]: each step's h as [B, 1, H] joined over time, directions side by side.
@@ -201,6 +209,7 @@ extension Elaborator {
                     inFeatures = dirs * h
                 }
             }
+            if isStepping, !carryOutStates(stepFinals, layer: layer, batch: d[0], units: h, at: rg) { return .poison }
             if sequences { return .tensor(input) }
             // The last layer's final states: forward after step T, backward after step 1.
             if finals.count == 1 { return .tensor(finals[0]) }
@@ -208,5 +217,49 @@ extension Elaborator {
         }
         record(layer, kind: kind, output: out, params: params, at: c.range)
         return out
+    }
+}
+
+// MARK: Step mode
+
+extension Elaborator {
+    /// In step mode, a recurrent layer's initial states are carried states: `h0` (and an LSTM's
+    /// `c0`), [layers, B, H] in PyTorch's layout, named `layer.h0`/`layer.c0` before a call and
+    /// `layer.h_n`/`layer.c_n` after it. A bidirectional layer (its backward direction starts at the
+    /// sequence's end) and one given its initial states by the model are refused.
+    func carriedStates(_ cell: RecurrentCell, layer: String, bidirectional: Bool, given: [String: ValueID],
+                       type: TensorType, at c: BoundCall) -> [String: ValueID]? {
+        let what = "\(cell.rawValue) '\(layer)'"
+        if bidirectional {
+            refuseStepping(what, because: "its backward direction reads the sequence from its end", at: c.range(of: "bidirectional"))
+            return nil
+        }
+        if let name = given.keys.sorted().first {
+            refuseStepping(what, because: "its initial state \(name) is given by the model; step mode carries the state itself",
+                           at: c.range(of: name))
+            return nil
+        }
+        var states: [String: ValueID] = [:]
+        for name in cell == .lstm ? ["h0", "c0"] : ["h0"] {
+            let out = name == "h0" ? "h_n" : "c_n"
+            guard let v = carriedState(layer: layer, input: name, output: out, type: type, at: c.range) else { return nil }
+            states[name] = v
+        }
+        return states
+    }
+
+    /// The states after the call, every layer's final h (and c) stacked as [layers, B, H].
+    func carryOutStates(_ finals: [String: [ValueID]], layer: String, batch: Dim, units: Int, at range: SourceRange) -> Bool {
+        for name in ["h0", "c0"] {
+            guard let values = finals[name] else { continue }
+            var rows: [ValueID] = []
+            for v in values {
+                guard let r = emitID(.reshape, [v], .shape(Shape([.known(1), batch, .known(units)])), at: range) else { return false }
+                rows.append(r)
+            }
+            guard let stacked = rows.count == 1 ? rows[0] : emitID(.concat, rows, .axis(0), at: range) else { return false }
+            carryOut(input: "\(layer).\(name)", value: stacked, at: range)
+        }
+        return true
     }
 }

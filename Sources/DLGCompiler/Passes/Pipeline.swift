@@ -31,6 +31,8 @@ public struct PipelineOptions: Sendable {
     public var syncBatchnorm = false
     /// The size of a bucket of gradients summed in one call; nil: `GradientAllreduce.defaultBucketBytes`.
     public var bucketBytes: Int?
+    /// Elaborate the step form (one token per call, states carried; StepMode.swift).
+    public var step: StepMode?
     public var verify = false
     public var disabled: Set<String> = []
     public init() {}
@@ -100,7 +102,8 @@ public enum Pipeline {
         -> (graph: Graph?, diagnostics: Diagnostics, reports: [PassReport]) {
         let r = Frontend.compile(file, model: model,
                                  options: ElaborationOptions(training: options.training, bindings: options.bindings,
-                                                             replicas: options.replicas, syncBatchnorm: options.syncBatchnorm))
+                                                             replicas: options.replicas, syncBatchnorm: options.syncBatchnorm,
+                                                             step: options.step))
         guard var g = r.graph, !r.hasErrors else { return (nil, r.diagnostics, []) }
         g.bindings = options.bindings
         if !options.keepLoss { g.loss = nil }
