@@ -46,7 +46,7 @@ test: deps
 	$(if $(wildcard $(MNIST_DIR)/t10k-images-idx3-ubyte.gz),DLG_MNIST_DIR=$(abspath $(MNIST_DIR))) \
 	$(SWIFT) test --skip-build --parallel $(SWIFTPM_FLAGS)
 
-# Rewrite the documents generated from the code — Docs/ops.md, Docs/diagnostics.md,
+# Rewrite the documents generated from the code — Docs/ops.md, Docs/diagnostics.md, Docs/library.md,
 # the pass list of Docs/passes.md, the option tables of Docs/cli.md — by running
 # the tests that compare them with DLG_RECORD=1.
 docs: deps

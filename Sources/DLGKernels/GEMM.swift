@@ -306,15 +306,21 @@ public struct BatchedGemmPlan: Sendable, Hashable, CustomStringConvertible {
     public let strideA: Int
     public let strideB: Int
     public let strideC: Int
+    /// Broadcast batch axes: the output's batch dimensions, and per dimension A's and B's element
+    /// strides (0 where that operand is broadcast). nil: batch i reads A at i·strideA, B at i·strideB.
+    public let broadcast: BatchBroadcast?
+    /// Per batch, where A's and B's matrices start (with `broadcast`; else empty and the strides say).
+    @usableFromInline let offsetsA: [Int]
+    @usableFromInline let offsetsB: [Int]
 
     /// Work (m·n·k) from which one GEMM is big enough to use all threads
     /// itself; smaller ones are spread over the batch instead.
     public static let bigGemmWork = 96 * 96 * 96
 
     /// Validates batch ≥ 0, strides ≥ 0, and strideC ≥ `gemm.cCount` when
-    /// batch > 1 (outputs must not overlap).
+    /// batch > 1 (outputs must not overlap); a broadcast's dimensions must multiply to `batch`.
     public init(_ gemm: GemmPlan, batch: Int, strideA: Int? = nil, strideB: Int? = nil,
-                strideC: Int? = nil) throws(KernelGeometryError) {
+                strideC: Int? = nil, broadcast: BatchBroadcast? = nil) throws(KernelGeometryError) {
         let sa = strideA ?? gemm.aRowsTimesLd, sb = strideB ?? gemm.bRowsTimesLd, sc = strideC ?? gemm.cRowsTimesLd
         if batch < 0 { throw KernelGeometryError("batched gemm: batch = \(batch) is negative") }
         if sa < 0 || sb < 0 || sc < 0 {
@@ -329,17 +335,55 @@ public struct BatchedGemmPlan: Sendable, Hashable, CustomStringConvertible {
                 throw KernelGeometryError("batched gemm: batch = \(batch) with stride\(name) = \(s) does not fit in memory")
             }
         }
+        if let bc = broadcast {
+            guard bc.dims.count == bc.stridesA.count, bc.dims.count == bc.stridesB.count,
+                  bc.dims.allSatisfy({ $0 >= 1 }), bc.stridesA.allSatisfy({ $0 >= 0 }), bc.stridesB.allSatisfy({ $0 >= 0 }) else {
+                throw KernelGeometryError("batched gemm: a broadcast needs one positive size and two non-negative strides per batch axis")
+            }
+            var product = 1
+            for d in bc.dims {
+                let (p, o) = product.multipliedReportingOverflow(by: d)
+                if o || p > batch { throw KernelGeometryError("batched gemm: the broadcast axes \(bc.dims) do not make \(batch) matrices") }
+                product = p
+            }
+            if product > 1 << 24 { throw KernelGeometryError("batched gemm: \(product) broadcast matrices are more than 2^24") }
+            if product != batch { throw KernelGeometryError("batched gemm: the broadcast axes \(bc.dims) do not make \(batch) matrices") }
+            for (name, strides) in [("A", bc.stridesA), ("B", bc.stridesB)] {
+                var reach = 0
+                for (d, s) in zip(bc.dims, strides) {
+                    let (p, o) = (d - 1).multipliedReportingOverflow(by: s)
+                    let (q, o2) = reach.addingReportingOverflow(p)
+                    if o || o2 || q > Int.max / 4 { throw KernelGeometryError("batched gemm: the broadcast strides of \(name) do not fit in memory") }
+                    reach = q
+                }
+            }
+        }
         self.gemm = gemm; self.batch = batch
         self.strideA = sa; self.strideB = sb; self.strideC = sc
+        self.broadcast = broadcast
+        if let bc = broadcast {
+            self.offsetsA = bc.offsets(\.stridesA)
+            self.offsetsB = bc.offsets(\.stridesB)
+        } else {
+            self.offsetsA = []
+            self.offsetsB = []
+        }
     }
 
     /// Elements spanned by the whole batch of A, B and C.
-    public var aCount: Int { batch == 0 ? 0 : (batch - 1) * strideA + gemm.aCount }
-    public var bCount: Int { batch == 0 ? 0 : (batch - 1) * strideB + gemm.bCount }
+    public var aCount: Int { batch == 0 ? 0 : (broadcast == nil ? (batch - 1) * strideA : offsetsA.max()!) + gemm.aCount }
+    public var bCount: Int { batch == 0 ? 0 : (broadcast == nil ? (batch - 1) * strideB : offsetsB.max()!) + gemm.bCount }
     public var cCount: Int { batch == 0 ? 0 : (batch - 1) * strideC + gemm.cCount }
 
+    /// Where batch i's A and B start.
+    @inlinable public func offsetA(_ i: Int) -> Int { broadcast == nil ? i * strideA : offsetsA[i] }
+    @inlinable public func offsetB(_ i: Int) -> Int { broadcast == nil ? i * strideB : offsetsB[i] }
+
     public var description: String {
-        "\(gemm) batch=\(batch) strideA=\(strideA) strideB=\(strideB) strideC=\(strideC)"
+        guard let bc = broadcast else {
+            return "\(gemm) batch=\(batch) strideA=\(strideA) strideB=\(strideB) strideC=\(strideC)"
+        }
+        return "\(gemm) batch=\(bc.dims.map(String.init).joined(separator: "×")) stridesA=\(bc.stridesA) stridesB=\(bc.stridesB) strideC=\(strideC)"
     }
 
     /// Runs the batch. With `threads > 1` and GEMMs smaller than
@@ -351,18 +395,53 @@ public struct BatchedGemmPlan: Sendable, Hashable, CustomStringConvertible {
                                      alpha: T = 1, beta: T = 0, threads: Int = Threads.count) {
         if batch == 0 || gemm.m == 0 || gemm.n == 0 { return }
         let plan = gemm
-        let (sa, sb, sc) = (strideA, strideB, strideC)
+        let sc = strideC
+        let me = self
         if threads > 1 && batch > 1 && gemm.m * gemm.n * gemm.k < Self.bigGemmWork {
             Threads.setBLASThreads(1)
             Threads.parallelFor(0 ..< batch, threads: threads) { range in
                 for i in range {
-                    plan.runOnCurrentBLASThreads(a: a + i * sa, b: b + i * sb, c: c + i * sc, alpha: alpha, beta: beta)
+                    plan.runOnCurrentBLASThreads(a: a + me.offsetA(i), b: b + me.offsetB(i), c: c + i * sc, alpha: alpha, beta: beta)
                 }
             }
         } else {
             for i in 0 ..< batch {
-                plan.run(a: a + i * sa, b: b + i * sb, c: c + i * sc, alpha: alpha, beta: beta, threads: threads)
+                plan.run(a: a + offsetA(i), b: b + offsetB(i), c: c + i * sc, alpha: alpha, beta: beta, threads: threads)
             }
         }
+    }
+}
+
+/// The batch axes of a broadcasting batched GEMM: the output's batch dimensions (row-major,
+/// batch i is their i-th index tuple) and, per dimension, A's and B's element strides (0 where
+/// the operand has size 1 on that axis and is repeated).
+public struct BatchBroadcast: Sendable, Hashable, Codable {
+    public var dims: [Int]
+    public var stridesA: [Int]
+    public var stridesB: [Int]
+    public init(dims: [Int], stridesA: [Int], stridesB: [Int]) {
+        self.dims = dims
+        self.stridesA = stridesA
+        self.stridesB = stridesB
+    }
+
+    /// Each batch's offset under the given strides.
+    func offsets(_ strides: KeyPath<BatchBroadcast, [Int]>) -> [Int] {
+        let st = self[keyPath: strides]
+        var out: [Int] = []
+        let total = dims.reduce(1, *)
+        out.reserveCapacity(total)
+        var index = Array(repeating: 0, count: dims.count)
+        for _ in 0..<total {
+            out.append(zip(index, st).reduce(0) { $0 + $1.0 * $1.1 })
+            var k = dims.count - 1
+            while k >= 0 {
+                index[k] += 1
+                if index[k] < dims[k] { break }
+                index[k] = 0
+                k -= 1
+            }
+        }
+        return out
     }
 }

@@ -93,13 +93,14 @@ extension GemmPlan: Codable {
 }
 
 extension BatchedGemmPlan: Codable {
-    private enum Keys: String, CodingKey { case gemm, batch, strideA, strideB, strideC }
+    private enum Keys: String, CodingKey { case gemm, batch, strideA, strideB, strideC, broadcast }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
         try self.init(c.decode(GemmPlan.self, forKey: .gemm), batch: c.decode(Int.self, forKey: .batch),
                       strideA: c.decode(Int.self, forKey: .strideA), strideB: c.decode(Int.self, forKey: .strideB),
-                      strideC: c.decode(Int.self, forKey: .strideC))
+                      strideC: c.decode(Int.self, forKey: .strideC),
+                      broadcast: c.decodeIfPresent(BatchBroadcast.self, forKey: .broadcast))
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -109,6 +110,7 @@ extension BatchedGemmPlan: Codable {
         try c.encode(strideA, forKey: .strideA)
         try c.encode(strideB, forKey: .strideB)
         try c.encode(strideC, forKey: .strideC)
+        try c.encodeIfPresent(broadcast, forKey: .broadcast)
     }
 }
 

@@ -498,6 +498,27 @@ final class Writer {
             let p = node("ReduceProd", [picked], [temp("product")], [attr("keepdims", int: 0)])
             emit(n, "Cast", [p], [attr("to", int: Int(Self.onnxType(dtype)))])
 
+        case .causal_softmax:
+            // Keys past the query masked by a constant [Tq, Tk] (bool j ≤ i) with the lowest finite
+            // value, then Softmax: e^(lowest − max) is exactly 0, as in dlg's kernel.
+            guard let d = g[n.inputs[0]].type.dims, d.count >= 2, let tq = d[d.count - 2].value, let tk = d[d.count - 1].value else {
+                return fail(n, "a causal softmax needs known query and key counts")
+            }
+            let keep = (0..<(tq * tk)).map { Int32($0 % tk <= $0 / tk ? 1 : 0) }
+            let maskName = temp("causal_mask")
+            addInitializer(maskName, (try? NDArray(keep, shape: [tq, tk])) ?? NDArray(keep))
+            let mask = node("Cast", [maskName], [temp("causal_keep")], [attr("to", int: 9)])
+            let lowest = dtype == .f64 ? -Double.greatestFiniteMagnitude : -Double(Float.greatestFiniteMagnitude)
+            let masked = node("Where", [mask, x[0], scalar(lowest, dtype, "lowest")], [temp("masked")])
+            emit(n, "Softmax", [masked], [attr("axis", int: -1)])
+        case .where:
+            let c = node("Cast", [x[0]], [temp("condition")], [attr("to", int: 9)])
+            emit(n, "Where", [c, x[1], x[2]])
+        case .reverse:
+            let rank = g[n.inputs[0]].type.rank ?? 1
+            let axis = n.attrs.axis < 0 ? n.attrs.axis + rank : n.attrs.axis
+            emit(n, "Slice", [x[0], int64s([-1], "starts"), int64s([Int(Int64.min)], "ends"), int64s([axis], "axes"),
+                              int64s([-1], "steps")])
         case .unary_grad, .reduce_max_grad, .reduce_min_grad, .slice_grad, .pad_grad, .conv2d_grad_input, .conv2d_grad_weight,
              .pool2d_grad, .softmax_grad, .log_softmax_grad, .softmax_ce_grad, .sparse_softmax_ce_grad, .gather_grad:
             fail(n, "a gradient op is not part of the inference form")

@@ -21,6 +21,10 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case reduce_max_grad, reduce_min_grad
     // Layout
     case reshape, transpose, broadcast_to, concat, slice, slice_grad, pad, pad_grad, one_hot, cast
+    /// The elements in reverse order along one axis.
+    case reverse
+    /// Elements of a or b as a condition says (ONNX Where).
+    case `where`
     /// Rows of a table picked by integer indices (embeddings), and its scatter-add gradient.
     case gather, gather_grad
     // Neural-network operations
@@ -28,6 +32,8 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case conv2d, conv2d_grad_input, conv2d_grad_weight
     case pool2d, pool2d_grad
     case softmax, log_softmax, softmax_grad, log_softmax_grad
+    /// Softmax over the last axis of rows [..., Tq, Tk] keeping keys j ≤ i (no mask tensor).
+    case causal_softmax
     case softmax_ce, sparse_softmax_ce, softmax_ce_grad, sparse_softmax_ce_grad
     case dropout_mask
     /// The product of some axes' sizes, as a scalar (for symbolic batch sizes).

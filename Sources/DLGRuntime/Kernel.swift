@@ -58,6 +58,12 @@ public indirect enum Kernel: Sendable, Codable, Hashable {
     case softmax(RowGeometry, log: Bool)
     /// dx from (y, dy).
     case softmaxGradient(RowGeometry, log: Bool)
+    /// Softmax over the last axis of [outer, queries, keys] keeping keys j ≤ query i (0 elsewhere).
+    case causalSoftmax(outer: Int, queries: Int, keys: Int)
+    /// y = a where the condition (i32, or the float type) is nonzero, else b; from (cond, a, b).
+    case select(integerCondition: Bool)
+    /// y = x reversed along the middle axis of [outer, n, inner].
+    case reverseAxis(RowGeometry)
     /// Per-row loss from (logits, targets or labels).
     case crossEntropy(rows: Int, classes: Int, sparse: Bool)
     /// dlogits from (logits, targets or labels, dloss).

@@ -134,7 +134,7 @@ extension Executor {
                 copy()
                 let bv = beta()
                 for i in 0 ..< plan.batch {
-                    plan.gemm.runRowStable(a: a + i * plan.strideA, b: b + i * plan.strideB, c: out + i * plan.strideC, beta: bv,
+                    plan.gemm.runRowStable(a: a + plan.offsetA(i), b: b + plan.offsetB(i), c: out + i * plan.strideC, beta: bv,
                                            threads: threads)
                 }
             }
@@ -191,6 +191,20 @@ extension Executor {
             let (y, dy) = (x[0], x[1])
             if log { return { logSoftmaxBackward(y: y, dy: dy, dx: out, outer: r.outer, n: r.n, inner: r.inner) } }
             return { softmaxBackward(y: y, dy: dy, dx: out, outer: r.outer, n: r.n, inner: r.inner) }
+        case .causalSoftmax(let outer, let queries, let keys):
+            let a = x[0]
+            return { causalSoftmax(a, out, outer: outer, queries: queries, keys: keys, threads: threads) }
+        case .select(let integer):
+            let (a, b) = (x[1], x[2])
+            if integer {
+                let cond = pointer(ins.inputs[0], Int32.self)
+                return { selectWhere(cond, a, b, out, count: n) }
+            }
+            let cond = x[0]
+            return { selectWhere(cond, a, b, out, count: n) }
+        case .reverseAxis(let r):
+            let a = x[0]
+            return { reverseAxis(a, out, outer: r.outer, n: r.n, inner: r.inner) }
         case .crossEntropy(let rows, let classes, let sparse):
             let z = x[0]
             guard sparse else {

@@ -24,6 +24,7 @@ public enum KernelRule: Sendable, Hashable {
     case matmul, convolution, convolutionGradInput, convolutionGradWeight, pooling, poolingGradient
     case softmax(log: Bool)
     case softmaxGradient(log: Bool)
+    case causalSoftmax, select, reverse
     case crossEntropy(sparse: Bool)
     case crossEntropyGradient(sparse: Bool)
     case dropoutMask, fused
@@ -45,7 +46,8 @@ public enum KernelTable {
             .reduce_max_grad: .extremumGradient(minimum: false), .reduce_min_grad: .extremumGradient(minimum: true),
             .axis_size: .axisSize, .reshape: .copyOrAlias, .transpose: .transpose, .broadcast_to: .broadcast, .concat: .concat,
             .slice: .slice, .slice_grad: .sliceGradient, .pad: .pad, .pad_grad: .padGradient, .one_hot: .oneHot, .cast: .cast,
-            .gather: .gather, .gather_grad: .gatherGradient,
+            .gather: .gather, .gather_grad: .gatherGradient, .reverse: .reverse, .where: .select,
+            .causal_softmax: .causalSoftmax,
             .matmul: .matmul, .conv2d: .convolution, .conv2d_grad_input: .convolutionGradInput,
             .conv2d_grad_weight: .convolutionGradWeight, .pool2d: .pooling, .pool2d_grad: .poolingGradient,
             .softmax: .softmax(log: false), .log_softmax: .softmax(log: true), .softmax_grad: .softmaxGradient(log: false),
@@ -111,6 +113,11 @@ public enum KernelTable {
             return .poolingGradient(g, k)
         case .softmax(let log): return .softmax(rows(c.shape(0), axis: c.attrs.axis), log: log)
         case .softmaxGradient(let log): return .softmaxGradient(rows(c.shape(0), axis: c.attrs.axis), log: log)
+        case .causalSoftmax:
+            let s = c.shape(0)
+            return .causalSoftmax(outer: s.dropLast(2).reduce(1, *), queries: s[s.count - 2], keys: s[s.count - 1])
+        case .select: return .select(integerCondition: c.inputs[0].dtype == .i32)
+        case .reverse: return .reverseAxis(rows(c.shape(0), axis: c.attrs.axis))
         case .crossEntropy(let sparse):
             let z = c.shape(0)
             return .crossEntropy(rows: z.dropLast().reduce(1, *), classes: z.last!, sparse: sparse)
@@ -234,7 +241,8 @@ public enum KernelTable {
     }
 
     /// A matmul of inputs a and b: one GEMM when b is a matrix and a is not transposed (a's batch
-    /// axes fold into M) or there are no batch axes, else a batch of GEMMs.
+    /// axes fold into M) or there are no batch axes, else a batch of GEMMs — with per-axis strides
+    /// when the operands' batch axes broadcast.
     static func matmul(_ c: KernelContext, a: Int, b: Int, attrs: MatmulAttributes,
                        accumulate: GemmAccumulation?) throws(LoweringError) -> Kernel {
         let sa = c.shape(a), sb = c.shape(b)
@@ -242,13 +250,37 @@ public enum KernelTable {
         let (ra, ca) = (sa[sa.count - 2], sa[sa.count - 1])
         let (rb, cb) = (sb[sb.count - 2], sb[sb.count - 1])
         let m = ta ? ca : ra, n = tb ? rb : cb, k = ta ? ra : ca
-        let batch = sa.dropLast(2).reduce(1, *)
+        let batchC = Array(c.output.shape.dropLast(2))
+        let batch = batchC.reduce(1, *)
+        func aligned(_ s: [Int]) -> [Int] {
+            let own = Array(s.dropLast(2))
+            return Array(repeating: 1, count: batchC.count - own.count) + own
+        }
+        let batchA = aligned(sa), batchB = aligned(sb)
         let sharedB = sb.count == 2
         do {
             if sharedB, !ta { return .gemm(try GemmPlan(m: batch * m, n: n, k: k, transA: false, transB: tb), a: a, b: b, accumulate: accumulate) }
             if batch == 1 { return .gemm(try GemmPlan(m: m, n: n, k: k, transA: ta, transB: tb), a: a, b: b, accumulate: accumulate) }
             let p = try GemmPlan(m: m, n: n, k: k, transA: ta, transB: tb)
-            let batched = try BatchedGemmPlan(p, batch: batch, strideA: ra * ca, strideB: sharedB ? 0 : rb * cb, strideC: m * n)
+            let aSame = batchA == batchC, bSame = batchB == batchC
+            let aShared = batchA.allSatisfy { $0 == 1 }, bShared = batchB.allSatisfy { $0 == 1 }
+            if (aSame || aShared) && (bSame || bShared) {
+                let batched = try BatchedGemmPlan(p, batch: batch, strideA: aShared ? 0 : ra * ca, strideB: bShared ? 0 : rb * cb,
+                                                  strideC: m * n)
+                return .batchedGemm(batched, a: a, b: b, accumulate: accumulate)
+            }
+            // Per batch axis, each operand's stride (0 where it has size 1 and is repeated).
+            func strides(_ dims: [Int], matrix: Int) -> [Int] {
+                var out = Array(repeating: 0, count: dims.count)
+                var s = matrix
+                for d in dims.indices.reversed() {
+                    out[d] = dims[d] == 1 ? 0 : s
+                    s *= dims[d]
+                }
+                return out
+            }
+            let bc = BatchBroadcast(dims: batchC, stridesA: strides(batchA, matrix: ra * ca), stridesB: strides(batchB, matrix: rb * cb))
+            let batched = try BatchedGemmPlan(p, batch: batch, strideA: 0, strideB: 0, strideC: m * n, broadcast: bc)
             return .batchedGemm(batched, a: a, b: b, accumulate: accumulate)
         } catch { throw LoweringError(message: error.message) }
     }

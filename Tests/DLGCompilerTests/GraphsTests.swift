@@ -66,6 +66,21 @@ import Testing
         return (s.trainable, s.nonTrainable)
     }
 
+    @Test func gptParameters() throws {
+        // Per decoder block of width D with an MLP of 4D: two layer norms 2·2D; attention
+        // in_proj 3D·D + 3D, out_proj D·D + D; MLP D·4D + 4D and 4D·D + D.
+        func block(_ d: Int) -> Int { 4 * d + (3 * d * d + 3 * d + d * d + d) + (d * 4 * d + 4 * d + 4 * d * d + d) }
+        // adder_gpt: embedding 12·64, positions 8·64, 2 blocks, final layer norm 2·64, head 64·12 + 12.
+        let (t, nt) = try counts("adder_gpt.dlg")
+        #expect(t == 12 * 64 + 8 * 64 + 2 * block(64) + 2 * 64 + 64 * 12 + 12)
+        #expect(t == 102_156)
+        #expect(nt == 0)
+        // char_gpt: V = 76, D = 128, T = 128, 4 blocks.
+        let (c, _) = try counts("char_gpt.dlg")
+        #expect(c == 76 * 128 + 128 * 128 + 4 * block(128) + 2 * 128 + 128 * 76 + 76)
+        #expect(c == 829_260)
+    }
+
     @Test func lenet5Parameters() throws {
         // conv 1→6, 5×5: 6·1·25 + 6 = 156; conv 6→16, 5×5: 16·6·25 + 16 = 2,416;
         // dense 400→120: 48,120; 120→84: 10,164; 84→10: 850. Sum 61,706.

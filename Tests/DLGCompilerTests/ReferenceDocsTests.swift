@@ -23,6 +23,21 @@ import Testing
         #expect(OpReference.facts(Op.input.decl) == "operands: none · attributes: `dtype`, `shape` · fusion: opaque")
     }
 
+    @Test func libraryReferenceIsCurrent() throws {
+        try GeneratedDocs.expectSection("Docs/library.md", "library", LibraryReference.markdown())
+    }
+
+    /// Every block of the library has an entry with its comment and body.
+    @Test func libraryReferenceHasEveryBlock() {
+        let text = LibraryReference.markdown()
+        for name in ["mlp_block", "residual_block", "conv_residual_block", "transformer_mlp", "encoder_block", "encoder_block_post",
+                     "decoder_block"] {
+            #expect(text.components(separatedBy: "\n### `\(name)(").count - 1 == 1, "no single entry for \(name)")
+        }
+        #expect(text.contains("### `decoder_block(x, heads, hidden)`\n\nA GPT decoder block"))
+        #expect(text.contains("    return encoder_block(x, heads, hidden, causal: true)\n}\n```"))
+    }
+
     @Test func passListIsCurrent() throws {
         try GeneratedDocs.expectSection("Docs/passes.md", "passes", PassReference.markdown())
     }

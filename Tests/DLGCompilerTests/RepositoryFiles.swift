@@ -27,9 +27,10 @@ enum RepositoryFiles {
     }
 
     /// A graph file as a SourceFile whose path is relative ("Graphs/lenet5.dlg"),
-    /// so that locations in dumps do not depend on where the checkout lives.
+    /// so that locations in dumps do not depend on where the checkout lives, with the
+    /// library modules it uses (`use nn`).
     static func graphSource(_ name: String) throws -> SourceFile {
-        SourceFile(path: "Graphs/\(name)", text: try text("Graphs/\(name)"))
+        SourceLoader.load(SourceFile(path: "Graphs/\(name)", text: try text("Graphs/\(name)")))
     }
 }
 

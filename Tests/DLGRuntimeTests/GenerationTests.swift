@@ -76,6 +76,10 @@ import Testing
         "lstm(e, units: 4, layers: 2, return_sequences: true)",
         "gru(e, units: 4, layers: 2, return_sequences: true)",
         "rnn(e, units: 3, return_sequences: true)",
+        // Attention carries its keys and values; position embeddings read the token's position.
+        "multi_head_attention(position_embedding(e), 5, causal: true)",
+        "attention(position_embedding(e, kind: sinusoidal), e, e, causal: true)",
+        "dense(multi_head_attention(layer_norm(position_embedding(e)), 1, causal: true) + e, 6)",
     ]
 
     @Test(arguments: layers) func everyStepGivesTheFullModelsLogits(_ layer: String) throws {

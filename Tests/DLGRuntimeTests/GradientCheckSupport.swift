@@ -82,7 +82,8 @@ struct CompileFailure: Error, CustomStringConvertible {
 /// `GradientCheck.run` takes. With `symbolic`, the symbols stay symbolic in
 /// the graph and `bind` only says what they are when it is lowered.
 func compileForGradients(_ text: String, bind: [String: Int], symbolic: Bool = false, training: Bool = true) throws -> Graph {
-    let file = SourceFile(path: "test.dlg", text: text)
+    // With the library modules it uses (`use nn`).
+    let file = SourceLoader.load(SourceFile(path: "test.dlg", text: text))
     var o = PipelineOptions()
     o.stage = .shapes
     o.training = training

@@ -9,7 +9,7 @@ import Testing
 enum GradientCases {
     static let all: [GradientCase] =
         elementwise + binaryOps + reductionsAndLayout + paddings + matmuls + convolutionsAndPooling
-        + softmaxAndLosses + layers + sequence + graphBuilt
+        + softmaxAndLosses + layers + sequence + attention + graphBuilt
 
     /// Ops the language never emits in a forward graph, built through the Graph API.
     static let graphBuilt: [GradientCase] = [

@@ -52,6 +52,9 @@ import Testing
             case .gather: out = try g.add(op, [input([5, 3]), input([2, 2], .i32)])
             case .gather_grad: out = try g.add(op, [input([2, 2], .i32), input([2, 2, 3])], .shape(Shape([5, 3])))
             case .matmul: out = try g.add(op, [input([2, 3]), input([3, 4])])
+            case .causal_softmax: out = try g.add(op, [input([2, 3, 4])])
+            case .where: out = try g.add(op, [input([2, 3], .i32), input([2, 3]), input([2, 3])])
+            case .reverse: out = try g.add(op, [input([2, 3, 4])], .axis(1))
             case .conv2d: out = try g.add(op, [input([2, 3, 7, 7]), input([4, 3, 3, 3])], .conv(conv))
             case .conv2d_grad_input:
                 var a = conv

@@ -8,7 +8,7 @@ private typealias E = ElaborationDiagnostic
 enum Builtins {
     static let table: [String: Builtin] = {
         var t: [String: Builtin] = [:]
-        for b in activations + mathOps + layoutFunctions + queries + Layers.all + Recurrent.all + Losses.all {
+        for b in activations + mathOps + layoutFunctions + queries + Layers.all + Recurrent.all + AttentionLayers.all + Losses.all {
             precondition(t[b.name] == nil, "built-in \(b.name) declared twice")
             t[b.name] = b
         }
@@ -44,7 +44,6 @@ enum Builtins {
     }
 
     static let activations: [Builtin] = definedActivations + [
-        activation("softmax", .softmax, extra: [.optional("axis", .int, .int(-1))]) { .axis($0.int("axis")!) },
         activation("log_softmax", .log_softmax, extra: [.optional("axis", .int, .int(-1))]) {
             .axis($0.int("axis")!)
         },

@@ -8,7 +8,7 @@ public enum StandardLibrary {
     public static func displayPath(_ name: String) -> String { "<library>/\(name).dlg" }
 
     static let nn = """
-        # nn: blocks for dense and convolutional networks (use nn).
+        # nn: blocks for dense, convolutional and transformer networks (use nn).
 
         # Two dense layers with a ReLU between them: x → dense(hidden) → relu → dense(out).
         block mlp_block(x, hidden, out) {
@@ -29,6 +29,32 @@ public enum StandardLibrary {
                    then batchnorm(conv2d(x, filters: filters, kernel: 1, stride: stride, bias: false))
                    else x
             return relu(b + skip)
+        }
+
+        # A transformer's position-wise feed-forward block over x [B, T, D]:
+        # dense(hidden) → gelu → dense back to D.
+        block transformer_mlp(x, hidden) {
+            return dense(gelu(dense(x, hidden)), shape(x)[2])
+        }
+
+        # A pre-norm transformer encoder block (GPT-2, ViT) over x [B, T, D]:
+        # a = x + multi_head_attention(layer_norm(x)), then a + transformer_mlp(layer_norm(a)).
+        block encoder_block(x, heads, hidden, causal = false) {
+            a = x + multi_head_attention(layer_norm(x), heads: heads, causal: causal)
+            return a + transformer_mlp(layer_norm(a), hidden)
+        }
+
+        # A post-norm transformer encoder block (the original Transformer, PyTorch's
+        # nn.TransformerEncoderLayer): a = layer_norm(x + attention(x)), then layer_norm(a + mlp(a)).
+        block encoder_block_post(x, heads, hidden, causal = false) {
+            a = layer_norm(x + multi_head_attention(x, heads: heads, causal: causal))
+            return layer_norm(a + transformer_mlp(a, hidden))
+        }
+
+        # A GPT decoder block: the pre-norm encoder block with causal self-attention
+        # (position t attends to positions ≤ t).
+        block decoder_block(x, heads, hidden) {
+            return encoder_block(x, heads, hidden, causal: true)
         }
 
         """

@@ -260,7 +260,8 @@ public enum Gradients {
         return [try e.emit(.cast, [g], .dtype(from))]
     }
 
-    /// C = op(A)·op(B); see Docs/ir.md for the four transpose cases.
+    /// C = op(A)·op(B); see Docs/ir.md for the four transpose cases. With broadcast batch axes
+    /// each product has the output's batch axes and is summed over those the operand lacked.
     public static let matmul: VJPRule = { e, n, g throws(ShapeError) in
         let (a, b) = (n.inputs[0], n.inputs[1])
         let ta = n.attrs.matmul.transposeA, tb = n.attrs.matmul.transposeB
@@ -283,6 +284,8 @@ public enum Gradients {
             case (true, false): da = try mm(b, g, false, true)
             case (true, true): da = try mm(b, g, true, true)
             }
+            // Batch axes a was broadcast on are summed away.
+            da = try e.unbroadcast(da!, to: e.type(a))
         }
         if e.needs(1) {
             var d: ValueID
@@ -304,7 +307,7 @@ public enum Gradients {
                 case (true, true): d = try mm(g, a, true, true)
                 }
             }
-            db = d
+            db = try e.unbroadcast(d, to: e.type(b))
         }
         return [da, db]
     }
@@ -332,6 +335,23 @@ public enum Gradients {
 
     public static let softmax: VJPRule = { e, n, g throws(ShapeError) in
         [try e.emit(.softmax_grad, [n.id, g], n.attrs)]
+    }
+    /// The left-out keys have y = 0, so softmax's backward y·(dy − Σ dy·y) gives them 0 too.
+    public static let causalSoftmax: VJPRule = { e, n, g throws(ShapeError) in
+        [try e.emit(.softmax_grad, [n.id, g], .axis(-1))]
+    }
+    /// The reversed gradient, along the same axis.
+    public static let reverse: VJPRule = { e, n, g throws(ShapeError) in
+        [try e.emit(.reverse, [g], n.attrs)]
+    }
+    /// dy goes to a where the condition holds and to b elsewhere; the condition gets none.
+    public static let select: VJPRule = { e, n, g throws(ShapeError) in
+        let zero = e.scalar(0, like: g)
+        let zeros = try e.emit(.broadcast_to, [zero], .shape(e.type(g).shape))
+        let c = n.inputs[0]
+        return [nil,
+                e.needs(1) ? try e.emit(.where, [c, g, zeros]) : nil,
+                e.needs(2) ? try e.emit(.where, [c, zeros, g]) : nil]
     }
     public static let logSoftmax: VJPRule = { e, n, g throws(ShapeError) in
         [try e.emit(.log_softmax_grad, [n.id, g], n.attrs)]

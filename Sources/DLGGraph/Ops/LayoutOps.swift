@@ -178,6 +178,36 @@ let layoutOps: [OpDecl] = [
                }
                return table
            }),
+    OpDecl(.reverse, arity: .exactly(1), fusion: .injective, attributes: .axis,
+           [AttributeSpec("axis", "int", "the axis whose order is reversed")],
+           doc: "The elements in reverse order along `axis` (element i of that axis goes to n − 1 − i); ONNX ReverseSequence with every length n.",
+           vjp: Gradients.reverse,
+           inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
+               let d = try ctx.dims(0)
+               _ = try ctx.axis(ctx.attrs.axis, rank: d.count)
+               return ctx.inputs[0]
+           }),
+    OpDecl(.where, arity: .exactly(3), fusion: .opaque,
+           doc: """
+           where(cond, a, b): a's element where cond's is nonzero, else b's (ONNX Where). The three \
+           operands have one shape (the language's `where` broadcasts them first); cond may be i32 or \
+           of a's type, a and b are floating-point. The gradient goes to a where cond holds and to b \
+           elsewhere.
+           """,
+           flops: { $0.outputCount },
+           vjp: Gradients.select,
+           inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
+               let (c, a, b) = (ctx.inputs[0], ctx.inputs[1], ctx.inputs[2])
+               guard a.dtype == b.dtype else { throw ctx.fail(.dtypeMismatch([a, b])) }
+               guard a.dtype.isFloat else { throw ctx.fail(.notFloat(a, expected: "floating-point values")) }
+               guard c.dtype == .i32 || c.dtype == a.dtype else {
+                   throw ctx.fail(.notFloat(c, expected: "a condition of type i32 or \(a.dtype.rawValue)"))
+               }
+               for t in [c, b] where t.shape != a.shape {
+                   throw ctx.fail(.broadcastMismatch(t, a, reason: "where's operands must have one shape"))
+               }
+               return a
+           }),
     OpDecl(.cast, arity: .exactly(1), fusion: .elementwise, attributes: .dtype,
            [AttributeSpec("dtype", "dtype", "the result's element type")],
            doc: "Converts elements to `dtype` (integers to floats exactly; floats to integers by truncation). Not fused: fused loops compute in one element type.",

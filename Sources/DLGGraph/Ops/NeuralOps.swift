@@ -132,8 +132,11 @@ let neuralOps: [OpDecl] = [
            defaults: .matmul(MatmulAttributes()),
            doc: """
            Matrix product. a [..., M, K] @ b [K, N] → [..., M, N] (leading axes of a are batch), or \
-           a [..., M, K] @ b [..., K, N] with equal batch axes. `transpose_a`/`transpose_b` transpose \
-           the last two axes first. Runs on BLAS GEMM.
+           a [..., M, K] @ b [..., K, N] with the batch axes (all but the last two) broadcast as in \
+           NumPy: [B, H, M, K] @ [1, H, K, N] or [B, 1, M, K] @ [H, K, N] → [B, H, M, N]; the gradient \
+           of a broadcast operand is summed over the axes it was repeated on. \
+           `transpose_a`/`transpose_b` transpose the last two axes first. Runs on BLAS GEMM, one per \
+           batch matrix.
            """,
            flops: { ctx in
                let a = ctx.inputs[0]
@@ -153,12 +156,16 @@ let neuralOps: [OpDecl] = [
                guard a[a.count - 1] == b[b.count - 2] else {
                    throw ctx.fail(.matmulMismatch(ctx.inputs[0], ctx.inputs[1], inner: a[a.count - 1], rows: b[b.count - 2]))
                }
-               if b.count > 2 {
-                   guard a.count == b.count, Array(a.dropLast(2)) == Array(b.dropLast(2)) else {
+               // Batch axes (all but the last two) broadcast as in NumPy; a matrix has none.
+               let batchA = Array(a.dropLast(2)), batchB = Array(b.dropLast(2))
+               var batch = batchA
+               if batchA != batchB, !batchB.isEmpty {
+                   guard case .success(let s) = broadcastShapes(Shape(batchA), Shape(batchB)), let dims = s.dims else {
                        throw ctx.fail(.matmulBatch(ctx.inputs[0], ctx.inputs[1]))
                    }
+                   batch = dims
                }
-               return TensorType(d, Shape(Array(a.dropLast(1)) + [b[b.count - 1]]))
+               return TensorType(d, Shape(batch + [a[a.count - 2], b[b.count - 1]]))
            }),
     OpDecl(.conv2d, arity: .exactly(2), fusion: .outputFusable, attributes: .conv, convSpecs, defaults: .conv(ConvAttributes()),
            doc: """
@@ -230,6 +237,26 @@ let neuralOps: [OpDecl] = [
            flops: { $0.outputCount * 5 },
            vjp: Gradients.logSoftmax,
            inferType: softmaxType),
+    OpDecl(.causal_softmax, arity: .exactly(1), fusion: .opaque,
+           doc: """
+           Softmax over the last axis of x [..., Tq, Tk] in which row i (the query) keeps the keys \
+           j ≤ i and gives the others 0: attention's causal mask (PyTorch's `is_causal`, the mask \
+           aligned top-left), with no mask tensor — the kernel stops each row at its diagonal. May \
+           write over x. Its gradient is `softmax_grad`, exact because the left-out keys' y is 0.
+           """,
+           properties: {
+               var p = OpProperties()
+               p.inPlace = true
+               return p
+           }(),
+           flops: { $0.outputCount * 5 },
+           vjp: Gradients.causalSoftmax,
+           inferType: { (ctx: ShapeContext) throws(ShapeError) -> TensorType in
+               try ctx.requireFloat(0)
+               let d = try ctx.dims(0, role: "scores")
+               guard d.count >= 2 else { throw ctx.fail(.wrongRank(role: "scores", rank: 2, type: ctx.inputs[0])) }
+               return ctx.inputs[0]
+           }),
     OpDecl(.softmax_grad, arity: .exactly(2), fusion: .opaque, attributes: .axis, axisSpec, defaults: .axis(-1),
            doc: "Backward of softmax from (y, dy): y·(dy − Σ dy·y).",
            flops: { $0.outputCount * 4 },

@@ -224,7 +224,7 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
         case .paramShape(let t): "a parameter needs a fully known shape, got \(t)"
         case .notMatrix(let side, let t): "\(side) operand must be a matrix (rank ≥ 2), got \(t)"
         case .matmulMismatch(let a, let b, let inner, let rows): "inner dimensions differ: \(a) @ \(b) needs \(inner) = \(rows)"
-        case .matmulBatch(let a, let b): "batch dimensions differ: \(a) @ \(b)"
+        case .matmulBatch(let a, let b): "batch dimensions do not broadcast: \(a) @ \(b)"
         case .filterDType(let x, let w): "input and filter have different dtypes: \(x) and \(w)"
         case .nchwUnknownRank(let t, let op): "input has unknown rank (\(t)); \(op) needs an NCHW tensor of rank 4"
         case .nchwRank(let t): "input must be an NCHW tensor of rank 4, got \(t)"
