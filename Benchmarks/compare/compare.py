@@ -264,6 +264,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--settle", type=float, default=2.0, help="seconds of pause before each framework's run")
+    ap.add_argument("--baseline-dlg", help="a second dlg binary (an older commit's release build), timed in the same "
+                    "rounds: its times, its ratios to the peers and the dlg/baseline ratio are added")
     ap.add_argument("--json")
     ap.add_argument("--worker", choices=["torch", "jax"], help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -278,16 +280,21 @@ def main():
         for batch in [int(b) for b in a.batches.split(",")]:
             d, t, j = [], [], []
             over_torch, over_jax, percent = [], [], []
+            base, base_over_torch, base_over_jax, over_base = [], [], [], []
+            order = ORDER + (["baseline"] if a.baseline_dlg else [])
             for r in range(a.rounds):
                 # The order rotates every round, and each process starts after a pause: on the
                 # development machine a process started right after JAX's exit ran up to 1.8x slower
                 # for its first seconds, which a fixed order would always charge to the same framework.
                 got = {}
-                for fw in ORDER[r % 3:] + ORDER[:r % 3]:
+                k = r % len(order)
+                for fw in order[k:] + order[:k]:
                     time.sleep(a.settle)
                     if fw == "dlg":
                         got[fw], extra = dlg_times(a.dlg, name, batch, a.steps)
                         percent.append(extra["percent_of_peak"])
+                    elif fw == "baseline":
+                        got[fw], _ = dlg_times(a.baseline_dlg, name, batch, a.steps)
                     else:
                         got[fw] = worker_times(fw, name, batch, a.steps)
                 med, rt, rj = got["dlg"], got["torch"], got["jax"]
@@ -297,17 +304,32 @@ def main():
                 # Each round's ratio compares runs made seconds apart, so the machine's slower drifts cancel.
                 over_torch.append(med / statistics.median(rt))
                 over_jax.append(med / statistics.median(rj))
+                if a.baseline_dlg:
+                    b = got["baseline"]
+                    base.append(b)
+                    base_over_torch.append(b / statistics.median(rt))
+                    base_over_jax.append(b / statistics.median(rj))
+                    over_base.append(med / b)
             row = {"model": name, "batch": batch, "dlg_ms": statistics.median(d), "torch_ms": statistics.median(t),
                    "jax_ms": statistics.median(j), "dlg_percent_of_sgemm_peak": statistics.median(percent),
                    "dlg_percent_of_sgemm_peak_rounds": percent,
                    "dlg_over_torch": statistics.median(over_torch), "dlg_over_jax": statistics.median(over_jax),
                    "dlg_over_torch_rounds": over_torch, "dlg_over_jax_rounds": over_jax}
+            if a.baseline_dlg:
+                row.update({"baseline_ms": statistics.median(base),
+                            "baseline_over_torch": statistics.median(base_over_torch),
+                            "baseline_over_jax": statistics.median(base_over_jax),
+                            "dlg_over_baseline": statistics.median(over_base), "dlg_over_baseline_rounds": over_base})
             results.append(row)
             print(f"{name:9s} B={batch:<4d} dlg {row['dlg_ms']:8.3f} ms  torch {row['torch_ms']:8.3f} ms  jax {row['jax_ms']:8.3f} ms"
                   f"  dlg/torch {row['dlg_over_torch']:.2f} ({min(over_torch):.2f}-{max(over_torch):.2f})"
                   f"  dlg/jax {row['dlg_over_jax']:.2f} ({min(over_jax):.2f}-{max(over_jax):.2f})"
                   f"  dlg {row['dlg_percent_of_sgemm_peak']:.0f}% of peak ({min(percent):.0f}-{max(percent):.0f})",
                   file=sys.stderr, flush=True)
+            if a.baseline_dlg:
+                print(f"{'':9s}        baseline {row['baseline_ms']:8.3f} ms  baseline/torch {row['baseline_over_torch']:.2f}"
+                      f"  baseline/jax {row['baseline_over_jax']:.2f}  dlg/baseline {row['dlg_over_baseline']:.3f}"
+                      f" ({min(over_base):.3f}-{max(over_base):.3f})", file=sys.stderr, flush=True)
     print("| model | batch | dlg (ms) | PyTorch eager (ms) | JAX jit (ms) | dlg / PyTorch (rounds) | dlg / JAX (rounds) "
           "| dlg, % of sgemm peak (rounds) |")
     print("|---|---|---|---|---|---|---|---|")
@@ -316,6 +338,16 @@ def main():
         print(f"| {r['model']} | {r['batch']} | {r['dlg_ms']:.3f} | {r['torch_ms']:.3f} | {r['jax_ms']:.3f} | "
               f"{r['dlg_over_torch']:.2f} ({min(ot):.2f}–{max(ot):.2f}) | {r['dlg_over_jax']:.2f} ({min(oj):.2f}–{max(oj):.2f}) | "
               f"{r['dlg_percent_of_sgemm_peak']:.0f} ({min(pp):.0f}–{max(pp):.0f}) |")
+    if a.baseline_dlg:
+        print()
+        print("| model | batch | baseline dlg (ms) | dlg (ms) | baseline / PyTorch | dlg / PyTorch | baseline / JAX "
+              "| dlg / JAX | dlg / baseline (rounds) |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in results:
+            ob = r["dlg_over_baseline_rounds"]
+            print(f"| {r['model']} | {r['batch']} | {r['baseline_ms']:.3f} | {r['dlg_ms']:.3f} | {r['baseline_over_torch']:.2f} | "
+                  f"{r['dlg_over_torch']:.2f} | {r['baseline_over_jax']:.2f} | {r['dlg_over_jax']:.2f} | "
+                  f"{r['dlg_over_baseline']:.3f} ({min(ob):.3f}–{max(ob):.3f}) |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=2)
