@@ -16,13 +16,17 @@ public struct ElaborationOptions: Sendable {
     public var syncBatchnorm: Bool
     /// Elaborate the step form: one token per call, stateful layers' states carried (StepMode.swift).
     public var step: StepMode?
+    /// The float type of a model that declares none (integer inputs only: its embedding tables
+    /// and `one_hot`s), as PyTorch's `torch.set_default_dtype`; f32 unless set.
+    public var defaultFloatType: DType
     public init(training: Bool = true, bindings: [String: Int] = [:], replicas: Int = 1, syncBatchnorm: Bool = false,
-                step: StepMode? = nil) {
+                step: StepMode? = nil, defaultFloatType: DType = .f32) {
         self.training = training
         self.bindings = bindings
         self.replicas = replicas
         self.syncBatchnorm = syncBatchnorm
         self.step = step
+        self.defaultFloatType = defaultFloatType
     }
 }
 
@@ -131,9 +135,10 @@ public final class Elaborator {
     }
 
     /// The float type of the model: that of its first floating-point value (usually its first
-    /// input or parameter), f32 when it has none yet. `one_hot` produces it unless told otherwise.
+    /// input or parameter), `options.defaultFloatType` (f32) when it has none yet. `one_hot` and
+    /// `embedding` produce it unless told otherwise.
     var modelFloatType: DType {
-        graph.nodes.first { $0.type.dtype.isFloat }?.type.dtype ?? .f32
+        graph.nodes.first { $0.type.dtype.isFloat }?.type.dtype ?? options.defaultFloatType
     }
 
     /// A program computes in one float type: the first value of the other one is an error at its

@@ -33,6 +33,8 @@ public struct PipelineOptions: Sendable {
     public var bucketBytes: Int?
     /// Elaborate the step form (one token per call, states carried; StepMode.swift).
     public var step: StepMode?
+    /// The float type of a model that declares none (`ElaborationOptions.defaultFloatType`).
+    public var defaultFloatType: DType = .f32
     public var verify = false
     public var disabled: Set<String> = []
     public init() {}
@@ -104,7 +106,7 @@ public enum Pipeline {
         let r = Frontend.compile(file, model: model,
                                  options: ElaborationOptions(training: options.training, bindings: options.bindings,
                                                              replicas: options.replicas, syncBatchnorm: options.syncBatchnorm,
-                                                             step: options.step))
+                                                             step: options.step, defaultFloatType: options.defaultFloatType))
         guard var g = r.graph, !r.hasErrors else { return (nil, r.diagnostics, []) }
         g.bindings = options.bindings
         if !options.keepLoss { g.loss = nil }
