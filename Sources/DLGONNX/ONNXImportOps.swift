@@ -329,11 +329,19 @@ extension Translator {
             let to = int(n, "to", 1)
             switch values[n.inputs[0]] {
             case .sizes(let s)?: values[n.outputs[0]] = .sizes(s)
+            case .constant(let a)? where to == 9:
+                // To bool: nonzero is true (1).
+                values[n.outputs[0]] = .constant(try NDArray(a.toDoubles().map { UInt8($0 != 0 ? 1 : 0) }, shape: a.shape))
             case .constant(let a)?:
                 let t: ElementType = to == 1 || to == 10 ? .f32 : to == 11 ? .f64 : to == 6 ? .i32 : .i64
                 values[n.outputs[0]] = .constant(try a.converted(to: t))
             default:
                 let (e, info) = try tensor(n, 0)
+                // To bool, read only as Where's condition: dlg's where reads nonzero as true itself.
+                if to == 9, let u = consumers[n.outputs[0]], !u.isEmpty, !graphOutputs.contains(n.outputs[0]),
+                   u.allSatisfy({ $0.opType == "Where" && $0.inputs.firstIndex(of: n.outputs[0]) == 0 && $0.inputs.lastIndex(of: n.outputs[0]) == 0 }) {
+                    return define(n, 0, e, info)
+                }
                 guard (to == 1 && info.dtype == .f32) || (to == 11 && info.dtype == .f64) else {
                     throw Unsupported("a Cast to type \(ONNXDataType.name(ofCode: to)) of a \(info.dtype) tensor is not supported")
                 }
@@ -371,6 +379,8 @@ extension Translator {
             try constantOfShape(n)
         case "LSTM":
             try lstm(n)
+        case "Where":
+            try whereOp(n)
         default:
             throw Unsupported("op \(op) has no dlg translation")
         }
