@@ -3,7 +3,8 @@ import DLGData
 import Foundation
 import Testing
 
-/// Small ONNX files written here, node by node, for the importer's translations of `Where`. Each is imported and run
+/// Small ONNX files written here, node by node, for the importer's translations of `Where`,
+/// `LayerNormalization` and a `Gather` of one index from run-time data. Each is imported and run
 /// with `dlg run`; the outputs are compared with values computed in the test.
 enum HandMadeONNX {
     static func info(_ name: String, _ elemType: Int32, _ dims: [Int64]) -> Onnx_ValueInfoProto {
@@ -29,6 +30,12 @@ enum HandMadeONNX {
     static func bools(_ name: String, _ dims: [Int64], _ values: [Bool]) -> Onnx_TensorProto {
         var t = Onnx_TensorProto()
         (t.name, t.dims, t.dataType, t.int32Data) = (name, dims, 9, values.map { $0 ? 1 : 0 })
+        return t
+    }
+
+    static func int64s(_ name: String, _ dims: [Int64], _ values: [Int64]) -> Onnx_TensorProto {
+        var t = Onnx_TensorProto()
+        (t.name, t.dims, t.dataType, t.int64Data) = (name, dims, 7, values)
         return t
     }
 
@@ -85,7 +92,7 @@ enum HandMadeONNX {
     }
 }
 
-@Suite("ONNX import: Where")
+@Suite("ONNX import: Where, LayerNormalization, Gather of one index")
 struct ONNXImportWhereTests {
     /// Softmax of each row over its first i + 1 entries (query i, keys j ≤ i), computed here.
     static func causalSoftmax(_ x: [Float], rows: Int, t: Int) -> [Float] {
@@ -190,5 +197,48 @@ struct ONNXImportWhereTests {
         let text = try String(contentsOfFile: s.file("imported/m.dlg"), encoding: .utf8)
         #expect(text.components(separatedBy: ", causal: true)").count - 1 == 2, "\(text)")
         #expect(!text.contains("where("), "\(text)")
+    }
+
+    /// LayerNormalization over the last axis: `layer_norm` named after its weight, computed here as
+    /// (x − mean)/√(var + eps)·γ + β with the biased variance.
+    @Test func layerNormalization() throws {
+        let s = try Scratch()
+        let d = 5
+        let gamma = HandMadeONNX.values(d, seed: 5).map { 1 + $0 / 4 }, beta = HandMadeONNX.values(d, seed: 6)
+        let eps: Float = 1e-3
+        var attr = Onnx_AttributeProto()
+        (attr.name, attr.type, attr.f) = ("epsilon", .float, eps)
+        let bytes = try HandMadeONNX.model(
+            inputs: [HandMadeONNX.info("x", 1, [2, 3, Int64(d)])], outputs: [HandMadeONNX.info("y", 1, [2, 3, Int64(d)])],
+            [("ln", "LayerNormalization", ["x", "norm.weight", "norm.bias"], ["y"], [attr])],
+            initializers: [HandMadeONNX.floats("norm.weight", [Int64(d)], gamma), HandMadeONNX.floats("norm.bias", [Int64(d)], beta)])
+        let x = HandMadeONNX.values(6 * d, seed: 9)
+        let (text, y) = try HandMadeONNX.importAndRun(bytes, inputs: ["x": try NDArray(x, shape: [2, 3, d])], in: s)
+        #expect(text.contains("output y = layer_norm(x, eps: 0.001, name: \"norm\")"), "\(text)")
+        var want: [Float] = []
+        for r in 0..<6 {
+            let row = x[(r * d)..<(r * d + d)].map(Double.init)
+            let mean = row.reduce(0, +) / Double(d)
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d)
+            for j in 0..<d { want.append(Float((row[j] - mean) / (variance + Double(eps)).squareRoot() * Double(gamma[j]) + Double(beta[j]))) }
+        }
+        try Self.expectClose(y, want, shape: [2, 3, d])
+    }
+
+    /// Gather of one constant index along an axis of run-time data (PyTorch's `qkv[1]`): a scalar index
+    /// drops the axis, a one-element vector keeps it.
+    @Test(arguments: [true, false])
+    func gatherOneIndex(_ scalar: Bool) throws {
+        let s = try Scratch()
+        let index = HandMadeONNX.int64s("i", scalar ? [] : [1], [-2])
+        let outDims: [Int64] = scalar ? [2, 4] : [2, 1, 4]
+        let bytes = try HandMadeONNX.model(
+            inputs: [HandMadeONNX.info("x", 1, [2, 3, 4])], outputs: [HandMadeONNX.info("y", 1, outDims)],
+            [("g", "Gather", ["x", "i"], ["y"], [HandMadeONNX.intAttribute("axis", 1)])], initializers: [index])
+        let x = HandMadeONNX.values(24, seed: 1)
+        let (_, y) = try HandMadeONNX.importAndRun(bytes, inputs: ["x": try NDArray(x, shape: [2, 3, 4])], in: s)
+        // Index −2 of 3 is 1.
+        let want = (0..<2).flatMap { b in (0..<4).map { x[b * 12 + 1 * 4 + $0] } }
+        try Self.expectClose(y, want, shape: outDims.map { Int($0) }, tolerance: 0)
     }
 }

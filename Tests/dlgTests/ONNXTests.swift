@@ -447,7 +447,7 @@ enum TorchPython {
 struct TorchRoundTripTests {
     static let script = CLI.root.appendingPathComponent("Tests/Python/torch_roundtrip.py").path
 
-    @Test(arguments: ["mlp", "mlp_gelu", "lenet5", "resnet", "mobilenet", "lstm", "lstm2", "bilstm"])
+    @Test(arguments: ["mlp", "mlp_gelu", "lenet5", "resnet", "mobilenet", "lstm", "lstm2", "bilstm", "transformer"])
     func network(_ name: String) throws {
         let s = try Scratch()
         let r = try ONNXPython.run([Self.script, "--dlg", CLI.binary, "--models", name, "--work", s.path])
