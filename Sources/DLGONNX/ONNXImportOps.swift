@@ -63,7 +63,7 @@ extension Translator {
     static let supportedOps: Set<String> = [
         "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
         "CastLike", "Conv", "Div", "Dropout", "Elu", "Exp", "Expand", "Flatten", "Gather", "Gelu",
-        "Gemm", "GlobalAveragePool", "GlobalMaxPool", "LSTM", "Slice", "ConstantOfShape", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "Log",
+        "Gemm", "GlobalAveragePool", "GlobalMaxPool", "LSTM", "LayerNormalization", "Mod", "Slice", "ConstantOfShape", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "Log",
         "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mish", "Mul", "Neg", "Pad",
         "Pow", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceSum", "Relu", "Reshape",
         "Selu", "Shape", "Sigmoid", "Sign", "Softmax", "Softplus", "Softsign", "Sqrt",
@@ -106,9 +106,11 @@ extension Translator {
             define(n, 0, e, info)
 
         case "Neg":
+            if try foldUnary(n) { return }
             let (e, info) = try tensor(n, 0)
             define(n, 0, Expr(text: "-" + (e.precedence >= 10 ? e.text : "(\(e.text))"), precedence: 6, layers: e.layers), info)
         case "Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Exp", "Log", "Sqrt", "Abs", "Reciprocal", "Sign":
+            if try foldUnary(n) { return }
             let (e, info) = try tensor(n, 0)
             let fn = ["Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus", "Softsign": "softsign",
                       "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "abs", "Reciprocal": "reciprocal", "Sign": "sign"][op]!
@@ -158,7 +160,7 @@ extension Translator {
             let fn = op == "Softmax" ? "softmax" : "log_softmax"
             define(n, 0, .atom(axis == -1 ? "\(fn)(\(e.text))" : "\(fn)(\(e.text), axis: \(axis))", layers: e.layers), info)
 
-        case "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min":
+        case "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod":
             try binary(n)
         case "GreaterOrEqual", "Greater":
             // x ≥ 0 then Cast to float is hardlim; x > 0 then Cast is step; Where(x ≥ 0, 1, −1) is hardlims.
@@ -185,6 +187,8 @@ extension Translator {
             try conv(n)
         case "BatchNormalization":
             try batchnorm(n)
+        case "LayerNormalization":
+            try layerNormalization(n)
         case "MaxPool", "AveragePool":
             try pool(n)
         case "GlobalAveragePool", "GlobalMaxPool":
@@ -318,8 +322,11 @@ extension Translator {
             if let table = ownedInitializer(n, 0), table.rank == 2, int(n, "axis", 0) == 0, case .tensor? = values[n.inputs[1]] {
                 return try embedding(n, table: table)
             }
+            if case .tensor(let e, let info)? = values[n.inputs[0]], let index = constant(n, 1) {
+                return try gatherOne(n, e, info, index: index)
+            }
             guard let data = sizes(n, 0), let idx = constant(n, 1), !idx.elementType.isFloatingPoint else {
-                throw Unsupported("Gather is supported on shapes only (embeddings come with the sequence ops)")
+                throw Unsupported("Gather is supported on shapes, as an embedding, and of one constant index from run-time data")
             }
             guard let raw = Self.integers(idx) else { throw Unsupported("an index is out of range") }
             let k = raw.map { $0 < 0 ? $0 + data.count : $0 }
@@ -328,12 +335,23 @@ extension Translator {
         case "Cast":
             let to = int(n, "to", 1)
             switch values[n.inputs[0]] {
+            case .sizes(let s)? where [1, 10, 11].contains(to) && s.allSatisfy({ $0.value != nil }):
+                // Known sizes as floats (the attention's scale, from the head size): a constant.
+                values[n.outputs[0]] = .constant(try NDArray(s.map { Double($0.value!) }, shape: [s.count]).converted(to: to == 11 ? .f64 : .f32))
             case .sizes(let s)?: values[n.outputs[0]] = .sizes(s)
+            case .constant(let a)? where to == 9:
+                // To bool: nonzero is true (1).
+                values[n.outputs[0]] = .constant(try NDArray(a.toDoubles().map { UInt8($0 != 0 ? 1 : 0) }, shape: a.shape))
             case .constant(let a)?:
                 let t: ElementType = to == 1 || to == 10 ? .f32 : to == 11 ? .f64 : to == 6 ? .i32 : .i64
                 values[n.outputs[0]] = .constant(try a.converted(to: t))
             default:
                 let (e, info) = try tensor(n, 0)
+                // To bool, read only as Where's condition: dlg's where reads nonzero as true itself.
+                if to == 9, let u = consumers[n.outputs[0]], !u.isEmpty, !graphOutputs.contains(n.outputs[0]),
+                   u.allSatisfy({ $0.opType == "Where" && $0.inputs.firstIndex(of: n.outputs[0]) == 0 && $0.inputs.lastIndex(of: n.outputs[0]) == 0 }) {
+                    return define(n, 0, e, info)
+                }
                 guard (to == 1 && info.dtype == .f32) || (to == 11 && info.dtype == .f64) else {
                     throw Unsupported("a Cast to type \(ONNXDataType.name(ofCode: to)) of a \(info.dtype) tensor is not supported")
                 }
@@ -371,6 +389,8 @@ extension Translator {
             try constantOfShape(n)
         case "LSTM":
             try lstm(n)
+        case "Where":
+            try whereOp(n)
         default:
             throw Unsupported("op \(op) has no dlg translation")
         }
@@ -495,6 +515,11 @@ extension Translator {
                 case "Div": (v, overflow) = y == 0 ? (0, false) : x.dividedReportingOverflow(by: y)
                 case "Max": (v, overflow) = (max(x, y), false)
                 case "Min": (v, overflow) = (min(x, y), false)
+                case "Mod":
+                    // ONNX's integer Mod (fmod 0): the remainder takes the divisor's sign.
+                    guard y != 0 else { throw Unsupported("Mod of \(x) by 0") }
+                    let (r, o) = x.remainderReportingOverflow(dividingBy: y)
+                    (v, overflow) = (r != 0 && (r < 0) != (y < 0) ? r + y : r, o)
                 default: (v, overflow) = (x, false)
                 }
                 guard !overflow else { throw Unsupported("\(n.opType) of \(x) and \(y) overflows") }
@@ -503,6 +528,8 @@ extension Translator {
             values[n.outputs[0]] = .constant(NDArray(r.map(Int64.init)))
             return
         }
+        if try foldFloatBinary(n) { return }
+        guard n.opType != "Mod" else { throw Unsupported("Mod is supported on integer constants only (known while importing)") }
         let (a, ia) = try tensor(n, 0)
         let (b, ib) = try tensor(n, 1)
         let info = TensorInfo(dtype: ia.dtype, dims: Self.broadcast(ia.dims, ib.dims))

@@ -16,12 +16,15 @@ extension Executor {
     }
 
     /// The call of `kernel` reading `inputs` (the instruction's inputs, as T) and writing `out`.
+    /// `workspaceLimit`: the bytes at the workspace's start the kernel may use (a fused region's head
+    /// whose result waits in scratch after them); the whole workspace otherwise.
     func bind<T: KernelScalar>(_ kernel: Kernel, _ ins: Instruction, inputs x: [UnsafeMutablePointer<T>],
-                               output out: UnsafeMutablePointer<T>, _: T.Type) throws(ExecutionError) -> Call {
+                               output out: UnsafeMutablePointer<T>, _: T.Type,
+                               workspaceLimit: Int? = nil) throws(ExecutionError) -> Call {
         let n = ins.output.count
         let threads = self.threads
         let ws = UnsafeMutableBufferPointer<T>(start: workspace.assumingMemoryBound(to: T.self),
-                                                count: workspaceBytes / MemoryLayout<T>.stride)
+                                                count: min(workspaceBytes, workspaceLimit ?? workspaceBytes) / MemoryLayout<T>.stride)
         switch kernel {
         case .unary(let f):
             let a = x[0]
@@ -284,11 +287,16 @@ extension Executor {
         }
         // The head writes the output, or scratch after its own workspace when the output overwrites an input.
         var result = out
+        var limit: Int? = nil
         if f.headToScratch {
             let own = headKernel.workspaceBytes(floatType: program.floatType, threads: threads, output: ins.output)
             result = (workspace + FusedKernel.scratchOffset(ownWorkspace: own)).assumingMemoryBound(to: T.self)
+            // The head gets only its own part: a convolution splits whatever workspace it is given among its
+            // workers, and a second worker's columns would land on the result in scratch (ResNet-50's strided
+            // projections at two threads, issue 25).
+            limit = own
         }
-        let head = try bind(headKernel, ins, inputs: x, output: result, T.self)
+        let head = try bind(headKernel, ins, inputs: x, output: result, T.self, workspaceLimit: limit)
         let pointers: [UnsafePointer<T>] = x.map { UnsafePointer($0) } + [UnsafePointer(result)]
         return { () throws(ExecutionError) in
             try head()

@@ -1,13 +1,15 @@
 """PyTorch → ONNX → dlg, checked against PyTorch.
 
-For an MLP (with ReLU, and with GELU), LeNet-5, a ResNet-18-style and a MobileNet-style network, and
+For an MLP (with ReLU, and with GELU), LeNet-5, a ResNet-18-style and a MobileNet-style network,
 embedding + LSTM (+ a Linear head at every step; one layer, two stacked, bidirectional) language models,
-built in PyTorch with fixed random weights (batchnorm running statistics randomized too):
+and embedding + a 2-layer nn.TransformerEncoder (+ a Linear head), built in PyTorch with fixed random
+weights (batchnorm running statistics, layer norm and attention biases randomized too):
 
   1. export with torch.onnx.export (the TorchScript exporter without constant
      folding, opset 17; and, when onnxscript is installed, the dynamo exporter at
      its opset 18, optimized as by default and, for the networks with batchnorm,
-     unoptimized), batch dynamic;
+     unoptimized), batch dynamic (fixed at 4 for the transformer, whose attention
+     folds batch and heads into one axis);
   2. dlg import --loss cross_entropy;
   3. dlg run on a batch: outputs equal PyTorch's eval-mode outputs within 1e-5
      of their largest magnitude;
@@ -133,10 +135,32 @@ def bilstm():
     return SequenceModel(bidirectional=True), (STEPS,)
 
 
+class Encoder(nn.Module):
+    """Embedding + a 2-layer nn.TransformerEncoder (post-norm, ReLU, no dropout) + a Linear head
+    at every position: a small transformer encoder over token ids."""
+
+    def __init__(self, d_model=32, heads=4, layers=2):
+        super().__init__()
+        self.emb = nn.Embedding(VOCAB, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=64, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.fc = nn.Linear(d_model, VOCAB)
+
+    def forward(self, tokens):
+        return self.fc(self.encoder(self.emb(tokens)))
+
+
+def transformer():
+    return Encoder(), (STEPS,)
+
+
 MODELS = {"mlp": mlp, "mlp_gelu": mlp_gelu, "lenet5": lenet5, "resnet": resnet, "mobilenet": mobilenet,
-          "lstm": lstm, "lstm2": lstm2, "bilstm": bilstm}
+          "lstm": lstm, "lstm2": lstm2, "bilstm": bilstm, "transformer": transformer}
 # Models whose input is token ids [B, T] and whose output is logits [B, T, VOCAB].
-SEQUENCE_MODELS = {"lstm", "lstm2", "bilstm"}
+SEQUENCE_MODELS = {"lstm", "lstm2", "bilstm", "transformer"}
+# Models exported with a fixed batch: PyTorch's attention folds batch and heads into one axis
+# (q.view(T, B·heads, head_size)), a product of a symbolic size that dlg's shapes cannot state.
+FIXED_BATCH = {"transformer"}
 # The dynamo exporter's default optimization folds batchnorm into the convolutions (the
 # inference is the same, the layers to train are not); "dynamo-unoptimized" (optimize=False)
 # keeps BatchNormalization, so the SGD step is compared for the networks that have it.
@@ -146,6 +170,22 @@ EXPORTERS = ["torchscript", "dynamo", "dynamo-unoptimized"]
 def randomize(model, seed):
     torch.manual_seed(seed)
     for m in model.modules():
+        if isinstance(m, nn.LayerNorm):
+            # Not ones and zeros, which the TorchScript exporter would write once for every layer.
+            with torch.no_grad():
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+        if isinstance(m, nn.TransformerEncoderLayer):
+            # nn.TransformerEncoder deep-copies its layer, so every layer starts with the same weights,
+            # which the dynamo exporter writes once (the import would then share them): draw each anew.
+            m.linear1.reset_parameters()
+            m.linear2.reset_parameters()
+            m.self_attn._reset_parameters()
+            m.self_attn.out_proj.reset_parameters()
+        if isinstance(m, nn.MultiheadAttention):
+            with torch.no_grad():
+                m.in_proj_bias.uniform_(-0.2, 0.2)
+                m.out_proj.bias.uniform_(-0.2, 0.2)
         if isinstance(m, nn.BatchNorm2d):
             with torch.no_grad():
                 m.weight.uniform_(0.5, 1.5)
@@ -206,12 +246,15 @@ class Checker:
         model.eval()
         path = f"{d}/{name}.onnx"
         kwargs = dict(input_names=[input_name], output_names=["logits"], opset_version=17)
+        dynamic = name not in FIXED_BATCH
         if dynamo:
             kwargs["opset_version"] = 18  # its own opset: converting down fails on ReduceMean's axes
-            kwargs["dynamic_shapes"] = ({0: torch.export.Dim("B")},)
+            if dynamic:
+                kwargs["dynamic_shapes"] = ({0: torch.export.Dim("B")},)
             torch.onnx.export(model, (x,), path, dynamo=True, optimize=exporter == "dynamo", **kwargs)
         else:
-            kwargs["dynamic_axes"] = {input_name: {0: "B"}, "logits": {0: "B"}}
+            if dynamic:
+                kwargs["dynamic_axes"] = {input_name: {0: "B"}, "logits": {0: "B"}}
             # Without constant folding the exporter keeps BatchNormalization (with it, batchnorm
             # is folded into the convolutions: fine for inference, but no longer a layer that trains).
             torch.onnx.export(model, (x,), path, dynamo=False, do_constant_folding=False, **kwargs)
@@ -232,7 +275,7 @@ class Checker:
             self.check(f"{tag} run", diff <= TOL, f"max |dlg − torch| / max |torch| = {diff:.2e}")
 
         # 4. Gradients.
-        r = self.run(["gradcheck", f"{d}/{name}.dlg", "--bind", "B=2", "--samples", "8"], f"{tag} gradcheck")
+        r = self.run(["gradcheck", f"{d}/{name}.dlg", "--samples", "8"] + (["--bind", "B=2"] if dynamic else []), f"{tag} gradcheck")
         if r.returncode == 0:
             self.check(f"{tag} gradcheck", True, r.stdout.strip().splitlines()[-1])
 
@@ -274,7 +317,7 @@ class Checker:
         if r.returncode != 0:
             return
         stepped = load_file(f"{d}/step.safetensors")
-        origin = self.origins(f"{d}/{name}.safetensors")
+        origin, transposed = self.origins(f"{d}/{name}.safetensors")
         worst, worst_name, compared = 0.0, "", 0
         stats = []
         for dlg_name, onnx_name in origin.items():
@@ -282,8 +325,8 @@ class Checker:
             if key is None or dlg_name not in stepped:
                 continue
             got, want = stepped[dlg_name], after[key]
-            if got.shape != want.shape:
-                want = want.T  # Gemm weights are [N, K] in PyTorch, [K, N] in dlg
+            if dlg_name in transposed or got.shape != want.shape:
+                want = want.T  # Gemm weights are [N, K] in PyTorch, [K, N] in dlg (square ones too)
             diff = scaled_difference(got, want)
             if "running_" in dlg_name:
                 stats.append(diff)
@@ -303,8 +346,9 @@ class Checker:
         with open(path, "rb") as f:
             n = int.from_bytes(f.read(8), "little")
             meta = json.loads(f.read(n)).get("__metadata__", {})
-        # "ONNX initializer 'fc.weight' (transposed)" → fc.weight
-        return {k: v.split("'")[1] for k, v in meta.items() if v.startswith("ONNX initializer '")}
+        # "ONNX initializer 'fc.weight' (transposed)" → fc.weight, and the parameter is transposed
+        origin = {k: v.split("'")[1] for k, v in meta.items() if v.startswith("ONNX initializer '")}
+        return origin, {k for k in origin if meta[k].endswith("(transposed)")}
 
     @staticmethod
     def torch_key(onnx_name, state):
