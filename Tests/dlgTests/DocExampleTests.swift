@@ -156,5 +156,16 @@ struct DocExampleTests {
         #expect(DocExamples.lineMatches("loss 0.25, acc 91%", "loss …, acc …"))
         #expect(!DocExamples.lineMatches("loss 0.25", "loss 0.2"))
         #expect(DocExamples.normalized(["x  ", "", ""]) == ["x"])
+        // Floats to 2e-6 relative; integers, words with digits and the rest exactly.
+        #expect(DocExamples.lineMatches("  \"loss\": 0.15974913001060487,", "  \"loss\": 0.15974911665916444,"))
+        #expect(DocExamples.lineMatches("-2.540034,-7.412059,1.1325772,7", "-2.540034,-7.412061,1.1325762,7"))
+        #expect(DocExamples.lineMatches("x 1.0e-3", "x 1.000001e-3"))
+        #expect(!DocExamples.lineMatches("loss 0.1726", "loss 0.1728"))
+        #expect(!DocExamples.lineMatches("-2.540034,-7.412059,1.1325772,7", "-2.540034,-7.412059,1.1325772,8"))
+        #expect(!DocExamples.lineMatches("[199, 0, 3]", "[199, 0, 4]"))
+        #expect(!DocExamples.lineMatches("logits_0 1.5", "logits_1 1.5"))
+        #expect(!DocExamples.lineMatches("loss 0.5", "loss: 0.5"))
+        #expect(!DocExamples.lineMatches("loss 0.5", "loss -0.5"))
+        #expect(DocExamples.lineMatches("0.07503298,-3.048456", "0.075032204,-3.0484533"))   // 8e-7 apart near 0
     }
 }
