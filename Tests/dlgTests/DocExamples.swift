@@ -18,8 +18,8 @@ import Testing
 ///   `needs=mnist` skips the block, saying so, without the MNIST sample;
 ///   `needs=python-safetensors` without Python's safetensors and NumPy.
 ///
-/// Numbers with a decimal point or an exponent in a line without `…` match to 2·10⁻⁶ relative plus 10⁻⁶
-/// relative (`DocExamples.sameUpToRounding`); integers and all other text exactly.
+/// Numbers with a decimal point or an exponent in a line without `…` match to 2·10⁻⁶ relative
+/// plus 10⁻⁶ (`DocExamples.sameUpToRounding`); integers and all other text exactly.
 ///
 /// The expected output may elide: a line that is only `…` (indented or not)
 /// stands for any number of lines, and `…` within a line for any text on it,
