@@ -4,7 +4,12 @@ sequence models, measured in one run with the frameworks interleaved.
 
 Models: a one-layer LSTM language model over embeddings
 (Benchmarks/compare/models/lstm_lm.dlg: batch 32, T 64, vocab 64, embedding 64,
-hidden 256). Optimizer: Adam (lr 1e-3, PyTorch's defaults otherwise), softmax
+hidden 256) and GPT-mini (Benchmarks/compare/models/gpt_mini.dlg: batch 16,
+T 128, vocab 64, d 128, 4 heads, 4 pre-norm causal decoder blocks with an MLP
+of 4·d and the exact GELU, learned position embeddings, a final layer norm and
+an untied output layer; the PyTorch model uses F.scaled_dot_product_attention
+with is_causal=True). The parameter counts of both sides are printed and must
+agree. Optimizer: Adam (lr 1e-3, PyTorch's defaults otherwise), softmax
 cross-entropy at every position, random tokens. Each framework gets 2
 threads and runs in its own process. Prints a table of medians and
 per-round ratios; --json writes the raw figures.
@@ -27,18 +32,18 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 LR = 1e-3
 ORDER = ["dlg", "eager", "compile"]
 
-# name: (dlg file, batch, steps T, vocab, embedding, hidden)
+# name: (dlg file, batch, steps T, vocab, embedding or d, hidden; heads and layers for the GPT)
 MODELS = {
     "lstm": ("Benchmarks/compare/models/lstm_lm.dlg", 32, 64, 64, 64, 256),
+    "gpt": ("Benchmarks/compare/models/gpt_mini.dlg", 16, 128, 64, 128, 512, 4, 4),
 }
 
 
-def torch_step(name, compiled):
+def torch_model(name):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
-    torch.set_num_threads(THREADS)
-    _, batch, steps, vocab, embedding, hidden = MODELS[name]
+    _, batch, steps, vocab, embedding, hidden = MODELS[name][:6]
 
     class LSTMLM(nn.Module):
         def __init__(self):
@@ -52,7 +57,52 @@ def torch_step(name, compiled):
             logits = self.head(h)
             return F.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1))
 
-    model = LSTMLM()
+    # The bundled library's decoder_block (Sources/DLGCompiler/Library): pre-norm,
+    # a = x + out_proj(attention(in_proj(layer_norm(x)))), then a + mlp(layer_norm(a)),
+    # in_proj one [3d, d] product cut into q, k, v (nn.MultiheadAttention's layout).
+    class Block(nn.Module):
+        def __init__(self, d, heads, hidden):
+            super().__init__()
+            self.heads = heads
+            self.ln1 = nn.LayerNorm(d)
+            self.in_proj = nn.Linear(d, 3 * d)
+            self.out_proj = nn.Linear(d, d)
+            self.ln2 = nn.LayerNorm(d)
+            self.fc1 = nn.Linear(d, hidden)
+            self.fc2 = nn.Linear(hidden, d)
+
+        def forward(self, x):
+            b, t, d = x.shape
+            q, k, v = self.in_proj(self.ln1(x)).split(d, dim=2)
+            q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.out_proj(a.transpose(1, 2).reshape(b, t, d))
+            return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self, heads, layers):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab, embedding)
+            self.position = nn.Parameter(torch.randn(steps, embedding) * 0.02)
+            self.blocks = nn.ModuleList(Block(embedding, heads, hidden) for _ in range(layers))
+            self.ln = nn.LayerNorm(embedding)
+            self.head = nn.Linear(embedding, vocab)
+
+        def forward(self, tokens, labels):
+            x = self.embedding(tokens) + self.position
+            for blk in self.blocks:
+                x = blk(x)
+            logits = self.head(self.ln(x))
+            return F.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1))
+
+    return GPT(*MODELS[name][6:]) if name == "gpt" else LSTMLM()
+
+
+def torch_step(name, compiled):
+    import torch
+    torch.set_num_threads(THREADS)
+    _, batch, steps, vocab = MODELS[name][:4]
+    model = torch_model(name)
     loss_fn = torch.compile(model) if compiled else model
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     tokens = torch.randint(0, vocab, (batch, steps))
@@ -73,6 +123,11 @@ def dlg_times(dlg, name, steps):
                          capture_output=True, text=True, check=True)
     r = json.loads(out.stdout)
     return r["median_ms"], r
+
+
+def dlg_parameters(dlg, name):
+    out = subprocess.run([dlg, "summary", os.path.join(ROOT, MODELS[name][0]), "--json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)["parameters"]["total"]
 
 
 def worker_times(framework, name, steps):
@@ -96,7 +151,7 @@ def worker(framework, name, steps):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dlg", default=os.path.join(ROOT, ".build", "release", "dlg"))
-    ap.add_argument("--models", default="lstm")
+    ap.add_argument("--models", default="lstm,gpt")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--settle", type=float, default=2.0, help="seconds of pause before each framework's run")
@@ -111,6 +166,11 @@ def main():
           f"{a.settle:g} s pause before each run; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", file=sys.stderr)
     results = []
     for name in a.models.split(","):
+        theirs = sum(p.numel() for p in torch_model(name).parameters())
+        ours = dlg_parameters(a.dlg, name)
+        print(f"{name}: parameters dlg {ours:,}, PyTorch {theirs:,}", file=sys.stderr, flush=True)
+        if ours != theirs:
+            sys.exit(f"{name}: the two models differ in their parameter counts")
         times = {fw: [] for fw in ORDER}
         ratios = {"eager": [], "compile": []}
         arena = None

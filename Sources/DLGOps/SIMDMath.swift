@@ -401,4 +401,62 @@ public enum SIMDMath {
     /// erfc per scalar, in the type's own precision (libm erfcf / erfc).
     @inlinable @inline(__always)
     public static func erfc<T: ElementScalar>(_ x: T) -> T { T.erfc(x) }
+
+    /// erfc per lane: vectorized for Float (`erfcFloat`, within 5e-7 relative of the
+    /// exact value wherever the result is a normal number), libm's erfc per lane for
+    /// Double, so f64 keeps full precision.
+    @inlinable @inline(__always)
+    public static func erfc<T: ElementScalar>(_ x: SIMD16<T>) -> SIMD16<T> {
+        if T.self == Float.self {
+            return unsafeBitCast(erfcFloat(unsafeBitCast(x, to: SIMD16<Float>.self)), to: SIMD16<T>.self)
+        }
+        return lanes(x) { T.erfc($0) }
+    }
+
+    /// erfc of Float lanes, with a = |x| and erfc(−a) = 2 − erfc(a):
+    /// - a < 0.5: erfc(x) = 1 ∓ a·P(a²), P of degree 5 fitted to erf(a)/a (relative
+    ///   error of the fit 1.4e-11);
+    /// - a ≥ 0.5: erfc(a) = e^(−a²)·R(t), t = 1/(1 + a/2), R of degree 9 fitted to
+    ///   erfc(a)·e^(a²) on [0.5, 10.1] (relative error of the fit 1.6e-9). e^(−a²) is
+    ///   e^(−h²)·e^(−l·(a + h)) with h = a cut to 12 significant bits and l = a − h,
+    ///   so h² is exact and the rounding of a² does not multiply the error by a².
+    /// Both fits are least squares in relative terms (weighted by 1/value) at
+    /// Chebyshev nodes of the interval, against 30-digit values; evaluated in Float
+    /// over [−10, 10.1] the result stays within 4.6e-7 relative of the exact value.
+    /// Past a ≈ 10.05 erfc(a) underflows to 0 (and erfc(−a) is 2); NaN stays NaN.
+    /// No multiply-add is fused, so AVX-512 and portable builds agree bit for bit.
+    @inlinable @inline(__always)
+    static func erfcFloat(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let negative = x .< 0
+        let a = x.replacing(with: -x, where: negative) + 0
+        // Near 0: erf(a) = a·P(a²).
+        let s = a * a
+        var p = SIMD16<Float>(repeating: -7.706_719_334_237_278e-4)
+        p = p * s + 5.201_227_962_970_734e-3
+        p = p * s + -2.686_333_842_575_550e-2
+        p = p * s + 1.128_377_616_405_487e-1
+        p = p * s + -3.761_263_787_746_429e-1
+        p = p * s + 1.128_379_225_730_896
+        let e = a * p
+        let near = (1 - e).replacing(with: 1 + e, where: negative)
+        // Elsewhere: e^(−a²)·R(t); beyond 20 the result is 0 anyway (and h, l stay finite).
+        let ac = a.replacing(with: 20, where: a .> 20)
+        let h = unsafeBitCast(unsafeBitCast(ac, to: SIMD16<UInt32>.self) & 0xFFFF_F000, to: SIMD16<Float>.self)
+        let l = ac - h
+        let g = expFloat(-(h * h)) * expFloat(-(l * (ac + h)))
+        let t = 1 / (1 + 0.5 * ac)
+        var r = SIMD16<Float>(repeating: -7.466_614_246_368_408e-2)
+        r = r * t + 3.522_120_118_141_174_3e-1
+        r = r * t + -6.125_760_674_476_624e-1
+        r = r * t + 4.079_135_060_310_364e-1
+        r = r * t + -1.090_628_132_224_083e-1
+        r = r * t + 2.358_120_828_866_958_6e-1
+        r = r * t + 2.347_152_233_123_779_3e-1
+        r = r * t + 2.836_614_251_136_78e-1
+        r = r * t + 2.819_784_283_638_000_5e-1
+        r = r * t + 3.776_777_930_397_656_7e-6
+        let tail = g * r
+        let far = tail.replacing(with: 2 - tail, where: negative)
+        return far.replacing(with: near, where: a .< 0.5)
+    }
 }

@@ -351,13 +351,13 @@ public enum Elementwise {
         @inlinable @inline(__always)
         public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> {
             let c = -1 / T.sqrt(2)
-            return 0.5 * x * SIMDMath.lanes(c * x) { T.erfc($0) }
+            return 0.5 * x * SIMDMath.erfc(c * x)
         }
         /// f′ = Φ(x) + x·φ(x), Φ(x) = ½·erfc(−x/√2), φ(x) = e^(−x²/2)/√(2π).
         @inlinable @inline(__always)
         public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
             let c = -1 / T.sqrt(2)
-            let cdf = 0.5 * SIMDMath.lanes(c * x) { T.erfc($0) }
+            let cdf = 0.5 * SIMDMath.erfc(c * x)
             let pdf = SIMDMath.exp(-0.5 * x * x) * (1 / T.sqrt(2 * T.pi))
             return dy * (cdf + x * pdf)
         }

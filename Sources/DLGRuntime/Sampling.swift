@@ -1,5 +1,10 @@
 import DLGKernels
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Draws the next token from a model's logits, as `dlg generate` does: temperature 0 is greedy
 /// decoding (the most likely token, the lowest id on ties); otherwise a draw from
@@ -71,6 +76,17 @@ public enum Generation {
         public var prompt: Duration
         /// From the end of the prompt to the last token drawn.
         public var generation: Duration
+        /// The CPU time the calling thread spent in each (the steps run on it with one thread):
+        /// unlike the wall times, it leaves out the time other processes held the CPU.
+        public var promptCPU: Duration
+        public var generationCPU: Duration
+    }
+
+    /// The calling thread's CPU time so far.
+    static func threadCPUTime() -> Duration {
+        var ts = timespec()
+        guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 else { return .zero }
+        return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
     }
 
     /// Feeds `prompt` (at least one token), then draws `count` tokens, handing each to `emit` as
@@ -84,11 +100,11 @@ public enum Generation {
                                  + "\(prompt.count + max(count - 1, 0)) positions; the model takes at most \(limit)")
         }
         let clock = ContinuousClock()
-        let start = clock.now
+        let start = clock.now, startCPU = threadCPUTime()
         model.reset()
         var logits: [Double] = []
         for t in prompt { logits = try model.step(t) }
-        let promptEnd = clock.now
+        let promptEnd = clock.now, promptEndCPU = threadCPUTime()
         for k in 0..<count {
             guard logits.allSatisfy(\.isFinite) else {
                 throw ExecutionError("the logits after token \(model.position - 1) of the sequence are not finite (NaN or infinity)")
@@ -98,6 +114,7 @@ public enum Generation {
             emit(token)
             if k < count - 1 { logits = try model.step(token) }
         }
-        return Timing(prompt: promptEnd - start, generation: clock.now - promptEnd)
+        return Timing(prompt: promptEnd - start, generation: clock.now - promptEnd,
+                      promptCPU: promptEndCPU - startCPU, generationCPU: threadCPUTime() - promptEndCPU)
     }
 }

@@ -44,7 +44,7 @@ struct Generate: ParsableCommand {
                                                              valueName: "N"))
     var threads: Int = 1
 
-    @Flag(help: "Print to standard error how long the prompt and the generation took, and the time per generated token.")
+    @Flag(help: "Print to standard error how long the prompt and the generation took, and the time per generated token (with --threads 1 also the CPU time per token, which other processes' load does not inflate).")
     var stats = false
 
     func validate() throws {
@@ -102,8 +102,10 @@ struct Generate: ParsableCommand {
                 return Double(c.seconds) * 1e3 + Double(c.attoseconds) * 1e-15
             }
             let per = tokens > 0 ? ms(timing.generation) / Double(tokens) : 0
+            let perCPU = tokens > 0 ? ms(timing.generationCPU) / Double(tokens) : 0
             printError("prompt: \(ids.count) tokens in " + String(format: "%.3f", ms(timing.prompt)) + " ms; generated: \(tokens) tokens in "
-                       + String(format: "%.3f", ms(timing.generation)) + " ms, " + String(format: "%.4f", per) + " ms per token")
+                       + String(format: "%.3f", ms(timing.generation)) + " ms, " + String(format: "%.4f", per) + " ms per token"
+                       + (threads == 1 ? "; CPU time " + String(format: "%.4f", perCPU) + " ms per token" : ""))
         }
     }
 

@@ -1,4 +1,5 @@
 import Testing
+import DLGOps
 @testable import DLGKernels
 #if canImport(Glibc)
 import Glibc
@@ -367,6 +368,31 @@ enum UnaryReference {
         let xd = (0...2000).map { -745.0 + 1454.7 * Double($0) / 2000 }
         let gotD = EWSupport.run(xd, Double.self, outCount: xd.count) { xp, yp in unary(fn(.exp), xp, yp, count: xd.count) }
         EWSupport.expectClose(gotD, xd.map { exp($0) }, rtol: 1e-14, atol: 2 * Double.leastNonzeroMagnitude, "exp f64")
+    }
+
+    /// The vectorized Float erfc (gelu's Φ) against libm's Double erfc at the same
+    /// Float inputs, over the whole range where the result is a normal number, and
+    /// its limits: 0 and 2 past ±10.05, ±infinity, NaN.
+    @Test func erfcAcrossTheRange() {
+        let xs = (0...24000).map { Float(-10 + 20.05 * Double($0) / 24000) } + [0, -0.0, 0.4999999, 0.5, -0.5, 1e-20, -1e-20]
+        var worst = 0.0
+        for start in stride(from: 0, to: xs.count, by: 16) {
+            var v = SIMD16<Float>(repeating: 0)
+            for k in 0..<16 where start + k < xs.count { v[k] = xs[start + k] }
+            let got = SIMDMath.erfc(v)
+            for k in 0..<16 where start + k < xs.count {
+                let want = erfc(Double(xs[start + k]))
+                guard want >= Double(Float.leastNormalMagnitude) else { continue }
+                worst = Swift.max(worst, Swift.abs(Double(got[k]) - want) / want)
+            }
+        }
+        #expect(worst <= 5e-7, "largest relative error \(worst)")
+        let edge = SIMDMath.erfc(SIMD16<Float>([10.1, -10.1, 30, -30, .infinity, -.infinity, .nan, 1e30, -1e30, 0, 0, 0, 0, 0, 0, 0]))
+        #expect(edge[0] == 0 && edge[1] == 2 && edge[2] == 0 && edge[3] == 2 && edge[4] == 0 && edge[5] == 2)
+        #expect(edge[6].isNaN && edge[7] == 0 && edge[8] == 2 && edge[9] == 1)
+        // Double keeps libm's erfc exactly.
+        let d = SIMDMath.erfc(SIMD16<Double>((0..<16).map { -4 + 0.55 * Double($0) }))
+        for k in 0..<16 { #expect(d[k] == erfc(-4 + 0.55 * Double(k))) }
     }
 
     @Test func extremeInputsStayFiniteOrSaturate() {

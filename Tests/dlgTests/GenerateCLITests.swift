@@ -87,6 +87,8 @@ struct GenerateCLITests {
         #expect(r.stdout.hasPrefix("\n"))
         #expect(r.stderr.hasPrefix("prompt: 1 tokens in "))
         #expect(r.stderr.contains("; generated: 5 tokens in "))
+        // One thread (the default): the generating thread's CPU time per token too.
+        #expect(r.stderr.contains(" ms per token; CPU time ") && r.stderr.hasSuffix(" ms per token\n"))
     }
 
     @Test func badInputIsAnErrorNotATrap() throws {
