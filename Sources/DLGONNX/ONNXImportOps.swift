@@ -341,7 +341,7 @@ extension Translator {
             case .sizes(let s)?: values[n.outputs[0]] = .sizes(s)
             case .constant(let a)? where to == 9:
                 // To bool: nonzero is true (1).
-                values[n.outputs[0]] = .constant(try NDArray(a.toDoubles().map { UInt8($0 != 0 ? 1 : 0) }, shape: a.shape))
+                values[n.outputs[0]] = .constant(try NDArray(a.toDoubles().map { UInt8($0 != 0 ? 1 : 0) }, shape: a.shape))   // conversion: 0 or 1
             case .constant(let a)?:
                 let t: ElementType = to == 1 || to == 10 ? .f32 : to == 11 ? .f64 : to == 6 ? .i32 : .i64
                 values[n.outputs[0]] = .constant(try a.converted(to: t))

@@ -182,9 +182,14 @@ struct Tune: ParsableCommand {
             }
         }
         do { try job.group.broadcast(&token, bytes: 8, root: 0) } catch { job.fail("error: rank \(job.rank): \(error.message)") }
-        defer { if job.rank == 0 { try? FileManager.default.removeItem(atPath: path(token)) } }
+        let seen = FileManager.default.fileExists(atPath: path(token))
+        // Every rank has looked once all have reached this gather; rank 0 removes its mark before the
+        // phase below, which a failing rank leaves only after rank 0 has entered it (mpirun ends the
+        // other ranks as soon as one exits with an error).
+        do { _ = try job.group.allgather([seen ? 1 : 0]) } catch { job.fail("error: rank \(job.rank): \(error.message)") }
+        if job.rank == 0 { try? FileManager.default.removeItem(atPath: path(token)) }
         try job.phase {
-            if !FileManager.default.fileExists(atPath: path(token)) {
+            if !seen {
                 throw TrainError("this process does not see the output directory \(output) that rank 0 writes (a file rank 0 made there is missing): run every rank in the same directory, with --output on a file system that every machine mounts at the same path")
             }
         }

@@ -219,7 +219,8 @@ struct DataParallelTests {
         let c = Self.config(batch: 12)
         let one = try Self.single(Self.mlp("f32"), c, train, nil)
         let many = try Self.replicated(Self.mlp("f32"), c, train, nil, replicas: 2)
-        Self.expectSameState(many[0], one, tolerance: 1e-6, "a replica without rows")
+        // f32 sums over other batch shapes: 1.5e-6 apart with OpenBLAS's AVX2 kernels.
+        Self.expectSameState(many[0], one, tolerance: 1e-5, "a replica without rows")
         #expect(abs(many[1].history[0].loss - one.history[0].loss) <= 1e-6 * one.history[0].loss)
     }
 

@@ -134,8 +134,9 @@ struct DistributedTests {
     static let mnistSkipReason: Comment = "needs mpirun, a release dlg (DLG_BIN, as make test builds) and the MNIST sample (DLG_MNIST_DIR)"
 
     /// One epoch of a model of Graphs/ in one process and over `np`, the same global batch, one
-    /// thread each: the checkpoints agree within `tolerance` relative to each tensor's magnitude.
-    func expectOneEpochMatches(_ graph: String, np: Int, batch: Int, extra: [String] = [], tolerance: Double = 1e-6,
+    /// thread each: the checkpoints agree within `tolerance` relative to each tensor's magnitude (f32 sums
+    /// over other batch shapes: LeNet-5 over 3 came to 1.4e-5 with OpenBLAS's AVX2 kernels).
+    func expectOneEpochMatches(_ graph: String, np: Int, batch: Int, extra: [String] = [], tolerance: Double = 5e-5,
                                sourceLocation: SourceLocation = #_sourceLocation) throws {
         let dir = try Scratch()
         let common = ["train", CLI.graph(graph), "--epochs", "1", "--batch", String(batch), "--threads", "1", "--json"] + extra

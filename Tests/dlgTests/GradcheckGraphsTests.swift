@@ -37,8 +37,10 @@ import Testing
         // the channel's scale, so while β = 0 (its initial value) the γ of the batchnorm before
         // it scales relu(γ·x̂) away: dJ/dγ = 0 up to batchnorm's ε. Those γ are the block outputs'
         // (and the stem's); the last block's γ feeds the classifier and is checked like the rest.
+        // With OpenBLAS's AVX2 kernels (OPENBLAS_CORETYPE=Haswell) one of its tensors passes at rounding noise.
         Case(file: "mobilenet.dlg", arguments: ["--samples", "2", "--threads", "2"], large: true,
-             zeroGradients: ["x.batchnorm.gamma"] + (0...11).map { "depthwise_separable.\($0).batchnorm.gamma" }),
+             zeroGradients: ["x.batchnorm.gamma"] + (0...11).map { "depthwise_separable.\($0).batchnorm.gamma" },
+             atNoiseShare: 0.1),
         // The key part of an attention's in_proj_bias (rows D..<2D) has zero gradient in exact
         // arithmetic: it adds q·b_k to every score of a row, which the softmax cancels. A tensor
         // whose checked coordinates all fall there passes at rounding noise.
