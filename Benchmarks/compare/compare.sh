@@ -1,14 +1,4 @@
 #!/usr/bin/env bash
-# Creates a local virtual environment with PyTorch and JAX from PyPI (once),
-# builds dlg in release, and runs compare.py. Optional: dlg itself needs none of this.
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$here/../.."
-venv="${DLG_COMPARE_VENV:-$here/.venv}"
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --upgrade pip
-    "$venv/bin/pip" install --quiet torch "jax[cpu]" numpy
-fi
-(cd "$root" && swift build -c release --product dlg)
-exec "$venv/bin/python" "$here/compare.py" --dlg "$root/.build/release/dlg" "$@"
+# dlg against PyTorch and JAX on the training step (compare.py), in the benchmarks' virtual
+# environment (run-in-venv.sh creates it once and builds dlg in release).
+exec "$(dirname "$0")/run-in-venv.sh" compare.py "$@"
