@@ -61,11 +61,18 @@ final class WorkerPool: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
-    /// Iterations a pool thread spins on the job word before it sleeps (a
-    /// few microseconds). Longer spins held a core that OpenBLAS's own
-    /// threads wanted: on LeNet-5 at batch 128 (2 cores), medians of 3.4–3.6
-    /// ms per step with 1 to 4096 spins, 4.7 ms with 16384, 5.1 ms with 262144.
-    static let spins = 2048
+    /// Iterations a pool thread spins on the job word before it sleeps (tens
+    /// of microseconds: longer than most gaps between two parallel kernels of
+    /// a step). A thread asleep when the next job comes wakes too late for its
+    /// chunk, which the caller then runs, reading the half of the tensor that
+    /// sits in the other core's cache. Medians of interleaved `dlg bench` runs
+    /// (2 cores, SGD with momentum), 2048 spins against 65536: the MLP at
+    /// batch 1 0.14–0.23 against 0.09–0.16 ms, at batch 32 0.58–0.74 against
+    /// 0.46–0.61 ms; ResNet-20 at batch 32 46–58 against 39–49 ms; LeNet-5 at
+    /// batch 128 2.6–3.6 against 2.9–4.3 ms (minima 2.2–2.7 against 2.0–2.1).
+    /// A convolution pass that runs on OpenBLAS's own threads competes with a
+    /// spinning pool thread.
+    static let spins = 65536
 
     /// The processors pool thread `i` is kept on (the caller being thread 0),
     /// set when the pool starts if `Threads.pinsThreads`; empty otherwise.
