@@ -314,10 +314,17 @@ import Testing
     }
 
     /// The 2-layer LSTM (T = 256, B = 32, vocab 64, embedding 64, hidden 256): its forward
-    /// plan packs within 5% of the bound its schedule allows. (The training step's, 1.000, and
-    /// the compile time are measured with the release dlg: Docs/sequence.md.)
+    /// plan packs within 5% of the bound its schedule allows. (The compile time is measured with
+    /// the release dlg: Docs/sequence.md.)
     @Test func twoLayerLSTMForwardPlanIsTight() throws {
         let plan = try #require(try Self.plannedLSTM(steps: 256, batch: 32, vocab: 64, embedding: 64, units: 256, training: false).plan)
+        #expect(plan.efficiency >= 0.95, "efficiency \(plan.efficiency)")
+    }
+
+    /// The same model's training step: greedy by size and by start of life both leave it just under
+    /// 0.95 (0.949998); placing the longest-lived buffers first gives 0.959.
+    @Test func twoLayerLSTMTrainingPlanIsTight() throws {
+        let plan = try #require(try Self.plannedLSTM(steps: 256, batch: 32, vocab: 64, embedding: 64, units: 256, training: true).plan)
         #expect(plan.efficiency >= 0.95, "efficiency \(plan.efficiency)")
     }
 

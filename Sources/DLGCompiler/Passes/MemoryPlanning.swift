@@ -12,7 +12,8 @@ import DLGGraph
 ///    computed straight into the parameter's own storage;
 /// 3. offsets: buffers largest first, each at the lowest offset that does not
 ///    overlap a placed buffer live at the same time (greedy by size), or in
-///    order of their start of life when that packs tighter.
+///    order of their start of life, or longest-lived first, when that packs
+///    tighter.
 public struct MemoryPlanning: GraphPass {
     public var name: String { "memory-planning" }
     public var summary: String { "liveness, in-place reuse and arena offsets (greedy by size)" }
@@ -33,7 +34,8 @@ public struct MemoryPlanning: GraphPass {
            that overlaps no placed buffer live at the same time; placed instead in
            order of their start of life (largest first among equals) when that gives
            a smaller arena (a chain of buffers each born as the one before dies, like
-           an unrolled recurrence's steps).
+           an unrolled recurrence's steps), or longest-lived first (largest first among
+           equals) when that gives a smaller one still.
         """
     }
     public static let alignment = 64
@@ -183,6 +185,14 @@ public struct MemoryPlanning: GraphPass {
         if arena > maxLive {
             let byStart = classes.sorted { (classFirst[$0] ?? -1, -classBytes[$0]!, $0) < (classFirst[$1] ?? -1, -classBytes[$1]!, $1) }
             let other = place(byStart)
+            if other.arena < arena { (offsetOf, arena) = other }
+        }
+        // Still above the bound: the longest-lived first (largest first among equal lives), so that
+        // buffers alive across most of the step settle low and the short-lived ones reuse the space above.
+        if arena > maxLive {
+            func life(_ r: ValueID) -> Int { (classLast[r] ?? end) - (classFirst[r] ?? -1) }
+            let byLife = classes.sorted { (-life($0), -classBytes[$0]!, $0) < (-life($1), -classBytes[$1]!, $1) }
+            let other = place(byLife)
             if other.arena < arena { (offsetOf, arena) = other }
         }
         var placements: [ValueID: MemoryPlan.Placement] = [:]
