@@ -15,7 +15,9 @@ extension DenseKernelTests {
     /// Double: GPT-mini's two epilogues, the input gradient of the MLP's second
     /// layer times GELU′, and a projection plus bias plus residual. The sizes
     /// make each thread's part several blocks, with block starts that are not
-    /// tile-aligned in the flat output and a last block of fewer rows.
+    /// tile-aligned in the flat output and a last block of fewer rows. For
+    /// GELU′ the blocked result is also bit for bit that of the product
+    /// computed whole and the chain run after it.
     @Suite struct GemmEpilogueTests {
         static func values(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
             var state = seed
@@ -104,6 +106,20 @@ extension DenseKernelTests {
                 let got = Self.runFused(plan, kernel, a: dy, b: w, inputs: [h], threads: threads, scratch: scratch)
                 Self.expectClose(got, want, "GELU′ epilogue, \(threads) threads\(scratch ? ", head in scratch" : "")")
             }
+            // The product whole, then the chain in one pass (as before the blocking): the same bits.
+            let blocked = Self.runFused(plan, kernel, a: dy, b: w, inputs: [h], threads: threads, scratch: false)
+            var whole = [Float](repeating: .nan, count: m * n)
+            dy.withUnsafeBufferPointer { ap in
+                w.withUnsafeBufferPointer { bp in
+                    h.withUnsafeBufferPointer { hp in
+                        whole.withUnsafeMutableBufferPointer { op in
+                            plan.run(a: ap.baseAddress!, b: bp.baseAddress!, c: op.baseAddress!, threads: threads)
+                            kernel.run([hp.baseAddress!, UnsafePointer(op.baseAddress!)], op.baseAddress!, threads: threads)
+                        }
+                    }
+                }
+            }
+            #expect(blocked.map(\.bitPattern) == whole.map(\.bitPattern), "blocked against whole, \(threads) threads")
         }
 
         /// Y = X·W + b + R, the product written to the output or to scratch (as when the output
