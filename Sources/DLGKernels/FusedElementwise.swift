@@ -185,26 +185,77 @@ public struct FusedElementwiseKernel: Sendable {
             return
         }
         if count == 0 { return }
-        let rank = dims.count
-        let inner = dims[rank - 1]
+        let inner = dims[dims.count - 1]
         let rows = count / max(inner, 1)
-        let views = viewInputs.count
         let tile = FusedElementwiseKernel.tile
         let tilesPerRow = (inner + tile - 1) / tile
         let units = rows * tilesPerRow
-        let stepCount = steps.count
         // Threads: the elementwise work splits over tiles; a reduction also needs room for each worker's accumulators.
         var workers = threads > 1 && count >= 1 << 15 && units > 1 ? Threads.chunkCount(units, threads: threads, minChunk: 8) : 1
-        let reducing = reduction != nil
-        let reduceOp = reduction?.op ?? .sum
         let outCount = reduction?.count ?? 0
         if let reduction, workers > 1 {
             workers = partials == nil ? 1 : Swift.min(workers, 1 + reduction.partialCount(threads: threads) / Swift.max(outCount, 1))
         }
         func accumulator(_ t: Int) -> UnsafeMutablePointer<T> { t == 0 ? out : partials! + (t - 1) * outCount }
-        if reducing {
-            for t in 0..<workers { accumulator(t).update(repeating: reduceOp.identity(T.self), count: outCount) }
+        if let reduction {
+            for t in 0..<workers { accumulator(t).update(repeating: reduction.op.identity(T.self), count: outCount) }
         }
+        // The first element of unit u (a tile of a row); unit `units` starts at `count`.
+        func firstElement(_ u: Int) -> Int { (u / tilesPerRow) * inner + (u % tilesPerRow) * tile }
+        withProgram { program in
+        inputs.withUnsafeBufferPointer { inputs in
+            // The loop's body is passed straight to the loop: a closure held in a
+            // local would have its captures boxed on the heap on every call.
+            Threads.parallelChunks(0..<units, threads: workers, minChunk: 8) { (worker: Int, range: Range<Int>) in
+                FusedElementwiseKernel.runElements(program, inputs, out: out, accumulator: reduction == nil ? out : accumulator(worker),
+                                                   elements: firstElement(range.lowerBound) ..< firstElement(range.upperBound))
+            }
+        }
+        }
+        guard let reduction else { return }
+        for t in 1..<Swift.max(workers, 1) {
+            FusedElementwiseKernel.foldElementwise(reduction.op, UnsafePointer(accumulator(t)), outCount, into: out, stride: 1)
+        }
+        if reduction.op == .mean {
+            let scale = 1 / T(reduction.reducedCount)
+            SIMDMath.map(out, out, outCount) { $0 * scale }
+        }
+    }
+
+    /// Runs the chain over the output elements `elements` (flat, row-major) on
+    /// the calling thread: a block of the output that a library kernel heading
+    /// the chain has just written, still in the core's cache. Every element
+    /// goes through the same operations as in `run`, so the values do not
+    /// depend on how the output is cut. Not for a chain with a reduction
+    /// (which would need the whole of its input): that does nothing.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public func run<T: KernelScalar>(_ inputs: [UnsafePointer<T>], _ out: UnsafeMutablePointer<T>, elements: Range<Int>) {
+        guard reduction == nil else { return }
+        let elements = elements.clamped(to: 0 ..< count)
+        if elements.isEmpty { return }
+        withProgram { program in
+            inputs.withUnsafeBufferPointer { inputs in
+                FusedElementwiseKernel.runElements(program, inputs, out: out, accumulator: out, elements: elements)
+            }
+        }
+    }
+
+    /// The program's arrays as raw buffers, for the hot loop.
+    @usableFromInline
+    struct Program {
+        let reduction: Reduction?
+        let reduceStrides: UnsafeBufferPointer<Int>
+        let codes: UnsafeBufferPointer<Code>
+        let starts: UnsafeBufferPointer<Int>
+        let operands: UnsafeBufferPointer<Operand>
+        /// strides[v * rank + a]: view v's stride on merged axis a.
+        let strides: UnsafeBufferPointer<Int>
+        let dims: UnsafeBufferPointer<Int>
+        let viewInputs: UnsafeBufferPointer<Int>
+    }
+
+    func withProgram<R>(_ body: (Program) -> R) -> R {
         reduceStrides.withUnsafeBufferPointer { reduceStrides in
         codes.withUnsafeBufferPointer { codes in
         operandStart.withUnsafeBufferPointer { starts in
@@ -212,132 +263,140 @@ public struct FusedElementwiseKernel: Sendable {
         flatStrides.withUnsafeBufferPointer { strides in
         dims.withUnsafeBufferPointer { dims in
         viewInputs.withUnsafeBufferPointer { viewInputs in
-        inputs.withUnsafeBufferPointer { inputs in
-            // The loop's body is passed straight to the loop: a closure held in a
-            // local would have its captures boxed on the heap on every call.
-            Threads.parallelChunks(0..<units, threads: workers, minChunk: 8) { (worker: Int, range: Range<Int>) in
-                let acc = reducing ? accumulator(worker) : out
-                // Scratch: one tile per step, one per operand that needs gathering or a splat.
-                let operandCount = operands.count
-                withUnsafeTemporaryAllocation(of: T.self, capacity: (stepCount + operandCount) * tile) { scratch in
-                    withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: max(views, 1)) { base in
-                    withUnsafeTemporaryAllocation(of: Int.self, capacity: max(rank, 1)) { index in
-                        let s = scratch.baseAddress!
-                        // Each view's start for the first row (an odometer over the outer axes), then
-                        // advanced row by row without divisions.
-                        var row = range.lowerBound / tilesPerRow
-                        var tileInRow = range.lowerBound % tilesPerRow
-                        for v in 0..<views { base[v] = inputs[viewInputs[v]] }
-                        var outOffset = 0
-                        var rem = row
-                        var a = rank - 2
-                        while a >= 0 {
-                            let idx = rem % dims[a]
-                            rem /= dims[a]
-                            index[a] = idx
-                            for v in 0..<views { base[v] += idx * strides[v * rank + a] }
-                            if reducing { outOffset += idx * reduceStrides[a] }
-                            a -= 1
-                        }
-                        for _ in range {
-                            if tileInRow == tilesPerRow {
-                                tileInRow = 0
-                                row += 1
-                                var a = rank - 2
-                                while a >= 0 {
-                                    index[a] += 1
-                                    for v in 0..<views { base[v] += strides[v * rank + a] }
-                                    if reducing { outOffset += reduceStrides[a] }
-                                    if index[a] < dims[a] { break }
-                                    for v in 0..<views { base[v] -= dims[a] * strides[v * rank + a] }
-                                    if reducing { outOffset -= dims[a] * reduceStrides[a] }
-                                    index[a] = 0
-                                    a -= 1
-                                }
-                            }
-                            let j = tileInRow * tile
-                            tileInRow += 1
-                            let n = min(tile, inner - j)
-                            // A contiguous pointer to n values of operand `o` (index `slot` in the flat list).
-                            func source(_ o: Operand, _ slot: Int) -> UnsafePointer<T> {
-                                switch o {
-                                case .step(let k): return UnsafePointer(s + k * tile)
-                                case .immediate(let v):
-                                    let p = s + (stepCount + slot) * tile
-                                    p.update(repeating: T(v), count: n)
-                                    return UnsafePointer(p)
-                                case .view(let v):
-                                    let stride = strides[v * rank + rank - 1]
-                                    let p = base[v] + j * stride
-                                    if stride == 1 { return p }
-                                    let g = s + (stepCount + slot) * tile
-                                    if stride == 0 { g.update(repeating: p.pointee, count: n) } else {
-                                        for l in 0..<n { g[l] = p[l * stride] }
-                                    }
-                                    return UnsafePointer(g)
-                                }
-                            }
-                            func scalar(_ o: Operand) -> T? {
-                                switch o {
-                                case .immediate(let v): return T(v)
-                                case .view(let v) where strides[v * rank + rank - 1] == 0: return base[v].pointee
-                                default: return nil
-                                }
-                            }
-                            for k in 0..<stepCount {
-                                let dst = k == stepCount - 1 && !reducing ? out + row * inner + j : s + k * tile
-                                let first = starts[k]
-                                switch codes[k] {
-                                case .copy:
-                                    let x = source(operands[first], first)
-                                    if UnsafePointer(dst) != x { dst.update(from: x, count: n) }
-                                case .unary(let u):
-                                    unary(u, source(operands[first], first), dst, count: n)
-                                case .binary(let b):
-                                    // A scalar operand (an immediate or a broadcast value) stays in a register.
-                                    let oa = operands[first], ob = operands[first + 1]
-                                    if let sb = scalar(ob) {
-                                        FusedElementwiseKernel.binaryTile(b, source(oa, first), sb, dst, n)
-                                    } else if let sa = scalar(oa) {
-                                        FusedElementwiseKernel.binaryTile(b, sa, source(ob, first + 1), dst, n)
-                                    } else {
-                                        FusedElementwiseKernel.binaryTile(b, source(oa, first), source(ob, first + 1), dst, n)
-                                    }
-                                case .unaryGrad(let u):
-                                    unaryBackward(u, x: source(operands[first], first), y: source(operands[first + 1], first + 1),
-                                                  dy: source(operands[first + 2], first + 2), dx: dst, count: n)
-                                }
-                            }
-                            if reducing {
-                                let values = UnsafePointer(s + (stepCount - 1) * tile)
-                                let innerStride = reduceStrides[rank - 1]
-                                if innerStride == 0 {
-                                    FusedElementwiseKernel.fold(reduceOp, values, n, into: acc + outOffset)
-                                } else {
-                                    FusedElementwiseKernel.foldElementwise(reduceOp, values, n, into: acc + outOffset + j * innerStride,
-                                                                          stride: innerStride)
-                                }
-                            }
-                        }
-                    }
+            body(Program(reduction: reduction, reduceStrides: reduceStrides, codes: codes, starts: starts, operands: operands,
+                         strides: strides, dims: dims, viewInputs: viewInputs))
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+    }
+
+    /// The loop over the elements `elements` (non-empty, within the output),
+    /// in pieces of at most `tile` elements that do not cross the end of a
+    /// row of the innermost merged axis; the last step writes `out`, or with
+    /// a reduction folds into `accumulator`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func runElements<T: KernelScalar>(_ p: Program, _ inputs: UnsafeBufferPointer<UnsafePointer<T>>,
+                                             out: UnsafeMutablePointer<T>, accumulator acc: UnsafeMutablePointer<T>,
+                                             elements: Range<Int>) {
+        let rank = p.dims.count
+        let dims = p.dims, strides = p.strides, reduceStrides = p.reduceStrides
+        let codes = p.codes, starts = p.starts, operands = p.operands
+        let inner = dims[rank - 1]
+        let views = p.viewInputs.count
+        let tile = FusedElementwiseKernel.tile
+        let stepCount = codes.count
+        let reducing = p.reduction != nil
+        let reduceOp = p.reduction?.op ?? .sum
+        // Scratch: one tile per step, one per operand that needs gathering or a splat.
+        let operandCount = operands.count
+        withUnsafeTemporaryAllocation(of: T.self, capacity: (stepCount + operandCount) * tile) { scratch in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<T>.self, capacity: max(views, 1)) { base in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: max(rank, 1)) { index in
+            let s = scratch.baseAddress!
+            // Each view's start for the first row (an odometer over the outer axes), then
+            // advanced row by row without divisions.
+            var row = elements.lowerBound / inner
+            var j = elements.lowerBound - row * inner
+            for v in 0..<views { base[v] = inputs[p.viewInputs[v]] }
+            var outOffset = 0
+            var rem = row
+            var a = rank - 2
+            while a >= 0 {
+                let idx = rem % dims[a]
+                rem /= dims[a]
+                index[a] = idx
+                for v in 0..<views { base[v] += idx * strides[v * rank + a] }
+                if reducing { outOffset += idx * reduceStrides[a] }
+                a -= 1
+            }
+            var e = elements.lowerBound
+            while e < elements.upperBound {
+                if j == inner {
+                    j = 0
+                    row += 1
+                    var a = rank - 2
+                    while a >= 0 {
+                        index[a] += 1
+                        for v in 0..<views { base[v] += strides[v * rank + a] }
+                        if reducing { outOffset += reduceStrides[a] }
+                        if index[a] < dims[a] { break }
+                        for v in 0..<views { base[v] -= dims[a] * strides[v * rank + a] }
+                        if reducing { outOffset -= dims[a] * reduceStrides[a] }
+                        index[a] = 0
+                        a -= 1
                     }
                 }
+                let n = min(tile, inner - j, elements.upperBound - e)
+                // A contiguous pointer to n values of operand `o` (index `slot` in the flat list).
+                func source(_ o: Operand, _ slot: Int) -> UnsafePointer<T> {
+                    switch o {
+                    case .step(let k): return UnsafePointer(s + k * tile)
+                    case .immediate(let v):
+                        let p = s + (stepCount + slot) * tile
+                        p.update(repeating: T(v), count: n)
+                        return UnsafePointer(p)
+                    case .view(let v):
+                        let stride = strides[v * rank + rank - 1]
+                        let p = base[v] + j * stride
+                        if stride == 1 { return p }
+                        let g = s + (stepCount + slot) * tile
+                        if stride == 0 { g.update(repeating: p.pointee, count: n) } else {
+                            for l in 0..<n { g[l] = p[l * stride] }
+                        }
+                        return UnsafePointer(g)
+                    }
+                }
+                func scalar(_ o: Operand) -> T? {
+                    switch o {
+                    case .immediate(let v): return T(v)
+                    case .view(let v) where strides[v * rank + rank - 1] == 0: return base[v].pointee
+                    default: return nil
+                    }
+                }
+                for k in 0..<stepCount {
+                    let dst = k == stepCount - 1 && !reducing ? out + e : s + k * tile
+                    let first = starts[k]
+                    switch codes[k] {
+                    case .copy:
+                        let x = source(operands[first], first)
+                        if UnsafePointer(dst) != x { dst.update(from: x, count: n) }
+                    case .unary(let u):
+                        unary(u, source(operands[first], first), dst, count: n)
+                    case .binary(let b):
+                        // A scalar operand (an immediate or a broadcast value) stays in a register.
+                        let oa = operands[first], ob = operands[first + 1]
+                        if let sb = scalar(ob) {
+                            FusedElementwiseKernel.binaryTile(b, source(oa, first), sb, dst, n)
+                        } else if let sa = scalar(oa) {
+                            FusedElementwiseKernel.binaryTile(b, sa, source(ob, first + 1), dst, n)
+                        } else {
+                            FusedElementwiseKernel.binaryTile(b, source(oa, first), source(ob, first + 1), dst, n)
+                        }
+                    case .unaryGrad(let u):
+                        unaryBackward(u, x: source(operands[first], first), y: source(operands[first + 1], first + 1),
+                                      dy: source(operands[first + 2], first + 2), dx: dst, count: n)
+                    }
+                }
+                if reducing {
+                    let values = UnsafePointer(s + (stepCount - 1) * tile)
+                    let innerStride = reduceStrides[rank - 1]
+                    if innerStride == 0 {
+                        FusedElementwiseKernel.fold(reduceOp, values, n, into: acc + outOffset)
+                    } else {
+                        FusedElementwiseKernel.foldElementwise(reduceOp, values, n, into: acc + outOffset + j * innerStride,
+                                                              stride: innerStride)
+                    }
+                }
+                j += n
+                e += n
             }
         }
         }
-        }
-        }
-        }
-        }
-        }
-        }
-        guard let reduction else { return }
-        for t in 1..<Swift.max(workers, 1) {
-            FusedElementwiseKernel.foldElementwise(reduceOp, UnsafePointer(accumulator(t)), outCount, into: out, stride: 1)
-        }
-        if reduceOp == .mean {
-            let scale = 1 / T(reduction.reducedCount)
-            SIMDMath.map(out, out, outCount) { $0 * scale }
         }
     }
 

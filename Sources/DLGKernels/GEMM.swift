@@ -178,6 +178,64 @@ public struct GemmPlan: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether `run(a:b:c:alpha:beta:threads:epilogue:)` can follow each
+    /// block of C's rows with an epilogue on the thread that computed it: when
+    /// `run` cuts the product along C's rows, or does not cut it. C must be
+    /// contiguous (`ldc == n`) so that a block of rows is a flat range.
+    public func runsInRowBlocks(threads: Int) -> Bool {
+        if m == 0 || n == 0 || ldc != n { return false }
+        let (along, parts) = split(threads: threads)
+        return parts <= 1 || along == .rows
+    }
+
+    /// Elements of C per block of `run(…, epilogue:)`: 256 KiB of f32, which
+    /// stays in a core's L2 between the GEMM writing it and the epilogue
+    /// reading it back.
+    public static let epilogueBlockElements = 1 << 16
+
+    /// Rows of C per block of `run(…, epilogue:)`: whole 16-row blocks of
+    /// about `epilogueBlockElements` elements, the same at every thread count.
+    public var epilogueBlockRows: Int {
+        Swift.max(Self.splitBlock, Self.epilogueBlockElements / Swift.max(n, 1) / Self.splitBlock * Self.splitBlock)
+    }
+
+    /// C ← alpha·op(A)·op(B) + beta·C, then `epilogue(rows)` on each block of
+    /// C's rows right after the block is computed, by the same thread, while
+    /// the block is still in its core's cache (a fused elementwise chain
+    /// reading the product). The threads take the parts of C's rows that
+    /// `run` gives them; each part is computed `epilogueBlockRows` rows at a
+    /// time, one sgemm call per block. Only where `runsInRowBlocks(threads:)`
+    /// holds (otherwise the product runs as `run` does, then `epilogue` once
+    /// over all rows, on this thread). The epilogue of a block must read no
+    /// element of C outside it, nor write anything the product reads.
+    @inlinable
+    public func run<T: KernelScalar>(a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>,
+                                     alpha: T = 1, beta: T = 0, threads: Int,
+                                     epilogue: (_ rows: Range<Int>) -> Void) {
+        if m == 0 || n == 0 { return }
+        guard runsInRowBlocks(threads: threads) else {
+            run(a: a, b: b, c: c, alpha: alpha, beta: beta, threads: threads)
+            epilogue(0 ..< m)
+            return
+        }
+        if k > 0 { Threads.setBLASThreads(1) }
+        let parts = split(threads: threads).parts
+        let block = Self.splitBlock, rowsPerBlock = epilogueBlockRows
+        let plan = self
+        Threads.parallelChunks(0 ..< (m + block - 1) / block, threads: parts) { _, range in
+            let end = Swift.min(range.upperBound * block, plan.m)
+            var first = range.lowerBound * block
+            while first < end {
+                let last = Swift.min(first + rowsPerBlock, end)
+                plan.part(first ..< last, alongColumns: false)
+                    .runOnCurrentBLASThreads(a: plan.transA ? a + first : a + first * plan.lda, b: b,
+                                             c: c + first * plan.ldc, alpha: alpha, beta: beta)
+                epilogue(first ..< last)
+                first = last
+            }
+        }
+    }
+
     /// Rows, columns or inner indices per block of a split product.
     @usableFromInline static let splitBlock = 16
     /// Least m·n·k per thread of a split product: below it a product runs on one thread.

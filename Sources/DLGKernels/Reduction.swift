@@ -243,6 +243,69 @@ enum ReductionKernels {
         SIMDMath.map2(dst, scratch, dst, inner) { $0 + $1 }
     }
 
+    /// How many subtrees of `sumColumns`' halving over m rows `sumColumnsSplit`
+    /// gives to threads: the largest power of two ≤ `threads` such that every
+    /// node above them still halves (more than 8 rows); 1 for none.
+    @inlinable
+    static func rowLeaves(_ m: Int, threads: Int) -> Int {
+        var leaves = 1, smallest = m
+        while leaves * 2 <= threads && smallest > 8 {
+            leaves *= 2
+            smallest /= 2
+        }
+        return leaves
+    }
+
+    /// `sumColumns(x, m, inner, ld: inner, dst, …)` with the subtrees `leaves`
+    /// levels down (a power of two, `rowLeaves`) summed on as many threads,
+    /// each over whole contiguous rows, then added up the tree in the same
+    /// order: the same additions as on one thread, so the same result. A sum
+    /// over the rows of [m, inner] with few rows of output (a bias gradient)
+    /// splits this way into contiguous blocks instead of strips of columns
+    /// that every thread reads from every row. `scratch` holds
+    /// leaves·inner·pairwiseDepth(m) elements: leaf i > 0 writes its sum at
+    /// i·inner·pairwiseDepth(m) and recurses in the rest of that region.
+    @inlinable
+    static func sumColumnsSplit<T: KernelScalar>(_ x: UnsafePointer<T>, _ m: Int, _ inner: Int,
+                                                 _ dst: UnsafeMutablePointer<T>, _ scratch: UnsafeMutablePointer<T>,
+                                                 leaves: Int) {
+        let region = inner * pairwiseDepth(m)
+        var levels = 0
+        while 1 << levels < leaves { levels += 1 }
+        // Leaf i's rows: down the halving, the right half (m − m/2 rows) where i's bit is set.
+        func rows(_ i: Int) -> Range<Int> {
+            var start = 0, count = m
+            for l in stride(from: levels - 1, through: 0, by: -1) {
+                let half = count / 2
+                if (i >> l) & 1 == 1 {
+                    start += half
+                    count -= half
+                } else {
+                    count = half
+                }
+            }
+            return start ..< start + count
+        }
+        func sum(_ i: Int) -> UnsafeMutablePointer<T> { i == 0 ? dst : scratch + i * region }
+        Threads.parallelChunks(0 ..< leaves, threads: leaves) { _, range in
+            for i in range {
+                let r = rows(i)
+                sumColumns(x + r.lowerBound * inner, r.count, inner, ld: inner, sum(i),
+                           i == 0 ? scratch : scratch + i * region + inner)
+            }
+        }
+        // Up the tree: each node is its left child plus its right child, into the left child's sum.
+        var width = 1
+        while width < leaves {
+            var i = 0
+            while i < leaves {
+                SIMDMath.map2(sum(i), sum(i + width), sum(i), inner) { $0 + $1 }
+                i += 2 * width
+            }
+            width *= 2
+        }
+    }
+
     /// y[o·ldy + j] = op_i x[(o·m + i)·ld + j] for j in 0..<inner; the row
     /// strides `ld` of x and `ldy` of y default to `inner` (a column block
     /// of wider rows passes the rows' lengths).
@@ -320,6 +383,11 @@ public func reduce<T: KernelScalar>(_ op: ReduceOp, _ plan: ReductionPlan, _ x: 
                     Threads.parallelChunks(0 ..< outer, threads: threads) { t, r in
                         ReductionKernels.reduceColumns(op, source + r.lowerBound * m * inner, outer: r.count, m: m, inner: inner,
                                                        dst + r.lowerBound * inner, scratch: columns + t * inner * depth)
+                    }
+                } else if op == .sum || op == .mean, case let leaves = ReductionKernels.rowLeaves(m, threads: threads), leaves > 1 {
+                    // A bias gradient ([rows, d] → [d]): the threads take the top subtrees of the pairwise sum.
+                    for o in 0 ..< outer {
+                        ReductionKernels.sumColumnsSplit(source + o * m * inner, m, inner, dst + o * inner, columns, leaves: leaves)
                     }
                 } else {
                     Threads.parallelFor(0 ..< (inner + 15) / 16, threads: threads) { r in

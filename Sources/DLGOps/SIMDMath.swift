@@ -413,6 +413,20 @@ public enum SIMDMath {
         return lanes(x) { T.erfc($0) }
     }
 
+    /// erfc(x) and e^(−x²) per lane: for Float both from one evaluation of
+    /// `erfcFloat`, which computes e^(−x²) on the way (0 for |x| > 20, where
+    /// it underflows anyway); for Double libm's erfc and `exp`. GELU′ needs
+    /// both at x/√2 (Φ and the normal density), and the shared e^(−x²)
+    /// spares it one exponential per lane.
+    @inlinable @inline(__always)
+    public static func erfcAndGaussian<T: ElementScalar>(_ x: SIMD16<T>) -> (erfc: SIMD16<T>, gaussian: SIMD16<T>) {
+        if T.self == Float.self {
+            let (e, g) = erfcFloatParts(unsafeBitCast(x, to: SIMD16<Float>.self))
+            return (unsafeBitCast(e, to: SIMD16<T>.self), unsafeBitCast(g, to: SIMD16<T>.self))
+        }
+        return (lanes(x) { T.erfc($0) }, exp(-(x * x)))
+    }
+
     /// erfc of Float lanes, with a = |x| and erfc(−a) = 2 − erfc(a):
     /// - a < 0.5: erfc(x) = 1 ∓ a·P(a²), P of degree 5 fitted to erf(a)/a (relative
     ///   error of the fit 1.4e-11);
@@ -426,7 +440,11 @@ public enum SIMDMath {
     /// Past a ≈ 10.05 erfc(a) underflows to 0 (and erfc(−a) is 2); NaN stays NaN.
     /// No multiply-add is fused, so AVX-512 and portable builds agree bit for bit.
     @inlinable @inline(__always)
-    static func erfcFloat(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    static func erfcFloat(_ x: SIMD16<Float>) -> SIMD16<Float> { erfcFloatParts(x).erfc }
+
+    /// `erfcFloat` and the e^(−a²) it computes on the way (a = |x| cut at 20).
+    @inlinable @inline(__always)
+    static func erfcFloatParts(_ x: SIMD16<Float>) -> (erfc: SIMD16<Float>, gaussian: SIMD16<Float>) {
         let negative = x .< 0
         let a = x.replacing(with: -x, where: negative) + 0
         // Near 0: erf(a) = a·P(a²).
@@ -457,6 +475,6 @@ public enum SIMDMath {
         r = r * t + 3.776_777_930_397_656_7e-6
         let tail = g * r
         let far = tail.replacing(with: 2 - tail, where: negative)
-        return far.replacing(with: near, where: a .< 0.5)
+        return (far.replacing(with: near, where: a .< 0.5), g)
     }
 }

@@ -353,12 +353,14 @@ public enum Elementwise {
             let c = -1 / T.sqrt(2)
             return 0.5 * x * SIMDMath.erfc(c * x)
         }
-        /// f′ = Φ(x) + x·φ(x), Φ(x) = ½·erfc(−x/√2), φ(x) = e^(−x²/2)/√(2π).
+        /// f′ = Φ(x) + x·φ(x), Φ(x) = ½·erfc(−x/√2), φ(x) = e^(−x²/2)/√(2π): e^(−x²/2) is
+        /// the e^(−u²) at u = −x/√2 that erfc computes anyway (`SIMDMath.erfcAndGaussian`).
         @inlinable @inline(__always)
         public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
             let c = -1 / T.sqrt(2)
-            let cdf = 0.5 * SIMDMath.erfc(c * x)
-            let pdf = SIMDMath.exp(-0.5 * x * x) * (1 / T.sqrt(2 * T.pi))
+            let (e, g) = SIMDMath.erfcAndGaussian(c * x)
+            let cdf = 0.5 * e
+            let pdf = g * (1 / T.sqrt(2 * T.pi))
             return dy * (cdf + x * pdf)
         }
     }

@@ -296,8 +296,24 @@ extension Executor {
             // projections at two threads, issue 25).
             limit = own
         }
-        let head = try bind(headKernel, ins, inputs: x, output: result, T.self, workspaceLimit: limit)
         let pointers: [UnsafePointer<T>] = x.map { UnsafePointer($0) } + [UnsafePointer(result)]
+        // A GEMM cut along C's rows: each block of rows goes through the chain right after it is
+        // computed, by the thread that computed it, while it is in that core's cache (issue 24:
+        // GPT-mini's GEMMs with GELU′ or bias and residual ran at 40–70% of the plain ones when the
+        // chain read the whole product back in a second pass). The memory plan lets the output
+        // overwrite only an input the GEMM does not read, so a block's chain never writes what a
+        // later block's product reads.
+        if case .gemm(let plan, let ia, let ib, .none) = headKernel, !program.batchInvariant,
+           plan.runsInRowBlocks(threads: threads), kernel.count == plan.m * plan.n {
+            let (a, b) = (UnsafePointer(x[ia]), UnsafePointer(x[ib]))
+            let n = plan.n
+            return {
+                plan.run(a: a, b: b, c: result, beta: 0, threads: threads) { rows in
+                    kernel.run(pointers, out, elements: rows.lowerBound * n ..< rows.upperBound * n)
+                }
+            }
+        }
+        let head = try bind(headKernel, ins, inputs: x, output: result, T.self, workspaceLimit: limit)
         return { () throws(ExecutionError) in
             try head()
             kernel.run(pointers, out, threads: threads)

@@ -133,12 +133,22 @@ enum ReductionReference {
 
     /// From `ReductionKernels.parallelMinimum` elements the first step splits
     /// over threads: rows (batchnorm's sums over [N, C, H, W] without C),
-    /// outer blocks, and 16-column blocks of a single outer block (a bias
-    /// gradient over the batch), with a short last block.
+    /// outer blocks, and a single outer block (a bias gradient over the
+    /// batch): for max and min 16-column blocks with a short last one, for
+    /// sum and mean the top subtrees of the pairwise sum over the rows (2 of
+    /// them at 2 and 3 threads, 4 at 4 threads, an odd number of rows so that
+    /// halves differ), each on whole rows. Every result is bit for bit what
+    /// one thread computes (`check`).
     @Test(arguments: [ReduceOp.sum, .mean, .max, .min])
     func largeReductionsSplitOverThreads(_ op: ReduceOp) throws {
         #expect(4 * 8 * 64 * 64 == ReductionKernels.parallelMinimum)
-        for (shape, axes, threads) in [([4, 8, 64, 64], [0, 2, 3], 2), ([3, 347, 130], [1], 3), ([1040, 130], [0], 2)] {
+        #expect(ReductionKernels.rowLeaves(1040, threads: 2) == 2)
+        #expect(ReductionKernels.rowLeaves(1040, threads: 3) == 2)
+        #expect(ReductionKernels.rowLeaves(1999, threads: 4) == 4)
+        #expect(ReductionKernels.rowLeaves(17, threads: 4) == 2)
+        #expect(ReductionKernels.rowLeaves(8, threads: 4) == 1)
+        for (shape, axes, threads) in [([4, 8, 64, 64], [0, 2, 3], 2), ([3, 347, 130], [1], 3), ([1040, 130], [0], 2),
+                                       ([1040, 130], [0], 3), ([1999, 72], [0], 4), ([7, 2048, 20], [0, 1], 2)] {
             try check(op, shape, axes, Float.self, threads: threads)
         }
     }
