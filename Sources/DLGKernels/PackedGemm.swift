@@ -43,6 +43,12 @@ public final class PackedGemm: @unchecked Sendable {
     /// Elements of the packed copy.
     public var packedCount: Int { panels * 32 * plan.k }
 
+    /// Bytes `PackedGemm(plan:)` allocates for f32 where it runs (0 elsewhere).
+    public static func byteCount(_ plan: GemmPlan) -> Int {
+        guard CPUFeatures.useAVX512, plan.m > 0, plan.n > 0, plan.k > 0 else { return 0 }
+        return (plan.n + 31) / 32 * 32 * plan.k * MemoryLayout<Float>.stride
+    }
+
     /// Copies op(B) (`plan.bCount` elements at `b`, stored as the plan says)
     /// into the panels, over `threads` threads.
     public func pack<T: KernelScalar>(b: UnsafePointer<T>, threads: Int = Threads.count) {

@@ -65,19 +65,23 @@ public final class Executor: @unchecked Sendable {
         let newState = program.state.filter { state.entry($0.name) == nil }
         let stateBytes = newState.reduce(0) { $0 + $1.buffer.bytes }
         let initBytes = 8 * (program.state.map(\.buffer.count).max() ?? 0)
+        let writes = !program.updates.isEmpty || program.instructions.contains {
+            if case .state = $0.output.location { true } else { false }
+        }
+        // The packed copies of weight matrices an inference program multiplies by (`PackedGemm`).
+        let packedBytes = program.instructions.reduce(0) { $0 + Self.packedWeightBytes($1, in: program, writesState: writes) }
         do {
-            try MemoryBudget.require(program.arenaBytes + ws + stateBytes + initBytes,
+            try MemoryBudget.require(program.arenaBytes + ws + stateBytes + initBytes + packedBytes,
                                      for: "model '\(program.name)' (an arena of \(formatBytes(program.arenaBytes)), "
-                                        + "\(formatBytes(stateBytes)) of parameters and optimizer state, \(formatBytes(ws)) of workspace)",
+                                        + "\(formatBytes(stateBytes)) of parameters and optimizer state, \(formatBytes(ws)) of workspace"
+                                        + (packedBytes > 0 ? ", \(formatBytes(packedBytes)) of packed weights)" : ")"),
                                      file: program.name)
         } catch {
             throw ExecutionError(error.message)
         }
         self.collective = collective
         isReplicated = program.instructions.contains { $0.kernel.isCollective }
-        writesState = !program.updates.isEmpty || program.instructions.contains {
-            if case .state = $0.output.location { true } else { false }
-        }
+        writesState = writes
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(program.arenaBytes, 64), alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(program.arenaBytes, 64))
         control = .allocate(capacity: 3)

@@ -322,11 +322,24 @@ extension Executor {
     /// the weights as stored in every call (its own core's cache): the MLP's forward pass at
     /// batch 1 took 0.015 ms that way, 0.025 packed (medians, 2 threads).
     func packedWeights<T: KernelScalar>(_ plan: GemmPlan, _ b: Buffer, _: T.Type) -> PackedGemm? {
-        guard program.packsWeights, !program.training, !program.batchInvariant, !writesState, plan.m >= 2,
-              case .state = b.location else {
-            return nil
-        }
+        guard Self.packs(plan, b, in: program, writesState: writesState) else { return nil }
         return PackedGemm(plan: plan, T.self)
+    }
+
+    /// Whether `packedWeights` packs B for this product, short of the CPU and the element type.
+    static func packs(_ plan: GemmPlan, _ b: Buffer, in program: Program, writesState: Bool) -> Bool {
+        guard program.packsWeights, !program.training, !program.batchInvariant, !writesState, plan.m >= 2,
+              case .state = b.location else { return false }
+        return true
+    }
+
+    /// Bytes of the packed copy an instruction's product would make, for the executor's memory budget.
+    static func packedWeightBytes(_ ins: Instruction, in program: Program, writesState: Bool) -> Int {
+        var kernel: Kernel? = ins.kernel
+        if case .fused(let f) = ins.kernel { kernel = f.head }
+        guard case .gemm(let plan, _, let ib, nil)? = kernel, program.floatType != .f64,
+              Self.packs(plan, ins.inputs[ib], in: program, writesState: writesState) else { return 0 }
+        return PackedGemm.byteCount(plan)
     }
 
     /// The call of a packed product: packs B when the state changed since it last did, then multiplies.
