@@ -44,6 +44,11 @@ public final class Executor: @unchecked Sendable {
     public let collective: Collective?
     /// Whether the program combines values across replicas (a data-parallel training step).
     public let isReplicated: Bool
+    /// Whether the program writes state (updates, or instructions whose output is in the state):
+    /// each run then advances `state.version`.
+    let writesState: Bool
+    /// GEMMs bound to a packed weight matrix (`PackedGemm`).
+    var packedProducts = 0
 
     public init(_ program: Program, state: StateStore = StateStore(), threads: Int = Threads.count,
                 collective: Collective? = nil) throws(ExecutionError) {
@@ -60,16 +65,23 @@ public final class Executor: @unchecked Sendable {
         let newState = program.state.filter { state.entry($0.name) == nil }
         let stateBytes = newState.reduce(0) { $0 + $1.buffer.bytes }
         let initBytes = 8 * (program.state.map(\.buffer.count).max() ?? 0)
+        let writes = !program.updates.isEmpty || program.instructions.contains {
+            if case .state = $0.output.location { true } else { false }
+        }
+        // The packed copies of weight matrices an inference program multiplies by (`PackedGemm`).
+        let packedBytes = program.instructions.reduce(0) { $0 + Self.packedWeightBytes($1, in: program, writesState: writes) }
         do {
-            try MemoryBudget.require(program.arenaBytes + ws + stateBytes + initBytes,
+            try MemoryBudget.require(program.arenaBytes + ws + stateBytes + initBytes + packedBytes,
                                      for: "model '\(program.name)' (an arena of \(formatBytes(program.arenaBytes)), "
-                                        + "\(formatBytes(stateBytes)) of parameters and optimizer state, \(formatBytes(ws)) of workspace)",
+                                        + "\(formatBytes(stateBytes)) of parameters and optimizer state, \(formatBytes(ws)) of workspace"
+                                        + (packedBytes > 0 ? ", \(formatBytes(packedBytes)) of packed weights)" : ")"),
                                      file: program.name)
         } catch {
             throw ExecutionError(error.message)
         }
         self.collective = collective
         isReplicated = program.instructions.contains { $0.kernel.isCollective }
+        writesState = writes
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(program.arenaBytes, 64), alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(program.arenaBytes, 64))
         control = .allocate(capacity: 3)
@@ -140,6 +152,7 @@ public final class Executor: @unchecked Sendable {
 
     /// Runs every instruction, then applies the state updates, and advances the step.
     public func run() throws(ExecutionError) {
+        if writesState { state.markChanged() }
         if frozenBranches != nil { return try runFrozen() }
         if checkNumerics { return try runChecked() }
         if profile != nil { return try runProfiled() }
@@ -206,6 +219,7 @@ public final class Executor: @unchecked Sendable {
 
     /// Runs the instructions up to and including the one computing `value`, without updates.
     public func run(until value: ValueID) throws(ExecutionError) {
+        if writesState { state.markChanged() }
         for k in kernels {
             try k.run()
             if program.instructions[k.instruction].value == value { return }
@@ -280,10 +294,14 @@ public final class Executor: @unchecked Sendable {
         case .f64: p.assumingMemoryBound(to: Double.self)[i] = v
         case .i32: p.assumingMemoryBound(to: Int32.self)[i] = int32Toward0(v)
         }
+        if case .state = b.location { state.markChanged() }
     }
 
     /// Writes values into any buffer of the program (inputs in particular).
-    public func setValues(_ b: Buffer, _ v: [Double]) { writeDoubles(v, to: arenaPointer(b), dtype: b.dtype) }
+    public func setValues(_ b: Buffer, _ v: [Double]) {
+        writeDoubles(v, to: arenaPointer(b), dtype: b.dtype)
+        if case .state = b.location { state.markChanged() }
+    }
 
     public var loss: Double? {
         program.loss.map { readDoubles(arenaPointer($0), dtype: $0.dtype, count: 1)[0] }
@@ -296,5 +314,6 @@ public final class Executor: @unchecked Sendable {
                                          fanOut: slot.fanOut, seed: seed, name: slot.name)
             writeDoubles(v, to: arenaPointer(slot.buffer), dtype: slot.buffer.dtype)
         }
+        state.markChanged()
     }
 }

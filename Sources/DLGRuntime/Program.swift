@@ -128,6 +128,12 @@ public struct Program: Sendable {
     /// (not part of a compiled file); `dlg run` and `dlg serve` set it, so
     /// that an example's outputs do not depend on the batch it is in.
     public var batchInvariant = false
+    /// GEMMs by a parameter in an inference program that writes no state
+    /// multiply a copy of the weight matrix packed once (`PackedGemm`, f32 on
+    /// AVX-512 CPUs), with a fused bias and activation applied as C is stored.
+    /// Set false (before executors are made) to keep every GEMM on
+    /// `GemmPlan.run`, for comparisons; not part of a compiled file.
+    public var packsWeights = true
 
     public func stateIndex(named name: String) -> Int? { state.firstIndex { $0.name == name } }
     public func inputIndex(named name: String) -> Int? { inputs.firstIndex { $0.name == name } }

@@ -17,6 +17,18 @@ public final class StateStore: @unchecked Sendable {
     public private(set) var entries: [Entry] = []
     private var index: [String: Int] = [:]
 
+    /// Advanced whenever any entry's values may have changed: by `set`, by a
+    /// new entry, by every run of an executor whose program writes state (a
+    /// training step), by `Executor.initializeState`, `setValues` and
+    /// `setElement` on state, and by whoever writes through an entry's
+    /// pointer (`markChanged()`). Executors that keep packed copies of
+    /// parameters (an inference program's weight matrices, `PackedGemm`)
+    /// pack them again when it has moved since they last did.
+    public private(set) var version: UInt64 = 0
+
+    /// Records that entries' values may have changed (after writing through `Entry.pointer`).
+    public func markChanged() { version &+= 1 }
+
     public init() {}
 
     deinit {
@@ -41,6 +53,7 @@ public final class StateStore: @unchecked Sendable {
         let e = Entry(name: slot.name, dtype: slot.buffer.dtype, shape: slot.buffer.shape, pointer: p)
         index[slot.name] = entries.count
         entries.append(e)
+        markChanged()
         return e
     }
 
@@ -62,6 +75,7 @@ public final class StateStore: @unchecked Sendable {
             throw ExecutionError("'\(name)' expects \(e.dtype.rawValue)\(Shape(e.shape)), found \(a)")
         }
         write(a, to: e.pointer, dtype: e.dtype, rows: nil)
+        markChanged()
     }
 
     public func set(_ name: String, values: [Double]) throws(ExecutionError) {
@@ -70,6 +84,7 @@ public final class StateStore: @unchecked Sendable {
             throw ExecutionError("'\(name)' has \(e.count) elements, \(values.count) given")
         }
         writeDoubles(values, to: e.pointer, dtype: e.dtype)
+        markChanged()
     }
 }
 

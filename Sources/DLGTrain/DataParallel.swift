@@ -100,5 +100,6 @@ public enum DataParallel {
             guard let e = state.entry(n) else { continue }
             do { try c.broadcast(e.pointer, bytes: e.bytes, root: 0) } catch { throw TrainError(error.message) }
         }
+        state.markChanged()
     }
 }

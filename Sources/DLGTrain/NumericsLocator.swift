@@ -66,6 +66,7 @@ final class StateSnapshot {
             e.pointer.copyMemory(from: storage + o, byteCount: e.bytes)
             o += e.bytes
         }
+        state.markChanged()
     }
 }
 
