@@ -336,9 +336,10 @@ extension Executor {
     /// whenever the shared state's `version` has moved (a training step, a checkpoint loaded).
     /// One row (batch 1) stays on `GemmPlan.run`'s gemv, each thread reading the same half of
     /// the weights as stored in every call (its own core's cache). (The comparison this was
-    /// decided on, MLP at batch 1: 0.015 ms on gemv against 0.025 packed, was against a build
-    /// whose pool threads spin 32 times longer, and later builds on gemv with this pool gave
-    /// 0.025–0.038 ms too: whether packing is slower at batch 1 is not established.)
+    /// decided on, MLP at batch 1: 0.015 ms on gemv against 0.025 packed, ran the gemv build with
+    /// the pool's threads spinning 65,536 times, as they do now, and the packed build with 2048;
+    /// it was not measured again with both at 65,536, so whether packing is slower at batch 1 is
+    /// not established.)
     func packedWeights<T: KernelScalar>(_ plan: GemmPlan, _ b: Buffer, _: T.Type) -> PackedGemm? {
         guard Self.packs(plan, b, in: program, writesState: writesState) else { return nil }
         return PackedGemm(plan: plan, T.self)
