@@ -140,10 +140,12 @@ struct Compile: ParsableCommand {
               + popts.bindings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
               + String(format: ", in %.1f ms", seconds * 1e3))
         print("  elaborated: \(elaboratedValues) values")
-        print("  pass                 time        values  changed")
+        // The name column is as wide as the longest pass name (at least 20, as "pass" and the times line up).
+        let width = max(20, (reports.map(\.name.count).max() ?? 0) + 2)
+        print("  " + "pass".padding(toLength: width + 1, withPad: " ", startingAt: 0) + "time        values  changed")
         for p in reports {
             let ms = Double(p.duration.components.attoseconds) * 1e-15 + Double(p.duration.components.seconds) * 1e3
-            print("  " + p.name.padding(toLength: 20, withPad: " ", startingAt: 0)
+            print("  " + p.name.padding(toLength: width, withPad: " ", startingAt: 0)
                   + String(format: "%8.2f ms", ms) + String(format: "%10d", p.nodes) + "  " + (p.changed ? "yes" : "no"))
         }
         print("  ops: \(ops) in \(program.instructions.count) kernels; \(fused.count) fused groups holding \(fused.reduce(0) { $0 + ($1.attrs.region?.steps.count ?? 0) }) ops")

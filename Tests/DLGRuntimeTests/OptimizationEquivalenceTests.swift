@@ -21,7 +21,7 @@ import Testing
 /// still catch any real change of the arithmetic.
 @Suite struct OptimizationEquivalenceTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let optimizing: Set<String> = ["constant-folding", "algebraic", "batchnorm-folding", "cse", "dce", "fusion",
+    static let optimizing: Set<String> = ["fold-gather-projection", "constant-folding", "algebraic", "batchnorm-folding", "cse", "dce", "fusion",
                                           "scheduling", "memory-planning"]
     static let models: [String] = {
         let dir = root.appendingPathComponent("Graphs")

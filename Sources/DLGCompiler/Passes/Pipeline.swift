@@ -45,7 +45,7 @@ public struct PipelineOptions: Sendable {
 public enum Pipeline {
     /// The passes in order, with the stage each belongs to.
     public static func passes(_ o: PipelineOptions) -> [(stage: Stage, pass: any GraphPass)] {
-        var list: [(Stage, any GraphPass)] = [(.shapes, ShapeInference())]
+        var list: [(Stage, any GraphPass)] = [(.shapes, ShapeInference()), (.shapes, GatherProjectionFolding())]
         let replicated = o.differentiate && o.replicas > 1
         if replicated { list.append((.grad, ReplicaLossScaling())) }
         if o.differentiate { list.append((.grad, Autodiff(includeInputs: o.inputGradients))) }
