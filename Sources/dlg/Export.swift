@@ -46,6 +46,9 @@ struct Export: ParsableCommand {
         popts.training = false
         popts.keepLoss = false
         popts.bindings = try options.bindings()
+        // The file keeps the model's structure: an embedding stays a Gather of its table, which
+        // ONNX importers (dlg's among them) read as an embedding, not a Gather of a product.
+        popts.disabled = [GatherProjectionFolding().name]
         let (graphOpt, diags, _) = Pipeline.compile(file, model: options.model, options: popts)
         report(diags, in: file)
         guard let graph = graphOpt else { throw ExitCode.failure }
