@@ -425,13 +425,15 @@ extension Executor {
     /// Whether a product with no packed parameter operand runs as `PackedGemm.run(plan:…)`,
     /// packing op(B) per call, rather than on OpenBLAS (short of the CPU, the element type and
     /// the workspace): in a program that packs weights and is not batch-invariant, with at least
-    /// 8 rows and 32 columns of C and 32 inner indices (below these a tile or a panel is mostly
-    /// padding, or the packing is not repaid; decided on the training GEMMs measured in
-    /// Benchmarks/README.md, "dlg's own GEMM in training programs").
+    /// 8 rows and 32 columns of C (below these a tile or a panel is mostly padding) and 64 inner
+    /// indices: the MLP's weight gradients at batch 32 (k = 32, the batch) with their optimizer
+    /// update fused ran at 123 GFLOP/s this way against 185 on OpenBLAS's row blocks (the update
+    /// following each block in cache; here it is a second pass over C), Benchmarks/README.md,
+    /// "dlg's own GEMM in training programs".
     static func streams(_ plan: GemmPlan, _ ins: Instruction, _ ib: Int, in program: Program) -> Bool {
         guard program.packsWeights, !program.batchInvariant, program.floatType == .f32,
               packKey(plan, ins, ib, in: program) == nil else { return false }
-        return plan.m >= 8 && plan.n >= 32 && plan.k >= 32
+        return plan.m >= 8 && plan.n >= 32 && plan.k >= 64
     }
 
     /// Bytes of workspace an instruction's per-call packed product needs (0 where it has none):
