@@ -414,6 +414,27 @@ extension Executor {
         return bytes
     }
 
+    /// Which of dlg's own products an instruction's GEMM (its own or its fused region's head) runs
+    /// as on this CPU, for `dlg dump --stage kernels`: "packed B" (a packed parameter) or "B packed
+    /// per call"; nil where it stays on OpenBLAS (or is not a GEMM).
+    static func ownProductKind(_ ins: Instruction, in program: Program) -> String? {
+        guard program.floatType == .f32, CPUFeatures.useAVX512, let (plan, ib, acc) = gemmOf(ins),
+              PackedGemm.runs(plan, Float.self) else { return nil }
+        if case .fused(let f) = ins.kernel {
+            // A region adding a bias and applying an activation as a packed product stores C.
+            if !f.headToScratch, packKey(plan, ins, ib, in: program) != nil,
+               let (bias, _) = gemmEpilogue(f.chain, inputs: ins.inputs.count, m: plan.m, n: plan.n, ldc: plan.ldc),
+               ins.inputs[bias].count == plan.n {
+                return "dlg's packed product: B a packed parameter, bias and activation as C is stored"
+            }
+            guard let own = ownHeadWorkspaceBytes(f, ins, in: program, threads: program.threads) else { return nil }
+            return own == 0 ? "dlg's packed product: B a packed parameter, then the loop" : "dlg's packed product: B packed per call, then the loop"
+        }
+        guard ownGemmAccumulates(acc) != nil else { return nil }
+        if packKey(plan, ins, ib, in: program) != nil { return "dlg's packed product: B a packed parameter" }
+        return streams(plan, ins, ib, in: program) ? "dlg's packed product: B packed per call" : nil
+    }
+
     /// Whether dlg's own products take a GEMM with this accumulation, and whether they
     /// accumulate: without one, or with β an immediate 0 or 1 (nil: OpenBLAS keeps it).
     static func ownGemmAccumulates(_ acc: GemmAccumulation?) -> Bool? {
