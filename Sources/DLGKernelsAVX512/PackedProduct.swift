@@ -7,7 +7,8 @@
 // row κ (two vectors) and broadcasting A's eight elements of column κ, with a
 // fused multiply-add per accumulator; the bias and the activation are applied
 // as the tile is stored. C[i, j] is the chain s ← 0; s ← fma(A(i, κ), B(κ, j), s)
-// for κ = 0, 1, …, k − 1, whatever tile it lies in.
+// for κ = 0, 1, …, k − 1, whatever tile it lies in (s ← C[i, j] instead of 0
+// when the epilogue accumulates: C ← C + A·B).
 
 #if arch(x86_64)
 import DLGOps
@@ -68,9 +69,14 @@ public enum PackedProduct {
         /// Applied after the bias (relu in registers; any other function over
         /// the stored row of the tile, while it is in cache); nil applies nothing.
         public var activation: UnaryFunction?
-        public init(bias: UnsafePointer<Float>? = nil, activation: UnaryFunction? = nil) {
+        /// C ← C + A·B: each accumulator starts from C's element instead of 0, so
+        /// that C[i, j] stays one chain of fused multiply-adds, s ← C[i, j] first,
+        /// also when the inner dimension is multiplied in blocks, one call each.
+        public var accumulate: Bool
+        public init(bias: UnsafePointer<Float>? = nil, activation: UnaryFunction? = nil, accumulate: Bool = false) {
             self.bias = bias
             self.activation = activation
+            self.accumulate = accumulate
         }
     }
 
@@ -97,7 +103,8 @@ public enum PackedProduct {
                 }
             }
             let tile = Tile(packed: packed + p &* panelWidth &* k, k: k, aColumnStride: aColumnStride, ldc: ldc,
-                            width: width, addBias: epilogue.bias != nil, bias0: bias0, bias1: bias1, relu: relu)
+                            width: width, addBias: epilogue.bias != nil, bias0: bias0, bias1: bias1, relu: relu,
+                            accumulate: epilogue.accumulate)
             var i = rows.lowerBound
             while i < rows.upperBound {
                 let height = min(8, rows.upperBound - i)
@@ -120,7 +127,18 @@ public enum PackedProduct {
 
     struct Tile {
         let packed: UnsafePointer<Float>, k: Int, aColumnStride: Int, ldc: Int, width: Int
-        let addBias: Bool, bias0: Vector16, bias1: Vector16, relu: Bool
+        let addBias: Bool, bias0: Vector16, bias1: Vector16, relu: Bool, accumulate: Bool
+
+        /// The two vectors of C's row at `p` (zeros past `width`): the start of an accumulating chain.
+        @inline(__always)
+        func start(_ p: UnsafeMutablePointer<Float>) -> (Vector16, Vector16) {
+            if width == PackedProduct.panelWidth { return (load(p), load(p + 16)) }
+            var v0 = Vector16(), v1 = Vector16()
+            for l in 0 ..< width {
+                if l < 16 { v0[l] = p[l] } else { v1[l - 16] = p[l] }
+            }
+            return (v0, v1)
+        }
 
         /// One row of the tile: s0, s1 (+ bias, relu) into C's row at `p`.
         @inline(__always)
@@ -154,6 +172,17 @@ public enum PackedProduct {
             var s20 = Vector16(), s21 = Vector16(), s30 = Vector16(), s31 = Vector16()
             var s40 = Vector16(), s41 = Vector16(), s50 = Vector16(), s51 = Vector16()
             var s60 = Vector16(), s61 = Vector16(), s70 = Vector16(), s71 = Vector16()
+            if accumulate {
+                // Rows past `height` start from the last row (they are not stored).
+                (s00, s01) = start(c)
+                (s10, s11) = start(c + ldc)
+                (s20, s21) = start(c + 2 &* ldc)
+                (s30, s31) = start(c + 3 &* ldc)
+                (s40, s41) = start(c + min(4, last) &* ldc)
+                (s50, s51) = start(c + min(5, last) &* ldc)
+                (s60, s61) = start(c + min(6, last) &* ldc)
+                (s70, s71) = start(c + min(7, last) &* ldc)
+            }
             var pb = packed
             var o = 0
             let step = aColumnStride
@@ -197,6 +226,12 @@ public enum PackedProduct {
             let a2 = a + min(2, last) &* aRowStride, a3 = a + min(3, last) &* aRowStride
             var s00 = Vector16(), s01 = Vector16(), s10 = Vector16(), s11 = Vector16()
             var s20 = Vector16(), s21 = Vector16(), s30 = Vector16(), s31 = Vector16()
+            if accumulate {
+                (s00, s01) = start(c)
+                (s10, s11) = start(c + min(1, last) &* ldc)
+                (s20, s21) = start(c + min(2, last) &* ldc)
+                (s30, s31) = start(c + min(3, last) &* ldc)
+            }
             var pb = packed
             var o = 0
             let step = aColumnStride

@@ -49,6 +49,10 @@ public final class Executor: @unchecked Sendable {
     let writesState: Bool
     /// GEMMs bound to a packed weight matrix (`PackedGemm`).
     var packedProducts = 0
+    /// GEMMs bound to `PackedGemm.run(plan:…)`, packing op(B) per call.
+    var streamedProducts = 0
+    /// The packed weight matrices, one per parameter and layout of op(B), and the state version each was packed at.
+    var packedCopies: [PackKey: (gemm: PackedGemm, version: PackedVersion)] = [:]
 
     public init(_ program: Program, state: StateStore = StateStore(), threads: Int = Threads.count,
                 collective: Collective? = nil) throws(ExecutionError) {
@@ -60,7 +64,8 @@ public final class Executor: @unchecked Sendable {
         var ws = 0
         // The instructions' scratch at this executor's thread count (the program's is for its own).
         for ins in program.instructions {
-            ws = max(ws, ins.kernel.workspaceBytes(floatType: program.floatType, threads: self.threads, output: ins.output))
+            ws = max(ws, ins.kernel.workspaceBytes(floatType: program.floatType, threads: self.threads, output: ins.output),
+                     Self.streamedWorkspaceBytes(ins, in: program, threads: self.threads))
         }
         let newState = program.state.filter { state.entry($0.name) == nil }
         let stateBytes = newState.reduce(0) { $0 + $1.buffer.bytes }
@@ -68,8 +73,8 @@ public final class Executor: @unchecked Sendable {
         let writes = !program.updates.isEmpty || program.instructions.contains {
             if case .state = $0.output.location { true } else { false }
         }
-        // The packed copies of weight matrices an inference program multiplies by (`PackedGemm`).
-        let packedBytes = program.instructions.reduce(0) { $0 + Self.packedWeightBytes($1, in: program, writesState: writes) }
+        // The packed copies of the weight matrices the program multiplies by (`PackedGemm`).
+        let packedBytes = Self.packedWeightBytes(program)
         do {
             try MemoryBudget.require(program.arenaBytes + ws + stateBytes + initBytes + packedBytes,
                                      for: "model '\(program.name)' (an arena of \(formatBytes(program.arenaBytes)), "

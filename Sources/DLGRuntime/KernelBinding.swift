@@ -143,8 +143,19 @@ extension Executor {
             }
         case .gemm(let plan, let ia, let ib, let acc):
             let (a, b) = (x[ia], x[ib])
-            if acc == nil, let packed = packedWeights(plan, ins.inputs[ib], T.self) {
-                return packedGemmCall(packed, a: a, b: b, bias: nil, activation: nil, output: out)
+            // dlg's own AVX-512 products: by a packed parameter, or packing B per call (f32, β 0 or 1).
+            if let accumulate = Self.ownGemmAccumulates(acc) {
+                let copy = acc.map { accumulationCopy($0, x, out, count: n) } ?? {}
+                if let packed = packedWeights(plan, ins, ib, T.self) {
+                    let product = packedGemmCall(packed, a: a, b: b, bias: nil, activation: nil, accumulate: accumulate, output: out)
+                    return { () throws(ExecutionError) in copy(); try product() }
+                }
+                if Self.streams(plan, ins, ib, in: program), PackedGemm.runs(plan, T.self),
+                   ws.count >= PackedGemm.workspaceCount(plan, threads: threads), let w = ws.baseAddress {
+                    streamedProducts += 1
+                    let (pa, pb) = (UnsafePointer(a), UnsafePointer(b))
+                    return { copy(); PackedGemm.run(plan: plan, a: pa, b: pb, c: out, accumulate: accumulate, threads: threads, workspace: w) }
+                }
             }
             let wsOrNil = ws.count >= plan.workspaceCount(threads: threads) ? ws : nil
             guard let acc else { return { plan.run(a: a, b: b, c: out, beta: 0, threads: threads, workspace: wsOrNil) } }
@@ -291,14 +302,17 @@ extension Executor {
         // A product by a packed weight matrix applies the bias and the activation itself, as it stores C.
         if !f.headToScratch, case .gemm(let plan, let ia, let ib, nil)? = f.head,
            let (bias, activation) = Self.gemmEpilogue(f.chain, inputs: x.count, m: plan.m, n: plan.n, ldc: plan.ldc),
-           ins.inputs[bias].count == plan.n, let packed = packedWeights(plan, ins.inputs[ib], T.self) {
-            return packedGemmCall(packed, a: x[ia], b: x[ib], bias: x[bias], activation: activation, output: out)
+           ins.inputs[bias].count == plan.n, let packed = packedWeights(plan, ins, ib, T.self) {
+            return packedGemmCall(packed, a: x[ia], b: x[ib], bias: x[bias], activation: activation, accumulate: false, output: out)
         }
         // The head writes the output, or scratch after its own workspace when the output overwrites an input.
         var result = out
         var limit: Int? = nil
+        // A head that dlg's own product takes (a packed parameter, or B packed per call): it computes the
+        // whole product, then the chain runs over it (below); its workspace is the per-call packed B.
+        let ownHead = Self.ownHeadWorkspaceBytes(f, ins, in: program, threads: threads)
         if f.headToScratch {
-            let own = headKernel.workspaceBytes(floatType: program.floatType, threads: threads, output: ins.output)
+            let own = max(headKernel.workspaceBytes(floatType: program.floatType, threads: threads, output: ins.output), ownHead ?? 0)
             result = (workspace + FusedKernel.scratchOffset(ownWorkspace: own)).assumingMemoryBound(to: T.self)
             // The head gets only its own part: a convolution splits whatever workspace it is given among its
             // workers, and a second worker's columns would land on the result in scratch (ResNet-50's strided
@@ -312,7 +326,7 @@ extension Executor {
         // chain read the whole product back in a second pass). The memory plan lets the output
         // overwrite only an input the GEMM does not read, so a block's chain never writes what a
         // later block's product reads.
-        if case .gemm(let plan, let ia, let ib, .none) = headKernel, !program.batchInvariant,
+        if ownHead == nil, case .gemm(let plan, let ia, let ib, .none) = headKernel, !program.batchInvariant,
            plan.runsInRowBlocks(threads: threads), kernel.count == plan.m * plan.n {
             let (a, b) = (UnsafePointer(x[ia]), UnsafePointer(x[ib]))
             let n = plan.n
@@ -329,44 +343,150 @@ extension Executor {
         }
     }
 
-    /// A packed copy of B for a GEMM by a weight matrix that the program does not change: an
-    /// inference program (not training, not batch-invariant — `dlg run` and `dlg serve` keep the
-    /// row-stable product — writing no state) whose B is a parameter, f32 on an AVX-512 CPU
-    /// (`PackedGemm`), and at least two rows of A; nil otherwise. Packed at the first run, again
-    /// whenever the shared state's `version` has moved (a training step, a checkpoint loaded).
-    /// One row (batch 1) stays on `GemmPlan.run`'s gemv, each thread reading the same half of
-    /// the weights as stored in every call (its own core's cache). (The comparison this was
-    /// decided on, MLP at batch 1: 0.015 ms on gemv against 0.025 packed, ran the gemv build with
-    /// the pool's threads spinning 65,536 times, as they do now, and the packed build with 2048;
-    /// it was not measured again with both at 65,536, so whether packing is slower at batch 1 is
-    /// not established.)
-    func packedWeights<T: KernelScalar>(_ plan: GemmPlan, _ b: Buffer, _: T.Type) -> PackedGemm? {
-        guard Self.packs(plan, b, in: program, writesState: writesState) else { return nil }
-        return PackedGemm(plan: plan, T.self)
+    /// A packed copy of B for a GEMM by a weight matrix: a program not batch-invariant (`dlg run`
+    /// and `dlg serve` keep the row-stable product) whose B is a parameter (state), f32 on an
+    /// AVX-512 CPU (`PackedGemm`), at least two rows of A, and no instruction before this one
+    /// writing B's storage; nil otherwise. The products by the same op(B) (the same parameter,
+    /// layout and sizes) share one packed copy. It is packed at the first such product of a run
+    /// after the shared state's `version` has moved — every run of a training program moves it
+    /// first (`Executor.run`), as does a checkpoint loaded — and read by the later ones of the
+    /// run. That copy stays true for the whole run: memory planning (MemoryPlanning.swift,
+    /// "In-place state updates") computes an optimizer update into the parameter's own storage
+    /// only after the old value's last read, and otherwise the update is copied over it after
+    /// the last instruction (`Executor.applyUpdates`); a writer of B's storage before the
+    /// product is excluded here. One row (batch 1) stays on `GemmPlan.run`'s gemv, each thread
+    /// reading the same half of the weights as stored in every call (its own core's cache). (The
+    /// comparison this was decided on, MLP at batch 1: 0.015 ms on gemv against 0.025 packed, ran
+    /// the gemv build with the pool's threads spinning 65,536 times, as they do now, and the
+    /// packed build with 2048; it was not measured again with both at 65,536, so whether packing
+    /// is slower at batch 1 is not established.)
+    func packedWeights<T: KernelScalar>(_ plan: GemmPlan, _ ins: Instruction, _ ib: Int, _: T.Type)
+        -> (gemm: PackedGemm, packedAt: PackedVersion)? {
+        guard let key = Self.packKey(plan, ins, ib, in: program) else { return nil }
+        if let (shared, version) = packedCopies[key] {
+            return PackedGemm(plan: plan, sharing: shared).map { ($0, version) }
+        }
+        guard let gemm = PackedGemm(plan: plan, T.self) else { return nil }
+        let version = PackedVersion()
+        packedCopies[key] = (gemm, version)
+        return (gemm, version)
     }
 
-    /// Whether `packedWeights` packs B for this product, short of the CPU and the element type.
-    static func packs(_ plan: GemmPlan, _ b: Buffer, in program: Program, writesState: Bool) -> Bool {
-        guard program.packsWeights, !program.training, !program.batchInvariant, !writesState, plan.m >= 2,
-              case .state = b.location else { return false }
-        return true
+    /// What identifies a packed copy: B's place in the state and op(B)'s layout and sizes.
+    struct PackKey: Hashable {
+        var offset: Int, transB: Bool, ldb: Int, k: Int, n: Int
     }
 
-    /// Bytes of the packed copy an instruction's product would make, for the executor's memory budget.
-    static func packedWeightBytes(_ ins: Instruction, in program: Program, writesState: Bool) -> Int {
+    /// The packed copy `packedWeights` would make B of instruction `ins` (operand `ib`) into,
+    /// short of the CPU and the element type; nil where it multiplies B as stored.
+    static func packKey(_ plan: GemmPlan, _ ins: Instruction, _ ib: Int, in program: Program) -> PackKey? {
+        let b = ins.inputs[ib]
+        guard program.packsWeights, !program.batchInvariant, plan.m >= 2, case .state(let offset) = b.location
+        else { return nil }
+        // No instruction before this one (in the run) writes B's storage: all products by it read the same values.
+        let here = program.instructions.firstIndex { $0.value == ins.value } ?? 0
+        for w in program.instructions[..<here] {
+            if case .state(let o) = w.output.location, o < offset + b.bytes, offset < o + w.output.bytes { return nil }
+        }
+        return PackKey(offset: offset, transB: plan.transB, ldb: plan.ldb, k: plan.k, n: plan.n)
+    }
+
+    /// The GEMM of an instruction (its own, or a fused region's head) that dlg's own products
+    /// may take, and the index of B.
+    static func gemmOf(_ ins: Instruction) -> (GemmPlan, b: Int, GemmAccumulation?)? {
         var kernel: Kernel? = ins.kernel
         if case .fused(let f) = ins.kernel { kernel = f.head }
-        guard case .gemm(let plan, _, let ib, nil)? = kernel, program.floatType != .f64,
-              Self.packs(plan, ins.inputs[ib], in: program, writesState: writesState) else { return 0 }
-        return PackedGemm.byteCount(plan)
+        guard case .gemm(let plan, _, let ib, let acc)? = kernel else { return nil }
+        return (plan, ib, acc)
     }
 
-    /// The call of a packed product: packs B when the state changed since it last did, then multiplies.
-    func packedGemmCall<T: KernelScalar>(_ gemm: PackedGemm, a: UnsafeMutablePointer<T>, b: UnsafeMutablePointer<T>,
-                                         bias: UnsafeMutablePointer<T>?, activation: UnaryFunction?,
-                                         output out: UnsafeMutablePointer<T>) -> Call {
+    /// Bytes of the packed copies the program's products would make, for the executor's memory
+    /// budget: one per packed op(B), however many products read it.
+    static func packedWeightBytes(_ program: Program) -> Int {
+        guard program.floatType == .f32 else { return 0 }
+        var keys = Set<PackKey>()
+        var bytes = 0
+        for ins in program.instructions {
+            guard let (plan, ib, _) = gemmOf(ins), let key = packKey(plan, ins, ib, in: program),
+                  keys.insert(key).inserted else { continue }
+            bytes += PackedGemm.byteCount(plan)
+        }
+        return bytes
+    }
+
+    /// Which of dlg's own products an instruction's GEMM (its own or its fused region's head) runs
+    /// as on this CPU, for `dlg dump --stage kernels`: "packed B" (a packed parameter) or "B packed
+    /// per call"; nil where it stays on OpenBLAS (or is not a GEMM).
+    static func ownProductKind(_ ins: Instruction, in program: Program) -> String? {
+        guard program.floatType == .f32, CPUFeatures.useAVX512, let (plan, ib, acc) = gemmOf(ins),
+              PackedGemm.runs(plan, Float.self) else { return nil }
+        if case .fused(let f) = ins.kernel {
+            // A region adding a bias and applying an activation as a packed product stores C.
+            if !f.headToScratch, packKey(plan, ins, ib, in: program) != nil,
+               let (bias, _) = gemmEpilogue(f.chain, inputs: ins.inputs.count, m: plan.m, n: plan.n, ldc: plan.ldc),
+               ins.inputs[bias].count == plan.n {
+                return "dlg's packed product: B a packed parameter, bias and activation as C is stored"
+            }
+            guard let own = ownHeadWorkspaceBytes(f, ins, in: program, threads: program.threads) else { return nil }
+            return own == 0 ? "dlg's packed product: B a packed parameter, then the loop" : "dlg's packed product: B packed per call, then the loop"
+        }
+        guard ownGemmAccumulates(acc) != nil else { return nil }
+        if packKey(plan, ins, ib, in: program) != nil { return "dlg's packed product: B a packed parameter" }
+        return streams(plan, ins, ib, in: program) ? "dlg's packed product: B packed per call" : nil
+    }
+
+    /// Whether dlg's own products take a GEMM with this accumulation, and whether they
+    /// accumulate: without one, or with β an immediate 0 or 1 (nil: OpenBLAS keeps it).
+    static func ownGemmAccumulates(_ acc: GemmAccumulation?) -> Bool? {
+        guard let acc else { return false }
+        if case .immediate(let c) = acc.beta, c == 0 || c == 1 { return c == 1 }
+        return nil
+    }
+
+    /// Whether a product with no packed parameter operand runs as `PackedGemm.run(plan:…)`,
+    /// packing op(B) per call, rather than on OpenBLAS (short of the CPU, the element type and
+    /// the workspace): in a program that packs weights and is not batch-invariant, with at least
+    /// 8 rows and 32 columns of C (below these a tile or a panel is mostly padding) and 64 inner
+    /// indices: the MLP's weight gradients at batch 32 (k = 32, the batch) with their optimizer
+    /// update fused ran at 123 GFLOP/s this way against 185 on OpenBLAS's row blocks (the update
+    /// following each block in cache; here it is a second pass over C), Benchmarks/README.md,
+    /// "dlg's own GEMM in training programs".
+    static func streams(_ plan: GemmPlan, _ ins: Instruction, _ ib: Int, in program: Program) -> Bool {
+        guard program.packsWeights, !program.batchInvariant, program.floatType == .f32,
+              packKey(plan, ins, ib, in: program) == nil else { return false }
+        return plan.m >= 8 && plan.n >= 32 && plan.k >= 64
+    }
+
+    /// Bytes of workspace an instruction's per-call packed product needs (0 where it has none):
+    /// a GEMM's, or a fused region's whose head is one — with the head's result in scratch after it.
+    static func streamedWorkspaceBytes(_ ins: Instruction, in program: Program, threads: Int) -> Int {
+        if case .fused(let f) = ins.kernel {
+            guard let own = ownHeadWorkspaceBytes(f, ins, in: program, threads: threads) else { return 0 }
+            guard f.headToScratch else { return own }
+            return FusedKernel.scratchOffset(ownWorkspace: own) + ins.output.count * MemoryLayout<Float>.stride
+        }
+        guard case .gemm(let plan, _, let ib, let acc) = ins.kernel, ownGemmAccumulates(acc) != nil,
+              streams(plan, ins, ib, in: program), PackedGemm.runs(plan, Float.self) else { return 0 }
+        return PackedGemm.workspaceCount(plan, threads: threads) * MemoryLayout<Float>.stride
+    }
+
+    /// For a fused region whose head is a GEMM that dlg's own products take (f32, AVX-512): the
+    /// workspace bytes its product needs (0 for a packed parameter); nil for any other head.
+    static func ownHeadWorkspaceBytes(_ f: FusedKernel, _ ins: Instruction, in program: Program, threads: Int) -> Int? {
+        guard f.chain.reduction == nil, case .gemm(let plan, _, let ib, nil)? = f.head, program.floatType == .f32,
+              PackedGemm.runs(plan, Float.self) else { return nil }
+        if packKey(plan, ins, ib, in: program) != nil { return 0 }
+        guard streams(plan, ins, ib, in: program) else { return nil }
+        return PackedGemm.workspaceCount(plan, threads: threads) * MemoryLayout<Float>.stride
+    }
+
+    /// The call of a packed product: packs B when the state changed since its copy was last
+    /// packed (by this product or another sharing the copy), then multiplies.
+    func packedGemmCall<T: KernelScalar>(_ packed: (gemm: PackedGemm, packedAt: PackedVersion), a: UnsafeMutablePointer<T>,
+                                         b: UnsafeMutablePointer<T>, bias: UnsafeMutablePointer<T>?, activation: UnaryFunction?,
+                                         accumulate: Bool, output out: UnsafeMutablePointer<T>) -> Call {
         let threads = self.threads, store = state
-        let packedAt = PackedVersion()
+        let (gemm, packedAt) = packed
         packedProducts += 1
         let (pa, pb, pbias) = (UnsafePointer(a), UnsafePointer(b), bias.map { UnsafePointer($0) })
         return {
@@ -374,7 +494,7 @@ extension Executor {
                 gemm.pack(b: pb, threads: threads)
                 packedAt.version = store.version
             }
-            gemm.run(a: pa, c: out, bias: pbias, activation: activation, threads: threads)
+            gemm.run(a: pa, c: out, bias: pbias, activation: activation, accumulate: accumulate, threads: threads)
         }
     }
 

@@ -128,11 +128,12 @@ public struct Program: Sendable {
     /// (not part of a compiled file); `dlg run` and `dlg serve` set it, so
     /// that an example's outputs do not depend on the batch it is in.
     public var batchInvariant = false
-    /// GEMMs by a parameter in an inference program that writes no state
-    /// multiply a copy of the weight matrix packed once (`PackedGemm`, f32 on
-    /// AVX-512 CPUs), with a fused bias and activation applied as C is stored.
-    /// Set false (before executors are made) to keep every GEMM on
-    /// `GemmPlan.run`, for comparisons; not part of a compiled file.
+    /// GEMMs by a parameter multiply a copy of the weight matrix packed once a
+    /// run (`PackedGemm`, f32 on AVX-512 CPUs), with a fused bias and activation
+    /// applied as C is stored, and other f32 GEMMs big enough pack op(B) per call
+    /// (`PackedGemm.run(plan:…)`; see `Executor.streams`). Set false (before
+    /// executors are made) to keep every GEMM on `GemmPlan.run` (OpenBLAS), for
+    /// comparisons; not part of a compiled file.
     public var packsWeights = true
 
     public func stateIndex(named name: String) -> Int? { state.firstIndex { $0.name == name } }

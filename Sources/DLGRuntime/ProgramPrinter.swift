@@ -33,7 +33,10 @@ public enum ProgramPrinter {
             if let l = ins.label { notes.append(l) }
             if !notes.isEmpty { head += "   # " + notes.joined(separator: "  ") }
             lines.append(head)
-            lines.append(indent + "      " + describe(ins.kernel, inputs: ins.inputs.count))
+            var kernel = describe(ins.kernel, inputs: ins.inputs.count)
+            // Where this CPU runs the GEMM on dlg's own kernel instead of OpenBLAS (chosen as executors bind it).
+            if let own = Executor.ownProductKind(ins, in: p) { kernel += " [\(own)]" }
+            lines.append(indent + "      " + kernel)
             var tail = indent + "      reads " + (ins.inputs.isEmpty ? "nothing" : ins.inputs.enumerated().map { "\($0.offset): \($0.element)" }.joined(separator: ", "))
             tail += "; workspace \(byteString(ins.workspace))"
             if let ip = ins.inPlace { tail += "; in place: \(ip)" }

@@ -22,8 +22,8 @@ public final class StateStore: @unchecked Sendable {
     /// training step), by `Executor.initializeState`, `setValues` and
     /// `setElement` on state, and by whoever writes through an entry's
     /// pointer (`markChanged()`). Executors that keep packed copies of
-    /// parameters (an inference program's weight matrices, `PackedGemm`)
-    /// pack them again when it has moved since they last did.
+    /// parameters (weight matrices, `PackedGemm`) pack them again when it has
+    /// moved since they last did — a training program's at every step.
     public private(set) var version: UInt64 = 0
 
     /// Records that entries' values may have changed (after writing through `Entry.pointer`).
