@@ -45,6 +45,8 @@ struct Export: ParsableCommand {
         popts.stage = .shapes
         popts.training = false
         popts.keepLoss = false
+        // ONNX has no fused LSTM recurrence of dlg's: the LSTM is written unrolled (MatMul, Slice, Sigmoid, …).
+        popts.unrollRecurrence = true
         popts.bindings = try options.bindings()
         let (graphOpt, diags, _) = Pipeline.compile(file, model: options.model, options: popts)
         report(diags, in: file)
