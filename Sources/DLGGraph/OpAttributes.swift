@@ -40,13 +40,15 @@ public enum Attributes: Hashable, Sendable, Codable {
     /// `allreduce_start`, `allreduce_wait`: which bucket of gradients (a data-parallel step's).
     case bucket(Int)
     indirect case fused(FusedAttributes)
+    /// `lstm_scan`, `lstm_scan_grad`: the direction of time.
+    case scan(ScanAttributes)
 
     public init() { self = .none }
 
     /// The cases, for declarations.
     public enum Kind: String, Sendable, Hashable {
         case none, source, param, constant, alpha, unaryGrad, axis, axes, reduce, shape, perm, slice, pad, oneHot, dtype
-        case matmul, conv, pool, dropout, bucket, fused
+        case matmul, conv, pool, dropout, bucket, fused, scan
     }
 
     public var kind: Kind {
@@ -72,6 +74,7 @@ public enum Attributes: Hashable, Sendable, Codable {
         case .dropout: .dropout
         case .bucket: .bucket
         case .fused: .fused
+        case .scan: .scan
         }
     }
 
@@ -138,6 +141,7 @@ public enum Attributes: Hashable, Sendable, Codable {
         case .fused(let a):
             return [("kind", .string(a.kind.rawValue)), ("region", .region(a.region)), ("dtype", .dtype(a.dtype)),
                     ("shape", .shape(a.shape))]
+        case .scan(let a): return a.reverse ? [("reverse", .bool(true))] : []
         }
     }
 
@@ -168,6 +172,7 @@ public enum Attributes: Hashable, Sendable, Codable {
     public var dropout: DropoutAttributes { guard case .dropout(let a) = self else { mismatch("dropout") }; return a }
     public var bucket: Int { guard case .bucket(let b) = self else { mismatch("bucket") }; return b }
     public var fused: FusedAttributes { guard case .fused(let a) = self else { mismatch("fused") }; return a }
+    public var scan: ScanAttributes { guard case .scan(let a) = self else { mismatch("scan") }; return a }
     /// The fused region, when these are a fused op's attributes.
     public var region: FusedRegion? { if case .fused(let a) = self { a.region } else { nil } }
 
@@ -393,5 +398,14 @@ public struct FusedAttributes: Hashable, Sendable, Codable {
         self.region = region
         self.dtype = dtype
         self.shape = shape
+    }
+}
+
+/// A recurrence over time steps (`lstm_scan` and its gradient).
+public struct ScanAttributes: Hashable, Sendable, Codable {
+    /// false: steps t = 0, 1, …, T−1; true: t = T−1, …, 0 (a bidirectional layer's backward direction).
+    public var reverse: Bool
+    public init(reverse: Bool = false) {
+        self.reverse = reverse
     }
 }

@@ -526,6 +526,9 @@ final class Writer {
             fail(n, "losses are not exported (an output that is a loss cannot be written)")
         case .dropout_mask:
             fail(n, "dropout is not part of the inference form")
+        case .lstm_scan, .lstm_scan_grad:
+            // `dlg export` elaborates recurrences unrolled (ElaborationOptions.unrollRecurrence).
+            fail(n, "internal error: export elaborates an LSTM unrolled, not as lstm_scan")
         case .allreduce, .allreduce_start, .allreduce_wait:
             fail(n, "collectives (data-parallel training) are not part of the inference form")
         case .fused:

@@ -36,6 +36,9 @@ public enum Op: String, CaseIterable, Sendable, Hashable, Codable {
     case causal_softmax
     case softmax_ce, sparse_softmax_ce, softmax_ce_grad, sparse_softmax_ce_grad
     case dropout_mask
+    /// An LSTM layer's recurrence over all its time steps as one op (the tape of states and
+    /// gates), and its backward to the gate pre-activations.
+    case lstm_scan, lstm_scan_grad
     /// The product of some axes' sizes, as a scalar (for symbolic batch sizes).
     case axis_size
     // Across the replicas of a data-parallel run

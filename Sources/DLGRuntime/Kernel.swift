@@ -69,6 +69,10 @@ public indirect enum Kernel: Sendable, Codable, Hashable {
     /// dlogits from (logits, targets or labels, dloss).
     case crossEntropyGradient(rows: Int, classes: Int, sparse: Bool)
     case dropoutMask(rate: Double, stream: Int)
+    /// An LSTM layer's recurrence (`LSTMScan.forward`): the tape from (xb, w_hh[, h0, c0]).
+    case lstmScan(LSTMScanGeometry)
+    /// Its backward (`LSTMScan.backward`): dpre from (tape, w_hh, dtape[, h0, c0]).
+    case lstmScanGradient(LSTMScanGeometry)
     /// A sum over the replicas of a data-parallel run, through the executor's `Collective`.
     case collective(CollectiveKernel)
     /// A fused region: an optional library kernel, then one elementwise loop.
@@ -98,6 +102,13 @@ public enum CollectiveKernel: String, Sendable, Codable, Hashable {
     case start
     /// Waits for the sum started on the operand (a bucket) and copies it to the output.
     case wait
+}
+
+/// An LSTM recurrence's sizes: B, T, H, the direction of time, and whether h0 and c0 are operands.
+public struct LSTMScanGeometry: Sendable, Codable, Hashable {
+    public var batch: Int, steps: Int, hidden: Int
+    public var reverse: Bool
+    public var initialStates: Bool
 }
 
 /// A softmax's rows: the shape viewed as [outer, n, inner] around its axis.
@@ -169,6 +180,10 @@ extension Kernel {
                 return plan.scratchBytes(threads: threads, elementSize: MemoryLayout<T>.stride)
             case .gemm(let plan, _, _, _):
                 return plan.workspaceCount(threads: threads) * MemoryLayout<T>.stride
+            case .lstmScan(let g):
+                return LSTMScan.forwardWorkspace(T.self, batch: g.batch, hidden: g.hidden, threads: threads) * MemoryLayout<T>.stride
+            case .lstmScanGradient(let g):
+                return LSTMScan.backwardWorkspace(T.self, batch: g.batch, hidden: g.hidden, threads: threads) * MemoryLayout<T>.stride
             case .fused(let f):
                 if let r = f.chain.reduction {
                     let outputs = FusedElementwiseKernel.Reduction(op: r.op, shape: f.chain.shape, axes: Set(r.axes)).count

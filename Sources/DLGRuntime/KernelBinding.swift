@@ -258,6 +258,22 @@ extension Executor {
                     throw ExecutionError(error.description)
                 }
             }
+        case .lstmScan(let g):
+            let (xb, whh) = (UnsafePointer(x[0]), UnsafePointer(x[1]))
+            let (h0, c0) = g.initialStates ? (UnsafePointer(x[2]), UnsafePointer(x[3])) : (nil, nil)
+            let scratch = workspace.assumingMemoryBound(to: T.self)
+            return {
+                LSTMScan.forward(xb: xb, whh: whh, h0: h0, c0: c0, tape: out, batch: g.batch, steps: g.steps, hidden: g.hidden,
+                                 reverse: g.reverse, workspace: scratch, threads: threads)
+            }
+        case .lstmScanGradient(let g):
+            let (tape, whh, dtape) = (UnsafePointer(x[0]), UnsafePointer(x[1]), UnsafePointer(x[2]))
+            let (h0, c0) = g.initialStates ? (UnsafePointer(x[3]), UnsafePointer(x[4])) : (nil, nil)
+            let scratch = workspace.assumingMemoryBound(to: T.self)
+            return {
+                LSTMScan.backward(tape: tape, whh: whh, h0: h0, c0: c0, dtape: dtape, dpre: out, batch: g.batch, steps: g.steps,
+                                  hidden: g.hidden, reverse: g.reverse, workspace: scratch, threads: threads)
+            }
         case .collective(let c):
             return try bindCollective(c, ins, inputs: x, output: out)
         case .fused(let f):

@@ -27,7 +27,7 @@ public enum KernelRule: Sendable, Hashable {
     case causalSoftmax, select, reverse
     case crossEntropy(sparse: Bool)
     case crossEntropyGradient(sparse: Bool)
-    case dropoutMask, fused
+    case dropoutMask, fused, lstmScan, lstmScanGradient
     case collective(CollectiveKernel)
 }
 
@@ -54,6 +54,7 @@ public enum KernelTable {
             .log_softmax_grad: .softmaxGradient(log: true), .softmax_ce: .crossEntropy(sparse: false),
             .sparse_softmax_ce: .crossEntropy(sparse: true), .softmax_ce_grad: .crossEntropyGradient(sparse: false),
             .sparse_softmax_ce_grad: .crossEntropyGradient(sparse: true), .dropout_mask: .dropoutMask, .fused: .fused,
+            .lstm_scan: .lstmScan, .lstm_scan_grad: .lstmScanGradient,
             .allreduce: .collective(.sum), .allreduce_start: .collective(.start), .allreduce_wait: .collective(.wait),
         ]
         t.merge(named) { _, new in new }
@@ -126,8 +127,17 @@ public enum KernelTable {
             return .crossEntropyGradient(rows: z.dropLast().reduce(1, *), classes: z.last!, sparse: sparse)
         case .dropoutMask: return .dropoutMask(rate: c.attrs.dropout.rate, stream: c.attrs.dropout.stream)
         case .fused: return try FusedLowering.kernel(c)
+        case .lstmScan: return .lstmScan(scanGeometry(c))
+        case .lstmScanGradient: return .lstmScanGradient(scanGeometry(c))
         case .collective(let k): return .collective(k)
         }
+    }
+
+    /// An lstm_scan's (or its gradient's) sizes: [B, T, ·] from its first operand, H from w_hh [4H, H].
+    static func scanGeometry(_ c: KernelContext) -> LSTMScanGeometry {
+        let x = c.shape(0)
+        return LSTMScanGeometry(batch: x[0], steps: x[1], hidden: c.shape(1)[1], reverse: c.attrs.scan.reverse,
+                                initialStates: c.inputs.count > (c.node.op == .lstm_scan ? 2 : 3))
     }
 
     static func layout(_ e: LayoutError) -> LoweringError { LoweringError(message: e.description) }

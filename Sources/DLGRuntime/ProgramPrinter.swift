@@ -107,6 +107,8 @@ public enum ProgramPrinter {
         case .softmax(let r, let log): return "\(log ? "log-softmax" : "softmax") of \(r.n) per row, \(r.outer)×\(r.inner) rows"
         case .softmaxGradient(let r, let log): return "\(log ? "log-softmax" : "softmax") gradient of \(r.n) per row, \(r.outer)×\(r.inner) rows"
         case .causalSoftmax(let outer, let q, let k): return "causal softmax of \(outer)×\(q) rows of \(k), keys j ≤ row i"
+        case .lstmScan(let g): return "LSTM recurrence, \(scan(g))"
+        case .lstmScanGradient(let g): return "LSTM recurrence backward, \(scan(g))"
         case .select(let integer): return "select a or b by \(integer ? "an i32" : "a") condition"
         case .reverseAxis(let r): return "reverse \(r.n) along the middle of \(r.outer)×\(r.n)×\(r.inner)"
         case .crossEntropy(let rows, let classes, let sparse): return "\(sparse ? "sparse " : "")softmax cross-entropy, \(rows) rows of \(classes)"
@@ -139,6 +141,11 @@ public enum ProgramPrinter {
             parts.append(loop)
             return parts.joined(separator: "; then ")
         }
+    }
+
+    /// An LSTM recurrence's sizes, as the printed program shows them.
+    static func scan(_ g: LSTMScanGeometry) -> String {
+        "B = \(g.batch), T = \(g.steps), H = \(g.hidden)" + (g.reverse ? ", reversed" : "") + (g.initialStates ? ", from h0 and c0" : "")
     }
 
     static func accumulation(_ acc: GemmAccumulation?) -> String {

@@ -45,6 +45,8 @@ struct Export: ParsableCommand {
         popts.stage = .shapes
         popts.training = false
         popts.keepLoss = false
+        // ONNX has no fused LSTM recurrence of dlg's: the LSTM is written unrolled (MatMul, Slice, Sigmoid, …).
+        popts.unrollRecurrence = true
         popts.bindings = try options.bindings()
         // The file keeps the model's structure: an embedding stays a Gather of its table, which
         // ONNX importers (dlg's among them) read as an embedding, not a Gather of a product.

@@ -19,9 +19,12 @@ private func lstmSource(steps t: Int, name: String = "tiny_lstm") -> SourceFile 
 }
 
 /// The model's graph after the passes up to `stage` (the training step with Adam from `grad` on), verified after every pass.
-private func lstm(steps t: Int, upTo stage: Stage, bindings: [String: Int] = [:],
+/// `unrolled`: the LSTM unrolled over its steps, as in step mode and ONNX export (the loops these
+/// tests print); otherwise one `lstm_scan`.
+private func lstm(steps t: Int, upTo stage: Stage, bindings: [String: Int] = [:], unrolled: Bool = true,
                   sourceLocation: SourceLocation = #_sourceLocation) throws -> Graph {
     var o = PipelineOptions()
+    o.unrollRecurrence = unrolled
     o.stage = stage
     o.bindings = bindings
     o.verify = true
@@ -108,6 +111,24 @@ private func lstm(steps t: Int, upTo stage: Stage, bindings: [String: Int] = [:]
         let steps = values.compactMap { $0["step"] as? [String: Any] }
         #expect(Set(steps.compactMap { $0["t"] as? Int }) == Set(0..<6))
         #expect(steps.filter { $0["role"] as? String == "h" }.count == 6)
+    }
+
+    /// Elaborated as a scan, the same LSTM is one `lstm_scan` and a slice of its tape: no loop, and a
+    /// dump that does not grow with T (its backward one `lstm_scan_grad` and one matmul for W_hh).
+    @Test func scanDumpHasOneOpPerLayer() throws {
+        for stage in [Stage.shapes, .grad] {
+            let g = try lstm(steps: 6, upTo: stage, unrolled: false)
+            #expect(g.loops.isEmpty)
+            let text = TextPrinter.print(g, options: PrintOptions(stage: stage.rawValue))
+            #expect(!text.contains("repeat t in"))
+            #expect(text.components(separatedBy: " = lstm_scan(").count - 1 == 1, "\(text)")
+            #expect(text.components(separatedBy: " = lstm_scan_grad(").count - 1 == (stage == .grad ? 1 : 0))
+            #expect(text.contains(": f32[B,6,24]"), "the tape [B, T, 6H]")
+            let longer = TextPrinter.print(try lstm(steps: 40, upTo: stage, unrolled: false), options: PrintOptions(stage: stage.rawValue))
+            #expect(longer.split(separator: "\n").count == text.split(separator: "\n").count)
+        }
+        let g = try lstm(steps: 6, upTo: .shapes, unrolled: false)
+        Snapshot.check(TextPrinter.print(g, options: PrintOptions(stage: "shapes", showCosts: true)), named: "tiny_lstm.scan.shapes")
     }
 
     /// Numbers in attributes: the integers and the text around them.

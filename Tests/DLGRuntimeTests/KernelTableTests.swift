@@ -73,6 +73,10 @@ import Testing
             case .softmax_ce_grad: out = try g.add(op, [input([2, 5]), input([2, 5]), input([2])])
             case .sparse_softmax_ce_grad: out = try g.add(op, [input([2, 5]), input([2], .i32), input([2])])
             case .dropout_mask: out = try g.add(op, [input([2, 3])], .dropout(DropoutAttributes(rate: 0.5, stream: 0)))
+            case .lstm_scan: out = try g.add(op, [input([2, 3, 8]), input([8, 2])])
+            case .lstm_scan_grad:
+                out = try g.add(op, [input([2, 3, 12]), input([8, 2]), input([2, 3, 12]), input([2, 2]), input([2, 2])],
+                                .scan(ScanAttributes(reverse: true)))
             case .fused:
                 let x = input([2, 3]), b = input([3])
                 let add = FusedRegion.Step(op: .add, operands: [.input(0), .input(1)], attrs: .none,

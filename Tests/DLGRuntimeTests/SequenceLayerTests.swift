@@ -260,9 +260,12 @@ import Testing
         expectClose(got, expected, tolerance: 1e-10)
     }
 
-    /// A 2-layer LSTM language model, compiled to its plan (training step or forward).
-    static func plannedLSTM(steps t: Int, batch: Int, vocab: Int, embedding: Int, units: Int, training: Bool) throws -> Graph {
+    /// A 2-layer LSTM language model, compiled to its plan (training step or forward); `unrolled`:
+    /// the recurrence unrolled over the steps rather than one `lstm_scan` per layer.
+    static func plannedLSTM(steps t: Int, batch: Int, vocab: Int, embedding: Int, units: Int, training: Bool,
+                            unrolled: Bool = false) throws -> Graph {
         var o = PipelineOptions()
+        o.unrollRecurrence = unrolled
         o.stage = .planned
         o.training = training
         o.differentiate = training
@@ -280,14 +283,14 @@ import Testing
         return try #require(graph, "\(diags.all.map(\.message))")
     }
 
-    /// Backpropagation through the unrolled steps stays linear in T: the steps' slices of the
+    /// Backpropagation through the unrolled steps (step mode's and ONNX export's form) stays linear in T: the steps' slices of the
     /// input projection get one concat of their gradients, not a zero-padded copy each (the
     /// slice_grad left are the first step's gates when the states start at zero: as many at
     /// any T), so the bytes of all values double when T doubles.
     @Test func unrolledRecurrenceStaysLinear() throws {
         var bytes: [Int] = [], padded: [Int] = []
         for t in [16, 32] {
-            let g = try Self.plannedLSTM(steps: t, batch: 4, vocab: 16, embedding: 8, units: 32, training: true)
+            let g = try Self.plannedLSTM(steps: t, batch: 4, vocab: 16, embedding: 8, units: 32, training: true, unrolled: true)
             padded.append(g.nodes.filter { $0.op == .slice_grad }.count)
             bytes.append(try #require(g.plan).noReuseBytes)
         }
@@ -295,7 +298,7 @@ import Testing
         #expect(Double(bytes[1]) <= 2.1 * Double(bytes[0]), "value bytes \(bytes[0]) at T = 16, \(bytes[1]) at T = 32")
     }
 
-    /// The recurrent weight's gradient is one GEMM over all steps (pass join-matmul-sums), not
+    /// Unrolled, the recurrent weight's gradient is one GEMM over all steps (pass join-matmul-sums), not
     /// one [4H, H] product per step summed: the training step computes as many [4H, H] values at
     /// T = 48 as at T = 12, and its arena at B = 1 stays below the bytes of the per-step products it
     /// replaced, (T − 1)·4H·H floats per layer (before, the schedule kept them all alive:
@@ -304,7 +307,7 @@ import Testing
         let h = 32, layers = 2
         var counts: [Int] = []
         for t in [12, 48] {
-            let g = try Self.plannedLSTM(steps: t, batch: 1, vocab: 16, embedding: 8, units: h, training: true)
+            let g = try Self.plannedLSTM(steps: t, batch: 1, vocab: 16, embedding: 8, units: h, training: true, unrolled: true)
             let plan = try #require(g.plan)
             counts.append(g.nodes.filter { !$0.decl.isSource && $0.type.shape.knownDims == [4 * h, h] }.count)
             let products = layers * (t - 1) * 4 * h * h * 4

@@ -19,14 +19,18 @@ public struct ElaborationOptions: Sendable {
     /// The float type of a model that declares none (integer inputs only: its embedding tables
     /// and `one_hot`s), as PyTorch's `torch.set_default_dtype`; f32 unless set.
     public var defaultFloatType: DType
+    /// Every recurrent layer unrolled over its time steps into ordinary ops, an LSTM's too (which
+    /// otherwise becomes one `lstm_scan` per layer and direction): what ONNX export writes.
+    public var unrollRecurrence: Bool
     public init(training: Bool = true, bindings: [String: Int] = [:], replicas: Int = 1, syncBatchnorm: Bool = false,
-                step: StepMode? = nil, defaultFloatType: DType = .f32) {
+                step: StepMode? = nil, defaultFloatType: DType = .f32, unrollRecurrence: Bool = false) {
         self.training = training
         self.bindings = bindings
         self.replicas = replicas
         self.syncBatchnorm = syncBatchnorm
         self.step = step
         self.defaultFloatType = defaultFloatType
+        self.unrollRecurrence = unrollRecurrence
     }
 }
 

@@ -40,9 +40,12 @@ enum Recurrent {
 }
 
 extension Elaborator {
-    /// A recurrent layer unrolled over its (known) time steps at compile time: each step's ops
-    /// are ordinary graph ops, so backpropagation through time is the ordinary reverse-mode
-    /// pass. The input projection of every step is one GEMM over [B·T, I] before the loop.
+    /// A recurrent layer over its (known) time steps. The input projection of every step is one
+    /// GEMM over [B·T, I] first. An LSTM's recurrence is then one `lstm_scan` per layer and
+    /// direction, whose tape [B, T, 6H] (each step's h, c and gates) the layer's outputs are
+    /// slices of. A GRU's and an RNN's — and an LSTM's in step mode or when the options ask for it
+    /// (ONNX export) — are unrolled at compile time: each step's ops are ordinary graph ops, so
+    /// backpropagation through time is the ordinary reverse-mode pass.
     func recurrent(_ c: BoundCall, _ cell: RecurrentCell) -> Value {
         let kind = cell.rawValue
         let layer = layerName(kind: kind, createsParameters: true, explicit: explicitName(c))
@@ -91,6 +94,7 @@ extension Elaborator {
         let bound = 1 / Double(h).squareRoot()
         let initializer = Initializer.uniform(-bound, bound)
         var params: [ValueID] = []
+        let scan = cell == .lstm && !isStepping && !options.unrollRecurrence
         let out: Value = withLabel(layer) {
             defer { graph.repeating = nil }
             let what = "\(kind) '\(layer)'"
@@ -109,11 +113,17 @@ extension Elaborator {
                                                                         steps: [1, 1, 1]))) else { return nil }
                 return op(.reshape, [row], .shape(Shape([d[0], .known(h)])))
             }
+            /// Steps t, columns lo..<hi of an LSTM's tape [B, T, 6H] (h is columns 0..<H).
+            func tapePart(_ tape: ValueID, _ t: Range<Int>, _ lo: Int, _ hi: Int) -> ValueID? {
+                op(.slice, [tape], .slice(SliceAttributes(starts: [0, t.lowerBound, lo], ends: [Int.max, t.upperBound, hi],
+                                                          steps: [1, 1, 1])))
+            }
             var input = x, inFeatures = features
             var finals: [ValueID] = []
             var stepFinals: [String: [ValueID]] = [:]
             for l in 0..<layers {
                 var outputs: [[ValueID]] = []
+                var tapes: [ValueID] = []
                 finals = []
                 for dir in 0..<dirs {
                     let suffix = "_l\(l)" + (dir == 1 ? "_reverse" : "")
@@ -133,6 +143,26 @@ extension Elaborator {
                           let xb = op(.bias_add, [proj, bias], .axis(2)) else { return .poison }
                     let k = l * dirs + dir
                     var hPrev = state("h0", k), cPrev = state("c0", k)
+                    if scan {
+                        // One op for all steps; it takes h0 and c0 both or neither (zeros for one not given).
+                        var operands = [xb, whh]
+                        if hPrev != nil || cPrev != nil {
+                            let zero = scalar(0, like: xb, at: rg)
+                            guard let h0 = hPrev ?? op(.broadcast_to, [zero], .shape(Shape([d[0], .known(h)]))),
+                                  let c0 = cPrev ?? op(.broadcast_to, [zero], .shape(Shape([d[0], .known(h)]))) else { return .poison }
+                            operands += [h0, c0]
+                        }
+                        guard let tape = op(.lstm_scan, operands, .scan(ScanAttributes(reverse: dir == 1))) else { return .poison }
+                        tapes.append(tape)
+                        // The final state: h at the last step processed (forward T−1, backward 0).
+                        let last = dir == 0 ? steps - 1 : 0
+                        if l == layers - 1, !sequences {
+                            guard let hl = tapePart(tape, last..<(last + 1), 0, h),
+                                  let hn = op(.reshape, [hl], .shape(Shape([d[0], .known(h)]))) else { return .poison }
+                            finals.append(hn)
+                        }
+                        continue
+                    }
                     var hs = [ValueID?](repeating: nil, count: steps)
                     let loop = beginLoop(layer: layer, l: l, reverse: dir == 1, steps: steps)
                     for s in 0..<steps {
@@ -197,7 +227,17 @@ extension Elaborator {
                     stepFinals["h0", default: []].append(hPrev!)
                     if let cPrev { stepFinals["c0", default: []].append(cPrev) }
                 }
-                if l < layers - 1 || sequences {
+                if scan, l < layers - 1 || sequences {
+                    // [B, T, directions·H]: the h part of each direction's tape, directions side by side.
+                    var joined: [ValueID] = []
+                    for tape in tapes {
+                        guard let seq = tapePart(tape, 0..<steps, 0, h) else { return .poison }
+                        joined.append(seq)
+                    }
+                    guard let next = joined.count == 1 ? joined[0] : op(.concat, joined, .axis(2)) else { return .poison }
+                    input = next
+                    inFeatures = dirs * h
+                } else if l < layers - 1 || sequences {
                     // [B, T, directions·H]: each step's h as [B, 1, H] joined over time, directions side by side.
                     var joined: [ValueID] = []
                     for hs in outputs {

@@ -12,8 +12,8 @@ import DLGGraph
 ///    computed straight into the parameter's own storage;
 /// 3. offsets: buffers largest first, each at the lowest offset that does not
 ///    overlap a placed buffer live at the same time (greedy by size), or in
-///    order of their start of life, or longest-lived first, when that packs
-///    tighter.
+///    order of their start of life, or longest-lived first, or by size with one
+///    of the eight largest first, when that packs tighter.
 public struct MemoryPlanning: GraphPass {
     public var name: String { "memory-planning" }
     public var summary: String { "liveness, in-place reuse and arena offsets (greedy by size)" }
@@ -35,7 +35,11 @@ public struct MemoryPlanning: GraphPass {
            order of their start of life (largest first among equals) when that gives
            a smaller arena (a chain of buffers each born as the one before dies, like
            an unrolled recurrence's steps), or longest-lived first (largest first among
-           equals) when that gives a smaller one still.
+           equals) when that gives a smaller one still, or by size with one of the eight
+           largest classes moved to the front when that does (two large buffers of one
+           size that never live together otherwise share an offset, which can leave no
+           room for a third live beside each: an LSTM's scan tapes around the next layer's
+           input projection).
         """
     }
     public static let alignment = 64
@@ -194,6 +198,16 @@ public struct MemoryPlanning: GraphPass {
             let byLife = classes.sorted { (-life($0), -classBytes[$0]!, $0) < (-life($1), -classBytes[$1]!, $1) }
             let other = place(byLife)
             if other.arena < arena { (offsetOf, arena) = other }
+        }
+        // Still above: the size order with one of the few largest classes placed first. Two large
+        // buffers of one size that never live together share an offset in the size order, which can
+        // leave no room for a third live beside each of them (an LSTM's scan tapes, [B, T, 6H], and
+        // the next layer's [B, T, 4H] input projection between them: 88 MiB where 80 suffice).
+        if arena > maxLive {
+            for r in classes.prefix(8) where arena > maxLive {
+                let other = place([r] + classes.filter { $0 != r })
+                if other.arena < arena { (offsetOf, arena) = other }
+            }
         }
         var placements: [ValueID: MemoryPlan.Placement] = [:]
         var noReuse = 0

@@ -35,6 +35,8 @@ public struct PipelineOptions: Sendable {
     public var step: StepMode?
     /// The float type of a model that declares none (`ElaborationOptions.defaultFloatType`).
     public var defaultFloatType: DType = .f32
+    /// Recurrent layers unrolled, an LSTM's too (`ElaborationOptions.unrollRecurrence`; ONNX export).
+    public var unrollRecurrence = false
     public var verify = false
     public var disabled: Set<String> = []
     public init() {}
@@ -106,7 +108,8 @@ public enum Pipeline {
         let r = Frontend.compile(file, model: model,
                                  options: ElaborationOptions(training: options.training, bindings: options.bindings,
                                                              replicas: options.replicas, syncBatchnorm: options.syncBatchnorm,
-                                                             step: options.step, defaultFloatType: options.defaultFloatType))
+                                                             step: options.step, defaultFloatType: options.defaultFloatType,
+                                                             unrollRecurrence: options.unrollRecurrence))
         guard var g = r.graph, !r.hasErrors else { return (nil, r.diagnostics, []) }
         g.bindings = options.bindings
         if !options.keepLoss { g.loss = nil }

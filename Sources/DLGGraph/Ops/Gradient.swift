@@ -371,6 +371,63 @@ public enum Gradients {
         return [dz, dt]
     }
 
+    /// lstm_scan: `lstm_scan_grad` gives the gradient of every step's gate pre-activations (xb's),
+    /// and of h0 and c0 in an extra row when they are operands. W_hh's is one product over all
+    /// steps, dW_hh = Σ_t dpre_tᵀ·h_prev(t), with h_prev the tape's h part shifted by one step
+    /// (h0, or zeros, at the first step processed): [4H, B·T]·[B·T, H] as one GEMM when B is
+    /// known, per batch element and summed when it is a symbol.
+    public static let lstmScan: VJPRule = { e, n, g throws(ShapeError) in
+        let states = n.inputs.count == 4
+        let whh = n.inputs[1]
+        let tape = e.type(n.id)
+        guard let td = tape.dims, td.count == 3, let steps = td[1].value, let h = e.type(whh).dims?[1].value else {
+            throw ShapeError(.scanOperand(role: "the tape", expected: "[B, T, 6·H] with known T and H", got: tape), what: n.op.rawValue)
+        }
+        let b = td[0]
+        let reverse = n.attrs.scan.reverse
+        /// Steps `t` and columns `c` of a [B, T, n] value.
+        func part(_ v: ValueID, _ t: Range<Int>?, _ c: Range<Int>?) throws(ShapeError) -> ValueID {
+            let a = SliceAttributes(starts: [0, t?.lowerBound ?? 0, c?.lowerBound ?? 0],
+                                    ends: [Int.max, t?.upperBound ?? Int.max, c?.upperBound ?? Int.max], steps: [1, 1, 1])
+            return try e.emit(.slice, [v], .slice(a))
+        }
+        func reshape(_ v: ValueID, _ dims: [Dim]) throws(ShapeError) -> ValueID { try e.emit(.reshape, [v], .shape(Shape(dims))) }
+        let dpre = try e.emit(.lstm_scan_grad, [n.id, whh, g] + n.inputs.dropFirst(2), n.attrs)
+        let dxb = states ? try part(dpre, 0..<steps, nil) : dpre
+        var out: [ValueID?] = [e.needs(0) ? dxb : nil, nil]
+        if states {
+            // Row T: dh0 | dc0 | zeros.
+            for (i, cols) in [(2, 0..<h), (3, h..<(2 * h))] {
+                out.append(e.needs(i) ? try reshape(try part(dpre, steps..<(steps + 1), cols), [b, .known(h)]) : nil)
+            }
+        }
+        if e.needs(1) {
+            // The state each step starts from: h0 or zeros at the first step processed, else the
+            // neighbouring step's h.
+            let first: ValueID
+            if states {
+                first = try reshape(n.inputs[2], [b, .known(1), .known(h)])
+            } else {
+                first = try e.emit(.broadcast_to, [e.scalar(0, like: n.id)], .shape(Shape([b, .known(1), .known(h)])))
+            }
+            var parts = [first]
+            if steps > 1 {
+                let hs = try part(n.id, reverse ? 1..<steps : 0..<(steps - 1), 0..<h)
+                parts = reverse ? [hs, first] : [first, hs]
+            }
+            let hPrev = parts.count == 1 ? first : try e.emit(.concat, parts, .axis(1))
+            if let bn = b.value {
+                let rows = Dim.known(bn * steps)
+                out[1] = try e.emit(.matmul, [try reshape(dxb, [rows, .known(4 * h)]), try reshape(hPrev, [rows, .known(h)])],
+                                    .matmul(MatmulAttributes(transposeA: true)))
+            } else {
+                let perBatch = try e.emit(.matmul, [dxb, hPrev], .matmul(MatmulAttributes(transposeA: true)))
+                out[1] = try e.emit(.reduce_sum, [perBatch], .reduce(ReduceAttributes(axes: [0])))
+            }
+        }
+        return out
+    }
+
     public static let sparseSoftmaxCE: VJPRule = { e, n, g throws(ShapeError) in
         [e.needs(0) ? try e.emit(.sparse_softmax_ce_grad, [n.inputs[0], n.inputs[1], g]) : nil, nil]
     }

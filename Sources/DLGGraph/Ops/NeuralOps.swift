@@ -302,6 +302,42 @@ let neuralOps: [OpDecl] = [
                guard r >= 0, r < 1 else { throw ctx.fail(.dropoutRate(r)) }
                return ctx.inputs[0]
            }),
+    OpDecl(.lstm_scan, arity: .atLeast(2), fusion: .opaque, attributes: .scan, scanSpecs, defaults: .scan(ScanAttributes()),
+           doc: """
+           An LSTM layer's recurrence over all its time steps in one kernel. xb [B, T, 4H] holds the gate \
+           pre-activations from the input (x·W_ihᵀ + b_ih + b_hh), w_hh [4H, H] the recurrent weights \
+           (PyTorch's weight_hh, gates i, f, g, o in that order, gate q's unit j at column q·H + j of xb), \
+           and the optional h0, c0 [B, H] the state before the first step (both or neither; zeros when \
+           absent). Each step computes a = xb_t + h_prev·W_hhᵀ, i = σ(a_i), f = σ(a_f), g = tanh(a_g), \
+           o = σ(a_o), c = f⊙c_prev + i⊙g, h = o⊙tanh(c), for t = 0 … T−1, or T−1 … 0 with `reverse` (then \
+           the previous step is t+1). The result is the tape [B, T, 6H]: for each (b, t) the 6H values h_t | \
+           c_t | i_t | f_t | g_t | o_t. The layer's outputs are slices of it; the backward pass reads the \
+           states and gates from it. Its gradient is `lstm_scan_grad` for xb, h0 and c0, and one matmul \
+           over all steps for w_hh.
+           """,
+           flops: { ctx in
+               // Per (b, t): the recurrent product 2·H·4H, and the cell's elementwise math.
+               let x = ctx.inputs[0], h = ctx.inputs[1][1]
+               return x[0] * x[1] * (8 * h * h + 20 * h)
+           },
+           vjp: Gradients.lstmScan,
+           inferType: lstmScanType),
+    OpDecl(.lstm_scan_grad, arity: .atLeast(3), fusion: .opaque, attributes: .scan, scanSpecs, defaults: .scan(ScanAttributes()),
+           doc: """
+           Backward of lstm_scan from (tape, w_hh, dtape[, h0, c0]), processing the steps in reverse \
+           order: the gradient of the gate pre-activations, dpre [B, T, 4H] (the gradient of xb), from \
+           dtape [B, T, 6H], the gradient of the loss with respect to the tape of which only the h and c \
+           parts are read (the gate activations are internal to the recurrence: nothing outside it uses \
+           them, and their part of dtape is ignored). With h0 and c0 the result is [B, T+1, 4H]: row T of \
+           each batch element holds dh0 (H), dc0 (H) and 2H zeros. W_hh's gradient is not computed here \
+           (lstm_scan's gradient rule makes it one matmul). A gradient op: it has no gradient rule.
+           """,
+           flops: { ctx in
+               // Per (b, t): dh = dpre·W_hh (2·4H·H) and the cell's backward.
+               let x = ctx.inputs[0], h = ctx.inputs[1][1]
+               return x[0] * x[1] * (8 * h * h + 25 * h)
+           },
+           inferType: lstmScanType),
 ]
 
 @Sendable func softmaxType(_ ctx: ShapeContext) throws(ShapeError) -> TensorType {
@@ -309,4 +345,44 @@ let neuralOps: [OpDecl] = [
     let d = try ctx.dims(0)
     _ = try ctx.axis(ctx.attrs.axis, rank: d.count)
     return ctx.inputs[0]
+}
+
+let scanSpecs = [
+    AttributeSpec("reverse", "bool", default: "false", "run the steps from t = T−1 down to 0 (a bidirectional layer's backward direction)"),
+]
+
+/// lstm_scan(xb [B, T, 4H], w_hh [4H, H][, h0, c0 [B, H]]) → the tape [B, T, 6H];
+/// lstm_scan_grad(tape [B, T, 6H], w_hh, dtape [B, T, 6H][, h0, c0]) → dpre [B, T, 4H], or
+/// [B, T+1, 4H] with the initial states (their gradients in the extra row).
+@Sendable func lstmScanType(_ ctx: ShapeContext) throws(ShapeError) -> TensorType {
+    let backward = ctx.op == .lstm_scan_grad
+    let fixed = backward ? 3 : 2
+    guard ctx.inputs.count == fixed || ctx.inputs.count == fixed + 2 else {
+        throw ctx.fail(.scanStates(count: ctx.inputs.count, op: ctx.op))
+    }
+    let d = try ctx.requireSameDType()
+    guard d.isFloat else { throw ctx.fail(.notFloat(ctx.inputs[0], expected: "floating-point tensors")) }
+    let w = try ctx.dims(1, rank: 2, role: "w_hh")
+    let h = try ctx.known(w[1], "the hidden size (the columns of w_hh)")
+    guard h > 0, w[0] == .known(4 * h) else {
+        throw ctx.fail(.scanOperand(role: "w_hh", expected: "[4·H, H] (the four gates' rows, H its columns)", got: ctx.inputs[1]))
+    }
+    let role = backward ? "the tape" : "the gate pre-activations xb"
+    let width = (backward ? 6 : 4) * h
+    let x = try ctx.dims(0, rank: 3, role: role)
+    guard x[2] == .known(width), x[1] != .known(0) else {
+        throw ctx.fail(.scanOperand(role: role, expected: "[B, T, \(width)] (\(backward ? 6 : 4)·H, H = \(h) from w_hh) with T ≥ 1",
+                                    got: ctx.inputs[0]))
+    }
+    if backward, ctx.inputs[2].shape != ctx.inputs[0].shape {
+        throw ctx.fail(.scanOperand(role: "dtape", expected: "the tape's shape \(ctx.inputs[0].shape)", got: ctx.inputs[2]))
+    }
+    let state = Shape([x[0], .known(h)])
+    for (i, name) in [(fixed, "h0"), (fixed + 1, "c0")] where i < ctx.inputs.count && ctx.inputs[i].shape != state {
+        throw ctx.fail(.scanOperand(role: name, expected: "\(state) ([B, H])", got: ctx.inputs[i]))
+    }
+    if !backward { return TensorType(d, Shape([x[0], x[1], .known(6 * h)])) }
+    guard ctx.inputs.count > fixed else { return TensorType(d, Shape([x[0], x[1], .known(4 * h)])) }
+    let steps = try ctx.known(x[1], "the step count of a scan with initial states")
+    return TensorType(d, Shape([x[0], .known(steps + 1), .known(4 * h)]))
 }

@@ -65,6 +65,11 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
     case targetsDType(TensorType, logits: TensorType)
     case targetsShape(TensorType, logits: TensorType)
     case dropoutRate(Double)
+    // MARK: Recurrences
+    /// An operand of `lstm_scan`/`lstm_scan_grad` without the shape the others imply.
+    case scanOperand(role: String, expected: String, got: TensorType)
+    /// `lstm_scan` with h0 but no c0 (or c0 but no h0).
+    case scanStates(count: Int, op: Op)
     // MARK: Fused regions and gradients
     case emptyRegion
     case regionInput(step: Int, input: Int, count: Int)
@@ -122,6 +127,8 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
         case targetsDType = "targets-dtype"
         case targetsShape = "targets-shape"
         case dropoutRate = "dropout-rate"
+        case scanOperand = "scan-operand"
+        case scanStates = "scan-states"
         case emptyRegion = "empty-region"
         case regionInput = "region-input"
         case regionOrder = "region-order"
@@ -181,6 +188,8 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
         case .targetsDType: .targetsDType
         case .targetsShape: .targetsShape
         case .dropoutRate: .dropoutRate
+        case .scanOperand: .scanOperand
+        case .scanStates: .scanStates
         case .emptyRegion: .emptyRegion
         case .regionInput: .regionInput
         case .regionOrder: .regionOrder
@@ -245,6 +254,9 @@ public enum ShapeMessage: DiagnosticCatalog, Hashable {
         case .targetsDType(let t, let z): "targets \(t) and logits \(z) have different dtypes"
         case .targetsShape(let t, let z): "targets \(t) must have the shape of the logits \(z)"
         case .dropoutRate(let r): "rate must be in [0, 1), got \(formatNumber(r))"
+        case .scanOperand(let role, let expected, let t): "\(role) must be \(expected), got \(t)"
+        case .scanStates(let n, let op):
+            "\(op.rawValue) takes its initial states h0 and c0 both or neither: \(n) operands, expected \(op == .lstm_scan ? "2 or 4" : "3 or 5")"
         case .emptyRegion: "a fused op needs a non-empty region"
         case .regionInput(let k, let i, let n): "step \(k) reads input \(i) of \(n)"
         case .regionOrder(let k, let j): "step \(k) reads step \(j), which does not come before it"
@@ -352,6 +364,9 @@ extension ShapeMessage {
             .targetsDType(TensorType(.f64, [8, 10]), logits: TensorType(.f32, [8, 10])),
             .targetsShape(TensorType(.f32, [8, 5]), logits: TensorType(.f32, [8, 10])),
             .dropoutRate(1),
+            .scanOperand(role: "w_hh", expected: "[4·H, H] = [64, 16] (H from the gate pre-activations [B, T, 64])",
+                         got: TensorType(.f32, [64, 32])),
+            .scanStates(count: 3, op: .lstm_scan),
             .emptyRegion,
             .regionInput(step: 1, input: 3, count: 2),
             .regionOrder(step: 1, reads: 2),
