@@ -113,7 +113,8 @@ public enum LSTMTiles {
             return
         }
         let t = PackedProduct.Tile(packed: panel, k: k, aColumnStride: 1, ldc: 32, width: 32, addBias: false,
-                                   bias0: Vector16(), bias1: Vector16(), relu: false)
+                                   bias0: Vector16(), bias1: Vector16(), relu: false,
+                                   accumulate: false)
         if height > 4 {
             t.rows8(a: a, aRowStride: aRowStride, height: height, c: scratch)
         } else {
