@@ -74,7 +74,14 @@ public enum LSTMScan {
 
     // MARK: Entry points
 
+    // The entry points are generic but not inlinable: `@_specialize` gives each a
+    // Float and a Double body (specialized through the whole call tree), which
+    // the generic entry jumps to (unspecialized, SIMD16<T> arithmetic goes
+    // through witness tables: the portable path took 260 ms instead of a few).
+
     /// Runs the recurrence, writing every element of `tape` (batch·steps·6·hidden).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func forward<T: KernelScalar>(xb: UnsafePointer<T>, whh: UnsafePointer<T>, h0: UnsafePointer<T>?, c0: UnsafePointer<T>?,
                                                 tape: UnsafeMutablePointer<T>, batch: Int, steps: Int, hidden: Int, reverse: Bool,
                                                 workspace: UnsafeMutablePointer<T>, threads: Int) {
@@ -83,6 +90,8 @@ public enum LSTMScan {
     }
 
     /// The gradient w.r.t. the gate pre-activations (and dh0/dc0), writing every element of `dpre`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func backward<T: KernelScalar>(tape: UnsafePointer<T>, whh: UnsafePointer<T>, h0: UnsafePointer<T>?, c0: UnsafePointer<T>?,
                                                  dtape: UnsafePointer<T>, dpre: UnsafeMutablePointer<T>, batch: Int, steps: Int, hidden: Int,
                                                  reverse: Bool, workspace: UnsafeMutablePointer<T>, threads: Int) {

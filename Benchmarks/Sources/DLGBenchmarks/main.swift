@@ -10,7 +10,7 @@ struct Benchmarks: ParsableCommand {
         abstract: "Release-build benchmarks of dlg's compiler and kernels.",
         subcommands: [FrontendBenchmark.self, AutodiffBenchmark.self,
                       GemmBenchmark.self, ConvBenchmark.self, ElementwiseBenchmark.self,
-                      CompileBenchmark.self, FusionBenchmark.self, AllreduceBenchmark.self])
+                      CompileBenchmark.self, FusionBenchmark.self, AllreduceBenchmark.self, LSTMScanBenchmark.self])
 }
 
 // As `dlg` does: OpenBLAS's AVX-512/AVX2 kernels where it fell back to its generic ones
