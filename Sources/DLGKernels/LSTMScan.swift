@@ -84,9 +84,9 @@ public enum LSTMScan {
     @_specialize(where T == Double)
     public static func forward<T: KernelScalar>(xb: UnsafePointer<T>, whh: UnsafePointer<T>, h0: UnsafePointer<T>?, c0: UnsafePointer<T>?,
                                                 tape: UnsafeMutablePointer<T>, batch: Int, steps: Int, hidden: Int, reverse: Bool,
-                                                workspace: UnsafeMutablePointer<T>, threads: Int) {
+                                                workspace: UnsafeMutablePointer<T>, threads: Int, rowStable: Bool = false) {
         forward(xb: xb, whh: whh, h0: h0, c0: c0, tape: tape, batch: batch, steps: steps, hidden: hidden, reverse: reverse,
-                workspace: workspace, threads: threads, fast: usesAVX512(T.self))
+                workspace: workspace, threads: threads, fast: usesAVX512(T.self) && !rowStable, rowStable: rowStable)
     }
 
     /// The gradient w.r.t. the gate pre-activations (and dh0/dc0), writing every element of `dpre`.
@@ -94,16 +94,19 @@ public enum LSTMScan {
     @_specialize(where T == Double)
     public static func backward<T: KernelScalar>(tape: UnsafePointer<T>, whh: UnsafePointer<T>, h0: UnsafePointer<T>?, c0: UnsafePointer<T>?,
                                                  dtape: UnsafePointer<T>, dpre: UnsafeMutablePointer<T>, batch: Int, steps: Int, hidden: Int,
-                                                 reverse: Bool, workspace: UnsafeMutablePointer<T>, threads: Int) {
+                                                 reverse: Bool, workspace: UnsafeMutablePointer<T>, threads: Int, rowStable: Bool = false) {
         backward(tape: tape, whh: whh, h0: h0, c0: c0, dtape: dtape, dpre: dpre, batch: batch, steps: steps, hidden: hidden,
-                 reverse: reverse, workspace: workspace, threads: threads, fast: usesAVX512(T.self))
+                 reverse: reverse, workspace: workspace, threads: threads, fast: usesAVX512(T.self) && !rowStable, rowStable: rowStable)
     }
 
     /// `forward` on the path `fast` names (true: the AVX-512 f32 tiles, only when
-    /// `usesAVX512(T.self)`; false: the portable path).
+    /// `usesAVX512(T.self)`; false: the portable path). `rowStable` (a batch-invariant
+    /// program's, `dlg run` and `dlg serve`): the portable path with every step's product
+    /// row-stable (`GemmPlan.runRowStable`), so a sequence's result does not depend on the
+    /// batch it runs in or the thread count.
     static func forward<T: KernelScalar>(xb: UnsafePointer<T>, whh: UnsafePointer<T>, h0: UnsafePointer<T>?, c0: UnsafePointer<T>?,
                                          tape: UnsafeMutablePointer<T>, batch: Int, steps: Int, hidden: Int, reverse: Bool,
-                                         workspace: UnsafeMutablePointer<T>, threads: Int, fast: Bool) {
+                                         workspace: UnsafeMutablePointer<T>, threads: Int, fast: Bool, rowStable: Bool = false) {
         let (B, T_, H) = (batch, steps, hidden)
         if B <= 0 || T_ <= 0 || H <= 0 { return }
         let threads = max(1, threads)
@@ -132,8 +135,12 @@ public enum LSTMScan {
             // pre ← h_prev·W_hhᵀ (0 without a previous state).
             if let hPrev {
                 if let plan = s == 0 ? plan0 : planTape {
-                    plan.run(a: hPrev, b: whh, c: pre, threads: threads,
-                             workspace: UnsafeMutableBufferPointer(start: partials, count: partialCount))
+                    if rowStable {
+                        plan.runRowStable(a: hPrev, b: whh, c: pre, threads: threads)
+                    } else {
+                        plan.run(a: hPrev, b: whh, c: pre, threads: threads,
+                                 workspace: UnsafeMutableBufferPointer(start: partials, count: partialCount))
+                    }
                 } else {
                     plainProduct(a: hPrev, lda: hStride, b: whh, bTransposed: true, ldb: H, m: B, n: 4 * H, k: H, c: pre, ldc: 4 * H)
                 }
@@ -152,7 +159,8 @@ public enum LSTMScan {
     /// `backward` on the path `fast` names.
     static func backward<T: KernelScalar>(tape: UnsafePointer<T>, whh: UnsafePointer<T>, h0: UnsafePointer<T>?, c0: UnsafePointer<T>?,
                                           dtape: UnsafePointer<T>, dpre: UnsafeMutablePointer<T>, batch: Int, steps: Int, hidden: Int,
-                                          reverse: Bool, workspace: UnsafeMutablePointer<T>, threads: Int, fast: Bool) {
+                                          reverse: Bool, workspace: UnsafeMutablePointer<T>, threads: Int, fast: Bool,
+                                          rowStable: Bool = false) {
         let (B, T_, H) = (batch, steps, hidden)
         if B <= 0 || H <= 0 || T_ < 0 { return }
         let withState = h0 != nil && c0 != nil
@@ -183,7 +191,12 @@ public enum LSTMScan {
                 return
             }
             if let plan = ldc == H ? plan : try? GemmPlan(m: B, n: H, k: 4 * H, lda: dpreRow, ldc: ldc) {
-                plan.run(a: a, b: whh, c: c, threads: threads, workspace: UnsafeMutableBufferPointer(start: partials, count: partialCount))
+                if rowStable {
+                    plan.runRowStable(a: a, b: whh, c: c, threads: threads)
+                } else {
+                    plan.run(a: a, b: whh, c: c, threads: threads,
+                             workspace: UnsafeMutableBufferPointer(start: partials, count: partialCount))
+                }
             } else {
                 plainProduct(a: a, lda: dpreRow, b: whh, bTransposed: false, ldb: H, m: B, n: H, k: 4 * H, c: c, ldc: ldc)
             }

@@ -262,17 +262,19 @@ extension Executor {
             let (xb, whh) = (UnsafePointer(x[0]), UnsafePointer(x[1]))
             let (h0, c0) = g.initialStates ? (UnsafePointer(x[2]), UnsafePointer(x[3])) : (nil, nil)
             let scratch = workspace.assumingMemoryBound(to: T.self)
+            let rowStable = program.batchInvariant
             return {
                 LSTMScan.forward(xb: xb, whh: whh, h0: h0, c0: c0, tape: out, batch: g.batch, steps: g.steps, hidden: g.hidden,
-                                 reverse: g.reverse, workspace: scratch, threads: threads)
+                                 reverse: g.reverse, workspace: scratch, threads: threads, rowStable: rowStable)
             }
         case .lstmScanGradient(let g):
             let (tape, whh, dtape) = (UnsafePointer(x[0]), UnsafePointer(x[1]), UnsafePointer(x[2]))
             let (h0, c0) = g.initialStates ? (UnsafePointer(x[3]), UnsafePointer(x[4])) : (nil, nil)
             let scratch = workspace.assumingMemoryBound(to: T.self)
+            let rowStable = program.batchInvariant
             return {
                 LSTMScan.backward(tape: tape, whh: whh, h0: h0, c0: c0, dtape: dtape, dpre: out, batch: g.batch, steps: g.steps,
-                                  hidden: g.hidden, reverse: g.reverse, workspace: scratch, threads: threads)
+                                  hidden: g.hidden, reverse: g.reverse, workspace: scratch, threads: threads, rowStable: rowStable)
             }
         case .collective(let c):
             return try bindCollective(c, ins, inputs: x, output: out)
@@ -399,6 +401,11 @@ extension Executor {
         let b = ins.inputs[ib]
         guard program.packsWeights, !program.batchInvariant, plan.m >= 2, case .state(let offset) = b.location
         else { return nil }
+        // Panels are 32 columns wide: a narrow B (a [K, 1] weight) would be copied 32 times over,
+        // and a product with a short inner dimension (an outer product, k = 1) reads B once per
+        // row block anyway, so packing it only copies it. Packed when n ≥ 16 and k ≥ 8, or when
+        // the copy stays within 1 MiB anyway.
+        guard (plan.n >= 16 && plan.k >= 8) || PackedGemm.byteCount(plan) <= 1 << 20 else { return nil }
         // No instruction before this one (in the run) writes B's storage: all products by it read the same values.
         let here = program.instructions.firstIndex { $0.value == ins.value } ?? 0
         for w in program.instructions[..<here] {

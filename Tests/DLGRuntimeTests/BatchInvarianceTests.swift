@@ -52,4 +52,39 @@ import Testing
             }
         }
     }
+
+    /// A bidirectional LSTM over embeddings (an `lstm_scan` per direction, the input projection
+    /// folded into the table): each sequence's outputs are the same in any batch.
+    static let lstm = """
+        model tagger {
+            input tokens: i32[B, 12]
+            h = lstm(embedding(tokens, vocab: 20, dim: 8), units: 24, bidirectional: true, return_sequences: true)
+            output logits = dense(h, 5)
+        }
+        """
+
+    @Test func everySequenceIsTheSameInAnyBatch() throws {
+        var rng = RandomStream(seed: 4)
+        let tokens = (0 ..< 19 * 12).map { _ in Int32(rng.below(20)) }
+        func logits(_ batch: Int, _ ids: ArraySlice<Int32>, threads: Int) throws -> [Float] {
+            var p = try lowered(Self.lstm, bind: ["B": batch], stage: .planned)
+            p.batchInvariant = true
+            let x = try NDArray(Array(ids), shape: [batch, 12])
+            guard case .f32(let v)? = try run(p, ["tokens": x], seed: 5, threads: threads)["logits"]?.storage else {
+                throw ExecutionError("no f32 logits")
+            }
+            return v
+        }
+        let width = 12 * 5
+        let reference = try (0 ..< 19).map { try logits(1, tokens[$0 * 12 ..< ($0 + 1) * 12], threads: 1) }
+        for batch in [3, 19] {
+            for threads in [1, 2] {
+                let v = try logits(batch, tokens[0 ..< batch * 12], threads: threads)
+                for i in 0 ..< batch {
+                    #expect(v[i * width ..< (i + 1) * width].map(\.bitPattern) == reference[i].map(\.bitPattern),
+                            "logits of sequence \(i) in a batch of \(batch) on \(threads) threads")
+                }
+            }
+        }
+    }
 }
