@@ -161,6 +161,16 @@ public struct Graph: Sendable {
     }
 
     /// Users of each value.
+    /// Values a pass must keep as they are: the outputs, the loss, the state updates' values
+    /// and the gradients the program returns.
+    public var pinnedValues: Set<ValueID> {
+        var pinned = Set<ValueID>(outputs.map(\.value))
+        if let l = loss { pinned.insert(l) }
+        for u in updates { pinned.insert(u.value) }
+        for (_, d) in gradients { pinned.insert(d) }
+        return pinned
+    }
+
     public func users() -> [[ValueID]] {
         var u = Array(repeating: [ValueID](), count: nodes.count)
         for n in nodes { for i in n.inputs { u[i].append(n.id) } }

@@ -110,10 +110,7 @@ public struct Fusion: GraphPass {
 
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
         let users = g.users()
-        var pinned = Set<ValueID>(g.outputs.map(\.value))
-        if let l = g.loss { pinned.insert(l) }
-        for u in g.updates { pinned.insert(u.value) }
-        for (_, d) in g.gradients { pinned.insert(d) }
+        let pinned = g.pinnedValues
 
         // absorbed[v]: v is computed inside its consumer's group (inside each of them, when duplicated).
         var absorbed = Array(repeating: false, count: g.nodes.count)

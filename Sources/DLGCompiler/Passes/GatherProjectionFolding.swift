@@ -36,10 +36,7 @@ public struct GatherProjectionFolding: GraphPass {
 
     public func run(_ g: inout Graph, _ ctx: inout PassContext) -> Bool {
         let users = g.users()
-        var pinned = Set<ValueID>(g.outputs.map(\.value))
-        if let l = g.loss { pinned.insert(l) }
-        for u in g.updates { pinned.insert(u.value) }
-        for (_, d) in g.gradients { pinned.insert(d) }
+        let pinned = g.pinnedValues
         // Keyed by the node the folded value replaces (the bias_add when one is folded, else the matmul).
         var folds: [ValueID: Fold] = [:]
         var dropped = Set<ValueID>()

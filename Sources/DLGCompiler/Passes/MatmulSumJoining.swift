@@ -38,10 +38,7 @@ public struct MatmulSumJoining: GraphPass {
         func plainAdd(_ n: Node) -> Bool {
             n.op == .add && n.type.dtype.isFloat && n.inputs.allSatisfy { g[$0].type == n.type }
         }
-        var pinned = Set<ValueID>(g.outputs.map(\.value))
-        if let l = g.loss { pinned.insert(l) }
-        for u in g.updates { pinned.insert(u.value) }
-        for (_, d) in g.gradients { pinned.insert(d) }
+        let pinned = g.pinnedValues
         func inner(_ v: ValueID) -> Bool {
             users[v].count == 1 && !pinned.contains(v) && plainAdd(g[users[v][0]])
         }
