@@ -313,17 +313,17 @@ extension LSTMScan {
     }
 
     /// The AVX-512 f32 forward: W_hhᵀ packed once, then per step the panels of
-    /// 8 hidden units split over the threads (`LSTMTiles.forwardStep`).
+    /// 16 hidden units split over the threads (`LSTMTiles.forwardStep`).
     static func fastForward(xb: UnsafePointer<Float>, whh: UnsafePointer<Float>, h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                             tape: UnsafeMutablePointer<Float>, batch B: Int, steps T: Int, hidden H: Int, reverse: Bool,
                             workspace: UnsafeMutablePointer<Float>, threads: Int) {
         let panels = LSTMTiles.forwardPanels(hidden: H)
-        let packed = workspace, scratch = workspace + panels * 32 * H
-        Threads.parallelChunks(0 ..< panels, threads: threads, minChunk: max(1, 4096 / H)) { _, range in
+        let packed = workspace, scratch = workspace + panels * 64 * H
+        Threads.parallelChunks(0 ..< panels, threads: threads, minChunk: max(1, 2048 / H)) { _, range in
             LSTMTiles.packForward(whh: whh, hidden: H, panels: range, into: packed)
         }
         let tapeRow = T * 6 * H, xbRow = T * 4 * H
-        let minChunk = minimumPanels(perPanel: B * 32 * H)
+        let minChunk = minimumPanels(perPanel: B * 64 * H)
         for s in 0 ..< T {
             let t = reverse ? T - 1 - s : s
             let tPrev = reverse ? t + 1 : t - 1

@@ -3,34 +3,33 @@
 // and the cell is applied to the tile while it is in L1, straight into the
 // tape (forward) or into dpre (backward). W_hh is packed once per call.
 //
-// Forward: panel p of the packed W_hhᵀ holds, in its 32 columns, the four
-// gates (i, f, g, o) of the 8 hidden units 8p ..< 8p + 8 (column q·8 + u =
-// gate q of unit 8p + u; zeros past H), so one tile of 8 batch rows holds all
-// the gates of its 8 units. Backward: dh = dpre_next·W_hh, W_hh (4H × H) packed
+// Forward: panel p of the packed W_hhᵀ holds the four gates (i, f, g, o) of
+// the 16 hidden units 16p ..< 16p + 16 in two 32-column blocks (i | f, g | o),
+// so two tiles of 8 batch rows hold all the gates of their 16 units, one
+// vector per gate and row. Backward: dh = dpre_next·W_hh, W_hh (4H × H) packed
 // as is, in panels of 32 hidden units; the tile of dh is followed by the cell's
 // backward for the same rows and units.
 //
-// The sigmoid and tanh are `SIMDMath`'s (DLGOps), the one definition the
-// elementwise kernels use. Nothing here is `@inlinable` (see ShiftedProducts).
+// The sigmoid and tanh are VectorMath's: the bits of `SIMDMath`'s (DLGOps),
+// the one definition the elementwise kernels use, compiled for AVX-512.
+// Nothing here is `@inlinable` (see ShiftedProducts).
 
 #if arch(x86_64)
 import DLGOps
 
 public enum LSTMTiles {
-    typealias Vector8 = SIMD8<Float>
+    /// Floats of scratch per thread: the forward's 8 × 64 tile (the backward uses 8 × 32 of it).
+    public static let scratchPerThread = 8 * 64
 
-    /// Floats of scratch per thread: one 8 × 32 tile.
-    public static let scratchPerThread = 8 * 32
-
-    /// Panels of the forward packing: 8 hidden units each.
-    public static func forwardPanels(hidden: Int) -> Int { (hidden + 7) / 8 }
+    /// Panels of the forward packing: 16 hidden units each.
+    public static func forwardPanels(hidden: Int) -> Int { (hidden + 15) / 16 }
 
     /// Panels of the backward packing: 32 hidden units each.
     public static func backwardPanels(hidden: Int) -> Int { (hidden + 31) / 32 }
 
     /// Workspace floats of the forward pass: the packed W_hhᵀ, then one tile of scratch per thread.
     public static func forwardWorkspace(hidden: Int, threads: Int) -> Int {
-        forwardPanels(hidden: hidden) * 32 * hidden + threads * scratchPerThread
+        forwardPanels(hidden: hidden) * 64 * hidden + threads * scratchPerThread
     }
 
     /// Workspace floats of the backward pass: the packed W_hh, the carried dc (B × H),
@@ -42,17 +41,19 @@ public enum LSTMTiles {
     // MARK: Forward
 
     /// Packs panels `panels` of W_hhᵀ (W_hh: 4H × H) for the forward steps into
-    /// `packed + p·32·H`: row κ of panel p holds W_hh[q·H + 8p + u, κ] at q·8 + u.
+    /// `packed + p·64·H`: two packed 32-column blocks of H rows each, the first
+    /// with gates i, f and the second with g, o of the 16 units 16p ..< 16p + 16;
+    /// in block e, row κ holds W_hh[(2e + q)·H + 16p + u, κ] at q·16 + u (zeros past H).
     public static func packForward(whh: UnsafePointer<Float>, hidden H: Int, panels: Range<Int>,
                                    into packed: UnsafeMutablePointer<Float>) {
         for p in panels {
-            let out = packed + p &* 32 &* H
-            for q in 0 ..< 4 {
-                for u in 0 ..< 8 {
-                    let j = p &* 8 &+ u
-                    var dst = out + (q &* 8 &+ u)
+            for gate in 0 ..< 4 {
+                let block = packed + p &* 64 &* H + (gate >> 1) &* 32 &* H
+                for u in 0 ..< 16 {
+                    let j = p &* 16 &+ u
+                    var dst = block + ((gate & 1) &* 16 &+ u)
                     if j < H {
-                        var src = whh + (q &* H &+ j) &* H
+                        var src = whh + (gate &* H &+ j) &* H
                         for _ in 0 ..< H {
                             dst[0] = src[0]
                             src += 1
@@ -66,23 +67,6 @@ public enum LSTMTiles {
                     }
                 }
             }
-        }
-    }
-
-    @inline(__always)
-    static func load8(_ p: UnsafePointer<Float>, _ n: Int) -> Vector8 {
-        if n == 8 { return UnsafeRawPointer(p).loadUnaligned(as: Vector8.self) }
-        var v = Vector8()
-        for l in 0 ..< n { v[l] = p[l] }
-        return v
-    }
-
-    @inline(__always)
-    static func store8(_ v: Vector8, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
-        if n == 8 {
-            UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector8.self)
-        } else {
-            for l in 0 ..< n { p[l] = v[l] }
         }
     }
 
@@ -103,16 +87,16 @@ public enum LSTMTiles {
         }
     }
 
-    /// The 8 × 32 tile A·(panel) into `scratch` (row stride 32) for rows
+    /// The 8 × 32 tile A·(block) into `scratch` (row stride `ldc`) for rows
     /// `0 ..< height` of A (height 1…8); zeros when `a` is nil.
     @inline(__always)
     static func tile(a: UnsafePointer<Float>?, aRowStride: Int, panel: UnsafePointer<Float>, k: Int, height: Int,
-                     scratch: UnsafeMutablePointer<Float>) {
+                     scratch: UnsafeMutablePointer<Float>, ldc: Int = 32) {
         guard let a, k > 0 else {
-            scratch.update(repeating: 0, count: height &* 32)
+            for r in 0 ..< height { (scratch + r &* ldc).update(repeating: 0, count: 32) }
             return
         }
-        let t = PackedProduct.Tile(packed: panel, k: k, aColumnStride: 1, ldc: 32, width: 32, addBias: false,
+        let t = PackedProduct.Tile(packed: panel, k: k, aColumnStride: 1, ldc: ldc, width: 32, addBias: false,
                                    bias0: Vector16(), bias1: Vector16(), relu: false,
                                    accumulate: false)
         if height > 4 {
@@ -122,7 +106,7 @@ public enum LSTMTiles {
         }
     }
 
-    /// One forward step for panels `panels` (8 units each) and all `batch` rows:
+    /// One forward step for panels `panels` (16 units each) and all `batch` rows:
     /// tape row b (at `tape + b·tapeRowStride`, the step's h | c | i | f | g | o)
     /// ← the cell of xb row b + h_prev row b·W_hhᵀ, c_prev row b. `hPrev` nil: a
     /// zero state (and `cPrev` nil: zero c). `scratch`: `scratchPerThread` floats.
@@ -131,57 +115,77 @@ public enum LSTMTiles {
                                    packed: UnsafePointer<Float>, batch: Int, hidden H: Int, panels: Range<Int>,
                                    scratch: UnsafeMutablePointer<Float>) {
         for p in panels {
-            let j0 = p &* 8, units = min(8, H &- j0)
-            let panel = packed + p &* 32 &* H
+            let j0 = p &* 16, units = min(16, H &- j0)
+            let panel = packed + p &* 64 &* H
             var i0 = 0
             while i0 < batch {
                 let height = min(8, batch &- i0)
-                tile(a: hPrev.map { $0 + i0 &* hRowStride }, aRowStride: hRowStride, panel: panel, k: H, height: height,
-                     scratch: scratch)
-                // Rows in pairs (an odd last row paired with itself): a pair's g, o, c and h are one vector each.
-                var r = 0
-                while r < height {
-                    let r2 = min(r &+ 1, height &- 1)
-                    let ba = i0 &+ r, bb = i0 &+ r2
-                    let xa = xb + ba &* xbRowStride + j0, xbb = xb + bb &* xbRowStride + j0
-                    let va0 = load(scratch + r &* 32), va1 = load(scratch + (r &* 32 &+ 16))
-                    let vb0 = load(scratch + r2 &* 32), vb1 = load(scratch + (r2 &* 32 &+ 16))
-                    let ai = Vector16(lowHalf: va0.lowHalf + load8(xa, units), highHalf: vb0.lowHalf + load8(xbb, units))
-                    let af = Vector16(lowHalf: va0.highHalf + load8(xa + H, units), highHalf: vb0.highHalf + load8(xbb + H, units))
-                    let ag = Vector16(lowHalf: va1.lowHalf + load8(xa + 2 &* H, units),
-                                      highHalf: vb1.lowHalf + load8(xbb + 2 &* H, units))
-                    let ao = Vector16(lowHalf: va1.highHalf + load8(xa + 3 &* H, units),
-                                      highHalf: vb1.highHalf + load8(xbb + 3 &* H, units))
-                    let i = SIMDMath.sigmoid(ai), f = SIMDMath.sigmoid(af)
-                    let g = SIMDMath.tanh(ag), o = SIMDMath.sigmoid(ao)
-                    var cp = Vector16()
-                    if let cPrev {
-                        cp = Vector16(lowHalf: load8(cPrev + ba &* cRowStride + j0, units),
-                                      highHalf: load8(cPrev + bb &* cRowStride + j0, units))
-                    }
-                    let c = f * cp + i * g
-                    let h = o * SIMDMath.tanh(c)
-                    // Row b first, then (if different) row bb: the halves of each vector.
-                    let ta = tape + ba &* tapeRowStride + j0
-                    store8(h.lowHalf, ta, units)
-                    store8(c.lowHalf, ta + H, units)
-                    store8(i.lowHalf, ta + 2 &* H, units)
-                    store8(f.lowHalf, ta + 3 &* H, units)
-                    store8(g.lowHalf, ta + 4 &* H, units)
-                    store8(o.lowHalf, ta + 5 &* H, units)
-                    if r2 != r {
-                        let tb = tape + bb &* tapeRowStride + j0
-                        store8(h.highHalf, tb, units)
-                        store8(c.highHalf, tb + H, units)
-                        store8(i.highHalf, tb + 2 &* H, units)
-                        store8(f.highHalf, tb + 3 &* H, units)
-                        store8(g.highHalf, tb + 4 &* H, units)
-                        store8(o.highHalf, tb + 5 &* H, units)
-                    }
-                    r &+= 2
+                let a = hPrev.map { $0 + i0 &* hRowStride }
+                // Row r of scratch: i | f | g | o, 16 units each.
+                tile(a: a, aRowStride: hRowStride, panel: panel, k: H, height: height, scratch: scratch, ldc: 64)
+                tile(a: a, aRowStride: hRowStride, panel: panel + 32 &* H, k: H, height: height, scratch: scratch + 32, ldc: 64)
+                let rows = i0 ..< i0 &+ height
+                if units == 16 {
+                    forwardCells(scratch: scratch, rows: rows, column: j0, hidden: H, xb: xb, xbRowStride: xbRowStride,
+                                 cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride)
+                } else {
+                    forwardCellsPartial(scratch: scratch, rows: rows, units: units, column: j0, hidden: H, xb: xb,
+                                        xbRowStride: xbRowStride, cPrev: cPrev, cRowStride: cRowStride,
+                                        tape: tape, tapeRowStride: tapeRowStride)
                 }
                 i0 &+= 8
             }
+        }
+    }
+
+    /// The cells of one tile, 16 units from `j0`: gate pre-activations =
+    /// scratch row (i | f | g | o) + xb row; c and h from c_prev; all six into the tape.
+    @inline(__always)
+    static func cell(scratch s: UnsafePointer<Float>, xb x: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?,
+                     tape t: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int) {
+        let i = VectorMath.sigmoid(load(s) + load16(x, n))
+        let f = VectorMath.sigmoid(load(s + 16) + load16(x + H, n))
+        let g = VectorMath.tanh(load(s + 32) + load16(x + 2 &* H, n))
+        let o = VectorMath.sigmoid(load(s + 48) + load16(x + 3 &* H, n))
+        let cp = cPrev.map { load16($0, n) } ?? Vector16()
+        let c = f * cp + i * g
+        let h = o * VectorMath.tanh(c)
+        store16(h, t, n)
+        store16(c, t + H, n)
+        store16(i, t + 2 &* H, n)
+        store16(f, t + 3 &* H, n)
+        store16(g, t + 4 &* H, n)
+        store16(o, t + 5 &* H, n)
+    }
+
+    // The two loops over a tile's rows are functions of their own, kept small,
+    // so that the optimizer inlines the sigmoid and tanh into them: it stops
+    // inlining into a caller past a size limit, and then every vector pays a
+    // call and the function's whole latency.
+
+    /// `cell` for rows `rows`, 16 units from `j0` (all inside H).
+    @inline(never)
+    static func forwardCells(scratch: UnsafePointer<Float>, rows: Range<Int>, column j0: Int, hidden H: Int,
+                             xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
+                             tape: UnsafeMutablePointer<Float>, tapeRowStride: Int) {
+        var s = scratch
+        for b in rows {
+            cell(scratch: s, xb: xb + b &* xbRowStride + j0, cPrev: cPrev.map { $0 + b &* cRowStride + j0 },
+                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: 16)
+            s += 64
+        }
+    }
+
+    /// `cell` for rows `rows`, the last `units` (< 16) units of H from `j0`.
+    @inline(never)
+    static func forwardCellsPartial(scratch: UnsafePointer<Float>, rows: Range<Int>, units: Int, column j0: Int, hidden H: Int,
+                                    xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
+                                    tape: UnsafeMutablePointer<Float>, tapeRowStride: Int) {
+        var s = scratch
+        for b in rows {
+            cell(scratch: s, xb: xb + b &* xbRowStride + j0, cPrev: cPrev.map { $0 + b &* cRowStride + j0 },
+                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: units)
+            s += 64
         }
     }
 
@@ -212,31 +216,80 @@ public enum LSTMTiles {
                 let height = min(8, batch &- i0)
                 tile(a: dNext.map { $0 + i0 &* dNextRowStride }, aRowStride: dNextRowStride, panel: panel, k: k, height: height,
                      scratch: scratch)
-                for r in 0 ..< height {
-                    let b = i0 &+ r
-                    let row = tape + b &* tapeRowStride + j0, drow = dtape + b &* tapeRowStride + j0
-                    let out = dpre + b &* dpreRowStride + j0, cr = carry + b &* H + j0
-                    var half = 0
-                    while half < width {
-                        let n = min(16, width &- half)
-                        let dh = load(scratch + (r &* 32 &+ half)) + load16(drow + half, n)
-                        let c = load16(row + H + half, n)
-                        let i = load16(row + 2 &* H + half, n), f = load16(row + 3 &* H + half, n)
-                        let g = load16(row + 4 &* H + half, n), o = load16(row + 5 &* H + half, n)
-                        let tc = SIMDMath.tanh(c)
-                        let dc = load16(drow + H + half, n) + load16(cr + half, n) + dh * o * (1 - tc * tc)
-                        var cp = Vector16()
-                        if let cPrev { cp = load16(cPrev + (b &* cRowStride &+ j0 &+ half), n) }
-                        store16(dc * f, cr + half, n)
-                        store16(dc * g * (i * (1 - i)), out + half, n)
-                        store16(dc * cp * (f * (1 - f)), out + H + half, n)
-                        store16(dc * i * (1 - g * g), out + 2 &* H + half, n)
-                        store16(dh * tc * (o * (1 - o)), out + 3 &* H + half, n)
-                        half &+= 16
-                    }
+                let rows = i0 ..< i0 &+ height
+                if width == 32 {
+                    backwardCells(scratch: scratch, rows: rows, column: j0, hidden: H, tape: tape, dtape: dtape,
+                                  tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride, carry: carry,
+                                  dpre: dpre, dpreRowStride: dpreRowStride)
+                } else {
+                    backwardCellsPartial(scratch: scratch, rows: rows, width: width, column: j0, hidden: H, tape: tape,
+                                         dtape: dtape, tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride,
+                                         carry: carry, dpre: dpre, dpreRowStride: dpreRowStride)
                 }
                 i0 &+= 8
             }
+        }
+    }
+
+    /// The cell's backward for one row, `n` (≤ 16) units: dh = `dhW` (dNext·W_hh)
+    /// + dtape's h; dc = dtape's c + the carry + dh·o·(1 − tanh²c); the carry ←
+    /// dc·f; dpre ← the four gates' pre-activation gradients.
+    @inline(__always)
+    static func cellBackward(dhW: UnsafePointer<Float>, row: UnsafePointer<Float>, drow: UnsafePointer<Float>,
+                             cPrev: UnsafePointer<Float>?, carry cr: UnsafeMutablePointer<Float>,
+                             dpre out: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int) {
+        let dh = load(dhW) + load16(drow, n)
+        let c = load16(row + H, n)
+        let i = load16(row + 2 &* H, n), f = load16(row + 3 &* H, n)
+        let g = load16(row + 4 &* H, n), o = load16(row + 5 &* H, n)
+        let tc = VectorMath.tanh(c)
+        let dc = load16(drow + H, n) + load16(cr, n) + dh * o * (1 - tc * tc)
+        let cp = cPrev.map { load16($0, n) } ?? Vector16()
+        store16(dc * f, cr, n)
+        store16(dc * g * (i * (1 - i)), out, n)
+        store16(dc * cp * (f * (1 - f)), out + H, n)
+        store16(dc * i * (1 - g * g), out + 2 &* H, n)
+        store16(dh * tc * (o * (1 - o)), out + 3 &* H, n)
+    }
+
+    /// `cellBackward` for rows `rows`, the 32 units from `j0` (all inside H);
+    /// a function of its own for the reason the forward's loops are.
+    @inline(never)
+    static func backwardCells(scratch: UnsafePointer<Float>, rows: Range<Int>, column j0: Int, hidden H: Int,
+                              tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
+                              cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
+                              dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int) {
+        var s = scratch
+        for b in rows {
+            var half = 0
+            while half < 32 {
+                let j = j0 &+ half
+                cellBackward(dhW: s + half, row: tape + b &* tapeRowStride + j, drow: dtape + b &* tapeRowStride + j,
+                             cPrev: cPrev.map { $0 + b &* cRowStride + j }, carry: carry + b &* H + j,
+                             dpre: dpre + b &* dpreRowStride + j, hidden: H, units: 16)
+                half &+= 16
+            }
+            s += 32
+        }
+    }
+
+    /// `cellBackward` for rows `rows`, the last `width` (< 32) units of H from `j0`.
+    @inline(never)
+    static func backwardCellsPartial(scratch: UnsafePointer<Float>, rows: Range<Int>, width: Int, column j0: Int, hidden H: Int,
+                                     tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
+                                     cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
+                                     dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int) {
+        var s = scratch
+        for b in rows {
+            var half = 0
+            while half < width {
+                let j = j0 &+ half
+                cellBackward(dhW: s + half, row: tape + b &* tapeRowStride + j, drow: dtape + b &* tapeRowStride + j,
+                             cPrev: cPrev.map { $0 + b &* cRowStride + j }, carry: carry + b &* H + j,
+                             dpre: dpre + b &* dpreRowStride + j, hidden: H, units: min(16, width &- half))
+                half &+= 16
+            }
+            s += 32
         }
     }
 }
