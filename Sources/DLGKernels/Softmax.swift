@@ -224,8 +224,36 @@ public func logSoftmaxBackward<T: KernelScalar>(y: UnsafePointer<T>, dy: UnsafeP
 
 // MARK: - Fused softmax cross-entropy
 
+/// Runs `body(r, l)` for every row r < `rows`, l = labels[r] when it lies in
+/// 0..<classes and nil otherwise, the rows split over `threads` in contiguous
+/// chunks (at least 8192 logits each); after all rows, throws the first row
+/// whose label is out of range. Each row is one thread's, so the results do
+/// not depend on the thread count.
+@inlinable
+func forEachLabeledRow(rows: Int, classes: Int, labels: UnsafePointer<Int32>, threads: Int,
+                       _ body: (_ row: Int, _ label: Int?) -> Void) throws(LabelError) {
+    let minChunk = max(1, 8192 / max(classes, 1))
+    let chunks = Threads.chunkCount(rows, threads: threads, minChunk: minChunk)
+    let firstBad = withUnsafeTemporaryAllocation(of: Int.self, capacity: max(chunks, 1)) { bad in
+        bad.initialize(repeating: Int.max)
+        Threads.parallelChunks(0 ..< rows, threads: threads, minChunk: minChunk) { c, range in
+            for r in range {
+                let l = Int(labels[r])
+                if l >= 0 && l < classes {
+                    body(r, l)
+                } else {
+                    body(r, nil)
+                    if bad[c] == Int.max { bad[c] = r }
+                }
+            }
+        }
+        return bad.min() ?? Int.max
+    }
+    if firstBad != Int.max { throw LabelError(row: firstBad, label: labels[firstBad], classes: classes) }
+}
+
 /// Sparse softmax cross-entropy: for each row r of logits [rows, classes],
-/// loss[r] = logsumexp(z_r) − z_r[labels[r]].
+/// loss[r] = logsumexp(z_r) − z_r[labels[r]], the rows split over `threads`.
 ///
 /// Rows whose label is outside 0..<classes get loss NaN; after all rows are
 /// done, the first such row is thrown as a `LabelError` (row relative to the
@@ -233,38 +261,31 @@ public func logSoftmaxBackward<T: KernelScalar>(y: UnsafePointer<T>, dy: UnsafeP
 @inlinable
 public func softmaxCrossEntropy<T: KernelScalar>(logits: UnsafePointer<T>, labels: UnsafePointer<Int32>,
                                                  loss: UnsafeMutablePointer<T>,
-                                                 rows: Int, classes: Int) throws(LabelError) {
-    var firstBad: LabelError? = nil
-    for r in 0..<rows {
-        let l = Int(labels[r])
-        guard l >= 0 && l < classes else {
+                                                 rows: Int, classes: Int, threads: Int = 1) throws(LabelError) {
+    try forEachLabeledRow(rows: rows, classes: classes, labels: labels, threads: threads) { r, label in
+        guard let l = label else {
             loss[r] = .nan
-            if firstBad == nil { firstBad = LabelError(row: r, label: labels[r], classes: classes) }
-            continue
+            return
         }
         let z = logits + r * classes
         let (m, ls) = SoftmaxKernels.logSumExp(z, classes)
         loss[r] = (m - z[l]) + ls
     }
-    if let e = firstBad { throw e }
 }
 
 /// Backward of sparse softmax cross-entropy:
-/// dlogits[r, j] = (softmax(z_r)_j − [j == labels[r]])·dloss[r].
+/// dlogits[r, j] = (softmax(z_r)_j − [j == labels[r]])·dloss[r], the rows split over `threads`.
 /// Rows with an out-of-range label are filled with NaN and the first is thrown.
 @inlinable
 public func softmaxCrossEntropyBackward<T: KernelScalar>(logits: UnsafePointer<T>, labels: UnsafePointer<Int32>,
                                                          dloss: UnsafePointer<T>,
                                                          dlogits: UnsafeMutablePointer<T>,
-                                                         rows: Int, classes: Int) throws(LabelError) {
-    var firstBad: LabelError? = nil
-    for r in 0..<rows {
-        let l = Int(labels[r])
+                                                         rows: Int, classes: Int, threads: Int = 1) throws(LabelError) {
+    try forEachLabeledRow(rows: rows, classes: classes, labels: labels, threads: threads) { r, label in
         let dz = dlogits + r * classes
-        guard l >= 0 && l < classes else {
+        guard let l = label else {
             dz.update(repeating: .nan, count: classes)
-            if firstBad == nil { firstBad = LabelError(row: r, label: labels[r], classes: classes) }
-            continue
+            return
         }
         let z = logits + r * classes
         let (m, ls) = SoftmaxKernels.logSumExp(z, classes)
@@ -272,7 +293,6 @@ public func softmaxCrossEntropyBackward<T: KernelScalar>(logits: UnsafePointer<T
         SIMDMath.map(z, dz, classes) { SIMDMath.exp(($0 - m) - ls) * g }
         dz[l] -= g
     }
-    if let e = firstBad { throw e }
 }
 
 /// Dense softmax cross-entropy: loss[r] = −Σ_j t[r, j]·log softmax(z_r)_j for

@@ -230,7 +230,7 @@ extension Executor {
             }
             let labels = pointer(ins.inputs[1], Int32.self)
             return { () throws(ExecutionError) in
-                do throws(LabelError) { try softmaxCrossEntropy(logits: z, labels: labels, loss: out, rows: rows, classes: classes) } catch {
+                do throws(LabelError) { try softmaxCrossEntropy(logits: z, labels: labels, loss: out, rows: rows, classes: classes, threads: threads) } catch {
                     throw ExecutionError("label \(error.label) in row \(error.row) is out of range for \(classes) classes")
                 }
             }
@@ -242,7 +242,8 @@ extension Executor {
             }
             let labels = pointer(ins.inputs[1], Int32.self)
             return { () throws(ExecutionError) in
-                do throws(LabelError) { try softmaxCrossEntropyBackward(logits: z, labels: labels, dloss: dl, dlogits: out, rows: rows, classes: classes) } catch {
+                do throws(LabelError) { try softmaxCrossEntropyBackward(logits: z, labels: labels, dloss: dl, dlogits: out, rows: rows, classes: classes,
+                                                                          threads: threads) } catch {
                     throw ExecutionError("label \(error.label) in row \(error.row) is out of range for \(classes) classes")
                 }
             }

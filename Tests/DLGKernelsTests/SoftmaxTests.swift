@@ -204,13 +204,15 @@ enum SoftmaxReference {
 
     // MARK: Cross-entropy
 
-    func sparseCE<T: KernelScalar>(_ z: [Double], _ labels: [Int32], classes: Int, _: T.Type) throws(LabelError) -> [Double] {
+    func sparseCE<T: KernelScalar>(_ z: [Double], _ labels: [Int32], classes: Int, _: T.Type,
+                                   threads: Int = 1) throws(LabelError) -> [Double] {
         let rows = labels.count
         var err: LabelError? = nil
         let loss = EWSupport.run(z, T.self, outCount: rows) { zp, lp in
             labels.withUnsafeBufferPointer { lb in
                 do throws(LabelError) {
-                    try softmaxCrossEntropy(logits: zp, labels: lb.baseAddress!, loss: lp, rows: rows, classes: classes)
+                    try softmaxCrossEntropy(logits: zp, labels: lb.baseAddress!, loss: lp, rows: rows, classes: classes,
+                                            threads: threads)
                 } catch { err = error }
             }
         }
@@ -219,13 +221,13 @@ enum SoftmaxReference {
     }
 
     func sparseCEBackward<T: KernelScalar>(_ z: [Double], _ labels: [Int32], _ dloss: [Double], classes: Int,
-                                           _: T.Type) throws(LabelError) -> [Double] {
+                                           _: T.Type, threads: Int = 1) throws(LabelError) -> [Double] {
         var err: LabelError? = nil
         let dz = EWSupport.run2(z, dloss, T.self, outCount: z.count) { zp, gp, dzp in
             labels.withUnsafeBufferPointer { lb in
                 do throws(LabelError) {
                     try softmaxCrossEntropyBackward(logits: zp, labels: lb.baseAddress!, dloss: gp, dlogits: dzp,
-                                                    rows: labels.count, classes: classes)
+                                                    rows: labels.count, classes: classes, threads: threads)
                 } catch { err = error }
             }
         }
@@ -364,6 +366,34 @@ enum SoftmaxReference {
         #expect(Double(loss[0]) == good[0] && loss[1].isNaN && Double(loss[2]) == good[2])
         #expect(throws: LabelError(row: 0, label: -2, classes: 3)) {
             try sparseCEBackward(z, [-2, 0, 0], [1, 1, 1], classes: 3, Float.self)
+        }
+    }
+
+    /// Split over threads (600 rows of 64 logits: two chunks of 300), the
+    /// losses and gradients are bit for bit the one-thread ones, and the error
+    /// names the first bad row of the whole batch, whichever chunk holds it.
+    @Test func threadedSparseCrossEntropyIsTheSameAndNamesTheFirstBadRow() throws {
+        var rng = RandomStream(seed: 61)
+        let rows = 600, classes = 64
+        let z = (0 ..< rows * classes).map { _ in Double(rng.uniform(Float(-3), Float(3))) }
+        let labels = (0 ..< rows).map { _ in Int32(rng.uniform(Float(0), Float(63.99))) }
+        let dloss = (0 ..< rows).map { _ in Double(rng.uniform(Float(0.5), Float(1.5))) }
+        let one = try sparseCE(z, labels, classes: classes, Float.self)
+        let two = try sparseCE(z, labels, classes: classes, Float.self, threads: 2)
+        #expect(one.map(\.bitPattern) == two.map(\.bitPattern))
+        let dOne = try sparseCEBackward(z, labels, dloss, classes: classes, Float.self)
+        let dTwo = try sparseCEBackward(z, labels, dloss, classes: classes, Float.self, threads: 2)
+        #expect(dOne.map(\.bitPattern) == dTwo.map(\.bitPattern))
+        // Bad rows only in the second chunk, then in both: the first of the batch is named.
+        for (bad, first) in [([450, 500], 450), ([520, 100, 450], 100)] {
+            var l = labels
+            for r in bad { l[r] = 64 }
+            #expect(throws: LabelError(row: first, label: 64, classes: classes)) {
+                _ = try sparseCE(z, l, classes: classes, Float.self, threads: 2)
+            }
+            #expect(throws: LabelError(row: first, label: 64, classes: classes)) {
+                _ = try sparseCEBackward(z, l, dloss, classes: classes, Float.self, threads: 2)
+            }
         }
     }
 }

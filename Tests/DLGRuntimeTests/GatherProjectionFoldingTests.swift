@@ -44,9 +44,13 @@ import Testing
         return r
     }
 
-    /// Matmuls that read a gather directly.
+    /// Matmuls that read a gather directly or through a reshape (the weight's gradient flattens the batch axes).
     static func productsOfGathered(_ g: Graph) -> Int {
-        g.nodes.filter { $0.op == .matmul && g[$0.inputs[0]].op == .gather }.count
+        g.nodes.filter { n in
+            guard n.op == .matmul else { return false }
+            let a = g[n.inputs[0]]
+            return a.op == .gather || (a.op == .reshape && g[a.inputs[0]].op == .gather)
+        }.count
     }
 
     static let dense = """

@@ -131,4 +131,33 @@ enum GradientCases {
             for t in report.tensors { #expect(t.relativeError <= 1e-7 && t.gradientNorm > 1e-3, "\(t.name)") }
         }
     }
+
+    /// A batched A (not transposed) times a shared B: B's gradient is one product whose
+    /// contraction runs over the batch and the rows together (A as [6, 5], dy as [6, 4]),
+    /// not a batched product summed over the batch; for both layouts of B, against
+    /// finite differences.
+    @Test func sharedWeightGradientIsOneProduct() throws {
+        for tb in [false, true] {
+            let source = """
+                model m {
+                    input a: f32[2, 3, 5]
+                    param b: f32\(tb ? "[4, 5]" : "[5, 4]") = uniform(-1, 1)
+                    minimize mean(square(matmul(a, b, transpose_b: \(tb))))
+                }
+                """
+            let report = try GradientCheck.run(try compileForGradients(source, bind: [:]), options: GradientCheck.Options())
+            #expect(report.passed, "\(describe(report))")
+            for t in report.tensors { #expect(t.relativeError <= 1e-7 && t.gradientNorm > 1e-3, "\(t.name)") }
+            var o = PipelineOptions()
+            o.stage = .grad
+            o.differentiate = true
+            let (g, diags, _) = Pipeline.compile(SourceFile(path: "m.dlg", text: source), options: o)
+            let graph = try #require(g, "\(diags.all.map(\.message))")
+            let products = graph.nodes.filter { $0.op == .matmul }
+            #expect(!graph.nodes.contains { $0.op == .reduce_sum && graph[$0.inputs[0]].op == .matmul })
+            #expect(products.contains { p in
+                p.type.shape.knownDims == (tb ? [4, 5] : [5, 4]) && p.inputs.allSatisfy { graph[$0].type.shape.knownDims?.first == 6 }
+            }, "\(products.map { $0.type })")
+        }
+    }
 }

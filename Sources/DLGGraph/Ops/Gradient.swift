@@ -289,7 +289,16 @@ public enum Gradients {
         }
         if e.needs(1) {
             var d: ValueID
-            if ra > 2 && rb == 2 {
+            if ra > 2 && rb == 2, !ta, let ad = e.type(a).shape.knownDims, let gd = e.type(g).shape.knownDims {
+                // A batched and not transposed, B shared: the sum over the batch axes of the
+                // per-batch Aᵀ·G is one product whose contraction runs over batch and rows
+                // together (A as [N, K], G as [N, M]) — one GEMM with a long k instead of a
+                // batched GEMM and a reduction.
+                let n = ad.dropLast().reduce(1, *)
+                let a2 = try e.emit(.reshape, [a], .shape(Shape([.known(n), .known(ad[ra - 1])])))
+                let g2 = try e.emit(.reshape, [g], .shape(Shape([.known(n), .known(gd[gd.count - 1])])))
+                d = tb ? try mm(g2, a2, true, false) : try mm(a2, g2, true, false)
+            } else if ra > 2 && rb == 2 {
                 // A batched, B shared: per-batch products summed over the batch axes.
                 let perBatch: ValueID
                 switch (ta, tb) {
