@@ -27,27 +27,35 @@ public func checkIndices(_ indices: UnsafePointer<Int32>, count: Int, rows: Int)
 }
 
 /// out[p, :] = table[indices[p], :] for p in 0..<count, rows of `width`
-/// elements. Every index is checked before anything is written.
+/// elements, the positions split over `threads` (at least 16,384 elements
+/// each). Every index is checked before anything is written.
 @inlinable
 public func gatherRows<T: KernelScalar>(table: UnsafePointer<T>, rows: Int, width: Int, indices: UnsafePointer<Int32>,
-                                        count: Int, _ out: UnsafeMutablePointer<T>) throws(IndexError) {
+                                        count: Int, _ out: UnsafeMutablePointer<T>, threads: Int = 1) throws(IndexError) {
     if let e = checkIndices(indices, count: count, rows: rows) { throw e }
-    for p in 0..<count {
-        (out + p * width).update(from: table + Int(indices[p]) * width, count: width)
+    Threads.parallelFor(0 ..< count, threads: threads, minChunk: max(1, 16384 / max(width, 1))) { r in
+        for p in r {
+            (out + p * width).update(from: table + Int(indices[p]) * width, count: width)
+        }
     }
 }
 
 /// dtable = 0, then dtable[indices[p], :] += dy[p, :] for p in 0..<count (in
-/// order, so repeated indices accumulate deterministically). Every index is
-/// checked before anything is written.
+/// order, so repeated indices accumulate deterministically). The columns are
+/// split over `threads` (in whole 16-lane vectors), each thread running every
+/// p over its columns: every element sees the same additions in the same
+/// order whatever the thread count. Every index is checked before anything is written.
 @inlinable
 public func scatterAddRows<T: KernelScalar>(dy: UnsafePointer<T>, rows: Int, width: Int, indices: UnsafePointer<Int32>,
-                                            count: Int, _ dtable: UnsafeMutablePointer<T>) throws(IndexError) {
+                                            count: Int, _ dtable: UnsafeMutablePointer<T>, threads: Int = 1) throws(IndexError) {
     if let e = checkIndices(indices, count: count, rows: rows) { throw e }
-    dtable.update(repeating: 0, count: rows * width)
-    for p in 0..<count {
-        let row = dtable + Int(indices[p]) * width
-        addRow(row, dy + p * width, width)
+    let vectors = (width + 15) / 16
+    Threads.parallelFor(0 ..< vectors, threads: threads, minChunk: max(1, 1024 / max(count, 1))) { r in
+        let c0 = r.lowerBound * 16, n = min(width, r.upperBound * 16) - c0
+        for row in 0 ..< rows { (dtable + row * width + c0).update(repeating: 0, count: n) }
+        for p in 0 ..< count {
+            addRow(dtable + Int(indices[p]) * width + c0, dy + p * width + c0, n)
+        }
     }
 }
 

@@ -382,12 +382,25 @@ public func slice<T: KernelScalar>(_ plan: SlicePlan, _ x: UnsafePointer<T>, _ y
     StridedLoops.gatherCopy(x + plan.offset, plan.dims, plan.strides, y)
 }
 
-/// dx = zeros(inputShape) with dy written at the sliced positions.
+/// dx = zeros(inputShape) with dy written at the sliced positions; the zeros
+/// and the copy split over `threads` (the copy along the outermost axis).
 @inlinable
-public func sliceBackward<T: KernelScalar>(_ plan: SlicePlan, _ dy: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>) {
-    dx.update(repeating: 0, count: plan.inputCount)
+public func sliceBackward<T: KernelScalar>(_ plan: SlicePlan, _ dy: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>,
+                                           threads: Int = 1) {
+    Threads.elementwise(plan.inputCount, threads: threads) { r in
+        (dx + r.lowerBound).update(repeating: 0, count: r.count)
+    }
     if plan.outputCount == 0 { return }
-    StridedLoops.scatterCopy(dy, plan.dims, plan.strides, dx + plan.offset)
+    guard let outer = plan.dims.first, plan.dims.count > 1 else {
+        StridedLoops.scatterCopy(dy, plan.dims, plan.strides, dx + plan.offset)
+        return
+    }
+    let inner = plan.outputCount / outer
+    Threads.parallelFor(0 ..< outer, threads: threads, minChunk: max(1, Threads.elementwiseMinChunk / max(inner, 1))) { r in
+        var dims = plan.dims
+        dims[0] = r.count
+        StridedLoops.scatterCopy(dy + r.lowerBound * inner, dims, plan.strides, dx + plan.offset + r.lowerBound * plan.strides[0])
+    }
 }
 
 // MARK: - broadcastTo

@@ -78,7 +78,7 @@ extension Executor {
             return { slice(plan, a, out) }
         case .sliceGradient(let plan):
             let a = x[0]
-            return { sliceBackward(plan, a, out) }
+            return { sliceBackward(plan, a, out, threads: threads) }
         case .pad(let g):
             let a = x[0]
             return { Pad2D.forward(g, input: a, output: out, threads: threads) }
@@ -97,7 +97,7 @@ extension Executor {
             let table = x[0], indices = pointer(ins.inputs[1], Int32.self)
             let count = ins.inputs[1].count
             return { () throws(ExecutionError) in
-                do throws(IndexError) { try gatherRows(table: table, rows: rows, width: width, indices: indices, count: count, out) } catch {
+                do throws(IndexError) { try gatherRows(table: table, rows: rows, width: width, indices: indices, count: count, out, threads: threads) } catch {
                     throw ExecutionError(source.message(error))
                 }
             }
@@ -105,7 +105,8 @@ extension Executor {
             let indices = pointer(ins.inputs[0], Int32.self), dy = x[1]
             let count = ins.inputs[0].count
             return { () throws(ExecutionError) in
-                do throws(IndexError) { try scatterAddRows(dy: dy, rows: rows, width: width, indices: indices, count: count, out) } catch {
+                do throws(IndexError) { try scatterAddRows(dy: dy, rows: rows, width: width, indices: indices, count: count, out,
+                                                      threads: threads) } catch {
                     throw ExecutionError(source.message(error))
                 }
             }

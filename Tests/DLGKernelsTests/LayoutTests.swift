@@ -161,6 +161,8 @@ import Testing
         #expect(got == want, "slice \(shape) \(start)..<\(end) by \(step)", sourceLocation: sourceLocation)
         let dx = EWSupport.run(dy, T.self, outCount: plan.inputCount) { gp, dxp in sliceBackward(plan, gp, dxp) }
         #expect(dx == scatter, "slice backward", sourceLocation: sourceLocation)
+        let dx2 = EWSupport.run(dy, T.self, outCount: plan.inputCount) { gp, dxp in sliceBackward(plan, gp, dxp, threads: 2) }
+        #expect(dx2 == scatter, "slice backward on 2 threads", sourceLocation: sourceLocation)
     }
 
     @Test func sliceAndItsBackwardMatchNaive() throws {
@@ -170,6 +172,8 @@ import Testing
         try checkSlice([4, 17], [1, 1], [3, 16], [1, 1], Double.self)
         try checkSlice([5, 6], [2, 0], [2, 6], [1, 1], Float.self)   // empty along axis 0
         try checkSlice([2, 3, 4, 5], [0, 1, 0, 4], [2, 3, 4, 5], [1, 1, 3, 1], Double.self)
+        // Big enough that the backward's zeros and copy split over two threads (300 rows of 150).
+        try checkSlice([300, 300], [0, 10], [300, 160], [1, 1], Float.self)
     }
 
     @Test func badSliceIsAnErrorValue() {
