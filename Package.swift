@@ -87,7 +87,9 @@ let package = Package(
         .target(name: "DLGSyntax", dependencies: ["DLGSource"]),
         .target(name: "DLGGraph", dependencies: ["DLGSource", "DLGOps"]),
         .target(name: "DLGCompiler", dependencies: ["DLGSource", "DLGSyntax", "DLGGraph"]),
-        .target(name: "DLGKernelsAVX512", dependencies: ["DLGOps"], swiftSettings: avx512Settings),
+        // Prefetch hints (a C header of two inline functions) for the kernels' streaming loops.
+        .systemLibrary(name: "CPrefetch"),
+        .target(name: "DLGKernelsAVX512", dependencies: ["DLGOps", "CPrefetch"], swiftSettings: avx512Settings),
         .target(name: "DLGKernels", dependencies: ["CBLAS", "DLGOps", "DLGKernelsAVX512"]),
         .target(name: "DLGRuntime", dependencies: ["DLGSource", "DLGGraph", "DLGCompiler", "DLGKernels", "DLGData"]),
         .target(name: "DLGData", dependencies: ["CZlib", "DLGKernels"]),

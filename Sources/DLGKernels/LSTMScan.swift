@@ -33,10 +33,12 @@ import DLGKernelsAVX512
 /// `DLG_KERNELS=baseline`) runs each step's product through `GemmPlan` and the
 /// cell in SIMD16 loops; on AVX-512 CPUs f32 runs `LSTMTiles` (DLGKernelsAVX512),
 /// which packs W_hh once per call and finishes each 8-row tile of the product
-/// with the cell while it is in L1. Each step is split over the threads by
-/// blocks of hidden units (one barrier per step); on the AVX-512 path every
-/// element is computed the same way whatever the thread count (the portable
-/// path's `GemmPlan` may split a product's inner dimension and add partials).
+/// with the cell while it is in L1. The AVX-512 path splits the batch over the
+/// threads when it has a block of 8 rows per thread (each thread then runs all
+/// the steps of its rows, with no barrier between steps), else each step by
+/// blocks of hidden units (one barrier per step); either way every element is
+/// computed the same way whatever the thread count (the portable path's
+/// `GemmPlan` may split a product's inner dimension and add partials).
 public enum LSTMScan {
     // MARK: Workspace
 
@@ -312,8 +314,18 @@ extension LSTMScan {
         max(1, (GemmPlan.splitWork + perPanel - 1) / max(perPanel, 1))
     }
 
-    /// The AVX-512 f32 forward: W_hhᵀ packed once, then per step the panels of
-    /// 16 hidden units split over the threads (`LSTMTiles.forwardStep`).
+    /// Blocks of 8 batch rows per thread when the scan splits the batch (each
+    /// thread then runs every step of its own rows, with no barrier between
+    /// steps), or nil when there are fewer blocks than threads and each step's
+    /// hidden units are split instead (one barrier per step).
+    static func rowSplit(batch: Int, threads: Int) -> Int? {
+        let blocks = (batch + 7) / 8
+        return threads > 1 && blocks >= threads ? blocks : nil
+    }
+
+    /// The AVX-512 f32 forward: W_hhᵀ packed once, then the steps
+    /// (`LSTMTiles.forwardStep`), split over the threads by batch rows when
+    /// there are enough (`rowSplit`), else per step by panels of 16 hidden units.
     static func fastForward(xb: UnsafePointer<Float>, whh: UnsafePointer<Float>, h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                             tape: UnsafeMutablePointer<Float>, batch B: Int, steps T: Int, hidden H: Int, reverse: Bool,
                             workspace: UnsafeMutablePointer<Float>, threads: Int) {
@@ -323,8 +335,7 @@ extension LSTMScan {
             LSTMTiles.packForward(whh: whh, hidden: H, panels: range, into: packed)
         }
         let tapeRow = T * 6 * H, xbRow = T * 4 * H
-        let minChunk = minimumPanels(perPanel: B * 64 * H)
-        for s in 0 ..< T {
+        func step(_ s: Int, rows: Range<Int>, panels range: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
             let t = reverse ? T - 1 - s : s
             let tPrev = reverse ? t + 1 : t - 1
             let hPrev: UnsafePointer<Float>?, hStride: Int, cPrev: UnsafePointer<Float>?, cStride: Int
@@ -334,18 +345,30 @@ extension LSTMScan {
                 let row = UnsafePointer(tape + tPrev * 6 * H)
                 (hPrev, hStride, cPrev, cStride) = (row, tapeRow, row + H, tapeRow)
             }
+            LSTMTiles.forwardStep(hPrev: hPrev, hRowStride: hStride, cPrev: cPrev, cRowStride: cStride,
+                                  xb: xb + t * 4 * H, xbRowStride: xbRow, tape: tape + t * 6 * H, tapeRowStride: tapeRow,
+                                  packed: packed, rows: rows, hidden: H, panels: range,
+                                  nextStep: s == T - 1 ? 0 : (reverse ? -1 : 1), scratch: scratch)
+        }
+        if let blocks = rowSplit(batch: B, threads: threads) {
+            Threads.parallelChunks(0 ..< blocks, threads: threads) { chunk, range in
+                let rows = range.lowerBound * 8 ..< min(B, range.upperBound * 8)
+                for s in 0 ..< T { step(s, rows: rows, panels: 0 ..< panels, scratch: scratch + chunk * LSTMTiles.scratchPerThread) }
+            }
+            return
+        }
+        let minChunk = minimumPanels(perPanel: B * 64 * H)
+        for s in 0 ..< T {
             Threads.parallelChunks(0 ..< panels, threads: threads, minChunk: minChunk) { chunk, range in
-                LSTMTiles.forwardStep(hPrev: hPrev, hRowStride: hStride, cPrev: cPrev, cRowStride: cStride,
-                                      xb: xb + t * 4 * H, xbRowStride: xbRow, tape: tape + t * 6 * H, tapeRowStride: tapeRow,
-                                      packed: packed, batch: B, hidden: H, panels: range,
-                                      scratch: scratch + chunk * LSTMTiles.scratchPerThread)
+                step(s, rows: 0 ..< B, panels: range, scratch: scratch + chunk * LSTMTiles.scratchPerThread)
             }
         }
     }
 
-    /// The AVX-512 f32 backward: W_hh packed once, then per step (in reverse
-    /// processing order) the panels of 32 hidden units split over the threads
-    /// (`LSTMTiles.backwardStep`); with h0/c0, dh0 by one more packed product.
+    /// The AVX-512 f32 backward: W_hh packed once, then the steps in reverse
+    /// processing order (`LSTMTiles.backwardStep`), split like the forward's
+    /// (`rowSplit`; per step by panels of 32 hidden units otherwise); with
+    /// h0/c0, dh0 by one more packed product.
     static func fastBackward(tape: UnsafePointer<Float>, whh: UnsafePointer<Float>, c0: UnsafePointer<Float>?,
                              dtape: UnsafePointer<Float>, dpre: UnsafeMutablePointer<Float>, batch B: Int, steps T: Int, hidden H: Int,
                              reverse: Bool, withState: Bool, workspace: UnsafeMutablePointer<Float>, threads: Int) {
@@ -356,8 +379,7 @@ extension LSTMScan {
         }
         carry.update(repeating: 0, count: B * H)
         let tapeRow = T * 6 * H, dpreRow = (T + (withState ? 1 : 0)) * 4 * H
-        let minChunk = minimumPanels(perPanel: B * 32 * 4 * H)
-        for s in stride(from: T - 1, through: 0, by: -1) {
+        func step(_ s: Int, rows: Range<Int>, panels range: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
             let t = reverse ? T - 1 - s : s
             let tPrev = reverse ? t + 1 : t - 1, tNext = reverse ? t - 1 : t + 1
             let dNext: UnsafePointer<Float>? = s == T - 1 ? nil : UnsafePointer(dpre + tNext * 4 * H)
@@ -367,11 +389,24 @@ extension LSTMScan {
             } else {
                 (cPrev, cStride) = (tape + tPrev * 6 * H + H, tapeRow)
             }
-            Threads.parallelChunks(0 ..< panels, threads: threads, minChunk: minChunk) { chunk, range in
-                LSTMTiles.backwardStep(dNext: dNext, dNextRowStride: dpreRow, tape: tape + t * 6 * H, dtape: dtape + t * 6 * H,
-                                       tapeRowStride: tapeRow, cPrev: cPrev, cRowStride: cStride, carry: carry,
-                                       dpre: dpre + t * 4 * H, dpreRowStride: dpreRow, packed: packed, batch: B, hidden: H,
-                                       panels: range, scratch: scratch + chunk * LSTMTiles.scratchPerThread)
+            LSTMTiles.backwardStep(dNext: dNext, dNextRowStride: dpreRow, tape: tape + t * 6 * H, dtape: dtape + t * 6 * H,
+                                   tapeRowStride: tapeRow, cPrev: cPrev, cRowStride: cStride, carry: carry,
+                                   dpre: dpre + t * 4 * H, dpreRowStride: dpreRow, packed: packed, rows: rows, hidden: H,
+                                   panels: range, nextStep: s == 0 ? 0 : (reverse ? 1 : -1), scratch: scratch)
+        }
+        let minChunk = minimumPanels(perPanel: B * 32 * 4 * H)
+        if let blocks = rowSplit(batch: B, threads: threads) {
+            Threads.parallelChunks(0 ..< blocks, threads: threads) { chunk, range in
+                let rows = range.lowerBound * 8 ..< min(B, range.upperBound * 8)
+                for s in stride(from: T - 1, through: 0, by: -1) {
+                    step(s, rows: rows, panels: 0 ..< panels, scratch: scratch + chunk * LSTMTiles.scratchPerThread)
+                }
+            }
+        } else {
+            for s in stride(from: T - 1, through: 0, by: -1) {
+                Threads.parallelChunks(0 ..< panels, threads: threads, minChunk: minChunk) { chunk, range in
+                    step(s, rows: 0 ..< B, panels: range, scratch: scratch + chunk * LSTMTiles.scratchPerThread)
+                }
             }
         }
         if withState {

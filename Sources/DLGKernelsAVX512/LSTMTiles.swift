@@ -15,6 +15,7 @@
 // Nothing here is `@inlinable` (see ShiftedProducts).
 
 #if arch(x86_64)
+import CPrefetch
 import DLGOps
 
 public enum LSTMTiles {
@@ -106,20 +107,20 @@ public enum LSTMTiles {
         }
     }
 
-    /// One forward step for panels `panels` (16 units each) and all `batch` rows:
+    /// One forward step for panels `panels` (16 units each) and batch rows `rows`:
     /// tape row b (at `tape + b·tapeRowStride`, the step's h | c | i | f | g | o)
     /// ← the cell of xb row b + h_prev row b·W_hhᵀ, c_prev row b. `hPrev` nil: a
     /// zero state (and `cPrev` nil: zero c). `scratch`: `scratchPerThread` floats.
     public static func forwardStep(hPrev: UnsafePointer<Float>?, hRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
                                    xb: UnsafePointer<Float>, xbRowStride: Int, tape: UnsafeMutablePointer<Float>, tapeRowStride: Int,
-                                   packed: UnsafePointer<Float>, batch: Int, hidden H: Int, panels: Range<Int>,
-                                   scratch: UnsafeMutablePointer<Float>) {
+                                   packed: UnsafePointer<Float>, rows batch: Range<Int>, hidden H: Int, panels: Range<Int>,
+                                   nextStep: Int, scratch: UnsafeMutablePointer<Float>) {
         for p in panels {
             let j0 = p &* 16, units = min(16, H &- j0)
             let panel = packed + p &* 64 &* H
-            var i0 = 0
-            while i0 < batch {
-                let height = min(8, batch &- i0)
+            var i0 = batch.lowerBound
+            while i0 < batch.upperBound {
+                let height = min(8, batch.upperBound &- i0)
                 let a = hPrev.map { $0 + i0 &* hRowStride }
                 // Row r of scratch: i | f | g | o, 16 units each.
                 tile(a: a, aRowStride: hRowStride, panel: panel, k: H, height: height, scratch: scratch, ldc: 64)
@@ -127,11 +128,12 @@ public enum LSTMTiles {
                 let rows = i0 ..< i0 &+ height
                 if units == 16 {
                     forwardCells(scratch: scratch, rows: rows, column: j0, hidden: H, xb: xb, xbRowStride: xbRowStride,
-                                 cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride)
+                                 cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride,
+                                 nextStep: nextStep)
                 } else {
                     forwardCellsPartial(scratch: scratch, rows: rows, units: units, column: j0, hidden: H, xb: xb,
                                         xbRowStride: xbRowStride, cPrev: cPrev, cRowStride: cRowStride,
-                                        tape: tape, tapeRowStride: tapeRowStride)
+                                        tape: tape, tapeRowStride: tapeRowStride, nextStep: nextStep)
                 }
                 i0 &+= 8
             }
@@ -140,9 +142,20 @@ public enum LSTMTiles {
 
     /// The cells of one tile, 16 units from `j0`: gate pre-activations =
     /// scratch row (i | f | g | o) + xb row; c and h from c_prev; all six into the tape.
+    ///
+    /// The cells are where the scan meets memory: xb and the tape stream through
+    /// (megabytes, read and written once), four and six cache lines a vector, and
+    /// waiting for them cost as much as the product. So each cell prefetches the
+    /// lines of the same units at the next step (`nextStep` = ±1, or 0), one
+    /// step (some tens of microseconds) ahead.
     @inline(__always)
     static func cell(scratch s: UnsafePointer<Float>, xb x: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?,
-                     tape t: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int) {
+                     tape t: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int, nextStep: Int) {
+        if nextStep != 0 {
+            let nx = x + nextStep &* 4 &* H, nt = t + nextStep &* 6 &* H
+            for q in 0 ..< 4 { dlg_prefetch(nx + q &* H) }
+            for q in 0 ..< 6 { dlg_prefetch_for_write(nt + q &* H) }
+        }
         let i = VectorMath.sigmoid(load(s) + load16(x, n))
         let f = VectorMath.sigmoid(load(s + 16) + load16(x + H, n))
         let g = VectorMath.tanh(load(s + 32) + load16(x + 2 &* H, n))
@@ -167,11 +180,11 @@ public enum LSTMTiles {
     @inline(never)
     static func forwardCells(scratch: UnsafePointer<Float>, rows: Range<Int>, column j0: Int, hidden H: Int,
                              xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
-                             tape: UnsafeMutablePointer<Float>, tapeRowStride: Int) {
+                             tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, nextStep: Int) {
         var s = scratch
         for b in rows {
             cell(scratch: s, xb: xb + b &* xbRowStride + j0, cPrev: cPrev.map { $0 + b &* cRowStride + j0 },
-                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: 16)
+                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: 16, nextStep: nextStep)
             s += 64
         }
     }
@@ -180,11 +193,11 @@ public enum LSTMTiles {
     @inline(never)
     static func forwardCellsPartial(scratch: UnsafePointer<Float>, rows: Range<Int>, units: Int, column j0: Int, hidden H: Int,
                                     xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
-                                    tape: UnsafeMutablePointer<Float>, tapeRowStride: Int) {
+                                    tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, nextStep: Int) {
         var s = scratch
         for b in rows {
             cell(scratch: s, xb: xb + b &* xbRowStride + j0, cPrev: cPrev.map { $0 + b &* cRowStride + j0 },
-                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: units)
+                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: units, nextStep: nextStep)
             s += 64
         }
     }
@@ -197,34 +210,34 @@ public enum LSTMTiles {
         PackedProduct.pack(b: whh, rowStride: H, columnStride: 1, k: 4 &* H, n: H, panels: panels, into: packed)
     }
 
-    /// One backward step for panels `panels` (32 units each) and all `batch`
-    /// rows: dh = dtape_h + dNext·W_hh (dNext nil: no next step), then the
+    /// One backward step for panels `panels` (32 units each) and batch rows
+    /// `rows`: dh = dtape_h + dNext·W_hh (dNext nil: no next step), then the
     /// cell's backward into dpre row b, `carry` (B × H, dense) updated to dc⊙f.
     /// Row b of `tape`/`dtape` is at `+ b·tapeRowStride` (the step's 6H values),
     /// of `dpre` at `+ b·dpreRowStride` (4H), of `cPrev` at `+ b·cRowStride` (nil: zeros).
     public static func backwardStep(dNext: UnsafePointer<Float>?, dNextRowStride: Int, tape: UnsafePointer<Float>,
                                     dtape: UnsafePointer<Float>, tapeRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
                                     carry: UnsafeMutablePointer<Float>, dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int,
-                                    packed: UnsafePointer<Float>, batch: Int, hidden H: Int, panels: Range<Int>,
-                                    scratch: UnsafeMutablePointer<Float>) {
+                                    packed: UnsafePointer<Float>, rows batch: Range<Int>, hidden H: Int, panels: Range<Int>,
+                                    nextStep: Int, scratch: UnsafeMutablePointer<Float>) {
         let k = 4 &* H
         for p in panels {
             let j0 = p &* 32, width = min(32, H &- j0)
             let panel = packed + p &* 32 &* k
-            var i0 = 0
-            while i0 < batch {
-                let height = min(8, batch &- i0)
+            var i0 = batch.lowerBound
+            while i0 < batch.upperBound {
+                let height = min(8, batch.upperBound &- i0)
                 tile(a: dNext.map { $0 + i0 &* dNextRowStride }, aRowStride: dNextRowStride, panel: panel, k: k, height: height,
                      scratch: scratch)
                 let rows = i0 ..< i0 &+ height
                 if width == 32 {
                     backwardCells(scratch: scratch, rows: rows, column: j0, hidden: H, tape: tape, dtape: dtape,
                                   tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride, carry: carry,
-                                  dpre: dpre, dpreRowStride: dpreRowStride)
+                                  dpre: dpre, dpreRowStride: dpreRowStride, nextStep: nextStep)
                 } else {
                     backwardCellsPartial(scratch: scratch, rows: rows, width: width, column: j0, hidden: H, tape: tape,
                                          dtape: dtape, tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride,
-                                         carry: carry, dpre: dpre, dpreRowStride: dpreRowStride)
+                                         carry: carry, dpre: dpre, dpreRowStride: dpreRowStride, nextStep: nextStep)
                 }
                 i0 &+= 8
             }
@@ -234,10 +247,18 @@ public enum LSTMTiles {
     /// The cell's backward for one row, `n` (≤ 16) units: dh = `dhW` (dNext·W_hh)
     /// + dtape's h; dc = dtape's c + the carry + dh·o·(1 − tanh²c); the carry ←
     /// dc·f; dpre ← the four gates' pre-activation gradients.
+    /// Like the forward's cells, each prefetches its lines at the next step processed (`nextStep`).
     @inline(__always)
     static func cellBackward(dhW: UnsafePointer<Float>, row: UnsafePointer<Float>, drow: UnsafePointer<Float>,
                              cPrev: UnsafePointer<Float>?, carry cr: UnsafeMutablePointer<Float>,
-                             dpre out: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int) {
+                             dpre out: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int, nextStep: Int) {
+        if nextStep != 0 {
+            let nr = row + nextStep &* 6 &* H, nd = drow + nextStep &* 6 &* H, no = out + nextStep &* 4 &* H
+            for q in 1 ..< 6 { dlg_prefetch(nr + q &* H) }
+            dlg_prefetch(nd)
+            dlg_prefetch(nd + H)
+            for q in 0 ..< 4 { dlg_prefetch_for_write(no + q &* H) }
+        }
         let dh = load(dhW) + load16(drow, n)
         let c = load16(row + H, n)
         let i = load16(row + 2 &* H, n), f = load16(row + 3 &* H, n)
@@ -258,7 +279,7 @@ public enum LSTMTiles {
     static func backwardCells(scratch: UnsafePointer<Float>, rows: Range<Int>, column j0: Int, hidden H: Int,
                               tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
                               cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
-                              dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int) {
+                              dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
         var s = scratch
         for b in rows {
             var half = 0
@@ -266,7 +287,7 @@ public enum LSTMTiles {
                 let j = j0 &+ half
                 cellBackward(dhW: s + half, row: tape + b &* tapeRowStride + j, drow: dtape + b &* tapeRowStride + j,
                              cPrev: cPrev.map { $0 + b &* cRowStride + j }, carry: carry + b &* H + j,
-                             dpre: dpre + b &* dpreRowStride + j, hidden: H, units: 16)
+                             dpre: dpre + b &* dpreRowStride + j, hidden: H, units: 16, nextStep: nextStep)
                 half &+= 16
             }
             s += 32
@@ -278,7 +299,7 @@ public enum LSTMTiles {
     static func backwardCellsPartial(scratch: UnsafePointer<Float>, rows: Range<Int>, width: Int, column j0: Int, hidden H: Int,
                                      tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
                                      cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
-                                     dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int) {
+                                     dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
         var s = scratch
         for b in rows {
             var half = 0
@@ -286,7 +307,8 @@ public enum LSTMTiles {
                 let j = j0 &+ half
                 cellBackward(dhW: s + half, row: tape + b &* tapeRowStride + j, drow: dtape + b &* tapeRowStride + j,
                              cPrev: cPrev.map { $0 + b &* cRowStride + j }, carry: carry + b &* H + j,
-                             dpre: dpre + b &* dpreRowStride + j, hidden: H, units: min(16, width &- half))
+                             dpre: dpre + b &* dpreRowStride + j, hidden: H, units: min(16, width &- half),
+                             nextStep: nextStep)
                 half &+= 16
             }
             s += 32
