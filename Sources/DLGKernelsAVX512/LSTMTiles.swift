@@ -19,8 +19,11 @@ import CPrefetch
 import DLGOps
 
 public enum LSTMTiles {
-    /// Floats of scratch per thread: the forward's 8 × 64 tile (the backward uses 8 × 32 of it).
-    public static let scratchPerThread = 8 * 64
+    /// Batch rows the forward multiplies by one block of W_hhᵀ before the next block.
+    static let groupRows = 32
+
+    /// Floats of scratch per thread: the forward's `groupRows` × 64 products (the backward uses 8 × 32 of it).
+    public static let scratchPerThread = groupRows * 64
 
     /// Panels of the forward packing: 16 hidden units each.
     public static func forwardPanels(hidden: Int) -> Int { (hidden + 15) / 16 }
@@ -115,17 +118,26 @@ public enum LSTMTiles {
                                    xb: UnsafePointer<Float>, xbRowStride: Int, tape: UnsafeMutablePointer<Float>, tapeRowStride: Int,
                                    packed: UnsafePointer<Float>, rows batch: Range<Int>, hidden H: Int, panels: Range<Int>,
                                    nextStep: Int, scratch: UnsafeMutablePointer<Float>) {
+        // Rows in groups of up to `groupRows`: each of the panel's two 32 KiB blocks of W_hhᵀ
+        // multiplies every row block of the group while it is in L1, then the group's cells run.
         for p in panels {
             let j0 = p &* 16, units = min(16, H &- j0)
             let panel = packed + p &* 64 &* H
-            var i0 = batch.lowerBound
-            while i0 < batch.upperBound {
-                let height = min(8, batch.upperBound &- i0)
-                let a = hPrev.map { $0 + i0 &* hRowStride }
-                // Row r of scratch: i | f | g | o, 16 units each.
-                tile(a: a, aRowStride: hRowStride, panel: panel, k: H, height: height, scratch: scratch, ldc: 64)
-                tile(a: a, aRowStride: hRowStride, panel: panel + 32 &* H, k: H, height: height, scratch: scratch + 32, ldc: 64)
-                let rows = i0 ..< i0 &+ height
+            var g0 = batch.lowerBound
+            while g0 < batch.upperBound {
+                let g1 = min(batch.upperBound, g0 &+ groupRows)
+                for block in 0 ..< 2 {
+                    var i0 = g0
+                    while i0 < g1 {
+                        // Row r of the group in scratch row r: i | f | g | o, 16 units each.
+                        let a = hPrev.map { $0 + i0 &* hRowStride }
+                        let weights = panel + block &* 32 &* H
+                        let out = scratch + ((i0 &- g0) &* 64 &+ block &* 32)
+                        tile(a: a, aRowStride: hRowStride, panel: weights, k: H, height: min(8, g1 &- i0), scratch: out, ldc: 64)
+                        i0 &+= 8
+                    }
+                }
+                let rows = g0 ..< g1
                 if units == 16 {
                     forwardCells(scratch: scratch, rows: rows, column: j0, hidden: H, xb: xb, xbRowStride: xbRowStride,
                                  cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride,
@@ -135,7 +147,7 @@ public enum LSTMTiles {
                                         xbRowStride: xbRowStride, cPrev: cPrev, cRowStride: cRowStride,
                                         tape: tape, tapeRowStride: tapeRowStride, nextStep: nextStep)
                 }
-                i0 &+= 8
+                g0 = g1
             }
         }
     }
