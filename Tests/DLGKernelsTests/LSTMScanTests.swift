@@ -141,7 +141,7 @@ import Testing
         return x.count == ref.count ? e : .infinity
     }
 
-    static let shapes: [(batch: Int, steps: Int, hidden: Int)] = [(5, 1, 12), (5, 7, 12), (5, 1, 40), (5, 7, 40), (3, 4, 1), (9, 3, 32)]
+    static let shapes: [(batch: Int, steps: Int, hidden: Int)] = [(5, 1, 12), (5, 7, 12), (5, 1, 40), (5, 7, 40), (3, 4, 1), (9, 3, 32), (37, 2, 20)]
 
     @Test(arguments: [false, true], [1, 2])
     func doubleMatchesReference(reverse: Bool, threads: Int) {
