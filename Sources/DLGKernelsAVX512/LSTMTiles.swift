@@ -183,22 +183,33 @@ public enum LSTMTiles {
         store16(o, t + 5 &* H, n)
     }
 
-    // The two loops over a tile's rows are functions of their own, kept small,
-    // so that the optimizer inlines the sigmoid and tanh into them: it stops
+    // The loops over a tile's rows are functions of their own, kept small, so
+    // that the optimizer inlines the sigmoid and tanh into them: it stops
     // inlining into a caller past a size limit, and then every vector pays a
-    // call and the function's whole latency.
+    // call and the function's whole latency. One body, two entry points: with
+    // all 16 units (the width a constant, so no partial loads or stores in
+    // the loop) and with the last units of H.
+
+    /// `cell` for rows `rows`, `units` units from `j0`.
+    @inline(__always)
+    static func forwardRows(scratch: UnsafePointer<Float>, rows: Range<Int>, units: Int, column j0: Int, hidden H: Int,
+                            xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
+                            tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, nextStep: Int) {
+        var s = scratch
+        for b in rows {
+            cell(scratch: s, xb: xb + b &* xbRowStride + j0, cPrev: cPrev.map { $0 + b &* cRowStride + j0 },
+                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: units, nextStep: nextStep)
+            s += 64
+        }
+    }
 
     /// `cell` for rows `rows`, 16 units from `j0` (all inside H).
     @inline(never)
     static func forwardCells(scratch: UnsafePointer<Float>, rows: Range<Int>, column j0: Int, hidden H: Int,
                              xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
                              tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, nextStep: Int) {
-        var s = scratch
-        for b in rows {
-            cell(scratch: s, xb: xb + b &* xbRowStride + j0, cPrev: cPrev.map { $0 + b &* cRowStride + j0 },
-                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: 16, nextStep: nextStep)
-            s += 64
-        }
+        forwardRows(scratch: scratch, rows: rows, units: 16, column: j0, hidden: H, xb: xb, xbRowStride: xbRowStride,
+                    cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride, nextStep: nextStep)
     }
 
     /// `cell` for rows `rows`, the last `units` (< 16) units of H from `j0`.
@@ -206,12 +217,8 @@ public enum LSTMTiles {
     static func forwardCellsPartial(scratch: UnsafePointer<Float>, rows: Range<Int>, units: Int, column j0: Int, hidden H: Int,
                                     xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
                                     tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, nextStep: Int) {
-        var s = scratch
-        for b in rows {
-            cell(scratch: s, xb: xb + b &* xbRowStride + j0, cPrev: cPrev.map { $0 + b &* cRowStride + j0 },
-                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: units, nextStep: nextStep)
-            s += 64
-        }
+        forwardRows(scratch: scratch, rows: rows, units: units, column: j0, hidden: H, xb: xb, xbRowStride: xbRowStride,
+                    cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride, nextStep: nextStep)
     }
 
     // MARK: Backward
@@ -285,33 +292,12 @@ public enum LSTMTiles {
         store16(dh * tc * (o * (1 - o)), out + 3 &* H, n)
     }
 
-    /// `cellBackward` for rows `rows`, the 32 units from `j0` (all inside H);
-    /// a function of its own for the reason the forward's loops are.
-    @inline(never)
-    static func backwardCells(scratch: UnsafePointer<Float>, rows: Range<Int>, column j0: Int, hidden H: Int,
-                              tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
-                              cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
-                              dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
-        var s = scratch
-        for b in rows {
-            var half = 0
-            while half < 32 {
-                let j = j0 &+ half
-                cellBackward(dhW: s + half, row: tape + b &* tapeRowStride + j, drow: dtape + b &* tapeRowStride + j,
-                             cPrev: cPrev.map { $0 + b &* cRowStride + j }, carry: carry + b &* H + j,
-                             dpre: dpre + b &* dpreRowStride + j, hidden: H, units: 16, nextStep: nextStep)
-                half &+= 16
-            }
-            s += 32
-        }
-    }
-
-    /// `cellBackward` for rows `rows`, the last `width` (< 32) units of H from `j0`.
-    @inline(never)
-    static func backwardCellsPartial(scratch: UnsafePointer<Float>, rows: Range<Int>, width: Int, column j0: Int, hidden H: Int,
-                                     tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
-                                     cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
-                                     dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
+    /// `cellBackward` for rows `rows`, `width` units from `j0`, 16 at a time.
+    @inline(__always)
+    static func backwardRows(scratch: UnsafePointer<Float>, rows: Range<Int>, width: Int, column j0: Int, hidden H: Int,
+                             tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
+                             cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
+                             dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
         var s = scratch
         for b in rows {
             var half = 0
@@ -325,6 +311,29 @@ public enum LSTMTiles {
             }
             s += 32
         }
+    }
+
+    /// `cellBackward` for rows `rows`, the 32 units from `j0` (all inside H);
+    /// a function of its own for the reason the forward's loops are.
+    @inline(never)
+    static func backwardCells(scratch: UnsafePointer<Float>, rows: Range<Int>, column j0: Int, hidden H: Int,
+                              tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
+                              cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
+                              dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
+        backwardRows(scratch: scratch, rows: rows, width: 32, column: j0, hidden: H, tape: tape, dtape: dtape,
+                     tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride, carry: carry, dpre: dpre,
+                     dpreRowStride: dpreRowStride, nextStep: nextStep)
+    }
+
+    /// `cellBackward` for rows `rows`, the last `width` (< 32) units of H from `j0`.
+    @inline(never)
+    static func backwardCellsPartial(scratch: UnsafePointer<Float>, rows: Range<Int>, width: Int, column j0: Int, hidden H: Int,
+                                     tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
+                                     cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
+                                     dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
+        backwardRows(scratch: scratch, rows: rows, width: width, column: j0, hidden: H, tape: tape, dtape: dtape,
+                     tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride, carry: carry, dpre: dpre,
+                     dpreRowStride: dpreRowStride, nextStep: nextStep)
     }
 }
 
