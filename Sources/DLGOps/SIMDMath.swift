@@ -299,8 +299,12 @@ public enum SIMDMath {
         return select(x, .lt, 0, then: -t, else: t)
     }
 
-    @inlinable @inline(__always)
-    static func expFloat(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    /// `exp`'s Float path. Public and transparent (always inlined, compiled
+    /// in the caller's module) so that DLGKernelsAVX512 runs this one
+    /// definition compiled for AVX-512 (its `VectorMath`): a call that is not
+    /// inlined would reach the copy compiled for the baseline instruction set.
+    @_transparent
+    public static func expFloat(_ x: SIMD16<Float>) -> SIMD16<Float> {
         let hiCut: Float = 88.72284      // above: +inf (just over ln(Float.greatestFiniteMagnitude))
         let loCut: Float = -103.97208    // below: 0 (under ln of the least subnormal / 2)
         let xc = x.replacing(with: hiCut, where: x .> hiCut).replacing(with: loCut, where: x .< loCut)
@@ -360,8 +364,9 @@ public enum SIMDMath {
             .replacing(with: 0, where: x .< loCut)
     }
 
-    @inlinable @inline(__always)
-    static func expm1Float(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    /// `expm1`'s Float path; public and transparent like `expFloat`.
+    @_transparent
+    public static func expm1Float(_ x: SIMD16<Float>) -> SIMD16<Float> {
         // x·(1 + x/2! + … + x^7/8!): relative truncation error < 1e-9 on |x| ≤ 0.3466.
         var p: SIMD16<Float> = SIMD16(repeating: 1.0 / 40_320)
         p = p * x + 1.0 / 5_040
@@ -373,7 +378,9 @@ public enum SIMDMath {
         p = p * x + 1
         let small = x * p
         let large = expFloat(x) - 1
-        return large.replacing(with: small, where: abs(x) .<= 0.346_573_6)
+        // |x| as `abs` computes it, written on SIMD16<Float> (one compare and a masked move).
+        let magnitude = x.replacing(with: -x, where: x .< 0) + 0
+        return large.replacing(with: small, where: magnitude .<= 0.346_573_6)
     }
 
     @inlinable @inline(__always)
