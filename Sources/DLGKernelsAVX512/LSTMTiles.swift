@@ -157,7 +157,8 @@ public enum LSTMTiles {
     ///
     /// The cells are where the scan meets memory: xb and the tape stream through
     /// (megabytes, read and written once), four and six cache lines a vector, and
-    /// waiting for them cost as much as the product. So each cell prefetches the
+    /// before prefetching the cells took over a third of the forward step, most
+    /// of it waiting for those lines. So each cell prefetches the
     /// lines of the same units at the next step (`nextStep` = ±1, or 0), one
     /// step (some tens of microseconds) ahead.
     @inline(__always)
