@@ -160,7 +160,6 @@ public struct Graph: Sendable {
         return id
     }
 
-    /// Users of each value.
     /// Values a pass must keep as they are: the outputs, the loss, the state updates' values
     /// and the gradients the program returns.
     public var pinnedValues: Set<ValueID> {
@@ -171,6 +170,7 @@ public struct Graph: Sendable {
         return pinned
     }
 
+    /// Users of each value.
     public func users() -> [[ValueID]] {
         var u = Array(repeating: [ValueID](), count: nodes.count)
         for n in nodes { for i in n.inputs { u[i].append(n.id) } }

@@ -31,13 +31,13 @@ public enum LSTMTiles {
     /// Panels of the backward packing: 32 hidden units each.
     public static func backwardPanels(hidden: Int) -> Int { (hidden + 31) / 32 }
 
-    /// Workspace floats of the forward pass: the packed W_hhᵀ, then one tile of scratch per thread.
+    /// Workspace floats of the forward pass: the packed W_hhᵀ, then `scratchPerThread` floats per thread.
     public static func forwardWorkspace(hidden: Int, threads: Int) -> Int {
         forwardPanels(hidden: hidden) * 64 * hidden + threads * scratchPerThread
     }
 
     /// Workspace floats of the backward pass: the packed W_hh, the carried dc (B × H),
-    /// then one tile of scratch per thread.
+    /// then `scratchPerThread` floats per thread.
     public static func backwardWorkspace(batch: Int, hidden: Int, threads: Int) -> Int {
         backwardPanels(hidden: hidden) * 32 * 4 * hidden + batch * hidden + threads * scratchPerThread
     }
