@@ -83,7 +83,9 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .target(name: "DLGSource"),
-        .target(name: "DLGOps"),
+        // Vector square roots (a C header of inline functions) for the elementwise math.
+        .systemLibrary(name: "CVectorMath"),
+        .target(name: "DLGOps", dependencies: ["CVectorMath"]),
         .target(name: "DLGSyntax", dependencies: ["DLGSource"]),
         .target(name: "DLGGraph", dependencies: ["DLGSource", "DLGOps"]),
         .target(name: "DLGCompiler", dependencies: ["DLGSource", "DLGSyntax", "DLGGraph"]),

@@ -1,3 +1,4 @@
+import CVectorMath
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,6 +19,8 @@ public protocol ElementScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codabl
     static func erfc(_ x: Self) -> Self
     static func pow(_ x: Self, _ y: Self) -> Self
     static func sqrt(_ x: Self) -> Self
+    /// √x lane by lane, as one vector operation (SIMD16's `squareRoot()` is a scalar loop).
+    static func sqrt(_ x: SIMD16<Self>) -> SIMD16<Self>
 }
 
 extension Float: ElementScalar {
@@ -30,6 +33,7 @@ extension Float: ElementScalar {
     @inlinable public static func erfc(_ x: Float) -> Float { erfcf(x) }
     @inlinable public static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
     @inlinable public static func sqrt(_ x: Float) -> Float { x.squareRoot() }
+    @inlinable public static func sqrt(_ x: SIMD16<Float>) -> SIMD16<Float> { dlg_sqrt_float16(x) }
 }
 
 extension Double: ElementScalar {
@@ -42,6 +46,7 @@ extension Double: ElementScalar {
     @inlinable public static func erfc(_ x: Double) -> Double { libmErfc(x) }
     @inlinable public static func pow(_ x: Double, _ y: Double) -> Double { libmPow(x, y) }
     @inlinable public static func sqrt(_ x: Double) -> Double { x.squareRoot() }
+    @inlinable public static func sqrt(_ x: SIMD16<Double>) -> SIMD16<Double> { dlg_sqrt_double16(x) }
 }
 
 // The double-precision libm routines under names the static requirements above do not shadow.

@@ -191,7 +191,7 @@ public enum Elementwise {
     public enum Sqrt: UnaryDefinition {
         public static var info: UnaryInfo { UnaryInfo(doc: "√x.", role: .function, derivative: .output) }
         @inlinable @inline(__always)
-        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { x.squareRoot() }
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { T.sqrt(x) }
         @inlinable @inline(__always)
         public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
             (0.5 * dy) / y
@@ -201,7 +201,7 @@ public enum Elementwise {
     public enum Rsqrt: UnaryDefinition {
         public static var info: UnaryInfo { UnaryInfo(doc: "1/√x.", role: .function, derivative: .output) }
         @inlinable @inline(__always)
-        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { 1 / x.squareRoot() }
+        public static func forward<T: ElementScalar>(_ x: SIMD16<T>, _ a: T) -> SIMD16<T> { 1 / T.sqrt(x) }
         @inlinable @inline(__always)
         public static func backward<T: ElementScalar>(_ x: SIMD16<T>, _ y: SIMD16<T>, _ dy: SIMD16<T>, _ a: T) -> SIMD16<T> {
             -0.5 * dy * y * y * y
