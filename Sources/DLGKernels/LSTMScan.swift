@@ -16,7 +16,8 @@ import DLGKernelsAVX512
 ///   after their sigmoid/tanh.
 /// - `dtape` [B, T, 6H]: the gradient w.r.t. the tape; only its h and c parts
 ///   are read (the gate activations are internal to the op: their parts of the
-///   gradient are ignored).
+///   gradient are ignored). Or [B, T, H] (`dhOnly`): the gradient w.r.t. the
+///   tape's h part alone, c's being zero (a layer whose only output is h).
 /// - `dpre` [B, T, 4H], or [B, T + 1, 4H] with h0/c0: the gradient w.r.t. xb,
 ///   and in row T of each batch element dh0 | dc0 | zeros (2H).
 ///
@@ -92,13 +93,16 @@ public enum LSTMScan {
     }
 
     /// The gradient w.r.t. the gate pre-activations (and dh0/dc0), writing every element of `dpre`.
+    /// `dhOnly`: `dtape` is [B, T, H], the gradient of the tape's h part (c's is zero).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func backward<T: KernelScalar>(tape: UnsafePointer<T>, whh: UnsafePointer<T>, h0: UnsafePointer<T>?, c0: UnsafePointer<T>?,
-                                                 dtape: UnsafePointer<T>, dpre: UnsafeMutablePointer<T>, batch: Int, steps: Int, hidden: Int,
-                                                 reverse: Bool, workspace: UnsafeMutablePointer<T>, threads: Int, rowStable: Bool = false) {
-        backward(tape: tape, whh: whh, h0: h0, c0: c0, dtape: dtape, dpre: dpre, batch: batch, steps: steps, hidden: hidden,
-                 reverse: reverse, workspace: workspace, threads: threads, fast: usesAVX512(T.self) && !rowStable, rowStable: rowStable)
+                                                 dtape: UnsafePointer<T>, dhOnly: Bool = false, dpre: UnsafeMutablePointer<T>,
+                                                 batch: Int, steps: Int, hidden: Int, reverse: Bool,
+                                                 workspace: UnsafeMutablePointer<T>, threads: Int, rowStable: Bool = false) {
+        backward(tape: tape, whh: whh, h0: h0, c0: c0, dtape: dtape, dhOnly: dhOnly, dpre: dpre, batch: batch, steps: steps,
+                 hidden: hidden, reverse: reverse, workspace: workspace, threads: threads,
+                 fast: usesAVX512(T.self) && !rowStable, rowStable: rowStable)
     }
 
     /// `forward` on the path `fast` names (true: the AVX-512 f32 tiles, only when
@@ -160,9 +164,9 @@ public enum LSTMScan {
 
     /// `backward` on the path `fast` names.
     static func backward<T: KernelScalar>(tape: UnsafePointer<T>, whh: UnsafePointer<T>, h0: UnsafePointer<T>?, c0: UnsafePointer<T>?,
-                                          dtape: UnsafePointer<T>, dpre: UnsafeMutablePointer<T>, batch: Int, steps: Int, hidden: Int,
-                                          reverse: Bool, workspace: UnsafeMutablePointer<T>, threads: Int, fast: Bool,
-                                          rowStable: Bool = false) {
+                                          dtape: UnsafePointer<T>, dhOnly: Bool = false, dpre: UnsafeMutablePointer<T>,
+                                          batch: Int, steps: Int, hidden: Int, reverse: Bool,
+                                          workspace: UnsafeMutablePointer<T>, threads: Int, fast: Bool, rowStable: Bool = false) {
         let (B, T_, H) = (batch, steps, hidden)
         if B <= 0 || H <= 0 || T_ < 0 { return }
         let withState = h0 != nil && c0 != nil
@@ -175,13 +179,14 @@ public enum LSTMScan {
         }
         #if arch(x86_64)
         if fast && usesAVX512(T.self) {
-            fastBackward(tape: f32(tape), whh: f32(whh), c0: withState ? c0.map { f32($0) } : nil, dtape: f32(dtape), dpre: f32(dpre),
-                         batch: B, steps: T_, hidden: H, reverse: reverse, withState: withState, workspace: f32(workspace),
-                         threads: threads)
+            fastBackward(tape: f32(tape), whh: f32(whh), c0: withState ? c0.map { f32($0) } : nil, dtape: f32(dtape),
+                         dhOnly: dhOnly, dpre: f32(dpre), batch: B, steps: T_, hidden: H, reverse: reverse,
+                         withState: withState, workspace: f32(workspace), threads: threads)
             return
         }
         #endif
         let tapeRow = T_ * 6 * H, dpreRow = Tp * 4 * H
+        let dtapeWidth = dhOnly ? H : 6 * H, dtapeRow = T_ * dtapeWidth
         let dh = workspace, carry = workspace + B * H, partials = workspace + 2 * B * H
         let plan = try? GemmPlan(m: B, n: H, k: 4 * H, lda: dpreRow)
         let partialCount = plan?.workspaceCount(threads: threads) ?? 0
@@ -215,7 +220,8 @@ public enum LSTMScan {
             }
             Threads.parallelFor(0 ..< B, threads: threads, minChunk: max(1, 2048 / H)) { rows in
                 for b in rows {
-                    cellBackward(dh: dh + b * H, row: tape + b * tapeRow + t * 6 * H, dtape: dtape + b * tapeRow + t * 6 * H,
+                    cellBackward(dh: dh + b * H, row: tape + b * tapeRow + t * 6 * H,
+                                 dtape: dtape + b * dtapeRow + t * dtapeWidth, dhOnly: dhOnly,
                                  cPrev: cPrev.map { $0 + b * cStride }, carry: carry + b * H, out: dpre + b * dpreRow + t * 4 * H,
                                  hidden: H)
                 }
@@ -282,10 +288,10 @@ public enum LSTMScan {
     }
 
     /// One batch row of one backward step: `dh` = dpre_next·W_hh (H), the tape's
-    /// row (6H), dtape's row (its h and c parts), c_prev (nil for zeros), the
-    /// carried dc (H, replaced by dc⊙f) → `out` = dpre's row (4H).
+    /// row (6H), dtape's row (its h and c parts; `dhOnly`: h's alone, c's zero),
+    /// c_prev (nil for zeros), the carried dc (H, replaced by dc⊙f) → `out` = dpre's row (4H).
     static func cellBackward<T: KernelScalar>(dh dhNext: UnsafePointer<T>, row: UnsafePointer<T>, dtape: UnsafePointer<T>,
-                                              cPrev: UnsafePointer<T>?, carry: UnsafeMutablePointer<T>,
+                                              dhOnly: Bool, cPrev: UnsafePointer<T>?, carry: UnsafeMutablePointer<T>,
                                               out: UnsafeMutablePointer<T>, hidden H: Int) {
         var j = 0
         while j < H {
@@ -295,7 +301,8 @@ public enum LSTMScan {
             let i = load(row + 2 * H + j, w), f = load(row + 3 * H + j, w)
             let g = load(row + 4 * H + j, w), o = load(row + 5 * H + j, w)
             let tc = SIMDMath.tanh(c)
-            let dc = load(dtape + H + j, w) + load(carry + j, w) + dh * o * (1 - tc * tc)
+            let dcIn = dhOnly ? SIMD16<T>() : load(dtape + H + j, w)
+            let dc = dcIn + load(carry + j, w) + dh * o * (1 - tc * tc)
             let cp = cPrev.map { load($0 + j, w) } ?? SIMD16<T>()
             store(dc * f, carry + j, w)
             store(dc * g * (i * (1 - i)), out + j, w)
@@ -370,8 +377,8 @@ extension LSTMScan {
     /// (`rowSplit`; per step by panels of 32 hidden units otherwise); with
     /// h0/c0, dh0 by one more packed product.
     static func fastBackward(tape: UnsafePointer<Float>, whh: UnsafePointer<Float>, c0: UnsafePointer<Float>?,
-                             dtape: UnsafePointer<Float>, dpre: UnsafeMutablePointer<Float>, batch B: Int, steps T: Int, hidden H: Int,
-                             reverse: Bool, withState: Bool, workspace: UnsafeMutablePointer<Float>, threads: Int) {
+                             dtape: UnsafePointer<Float>, dhOnly: Bool, dpre: UnsafeMutablePointer<Float>, batch B: Int, steps T: Int,
+                             hidden H: Int, reverse: Bool, withState: Bool, workspace: UnsafeMutablePointer<Float>, threads: Int) {
         let panels = LSTMTiles.backwardPanels(hidden: H)
         let packed = workspace, carry = workspace + panels * 32 * 4 * H, scratch = carry + B * H
         Threads.parallelChunks(0 ..< panels, threads: threads, minChunk: max(1, 1024 / H)) { _, range in
@@ -379,6 +386,7 @@ extension LSTMScan {
         }
         carry.update(repeating: 0, count: B * H)
         let tapeRow = T * 6 * H, dpreRow = (T + (withState ? 1 : 0)) * 4 * H
+        let dtapeWidth = dhOnly ? H : 6 * H
         func step(_ s: Int, rows: Range<Int>, panels range: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
             let t = reverse ? T - 1 - s : s
             let tPrev = reverse ? t + 1 : t - 1, tNext = reverse ? t - 1 : t + 1
@@ -389,8 +397,9 @@ extension LSTMScan {
             } else {
                 (cPrev, cStride) = (tape + tPrev * 6 * H + H, tapeRow)
             }
-            LSTMTiles.backwardStep(dNext: dNext, dNextRowStride: dpreRow, tape: tape + t * 6 * H, dtape: dtape + t * 6 * H,
-                                   tapeRowStride: tapeRow, cPrev: cPrev, cRowStride: cStride, carry: carry,
+            LSTMTiles.backwardStep(dNext: dNext, dNextRowStride: dpreRow, tape: tape + t * 6 * H, tapeRowStride: tapeRow,
+                                   dtape: dtape + t * dtapeWidth, dtapeRowStride: T * dtapeWidth, dtapeWidth: dtapeWidth,
+                                   cPrev: cPrev, cRowStride: cStride, carry: carry,
                                    dpre: dpre + t * 4 * H, dpreRowStride: dpreRow, packed: packed, rows: rows, hidden: H,
                                    panels: range, nextStep: s == 0 ? 0 : (reverse ? 1 : -1), scratch: scratch)
         }

@@ -123,6 +123,7 @@ public enum LSTMTiles {
         for p in panels {
             let j0 = p &* 16, units = min(16, H &- j0)
             let panel = packed + p &* 64 &* H
+            let ahead = Ahead(panel: p, of: panels, width: 16, nextStep: nextStep, steps: (4 &* H, 6 &* H, 0))
             var g0 = batch.lowerBound
             while g0 < batch.upperBound {
                 let g1 = min(batch.upperBound, g0 &+ groupRows)
@@ -141,13 +142,40 @@ public enum LSTMTiles {
                 if units == 16 {
                     forwardCells(scratch: scratch, rows: rows, column: j0, hidden: H, xb: xb, xbRowStride: xbRowStride,
                                  cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride,
-                                 nextStep: nextStep)
+                                 ahead: ahead)
                 } else {
                     forwardCellsPartial(scratch: scratch, rows: rows, units: units, column: j0, hidden: H, xb: xb,
                                         xbRowStride: xbRowStride, cPrev: cPrev, cRowStride: cRowStride,
-                                        tape: tape, tapeRowStride: tapeRowStride, nextStep: nextStep)
+                                        tape: tape, tapeRowStride: tapeRowStride, ahead: ahead)
                 }
                 g0 = g1
+            }
+        }
+    }
+
+    /// Where a cell prefetches: the distances in floats from its xb (or, in the
+    /// backward, dpre) and tape pointers to the lines it will need next; 0: none.
+    struct Ahead {
+        var x: Int, tape: Int, dtape: Int
+        /// For panel `p` of `panels`, `width` units each: the next panel's units,
+        /// and from the last panel the first one's at the next step processed
+        /// (`nextStep` = ±1, or 0 at the last step), `steps` floats away (in xb or
+        /// dpre, the tape, dtape).
+        @inline(__always)
+        init(panel p: Int, of panels: Range<Int>, width: Int, nextStep: Int, steps: (x: Int, tape: Int, dtape: Int)) {
+            if p &+ 1 < panels.upperBound {
+                x = width
+                tape = width
+                dtape = width
+            } else if nextStep != 0 {
+                let back = (p &- panels.lowerBound) &* width
+                x = nextStep &* steps.x &- back
+                tape = nextStep &* steps.tape &- back
+                dtape = nextStep &* steps.dtape &- back
+            } else {
+                x = 0
+                tape = 0
+                dtape = 0
             }
         }
     }
@@ -158,16 +186,19 @@ public enum LSTMTiles {
     /// The cells are where the scan meets memory: xb and the tape stream through
     /// (megabytes, read and written once), four and six cache lines a vector, and
     /// before prefetching the cells took over a third of the forward step, most
-    /// of it waiting for those lines. So each cell prefetches the
-    /// lines of the same units at the next step (`nextStep` = ±1, or 0), one
-    /// step (some tens of microseconds) ahead.
+    /// of it waiting for those lines. So each cell prefetches the lines of the
+    /// same row that the next panel's cells will use (`ahead`). A whole step
+    /// ahead was too early: the step streams all of W_hh (1 MiB) through the
+    /// caches, and the lines were gone before their use; one panel is some
+    /// microseconds, a tile's product.
     @inline(__always)
     static func cell(scratch s: UnsafePointer<Float>, xb x: UnsafePointer<Float>, cPrev: UnsafePointer<Float>?,
-                     tape t: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int, nextStep: Int) {
-        if nextStep != 0 {
-            let nx = x + nextStep &* 4 &* H, nt = t + nextStep &* 6 &* H
+                     tape t: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int, ahead: Ahead) {
+        if ahead.x != 0 {
+            let nx = x + ahead.x, nt = t + ahead.tape
             for q in 0 ..< 4 { dlg_prefetch(nx + q &* H) }
             for q in 0 ..< 6 { dlg_prefetch_for_write(nt + q &* H) }
+            if let cPrev { dlg_prefetch(cPrev + ahead.tape) }
         }
         let i = VectorMath.sigmoid(load(s) + load16(x, n))
         let f = VectorMath.sigmoid(load(s + 16) + load16(x + H, n))
@@ -195,11 +226,11 @@ public enum LSTMTiles {
     @inline(__always)
     static func forwardRows(scratch: UnsafePointer<Float>, rows: Range<Int>, units: Int, column j0: Int, hidden H: Int,
                             xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
-                            tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, nextStep: Int) {
+                            tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, ahead: Ahead) {
         var s = scratch
         for b in rows {
             cell(scratch: s, xb: xb + b &* xbRowStride + j0, cPrev: cPrev.map { $0 + b &* cRowStride + j0 },
-                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: units, nextStep: nextStep)
+                 tape: tape + b &* tapeRowStride + j0, hidden: H, units: units, ahead: ahead)
             s += 64
         }
     }
@@ -208,18 +239,18 @@ public enum LSTMTiles {
     @inline(never)
     static func forwardCells(scratch: UnsafePointer<Float>, rows: Range<Int>, column j0: Int, hidden H: Int,
                              xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
-                             tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, nextStep: Int) {
+                             tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, ahead: Ahead) {
         forwardRows(scratch: scratch, rows: rows, units: 16, column: j0, hidden: H, xb: xb, xbRowStride: xbRowStride,
-                    cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride, nextStep: nextStep)
+                    cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride, ahead: ahead)
     }
 
     /// `cell` for rows `rows`, the last `units` (< 16) units of H from `j0`.
     @inline(never)
     static func forwardCellsPartial(scratch: UnsafePointer<Float>, rows: Range<Int>, units: Int, column j0: Int, hidden H: Int,
                                     xb: UnsafePointer<Float>, xbRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
-                                    tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, nextStep: Int) {
+                                    tape: UnsafeMutablePointer<Float>, tapeRowStride: Int, ahead: Ahead) {
         forwardRows(scratch: scratch, rows: rows, units: units, column: j0, hidden: H, xb: xb, xbRowStride: xbRowStride,
-                    cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride, nextStep: nextStep)
+                    cPrev: cPrev, cRowStride: cRowStride, tape: tape, tapeRowStride: tapeRowStride, ahead: ahead)
     }
 
     // MARK: Backward
@@ -233,10 +264,13 @@ public enum LSTMTiles {
     /// One backward step for panels `panels` (32 units each) and batch rows
     /// `rows`: dh = dtape_h + dNext·W_hh (dNext nil: no next step), then the
     /// cell's backward into dpre row b, `carry` (B × H, dense) updated to dc⊙f.
-    /// Row b of `tape`/`dtape` is at `+ b·tapeRowStride` (the step's 6H values),
-    /// of `dpre` at `+ b·dpreRowStride` (4H), of `cPrev` at `+ b·cRowStride` (nil: zeros).
+    /// Row b of `tape` is at `+ b·tapeRowStride` (the step's 6H values), of
+    /// `dtape` at `+ b·dtapeRowStride` (its `dtapeWidth` values: 6H, or H when
+    /// it is the gradient of h alone and c's is zero), of `dpre` at
+    /// `+ b·dpreRowStride` (4H), of `cPrev` at `+ b·cRowStride` (nil: zeros).
     public static func backwardStep(dNext: UnsafePointer<Float>?, dNextRowStride: Int, tape: UnsafePointer<Float>,
-                                    dtape: UnsafePointer<Float>, tapeRowStride: Int, cPrev: UnsafePointer<Float>?, cRowStride: Int,
+                                    tapeRowStride: Int, dtape: UnsafePointer<Float>, dtapeRowStride: Int, dtapeWidth: Int,
+                                    cPrev: UnsafePointer<Float>?, cRowStride: Int,
                                     carry: UnsafeMutablePointer<Float>, dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int,
                                     packed: UnsafePointer<Float>, rows batch: Range<Int>, hidden H: Int, panels: Range<Int>,
                                     nextStep: Int, scratch: UnsafeMutablePointer<Float>) {
@@ -244,39 +278,49 @@ public enum LSTMTiles {
         for p in panels {
             let j0 = p &* 32, width = min(32, H &- j0)
             let panel = packed + p &* 32 &* k
+            let ahead = Ahead(panel: p, of: panels, width: 32, nextStep: nextStep, steps: (4 &* H, 6 &* H, dtapeWidth))
             var i0 = batch.lowerBound
             while i0 < batch.upperBound {
                 let height = min(8, batch.upperBound &- i0)
                 tile(a: dNext.map { $0 + i0 &* dNextRowStride }, aRowStride: dNextRowStride, panel: panel, k: k, height: height,
                      scratch: scratch)
                 let rows = i0 ..< i0 &+ height
+                let d = BackwardDtape(base: dtape, rowStride: dtapeRowStride, hasC: dtapeWidth != H)
                 if width == 32 {
-                    backwardCells(scratch: scratch, rows: rows, column: j0, hidden: H, tape: tape, dtape: dtape,
-                                  tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride, carry: carry,
-                                  dpre: dpre, dpreRowStride: dpreRowStride, nextStep: nextStep)
+                    backwardCells(scratch: scratch, rows: rows, column: j0, hidden: H, tape: tape,
+                                  tapeRowStride: tapeRowStride, dtape: d, cPrev: cPrev, cRowStride: cRowStride, carry: carry,
+                                  dpre: dpre, dpreRowStride: dpreRowStride, ahead: ahead)
                 } else {
                     backwardCellsPartial(scratch: scratch, rows: rows, width: width, column: j0, hidden: H, tape: tape,
-                                         dtape: dtape, tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride,
-                                         carry: carry, dpre: dpre, dpreRowStride: dpreRowStride, nextStep: nextStep)
+                                         tapeRowStride: tapeRowStride, dtape: d, cPrev: cPrev, cRowStride: cRowStride,
+                                         carry: carry, dpre: dpre, dpreRowStride: dpreRowStride, ahead: ahead)
                 }
                 i0 &+= 8
             }
         }
     }
 
+    /// The gradient operand of the backward step: the step's first row, the row
+    /// stride, and whether each row has c's gradient after h's (else it is zero).
+    struct BackwardDtape {
+        var base: UnsafePointer<Float>, rowStride: Int, hasC: Bool
+    }
+
     /// The cell's backward for one row, `n` (≤ 16) units: dh = `dhW` (dNext·W_hh)
-    /// + dtape's h; dc = dtape's c + the carry + dh·o·(1 − tanh²c); the carry ←
-    /// dc·f; dpre ← the four gates' pre-activation gradients.
-    /// Like the forward's cells, each prefetches its lines at the next step processed (`nextStep`).
+    /// + dtape's h; dc = dtape's c (`hasC`, else 0) + the carry + dh·o·(1 − tanh²c);
+    /// the carry ← dc·f; dpre ← the four gates' pre-activation gradients.
+    /// Like the forward's cells, each prefetches the lines the next panel's cells will use (`ahead`).
     @inline(__always)
-    static func cellBackward(dhW: UnsafePointer<Float>, row: UnsafePointer<Float>, drow: UnsafePointer<Float>,
+    static func cellBackward(dhW: UnsafePointer<Float>, row: UnsafePointer<Float>, drow: UnsafePointer<Float>, hasC: Bool,
                              cPrev: UnsafePointer<Float>?, carry cr: UnsafeMutablePointer<Float>,
-                             dpre out: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int, nextStep: Int) {
-        if nextStep != 0 {
-            let nr = row + nextStep &* 6 &* H, nd = drow + nextStep &* 6 &* H, no = out + nextStep &* 4 &* H
+                             dpre out: UnsafeMutablePointer<Float>, hidden H: Int, units n: Int, ahead: Ahead) {
+        if ahead.x != 0 {
+            let nr = row + ahead.tape, nd = drow + ahead.dtape, no = out + ahead.x
             for q in 1 ..< 6 { dlg_prefetch(nr + q &* H) }
+            // c_prev is the c of the step before, in the tape too: not a line of this step's.
+            if let cPrev { dlg_prefetch(cPrev + ahead.tape) }
             dlg_prefetch(nd)
-            dlg_prefetch(nd + H)
+            if hasC { dlg_prefetch(nd + H) }
             for q in 0 ..< 4 { dlg_prefetch_for_write(no + q &* H) }
         }
         let dh = load(dhW) + load16(drow, n)
@@ -284,7 +328,8 @@ public enum LSTMTiles {
         let i = load16(row + 2 &* H, n), f = load16(row + 3 &* H, n)
         let g = load16(row + 4 &* H, n), o = load16(row + 5 &* H, n)
         let tc = VectorMath.tanh(c)
-        let dc = load16(drow + H, n) + load16(cr, n) + dh * o * (1 - tc * tc)
+        let dcIn = hasC ? load16(drow + H, n) : Vector16()
+        let dc = dcIn + load16(cr, n) + dh * o * (1 - tc * tc)
         let cp = cPrev.map { load16($0, n) } ?? Vector16()
         store16(dc * f, cr, n)
         store16(dc * g * (i * (1 - i)), out, n)
@@ -296,18 +341,19 @@ public enum LSTMTiles {
     /// `cellBackward` for rows `rows`, `width` units from `j0`, 16 at a time.
     @inline(__always)
     static func backwardRows(scratch: UnsafePointer<Float>, rows: Range<Int>, width: Int, column j0: Int, hidden H: Int,
-                             tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
+                             tape: UnsafePointer<Float>, tapeRowStride: Int, dtape: BackwardDtape,
                              cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
-                             dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
+                             dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, ahead: Ahead) {
         var s = scratch
         for b in rows {
             var half = 0
             while half < width {
                 let j = j0 &+ half
-                cellBackward(dhW: s + half, row: tape + b &* tapeRowStride + j, drow: dtape + b &* tapeRowStride + j,
+                cellBackward(dhW: s + half, row: tape + b &* tapeRowStride + j, drow: dtape.base + b &* dtape.rowStride + j,
+                             hasC: dtape.hasC,
                              cPrev: cPrev.map { $0 + b &* cRowStride + j }, carry: carry + b &* H + j,
                              dpre: dpre + b &* dpreRowStride + j, hidden: H, units: min(16, width &- half),
-                             nextStep: nextStep)
+                             ahead: ahead)
                 half &+= 16
             }
             s += 32
@@ -318,23 +364,23 @@ public enum LSTMTiles {
     /// a function of its own for the reason the forward's loops are.
     @inline(never)
     static func backwardCells(scratch: UnsafePointer<Float>, rows: Range<Int>, column j0: Int, hidden H: Int,
-                              tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
+                              tape: UnsafePointer<Float>, tapeRowStride: Int, dtape: BackwardDtape,
                               cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
-                              dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
-        backwardRows(scratch: scratch, rows: rows, width: 32, column: j0, hidden: H, tape: tape, dtape: dtape,
-                     tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride, carry: carry, dpre: dpre,
-                     dpreRowStride: dpreRowStride, nextStep: nextStep)
+                              dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, ahead: Ahead) {
+        backwardRows(scratch: scratch, rows: rows, width: 32, column: j0, hidden: H, tape: tape,
+                     tapeRowStride: tapeRowStride, dtape: dtape, cPrev: cPrev, cRowStride: cRowStride, carry: carry, dpre: dpre,
+                     dpreRowStride: dpreRowStride, ahead: ahead)
     }
 
     /// `cellBackward` for rows `rows`, the last `width` (< 32) units of H from `j0`.
     @inline(never)
     static func backwardCellsPartial(scratch: UnsafePointer<Float>, rows: Range<Int>, width: Int, column j0: Int, hidden H: Int,
-                                     tape: UnsafePointer<Float>, dtape: UnsafePointer<Float>, tapeRowStride: Int,
+                                     tape: UnsafePointer<Float>, tapeRowStride: Int, dtape: BackwardDtape,
                                      cPrev: UnsafePointer<Float>?, cRowStride: Int, carry: UnsafeMutablePointer<Float>,
-                                     dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, nextStep: Int) {
-        backwardRows(scratch: scratch, rows: rows, width: width, column: j0, hidden: H, tape: tape, dtape: dtape,
-                     tapeRowStride: tapeRowStride, cPrev: cPrev, cRowStride: cRowStride, carry: carry, dpre: dpre,
-                     dpreRowStride: dpreRowStride, nextStep: nextStep)
+                                     dpre: UnsafeMutablePointer<Float>, dpreRowStride: Int, ahead: Ahead) {
+        backwardRows(scratch: scratch, rows: rows, width: width, column: j0, hidden: H, tape: tape,
+                     tapeRowStride: tapeRowStride, dtape: dtape, cPrev: cPrev, cRowStride: cRowStride, carry: carry, dpre: dpre,
+                     dpreRowStride: dpreRowStride, ahead: ahead)
     }
 }
 

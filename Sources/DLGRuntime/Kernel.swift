@@ -71,7 +71,7 @@ public indirect enum Kernel: Sendable, Codable, Hashable {
     case dropoutMask(rate: Double, stream: Int)
     /// An LSTM layer's recurrence (`LSTMScan.forward`): the tape from (xb, w_hh[, h0, c0]).
     case lstmScan(LSTMScanGeometry)
-    /// Its backward (`LSTMScan.backward`): dpre from (tape, w_hh, dtape[, h0, c0]).
+    /// Its backward (`LSTMScan.backward`): dpre from (tape, w_hh, dtape or dh[, h0, c0]).
     case lstmScanGradient(LSTMScanGeometry)
     /// A sum over the replicas of a data-parallel run, through the executor's `Collective`.
     case collective(CollectiveKernel)
@@ -104,11 +104,13 @@ public enum CollectiveKernel: String, Sendable, Codable, Hashable {
     case wait
 }
 
-/// An LSTM recurrence's sizes: B, T, H, the direction of time, and whether h0 and c0 are operands.
+/// An LSTM recurrence's sizes: B, T, H, the direction of time, whether h0 and c0 are operands,
+/// and for the backward whether its gradient operand is h's alone ([B, T, H], c's zero).
 public struct LSTMScanGeometry: Sendable, Codable, Hashable {
     public var batch: Int, steps: Int, hidden: Int
     public var reverse: Bool
     public var initialStates: Bool
+    public var dhOnly: Bool
 }
 
 /// A softmax's rows: the shape viewed as [outer, n, inner] around its axis.

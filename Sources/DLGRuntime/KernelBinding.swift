@@ -275,8 +275,9 @@ extension Executor {
             let scratch = workspace.assumingMemoryBound(to: T.self)
             let rowStable = program.batchInvariant
             return {
-                LSTMScan.backward(tape: tape, whh: whh, h0: h0, c0: c0, dtape: dtape, dpre: out, batch: g.batch, steps: g.steps,
-                                  hidden: g.hidden, reverse: g.reverse, workspace: scratch, threads: threads, rowStable: rowStable)
+                LSTMScan.backward(tape: tape, whh: whh, h0: h0, c0: c0, dtape: dtape, dhOnly: g.dhOnly, dpre: out, batch: g.batch,
+                                  steps: g.steps, hidden: g.hidden, reverse: g.reverse, workspace: scratch, threads: threads,
+                                  rowStable: rowStable)
             }
         case .collective(let c):
             return try bindCollective(c, ins, inputs: x, output: out)

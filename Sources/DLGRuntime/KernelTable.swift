@@ -133,11 +133,14 @@ public enum KernelTable {
         }
     }
 
-    /// An lstm_scan's (or its gradient's) sizes: [B, T, ·] from its first operand, H from w_hh [4H, H].
+    /// An lstm_scan's (or its gradient's) sizes: [B, T, ·] from its first operand, H from w_hh [4H, H];
+    /// the gradient's third operand is dtape [B, T, 6H] or dh [B, T, H].
     static func scanGeometry(_ c: KernelContext) -> LSTMScanGeometry {
-        let x = c.shape(0)
-        return LSTMScanGeometry(batch: x[0], steps: x[1], hidden: c.shape(1)[1], reverse: c.attrs.scan.reverse,
-                                initialStates: c.inputs.count > (c.node.op == .lstm_scan ? 2 : 3))
+        let x = c.shape(0), h = c.shape(1)[1]
+        let backward = c.node.op == .lstm_scan_grad
+        return LSTMScanGeometry(batch: x[0], steps: x[1], hidden: h, reverse: c.attrs.scan.reverse,
+                                initialStates: c.inputs.count > (backward ? 3 : 2),
+                                dhOnly: backward && c.shape(2).last == h)
     }
 
     static func layout(_ e: LayoutError) -> LoweringError { LoweringError(message: e.description) }

@@ -108,7 +108,7 @@ public enum ProgramPrinter {
         case .softmaxGradient(let r, let log): return "\(log ? "log-softmax" : "softmax") gradient of \(r.n) per row, \(r.outer)×\(r.inner) rows"
         case .causalSoftmax(let outer, let q, let k): return "causal softmax of \(outer)×\(q) rows of \(k), keys j ≤ row i"
         case .lstmScan(let g): return "LSTM recurrence, \(scan(g))"
-        case .lstmScanGradient(let g): return "LSTM recurrence backward, \(scan(g))"
+        case .lstmScanGradient(let g): return "LSTM recurrence backward, \(scan(g))" + (g.dhOnly ? ", from h's gradient alone" : "")
         case .select(let integer): return "select a or b by \(integer ? "an i32" : "a") condition"
         case .reverseAxis(let r): return "reverse \(r.n) along the middle of \(r.outer)×\(r.n)×\(r.inner)"
         case .crossEntropy(let rows, let classes, let sparse): return "\(sparse ? "sparse " : "")softmax cross-entropy, \(rows) rows of \(classes)"

@@ -10,7 +10,8 @@ import Testing
     /// and f64 runs see the same values).
     struct Problem {
         let batch: Int, steps: Int, hidden: Int, reverse: Bool, state: Bool
-        let xb: [Double], whh: [Double], h0: [Double], c0: [Double], dtape: [Double]
+        let xb: [Double], whh: [Double], h0: [Double], c0: [Double]
+        var dtape: [Double]
 
         init(batch: Int, steps: Int, hidden: Int, reverse: Bool, state: Bool, seed: UInt64) {
             self.batch = batch; self.steps = steps; self.hidden = hidden; self.reverse = reverse; self.state = state
@@ -25,6 +26,19 @@ import Testing
         }
 
         var dpreRows: Int { steps + (state ? 1 : 0) }
+
+        /// dtape's h parts [B, T, H]: the gradient operand of `dhOnly`.
+        var dh: [Double] {
+            let H = hidden
+            return (0 ..< batch * steps).flatMap { r in dtape[(r * 6 * H) ..< (r * 6 * H + H)] }
+        }
+
+        /// The problem with dtape's c parts zero, as when h alone is an output.
+        func zeroingC() -> Problem {
+            var p = self
+            for r in 0 ..< batch * steps { for j in 0 ..< hidden { p.dtape[r * 6 * hidden + hidden + j] = 0 } }
+            return p
+        }
     }
 
     static func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
@@ -109,11 +123,13 @@ import Testing
         return dpre
     }
 
-    /// Runs the kernels in `S` (on the path `fast` names): the tape, then dpre.
-    static func run<S: KernelScalar>(_ p: Problem, _: S.Type, threads: Int, fast: Bool) -> (tape: [S], dpre: [S]) {
+    /// Runs the kernels in `S` (on the path `fast` names): the tape, then dpre
+    /// (`dhOnly`: from dtape's h parts alone, [B, T, H]).
+    static func run<S: KernelScalar>(_ p: Problem, _: S.Type, threads: Int, fast: Bool,
+                                     dhOnly: Bool = false) -> (tape: [S], dpre: [S]) {
         let (B, T, H) = (p.batch, p.steps, p.hidden)
         let xb = p.xb.map { S($0) }, whh = p.whh.map { S($0) }, h0 = p.h0.map { S($0) }, c0 = p.c0.map { S($0) }
-        let dtape = p.dtape.map { S($0) }
+        let dtape = (dhOnly ? p.dh : p.dtape).map { S($0) }
         // Outputs and workspace start as NaN: every element must be written, no workspace element read before written.
         var tape = [S](repeating: .nan, count: B * T * 6 * H)
         var dpre = [S](repeating: .nan, count: B * p.dpreRows * 4 * H)
@@ -124,8 +140,8 @@ import Testing
                 let ph0 = p.state ? h0.baseAddress : nil, pc0 = p.state ? c0.baseAddress : nil
                 LSTMScan.forward(xb: xb, whh: whh, h0: ph0, c0: pc0, tape: &tape, batch: B, steps: T, hidden: H,
                                  reverse: p.reverse, workspace: &wf, threads: threads, fast: fast)
-                LSTMScan.backward(tape: tape, whh: whh, h0: ph0, c0: pc0, dtape: dtape, dpre: &dpre, batch: B, steps: T,
-                                  hidden: H, reverse: p.reverse, workspace: &wb, threads: threads, fast: fast)
+                LSTMScan.backward(tape: tape, whh: whh, h0: ph0, c0: pc0, dtape: dtape, dhOnly: dhOnly, dpre: &dpre, batch: B,
+                                  steps: T, hidden: H, reverse: p.reverse, workspace: &wb, threads: threads, fast: fast)
             }
         }
         return (tape, dpre)
@@ -198,6 +214,29 @@ import Testing
                 let got = Self.run(p, Float.self, threads: threads, fast: true)
                 #expect(Self.worst(got.tape, tape) < 1e-5, "tape \(shape) state \(state)")
                 #expect(Self.worst(got.dpre, dpre) < 1e-5, "dpre \(shape) state \(state)")
+            }
+        }
+    }
+
+    /// The gradient from h's alone ([B, T, H], what lstm_scan_grad reads once
+    /// algebraic simplification has removed a slice_grad): the same bits as from
+    /// the whole dtape with its c parts zero, on both paths and in f32 and f64,
+    /// and that against the reference.
+    @Test(arguments: [false, true], [false, true])
+    func gradientOfHAloneIsTheGradientWithZeroC(fast: Bool, reverse: Bool) {
+        for (n, shape) in (Self.shapes + [(9, 3, 200)]).enumerated() {
+            for state in [false, true] {
+                let p = Problem(batch: shape.batch, steps: shape.steps, hidden: shape.hidden, reverse: reverse, state: state,
+                                seed: UInt64(500 + n)).zeroingC()
+                let dpre = Self.referenceBackward(p, tape: Self.referenceForward(p))
+                let whole = Self.run(p, Float.self, threads: 2, fast: fast)
+                let alone = Self.run(p, Float.self, threads: 2, fast: fast, dhOnly: true)
+                #expect(alone.dpre == whole.dpre, "f32 \(shape) state \(state)")
+                #expect(Self.worst(alone.dpre, dpre) < 1e-5, "f32 \(shape) state \(state)")
+                let wholeD = Self.run(p, Double.self, threads: 2, fast: false)
+                let aloneD = Self.run(p, Double.self, threads: 2, fast: false, dhOnly: true)
+                #expect(aloneD.dpre == wholeD.dpre, "f64 \(shape) state \(state)")
+                #expect(Self.worst(aloneD.dpre, dpre) < 1e-12, "f64 \(shape) state \(state)")
             }
         }
     }

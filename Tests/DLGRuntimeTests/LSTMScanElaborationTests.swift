@@ -150,5 +150,28 @@ import Testing
         #expect(g[try g.add(.lstm_scan_grad, [tape, w, tape])].type == type([2, 3, 16]))
         #expect(g[try g.add(.lstm_scan_grad, [tape, w, tape, h0, h0])].type == type([2, 4, 16]))
         #expect(throws: ShapeError.self) { try g.add(.lstm_scan_grad, [tape, w, input([2, 3, 16])]) }
+        // The gradient of h alone, [B, T, H]: accepted; any other width is not.
+        #expect(g[try g.add(.lstm_scan_grad, [tape, w, input([2, 3, 4])])].type == type([2, 3, 16]))
+        #expect(throws: ShapeError.self) { try g.add(.lstm_scan_grad, [tape, w, input([2, 3, 8])]) }
+        #expect(throws: ShapeError.self) { try g.add(.lstm_scan_grad, [tape, w, input([3, 3, 4])]) }
+    }
+
+    /// When the layer's only output is its h sequence, the tape's gradient is slice_grad(dh):
+    /// algebraic simplification has lstm_scan_grad read dh [B, T, H] itself, and the zero-filled
+    /// [B, T, 6H] is gone. A final-state layer slices one step, and keeps the slice_grad.
+    /// (scanEqualsUnrolled checks the values of both.)
+    @Test(arguments: [true, false])
+    func gradientReadsDhWhenHIsTheOutput(sequences: Bool) throws {
+        let (p, _, _) = try Self.run(Form(sequences: sequences), unrolled: false)
+        let scans = p.instructions.filter { $0.op == .lstm_scan_grad }
+        try #require(scans.count == 1)
+        let width = sequences ? Self.units : 6 * Self.units
+        #expect(scans[0].inputs[2].shape == [Self.batch, Self.steps, width])
+        #expect(p.instructions.contains { $0.op == .slice_grad } == !sequences)
+        guard case .lstmScanGradient(let geometry) = scans[0].kernel else {
+            Issue.record("lstm_scan_grad lowered to \(scans[0].kernel)")
+            return
+        }
+        #expect(geometry.dhOnly == sequences)
     }
 }

@@ -328,7 +328,10 @@ let neuralOps: [OpDecl] = [
            order: the gradient of the gate pre-activations, dpre [B, T, 4H] (the gradient of xb), from \
            dtape [B, T, 6H], the gradient of the loss with respect to the tape of which only the h and c \
            parts are read (the gate activations are internal to the recurrence: nothing outside it uses \
-           them, and their part of dtape is ignored). With h0 and c0 the result is [B, T+1, 4H]: row T of \
+           them, and their part of dtape is ignored). dtape may also be [B, T, H], the gradient of the \
+           h part alone (c's is zero): a layer whose only output is its h sequence gets dtape as \
+           slice_grad(dh), and algebraic simplification passes dh itself, so the zero-filled [B, T, 6H] \
+           is never written. With h0 and c0 the result is [B, T+1, 4H]: row T of \
            each batch element holds dh0 (H), dc0 (H) and 2H zeros. W_hh's gradient is not computed here \
            (lstm_scan's gradient rule makes it one matmul). A gradient op: it has no gradient rule.
            """,
@@ -337,6 +340,7 @@ let neuralOps: [OpDecl] = [
                let x = ctx.inputs[0], h = ctx.inputs[1][1]
                return x[0] * x[1] * (8 * h * h + 25 * h)
            },
+           simplify: lstmScanGradFromDh,
            inferType: lstmScanType),
 ]
 
@@ -351,8 +355,21 @@ let scanSpecs = [
     AttributeSpec("reverse", "bool", default: "false", "run the steps from t = T−1 down to 0 (a bidirectional layer's backward direction)"),
 ]
 
+/// lstm_scan_grad with dtape = slice_grad(dh) putting dh [B, T, H] into the h part of zeros
+/// [B, T, 6H] reads dh instead: the same values, without writing the zeros.
+@Sendable func lstmScanGradFromDh(_ ctx: SimplifyContext) -> Simplification? {
+    let d = ctx.operand(2)
+    guard d.op == .slice_grad, let tape = d.type.shape.dims, tape.count == 3,
+          let w = ctx.operand(1).type.shape.dims, w.count == 2, let h = w[1].value, tape[2] == .known(6 * h) else { return nil }
+    let a = d.attrs.slice
+    guard a.starts == [0, 0, 0], a.steps == [1, 1, 1],
+          ctx.graph[d.inputs[0]].type.shape == Shape([tape[0], tape[1], .known(h)]) else { return nil }
+    return .node(.lstm_scan_grad, [ctx.node.inputs[0], ctx.node.inputs[1], d.inputs[0]] + ctx.node.inputs.dropFirst(3),
+                 ctx.node.attrs)
+}
+
 /// lstm_scan(xb [B, T, 4H], w_hh [4H, H][, h0, c0 [B, H]]) → the tape [B, T, 6H];
-/// lstm_scan_grad(tape [B, T, 6H], w_hh, dtape [B, T, 6H][, h0, c0]) → dpre [B, T, 4H], or
+/// lstm_scan_grad(tape [B, T, 6H], w_hh, dtape [B, T, 6H] or dh [B, T, H][, h0, c0]) → dpre [B, T, 4H], or
 /// [B, T+1, 4H] with the initial states (their gradients in the extra row).
 @Sendable func lstmScanType(_ ctx: ShapeContext) throws(ShapeError) -> TensorType {
     let backward = ctx.op == .lstm_scan_grad
@@ -374,8 +391,9 @@ let scanSpecs = [
         throw ctx.fail(.scanOperand(role: role, expected: "[B, T, \(width)] (\(backward ? 6 : 4)·H, H = \(h) from w_hh) with T ≥ 1",
                                     got: ctx.inputs[0]))
     }
-    if backward, ctx.inputs[2].shape != ctx.inputs[0].shape {
-        throw ctx.fail(.scanOperand(role: "dtape", expected: "the tape's shape \(ctx.inputs[0].shape)", got: ctx.inputs[2]))
+    if backward, ctx.inputs[2].shape != ctx.inputs[0].shape, ctx.inputs[2].shape != Shape([x[0], x[1], .known(h)]) {
+        throw ctx.fail(.scanOperand(role: "dtape", expected: "the tape's shape \(ctx.inputs[0].shape), or [B, T, H] for h's gradient alone",
+                                    got: ctx.inputs[2]))
     }
     let state = Shape([x[0], .known(h)])
     for (i, name) in [(fixed, "h0"), (fixed + 1, "c0")] where i < ctx.inputs.count && ctx.inputs[i].shape != state {
