@@ -167,24 +167,7 @@ enum ReductionKernels {
     /// Max (or min, with `isMin`) of n ≥ 1 contiguous elements.
     @inlinable @inline(__always)
     static func extremum<T: KernelScalar>(_ p: UnsafePointer<T>, _ n: Int, isMin: Bool) -> T {
-        if n < 16 {
-            var m = p[0]
-            for i in 1..<n where isMin ? p[i] < m : p[i] > m { m = p[i] }
-            return m
-        }
-        var acc = SIMDMath.load(p)
-        var i = 16
-        while i + 16 <= n {
-            let v = SIMDMath.load(p + i)
-            acc = SIMDMath.select(v, isMin ? .lt : .gt, acc, then: v, else: acc)
-            i += 16
-        }
-        if i < n {
-            // The last 16 elements, overlapping ones already seen (harmless for max/min).
-            let v = SIMDMath.load(p + n - 16)
-            acc = SIMDMath.select(v, isMin ? .lt : .gt, acc, then: v, else: acc)
-        }
-        return SIMDMath.horizontalExtremum(acc, isMin: isMin)
+        SIMDMath.extremum(p, n, isMin: isMin)
     }
 
     /// y[r] = op(x[r·m ..< (r+1)·m]) for r in 0..<rows (op: sum, max or min).

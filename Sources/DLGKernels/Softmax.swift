@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import DLGKernelsAVX512
+#endif
+
 /// Softmax and log-softmax along one axis, their backward, and fused softmax
 /// cross-entropy (sparse integer labels or dense target distributions).
 ///
@@ -43,26 +47,7 @@ enum SoftmaxKernels {
     /// (max, log Σ e^(x−max)) of n ≥ 1 contiguous values; logsumexp = max + second.
     @inlinable @inline(__always)
     static func logSumExp<T: KernelScalar>(_ x: UnsafePointer<T>, _ n: Int) -> (max: T, logSum: T) {
-        if n <= 16 {
-            // One vector; padding lanes hold −inf and contribute e^−inf = 0.
-            let v = SIMDMath.loadPartial(x, n, fill: -.infinity)
-            let m = SIMDMath.horizontalExtremum(v, isMin: false)
-            return (m, T.log(SIMDMath.horizontalSum(SIMDMath.exp(v - m))))
-        }
-        let m = ReductionKernels.extremum(x, n, isMin: false)
-        let s: T = SIMDMath.pairwiseSum(0, n) { i, w in
-            let v = SIMDMath.exp(load(x + i, w) - m)
-            return w == 16 ? v : SIMDMath.select(SIMD16<T>.laneIndices, .ge, T(w), then: SIMD16(), else: v)
-        }
-        return (m, T.log(s))
-    }
-}
-
-extension SIMD16 where Scalar: KernelScalar {
-    /// 0, 1, …, 15.
-    @inlinable
-    static var laneIndices: SIMD16<Scalar> {
-        SIMD16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        SIMDMath.logSumExp(x, n)
     }
 }
 
@@ -262,12 +247,19 @@ func forEachLabeledRow(rows: Int, classes: Int, labels: UnsafePointer<Int32>, th
 public func softmaxCrossEntropy<T: KernelScalar>(logits: UnsafePointer<T>, labels: UnsafePointer<Int32>,
                                                  loss: UnsafeMutablePointer<T>,
                                                  rows: Int, classes: Int, threads: Int = 1) throws(LabelError) {
+    let avx512 = usesAVX512(T.self)
     try forEachLabeledRow(rows: rows, classes: classes, labels: labels, threads: threads) { r, label in
         guard let l = label else {
             loss[r] = .nan
             return
         }
         let z = logits + r * classes
+        #if arch(x86_64)
+        if avx512 {
+            f32(loss)[r] = SoftmaxRows.crossEntropy(f32(z), classes, label: l)
+            return
+        }
+        #endif
         let (m, ls) = SoftmaxKernels.logSumExp(z, classes)
         loss[r] = (m - z[l]) + ls
     }
@@ -281,6 +273,7 @@ public func softmaxCrossEntropyBackward<T: KernelScalar>(logits: UnsafePointer<T
                                                          dloss: UnsafePointer<T>,
                                                          dlogits: UnsafeMutablePointer<T>,
                                                          rows: Int, classes: Int, threads: Int = 1) throws(LabelError) {
+    let avx512 = usesAVX512(T.self)
     try forEachLabeledRow(rows: rows, classes: classes, labels: labels, threads: threads) { r, label in
         let dz = dlogits + r * classes
         guard let l = label else {
@@ -288,6 +281,12 @@ public func softmaxCrossEntropyBackward<T: KernelScalar>(logits: UnsafePointer<T
             return
         }
         let z = logits + r * classes
+        #if arch(x86_64)
+        if avx512 {
+            SoftmaxRows.crossEntropyGradient(f32(z), f32(dz), classes, label: l, scale: f32(dloss)[r])
+            return
+        }
+        #endif
         let (m, ls) = SoftmaxKernels.logSumExp(z, classes)
         let g = dloss[r]
         SIMDMath.map(z, dz, classes) { SIMDMath.exp(($0 - m) - ls) * g }

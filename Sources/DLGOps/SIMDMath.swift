@@ -206,6 +206,53 @@ public enum SIMDMath {
         }
     }
 
+    /// Max (or min, with `isMin`) of n ≥ 1 contiguous elements: a lane-wise
+    /// select over vectors (the last one overlapping the one before when n is
+    /// not a multiple of 16), then across the lanes.
+    @inlinable @inline(__always)
+    public static func extremum<T: ElementScalar>(_ p: UnsafePointer<T>, _ n: Int, isMin: Bool) -> T {
+        if n < 16 {
+            var m = p[0]
+            for i in 1..<n where isMin ? p[i] < m : p[i] > m { m = p[i] }
+            return m
+        }
+        var acc = load(p)
+        var i = 16
+        while i + 16 <= n {
+            let v = load(p + i)
+            acc = select(v, isMin ? .lt : .gt, acc, then: v, else: acc)
+            i += 16
+        }
+        if i < n {
+            // The last 16 elements, overlapping ones already seen (harmless for max/min).
+            let v = load(p + n - 16)
+            acc = select(v, isMin ? .lt : .gt, acc, then: v, else: acc)
+        }
+        return horizontalExtremum(acc, isMin: isMin)
+    }
+
+    /// (max, log Σ e^(x−max)) of n ≥ 1 contiguous values; logsumexp = max + second.
+    /// The sum is pairwise; up to 16 values are one vector whose padding lanes
+    /// hold −inf (e^−inf = 0).
+    @inlinable @inline(__always)
+    public static func logSumExp<T: ElementScalar>(_ x: UnsafePointer<T>, _ n: Int) -> (max: T, logSum: T) {
+        if n <= 16 {
+            let v = loadPartial(x, n, fill: -.infinity)
+            let m = horizontalExtremum(v, isMin: false)
+            return (m, T.log(horizontalSum(exp(v - m))))
+        }
+        let m = extremum(x, n, isMin: false)
+        let s: T = pairwiseSum(0, n) { i, w in
+            let e = exp((w == 16 ? load(x + i) : loadPartial(x + i, w, fill: 0)) - m)
+            return w == 16 ? e : select(laneIndices(), .ge, T(w), then: SIMD16(), else: e)
+        }
+        return (m, T.log(s))
+    }
+
+    /// 0, 1, …, 15.
+    @inlinable @inline(__always)
+    public static func laneIndices<T: ElementScalar>() -> SIMD16<T> { SIMD16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
+
     // MARK: Summation
 
     /// Pairwise (cascade) summation of n values delivered 16 at a time:
