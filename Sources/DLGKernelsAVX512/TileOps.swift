@@ -116,23 +116,28 @@ public enum TileOps {
     /// then across lanes as `SIMDMath.horizontalSum`; longer runs split in
     /// halves at a multiple of 16.
     public static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-        if n <= 128 {
-            var acc0 = Vector16(), acc1 = Vector16()
-            var i = 0
-            while i + 32 <= n {
-                acc0 += load(p + i)
-                acc1 += load(p + i + 16)
-                i &+= 32
-            }
-            while i < n {
-                let w = min(16, n - i)
-                acc0 += w == 16 ? load(p + i) : loadPartial(p + i, w)
-                i &+= w
-            }
-            return horizontalSum(acc0 + acc1)
-        }
+        if n <= 128 { return pairwiseBlock(n) { i, w in w == 16 ? load(p + i) : loadPartial(p + i, w) } }
         let half = (n / 2) & ~15
         return sum(p, half) + sum(p + half, n - half)
+    }
+
+    /// The sum of `n` ≤ 128 values, `term(i, w)` giving values i ..< i + w
+    /// (w ≤ 16, the other lanes 0), in `SIMDMath.pairwiseSum`'s order for a block.
+    @inline(__always)
+    static func pairwiseBlock(_ n: Int, _ term: (Int, Int) -> Vector16) -> Float {
+        var acc0 = Vector16(), acc1 = Vector16()
+        var i = 0
+        while i + 32 <= n {
+            acc0 += term(i, 16)
+            acc1 += term(i + 16, 16)
+            i &+= 32
+        }
+        while i < n {
+            let w = min(16, n - i)
+            acc0 += term(i, w)
+            i &+= w
+        }
+        return horizontalSum(acc0 + acc1)
     }
 
     /// The first `n` (< 16) lanes from `p`, the others 0.
