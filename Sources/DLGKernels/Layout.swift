@@ -301,16 +301,21 @@ public struct ConcatPlan: Sendable, Hashable {
 }
 
 /// out = concat(inputs) along the plan's axis; `inputs[k]` has shape
-/// `plan.inputShapes[k]`.
+/// `plan.inputShapes[k]`. The outer positions split over `threads` (copies:
+/// the same bytes whatever the split).
 @inlinable
-public func concat<T: KernelScalar>(_ plan: ConcatPlan, _ inputs: [UnsafePointer<T>], _ out: UnsafeMutablePointer<T>) {
+public func concat<T: KernelScalar>(_ plan: ConcatPlan, _ inputs: [UnsafePointer<T>], _ out: UnsafeMutablePointer<T>,
+                                    threads: Int = 1) {
     precondition(inputs.count == plan.blocks.count, "concat: \(inputs.count) inputs for a plan of \(plan.blocks.count)")
-    for o in 0..<plan.outer {
-        var dst = out + o * plan.outputBlock
-        for k in 0..<inputs.count {
-            let b = plan.blocks[k]
-            dst.update(from: inputs[k] + o * b, count: b)
-            dst += b
+    let minChunk = max(1, Threads.elementwiseMinChunk / max(plan.outputBlock, 1))
+    Threads.parallelFor(0 ..< plan.outer, threads: threads, minChunk: minChunk) { r in
+        for o in r {
+            var dst = out + o * plan.outputBlock
+            for k in 0..<inputs.count {
+                let b = plan.blocks[k]
+                dst.update(from: inputs[k] + o * b, count: b)
+                dst += b
+            }
         }
     }
 }
@@ -375,11 +380,20 @@ public struct SlicePlan: Sendable, Hashable {
     }
 }
 
-/// y = x[slice] per the plan.
+/// y = x[slice] per the plan, the outermost (collapsed) axis split over `threads`.
 @inlinable
-public func slice<T: KernelScalar>(_ plan: SlicePlan, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+public func slice<T: KernelScalar>(_ plan: SlicePlan, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, threads: Int = 1) {
     if plan.outputCount == 0 { return }
-    StridedLoops.gatherCopy(x + plan.offset, plan.dims, plan.strides, y)
+    guard let outer = plan.dims.first, plan.dims.count > 1 else {
+        StridedLoops.gatherCopy(x + plan.offset, plan.dims, plan.strides, y)
+        return
+    }
+    let inner = plan.outputCount / outer
+    Threads.parallelFor(0 ..< outer, threads: threads, minChunk: max(1, Threads.elementwiseMinChunk / max(inner, 1))) { r in
+        var dims = plan.dims
+        dims[0] = r.count
+        StridedLoops.gatherCopy(x + plan.offset + r.lowerBound * plan.strides[0], dims, plan.strides, y + r.lowerBound * inner)
+    }
 }
 
 /// dx = zeros(inputShape) with dy written at the sliced positions; the zeros

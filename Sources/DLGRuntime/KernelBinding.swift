@@ -72,10 +72,10 @@ extension Executor {
             return { broadcastTo(plan, a, out) }
         case .concat(let plan):
             let xs = x.map { UnsafePointer($0) }
-            return { concat(plan, xs, out) }
+            return { concat(plan, xs, out, threads: threads) }
         case .slice(let plan):
             let a = x[0]
-            return { slice(plan, a, out) }
+            return { slice(plan, a, out, threads: threads) }
         case .sliceGradient(let plan):
             let a = x[0]
             return { sliceBackward(plan, a, out, threads: threads) }

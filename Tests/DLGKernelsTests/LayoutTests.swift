@@ -84,6 +84,11 @@ import Testing
             want.append(Double(inputs[k][zip(idx, EWSupport.strides(shapes[k])).reduce(0) { $0 + $1.0 * $1.1 }]))
         }
         #expect(out.prefix(n).map(Double.init) == want, "concat \(shapes) axis \(axis)", sourceLocation: sourceLocation)
+        var out2 = [T](repeating: 0, count: n + 1)
+        withPointers(inputs.map { $0 + [0] }) { ptrs in
+            out2.withUnsafeMutableBufferPointer { op in concat(plan, ptrs, op.baseAddress!, threads: 2) }
+        }
+        #expect(out2.prefix(n).map(Double.init) == want, "concat \(shapes) axis \(axis) on 2 threads", sourceLocation: sourceLocation)
         // Split (the backward) gives the inputs back.
         var parts = shapes.map { [T](repeating: -1, count: EWSupport.count($0) + 1) }
         withMutablePointers(&parts) { ptrs in
@@ -126,6 +131,8 @@ import Testing
         try checkConcat([[3, 17], [3, 16], [3, 1]], axis: -1, Float.self)
         try checkConcat([[4, 5]], axis: 1, Double.self)
         try checkConcat([[2, 0, 3], [2, 2, 3]], axis: 1, Float.self)
+        // Big enough to split over two threads (200 outer positions of 600).
+        try checkConcat([[200, 1, 256], [200, 63, 256]], axis: 1, Float.self)
     }
 
     @Test func concatMismatchIsAnErrorValue() {
@@ -159,6 +166,8 @@ import Testing
         #expect(plan.outputShape == shape.indices.map { (end[$0] - start[$0] + step[$0] - 1) / step[$0] },
                 sourceLocation: sourceLocation)
         #expect(got == want, "slice \(shape) \(start)..<\(end) by \(step)", sourceLocation: sourceLocation)
+        let got2 = EWSupport.run(x, T.self, outCount: plan.outputCount) { xp, yp in slice(plan, xp, yp, threads: 2) }
+        #expect(got2 == want, "slice \(shape) \(start)..<\(end) by \(step) on 2 threads", sourceLocation: sourceLocation)
         let dx = EWSupport.run(dy, T.self, outCount: plan.inputCount) { gp, dxp in sliceBackward(plan, gp, dxp) }
         #expect(dx == scatter, "slice backward", sourceLocation: sourceLocation)
         let dx2 = EWSupport.run(dy, T.self, outCount: plan.inputCount) { gp, dxp in sliceBackward(plan, gp, dxp, threads: 2) }
@@ -172,8 +181,8 @@ import Testing
         try checkSlice([4, 17], [1, 1], [3, 16], [1, 1], Double.self)
         try checkSlice([5, 6], [2, 0], [2, 6], [1, 1], Float.self)   // empty along axis 0
         try checkSlice([2, 3, 4, 5], [0, 1, 0, 4], [2, 3, 4, 5], [1, 1, 3, 1], Double.self)
-        // Big enough that the backward's zeros and copy split over two threads (300 rows of 150).
-        try checkSlice([300, 300], [0, 10], [300, 160], [1, 1], Float.self)
+        // Big enough that the copies and the backward's zeros split over two threads (600 rows of 150).
+        try checkSlice([600, 300], [0, 10], [600, 160], [1, 1], Float.self)
     }
 
     @Test func badSliceIsAnErrorValue() {
