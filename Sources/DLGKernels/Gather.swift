@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import DLGKernelsAVX512
+#endif
+
 /// Table lookups by integer index (embeddings) and their scatter-add backward.
 
 /// An index outside a table's rows: where it is (its flat position among the
@@ -45,14 +49,22 @@ public func gatherRows<T: KernelScalar>(table: UnsafePointer<T>, rows: Int, widt
 /// split over `threads` (in whole 16-lane vectors), each thread running every
 /// p over its columns: every element sees the same additions in the same
 /// order whatever the thread count. Every index is checked before anything is written.
+/// f32 on AVX-512 runs `ScatterRows.add` (the same additions, prefetching dy's rows).
 @inlinable
 public func scatterAddRows<T: KernelScalar>(dy: UnsafePointer<T>, rows: Int, width: Int, indices: UnsafePointer<Int32>,
                                             count: Int, _ dtable: UnsafeMutablePointer<T>, threads: Int = 1) throws(IndexError) {
     if let e = checkIndices(indices, count: count, rows: rows) { throw e }
     let vectors = (width + 15) / 16
+    let avx512 = usesAVX512(T.self)
     Threads.parallelFor(0 ..< vectors, threads: threads, minChunk: max(1, 1024 / max(count, 1))) { r in
         let c0 = r.lowerBound * 16, n = min(width, r.upperBound * 16) - c0
         for row in 0 ..< rows { (dtable + row * width + c0).update(repeating: 0, count: n) }
+        #if arch(x86_64)
+        if avx512 {
+            ScatterRows.add(dy: f32(dy), width: width, indices: indices, count: count, columns: c0 ..< c0 + n, into: f32(dtable))
+            return
+        }
+        #endif
         for p in 0 ..< count {
             addRow(dtable + Int(indices[p]) * width + c0, dy + p * width + c0, n)
         }

@@ -4,7 +4,9 @@ import Testing
 /// `gatherRows` and `scatterAddRows` against plain loops written here, on one
 /// thread and split over two (positions for the gather, 16-column blocks for
 /// the scatter-add, whose sums must come out bit for bit the same), with
-/// repeated indices and a width that leaves a partial vector.
+/// repeated indices and a width that leaves a partial vector. f32 takes the
+/// AVX-512 loop on CPUs that have it (`ScatterRows`, prefetching rows ahead),
+/// f64 the portable one.
 @Suite struct GatherTests {
     static func problem(rows: Int, width: Int, count: Int, seed: UInt64) -> (table: [Float], dy: [Float], indices: [Int32]) {
         var r = RandomStream(seed: seed)
@@ -14,7 +16,7 @@ import Testing
         return (table, dy, indices)
     }
 
-    @Test(arguments: [(5, 37, 900), (64, 1024, 40), (3, 16, 2048)])
+    @Test(arguments: [(5, 37, 900), (64, 1024, 40), (3, 16, 2048), (7, 1000, 300), (2, 48, 5)])
     func gatherAndScatterAddMatchPlainLoops(rows: Int, width: Int, count: Int) throws {
         let (table, dy, indices) = Self.problem(rows: rows, width: width, count: count, seed: UInt64(width))
         var wantGather = [Float](), wantScatter = [Float](repeating: 0, count: rows * width)
@@ -31,6 +33,22 @@ import Testing
             }
             #expect(out == wantGather, "gather, \(threads) threads")
             #expect(dtable.map(\.bitPattern) == wantScatter.map(\.bitPattern), "scatter-add, \(threads) threads")
+        }
+    }
+
+    @Test func scatterAddInDoubleMatchesAPlainLoop() throws {
+        let (_, dy32, indices) = Self.problem(rows: 6, width: 41, count: 500, seed: 9)
+        let dy = dy32.map { Double($0) * 1.000_000_1 }
+        var want = [Double](repeating: 0, count: 6 * 41)
+        for p in 0 ..< 500 {
+            for c in 0 ..< 41 { want[Int(indices[p]) * 41 + c] += dy[p * 41 + c] }
+        }
+        for threads in [1, 2] {
+            var dtable = [Double](repeating: .nan, count: 6 * 41)
+            try indices.withUnsafeBufferPointer { ip in
+                try scatterAddRows(dy: dy, rows: 6, width: 41, indices: ip.baseAddress!, count: 500, &dtable, threads: threads)
+            }
+            #expect(dtable.map(\.bitPattern) == want.map(\.bitPattern), "\(threads) threads")
         }
     }
 
